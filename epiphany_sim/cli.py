@@ -1,0 +1,151 @@
+"""The ``epiphany-sim`` command: show a chip, run synthetic traffic on it.
+
+    epiphany-sim info --chip e16 [--chip-config FILE.toml]
+    epiphany-sim traffic --chip e64 --pattern uniform --rate 0.2 --cycles 20000 --seed 1 --json FILE
+
+Any error, from a bad argument to an impossible chip, is one line on stderr and exit
+status 2; no output file is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.config import ChipConfig, load_chip
+from epiphany_sim.errors import SimError
+from epiphany_sim.stats import write_json
+from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic
+
+EXIT_ERROR = 2
+
+# Units of fields whose name does not end in one (``_hz``, ``_bytes``, ``_cycles``, ...).
+_COUNT_UNITS = {
+    "rows": "cores",
+    "cols": "cores",
+    "sram_banks": "banks",
+    "dma_channels": "channels",
+    "first_row": "row of the global address map",
+    "first_col": "column of the global address map",
+    "dram_base_address": "Epiphany address",
+}
+
+
+class UsageError(SimError):
+    """The command line is malformed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def unit_of(field: str) -> str:
+    """The unit of a ``ChipConfig`` field, read from its name."""
+    if field in _COUNT_UNITS:
+        return _COUNT_UNITS[field]
+    per = re.fullmatch(r"(?:\w+_)?(bytes|cycles)_per_(\w+)", field)
+    if per:
+        return f"{per.group(1)}/{per.group(2)}"
+    for suffix, unit in (("_hz", "Hz"), ("_bytes", "bytes"), ("_cycles", "cycles")):
+        if field.endswith(suffix):
+            return unit
+    return ""
+
+
+def describe_chip(chip: ChipConfig) -> str:
+    """Every field of ``chip`` with its unit, then the quantities derived from them."""
+    lines = [f"chip {chip.name}: {chip.rows}x{chip.cols} mesh, {chip.n_cores} cores"]
+    for field in dataclasses.fields(chip):
+        value = getattr(chip, field.name)
+        if field.name.endswith("_address"):
+            value = f"0x{value:08x}"
+        elif isinstance(value, str):
+            value = repr(value)
+        lines.append(f"  {field.name:28} {value!s:>12}  {unit_of(field.name)}".rstrip())
+    lines += [
+        "derived:",
+        f"  {'cycle_ns':28} {chip.cycle_ns:>12.4g}  ns",
+        f"  {'bank_bytes':28} {chip.bank_bytes:>12}  bytes",
+        f"  {'data_bytes':28} {chip.data_bytes:>12}  bytes per core after code",
+        f"  {'elink_cycles_per_transaction':28} {chip.elink_cycles_per_transaction:>12.4g}  cycles/transaction",
+    ]
+    return "\n".join(lines)
+
+
+def describe_traffic(result: TrafficResult) -> str:
+    """A short human summary of a traffic run."""
+    return "\n".join([
+        f"{result.pattern} traffic on {result.chip} ({result.rows}x{result.cols}), {result.cycles} cycles, "
+        f"seed {result.seed}",
+        f"  offered   {result.offered_rate:.4f} transactions/core/cycle (injected {result.injected_rate:.4f})",
+        f"  accepted  {result.accepted_rate:.4f} transactions/core/cycle{'  SATURATED' if result.saturated else ''}",
+        f"  latency   avg {result.avg_latency_cycles:.2f}  p99 {result.p99_latency_cycles:.2f}  "
+        f"max {result.max_latency_cycles:.2f} cycles",
+        f"  hops      avg {result.avg_hops:.3f}; {result.transactions} transactions; "
+        f"busiest link {result.max_link_utilisation:.3f} utilised",
+    ])
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="epiphany-sim", description="A transaction-level simulator of the Adapteva Epiphany mesh.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    chip_args = _Parser(add_help=False)
+    chip_args.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
+    chip_args.add_argument("--chip-config", metavar="FILE.toml", help="TOML file of chip field overrides")
+    commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
+    traffic = commands.add_parser("traffic", parents=[chip_args], help="run synthetic traffic and report latency")
+    traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS))
+    traffic.add_argument("--rate", type=float, default=0.1, help="offered transactions per core per cycle, (0, 1]")
+    traffic.add_argument("--cycles", type=int, default=10_000, help="injection window")
+    traffic.add_argument("--seed", type=int, default=0)
+    traffic.add_argument("--hotspot", metavar="ROW,COL", type=_coord, help="hotspot core (default: the centre)")
+    traffic.add_argument("--hotspot-fraction", type=float, default=0.1, help="share of traffic to the hotspot")
+    traffic.add_argument("--json", metavar="FILE", help="also write every measure, per-link utilisation included")
+    return parser
+
+
+def _coord(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected ROW,COL such as 2,3, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _run(argv: Sequence[str] | None) -> None:
+    args = _parser().parse_args(argv)
+    chip = load_chip(args.chip, args.chip_config)
+    if args.command == "info":
+        print(describe_chip(chip))
+        return
+    spec = TrafficSpec(args.pattern, args.rate, args.cycles, args.seed, args.hotspot, args.hotspot_fraction)
+    result = run_traffic(Chip(chip), spec)
+    if args.json:
+        try:
+            write_json(result.to_dict(), args.json)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+    print(describe_traffic(result))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0, or 2 after a one-line error)."""
+    try:
+        _run(argv)
+    except SimError as exc:
+        print(f"epiphany-sim: error: {exc}".replace("\n", " "), file=sys.stderr)
+        return EXIT_ERROR
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

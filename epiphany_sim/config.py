@@ -1,0 +1,211 @@
+"""Chip parameters: one frozen, validated dataclass and the named presets.
+
+Every hardware number is a named field with its unit. Sources (see DESIGN.md section 1):
+the E16G301 and E64G401 datasheets and product pages (4x4 at up to 1 GHz, run at 600 MHz
+on the Parallella-16; 8x8 at 800 MHz; 32 KB per core; 6.4 GB/s off-chip on the E64),
+the Epiphany Architecture Reference (cMesh 8 bytes/cycle per link, 1.5 cycles per
+router hop, row-first routing, core 0 at row 32 / column 8, global address
+``row << 26 | col << 20``, 32 MB shared DRAM window at 0x8e000000, eLink one byte per
+cycle per direction) and the Epiphany-V paper (1024 cores, 64 KB per core).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from epiphany_sim.errors import ConfigError
+
+ELINK_SIDES = ("east", "west", "north", "south")
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """The hardware of one Epiphany chip.
+
+    Attributes:
+        name: preset name, shown in reports.
+        rows: mesh rows.
+        cols: mesh columns.
+        clock_hz: core and mesh clock.
+        sram_bytes: local SRAM per core.
+        sram_banks: banks the SRAM is split into (equal size).
+        code_bytes: SRAM reserved at the start of bank 0 for interrupt vectors and code.
+        cycles_per_mac: cycles for one fused multiply-add at the achieved issue rate
+            (1.0 is the datasheet peak of 2 FLOP/cycle).
+        cycles_per_activation: cycles to evaluate one activation function (software exp
+            and divide; the FPU has no transcendental unit).
+        cycles_per_add: cycles for one float add or compare outside a MAC.
+        transaction_bytes: payload of one mesh transaction.
+        cmesh_bytes_per_cycle: on-chip write network bandwidth per directed link.
+        hop_latency_cycles: latency of one router hop on any mesh.
+        write_overhead_cycles: fixed cost added once to every message (0: the datasheet
+            names none beyond hops and serialisation).
+        rmesh_cycles_per_request: cycles a read request occupies each rMesh link (the
+            read network carries one request every 8 cycles, 1/8 of the cMesh rate).
+        elink_bytes_per_cycle: off-chip link bandwidth per direction.
+        elink_latency_cycles: extra latency of crossing the chip boundary once.
+        elink_side: mesh edge the eLink to the host attaches to; all routers on that
+            edge share it.
+        dram_bytes: size of the shared DRAM window.
+        dram_latency_cycles: DRAM access latency on the host side, per read.
+        dram_base_address: Epiphany address of the DRAM window.
+        first_row: mesh row of core 0 in the global address map.
+        first_col: mesh column of core 0 in the global address map.
+        dma_channels: DMA channels per core.
+    """
+
+    name: str = "e16"
+    rows: int = 4
+    cols: int = 4
+    clock_hz: float = 600e6
+    sram_bytes: int = 32 * 1024
+    sram_banks: int = 4
+    code_bytes: int = 4 * 1024
+    cycles_per_mac: float = 1.0
+    cycles_per_activation: float = 20.0
+    cycles_per_add: float = 1.0
+    transaction_bytes: int = 8
+    cmesh_bytes_per_cycle: float = 8.0
+    hop_latency_cycles: float = 1.5
+    write_overhead_cycles: float = 0.0
+    rmesh_cycles_per_request: float = 8.0
+    elink_bytes_per_cycle: float = 1.0
+    elink_latency_cycles: float = 0.0
+    elink_side: str = "east"
+    dram_bytes: int = 32 * 1024 * 1024
+    dram_latency_cycles: float = 100.0
+    dram_base_address: int = 0x8E000000
+    first_row: int = 32
+    first_col: int = 8
+    dma_channels: int = 2
+
+    def __post_init__(self) -> None:
+        positive = (
+            "rows cols clock_hz sram_bytes sram_banks transaction_bytes "
+            "cmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
+            "rmesh_cycles_per_request"
+        ).split()
+        for field in positive:
+            if getattr(self, field) <= 0:
+                raise ConfigError(f"chip field {field} must be > 0, got {getattr(self, field)!r}")
+        non_negative = (
+            "code_bytes cycles_per_mac cycles_per_activation cycles_per_add "
+            "hop_latency_cycles write_overhead_cycles elink_latency_cycles "
+            "dram_latency_cycles first_row first_col"
+        ).split()
+        for field in non_negative:
+            if getattr(self, field) < 0:
+                raise ConfigError(f"chip field {field} must be >= 0, got {getattr(self, field)!r}")
+        if self.sram_bytes % self.sram_banks:
+            raise ConfigError(f"sram_bytes {self.sram_bytes} does not split into {self.sram_banks} equal banks")
+        if self.code_bytes >= self.sram_bytes:
+            raise ConfigError(f"code_bytes {self.code_bytes} leaves no SRAM for data (sram_bytes {self.sram_bytes})")
+        if self.elink_side not in ELINK_SIDES:
+            raise ConfigError(f"elink_side must be one of {ELINK_SIDES}, got {self.elink_side!r}")
+        if self.first_row + self.rows > 64 or self.first_col + self.cols > 64:
+            raise ConfigError("the mesh does not fit the 6-bit row/column fields of the address map")
+
+    @property
+    def n_cores(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def bank_bytes(self) -> int:
+        return self.sram_bytes // self.sram_banks
+
+    @property
+    def data_bytes(self) -> int:
+        """SRAM per core left for data once code is loaded."""
+        return self.sram_bytes - self.code_bytes
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1e9 / self.clock_hz
+
+    @property
+    def elink_cycles_per_transaction(self) -> float:
+        return self.transaction_bytes / self.elink_bytes_per_cycle
+
+    @property
+    def cmesh_cycles_per_transaction(self) -> float:
+        return self.transaction_bytes / self.cmesh_bytes_per_cycle
+
+    def transactions(self, n_bytes: int) -> int:
+        """Transactions needed for a message of ``n_bytes`` (at least one)."""
+        return max(1, math.ceil(n_bytes / self.transaction_bytes))
+
+    def cycles_to_us(self, cycles: float) -> float:
+        return cycles / self.clock_hz * 1e6
+
+    def replace(self, **changes: Any) -> ChipConfig:
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown chip field(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+E16 = ChipConfig()
+E64 = ChipConfig(name="e64", rows=8, cols=8, clock_hz=800e6)
+EPIPHANY_V = ChipConfig(
+    name="epiphany-v", rows=32, cols=32, clock_hz=1e9, sram_bytes=64 * 1024, first_row=0, first_col=0
+)
+PRESETS: dict[str, ChipConfig] = {c.name: c for c in (E16, E64, EPIPHANY_V)}
+
+_MESH_RE = re.compile(r"^(\d+)x(\d+)$")
+
+
+def chip_from_name(name: str) -> ChipConfig:
+    """A preset by name (``e16``, ``e64``, ``epiphany-v``) or an ``RxC`` mesh of E16 cores."""
+    key = name.strip().lower()
+    if key in PRESETS:
+        return PRESETS[key]
+    match = _MESH_RE.match(key)
+    if match:
+        rows, cols = int(match.group(1)), int(match.group(2))
+        return E16.replace(name=key, rows=rows, cols=cols)
+    raise ConfigError(f"unknown chip {name!r}: use one of {', '.join(PRESETS)} or RxC such as 2x3")
+
+
+def load_chip(name: str = "e16", toml_path: str | Path | None = None) -> ChipConfig:
+    """The named chip with the overrides of a TOML file applied.
+
+    The file holds chip fields at top level or under a ``[chip]`` table, for example
+    ``clock_hz = 1e9``. A ``preset`` key there replaces ``name``'s preset.
+    """
+    chip = chip_from_name(name)
+    if toml_path is None:
+        return chip
+    path = Path(toml_path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"chip config {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read chip config {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"chip config {path} is not valid TOML: {exc}") from None
+    data = data.get("chip", data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: [chip] must be a table of chip fields")
+    data = dict(data)
+    if "preset" in data:
+        chip = chip_from_name(str(data.pop("preset")))
+    fields = {f.name: f for f in dataclasses.fields(ChipConfig)}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"{path}: unknown chip field {key!r}")
+        default = getattr(chip, key)
+        accepted = (int, float) if isinstance(default, float) else (type(default),)
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
+        data[key] = type(default)(value)
+    return chip.replace(**data)

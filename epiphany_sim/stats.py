@@ -1,0 +1,77 @@
+"""Summaries of what a run recorded: per-core time split, per-link load, conserved totals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.core import KINDS, Agent
+from epiphany_sim.network import Network
+
+
+def time_split(agent: Agent, start: float, end: float) -> dict[str, float]:
+    """Cycles ``agent`` spent in each activity within ``[start, end)``, and the idle rest."""
+    split = dict.fromkeys(KINDS, 0.0)
+    for act in agent.activities:
+        overlap = min(act.end, end) - max(act.start, start)
+        if overlap > 0:
+            split[act.kind] += overlap
+    split["idle"] = max(0.0, (end - start) - sum(split.values()))
+    return split
+
+
+def link_table(network: Network, elapsed_cycles: float, only_used: bool = True) -> list[dict[str, Any]]:
+    """One row per directed link: bytes, busy cycles, utilisation and queueing waits."""
+    rows = []
+    for link in network.links:
+        if only_used and not link.transfers:
+            continue
+        rows.append({
+            "link": link.name,
+            "kind": link.kind,
+            "bytes": link.bytes,
+            "transactions": link.transactions,
+            "transfers": link.transfers,
+            "busy_cycles": link.busy_cycles,
+            "utilisation": link.busy_cycles / elapsed_cycles if elapsed_cycles > 0 else 0.0,
+            "wait_cycles": link.wait_cycles,
+            "max_wait_cycles": link.max_wait_cycles,
+        })
+    return rows
+
+
+def off_chip_bytes(network: Network) -> int:
+    """Bytes that crossed the eLink, both directions."""
+    return sum(link.bytes for link in network.links if link.kind.startswith("elink"))
+
+
+def summary(chip: Chip, start: float = 0.0, end: float | None = None) -> dict[str, Any]:
+    """Everything a run recorded, as plain data ready for JSON."""
+    end = chip.env.now if end is None else end
+    net = chip.network
+    return {
+        "chip": chip.config.name,
+        "cycles": end - start,
+        "time_us": chip.config.cycles_to_us(end - start),
+        "cores": [
+            {"core": core.index, "coord": list(core.coord), **time_split(core, start, end),
+             "sram_used_bytes": core.sram.used_bytes}
+            for core in chip.cores
+        ],
+        "links": link_table(net, end - start),
+        "totals": {
+            "messages_sent": net.messages_sent,
+            "messages_delivered": net.messages_delivered,
+            "bytes_injected": net.bytes_injected,
+            "bytes_delivered": net.bytes_delivered,
+            "bytes_off_chip": off_chip_bytes(net),
+        },
+    }
+
+
+def write_json(data: dict[str, Any], path: str | Path) -> None:
+    """Write ``data`` as indented JSON, all at once (no half-written file on error)."""
+    text = json.dumps(data, indent=2, sort_keys=True)
+    Path(path).write_text(text + "\n")

@@ -1,0 +1,226 @@
+"""``nnmap``: plan, run and compare neural-network mappings on a simulated Epiphany chip.
+
+Every error the tools raise on purpose becomes one line on stderr and exit status 2;
+output files are written only once everything they hold has been computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+from tqdm import tqdm
+
+from epiphany_sim.config import load_chip
+from epiphany_sim.errors import SimError
+from nnmap.broadcast import BROADCASTS
+from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
+from nnmap.plots import compare_figures, run_figures, save_figures
+from nnmap.report import report_html
+from nnmap.run import run
+from nnmap.strategies import REGISTRY, get_strategy
+from nnmap.trace import trace_json
+
+DEFAULT_LAYERS = "6,16,4"  # seed 003's example: 6 inputs, 16 hidden nodes
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # raised, not exited: ``main`` turns it into the same one line and status 2 as any error
+        raise SimError(message)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
+    p.add_argument("--chip-config", metavar="FILE", help="TOML file of chip field overrides")
+    p.add_argument("--layers", default=None, help=f"layer sizes, inputs first (default {DEFAULT_LAYERS})")
+    p.add_argument("--model", metavar="FILE.npz", help="weights W0,b0,W1,b1,... and activations (instead of --layers)")
+    p.add_argument("--hidden-activation", default="sigmoid", choices=ACTIVATIONS[:-1])
+    p.add_argument("--output-activation", default="sigmoid", choices=ACTIVATIONS)
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs (default 0)")
+    p.add_argument("--inputs", metavar="FILE.npy", help="inputs of shape (batch, n_in)")
+    p.add_argument("--batch", type=int, default=1, help="random input samples when no --inputs (default 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM")
+    p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy")
+    p_cmp = sub.add_parser("compare", help="run several strategies on the same network and inputs")
+    for p in (p_plan, p_run, p_cmp):
+        _common(p)
+    for p in (p_plan, p_run):
+        p.add_argument("--strategy", default="partitioned", choices=list(REGISTRY))
+        p.add_argument("--broadcast", default=None, choices=list(BROADCASTS),
+                       help="hidden-value broadcast (default: the strategy's own)")
+    p_run.add_argument("--json", metavar="FILE", help="write the run's figures as JSON")
+    p_run.add_argument("--outputs", metavar="FILE.npy", help="save the simulated outputs")
+    p_run.add_argument("--trace", metavar="FILE.json", help="write a Chrome trace-event file (Perfetto)")
+    p_run.add_argument("--report", metavar="FILE.html", help="write one self-contained HTML page with all figures")
+    p_cmp.add_argument("--strategies", default="all",
+                       help="comma-separated strategy[:broadcast] list, or 'all' (every strategy and variant)")
+    p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
+    for p in (p_run, p_cmp):
+        p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
+    return parser
+
+
+def _network(args: argparse.Namespace) -> Network:
+    if args.model and args.layers:
+        raise SimError("give either --model or --layers, not both")
+    if args.model:
+        return load_npz(args.model)
+    sizes = parse_sizes(args.layers or DEFAULT_LAYERS)
+    return random_network(sizes, args.hidden_activation, args.output_activation, args.seed)
+
+
+def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
+    if args.inputs:
+        return load_inputs(args.inputs, net)
+    return random_inputs(net, args.batch, args.seed)
+
+
+def _variants(text: str) -> list[tuple[str, str | None]]:
+    if text == "all":
+        runs: list[tuple[str, str | None]] = []
+        for name, cls in sorted(REGISTRY.items(), key=lambda kv: kv[0] != "partitioned"):
+            own = [b for b in ("bidir", "oneway", "dram") if b in cls.broadcasts] if name == "partitioned" else []
+            runs += [(name, b) for b in own] or [(name, None)]
+        return runs
+    out = []
+    for item in text.split(","):
+        name, _, bc = item.strip().partition(":")
+        get_strategy(name)
+        if bc and bc not in BROADCASTS:
+            raise SimError(f"unknown broadcast {bc!r} in --strategies: use one of {', '.join(BROADCASTS)}")
+        out.append((name, bc or None))
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinity become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_atomic(path: str | Path, write: Any) -> None:
+    """Write a file through a temporary sibling, so a failure leaves nothing half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_json(path: str, data: Any) -> None:
+    text = json.dumps(_clean(data), indent=2)
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def _check_dir(path: str | None) -> None:
+    if path and not Path(path).resolve().parent.is_dir():
+        raise SimError(f"cannot write {path}: directory {Path(path).parent} does not exist")
+
+
+def _summary(m: dict[str, Any]) -> str:
+    util = m["core_utilisation"]
+    speedup = f"{m['speedup']:.2f}x" if m["speedup"] else "n/a"
+    return "\n".join([
+        f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}",
+        f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
+        f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
+        f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
+        f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
+        f"busiest mesh link {m['link_max_utilisation']:.0%}",
+        f"  {m['messages']} messages; {m['bytes_on_chip']} bytes on chip, {m['bytes_off_chip']} off chip",
+        f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
+    ])
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    header = ["strategy", "broadcast", "compute cyc", "speedup", "util mean", "link max", "on-chip B",
+              "off-chip B", "messages", "valid"]
+    lines = [[
+        m["strategy"], m["broadcast"], f"{m['compute_cycles']:.0f}",
+        f"{m['speedup']:.2f}" if m["speedup"] else "-", f"{np.mean(m['core_utilisation']):.0%}",
+        f"{m['link_max_utilisation']:.0%}", str(m["bytes_on_chip"]), str(m["bytes_off_chip"]),
+        str(m["messages"]), "yes" if m["validated"] else "NO",
+    ] for m in rows]
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r) for r in [header, *lines])
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    chip = load_chip(args.chip, args.chip_config)
+    net = _network(args)
+    x = _inputs(args, net)
+    if args.command == "plan":
+        print(get_strategy(args.strategy).plan(chip, net, len(x), args.broadcast).describe())
+        return 0
+    _check_dir(args.json)
+    _check_dir(args.plots)
+    if args.command == "run":
+        for path in (args.outputs, args.trace, args.report):
+            _check_dir(path)
+        visual = bool(args.plots or args.trace or args.report)
+        result = run(chip, net, args.strategy, x, args.broadcast, trace=visual)
+        figures = run_figures(result) if args.plots or args.report else {}
+        trace_text = trace_json(result) if args.trace else None
+        page = report_html(result.metrics, figures) if args.report else None
+        print(_summary(result.metrics))
+        if args.outputs:
+            write_atomic(args.outputs, lambda tmp: np.save(tmp, result.outputs))
+        if args.json:
+            _write_json(args.json, result.metrics)
+        if trace_text is not None:
+            write_atomic(args.trace, lambda tmp: Path(tmp).write_text(trace_text))
+        if page is not None:
+            write_atomic(args.report, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+        if args.plots:
+            save_figures(figures, args.plots)
+        return 0 if result.metrics["validated"] else 1
+    variants = _variants(args.strategies)
+    rows = [run(chip, net, name, x, bc).metrics
+            for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(),
+                                 leave=False)]
+    figures = compare_figures(rows) if args.plots else {}
+    print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}")
+    print(_table(rows))
+    if args.json:
+        _write_json(args.json, {"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows})
+    if args.plots:
+        save_figures(figures, args.plots)
+    return 0 if all(m["validated"] for m in rows) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nnmap`` console script."""
+    try:
+        return _main(argv)
+    except SimError as exc:
+        print(f"nnmap: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

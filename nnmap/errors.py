@@ -1,0 +1,17 @@
+"""The mapper's own exception types (all ``SimError``s, so one CLI handler fits both packages)."""
+
+from __future__ import annotations
+
+from epiphany_sim.errors import SimError
+
+
+class NnmapError(SimError):
+    """Base of the mapper's errors."""
+
+
+class ModelError(NnmapError):
+    """A network, a model file or an input array is malformed."""
+
+
+class MappingError(NnmapError):
+    """A network cannot be mapped onto the chip as asked."""

@@ -1,0 +1,30 @@
+"""Round robin: product ``k = j n + i`` goes to chain core ``k mod C``.
+
+Every core gets the same work to one product, but each output's products are spread over
+up to ``C`` cores, and every partial sum travels to the output's owner (its contributors
+take turns owning outputs): seed 003's "communication headache".
+"""
+
+from __future__ import annotations
+
+from nnmap.plan import LayerAssignment, Piece
+from nnmap.strategies.base import Strategy
+
+
+class RoundRobin(Strategy):
+    name = "round-robin"
+    default_broadcast = "bidir"
+
+    def assign(self, n_in: int, n_out: int, n_cores: int) -> LayerAssignment:
+        pieces: list[list[Piece]] = [[] for _ in range(n_cores)]
+        for j in range(n_out):
+            for c in range(n_cores):
+                start = (c - j * n_in) % n_cores
+                if start < n_in:
+                    pieces[c].append(Piece(j, start, -(-(n_in - start) // n_cores), n_cores))
+        assignment = LayerAssignment(pieces, "gather", {})
+        # Owners rotate over each output's contributors so no core collects every sum.
+        for j in range(n_out):
+            contributors = assignment.contributors(j)
+            assignment.owner[j] = contributors[j % len(contributors)]
+        return assignment

@@ -1,0 +1,38 @@
+"""Draw the figures the README shows: ``python notebooks/make_figures.py [OUT_DIR]``.
+
+Default output: ``notebooks/figures/`` next to this script. Every figure comes from a
+simulated run with fixed seeds, so the files are the same on every run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from epiphany_sim.config import load_chip
+from nnmap import plots
+from nnmap.model import random_network
+from nnmap.run import run
+
+VARIANTS = [("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),
+            ("node-per-core", None), ("allgather", None), ("round-robin", None)]
+
+
+def main(out: Path) -> list[Path]:
+    e16, e64 = load_chip("e16"), load_chip("e64")
+    blog = random_network([6, 16, 4], "sigmoid", "sigmoid", 0)
+    odd = random_network([8, 17, 3], "sigmoid", "sigmoid", 0)
+    big = random_network([32, 128, 10], "sigmoid", "sigmoid", 0)
+    figures = {
+        "e16-partitioned-timeline.png": plots.timeline_figure(run(e16, blog, "partitioned", trace=True)),
+        "e16-node-per-core-17-utilisation.png": plots.utilisation_figure(run(e16, odd, "node-per-core")),
+        "e64-partitioned-congestion.png": plots.congestion_figure(run(e64, big, "partitioned")),
+        "e64-compare.png": plots.compare_figure([run(e64, big, s, broadcast=b).metrics for s, b in VARIANTS]),
+    }
+    return plots.save_figures(figures, out)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "figures"
+    for path in main(target):
+        print(path)

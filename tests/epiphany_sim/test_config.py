@@ -1,0 +1,117 @@
+"""Chip presets, validation and TOML overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from epiphany_sim import E16, E64, EPIPHANY_V, ConfigError, chip_from_name, load_chip
+
+
+def test_presets_hold_the_datasheet_numbers() -> None:
+    assert (E16.rows, E16.cols, E16.clock_hz) == (4, 4, 600e6)
+    assert (E64.rows, E64.cols, E64.clock_hz) == (8, 8, 800e6)
+    assert (EPIPHANY_V.rows, EPIPHANY_V.cols, EPIPHANY_V.sram_bytes) == (32, 32, 64 * 1024)
+    for chip in (E16, E64):
+        assert chip.sram_bytes == 32 * 1024
+        assert chip.bank_bytes == 8 * 1024
+        assert chip.dram_bytes == 32 * 1024 * 1024
+        assert chip.dram_base_address == 0x8E000000
+        assert chip.hop_latency_cycles == 1.5
+        assert chip.cmesh_bytes_per_cycle / chip.elink_bytes_per_cycle == 8
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "cols", "clock_hz"),
+    [
+        ("e16", 4, 4, 600e6),
+        ("E64", 8, 8, 800e6),
+        ("epiphany-v", 32, 32, 1e9),
+        ("2x3", 2, 3, 600e6),
+        ("1x1", 1, 1, 600e6),
+    ],
+)
+def test_chip_from_name(name: str, rows: int, cols: int, clock_hz: float) -> None:
+    chip = chip_from_name(name)
+    assert (chip.rows, chip.cols, chip.n_cores, chip.clock_hz) == (rows, cols, rows * cols, clock_hz)
+
+
+@pytest.mark.parametrize("name", ["e99", "0x4", "4x0", "4x", "x4", "", "4 by 4"])
+def test_unknown_or_empty_chip_names_are_config_errors(name: str) -> None:
+    with pytest.raises(ConfigError):
+        chip_from_name(name)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"rows": 0}, "rows"),
+        ({"clock_hz": -1.0}, "clock_hz"),
+        ({"hop_latency_cycles": -0.5}, "hop_latency_cycles"),
+        ({"elink_bytes_per_cycle": 0.0}, "elink_bytes_per_cycle"),
+        ({"sram_bytes": 32770}, "banks"),
+        ({"code_bytes": 32 * 1024}, "code_bytes"),
+        ({"elink_side": "up"}, "elink_side"),
+        ({"rows": 40}, "address map"),
+        ({"no_such_field": 1}, "no_such_field"),
+    ],
+)
+def test_invalid_fields_are_config_errors_that_name_the_problem(changes: dict, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        E16.replace(**changes)
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "chip.toml"
+    path.write_text(text)
+    return path
+
+
+def test_toml_overrides_under_a_chip_table(tmp_path: Path) -> None:
+    path = _toml(tmp_path, '[chip]\nclock_hz = 1e9\nwrite_overhead_cycles = 2\nelink_side = "west"\n')
+    chip = load_chip("e16", path)
+    assert chip.clock_hz == 1e9
+    assert chip.write_overhead_cycles == 2.0
+    assert isinstance(chip.write_overhead_cycles, float)
+    assert chip.elink_side == "west"
+    assert (chip.rows, chip.sram_bytes) == (4, 32 * 1024)  # untouched fields keep the preset's
+
+
+def test_toml_top_level_fields_and_preset(tmp_path: Path) -> None:
+    chip = load_chip("e16", _toml(tmp_path, 'preset = "e64"\nsram_bytes = 65536\n'))
+    assert (chip.name, chip.rows, chip.cols, chip.sram_bytes) == ("e64", 8, 8, 65536)
+
+
+def test_no_toml_gives_the_preset() -> None:
+    assert load_chip("e64") == E64
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[chip]\nclock_mhz = 600\n", "unknown chip field 'clock_mhz'"),
+        ('rows = "four"\n', "rows must be int"),
+        ("rows = 2.5\n", "rows must be int"),
+        ("rows = true\n", "rows must be int"),
+        ("elink_side = 3\n", "elink_side must be str"),
+        ("clock_hz = = 3\n", "not valid TOML"),
+        ("rows = 0\n", "rows must be > 0"),
+        ("chip = 3\n", "must be a table"),
+        ('preset = "e99"\n', "unknown chip 'e99'"),
+    ],
+)
+def test_bad_toml_files_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_chip("e16", _toml(tmp_path, text))
+
+
+def test_unreadable_toml_paths_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_chip("e16", tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_chip("e16", tmp_path)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00rows")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_chip("e16", binary)

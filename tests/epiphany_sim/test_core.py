@@ -1,0 +1,153 @@
+"""Cores and the host: computing, waiting for data, deadlock reports, host and DRAM traffic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from epiphany_sim import E16, HOST, Chip, DeadlockError
+from epiphany_sim.stats import summary, time_split, write_json
+
+
+def test_a_core_waits_for_data_and_resumes_when_it_arrives(chip: Chip) -> None:
+    receiver, sender = chip.core((2, 2)), chip.core((0, 0))
+    receiver.sram.alloc("x", 4)
+    resumed: list[float] = []
+
+    def receive():
+        yield from receiver.wait("x", 4)
+        resumed.append(chip.env.now)
+        yield from receiver.compute(10, "use x")
+
+    def send():
+        yield from sender.compute(20)
+        yield from sender.write((2, 2), "x", 0, np.ones(4))
+
+    chip.process(receive())
+    chip.process(send())
+    chip.run()
+    assert resumed == [20 + 4 * 1.5 + 2]  # 16 B after 4 hops
+    assert time_split(receiver, 0, 38) == {"compute": 10.0, "wait": 28.0, "send": 0.0, "idle": 0.0}
+    assert time_split(sender, 0, 38) == {"compute": 20.0, "wait": 0.0, "send": 2.0, "idle": 16.0}
+
+
+def test_waiting_for_data_that_never_comes_is_a_deadlock_naming_core_and_buffer(chip: Chip) -> None:
+    chip.core((1, 2)).sram.alloc("partial", 4)
+    chip.core((0, 1)).sram.alloc("flag", 1)
+
+    def waits(core, buffer, count):
+        yield from core.wait(buffer, count)
+
+    def writes_three():
+        yield from chip.core((0, 0)).write((1, 2), "partial", 0, np.ones(3))
+
+    chip.process(waits(chip.core((1, 2)), "partial", 4))
+    chip.process(waits(chip.core((0, 1)), "flag", 1))
+    chip.process(writes_three())
+    with pytest.raises(DeadlockError) as info:
+        chip.run()
+    waiting = info.value.waiting
+    assert len(waiting) == 2
+    assert "core 6 (1, 2)" in waiting[0]
+    assert "partial to reach 4 writes (has 3)" in waiting[0]
+    assert "core 1 (0, 1)" in waiting[1]
+    assert "flag to reach 1 writes (has 0)" in waiting[1]
+    assert str(info.value).startswith("deadlock: ")
+
+
+def test_a_deadlock_error_raised_in_a_process_keeps_its_list(chip: Chip) -> None:
+    def program():
+        yield chip.env.timeout(1)
+        raise DeadlockError(["core 0 waits for h1", "core 1 waits for h2"])
+
+    chip.process(program())
+    with pytest.raises(DeadlockError) as info:
+        chip.run()
+    assert info.value.waiting == ["core 0 waits for h1", "core 1 waits for h2"]
+    assert str(info.value) == "deadlock: no event left but core 0 waits for h1; core 1 waits for h2"
+
+
+def test_host_writes_inputs_and_reads_results_back(chip: Chip) -> None:
+    core = chip.core((1, 3))
+    core.sram.alloc("x", 4)
+    core.sram.alloc("y", 2)
+    results: list[np.ndarray] = []
+
+    def host():
+        yield from chip.host.write((1, 3), "x", 0, np.array([1.0, 2.0, 3.0, 4.0]))
+
+    def kernel():
+        yield from core.wait("x", 4)
+        x = core.sram["x"].load()
+        core.sram["y"].store(0, np.array([x.sum(), x.prod()], dtype=np.float32))
+        yield from core.compute(4)
+        results.append((yield from chip.host.read((1, 3), "y", 0, 2)))
+
+    chip.process(host())
+    chip.process(kernel())
+    chip.run()
+    np.testing.assert_array_equal(results[0], [10.0, 24.0])
+    # 16 B in over the eLink (16 cycles), 4 cycles of compute, an 8-byte read (8 + 8).
+    assert chip.env.now == 16 + 4 + 16
+
+
+def test_cores_write_to_and_read_from_dram(chip: Chip) -> None:
+    chip.dram.alloc("shared", 6)
+    got: list[np.ndarray] = []
+
+    def producer():
+        yield from chip.core((3, 0)).write(HOST, "shared", 0, np.arange(6) * 2.0)
+
+    def consumer():
+        yield chip.env.timeout(200)
+        got.append((yield from chip.core((0, 3)).read(HOST, "shared", 2, 4)))
+
+    chip.process(producer())
+    chip.process(consumer())
+    chip.run()
+    np.testing.assert_array_equal(chip.dram["shared"].load(), [0, 2, 4, 6, 8, 10])
+    np.testing.assert_array_equal(got[0], [4, 6, 8, 10])
+
+
+def test_summary_totals_are_conserved_and_export_as_json(chip: Chip, tmp_path: Path) -> None:
+    for core in chip.cores:
+        core.sram.alloc("inbox", 8)
+
+    def program(core):
+        yield from core.compute(3)
+        yield from core.write(chip.cores[(core.index + 5) % 16].coord, "inbox", 0, np.ones(8))
+
+    for core in chip.cores:
+        chip.process(program(core))
+    chip.run()
+    data = summary(chip)
+    assert data["totals"]["bytes_injected"] == data["totals"]["bytes_delivered"] == 16 * 32
+    assert data["totals"]["messages_sent"] == data["totals"]["messages_delivered"] == 16
+    assert all(row["compute"] == 3.0 for row in data["cores"])
+    path = tmp_path / "summary.json"
+    write_json(data, path)
+    assert json.loads(path.read_text()) == json.loads(json.dumps(data))
+
+
+def test_the_same_program_gives_the_same_cycles_to_the_bit() -> None:
+    def run() -> list[float]:
+        chip = Chip(E16)
+        rng = np.random.default_rng(3)
+        for core in chip.cores:
+            core.sram.alloc("inbox", 256)
+        arrivals: list[float] = []
+
+        def program(core, dsts):
+            for dst in dsts:
+                arrivals.append((yield from core.write(dst, "inbox", 0, np.ones(64))))
+
+        for core in chip.cores:
+            dsts = [chip.cores[int(i)].coord for i in rng.integers(0, 16, 5) if int(i) != core.index]
+            chip.process(program(core, dsts))
+        chip.run()
+        return arrivals
+
+    assert run() == run()

@@ -1,0 +1,108 @@
+"""Core addressing, dimension-order routes and the topology graph."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import networkx as nx
+import pytest
+
+from epiphany_sim import E16, E64, HOST, Mesh
+from epiphany_sim.mesh import router
+
+
+def test_the_first_core_is_0x808_at_row_32_col_8() -> None:
+    mesh = Mesh(E16)
+    assert mesh.core_id((0, 0)) == 0x808
+    assert mesh.global_address((0, 0)) == 0x80800000
+    assert mesh.global_address((0, 0), 0x100) == 0x80800100
+
+
+@pytest.mark.parametrize("coord", [(0, 0), (0, 3), (2, 1), (3, 3)])
+def test_global_address_is_row_shl_26_or_col_shl_20(coord: tuple[int, int]) -> None:
+    mesh = Mesh(E16)
+    row, col = 32 + coord[0], 8 + coord[1]
+    assert mesh.core_id(coord) == row * 64 + col
+    assert mesh.global_address(coord) == (row << 26) | (col << 20)
+
+
+def test_e64_last_core_address() -> None:
+    assert Mesh(E64).core_id((7, 7)) == 0x9CF  # row 39, column 15
+    assert Mesh(E64).global_address((7, 7)) == 0x9CF00000
+
+
+def test_addresses_outside_the_chip_are_rejected() -> None:
+    mesh = Mesh(E16)
+    with pytest.raises(ValueError, match="outside"):
+        mesh.core_id((4, 0))
+    with pytest.raises(ValueError, match="outside"):
+        mesh.global_address((0, 0), 32 * 1024)
+    with pytest.raises(ValueError, match="outside"):
+        mesh.coord_of(16)
+
+
+def test_core_index_and_coordinate_round_trip() -> None:
+    mesh = Mesh(E64)
+    assert [mesh.index_of(mesh.coord_of(i)) for i in range(64)] == list(range(64))
+    assert mesh.coord_of(11) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "path"),
+    [
+        ((0, 0), (2, 3), [(0, 0), (0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]),
+        ((2, 3), (0, 0), [(2, 3), (2, 2), (2, 1), (2, 0), (1, 0), (0, 0)]),
+        ((3, 1), (3, 2), [(3, 1), (3, 2)]),
+        ((0, 2), (3, 2), [(0, 2), (1, 2), (2, 2), (3, 2)]),
+        ((1, 1), (1, 1), [(1, 1)]),
+    ],
+)
+def test_routes_go_along_the_row_first(src: tuple, dst: tuple, path: list) -> None:
+    assert Mesh(E16).router_path(src, dst) == path
+
+
+def test_route_link_names_row_first_with_ports() -> None:
+    mesh = Mesh(E16)
+    names = [mesh.links[i].name for i in mesh.route((0, 0), (2, 3))]
+    assert names == [
+        "inject:c0,0->r0,0",
+        "cmesh:r0,0->r0,1", "cmesh:r0,1->r0,2", "cmesh:r0,2->r0,3",
+        "cmesh:r0,3->r1,3", "cmesh:r1,3->r2,3",
+        "eject:r2,3->c2,3",
+    ]
+
+
+def test_hops_are_manhattan_distances(manhattan: Callable[[tuple, tuple], int]) -> None:
+    mesh = Mesh(E16)
+    for a, b in itertools.product([mesh.coord_of(i) for i in range(16)], repeat=2):
+        assert mesh.hops(a, b) == manhattan(a, b)
+        assert len(mesh.router_path(a, b)) == manhattan(a, b) + 1
+
+
+def test_host_traffic_crosses_the_mesh_to_the_elink_edge() -> None:
+    east = Mesh(E16)
+    assert [east.links[i].name for i in east.route(HOST, (2, 1))] == [
+        "elink-in:host->elink", "cmesh:r2,3->r2,2", "cmesh:r2,2->r2,1", "eject:r2,1->c2,1",
+    ]
+    assert [east.links[i].name for i in east.route((1, 0), HOST)] == [
+        "inject:c1,0->r1,0", "cmesh:r1,0->r1,1", "cmesh:r1,1->r1,2", "cmesh:r1,2->r1,3", "elink-out:elink->host",
+    ]
+    south = Mesh(E16.replace(elink_side="south"))
+    assert [south.links[i].name for i in south.route((1, 2), HOST)] == [
+        "inject:c1,2->r1,2", "cmesh:r1,2->r2,2", "cmesh:r2,2->r3,2", "elink-out:elink->host",
+    ]
+
+
+def test_graph_has_every_directed_mesh_link_and_manhattan_distances() -> None:
+    mesh = Mesh(E16)
+    graph = mesh.graph
+    cmesh = [e for e in graph.edges(data=True) if e[2]["kind"] == "cmesh"]
+    assert len(cmesh) == 2 * (4 * 3) * 2  # 12 neighbour pairs per direction of travel, both ways
+    assert nx.shortest_path_length(graph, router((0, 0)), router((3, 2))) == 5
+
+
+def test_neighbour_chain_is_a_snake_of_neighbours(manhattan: Callable[[tuple, tuple], int]) -> None:
+    chain = Mesh(E16).neighbour_chain()
+    assert sorted(chain) == [(r, c) for r in range(4) for c in range(4)]
+    assert all(manhattan(a, b) == 1 for a, b in itertools.pairwise(chain))

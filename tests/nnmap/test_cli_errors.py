@@ -1,0 +1,184 @@
+"""Bad input through the command line: one line on stderr, exit status 2, no file written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnmap.cli import main
+
+Fails = Callable[..., str]
+
+
+@pytest.fixture
+def fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Fails:
+    """``fails(*args)``: run ``nnmap *args`` asking for output files; check it failed cleanly.
+
+    Returns the error message after ``nnmap: error: ``.
+    """
+
+    def check(*args: str) -> str:
+        before = set(tmp_path.iterdir())
+        outputs = tmp_path / "out.json", tmp_path / "out.npy"
+        extra = ["--json", str(outputs[0])] if args[0] in ("run", "compare") else []
+        extra += ["--outputs", str(outputs[1])] if args[0] == "run" else []
+        code = main([*args, *extra])
+        captured = capsys.readouterr()
+        assert code == 2
+        assert captured.out == ""
+        assert captured.err.startswith("nnmap: error: ")
+        assert captured.err.endswith("\n")
+        assert captured.err.count("\n") == 1
+        assert "Traceback" not in captured.err
+        assert set(tmp_path.iterdir()) == before  # nothing written, not even a temporary file
+        return captured.err[len("nnmap: error: ") : -1]
+
+    return check
+
+
+def _layers(*shapes: tuple[int, int]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for k, (n_in, n_out) in enumerate(shapes):
+        arrays[f"W{k}"] = rng.standard_normal((n_in, n_out)).astype(np.float32)
+        arrays[f"b{k}"] = rng.standard_normal(n_out).astype(np.float32)
+    return arrays
+
+
+def _good() -> dict[str, np.ndarray]:
+    return {**_layers((6, 5), (5, 3)), "activations": np.array(["sigmoid", "softmax"])}
+
+
+def _npz(tmp_path: Path, arrays: dict[str, np.ndarray]) -> str:
+    path = tmp_path / "model.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _drop(name: str) -> dict[str, np.ndarray]:
+    arrays = _good()
+    del arrays[name]
+    return arrays
+
+
+def _replace(**changes: np.ndarray) -> dict[str, np.ndarray]:
+    return {**_good(), **changes}
+
+
+def _nan_weight() -> dict[str, np.ndarray]:
+    arrays = _good()
+    arrays["W1"][2, 1] = np.nan
+    return arrays
+
+
+@pytest.mark.parametrize(("arrays", "message"), [
+    (_drop("b0"), "missing array b0"),
+    (_drop("W0"), "missing array W0"),
+    (_drop("activations"), "missing string array 'activations'"),
+    (_replace(W1=np.ones((4, 3), np.float32)), "layer 0 has 5 outputs but layer 1 takes 4 inputs"),
+    (_replace(b0=np.ones(4, np.float32)), "layer 0: bias shape (4,) does not match 5 outputs"),
+    (_replace(W0=np.ones(6, np.float32)), "layer 0: weights must be 2-D"),
+    (_nan_weight(), "layer 1: weights or biases contain NaN or infinity"),
+    (_replace(b1=np.array([0, np.inf, 0], np.float32)), "layer 1: weights or biases contain NaN or infinity"),
+    (_replace(activations=np.array(["swish", "softmax"])), "layer 0: unknown activation 'swish'"),
+    (_replace(activations=np.array(["softmax", "softmax"])), "softmax is only allowed on the output layer"),
+    (_replace(activations=np.array(["sigmoid"])), "2 weight arrays but 1 activations"),
+    (_replace(W1=np.array([["a", "b", "c"]] * 5)), "layer 1 is not numeric"),
+], ids=["no-b0", "no-W0", "no-activations", "W-mismatch", "b-mismatch", "W-1d", "nan", "inf", "swish",
+        "hidden-softmax", "activation-count", "strings"])
+def test_malformed_model(arrays, message, fails, tmp_path) -> None:
+    path = _npz(tmp_path, arrays)
+    for command in ("run", "plan", "compare"):
+        error = fails(command, "--model", path)
+        assert error.startswith(str(tmp_path / "model.npz"))
+        assert message in error
+
+
+def test_the_good_model_runs(tmp_path, capsys) -> None:
+    """The base of the malformed ones is itself fine: each failure above is the one change."""
+    path = _npz(tmp_path, _good())
+    assert main(["run", "--model", path, "--json", str(tmp_path / "out.json")]) == 0
+    assert (tmp_path / "out.json").exists()
+    assert "validated against numpy: yes" in capsys.readouterr().out
+
+
+def test_not_an_npz(fails, tmp_path) -> None:
+    path = tmp_path / "model.npz"
+    path.write_text("W0 = [[1, 2], [3, 4]]\n")
+    assert f"model file {path} is not a readable .npz" in fails("run", "--model", str(path))
+    path.unlink()
+    assert fails("run", "--model", str(path)) == f"model file {path} does not exist"
+
+
+def test_network_too_large_for_one_core(fails) -> None:
+    """100,100,10 on one core: x 400 + w0 40000 + acc0 400 + b0 400 + h0.0 400 + h0.1 400
+    + w1 4000 + acc1 40 + b1 40 + y 40 = 46120 bytes, against 32768 - 4096 of code."""
+    error = fails("run", "--chip", "1x1", "--layers", "100,100,10")
+    assert "core (0, 0) (chain position 0) needs 46120 bytes of data but has 28672 bytes free" in error
+    assert "largest buffer w0 40000 bytes" in error
+
+
+def test_batch_too_large_for_sram(fails) -> None:
+    """6,16,4 on e16 with 1200 samples: every core holds all inputs, x = 1200 * 6 * 4 = 28800
+    bytes; the owners of outputs (chain cores 3, 7, 11, 15) hold the most: 28800 + w0 24 +
+    acc0 8 + b0 8 + h0 2 * 64 + w1 16 + acc1 8 + b1 8 + pin1 2 * 8 + y 1200 * 4 = 33816."""
+    error = fails("run", "--chip", "e16", "--layers", "6,16,4", "--batch", "1200")
+    assert "core (0, 3) (chain position 3) needs 33816 bytes of data but has 28672 bytes free" in error
+    assert "e64" in error
+    assert "smaller --batch" in error
+
+
+def test_inputs_of_the_wrong_width(fails, tmp_path) -> None:
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((3, 5), np.float32))
+    message = "inputs have shape (3, 5) but the network takes 6 inputs per sample"
+    assert fails("run", "--layers", "6,16,4", "--inputs", str(path)) == message
+    assert fails("compare", "--layers", "6,16,4", "--inputs", str(path)) == message
+    np.save(path, np.zeros((2, 3, 6), np.float32))
+    assert "inputs have shape (2, 3, 6)" in fails("run", "--layers", "6,16,4", "--inputs", str(path))
+    np.save(path, np.full((2, 6), np.nan, np.float32))
+    assert fails("run", "--layers", "6,16,4", "--inputs", str(path)) == "inputs contain NaN or infinity"
+    path.write_text("not numpy")
+    assert "is not a readable .npy" in fails("run", "--layers", "6,16,4", "--inputs", str(path))
+
+
+@pytest.mark.parametrize(("layers", "message"), [
+    ("6,x,4", "--layers must be comma-separated integers like 6,16,4, got '6,x,4'"),
+    ("6", "--layers needs at least two sizes, all >= 1, got '6'"),
+    ("6,0,4", "--layers needs at least two sizes, all >= 1, got '6,0,4'"),
+    ("6,-3,4", "--layers needs at least two sizes, all >= 1, got '6,-3,4'"),
+    ("6;16;4", "--layers must be comma-separated integers like 6,16,4, got '6;16;4'"),
+])
+def test_bad_layers(layers, message, fails) -> None:
+    assert fails("run", "--layers", layers) == message
+    assert fails("plan", "--layers", layers) == message
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("run", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
+    (("plan", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
+    (("compare", "--strategies", "partitioned,bogus"), "unknown strategy 'bogus': use one of"),
+    (("compare", "--strategies", "partitioned:sideways"), "unknown broadcast 'sideways' in --strategies"),
+    (("run", "--broadcast", "sideways"), "argument --broadcast: invalid choice: 'sideways'"),
+    (("run", "--chip", "e99"), "unknown chip 'e99'"),
+    (("run", "--batch", "0"), "--batch must be >= 1, got 0"),
+    (("run", "--batch", "two"), "argument --batch: invalid int value: 'two'"),
+    (("run", "--no-such-option"), "unrecognized arguments: --no-such-option"),
+])
+def test_bad_options(args, message, fails) -> None:
+    assert message in fails(*args)
+
+
+def test_model_and_layers_together(fails, tmp_path) -> None:
+    path = _npz(tmp_path, _good())
+    assert fails("run", "--model", path, "--layers", "6,16,4") == "give either --model or --layers, not both"
+
+
+def test_no_command_at_all(capsys) -> None:
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnmap: error: ")
+    assert err.count("\n") == 1

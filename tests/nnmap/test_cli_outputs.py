@@ -1,0 +1,64 @@
+"""``nnmap run --plots/--trace/--report`` and ``nnmap compare --plots``: written only on success."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnmap.cli import main
+
+RUN = ["run", "--strategy", "node-per-core", "--layers", "8,17,3"]
+
+
+def test_run_writes_plots_trace_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plots, trace, report = tmp_path / "figs", tmp_path / "t.json", tmp_path / "r.html"
+    assert main([*RUN, "--plots", str(plots), "--trace", str(trace), "--report", str(report)]) == 0
+    assert "validated against numpy: yes" in capsys.readouterr().out
+    assert sorted(p.name for p in plots.iterdir()) == ["congestion.png", "timeline.png", "utilisation.png"]
+    assert json.loads(trace.read_text())["traceEvents"]
+    page = report.read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') == 3
+    assert "Validated against a numpy forward pass: yes" in page
+    assert "node-per-core" in page
+    assert "<table>" in page
+    first = page.split('src="data:image/png;base64,', 1)[1].split('"', 1)[0]
+    assert base64.b64decode(first).startswith(b"\x89PNG")
+
+
+def test_compare_writes_a_bar_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cmp"
+    assert main(["compare", "--strategies", "partitioned,node-per-core", "--plots", str(out)]) == 0
+    assert (out / "compare.png").read_bytes().startswith(b"\x89PNG")
+    assert "partitioned" in capsys.readouterr().out
+
+
+def test_missing_directory_is_one_line_and_nothing_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plots = tmp_path / "figs"
+    code = main([*RUN, "--plots", str(plots), "--trace", str(tmp_path / "no" / "t.json")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnmap: error: cannot write")
+    assert err.count("\n") == 1
+    assert not plots.exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_compare_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["compare", "--strategies", "partitioned,round-robin"]
+    assert main(args) == 0
+    assert capsys.readouterr().err == ""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
+    assert "strategies" in terminal.getvalue()
+    assert "0/2" in terminal.getvalue()  # the total is known up front

@@ -1,0 +1,146 @@
+"""``nnmap compare`` on seed 003's question: 64,128,10 on the Epiphany-64, every strategy side by side.
+
+Figures checked by hand for this network: 64*128 + 128*10 = 9472 weights, 138 biases, and
+one core's serial pass costs one cycle per product plus an add and a 20-cycle activation
+per output: 9472 + 138 * 21 = 12370 cycles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from epiphany_sim.config import E64
+from nnmap.cli import main
+from nnmap.strategies import REGISTRY
+
+SIZES = [64, 128, 10]
+N_WEIGHTS = 64 * 128 + 128 * 10
+N_BIASES = 128 + 10
+SINGLE_CORE_CYCLES = N_WEIGHTS * 1.0 + N_BIASES * (1.0 + 20.0)
+REQUIRED = (
+    "chip strategy broadcast layers batch setup_cycles compute_cycles readback_cycles total_cycles time_us "
+    "single_core_cycles speedup max_abs_error validated core_utilisation link_max_utilisation bytes_on_chip "
+    "bytes_off_chip messages sram_peak_bytes"
+).split()
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str, Any]]:
+    path = tmp_path_factory.mktemp("compare") / "all.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["compare", "--chip", "e64", "--layers", ",".join(map(str, SIZES)), "--json", str(path)])
+    return code, out.getvalue(), json.loads(path.read_text())
+
+
+def _runs(compared) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m["strategy"], m["broadcast"]): m for m in compared[2]["runs"]}
+
+
+def test_one_run_per_strategy_and_variant(compared) -> None:
+    code, _, data = compared
+    assert code == 0
+    assert data["chip"] == "e64"
+    assert data["layers"] == SIZES
+    assert data["batch"] == 1
+    runs = _runs(compared)
+    assert len(runs) == len(data["runs"])  # no variant twice
+    assert set(runs) == {
+        ("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),
+        ("node-per-core", "bidir"), ("round-robin", "bidir"), ("allgather", "direct"),
+    }
+    assert {s for s, _ in runs} == set(REGISTRY)
+    for m in runs.values():
+        assert set(REQUIRED) <= set(m)
+        assert m["chip"] == "e64"
+        assert m["layers"] == SIZES
+        assert m["batch"] == 1
+        assert m["validated"] is True
+        assert 0 <= m["max_abs_error"] <= 1e-5
+
+
+def test_partitioned_beats_one_core(compared) -> None:
+    m = _runs(compared)[("partitioned", "bidir")]
+    assert m["single_core_cycles"] == SINGLE_CORE_CYCLES
+    assert m["speedup"] > 1
+    assert m["speedup"] == pytest.approx(SINGLE_CORE_CYCLES / m["compute_cycles"])
+    # the seed's question: sharing hidden values on chip beats the round trip through DRAM
+    dram = _runs(compared)[("partitioned", "dram")]
+    assert dram["compute_cycles"] > 10 * m["compute_cycles"]
+    assert dram["bytes_on_chip"] < m["bytes_on_chip"]
+    assert dram["bytes_off_chip"] > m["bytes_off_chip"]
+
+
+@pytest.mark.parametrize("variant", [
+    ("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),
+    ("node-per-core", "bidir"), ("round-robin", "bidir"), ("allgather", "direct"),
+])
+def test_figures_add_up(compared, variant) -> None:
+    m = _runs(compared)[variant]
+    assert m["total_cycles"] == pytest.approx(m["setup_cycles"] + m["compute_cycles"] + m["readback_cycles"])
+    assert m["time_us"] == pytest.approx(m["total_cycles"] / 800e6 * 1e6)
+    assert m["single_core_cycles"] == SINGLE_CORE_CYCLES  # every strategy does the same serial work
+    assert m["speedup"] == pytest.approx(m["single_core_cycles"] / m["compute_cycles"])
+    assert len(m["core_utilisation"]) == 64
+    assert all(0.0 <= u <= 1.0 for u in m["core_utilisation"])
+    assert 0.0 < m["link_max_utilisation"] <= 1.0
+    assert len(m["sram_peak_bytes"]) == 64
+    assert all(E64.code_bytes < b <= E64.sram_bytes for b in m["sram_peak_bytes"])
+    assert m["messages"] > 0
+    # The host loads every weight and bias once, and the inputs into every core that uses
+    # them (all 64 here); the outputs come back over the eLink too, at one byte a cycle.
+    loaded_bytes = 4 * (N_WEIGHTS + N_BIASES + 64 * SIZES[0])
+    returned_bytes = 4 * SIZES[-1]
+    assert m["bytes_off_chip"] >= 4 * (N_WEIGHTS + N_BIASES + SIZES[0])
+    if variant[1] == "dram":
+        assert m["bytes_off_chip"] > loaded_bytes + returned_bytes
+    else:
+        assert m["bytes_off_chip"] == loaded_bytes + returned_bytes
+    assert loaded_bytes / E64.elink_bytes_per_cycle <= m["setup_cycles"] < 1.01 * loaded_bytes
+    assert m["readback_cycles"] >= returned_bytes / E64.elink_bytes_per_cycle
+
+
+def test_sram_peak_of_the_first_core_by_hand(compared) -> None:
+    """Chain core 0 of partitioned: 8192 / 64 = 128 products = hidden nodes 0 and 1 whole;
+    1280 / 64 = 20 products of output 0, handed on. Buffers in bytes, 8-byte aligned:
+    x 256, w0 512, acc0 8, b0 8, h0.0 512, h0.1 512, w1 80, acc1 8; plus 4096 of code."""
+    m = _runs(compared)[("partitioned", "bidir")]
+    assert m["sram_peak_bytes"][0] == 4096 + 256 + 512 + 8 + 8 + 512 + 512 + 80 + 8
+
+
+def test_table_prints_every_variant_with_its_figures(compared) -> None:
+    _, text, data = compared
+    lines = text.splitlines()
+    assert lines[0] == "network [64, 128, 10] on e64 (8x8), batch 1"
+    header = lines[1].split()
+    for word in ("strategy", "broadcast", "speedup", "on-chip", "off-chip", "messages", "valid"):
+        assert word in header
+    assert "compute cyc" in lines[1]
+    assert "util mean" in lines[1]
+    rows = [line.split() for line in lines[2:]]
+    assert len(rows) == len(data["runs"])
+    for row, m in zip(rows, data["runs"], strict=True):
+        assert row == [
+            m["strategy"], m["broadcast"], f"{m['compute_cycles']:.0f}", f"{m['speedup']:.2f}",
+            f"{np.mean(m['core_utilisation']):.0%}", f"{m['link_max_utilisation']:.0%}",
+            str(m["bytes_on_chip"]), str(m["bytes_off_chip"]), str(m["messages"]), "yes",
+        ]
+
+
+def test_run_json_for_partitioned_on_e64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "run.json"
+    assert main(["run", "--chip", "e64", "--layers", "64,128,10", "--json", str(path)]) == 0
+    m = json.loads(path.read_text())
+    assert set(REQUIRED) <= set(m)
+    assert (m["strategy"], m["broadcast"], m["validated"]) == ("partitioned", "bidir", True)
+    assert m["speedup"] > 1
+    out = capsys.readouterr().out
+    assert f"speedup {m['speedup']:.2f}x" in out
+    assert "validated against numpy: yes" in out

@@ -1,0 +1,107 @@
+"""The data behind the figures, checked against what the plan lets us work out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from epiphany_sim.config import load_chip
+from nnmap import plots
+from nnmap.model import random_network
+from nnmap.run import RunResult, run
+
+SIZES = [8, 17, 3]  # 17 hidden nodes on 16 cores: the first core of the chain gets two
+
+
+@pytest.fixture(scope="module")
+def node_per_core() -> RunResult:
+    return run(load_chip("e16"), random_network(SIZES, "sigmoid", "sigmoid", 0), "node-per-core",
+               broadcast="bidir", trace=True, baseline=False)
+
+
+def _outputs_per_position(n_out: int, n_cores: int) -> list[int]:
+    return [len(range(k, n_out, n_cores)) for k in range(n_cores)]
+
+
+def test_utilisation_grid_shows_the_less_busy_cores(node_per_core: RunResult) -> None:
+    result = node_per_core
+    cfg = result.plan.chip
+    n_in, n_hidden, n_out = SIZES
+    per_output = [n * cfg.cycles_per_mac + cfg.cycles_per_activation + cfg.cycles_per_add for n in (n_in, n_hidden)]
+    hidden = _outputs_per_position(n_hidden, cfg.n_cores)  # [2, 1, 1, ..., 1]
+    final = _outputs_per_position(n_out, cfg.n_cores)  # [1, 1, 1, 0, ..., 0]
+    compute = result.phases.compute_end - result.phases.setup_end
+    expected = np.zeros((cfg.rows, cfg.cols))
+    for k, coord in enumerate(result.plan.chain):
+        expected[coord] = (hidden[k] * per_output[0] + final[k] * per_output[1]) / compute
+    grid = plots.utilisation_grid(result)
+    assert grid.shape == (4, 4)
+    np.testing.assert_allclose(grid, expected)
+    # the chain starts (0,0), (0,1), (0,2): the three owners of outputs; everyone else is less busy
+    assert grid[0, 0] == grid.max()
+    lazy = {tuple(int(v) for v in rc) for rc in np.argwhere(grid == grid.min())}
+    assert lazy == {c for c in result.plan.chain[3:]}
+    assert grid.min() < 0.5 * grid[0, 1]
+
+
+def test_busiest_link_is_the_one_the_relay_routes_predict(node_per_core: RunResult) -> None:
+    """Bidirectional broadcast: every hidden value walks the snake from its owner to both ends.
+
+    The forward link from chain position k to k+1 carries the values owned at positions
+    0..k, the backward one those owned past k: one 4-byte transaction (one cycle) each.
+    """
+    result = node_per_core
+    chain = result.plan.chain
+    owned = _outputs_per_position(SIZES[1], len(chain))
+    compute = result.phases.compute_end - result.phases.setup_end
+    expected: dict[tuple, float] = {}
+    for k in range(len(chain) - 1):
+        expected[(chain[k], chain[k + 1])] = sum(owned[: k + 1])
+        expected[(chain[k + 1], chain[k])] = sum(owned[k + 1 :])
+    loads = plots.link_congestion(result, "compute")
+    assert len(loads) == 2 * (4 * 3 + 3 * 4)  # every directed cMesh link of a 4x4 mesh
+    for load in loads:
+        assert load.utilisation * compute == pytest.approx(expected.get((load.src, load.dst), 0.0))
+    busiest = max(loads, key=lambda x: x.utilisation)
+    assert (busiest.src, busiest.dst) == (chain[14], chain[15]) == ((3, 1), (3, 0))
+    assert busiest.name == "cmesh:r3,1->r3,0"
+
+
+def test_elink_busy_in_setup_idle_in_compute(node_per_core: RunResult) -> None:
+    setup = plots.elink_load(node_per_core, "setup")
+    assert setup["elink-in"][0] > 0.9  # the host streams weights in back to back
+    assert setup["elink-out"][0] == 0.0
+    assert plots.elink_load(node_per_core, "compute") == {"elink-out": (0.0, 0.0), "elink-in": (0.0, 0.0)}
+
+
+def test_congestion_wait_appears_when_two_senders_share_a_link() -> None:
+    """Round robin gathers every partial sum at its owner: the links into owners queue."""
+    result = run(load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), "round-robin",
+                 trace=True, baseline=False)
+    loads = plots.link_congestion(result)
+    total_wait = sum(x.wait_cycles for x in loads)
+    assert total_wait > 0
+    delta = [w1 - w0 for (_, _, w0), (_, _, w1), spec in
+             zip(result.link_snapshots["setup"], result.link_snapshots["compute"], result.chip.mesh.links, strict=True)
+             if spec.kind == "cmesh"]
+    assert total_wait == pytest.approx(sum(delta))
+
+
+def test_timeline_rows_and_layer_marks(node_per_core: RunResult) -> None:
+    rows = plots.timeline_rows(node_per_core)
+    assert [name for name, _ in rows][:2] == ["host", "core 0 (0, 0)"]
+    assert len(rows) == 17
+    core0 = rows[1][1]
+    assert [phase for _, phase in plots.phase_starts(core0)] == ["layer 1", "readback"]
+
+
+def test_figures_render_with_titles(node_per_core: RunResult) -> None:
+    figures = plots.run_figures(node_per_core)
+    assert set(figures) == {"timeline.png", "utilisation.png", "congestion.png"}
+    for png in figures.values():
+        assert png.startswith(b"\x89PNG")
+        assert len(png) > 10_000
+    assert "e16" in plots.title_of(node_per_core)
+    assert "node-per-core" in plots.title_of(node_per_core)
+    compare = plots.compare_figures([node_per_core.metrics])
+    assert compare["compare.png"].startswith(b"\x89PNG")

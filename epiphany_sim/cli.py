@@ -2,6 +2,8 @@
 
     epiphany-sim info --chip e16 [--chip-config FILE.toml]
     epiphany-sim traffic --chip e64 --pattern uniform --rate 0.2 --cycles 20000 --seed 1 --json FILE
+                         [--trace FILE.json]
+    epiphany-sim traffic --chip e64 --pattern uniform --sweep 0.01:0.6:0.05 --plot FILE.png [--json FILE]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
 status 2; no output file is written then.
@@ -11,16 +13,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
+from tqdm import tqdm
+
+from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
-from epiphany_sim.stats import write_json
-from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic
+from epiphany_sim.files import write_atomic, write_bytes, write_json
+from epiphany_sim.plots import load_latency_figure
+from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
 EXIT_ERROR = 2
 
@@ -109,7 +117,23 @@ def _parser() -> _Parser:
     traffic.add_argument("--hotspot", metavar="ROW,COL", type=_coord, help="hotspot core (default: the centre)")
     traffic.add_argument("--hotspot-fraction", type=float, default=0.1, help="share of traffic to the hotspot")
     traffic.add_argument("--json", metavar="FILE", help="also write every measure, per-link utilisation included")
+    traffic.add_argument("--trace", metavar="FILE.json", help="write a Chrome trace-event file (Perfetto) of the run")
+    traffic.add_argument("--sweep", metavar="LO:HI:STEP", type=_rates,
+                         help="one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate")
+    traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
     return parser
+
+
+def _rates(text: str) -> list[float]:
+    """The rates of ``LO:HI:STEP``: LO, LO + STEP, ... up to HI inclusive."""
+    try:
+        lo, hi, step = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO:HI:STEP such as 0.01:0.6:0.05, got {text!r}") from None
+    if not (0 < lo <= hi <= 1 and step > 0):
+        raise argparse.ArgumentTypeError(f"need 0 < LO <= HI <= 1 and STEP > 0, got {text!r}")
+    count = math.floor((hi - lo) / step + 1e-9) + 1
+    return [round(lo + k * step, 10) for k in range(count)]
 
 
 def _coord(text: str) -> tuple[int, int]:
@@ -125,14 +149,47 @@ def _run(argv: Sequence[str] | None) -> None:
     if args.command == "info":
         print(describe_chip(chip))
         return
+    if args.plot and not args.sweep:
+        raise UsageError("--plot draws a load sweep: give --sweep LO:HI:STEP too")
+    if args.trace and args.sweep:
+        raise UsageError("--trace records one run: drop --sweep, or --trace")
+    for path in (args.json, args.trace, args.plot):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"cannot write {path}: directory {Path(path).parent} does not exist")
     spec = TrafficSpec(args.pattern, args.rate, args.cycles, args.seed, args.hotspot, args.hotspot_fraction)
-    result = run_traffic(Chip(chip), spec)
-    if args.json:
-        try:
-            write_json(result.to_dict(), args.json)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+    if args.sweep:
+        _sweep(chip, spec, args.sweep, args.json, args.plot)
+        return
+    sim = Chip(chip, trace=bool(args.trace))
+    result = run_traffic(sim, spec)
+    trace_text = chip_trace.trace_json(trace_events(sim), {"chip": chip.name, "pattern": spec.pattern,
+                                                          "rate": spec.rate}) if args.trace else None
+    _write(args.json, lambda path: write_json(result.to_dict(), path))
+    _write(args.trace, lambda path: write_atomic(path, lambda tmp: Path(tmp).write_text(trace_text)))
     print(describe_traffic(result))
+
+
+def _sweep(chip: ChipConfig, spec: TrafficSpec, rates: list[float], json_path: str | None,
+           plot_path: str | None) -> None:
+    """Run the load sweep, print one line per rate, write the JSON and the figure."""
+    progress = tqdm(rates, desc="offered rates", unit="run", disable=not sys.stderr.isatty(), leave=False)
+    results = sweep(chip, spec, progress)
+    print(f"{spec.pattern} traffic on {chip.name} ({chip.rows}x{chip.cols}), {spec.cycles} cycles per rate")
+    print(f"  {'offered':>8} {'accepted':>9} {'avg lat':>9} {'p99 lat':>9}")
+    for r in results:
+        print(f"  {r.offered_rate:8.3f} {r.accepted_rate:9.4f} {r.avg_latency_cycles:9.2f} "
+              f"{r.p99_latency_cycles:9.2f}{'  saturated' if r.saturated else ''}")
+    figure = load_latency_figure(results) if plot_path else b""
+    _write(json_path, lambda path: write_json({"sweep": [r.to_dict() for r in results]}, path))
+    _write(plot_path, lambda path: write_bytes(figure, path))
+
+
+def _write(path: str | None, write: Callable[[str], None]) -> None:
+    if path:
+        try:
+            write(path)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

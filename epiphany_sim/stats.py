@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from epiphany_sim.chip import Chip
@@ -69,9 +67,3 @@ def summary(chip: Chip, start: float = 0.0, end: float | None = None) -> dict[st
             "bytes_off_chip": off_chip_bytes(net),
         },
     }
-
-
-def write_json(data: dict[str, Any], path: str | Path) -> None:
-    """Write ``data`` as indented JSON, all at once (no half-written file on error)."""
-    text = json.dumps(data, indent=2, sort_keys=True)
-    Path(path).write_text(text + "\n")

@@ -44,13 +44,14 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import simpy
 
+from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import TrafficError
@@ -429,6 +430,26 @@ def run_traffic(chip: Chip, spec: TrafficSpec) -> TrafficResult:
     return run.result()
 
 
-def sweep(config: ChipConfig, spec: TrafficSpec, rates: list[float]) -> list[TrafficResult]:
+def sweep(config: ChipConfig, spec: TrafficSpec, rates: Iterable[float]) -> list[TrafficResult]:
     """One run per offered rate, each on a fresh chip, otherwise as ``spec`` asks."""
     return [run_traffic(Chip(config), dataclasses.replace(spec, rate=rate)) for rate in rates]
+
+
+def trace_events(chip: Chip) -> list[dict[str, Any]]:
+    """A finished traffic run on a chip built with ``trace=True``, as Chrome trace events.
+
+    Each core's track has one span per transaction it issued, from the cycle it issued it
+    until the cycle it could issue again: ``cmesh_cycles_per_transaction`` plus the link
+    waits charged to the source (the backpressure rule of this module), so a core's spans
+    never overlap. Each busy link's track has one span per transaction that held it.
+    """
+    us = 1e6 / chip.config.clock_hz
+    issue = chip.config.cmesh_cycles_per_transaction
+    events = chip_trace.core_tracks(chip, host=False)
+    for transfer in chip.network.transfers:
+        source = chip.mesh.index_of(transfer.src)
+        args = {"bytes": transfer.n_bytes, "dst": str(transfer.dst), "hops": transfer.hops,
+                "wait_cycles": transfer.wait_cycles, "latency_cycles": transfer.latency_cycles}
+        events.append(chip_trace.span(chip_trace.CORES_PID, source + 1, "send", f"write to {transfer.dst}",
+                                      transfer.sent_at, transfer.sent_at + issue + transfer.wait_cycles, us, args))
+    return events + chip_trace.link_events(chip)

@@ -7,11 +7,7 @@ output files are written only once everything they hold has been computed.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,6 +17,7 @@ from tqdm import tqdm
 
 from epiphany_sim.config import load_chip
 from epiphany_sim.errors import SimError
+from epiphany_sim.files import write_atomic, write_json
 from nnmap.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
 from nnmap.plots import compare_figures, run_figures, save_figures
@@ -106,35 +103,6 @@ def _variants(text: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinity become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def write_atomic(path: str | Path, write: Any) -> None:
-    """Write a file through a temporary sibling, so a failure leaves nothing half-written."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _write_json(path: str, data: Any) -> None:
-    text = json.dumps(_clean(data), indent=2)
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text + "\n"))
-
-
 def _check_dir(path: str | None) -> None:
     if path and not Path(path).resolve().parent.is_dir():
         raise SimError(f"cannot write {path}: directory {Path(path).parent} does not exist")
@@ -191,7 +159,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.outputs:
             write_atomic(args.outputs, lambda tmp: np.save(tmp, result.outputs))
         if args.json:
-            _write_json(args.json, result.metrics)
+            write_json(result.metrics, args.json)
         if trace_text is not None:
             write_atomic(args.trace, lambda tmp: Path(tmp).write_text(trace_text))
         if page is not None:
@@ -207,7 +175,7 @@ def _main(argv: Sequence[str] | None) -> int:
     print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}")
     print(_table(rows))
     if args.json:
-        _write_json(args.json, {"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows})
+        write_json({"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows}, args.json)
     if args.plots:
         save_figures(figures, args.plots)
     return 0 if all(m["validated"] for m in rows) else 1

@@ -1,22 +1,21 @@
-"""A run as a Chrome trace-event file (opens in Perfetto or chrome://tracing).
+"""A mapper run as a Chrome trace-event file (opens in Perfetto or chrome://tracing).
 
-One process ``cores`` with a track (tid) per core, one ``host`` track, and one process
-``links`` with a track per link that carried anything. Every core activity and every
-link reservation is a complete (``"X"``) event; ``ts`` and ``dur`` are microseconds of
-simulated time, and ``args`` keep the exact cycles, the bytes and the layer or phase.
-Link spans need a run with ``trace=True``.
+The layout is ``epiphany_sim.trace``'s: a track per core and one for the host, and a
+track per link that carried anything. Core spans carry the activity's kind, bytes and
+the layer or phase it belongs to (``args.layer``); link spans carry the bytes and the
+phase of the run (setup, compute or readback) they fall in. Link spans need a run with
+``trace=True``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from epiphany_sim import trace as chip_trace
+from epiphany_sim.trace import CORES_PID, HOST_TID, LINKS_PID, span
 from nnmap.run import RunResult
 
-CORES_PID = 1
-LINKS_PID = 2
-HOST_TID = 0
+__all__ = ["CORES_PID", "HOST_TID", "LINKS_PID", "trace_events", "trace_json"]
 
 
 def _phase_at(result: RunResult, cycle: float) -> str:
@@ -27,51 +26,20 @@ def _phase_at(result: RunResult, cycle: float) -> str:
 
 
 def trace_events(result: RunResult) -> list[dict[str, Any]]:
-    """The trace events of a run: metadata first, then one ``X`` event per span."""
-    cfg = result.plan.chip
-    us = 1e6 / cfg.clock_hz
-    events: list[dict[str, Any]] = [
-        {"ph": "M", "pid": CORES_PID, "name": "process_name", "args": {"name": f"cores of {cfg.name}"}},
-        {"ph": "M", "pid": LINKS_PID, "name": "process_name", "args": {"name": "links"}},
-        {"ph": "M", "pid": CORES_PID, "tid": HOST_TID, "name": "thread_name", "args": {"name": "host"}},
-    ]
-    agents = [(HOST_TID, result.chip.host)] + [(core.index + 1, core) for core in result.chip.cores]
-    for tid, agent in agents:
-        if tid != HOST_TID:
-            events.append({"ph": "M", "pid": CORES_PID, "tid": tid, "name": "thread_name",
-                           "args": {"name": f"core {agent.index} {agent.coord}"}})
-            events.append({"ph": "M", "pid": CORES_PID, "tid": tid, "name": "thread_sort_index",
-                           "args": {"sort_index": tid}})
-        for act in agent.activities:
-            events.append({
-                "ph": "X", "pid": CORES_PID, "tid": tid, "cat": act.kind, "name": act.label or act.kind,
-                "ts": act.start * us, "dur": (act.end - act.start) * us,
-                "args": {"kind": act.kind, "layer": act.phase, "bytes": act.n_bytes,
-                         "start_cycles": act.start, "cycles": act.end - act.start},
-            })
-    links = result.chip.network.links
-    used: set[int] = set()
-    for transfer in result.chip.network.transfers:
-        for index, start, end in transfer.link_spans:
-            used.add(index)
-            events.append({
-                "ph": "X", "pid": LINKS_PID, "tid": index, "cat": links[index].kind,
-                "name": transfer.label or "transfer", "ts": start * us, "dur": (end - start) * us,
-                "args": {"bytes": transfer.n_bytes, "phase": _phase_at(result, start), "src": str(transfer.src),
-                         "dst": str(transfer.dst), "start_cycles": start, "cycles": end - start},
-            })
-    for index in sorted(used):
-        events.append({"ph": "M", "pid": LINKS_PID, "tid": index, "name": "thread_name",
-                       "args": {"name": links[index].name}})
-    return events
+    """The trace events of a run: metadata, a span per core activity, a span per link hold."""
+    chip = result.chip
+    us = 1e6 / chip.config.clock_hz
+    events = chip_trace.core_tracks(chip, host=True)
+    for tid, agent in [(HOST_TID, chip.host)] + [(core.index + 1, core) for core in chip.cores]:
+        events += [span(CORES_PID, tid, act.kind, act.label or act.kind, act.start, act.end, us,
+                        {"kind": act.kind, "layer": act.phase, "bytes": act.n_bytes})
+                   for act in agent.activities]
+    return events + chip_trace.link_events(chip, lambda start: {"phase": _phase_at(result, start)})
 
 
 def trace_json(result: RunResult) -> str:
     """The Chrome trace-event JSON text of a run."""
     m = result.metrics
-    return json.dumps({
-        "traceEvents": trace_events(result),
-        "displayTimeUnit": "ns",
-        "otherData": {"chip": m["chip"], "layers": m["layers"], "strategy": m["strategy"],
-                      "broadcast": m["broadcast"], "clock_hz": m["clock_hz"], "time_unit": "us of simulated time"},
-    })
+    return chip_trace.trace_json(trace_events(result), {
+        "chip": m["chip"], "layers": m["layers"], "strategy": m["strategy"], "broadcast": m["broadcast"],
+        "clock_hz": m["clock_hz"]})

@@ -86,6 +86,11 @@ def test_traffic_hotspot_options(tmp_path: Path) -> None:
         ["traffic", "--hotspot", "middle"],
         ["traffic", "--chip-config", "BAD_TOML"],
         ["traffic", "--chip-config", "MISSING"],
+        ["traffic", "--plot", "PLOT"],
+        ["traffic", "--sweep", "0.5:0.1:0.1"],
+        ["traffic", "--sweep", "0.1:0.5"],
+        ["traffic", "--sweep", "0.1:1.5:0.1"],
+        ["traffic", "--sweep", "0.1:0.2:0.1", "--trace", "PLOT"],
         ["launch"],
         [],
     ],
@@ -95,7 +100,9 @@ def test_bad_input_is_one_line_on_stderr_exit_2_and_no_file(
 ) -> None:
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text("clock_hz = = 1\n")
-    argv = [{"BAD_TOML": str(bad_toml), "MISSING": str(tmp_path / "missing.toml")}.get(a, a) for a in argv]
+    plot = tmp_path / "plot.png"
+    argv = [{"BAD_TOML": str(bad_toml), "MISSING": str(tmp_path / "missing.toml"), "PLOT": str(plot)}.get(a, a)
+            for a in argv]
     out_path = tmp_path / "out.json"
     if argv and argv[0] == "traffic":
         argv += ["--cycles", "50", "--json", str(out_path)] if "--cycles" not in argv else ["--json", str(out_path)]
@@ -106,6 +113,7 @@ def test_bad_input_is_one_line_on_stderr_exit_2_and_no_file(
     assert captured.err.startswith("epiphany-sim: error: ")
     assert "Traceback" not in captured.err
     assert not out_path.exists()
+    assert not plot.exists()
 
 
 def test_an_unwritable_json_path_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from epiphany_sim import E16, HOST, Chip, DeadlockError
-from epiphany_sim.stats import summary, time_split, write_json
+from epiphany_sim.files import write_json
+from epiphany_sim.stats import summary, time_split
 
 
 def test_a_core_waits_for_data_and_resumes_when_it_arrives(chip: Chip) -> None:

@@ -127,7 +127,19 @@ class Phase:
     name: str
 
 
-Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase
+class Kernel:
+    """An op that runs itself: the hook by which other packages add instructions.
+
+    A subclass is a frozen dataclass whose ``run`` computes only from the core's own SRAM
+    and charges its cycles with ``core.compute`` (``nnmap.training.kernels`` holds the
+    back-propagation ones).
+    """
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
+
+
+Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase | Kernel
 
 
 @dataclass(frozen=True)
@@ -187,6 +199,8 @@ def run_ops(core: Core, ops: list[Op], relays: dict[Coord, list[Relay]]) -> Gene
             sram[op.dst].store(op.dst_offset, values)
         elif isinstance(op, Phase):
             core.phase = op.name
+        elif isinstance(op, Kernel):
+            yield from op.run(core)
         else:  # pragma: no cover - the Op union is closed
             raise TypeError(f"unknown op {op!r}")
 

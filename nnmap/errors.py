@@ -15,3 +15,7 @@ class ModelError(NnmapError):
 
 class MappingError(NnmapError):
     """A network cannot be mapped onto the chip as asked."""
+
+
+class TrainingError(NnmapError):
+    """Training cannot run as asked: bad hyperparameters, dataset or trainer name."""

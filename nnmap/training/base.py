@@ -1,0 +1,274 @@
+"""The training framework: hyperparameters, the trainer interface and the epoch loop.
+
+A trainer is a way to run stochastic gradient descent on a simulated chip. To add one,
+define a subclass in its own module of ``nnmap.training`` (importing the package imports
+every module, and defining the subclass registers it under ``name``)::
+
+    class Downpour(Trainer):
+        name = "downpour"
+
+        def shards(self) -> int:                 # data shards; train() checks <= samples
+            ...
+        def start(self) -> Meter:                # build the chip, load it; totals so far
+            ...
+        def run_epoch(self, epoch: int) -> Meter:   # simulate epoch (0-based); totals so far
+            ...
+        def network(self) -> Network:           # the parameters the chip holds now
+            ...
+
+``Trainer.__init__(chip, net, data, hp)`` keeps its arguments as ``self.chip``,
+``self.net`` (the initial weights), ``self.data`` and ``self.hp``, and checks that the
+network fits the data and can be trained. ``Meter.of(chip)`` reads the totals of a
+simulated ``Chip``; a trainer that runs several chips adds meters with ``+``.
+
+``train(trainer)`` runs the loop: ``start``, then ``run_epoch`` until ``hp.epochs`` or the
+targets; after setup and after each epoch it evaluates ``network()`` on the whole dataset
+with the numpy forward pass. That evaluation is the observer's, outside the simulation:
+it costs no simulated time. The result is an ``EpochRecord`` per epoch (epoch 0 is the
+untrained network, once loaded) and a ``TrainResult`` whose ``to_dict`` is JSON-ready.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.stats import off_chip_bytes
+from nnmap.errors import TrainingError
+from nnmap.model import Network, random_network
+from nnmap.training.datasets import Dataset
+from nnmap.training.loss import LOSSES, accuracy, check_trainable, loss_value
+
+REGISTRY: dict[str, type[Trainer]] = {}
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """How to train; checked on construction.
+
+    Attributes:
+        lr: learning rate, > 0.
+        momentum: momentum of the weight updates, in [0, 1); 0 is plain SGD.
+        loss: ``mse`` or ``cross-entropy`` (see ``nnmap.training.loss``).
+        epochs: cap on the epochs run, >= 1.
+        seed: seed of everything random a trainer draws (shuffles, initial weights).
+        target_loss: stop once the loss is at most this (None: no such target).
+        target_accuracy: stop once the accuracy is at least this (None: no such target).
+        n_push: data-parallel clients push their accumulated updates every ``n_push`` steps.
+        n_fetch: data-parallel clients fetch the parameters every ``n_fetch`` steps.
+        n_shuffle: reshuffle the samples over the shards every ``n_shuffle`` epochs (0: never).
+        div: data-parallel updates are scaled by ``1 / div`` at the parameter server.
+        shards: data shards (clients) of a data-parallel trainer; 0 means one per core.
+    """
+
+    lr: float = 0.3
+    momentum: float = 0.0
+    loss: str = "mse"
+    epochs: int = 100
+    seed: int = 0
+    target_loss: float | None = None
+    target_accuracy: float | None = None
+    n_push: int = 1
+    n_fetch: int = 1
+    n_shuffle: int = 0
+    div: float = 1.0
+    shards: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (self.loss in LOSSES, f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.target_loss is None or self.target_loss > 0, f"target loss must be > 0, got {self.target_loss}"),
+            (self.target_accuracy is None or 0 < self.target_accuracy <= 1,
+             f"target accuracy must be in (0, 1], got {self.target_accuracy}"),
+            (self.n_push >= 1, f"n_push must be >= 1 (push every n_push steps), got {self.n_push}"),
+            (self.n_fetch >= 1, f"n_fetch must be >= 1 (fetch every n_fetch steps), got {self.n_fetch}"),
+            (self.n_shuffle >= 0, f"n_shuffle must be >= 0 (0: never reshuffle), got {self.n_shuffle}"),
+            (self.div > 0, f"div must be > 0 (updates are scaled by 1/div), got {self.div}"),
+            (self.shards >= 0, f"shards must be >= 0 (0: one per core), got {self.shards}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainingError(message)
+
+    def reached(self, loss: float, acc: float) -> bool:
+        """Whether every target given is met (False when no target is given)."""
+        if self.target_loss is None and self.target_accuracy is None:
+            return False
+        return (self.target_loss is None or loss <= self.target_loss) and (
+            self.target_accuracy is None or acc >= self.target_accuracy
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Meter:
+    """Simulated totals since training began: time and bytes moved."""
+
+    cycles: float = 0.0
+    bytes_on_chip: int = 0
+    bytes_off_chip: int = 0
+
+    @classmethod
+    def of(cls, chip: Chip) -> Meter:
+        """The totals of one simulated chip: its clock, bytes injected into the mesh, eLink bytes."""
+        on_chip = sum(link.bytes for link in chip.network.links if link.kind == "inject")
+        return cls(chip.env.now, on_chip, off_chip_bytes(chip.network))
+
+    def __add__(self, other: Meter) -> Meter:
+        return Meter(self.cycles + other.cycles, self.bytes_on_chip + other.bytes_on_chip,
+                     self.bytes_off_chip + other.bytes_off_chip)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """The state after ``epoch`` epochs; cycles, time and bytes are totals since the start."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    cycles: float
+    time_us: float
+    bytes_on_chip: int
+    bytes_off_chip: int
+
+
+def check_shards(n_shards: int, n_samples: int) -> None:
+    """Raise ``TrainingError`` unless every one of ``n_shards`` shards gets a sample."""
+    if n_shards > n_samples:
+        raise TrainingError(f"{n_shards} shards but only {n_samples} samples: every shard needs at least one "
+                            "sample; use fewer shards (--shards) or a larger dataset")
+
+
+def network_for(data: Dataset, hidden: Sequence[int], seed: int = 0, activation: str = "sigmoid") -> Network:
+    """A seeded random network from ``data``'s inputs through ``hidden`` to its outputs."""
+    if any(n < 1 for n in hidden):
+        raise TrainingError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
+    return random_network([data.n_in, *hidden, data.n_out], activation, "sigmoid", seed)
+
+
+class Trainer:
+    """Trains a network on a simulated chip; see the module docstring for the contract.
+
+    Args:
+        chip: the chip to train on.
+        net: the initial weights.
+        data: the training set, in training order.
+        hp: the hyperparameters.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            REGISTRY[cls.name] = cls
+
+    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        if net.sizes[0] != data.n_in or net.sizes[-1] != data.n_out:
+            raise TrainingError(f"network {net.sizes} does not fit dataset {data.name} "
+                                f"({data.n_in} inputs, {data.n_out} outputs)")
+        check_trainable(hp.loss, [layer.activation for layer in net.layers])
+        self.chip = chip
+        self.net = net
+        self.data = data
+        self.hp = hp
+
+    def shards(self) -> int:
+        """Data shards the samples are split into (1: the whole set in one stream)."""
+        return 1
+
+    def start(self) -> Meter:
+        """Build the simulated chip and load it; return the totals after loading."""
+        raise NotImplementedError
+
+    def run_epoch(self, epoch: int) -> Meter:
+        """Simulate epoch ``epoch`` (0-based); return the totals since the start."""
+        raise NotImplementedError
+
+    def network(self) -> Network:
+        """The parameters as the simulated memories hold them now."""
+        raise NotImplementedError
+
+
+@dataclass
+class TrainResult:
+    """A finished training run."""
+
+    trainer: str
+    chip: ChipConfig
+    dataset: str
+    layers: list[int]
+    hp: Hyperparameters
+    records: list[EpochRecord] = field(default_factory=list)
+
+    @property
+    def reached_target(self) -> bool:
+        last = self.records[-1]
+        return self.hp.reached(last.loss, last.accuracy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain data for JSON: per-epoch records and the totals."""
+        last = self.records[-1]
+        reached = self.reached_target
+        return {
+            "trainer": self.trainer,
+            "chip": self.chip.name,
+            "mesh": [self.chip.rows, self.chip.cols],
+            "clock_hz": self.chip.clock_hz,
+            "dataset": self.dataset,
+            "layers": self.layers,
+            "hyperparameters": self.hp.to_dict(),
+            "epochs": [dataclasses.asdict(r) for r in self.records],
+            "reached_target": reached,
+            "epochs_to_target": last.epoch if reached else None,
+            "time_to_target_us": last.time_us if reached else None,
+            "totals": {
+                "epochs": last.epoch,
+                "cycles": last.cycles,
+                "time_us": last.time_us,
+                "bytes_on_chip": last.bytes_on_chip,
+                "bytes_off_chip": last.bytes_off_chip,
+                "final_loss": last.loss,
+                "final_accuracy": last.accuracy,
+            },
+        }
+
+
+def get_trainer(name: str) -> type[Trainer]:
+    """The registered trainer class called ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise TrainingError(f"unknown training strategy {name!r}: use one of {', '.join(sorted(REGISTRY))}") from None
+
+
+def train(trainer: Trainer, progress: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+    """Run ``trainer`` epoch by epoch until ``hp.epochs`` or its targets; ``progress`` sees each record."""
+    check_shards(trainer.shards(), trainer.data.n_samples)
+    result = TrainResult(trainer.name, trainer.chip, trainer.data.name, trainer.net.sizes, trainer.hp)
+
+    def record(epoch: int, meter: Meter) -> EpochRecord:
+        y = trainer.network().forward(trainer.data.x)
+        rec = EpochRecord(epoch, loss_value(trainer.hp.loss, y, trainer.data.y), accuracy(y, trainer.data.y),
+                          meter.cycles, trainer.chip.cycles_to_us(meter.cycles), meter.bytes_on_chip,
+                          meter.bytes_off_chip)
+        result.records.append(rec)
+        if progress is not None:
+            progress(rec)
+        return rec
+
+    rec = record(0, trainer.start())
+    for epoch in range(trainer.hp.epochs):
+        if trainer.hp.reached(rec.loss, rec.accuracy):
+            break
+        rec = record(epoch + 1, trainer.run_epoch(epoch))
+    return result

@@ -44,8 +44,14 @@ class Strategy:
         """Deal the ``n_in * n_out`` products of a layer over ``n_cores`` chain positions."""
         raise NotImplementedError
 
-    def plan(self, chip: ChipConfig, net: Network, batch: int = 1, broadcast: str | None = None) -> Plan:
-        """Build the whole plan; raise ``MappingError`` if it cannot run on ``chip``."""
+    def plan(
+        self, chip: ChipConfig, net: Network, batch: int = 1, broadcast: str | None = None,
+        chain: list[tuple[int, int]] | None = None,
+    ) -> Plan:
+        """Build the whole plan; raise ``MappingError`` if it cannot run on ``chip``.
+
+        ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours).
+        """
         broadcast = broadcast or self.default_broadcast
         if broadcast not in BROADCASTS:
             raise MappingError(f"unknown broadcast {broadcast!r}: use one of {', '.join(BROADCASTS)}")
@@ -53,7 +59,7 @@ class Strategy:
             raise MappingError(f"strategy {self.name} does not support broadcast {broadcast!r}")
         if batch < 1:
             raise MappingError(f"batch must be >= 1, got {batch}")
-        chain = Mesh(chip).neighbour_chain()
+        chain = chain or Mesh(chip).neighbour_chain()
         layers = [self.assign(layer.n_in, layer.n_out, len(chain)) for layer in net.layers]
         plan = Plan(chip, net, self.name, broadcast, batch, chain, layers)
         _generate(plan, BROADCASTS[broadcast](chain, net.sizes))
@@ -131,7 +137,20 @@ def _receive_buffers(assign: LayerAssignment, k: int, l: int, slot: int) -> dict
     return out
 
 
-def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, final_activation: str) -> list[Op]:
+def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
+    """The forward ops of chain core ``k`` for the ``s``-th sample the plan's cores run.
+
+    ``s`` sets the buffer parities and cumulative wait counts; ``row`` is where the sample's
+    inputs and outputs sit in the ``x`` and ``y`` buffers. A trainer reuses a plan of batch 1
+    this way, over and over, with ``row = 0``.
+    """
+    final = plan.net.layers[-1].activation
+    bc = BROADCASTS[plan.broadcast](plan.chain, plan.net.sizes)
+    return _sample_ops(plan, bc, k, s, "identity" if final == "softmax" else final, row)
+
+
+def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, final_activation: str, row: int | None = None) -> list[Op]:
+    row = s if row is None else row
     net = plan.net
     n_layers = len(net.layers)
     ops: list[Op] = []
@@ -147,7 +166,7 @@ def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, final_activation: str
                 ops += bc.after_layer(k, l, s, [])
             continue
         if l == 0:
-            x_buf, x_base = "x", s * layer.n_in
+            x_buf, x_base = "x", row * layer.n_in
         else:
             x_buf, x_base = hidden(l - 1, s), 0
         is_hidden = l < n_layers - 1
@@ -167,7 +186,7 @@ def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, final_activation: str
             if is_hidden:
                 out, index = hidden(l, s), j
             else:
-                out, index = "y", s * len(owned) + owned.index(j)
+                out, index = "y", row * len(owned) + owned.index(j)
             act = layer.activation if is_hidden else final_activation
             done: list[Op] = [Activate(out, index, f"acc{l}", t, f"b{l}", owned.index(j), act, f"act y{j}")]
             return done + (bc.on_value(k, l, s, j) if is_hidden else [])

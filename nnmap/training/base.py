@@ -20,6 +20,9 @@ every module, and defining the subclass registers it under ``name``)::
 ``self.net`` (the initial weights), ``self.data`` and ``self.hp``, and checks that the
 network fits the data and can be trained. ``Meter.of(chip)`` reads the totals of a
 simulated ``Chip``; a trainer that runs several chips adds meters with ``+``.
+``host_load(chip, setup)`` is the process that writes initial buffers over the eLink, and
+``nnmap.training.backprop.BackpropProgram`` builds SGD programs for a chain of cores (a
+chain of one core is one client's plain SGD, as ``single`` runs it).
 
 ``train(trainer)`` runs the loop: ``start``, then ``run_epoch`` until ``hp.epochs`` or the
 targets; after setup and after each epoch it evaluates ``network()`` on the whole dataset
@@ -31,9 +34,12 @@ untrained network, once loaded) and a ``TrainResult`` whose ``to_dict`` is JSON-
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import numpy as np
+import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
@@ -139,6 +145,20 @@ class EpochRecord:
     time_us: float
     bytes_on_chip: int
     bytes_off_chip: int
+
+
+def host_load(chip: Chip, setup: dict[tuple[int, int], dict[str, np.ndarray]]) -> Generator[simpy.Event, Any, None]:
+    """The host writes ``setup[coord][buffer]`` into each core over the eLink; ends when all have arrived.
+
+    Run it as ``chip.process(host_load(chip, setup)); chip.run()``; the buffers must be allocated.
+    """
+    chip.host.phase = "setup"
+    arrive = chip.env.now
+    for coord, buffers in setup.items():
+        for name, values in buffers.items():
+            arrive = max(arrive, (yield from chip.host.write(coord, name, 0, values, f"load {name} {coord}")))
+    if arrive > chip.env.now:
+        yield chip.env.timeout(arrive - chip.env.now)
 
 
 def check_shards(n_shards: int, n_samples: int) -> None:

@@ -1,0 +1,237 @@
+"""Back-propagation over seed 003's partitioned scheme: per-core programs for one SGD step.
+
+The forward pass is the partitioned strategy's own (``nnmap.strategies.base.sample_ops``
+on a plan of batch 1). Then, per sample, on the chain of cores:
+
+1. The owner of each output reads its target from DRAM, computes the output's error
+   ``delta_j`` and writes it to every other core holding products of that output (the
+   cores before it in the chain).
+2. For each layer ``l`` from the last down to the second, the error of hidden value ``i``
+   is ``e_i = sum_j W[i, j] delta_j``: a sum over the layer's weights, which are split over
+   the cores. Each core adds up its own products per ``i``; the partial vectors travel the
+   chain the other way, from the last core holding products of layer ``l`` to the first,
+   each core adding its own. The first one then holds the whole ``e`` and writes it to its
+   neighbours, whose DMA engines relay it along the chain to every core.
+3. Meanwhile each core updates its slice of layer ``l``'s weights in place (and the owner
+   the biases), with the old weights already used in step 2.
+4. With ``e`` complete, each core turns it into the hidden deltas of the outputs it holds
+   products of in layer ``l - 1`` (every core has the whole hidden vector from the forward
+   broadcast) and goes on with that layer.
+
+Buffers that receive messages are double-buffered by sample parity, as the hidden buffers
+of the forward pass are (``nnmap.broadcast``), with cumulative wait counts; every step of
+the backward pass ends in an all-to-one-to-all exchange over the chain, so no core can run
+a sample ahead of another. Inputs and targets are streamed from the shared DRAM (the
+dataset stays in the host's memory): each core reads the inputs its products need and the
+targets of the outputs it owns, at the start of each sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import Mesh
+from nnmap.broadcast import hidden, runs
+from nnmap.errors import TrainingError
+from nnmap.model import Layer, Network
+from nnmap.plan import Plan
+from nnmap.program import Op, Phase, ReadDram, Relay, Send, Wait
+from nnmap.strategies import get_strategy
+from nnmap.strategies.base import sample_ops
+from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
+
+Coord = tuple[int, int]
+X_DRAM = "train_x"  # the dataset in the shared DRAM: inputs row by row
+T_DRAM = "train_t"  # and targets
+
+
+def out_error(n_layers: int, parity: int) -> str:
+    """The buffer of the output layer's errors (written by the owners)."""
+    return f"d{n_layers - 1}.{parity}"
+
+
+def hidden_error(layer: int) -> str:
+    """The buffer of hidden layer ``layer``'s deltas (computed on each core)."""
+    return f"d{layer}"
+
+
+def partial_error(layer: int, parity: int) -> str:
+    """Receives the downstream cores' partial error vector of hidden layer ``layer``."""
+    return f"erev{layer}.{parity}"
+
+
+def total_error(layer: int, parity: int) -> str:
+    """Receives the whole error vector of hidden layer ``layer``, relayed along the chain."""
+    return f"err{layer}.{parity}"
+
+
+class BackpropProgram:
+    """The programs, buffers and relay rules that train ``net`` on a chain of cores.
+
+    Args:
+        chip: the chip.
+        net: the initial weights.
+        n_samples: rows of the dataset in DRAM.
+        lr: learning rate.
+        momentum: momentum (0: plain SGD).
+        loss: ``mse`` or ``cross-entropy``.
+        chain: the cores in chain order (default: the snake over the whole mesh); a chain of
+            one core is plain SGD on that core.
+    """
+
+    def __init__(self, chip: ChipConfig, net: Network, n_samples: int, lr: float, momentum: float = 0.0,
+                 loss: str = "mse", chain: list[Coord] | None = None) -> None:
+        self.plan: Plan = get_strategy("partitioned").plan(chip, net, 1, "bidir",
+                                                           chain or Mesh(chip).neighbour_chain())
+        self.net = net
+        self.n_samples = n_samples
+        self.lr = lr
+        self.momentum = momentum
+        self.loss = loss
+        for l, assign in enumerate(self.plan.layers):
+            if any(p.stride != 1 for pieces in assign.pieces for p in pieces):
+                raise TrainingError(f"layer {l}: back-propagation needs contiguous product ranges")
+        self.relays = self._relays()
+        self.dram = {X_DRAM: n_samples * net.sizes[0], T_DRAM: n_samples * net.sizes[-1], **self.plan.dram}
+        self._add_buffers()
+        self.plan.check_fits()
+
+    @property
+    def chain(self) -> list[Coord]:
+        return self.plan.chain
+
+    def _participants(self, l: int) -> list[int]:
+        return [q for q in range(len(self.chain)) if self.plan.layers[l].pieces[q]]
+
+    def _add_buffers(self) -> None:
+        net, plan = self.net, self.plan
+        n_layers = len(net.layers)
+        for k, coord in enumerate(self.chain):
+            buffers, setup = plan.buffers[coord], plan.setup[coord]
+            if plan.layers[-1].owned(k):
+                buffers["t"] = net.sizes[-1]
+            if plan.layers[-1].pieces[k]:
+                for parity in (0, 1):
+                    buffers[out_error(n_layers, parity)] = net.sizes[-1]
+            for l in range(n_layers - 1):
+                if plan.layers[l].pieces[k]:
+                    buffers[hidden_error(l)] = net.sizes[l + 1]
+                for parity in (0, 1):
+                    buffers[total_error(l, parity)] = net.sizes[l + 1]
+                participants = self._participants(l + 1)
+                if k in participants:
+                    buffers["eacc"] = max(buffers.get("eacc", 0), net.sizes[l + 1])
+                    if k != participants[-1]:
+                        for parity in (0, 1):
+                            buffers[partial_error(l, parity)] = net.sizes[l + 1]
+            if self.momentum:
+                for name in [n for n in setup if n[0] in "wb"]:
+                    buffers[f"v{name}"] = len(setup[name])
+                    setup[f"v{name}"] = np.zeros(len(setup[name]), dtype=np.float32)
+
+    def _relays(self) -> dict[Coord, list[Relay]]:
+        rules = {coord: list(r) for coord, r in self.plan.relays.items()}
+        c = self.chain
+        for k in range(1, len(c) - 1):
+            for l in range(len(self.net.layers) - 1):
+                for parity in (0, 1):
+                    rules.setdefault(c[k], []).append(Relay(total_error(l, parity), c[k - 1], c[k + 1]))
+                    rules.setdefault(c[k], []).append(Relay(total_error(l, parity), c[k + 1], c[k - 1]))
+        return rules
+
+    def step_ops(self, k: int, step: int, row: int) -> list[Op]:
+        """Ops of chain core ``k`` for SGD step ``step`` (counted from the start) on dataset row ``row``."""
+        return self._read_inputs(k, row) + sample_ops(self.plan, k, step, 0) + self._backward(k, step, row)
+
+    def _read_inputs(self, k: int, row: int) -> list[Op]:
+        pieces = self.plan.layers[0].pieces[k]
+        if not pieces:
+            return []
+        n_in = self.net.sizes[0]
+        lo = min(p.start for p in pieces)
+        hi = max(p.start + p.count for p in pieces)
+        return [ReadDram(X_DRAM, row * n_in + lo, "x", lo, hi - lo, f"read x[{lo}:{hi}]")]
+
+    def _backward(self, k: int, step: int, row: int) -> list[Op]:
+        net, plan, chain = self.net, self.plan, self.chain
+        n_layers = len(net.layers)
+        parity, uses = step % 2, step // 2 + 1
+        last = plan.layers[-1]
+        ops: list[Op] = [Phase("backward")]
+        owned = last.owned(k)
+        n_out = net.sizes[-1]
+        delta = out_error(n_layers, parity)
+        ops += [ReadDram(T_DRAM, row * n_out + s, "t", s, n, f"read t[{s}:{s + n}]") for s, n in runs(owned)]
+        for j in owned:
+            ops.append(OutputError(delta, j, "y", owned.index(j), "t", j, net.layers[-1].activation, self.loss,
+                                   f"error y{j}"))
+            ops += [Send(chain[q], delta, j, delta, j, 1, f"error y{j}") for q in last.contributors(j) if q != k]
+        needed = {p.j for p in last.pieces[k]}
+        if needed:
+            ops.append(Wait(delta, uses * len(needed), "wait output errors"))
+        for l in range(n_layers - 1, -1, -1):
+            ops.append(Phase(f"backward layer {l}"))
+            pieces = plan.layers[l].pieces[k]
+            offsets = np.cumsum([0] + [p.count for p in pieces])
+            if l > 0:
+                ops += self._reduce_error(k, l, pieces, offsets, delta, parity, uses)
+            a = "x" if l == 0 else hidden(l - 1, step)
+            ops += [Descend(f"w{l}", int(offsets[t]), a, p.start, delta, p.j, p.count, self.lr, self.momentum,
+                            f"vw{l}" if self.momentum else None, f"update W[:, {p.j}]")
+                    for t, p in enumerate(pieces)]
+            mine = plan.layers[l].owned(k)
+            ops += [Descend(f"b{l}", t, None, 0, delta, j, 1, self.lr, self.momentum,
+                            f"vb{l}" if self.momentum else None, f"update b{j}")
+                    for t, j in enumerate(mine)]
+            if l > 0 and plan.layers[l - 1].pieces[k]:
+                size = net.sizes[l]
+                total = total_error(l - 1, parity)
+                ops.append(Wait(total, uses * size, f"wait e{l - 1}"))
+                js = sorted({p.j for p in plan.layers[l - 1].pieces[k]})
+                ops += [HiddenError(hidden_error(l - 1), s, total, hidden(l - 1, step), n,
+                                    net.layers[l - 1].activation, f"delta h{l - 1}[{s}:{s + n}]")
+                        for s, n in runs(js)]
+            delta = hidden_error(l - 1)
+        return ops
+
+    def _reduce_error(self, k: int, l: int, pieces: list, offsets: np.ndarray, delta: str, parity: int,
+                      uses: int) -> list[Op]:
+        """Step 2 of the module docstring for core ``k`` and layer ``l``: partial sums up the chain."""
+        participants = self._participants(l)
+        if k not in participants:
+            return []
+        size = self.net.sizes[l]
+        chain = self.chain
+        ops: list[Op] = [Fill("eacc", 0, size, 0.0, "clear error sums")]
+        ops += [Axpy("eacc", p.start, f"w{l}", int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+                for t, p in enumerate(pieces)]
+        pos = participants.index(k)
+        incoming = partial_error(l - 1, parity)
+        if pos + 1 < len(participants):
+            ops += [Wait(incoming, uses * size, f"wait partial e{l - 1}"),
+                    Axpy("eacc", 0, incoming, 0, size, None, 0, f"add partial e{l - 1}")]
+        if pos > 0:
+            return ops + [Send(chain[participants[pos - 1]], incoming, 0, "eacc", 0, size, f"partial e{l - 1}")]
+        total = total_error(l - 1, parity)
+        ops.append(Send(chain[k], total, 0, "eacc", 0, size, f"e{l - 1} complete"))
+        return ops + [Send(chain[q], total, 0, total, 0, size, f"share e{l - 1}")
+                      for q in (k - 1, k + 1) if 0 <= q < len(chain)]
+
+    def read_network(self, chip: Chip) -> Network:
+        """The weights and biases as the cores' SRAMs hold them now."""
+        layers = []
+        for l, (layer, assign) in enumerate(zip(self.net.layers, self.plan.layers, strict=True)):
+            weights = np.full_like(layer.weights, np.nan)
+            bias = np.full_like(layer.bias, np.nan)
+            for k, coord in enumerate(self.chain):
+                sram = chip.core(coord).sram
+                offset = 0
+                for p in assign.pieces[k]:
+                    weights[p.start : p.start + p.count, p.j] = sram[f"w{l}"].data[offset : offset + p.count]
+                    offset += p.count
+                for t, j in enumerate(assign.owned(k)):
+                    bias[j] = sram[f"b{l}"].data[t]
+            layers.append(Layer(weights, bias, layer.activation))
+        return Network(tuple(layers))

@@ -1,0 +1,151 @@
+"""The instructions back-propagation adds to a core's program (``nnmap.program.Kernel``s).
+
+Like the forward ops, each reads only its core's own SRAM, charges cycles from the chip
+config and stores its result with a simulated write; arithmetic is float32, as on the
+Epiphany's FPU. A multiply followed by an add counts as one fused multiply-add
+(``cycles_per_mac``); the derivative of an activation, written from its output
+(``y (1 - y)`` for the sigmoid), costs one add and one multiply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from epiphany_sim.core import Core
+from nnmap.program import Kernel
+from nnmap.training.loss import derivative, output_error
+
+F32 = np.float32
+
+
+@dataclass(frozen=True)
+class Fill(Kernel):
+    """``buffer[offset : offset + n] = value``."""
+
+    buffer: str
+    offset: int
+    n: int
+    value: float = 0.0
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        yield from core.compute(self.n * core.chip.config.cycles_per_add, self.label)
+        core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=F32))
+
+
+@dataclass(frozen=True)
+class Axpy(Kernel):
+    """``out[out_offset + t] += c * x[x_offset + t]`` for ``t < n``; ``c = coeff[coeff_index]``, or 1 with no ``coeff``.
+
+    Back-propagation uses it for a core's share of a hidden layer's error: the products
+    ``W[i, j] * delta_j`` of its slice of layer ``l``, added up per input ``i``.
+    """
+
+    out: str
+    out_offset: int
+    x: str
+    x_offset: int
+    n: int
+    coeff: str | None = None
+    coeff_index: int = 0
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        sram, cfg = core.sram, core.chip.config
+        xs = sram[self.x].data[self.x_offset : self.x_offset + self.n]
+        acc = sram[self.out].data[self.out_offset : self.out_offset + self.n]
+        if self.coeff is None:
+            value = acc + xs
+            cycles = self.n * cfg.cycles_per_add
+        else:
+            value = acc + sram[self.coeff].data[self.coeff_index] * xs
+            cycles = self.n * cfg.cycles_per_mac
+        yield from core.compute(cycles, self.label)
+        sram[self.out].store(self.out_offset, value.astype(F32))
+
+
+@dataclass(frozen=True)
+class OutputError(Kernel):
+    """``out[out_index] = dE/dz`` of one output from its value ``y[y_index]`` and target ``t[t_index]``."""
+
+    out: str
+    out_index: int
+    y: str
+    y_index: int
+    t: str
+    t_index: int
+    activation: str
+    loss: str
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        sram, cfg = core.sram, core.chip.config
+        y = sram[self.y].data[self.y_index : self.y_index + 1]
+        t = sram[self.t].data[self.t_index : self.t_index + 1]
+        cycles = cfg.cycles_per_add + (0 if self.loss == "cross-entropy" else cfg.cycles_per_add + 2 * cfg.cycles_per_mac)
+        yield from core.compute(cycles, self.label)
+        sram[self.out].store(self.out_index, output_error(self.loss, self.activation, y, t))
+
+
+@dataclass(frozen=True)
+class HiddenError(Kernel):
+    """``out[start + t] = e[start + t] * f'(h[start + t])`` for ``t < n``: hidden deltas from summed errors."""
+
+    out: str
+    start: int
+    e: str
+    h: str
+    n: int
+    activation: str
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        sram, cfg = core.sram, core.chip.config
+        sl = slice(self.start, self.start + self.n)
+        value = sram[self.e].data[sl] * derivative(self.activation, sram[self.h].data[sl])
+        yield from core.compute(self.n * (cfg.cycles_per_add + 2 * cfg.cycles_per_mac), self.label)
+        sram[self.out].store(self.start, value.astype(F32))
+
+
+@dataclass(frozen=True)
+class Descend(Kernel):
+    """One SGD step of ``n`` parameters in place: ``param[param_offset + t]``, ``t < n``.
+
+    The gradient is ``g_t = delta[delta_index] * a[a_offset + t]`` (a weight: error of its
+    output times its input), or ``delta[delta_index]`` with no ``a`` (a bias). Plain SGD
+    does ``p -= lr g``; with momentum, ``v = momentum v - lr g; p += v`` on the velocity
+    buffer ``velocity`` at the same offsets.
+    """
+
+    param: str
+    param_offset: int
+    a: str | None
+    a_offset: int
+    delta: str
+    delta_index: int
+    n: int
+    lr: float
+    momentum: float = 0.0
+    velocity: str | None = None
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        sram, cfg = core.sram, core.chip.config
+        sl = slice(self.param_offset, self.param_offset + self.n)
+        d = sram[self.delta].data[self.delta_index]
+        g = np.full(self.n, d, dtype=F32) if self.a is None else d * sram[self.a].data[self.a_offset : self.a_offset + self.n]
+        step = F32(self.lr) * g
+        cycles = cfg.cycles_per_mac + self.n * cfg.cycles_per_mac  # -lr * delta once, then one FMA per parameter
+        if self.velocity is None:
+            yield from core.compute(cycles, self.label)
+            sram[self.param].store(self.param_offset, sram[self.param].data[sl] - step)
+            return
+        v = F32(self.momentum) * sram[self.velocity].data[sl] - step
+        yield from core.compute(cycles + self.n * (cfg.cycles_per_mac + cfg.cycles_per_add), self.label)
+        sram[self.velocity].store(self.param_offset, v.astype(F32))
+        sram[self.param].store(self.param_offset, (sram[self.param].data[sl] + v).astype(F32))

@@ -1,0 +1,22 @@
+"""The ``single`` trainer: plain SGD on one core, the baseline every other trainer is timed against.
+
+It is the partitioned trainer on a chain of one core (``nnmap.run.single_core_chip``: the
+chip's clock and costs, one core with room for any network), so the two run the same
+arithmetic and differ only in how the work is spread.
+"""
+
+from __future__ import annotations
+
+from epiphany_sim.config import ChipConfig
+from nnmap.model import Network
+from nnmap.run import single_core_chip
+from nnmap.training.base import Hyperparameters
+from nnmap.training.datasets import Dataset
+from nnmap.training.partitioned import Partitioned
+
+
+class Single(Partitioned):
+    name = "single"
+
+    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(single_core_chip(chip), net, data, hp)

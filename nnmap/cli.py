@@ -151,7 +151,7 @@ def _main(argv: Sequence[str] | None) -> int:
         for path in (args.outputs, args.trace, args.report):
             _check_dir(path)
         visual = bool(args.plots or args.trace or args.report)
-        result = run(chip, net, args.strategy, x, args.broadcast, trace=visual)
+        result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
         figures = run_figures(result) if args.plots or args.report else {}
         trace_text = trace_json(result) if args.trace else None
         page = report_html(result.metrics, figures) if args.report else None

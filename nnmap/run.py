@@ -8,19 +8,21 @@ write the outputs into the shared DRAM, where the host reads them).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import sys
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
+from tqdm import tqdm
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.stats import off_chip_bytes, time_split
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
-from nnmap.program import run_ops
+from nnmap.program import Op, run_ops
 from nnmap.strategies import get_strategy
 
 TOLERANCE = 1e-5  # absolute below 1, relative above
@@ -52,8 +54,20 @@ def _snapshot(chip: Chip) -> list[tuple[int, float, float]]:
     return [(link.bytes, link.busy_cycles, link.wait_cycles) for link in chip.network.links]
 
 
-def simulate(plan: Plan, x: np.ndarray, trace: bool = False) -> tuple[Chip, Phases, np.ndarray, dict]:
-    """Run ``plan`` on inputs ``x``; return the chip, phase ends, outputs and link snapshots."""
+def _counted(ops: list[Op], bar: tqdm) -> Iterator[Op]:
+    """``ops`` one by one, ticking ``bar`` as the core takes each."""
+    for op in ops:
+        yield op
+        bar.update()
+
+
+def simulate(plan: Plan, x: np.ndarray, trace: bool = False,
+             progress: str | None = None) -> tuple[Chip, Phases, np.ndarray, dict]:
+    """Run ``plan`` on inputs ``x``; return the chip, phase ends, outputs and link snapshots.
+
+    ``progress``: a label; if given, a progress bar over the ops the cores have taken runs
+    on the terminal (on standard error, and only if it is a terminal).
+    """
     x = check_inputs(plan.net, x)
     if len(x) != plan.batch:
         raise ValueError(f"plan is for batch {plan.batch} but {len(x)} input rows were given")
@@ -83,7 +97,12 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False) -> tuple[Chip, Phas
         phases.setup_end = chip.env.now
         snapshots["setup"] = _snapshot(chip)
         cores = [chip.core(c) for c in plan.chain]
-        yield simpy.AllOf(chip.env, [chip.process(run_ops(core, plan.ops[core.coord], plan.relays)) for core in cores])
+        bar = tqdm(total=sum(len(plan.ops[c]) for c in plan.chain), desc=progress, unit="op", leave=False,
+                   disable=progress is None or not sys.stderr.isatty())
+        programs = {c: _counted(plan.ops[c], bar) if not bar.disable else plan.ops[c] for c in plan.chain}
+        yield simpy.AllOf(chip.env, [chip.process(run_ops(core, programs[core.coord], plan.relays)) for core in cores])
+        bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
+        bar.close()
         phases.compute_end = chip.env.now
         snapshots["compute"] = _snapshot(chip)
         for core in cores:
@@ -139,6 +158,7 @@ def run(
     broadcast: str | None = None,
     trace: bool = False,
     baseline: bool = True,
+    progress: bool = False,
 ) -> RunResult:
     """Map ``net`` with ``strategy``, simulate it on inputs ``x`` and validate the outputs.
 
@@ -150,13 +170,14 @@ def run(
         broadcast: hidden-value broadcast variant; the strategy's default if omitted.
         trace: keep every transfer (for traces and link plots).
         baseline: also run the single-core baseline for ``speedup``.
+        progress: show progress bars on a terminal while simulating.
     """
     if x is None:
         x = random_inputs(net)
     x = check_inputs(net, x)
     chosen = get_strategy(strategy)
     plan = chosen.plan(chip_config, net, len(x), broadcast)
-    chip, phases, outputs, snaps = simulate(plan, x, trace)
+    chip, phases, outputs, snaps = simulate(plan, x, trace, f"{strategy} on {chip_config.name}" if progress else None)
     reference = net.forward(x)
     max_err, ok = validate(outputs, reference)
     compute = phases.compute_end - phases.setup_end
@@ -166,7 +187,7 @@ def run(
     single = None
     if baseline:
         one = chosen.plan(single_core_chip(chip_config), net, len(x), "bidir")
-        _, one_phases, _, _ = simulate(one, x)
+        _, one_phases, _, _ = simulate(one, x, progress="single-core baseline" if progress else None)
         single = one_phases.compute_end - one_phases.setup_end
     metrics: dict[str, Any] = {
         "chip": chip_config.name,

@@ -25,6 +25,7 @@ from nnmap.report import report_html
 from nnmap.run import run
 from nnmap.strategies import REGISTRY, get_strategy
 from nnmap.trace import trace_json
+from nnmap.train_cli import add_train_parser, train_command
 
 DEFAULT_LAYERS = "6,16,4"  # seed 003's example: 6 inputs, 16 hidden nodes
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
+    add_train_parser(sub)
     return parser
 
 
@@ -139,6 +141,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return train_command(args)
     chip = load_chip(args.chip, args.chip_config)
     net = _network(args)
     x = _inputs(args, net)

@@ -1,0 +1,154 @@
+"""The ``nnmap train`` subcommand: train on the simulated chip, record loss against simulated time.
+
+``add_train_parser`` adds the subcommand to ``nnmap``'s parser and ``train_command`` runs
+it. Every check (chip, dataset, network, hyperparameters, output paths, shards) happens
+before the first epoch, and files are written only once every run has finished, so a bad
+argument exits with status 2 and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from epiphany_sim.config import load_chip
+from epiphany_sim.errors import SimError
+from epiphany_sim.files import write_bytes, write_json
+from nnmap.errors import TrainingError
+from nnmap.training import (
+    DATASETS,
+    REGISTRY,
+    EpochRecord,
+    Hyperparameters,
+    TrainResult,
+    check_shards,
+    get_trainer,
+    load_dataset,
+    network_for,
+    train,
+)
+from nnmap.training.loss import LOSSES
+
+# Hidden layers when --layers is not given: none for the gates (seed 000's 4-neuron OR
+# gate), a few for XOR (which a single layer cannot learn) and the tables.
+DEFAULT_HIDDEN = {"or": [], "xor": [4], "digits": [16], "iris": [8], "wine": [8]}
+
+
+def add_train_parser(sub: Any) -> None:
+    """Add ``train`` to the subparsers ``sub`` of the ``nnmap`` parser."""
+    p = sub.add_parser("train", help="train a network on the simulated chip (loss against simulated time)")
+    p.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
+    p.add_argument("--chip-config", metavar="FILE", help="TOML file of chip field overrides")
+    p.add_argument("--strategy", default="partitioned",
+                   help=f"training strategy: {', '.join(sorted(REGISTRY))} (default partitioned)")
+    p.add_argument("--strategies", metavar="A,B,...",
+                   help="several strategies, run one after the other from the same weights (instead of --strategy)")
+    p.add_argument("--dataset", default="or", choices=DATASETS, help="training set (default or)")
+    p.add_argument("--samples", type=int, metavar="N", help="train on the first N samples only")
+    p.add_argument("--layers", metavar="H1,H2,...",
+                   help="hidden layer sizes, 'none' for none (default: none for or, 4 for xor, 16 for digits, 8 else)")
+    p.add_argument("--epochs", type=int, default=100, help="epoch cap (default 100)")
+    p.add_argument("--lr", type=float, default=0.3, help="learning rate (default 0.3)")
+    p.add_argument("--momentum", type=float, default=0.0, help="momentum (default 0: plain SGD)")
+    p.add_argument("--loss", default="mse", choices=LOSSES, help="loss (default mse)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and sample order (default 0)")
+    p.add_argument("--target-loss", type=float, help="stop once the loss is at most this")
+    p.add_argument("--target-accuracy", type=float, help="stop once the accuracy is at least this (0..1)")
+    p.add_argument("--n-push", type=int, default=1, help="data-parallel: push updates every N steps")
+    p.add_argument("--n-fetch", type=int, default=1, help="data-parallel: fetch parameters every N steps")
+    p.add_argument("--n-shuffle", type=int, default=0, help="data-parallel: reshuffle shards every N epochs (0 never)")
+    p.add_argument("--div", type=float, default=1.0, help="data-parallel: scale updates by 1/DIV")
+    p.add_argument("--shards", type=int, default=0, help="data-parallel: shards (clients); 0 one per core")
+    p.add_argument("--json", metavar="FILE", help="write per-epoch records and totals as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="draw loss against simulated time, all strategies on one plot")
+
+
+def _hidden(text: str | None, dataset: str) -> list[int]:
+    if text is None:
+        return DEFAULT_HIDDEN[dataset]
+    if text.strip().lower() in ("none", ""):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise TrainingError(f"--layers takes hidden sizes like 8,4 (or 'none'), got {text!r}") from None
+    if min(sizes) < 1:
+        raise TrainingError(f"--layers sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _names(args: argparse.Namespace) -> list[str]:
+    names = [n.strip() for n in args.strategies.split(",")] if args.strategies else [args.strategy]
+    for name in names:
+        get_trainer(name)
+    return names
+
+
+def _check_path(path: str | None) -> None:
+    if path and not Path(path).resolve().parent.is_dir():
+        raise SimError(f"cannot write {path}: directory {Path(path).parent} does not exist")
+
+
+def _summary(results: list[TrainResult]) -> str:
+    header = ["strategy", "chip", "epochs", "loss", "accuracy", "sim time (us)", "on-chip B", "off-chip B", "target"]
+    rows = []
+    for r in results:
+        d = r.to_dict()
+        t = d["totals"]
+        rows.append([d["trainer"], d["chip"], str(t["epochs"]), f"{t['final_loss']:.4g}", f"{t['final_accuracy']:.1%}",
+                     f"{t['time_us']:.1f}", str(t["bytes_on_chip"]), str(t["bytes_off_chip"]),
+                     "reached" if d["reached_target"] else "-"])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*row) for row in [header, *rows])
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Run ``nnmap train``; return the exit status (0, or 1 if a target was set and missed)."""
+    hp = Hyperparameters(
+        lr=args.lr, momentum=args.momentum, loss=args.loss, epochs=args.epochs, seed=args.seed,
+        target_loss=args.target_loss, target_accuracy=args.target_accuracy, n_push=args.n_push,
+        n_fetch=args.n_fetch, n_shuffle=args.n_shuffle, div=args.div, shards=args.shards,
+    )
+    chip = load_chip(args.chip, args.chip_config)
+    names = _names(args)
+    _check_path(args.json)
+    _check_path(args.plot)
+    data = load_dataset(args.dataset, args.seed)
+    if args.samples is not None:
+        data = data.head(args.samples)
+    net = network_for(data, _hidden(args.layers, args.dataset), args.seed)
+    trainers = [get_trainer(name)(chip, net, data, hp) for name in names]
+    for trainer in trainers:  # before any epoch runs, so a bad shard count writes nothing
+        check_shards(trainer.shards(), data.n_samples)
+    results = []
+    quiet = not sys.stderr.isatty()
+    for trainer in trainers:
+        with tqdm(total=hp.epochs, desc=trainer.name, unit="epoch", disable=quiet, leave=False) as bar:
+
+            def progress(rec: EpochRecord, bar: tqdm = bar) -> None:
+                if rec.epoch:
+                    bar.update(1)
+                bar.set_postfix(loss=f"{rec.loss:.4g}", acc=f"{rec.accuracy:.0%}")
+
+            results.append(train(trainer, progress))
+    figure = None
+    if args.plot:
+        from nnmap.plots import training_figure  # matplotlib only when asked for
+
+        figure = training_figure([r.to_dict() for r in results])
+    print(f"{data.name}: {data.n_samples} samples, network {net.sizes}, lr {hp.lr}, momentum {hp.momentum}, "
+          f"loss {hp.loss}")
+    print(_summary(results))
+    if args.json:
+        write_json({"dataset": data.name, "samples": data.n_samples, "layers": net.sizes,
+                    "runs": [r.to_dict() for r in results]}, args.json)
+    if figure is not None:
+        write_bytes(figure, args.plot)
+    targeted = hp.target_loss is not None or hp.target_accuracy is not None
+    return 1 if targeted and not all(r.reached_target for r in results) else 0
+

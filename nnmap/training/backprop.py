@@ -19,11 +19,16 @@ on a plan of batch 1). Then, per sample, on the chain of cores:
    broadcast) and goes on with that layer.
 
 Buffers that receive messages are double-buffered by sample parity, as the hidden buffers
-of the forward pass are (``nnmap.broadcast``), with cumulative wait counts; every step of
-the backward pass ends in an all-to-one-to-all exchange over the chain, so no core can run
-a sample ahead of another. Inputs and targets are streamed from the shared DRAM (the
-dataset stays in the host's memory): each core reads the inputs its products need and the
-targets of the outputs it owns, at the start of each sample.
+of the forward pass are (``nnmap.broadcast``), with cumulative wait counts: a core starts
+its next sample only once it holds its errors of this one, and those exist only once the
+cores it shares outputs with have finished this sample's forward pass, so no core gets a
+sample ahead of the others. (A single-layer network's forward partial sums get one slot:
+a core hands off the next sample's partial sum only after it has this sample's error,
+which its owner computes after adding this sample's partial sum.)
+
+Inputs and targets are streamed from the shared DRAM (the dataset stays in the host's
+memory): each core reads the inputs its products need and the targets of the outputs it
+owns, at the start of each sample.
 """
 
 from __future__ import annotations
@@ -90,9 +95,9 @@ class BackpropProgram:
         self.lr = lr
         self.momentum = momentum
         self.loss = loss
-        for l, assign in enumerate(self.plan.layers):
+        for li, assign in enumerate(self.plan.layers):
             if any(p.stride != 1 for pieces in assign.pieces for p in pieces):
-                raise TrainingError(f"layer {l}: back-propagation needs contiguous product ranges")
+                raise TrainingError(f"layer {li}: back-propagation needs contiguous product ranges")
         self.relays = self._relays()
         self.dram = {X_DRAM: n_samples * net.sizes[0], T_DRAM: n_samples * net.sizes[-1], **self.plan.dram}
         self._add_buffers()
@@ -102,8 +107,8 @@ class BackpropProgram:
     def chain(self) -> list[Coord]:
         return self.plan.chain
 
-    def _participants(self, l: int) -> list[int]:
-        return [q for q in range(len(self.chain)) if self.plan.layers[l].pieces[q]]
+    def _participants(self, li: int) -> list[int]:
+        return [q for q in range(len(self.chain)) if self.plan.layers[li].pieces[q]]
 
     def _add_buffers(self) -> None:
         net, plan = self.net, self.plan
@@ -115,17 +120,17 @@ class BackpropProgram:
             if plan.layers[-1].pieces[k]:
                 for parity in (0, 1):
                     buffers[out_error(n_layers, parity)] = net.sizes[-1]
-            for l in range(n_layers - 1):
-                if plan.layers[l].pieces[k]:
-                    buffers[hidden_error(l)] = net.sizes[l + 1]
+            for li in range(n_layers - 1):
+                if plan.layers[li].pieces[k]:
+                    buffers[hidden_error(li)] = net.sizes[li + 1]
                 for parity in (0, 1):
-                    buffers[total_error(l, parity)] = net.sizes[l + 1]
-                participants = self._participants(l + 1)
+                    buffers[total_error(li, parity)] = net.sizes[li + 1]
+                participants = self._participants(li + 1)
                 if k in participants:
-                    buffers["eacc"] = max(buffers.get("eacc", 0), net.sizes[l + 1])
+                    buffers["eacc"] = max(buffers.get("eacc", 0), net.sizes[li + 1])
                     if k != participants[-1]:
                         for parity in (0, 1):
-                            buffers[partial_error(l, parity)] = net.sizes[l + 1]
+                            buffers[partial_error(li, parity)] = net.sizes[li + 1]
             if self.momentum:
                 for name in [n for n in setup if n[0] in "wb"]:
                     buffers[f"v{name}"] = len(setup[name])
@@ -135,10 +140,10 @@ class BackpropProgram:
         rules = {coord: list(r) for coord, r in self.plan.relays.items()}
         c = self.chain
         for k in range(1, len(c) - 1):
-            for l in range(len(self.net.layers) - 1):
+            for li in range(len(self.net.layers) - 1):
                 for parity in (0, 1):
-                    rules.setdefault(c[k], []).append(Relay(total_error(l, parity), c[k - 1], c[k + 1]))
-                    rules.setdefault(c[k], []).append(Relay(total_error(l, parity), c[k + 1], c[k - 1]))
+                    rules.setdefault(c[k], []).append(Relay(total_error(li, parity), c[k - 1], c[k + 1]))
+                    rules.setdefault(c[k], []).append(Relay(total_error(li, parity), c[k + 1], c[k - 1]))
         return rules
 
     def step_ops(self, k: int, step: int, row: int) -> list[Op]:
@@ -171,67 +176,67 @@ class BackpropProgram:
         needed = {p.j for p in last.pieces[k]}
         if needed:
             ops.append(Wait(delta, uses * len(needed), "wait output errors"))
-        for l in range(n_layers - 1, -1, -1):
-            ops.append(Phase(f"backward layer {l}"))
-            pieces = plan.layers[l].pieces[k]
+        for li in range(n_layers - 1, -1, -1):
+            ops.append(Phase(f"backward layer {li}"))
+            pieces = plan.layers[li].pieces[k]
             offsets = np.cumsum([0] + [p.count for p in pieces])
-            if l > 0:
-                ops += self._reduce_error(k, l, pieces, offsets, delta, parity, uses)
-            a = "x" if l == 0 else hidden(l - 1, step)
-            ops += [Descend(f"w{l}", int(offsets[t]), a, p.start, delta, p.j, p.count, self.lr, self.momentum,
-                            f"vw{l}" if self.momentum else None, f"update W[:, {p.j}]")
+            if li > 0:
+                ops += self._reduce_error(k, li, pieces, offsets, delta, parity, uses)
+            a = "x" if li == 0 else hidden(li - 1, step)
+            ops += [Descend(f"w{li}", int(offsets[t]), a, p.start, delta, p.j, p.count, self.lr, self.momentum,
+                            f"vw{li}" if self.momentum else None, f"update W[:, {p.j}]")
                     for t, p in enumerate(pieces)]
-            mine = plan.layers[l].owned(k)
-            ops += [Descend(f"b{l}", t, None, 0, delta, j, 1, self.lr, self.momentum,
-                            f"vb{l}" if self.momentum else None, f"update b{j}")
+            mine = plan.layers[li].owned(k)
+            ops += [Descend(f"b{li}", t, None, 0, delta, j, 1, self.lr, self.momentum,
+                            f"vb{li}" if self.momentum else None, f"update b{j}")
                     for t, j in enumerate(mine)]
-            if l > 0 and plan.layers[l - 1].pieces[k]:
-                size = net.sizes[l]
-                total = total_error(l - 1, parity)
-                ops.append(Wait(total, uses * size, f"wait e{l - 1}"))
-                js = sorted({p.j for p in plan.layers[l - 1].pieces[k]})
-                ops += [HiddenError(hidden_error(l - 1), s, total, hidden(l - 1, step), n,
-                                    net.layers[l - 1].activation, f"delta h{l - 1}[{s}:{s + n}]")
+            if li > 0 and plan.layers[li - 1].pieces[k]:
+                size = net.sizes[li]
+                total = total_error(li - 1, parity)
+                ops.append(Wait(total, uses * size, f"wait e{li - 1}"))
+                js = sorted({p.j for p in plan.layers[li - 1].pieces[k]})
+                ops += [HiddenError(hidden_error(li - 1), s, total, hidden(li - 1, step), n,
+                                    net.layers[li - 1].activation, f"delta h{li - 1}[{s}:{s + n}]")
                         for s, n in runs(js)]
-            delta = hidden_error(l - 1)
+            delta = hidden_error(li - 1)
         return ops
 
-    def _reduce_error(self, k: int, l: int, pieces: list, offsets: np.ndarray, delta: str, parity: int,
+    def _reduce_error(self, k: int, li: int, pieces: list, offsets: np.ndarray, delta: str, parity: int,
                       uses: int) -> list[Op]:
-        """Step 2 of the module docstring for core ``k`` and layer ``l``: partial sums up the chain."""
-        participants = self._participants(l)
+        """Step 2 of the module docstring for core ``k`` and layer ``li``: partial sums up the chain."""
+        participants = self._participants(li)
         if k not in participants:
             return []
-        size = self.net.sizes[l]
+        size = self.net.sizes[li]
         chain = self.chain
         ops: list[Op] = [Fill("eacc", 0, size, 0.0, "clear error sums")]
-        ops += [Axpy("eacc", p.start, f"w{l}", int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+        ops += [Axpy("eacc", p.start, f"w{li}", int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
                 for t, p in enumerate(pieces)]
         pos = participants.index(k)
-        incoming = partial_error(l - 1, parity)
+        incoming = partial_error(li - 1, parity)
         if pos + 1 < len(participants):
-            ops += [Wait(incoming, uses * size, f"wait partial e{l - 1}"),
-                    Axpy("eacc", 0, incoming, 0, size, None, 0, f"add partial e{l - 1}")]
+            ops += [Wait(incoming, uses * size, f"wait partial e{li - 1}"),
+                    Axpy("eacc", 0, incoming, 0, size, None, 0, f"add partial e{li - 1}")]
         if pos > 0:
-            return ops + [Send(chain[participants[pos - 1]], incoming, 0, "eacc", 0, size, f"partial e{l - 1}")]
-        total = total_error(l - 1, parity)
-        ops.append(Send(chain[k], total, 0, "eacc", 0, size, f"e{l - 1} complete"))
-        return ops + [Send(chain[q], total, 0, total, 0, size, f"share e{l - 1}")
+            return ops + [Send(chain[participants[pos - 1]], incoming, 0, "eacc", 0, size, f"partial e{li - 1}")]
+        total = total_error(li - 1, parity)
+        ops.append(Send(chain[k], total, 0, "eacc", 0, size, f"e{li - 1} complete"))
+        return ops + [Send(chain[q], total, 0, total, 0, size, f"share e{li - 1}")
                       for q in (k - 1, k + 1) if 0 <= q < len(chain)]
 
     def read_network(self, chip: Chip) -> Network:
         """The weights and biases as the cores' SRAMs hold them now."""
         layers = []
-        for l, (layer, assign) in enumerate(zip(self.net.layers, self.plan.layers, strict=True)):
+        for li, (layer, assign) in enumerate(zip(self.net.layers, self.plan.layers, strict=True)):
             weights = np.full_like(layer.weights, np.nan)
             bias = np.full_like(layer.bias, np.nan)
             for k, coord in enumerate(self.chain):
                 sram = chip.core(coord).sram
                 offset = 0
                 for p in assign.pieces[k]:
-                    weights[p.start : p.start + p.count, p.j] = sram[f"w{l}"].data[offset : offset + p.count]
+                    weights[p.start : p.start + p.count, p.j] = sram[f"w{li}"].data[offset : offset + p.count]
                     offset += p.count
                 for t, j in enumerate(assign.owned(k)):
-                    bias[j] = sram[f"b{l}"].data[t]
+                    bias[j] = sram[f"b{li}"].data[t]
             layers.append(Layer(weights, bias, layer.activation))
         return Network(tuple(layers))

@@ -87,7 +87,9 @@ class OutputError(Kernel):
         sram, cfg = core.sram, core.chip.config
         y = sram[self.y].data[self.y_index : self.y_index + 1]
         t = sram[self.t].data[self.t_index : self.t_index + 1]
-        cycles = cfg.cycles_per_add + (0 if self.loss == "cross-entropy" else cfg.cycles_per_add + 2 * cfg.cycles_per_mac)
+        cycles = cfg.cycles_per_add  # y - t
+        if self.loss != "cross-entropy":  # times f'(z) = y (1 - y)
+            cycles += cfg.cycles_per_add + 2 * cfg.cycles_per_mac
         yield from core.compute(cycles, self.label)
         sram[self.out].store(self.out_index, output_error(self.loss, self.activation, y, t))
 
@@ -138,7 +140,10 @@ class Descend(Kernel):
         sram, cfg = core.sram, core.chip.config
         sl = slice(self.param_offset, self.param_offset + self.n)
         d = sram[self.delta].data[self.delta_index]
-        g = np.full(self.n, d, dtype=F32) if self.a is None else d * sram[self.a].data[self.a_offset : self.a_offset + self.n]
+        if self.a is None:
+            g = np.full(self.n, d, dtype=F32)
+        else:
+            g = d * sram[self.a].data[self.a_offset : self.a_offset + self.n]
         step = F32(self.lr) * g
         cycles = cfg.cycles_per_mac + self.n * cfg.cycles_per_mac  # -lr * delta once, then one FMA per parameter
         if self.velocity is None:

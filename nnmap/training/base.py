@@ -197,6 +197,7 @@ class Trainer:
             raise TrainingError(f"network {net.sizes} does not fit dataset {data.name} "
                                 f"({data.n_in} inputs, {data.n_out} outputs)")
         check_trainable(hp.loss, [layer.activation for layer in net.layers])
+        check_shards(hp.shards, data.n_samples)
         self.chip = chip
         self.net = net
         self.data = data

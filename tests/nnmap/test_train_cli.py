@@ -1,0 +1,106 @@
+"""``nnmap train``, the datasets and the training loop: targets, records, files and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from epiphany_sim.config import E16
+from nnmap.cli import main
+from nnmap.errors import TrainingError
+from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("trainer", ["single", "partitioned"])
+def test_or_gate_trains_to_seed_000s_error(trainer: str, numpy_forward) -> None:
+    data = load_dataset("or")
+    net = network_for(data, [], seed=0)
+    run = get_trainer(trainer)(E16, net, data, Hyperparameters(lr=0.3, momentum=0.9, epochs=2000, target_loss=0.001))
+    result = train(run)
+    trained = run.network()
+    mse = float(np.mean((numpy_forward(trained, data.x) - data.y) ** 2))  # the tests' own forward pass
+    assert mse <= 0.001
+    assert float(np.mean((numpy_forward(net, data.x) - data.y) ** 2)) > 0.1
+    assert result.reached_target
+    # it stopped at the first epoch that met the target
+    assert result.records[-2].loss > 0.001 >= result.records[-1].loss
+    assert result.records[-1].epoch < 2000
+
+
+def test_or_and_xor_targets_are_the_gates() -> None:
+    for name, gate in (("or", np.logical_or), ("xor", np.logical_xor)):
+        data = load_dataset(name, seed=3)
+        assert data.x.shape == (4, 2)
+        assert sorted(map(tuple, data.x.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+        np.testing.assert_array_equal(data.y[:, 0], gate(data.x[:, 0] > 0.5, data.x[:, 1] > 0.5))
+
+
+@pytest.mark.parametrize(("name", "shape"), [("digits", (1797, 64, 10)), ("iris", (150, 4, 3)), ("wine", (178, 13, 3))])
+def test_tables_are_scaled_one_hot_and_in_a_seeded_order(name: str, shape: tuple[int, int, int]) -> None:
+    data = load_dataset(name, seed=1)
+    assert (data.n_samples, data.n_in, data.n_out) == shape
+    assert data.x.dtype == np.float32 and data.x.min() == 0.0 and data.x.max() == 1.0
+    np.testing.assert_array_equal(data.y.sum(axis=1), 1.0)
+    again, other = load_dataset(name, seed=1), load_dataset(name, seed=2)
+    np.testing.assert_array_equal(again.x, data.x)
+    assert not np.array_equal(other.x, data.x)
+    # the same samples, only reordered
+    np.testing.assert_array_equal(np.sort(other.x, axis=0), np.sort(data.x, axis=0))
+
+
+def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, png = tmp_path / "or.json", tmp_path / "or.png"
+    code = main(["train", "--chip", "e16", "--strategies", "single,partitioned", "--dataset", "or", "--epochs", "3",
+                 "--lr", "0.3", "--json", str(out), "--plot", str(png)])
+    assert code == 0
+    assert "partitioned" in capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert [r["trainer"] for r in doc["runs"]] == ["single", "partitioned"]
+    for run in doc["runs"]:
+        epochs = run["epochs"]
+        assert [e["epoch"] for e in epochs] == [0, 1, 2, 3]
+        cycles = [e["cycles"] for e in epochs]
+        assert all(a < b for a, b in zip(cycles, cycles[1:], strict=False))
+        for e in epochs:
+            assert e["time_us"] == pytest.approx(e["cycles"] / run["clock_hz"] * 1e6)
+        assert run["totals"]["cycles"] == cycles[-1] and run["totals"]["epochs"] == 3
+        assert epochs[-1]["loss"] < epochs[0]["loss"]
+    assert doc["runs"][0]["chip"] == "e16-1core" and doc["runs"][1]["chip"] == "e16"
+    assert doc["runs"][1]["totals"]["bytes_on_chip"] > 0 == doc["runs"][0]["totals"]["bytes_on_chip"]
+    assert png.read_bytes().startswith(PNG_MAGIC)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "-0.1"], "learning rate must be > 0"),
+        (["--n-push", "0"], "n_push must be >= 1"),
+        (["--shards", "5"], "5 shards but only 4 samples"),
+        (["--momentum", "1"], "momentum must be in [0, 1)"),
+        (["--epochs", "0"], "epochs must be >= 1"),
+        (["--layers", "0"], "--layers sizes must be >= 1"),
+        (["--strategy", "nope"], "unknown training strategy 'nope'"),
+        (["--loss", "hinge"], "invalid choice: 'hinge'"),
+    ],
+)
+def test_bad_hyperparameters_exit_2_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out, png = tmp_path / "t.json", tmp_path / "t.png"
+    code = main(["train", "--dataset", "or", "--epochs", "2", "--json", str(out), "--plot", str(png), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("nnmap: error: ") and message in err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_more_shards_than_samples_is_refused_before_training() -> None:
+    data = load_dataset("or")
+    with pytest.raises(TrainingError, match="shards"):
+        get_trainer("single")(E16, network_for(data, []), data, Hyperparameters(shards=9))

@@ -44,7 +44,9 @@ def test_or_and_xor_targets_are_the_gates() -> None:
 def test_tables_are_scaled_one_hot_and_in_a_seeded_order(name: str, shape: tuple[int, int, int]) -> None:
     data = load_dataset(name, seed=1)
     assert (data.n_samples, data.n_in, data.n_out) == shape
-    assert data.x.dtype == np.float32 and data.x.min() == 0.0 and data.x.max() == 1.0
+    assert data.x.dtype == np.float32
+    assert data.x.min() == 0.0
+    assert data.x.max() == 1.0
     np.testing.assert_array_equal(data.y.sum(axis=1), 1.0)
     again, other = load_dataset(name, seed=1), load_dataset(name, seed=2)
     np.testing.assert_array_equal(again.x, data.x)
@@ -68,9 +70,11 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
         assert all(a < b for a, b in zip(cycles, cycles[1:], strict=False))
         for e in epochs:
             assert e["time_us"] == pytest.approx(e["cycles"] / run["clock_hz"] * 1e6)
-        assert run["totals"]["cycles"] == cycles[-1] and run["totals"]["epochs"] == 3
+        assert run["totals"]["cycles"] == cycles[-1]
+        assert run["totals"]["epochs"] == 3
         assert epochs[-1]["loss"] < epochs[0]["loss"]
-    assert doc["runs"][0]["chip"] == "e16-1core" and doc["runs"][1]["chip"] == "e16"
+    assert doc["runs"][0]["chip"] == "e16-1core"
+    assert doc["runs"][1]["chip"] == "e16"
     assert doc["runs"][1]["totals"]["bytes_on_chip"] > 0 == doc["runs"][0]["totals"]["bytes_on_chip"]
     assert png.read_bytes().startswith(PNG_MAGIC)
 
@@ -95,7 +99,8 @@ def test_bad_hyperparameters_exit_2_and_write_nothing(
     code = main(["train", "--dataset", "or", "--epochs", "2", "--json", str(out), "--plot", str(png), *args])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("nnmap: error: ") and message in err
+    assert err.startswith("nnmap: error: ")
+    assert message in err
     assert err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
 

@@ -14,6 +14,14 @@ no earlier than its head can arrive; the difference is the transfer's wait on th
 Transfers claim links when they are sent, so an earlier send never waits for a later one.
 Buffers inside routers are not modelled: a head blocked downstream does not hold the links
 behind it longer.
+
+Speed. ``Network.send`` is the simulator's innermost loop (every transaction of a traffic
+run, every hidden value a mapper relays), so it walks a route cached per (source,
+destination, network) with each link's reservation lists at hand, and takes the common
+free-link cases inline. A link's byte, transaction, transfer and busy-cycle counters are
+kept per route while transfers are sent and added to the links only when a counter is
+read; where that could round differently (a non-dyadic cycles-per-transaction) they are
+added at once, so every counter holds the same bits as if it were updated per transfer.
 """
 
 from __future__ import annotations
@@ -28,18 +36,28 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Mesh
 
 _PRUNE_AT = 32
+_BUSY_GRAIN = 1024  # busy times are multiples of 1/_BUSY_GRAIN cycle when counts are deferred
+_BUSY_LIMIT = 1 << 20
+_NO_SPANS: tuple[()] = ()
+_PRUNE_EVERY_SENDS = 4096  # untraced sends between sweeps that drop past reservations
 
 
 class Link:
-    """Runtime state of one directed link: its reservations and counters."""
+    """Runtime state of one directed link: its reservations and counters.
+
+    ``bytes``, ``transactions``, ``transfers`` and ``busy_cycles`` are read through the
+    network, which adds the counts it keeps per route first; ``wait_cycles`` and
+    ``max_wait_cycles`` are updated as transfers wait.
+    """
 
     __slots__ = (
         "index", "name", "kind", "cycles_per_transaction", "latency_cycles",
-        "_starts", "_ends", "bytes", "transactions", "transfers", "busy_cycles",
-        "wait_cycles", "max_wait_cycles",
+        "_starts", "_ends", "_bytes", "_transactions", "_transfers", "_busy_cycles",
+        "wait_cycles", "max_wait_cycles", "_network",
     )
 
-    def __init__(self, index: int, name: str, kind: str, cycles_per_transaction: float, latency_cycles: float) -> None:
+    def __init__(self, index: int, name: str, kind: str, cycles_per_transaction: float, latency_cycles: float,
+                 network: Network | None = None) -> None:
         self.index = index
         self.name = name
         self.kind = kind
@@ -47,12 +65,38 @@ class Link:
         self.latency_cycles = latency_cycles
         self._starts: list[float] = []
         self._ends: list[float] = []
-        self.bytes = 0
-        self.transactions = 0
-        self.transfers = 0
-        self.busy_cycles = 0.0
+        self._bytes = 0
+        self._transactions = 0
+        self._transfers = 0
+        self._busy_cycles = 0.0
         self.wait_cycles = 0.0
         self.max_wait_cycles = 0.0
+        self._network = network
+
+    def _settled(self) -> Link:
+        if self._network is not None and self._network._dirty:
+            self._network._settle()
+        return self
+
+    @property
+    def bytes(self) -> int:
+        """Payload bytes that crossed the link."""
+        return self._settled()._bytes
+
+    @property
+    def transactions(self) -> int:
+        """Transactions that crossed the link."""
+        return self._settled()._transactions
+
+    @property
+    def transfers(self) -> int:
+        """Messages that crossed the link."""
+        return self._settled()._transfers
+
+    @property
+    def busy_cycles(self) -> float:
+        """Cycles the link is reserved for, sent so far (some may lie in the future)."""
+        return self._settled()._busy_cycles
 
     def reserve(self, earliest: float, duration: float, now: float) -> float:
         """Claim the first free ``duration``-long interval starting at or after ``earliest``."""
@@ -68,6 +112,11 @@ class Link:
         if ends[-1] == earliest:
             ends[-1] = earliest + duration
             return earliest
+        return self._reserve_among(earliest, duration)
+
+    def _reserve_among(self, earliest: float, duration: float) -> float:
+        """``reserve`` once the link is known to be busy at or after ``earliest``."""
+        starts, ends = self._starts, self._ends
         i = bisect_right(ends, earliest)
         start = earliest
         n = len(starts)
@@ -99,7 +148,25 @@ class Link:
         return sum(end - max(start, cycle) for start, end in zip(self._starts, self._ends, strict=True) if end > cycle)
 
 
-@dataclass
+class _Route:
+    """A cached route: per link its reservation lists and head latency, and counts not yet
+    added to the links (``pending``: transfers, bytes, transactions, busy cycles)."""
+
+    __slots__ = ("links", "first", "rest", "per_tx", "hops", "pending")
+
+    def __init__(self, links: tuple[Link, ...], per_tx: float, hops: int) -> None:
+        self.links = links
+        steps = tuple((link, link._starts, link._ends, link.latency_cycles) for link in links)
+        self.first = steps[0]
+        """The first link (a core's port or the eLink), its reservation starts and ends, its latency."""
+        self.rest = steps[1:]
+        """The same for each further link, in route order."""
+        self.per_tx = per_tx
+        self.hops = hops
+        self.pending = [0, 0, 0, 0.0]
+
+
+@dataclass(slots=True)
 class Transfer:
     """One message in flight, as the network timed it.
 
@@ -113,7 +180,7 @@ class Transfer:
         wait_cycles: cycles its head waited for busy links, summed over the route.
         hops: router-to-router links crossed.
         label: what the message carries, for traces.
-        link_spans: ``(link index, start, end)`` per link, kept when tracing.
+        link_spans: ``(link index, start, end)`` per link, kept when tracing (empty otherwise).
     """
 
     src: tuple
@@ -125,7 +192,7 @@ class Transfer:
     wait_cycles: float
     hops: int
     label: str = ""
-    link_spans: list[tuple[int, float, float]] = field(default_factory=list)
+    link_spans: list[tuple[int, float, float]] | tuple[()] = field(default_factory=list)
 
     @property
     def latency_cycles(self) -> float:
@@ -153,7 +220,7 @@ class Network:
         latency = {"cmesh": chip.hop_latency_cycles, "rmesh": chip.hop_latency_cycles,
                    "elink-out": chip.elink_latency_cycles, "elink-in": chip.elink_latency_cycles}
         self.links = [
-            Link(spec.index, spec.name, spec.kind, per_tx[spec.kind], latency.get(spec.kind, 0.0))
+            Link(spec.index, spec.name, spec.kind, per_tx[spec.kind], latency.get(spec.kind, 0.0), self)
             for spec in mesh.links
         ]
         self.bytes_injected = 0
@@ -161,8 +228,15 @@ class Network:
         self.messages_sent = 0
         self.messages_delivered = 0
         self.transfers: list[Transfer] = []
-        self._paths: dict[tuple[tuple, tuple, str], tuple[tuple[Link, ...], float, int]] = {}
+        self._paths: dict[tuple[tuple, tuple, str], _Route] = {}
         self._uncalled: dict[float, list[int]] = {}  # delivery cycle -> [bytes, messages]
+        self._transaction_bytes = chip.transaction_bytes
+        self._overhead_cycles = chip.write_overhead_cycles
+        # Per-route counts may be added to the links later only if the sums cannot round:
+        # every busy time is then a multiple of 1/1024 cycle, exact in a float far past any run.
+        self._defer_counts = all(float(v * _BUSY_GRAIN).is_integer() and v < _BUSY_LIMIT for v in per_tx.values())
+        self._dirty: list[_Route] = []
+        self._sends_since_prune = 0
 
     def send(
         self,
@@ -188,37 +262,69 @@ class Network:
         Returns:
             The timed transfer.
         """
-        now = self.env.now
-        path = self._paths.get((src, dst, network))
-        if path is None:
-            path = self._path(src, dst, network)
-        route, per_tx, hops = path
+        env = self.env
+        now = env.now
+        route = self._paths.get((src, dst, network))
+        if route is None:
+            route = self._path(src, dst, network)
         if transactions is None:
-            transactions = self.chip.transactions(n_bytes)
-        duration = transactions * per_tx
-        head = now + self.chip.write_overhead_cycles
-        waited = 0.0
-        injected_at = None
-        spans = [] if self.trace else None
-        for link in route:
-            start = link.reserve(head, duration, now)
-            if injected_at is None:
-                injected_at = start + duration
-            link.bytes += n_bytes
-            link.transactions += transactions
-            link.transfers += 1
-            link.busy_cycles += duration
-            if start > head:
-                wait = start - head
-                waited += wait
-                link.wait_cycles += wait
-                if wait > link.max_wait_cycles:
-                    link.max_wait_cycles = wait
-            if spans is not None:
+            transactions = -(-n_bytes // self._transaction_bytes) if n_bytes > 0 else 1
+        duration = transactions * route.per_tx
+        head = now + self._overhead_cycles
+        if self.trace:
+            spans = []
+            waited = 0.0
+            for link in route.links:
+                start = link.reserve(head, duration, now)
+                if start > head:
+                    waited += self._charge_wait(link, start - head)
                 spans.append((link.index, start, start + duration))
-            head = start + link.latency_cycles
+                head = start + link.latency_cycles
+            injected_at = spans[0][2]
+        else:
+            spans = _NO_SPANS
+            self._sends_since_prune += 1
+            if self._sends_since_prune >= _PRUNE_EVERY_SENDS:
+                self._prune(now)
+            # Link.reserve, inlined (without its pruning, done above now and then): this
+            # loop runs once per link per message. The first link gives the injection time.
+            link, starts, ends, latency = route.first
+            if not ends or ends[-1] < head:
+                starts.append(head)
+                ends.append(head + duration)
+                waited = 0.0
+            elif ends[-1] == head:
+                ends[-1] = head + duration
+                waited = 0.0
+            else:
+                start = link._reserve_among(head, duration)
+                waited = self._charge_wait(link, start - head) if start > head else 0.0
+                head = start
+            injected_at = head + duration
+            head += latency
+            for link, starts, ends, latency in route.rest:
+                if not ends or ends[-1] < head:
+                    starts.append(head)
+                    ends.append(head + duration)
+                elif ends[-1] == head:
+                    ends[-1] = head + duration
+                else:
+                    start = link._reserve_among(head, duration)
+                    if start > head:
+                        waited += self._charge_wait(link, start - head)
+                        head = start
+                head += latency
+        pending = route.pending
+        if not pending[0]:
+            self._dirty.append(route)
+        pending[0] += 1
+        pending[1] += n_bytes
+        pending[2] += transactions
+        pending[3] += duration
+        if not self._defer_counts:
+            self._settle()
         delivered_at = head + duration
-        transfer = Transfer(src, dst, n_bytes, now, injected_at, delivered_at, waited, hops, label, spans or [])
+        transfer = Transfer(src, dst, n_bytes, now, injected_at, delivered_at, waited, route.hops, label, spans)
         self.bytes_injected += n_bytes
         self.messages_sent += 1
         if self.trace:
@@ -228,30 +334,63 @@ class Network:
             batch = self._uncalled.get(delivered_at)
             if batch is None:
                 self._uncalled[delivered_at] = [n_bytes, 1]
-                self.env.timeout(delivered_at - now, delivered_at).callbacks.append(self._count_uncalled)
+                env.timeout(delivered_at - now, delivered_at).callbacks.append(self._count_uncalled)
             else:
                 batch[0] += n_bytes
                 batch[1] += 1
             return transfer
-
-        def deliver(_event: simpy.Event) -> None:
-            self.bytes_delivered += n_bytes
-            self.messages_delivered += 1
-            on_delivery()
-
-        self.env.timeout(delivered_at - now).callbacks.append(deliver)
+        env.timeout(delivered_at - now, (n_bytes, on_delivery)).callbacks.append(self._deliver)
         return transfer
 
-    def _path(self, src: tuple, dst: tuple, network: str) -> tuple[tuple[Link, ...], float, int]:
+    @staticmethod
+    def _charge_wait(link: Link, wait: float) -> float:
+        """Count a transfer's wait for a busy link; return it."""
+        link.wait_cycles += wait
+        if wait > link.max_wait_cycles:
+            link.max_wait_cycles = wait
+        return wait
+
+    def _prune(self, now: float) -> None:
+        """Drop reservations that ended by ``now`` from links that keep many.
+
+        Reservations in the past cannot change where a transfer sent from now on fits, so
+        when they are dropped changes no timing; it only bounds the lists.
+        """
+        self._sends_since_prune = 0
+        for link in self.links:
+            ends = link._ends
+            if len(ends) > _PRUNE_AT and ends[0] <= now:
+                drop = bisect_right(ends, now)
+                del link._starts[:drop], ends[:drop]
+
+    def _deliver(self, event: simpy.Event) -> None:
+        n_bytes, on_delivery = event._value
+        self.bytes_delivered += n_bytes
+        self.messages_delivered += 1
+        on_delivery()
+
+    def _settle(self) -> None:
+        """Add the counts kept per route to their links."""
+        for route in self._dirty:
+            transfers, n_bytes, transactions, busy = route.pending
+            for link in route.links:
+                link._transfers += transfers
+                link._bytes += n_bytes
+                link._transactions += transactions
+                link._busy_cycles += busy
+            route.pending = [0, 0, 0, 0.0]
+        self._dirty = []
+
+    def _path(self, src: tuple, dst: tuple, network: str) -> _Route:
         """The links of a route, the cycles per transaction of its slowest link and its hops."""
-        route = tuple(self.links[i] for i in self.mesh.route(src, dst, network))
-        per_tx = max(link.cycles_per_transaction for link in route)
-        hops = sum(1 for link in route if link.kind in ("cmesh", "rmesh"))
-        path = (route, per_tx, hops)
-        self._paths[(src, dst, network)] = path
-        return path
+        links = tuple(self.links[i] for i in self.mesh.route(src, dst, network))
+        per_tx = max(link.cycles_per_transaction for link in links)
+        hops = sum(1 for link in links if link.kind in ("cmesh", "rmesh"))
+        route = _Route(links, per_tx, hops)
+        self._paths[(src, dst, network)] = route
+        return route
 
     def _count_uncalled(self, event: simpy.Event) -> None:
-        n_bytes, messages = self._uncalled.pop(event.value)
+        n_bytes, messages = self._uncalled.pop(event._value)
         self.bytes_delivered += n_bytes
         self.messages_delivered += messages

@@ -55,13 +55,22 @@ class LayerAssignment:
         return self._contributors.get(j, [])
 
     def __post_init__(self) -> None:
+        self._owned_for: dict[int, int] | None = None
         self._contributors: dict[int, list[int]] = {}
         for k, pieces in enumerate(self.pieces):
             for piece in pieces:
                 self._contributors.setdefault(piece.j, []).append(k)
 
     def owned(self, k: int) -> list[int]:
-        return sorted(j for j, q in self.owner.items() if q == k)
+        """Outputs chain position ``k`` finishes, ascending."""
+        # Planning asks this for every core, sample and layer: index the owners once, and
+        # again only if ``owner`` was changed since (strategies fill it after construction).
+        if self._owned_for != self.owner:
+            self._owned_for = dict(self.owner)
+            self._owned_by: dict[int, list[int]] = {}
+            for j in sorted(self.owner):
+                self._owned_by.setdefault(self.owner[j], []).append(j)
+        return list(self._owned_by.get(k, ()))
 
     def products(self, k: int) -> int:
         return sum(p.count for p in self.pieces[k])

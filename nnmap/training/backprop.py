@@ -26,14 +26,17 @@ sample ahead of the others. (A single-layer network's forward partial sums get o
 a core hands off the next sample's partial sum only after it has this sample's error,
 which its owner computes after adding this sample's partial sum.)
 
-Inputs and targets are streamed from the shared DRAM (the dataset stays in the host's
-memory): each core reads the inputs its products need and the targets of the outputs it
-owns, at the start of each sample.
+Inputs and targets reach the cores through a ``nnmap.training.feed`` (by default the host
+writes each sample into the chain, which relays it), into two rows by step parity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import numpy as np
+import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
@@ -42,14 +45,14 @@ from nnmap.broadcast import hidden, runs
 from nnmap.errors import TrainingError
 from nnmap.model import Layer, Network
 from nnmap.plan import Plan
-from nnmap.program import Op, Phase, ReadDram, Relay, Send, Wait
+from nnmap.program import Op, Phase, Relay, Send, Wait
 from nnmap.strategies import get_strategy
 from nnmap.strategies.base import sample_ops
+from nnmap.training.feed import FEEDS, T_DRAM, X_DRAM, Feed, x_range
 from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
 
 Coord = tuple[int, int]
-X_DRAM = "train_x"  # the dataset in the shared DRAM: inputs row by row
-T_DRAM = "train_t"  # and targets
+__all__ = ["T_DRAM", "X_DRAM", "BackpropProgram"]
 
 
 def out_error(n_layers: int, parity: int) -> str:
@@ -84,11 +87,15 @@ class BackpropProgram:
         loss: ``mse`` or ``cross-entropy``.
         chain: the cores in chain order (default: the snake over the whole mesh); a chain of
             one core is plain SGD on that core.
+        feed: how samples reach the cores, a name of ``nnmap.training.feed.FEEDS``.
     """
 
     def __init__(self, chip: ChipConfig, net: Network, n_samples: int, lr: float, momentum: float = 0.0,
-                 loss: str = "mse", chain: list[Coord] | None = None) -> None:
-        self.plan: Plan = get_strategy("partitioned").plan(chip, net, 1, "bidir",
+                 loss: str = "mse", chain: list[Coord] | None = None, feed: str = "dram") -> None:
+        if feed not in FEEDS:
+            raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
+        # batch 2: the x and y buffers get a row per step parity
+        self.plan: Plan = get_strategy("partitioned").plan(chip, net, 2, "bidir",
                                                            chain or Mesh(chip).neighbour_chain())
         self.net = net
         self.n_samples = n_samples
@@ -98,8 +105,14 @@ class BackpropProgram:
         for li, assign in enumerate(self.plan.layers):
             if any(p.stride != 1 for pieces in assign.pieces for p in pieces):
                 raise TrainingError(f"layer {li}: back-propagation needs contiguous product ranges")
+        first, last = self.plan.layers[0], self.plan.layers[-1]
+        self.feed: Feed = FEEDS[feed](
+            self.chain, net.sizes[0], net.sizes[-1],
+            [x_range([(p.start, p.count) for p in first.pieces[k]]) for k in range(len(self.chain))],
+            [runs(last.owned(k)) for k in range(len(self.chain))],
+        )
         self.relays = self._relays()
-        self.dram = {X_DRAM: n_samples * net.sizes[0], T_DRAM: n_samples * net.sizes[-1], **self.plan.dram}
+        self.dram = {**self.feed.dram(n_samples), **self.plan.dram}
         self._add_buffers()
         self.plan.check_fits()
 
@@ -115,8 +128,7 @@ class BackpropProgram:
         n_layers = len(net.layers)
         for k, coord in enumerate(self.chain):
             buffers, setup = plan.buffers[coord], plan.setup[coord]
-            if plan.layers[-1].owned(k):
-                buffers["t"] = net.sizes[-1]
+            buffers.update(self.feed.buffers(k))
             if plan.layers[-1].pieces[k]:
                 for parity in (0, 1):
                     buffers[out_error(n_layers, parity)] = net.sizes[-1]
@@ -138,6 +150,8 @@ class BackpropProgram:
 
     def _relays(self) -> dict[Coord, list[Relay]]:
         rules = {coord: list(r) for coord, r in self.plan.relays.items()}
+        for coord, more in self.feed.relays().items():
+            rules.setdefault(coord, []).extend(more)
         c = self.chain
         for k in range(1, len(c) - 1):
             for li in range(len(self.net.layers) - 1):
@@ -147,19 +161,31 @@ class BackpropProgram:
         return rules
 
     def step_ops(self, k: int, step: int, row: int) -> list[Op]:
-        """Ops of chain core ``k`` for SGD step ``step`` (counted from the start) on dataset row ``row``."""
-        return self._read_inputs(k, row) + sample_ops(self.plan, k, step, 0) + self._backward(k, step, row)
+        """Ops of chain core ``k`` for SGD step ``step`` (counted from the start) on sample ``row`` alone."""
+        return self.epoch_ops(k, step, [row])
 
-    def _read_inputs(self, k: int, row: int) -> list[Op]:
-        pieces = self.plan.layers[0].pieces[k]
-        if not pieces:
-            return []
-        n_in = self.net.sizes[0]
-        lo = min(p.start for p in pieces)
-        hi = max(p.start + p.count for p in pieces)
-        return [ReadDram(X_DRAM, row * n_in + lo, "x", lo, hi - lo, f"read x[{lo}:{hi}]")]
+    def epoch_ops(self, k: int, first_step: int, rows: list[int]) -> list[Op]:
+        """Ops of chain core ``k`` for SGD steps ``first_step, first_step + 1, ...`` on samples ``rows``."""
+        ops: list[Op] = []
+        for i, row in enumerate(rows):
+            step = first_step + i
+            following = rows[i + 1] if i + 1 < len(rows) else None
+            ops += self.feed.before(k, step, row, i == 0)
+            ops += sample_ops(self.plan, k, step, step % 2)
+            ops += self._backward(k, step)
+            ops += self.feed.after(k, step, following)
+        return ops
 
-    def _backward(self, k: int, step: int, row: int) -> list[Op]:
+    def load_dram(self, chip: Chip, x: np.ndarray, t: np.ndarray) -> None:
+        """Put the dataset in the DRAM (allocated from ``self.dram``), as the host holds it."""
+        self.feed.load_dram(chip, x, t)
+
+    def host_process(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
+                     t: np.ndarray) -> Generator[simpy.Event, Any, None] | None:
+        """The host's part of the same steps (feeding samples), or None if it has none."""
+        return self.feed.host(chip, first_step, rows, x, t)
+
+    def _backward(self, k: int, step: int) -> list[Op]:
         net, plan, chain = self.net, self.plan, self.chain
         n_layers = len(net.layers)
         parity, uses = step % 2, step // 2 + 1
@@ -168,10 +194,9 @@ class BackpropProgram:
         owned = last.owned(k)
         n_out = net.sizes[-1]
         delta = out_error(n_layers, parity)
-        ops += [ReadDram(T_DRAM, row * n_out + s, "t", s, n, f"read t[{s}:{s + n}]") for s, n in runs(owned)]
-        for j in owned:
-            ops.append(OutputError(delta, j, "y", owned.index(j), "t", j, net.layers[-1].activation, self.loss,
-                                   f"error y{j}"))
+        for t, j in enumerate(owned):
+            ops.append(OutputError(delta, j, "y", parity * len(owned) + t, "t", parity * n_out + j,
+                                   net.layers[-1].activation, self.loss, f"error y{j}"))
             ops += [Send(chain[q], delta, j, delta, j, 1, f"error y{j}") for q in last.contributors(j) if q != k]
         needed = {p.j for p in last.pieces[k]}
         if needed:
@@ -182,8 +207,8 @@ class BackpropProgram:
             offsets = np.cumsum([0] + [p.count for p in pieces])
             if li > 0:
                 ops += self._reduce_error(k, li, pieces, offsets, delta, parity, uses)
-            a = "x" if li == 0 else hidden(li - 1, step)
-            ops += [Descend(f"w{li}", int(offsets[t]), a, p.start, delta, p.j, p.count, self.lr, self.momentum,
+            a, base = ("x", parity * net.sizes[0]) if li == 0 else (hidden(li - 1, step), 0)
+            ops += [Descend(f"w{li}", int(offsets[t]), a, base + p.start, delta, p.j, p.count, self.lr, self.momentum,
                             f"vw{li}" if self.momentum else None, f"update W[:, {p.j}]")
                     for t, p in enumerate(pieces)]
             mine = plan.layers[li].owned(k)

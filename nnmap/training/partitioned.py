@@ -2,8 +2,8 @@
 
 Every core keeps its slice of every layer's weights in its SRAM for the whole run and
 updates it in place; the programs are ``BackpropProgram``'s. The host loads the weights
-once over the eLink; the dataset stays in the shared DRAM, from which the cores read each
-sample's inputs and targets. Samples go in the dataset's order, one SGD step each.
+once over the eLink, then each sample as its step comes (``nnmap.training.feed.HostFeed``).
+Samples go in the dataset's order, one SGD step each.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from epiphany_sim.chip import Chip
 from nnmap.model import Network
 from nnmap.program import run_ops
-from nnmap.training.backprop import T_DRAM, X_DRAM, BackpropProgram
+from nnmap.training.backprop import BackpropProgram
 from nnmap.training.base import Meter, Trainer, host_load
 
 
@@ -20,7 +20,7 @@ class Partitioned(Trainer):
 
     def start(self) -> Meter:
         hp, data = self.hp, self.data
-        self.program = BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss)
+        self.program = BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss, feed="host")
         self.sim = Chip(self.chip)
         for coord, buffers in self.program.plan.buffers.items():
             sram = self.sim.core(coord).sram
@@ -28,19 +28,20 @@ class Partitioned(Trainer):
                 sram.alloc(name, n)
         for name, n in self.program.dram.items():
             self.sim.dram.alloc(name, n)
-        # the dataset is already in the host's memory, which is the DRAM window: no transfer
-        self.sim.dram[X_DRAM].store(0, data.x.reshape(-1))
-        self.sim.dram[T_DRAM].store(0, data.y.reshape(-1))
+        self.program.load_dram(self.sim, data.x, data.y)
         self.sim.process(host_load(self.sim, self.program.plan.setup))
         self.sim.run()
         self.steps = 0
         return Meter.of(self.sim)
 
     def run_epoch(self, epoch: int) -> Meter:
-        rows = range(self.data.n_samples)
+        rows = list(range(self.data.n_samples))
         for k, coord in enumerate(self.program.chain):
-            ops = [op for i in rows for op in self.program.step_ops(k, self.steps + i, i)]
+            ops = self.program.epoch_ops(k, self.steps, rows)
             self.sim.process(run_ops(self.sim.core(coord), ops, self.program.relays))
+        feeding = self.program.host_process(self.sim, self.steps, rows, self.data.x, self.data.y)
+        if feeding is not None:
+            self.sim.process(feeding)
         self.steps += len(rows)
         self.sim.run()
         return Meter.of(self.sim)

@@ -75,7 +75,8 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
         assert epochs[-1]["loss"] < epochs[0]["loss"]
     assert doc["runs"][0]["chip"] == "e16-1core"
     assert doc["runs"][1]["chip"] == "e16"
-    assert doc["runs"][1]["totals"]["bytes_on_chip"] > 0 == doc["runs"][0]["totals"]["bytes_on_chip"]
+    # partial sums, errors and relays move on the mesh; one core only talks to the host
+    assert doc["runs"][1]["totals"]["bytes_on_chip"] > 10 * doc["runs"][0]["totals"]["bytes_on_chip"]
     assert png.read_bytes().startswith(PNG_MAGIC)
 
 

@@ -39,15 +39,25 @@ class Chip:
         self.host = Host(self)
         self.dram = ExternalDram(config.dram_bytes, config.dram_base_address)
         self.pending_waits: dict[int, Callable[[], str]] = {}
+        # Every delivered message looks up its core and memory: index them by node once.
+        self._core_at: dict[tuple, Core] = {core.coord: core for core in self.cores}
+        self._memory_at: dict[tuple, Memory] = {core.coord: core.sram for core in self.cores}
+        self._memory_at[HOST] = self.dram
 
     def core(self, coord: Coord) -> Core:
-        return self.cores[self.mesh.index_of(coord)]
+        try:
+            return self._core_at[coord]
+        except (KeyError, TypeError):  # outside the mesh, or not a tuple: index_of says which
+            return self.cores[self.mesh.index_of(coord)]
 
     def memory_at(self, node: tuple) -> Memory:
         """The memory behind a node: a core's SRAM, or the DRAM for ``HOST``."""
-        if node == HOST:
-            return self.dram
-        return self.core(node).sram  # type: ignore[arg-type]
+        try:
+            return self._memory_at[node]
+        except (KeyError, TypeError):
+            if node == HOST:
+                return self.dram
+            return self.core(node).sram  # type: ignore[arg-type]
 
     def process(self, generator: Generator[simpy.Event, Any, Any]) -> simpy.Process:
         return self.env.process(generator)

@@ -47,17 +47,14 @@ class Activity(NamedTuple):
 class _Delivery:
     """Stores a message's values at the destination when the network delivers it."""
 
-    __slots__ = ("target", "offset", "values", "then")
+    __slots__ = ("target", "offset", "values", "then", "n_bytes")
 
     def __init__(self, target: Buffer, offset: int, values: np.ndarray, then: Callable[[], None] | None) -> None:
         self.target = target
         self.offset = offset
         self.values = values
         self.then = then
-
-    @property
-    def n_bytes(self) -> int:
-        return int(self.values.nbytes)
+        self.n_bytes = int(values.nbytes)
 
     def __call__(self) -> None:
         self.target.store(self.offset, self.values)
@@ -94,6 +91,8 @@ class Agent:
         self, dst: tuple, buffer: str, offset: int, values: np.ndarray, then: Callable[[], None] | None
     ) -> _Delivery:
         target = self.chip.memory_at(dst)[buffer]  # fail at the sender if it does not exist
+        if type(values) is np.ndarray and values.dtype == np.float32:
+            return _Delivery(target, offset, values.flatten(), then)  # a copy, as below, without the conversion
         return _Delivery(target, offset, np.array(values, dtype=np.float32, copy=True).reshape(-1), then)
 
     def write(
@@ -144,10 +143,13 @@ class Agent:
             deliver()
             return
         channels = self._dma_free_at
-        channel = min(range(len(channels)), key=channels.__getitem__)
+        if len(channels) == 2:  # the Epiphany's two channels; the first of equals, as min() picks
+            channel = 1 if channels[1] < channels[0] else 0
+        else:
+            channel = min(range(len(channels)), key=channels.__getitem__)
         ready = channels[channel]
         if ready <= self.env.now:
-            channels[channel] = self._send(dst, deliver, label)
+            channels[channel] = self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label).injected_at
             return
         channels[channel] = float("inf")  # claimed until the delayed send knows its timing
 

@@ -211,13 +211,16 @@ def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.n
     if dst == HOST or not relays.get(dst):  # type: ignore[call-overload]
         return None
     src = sender.coord
-    values = values.copy()
+    targets = [rule.dst for rule in relays[dst] if rule.buffer == buffer and rule.src == src]  # type: ignore[index]
+    if not targets:
+        return None
+    if values.base is not None:  # a view of the sender's SRAM, which may change before delivery
+        values = values.copy()
+    holder = sender.chip.core(dst)  # type: ignore[arg-type]
+    label = f"relay {buffer}"
 
     def forward() -> None:
-        holder = sender.chip.core(dst)  # type: ignore[arg-type]
-        for rule in relays[dst]:  # type: ignore[index]
-            if rule.buffer == buffer and rule.src == src:
-                holder.post(rule.dst, buffer, offset, values, f"relay {buffer}",
-                            then=_relay_hook(holder, rule.dst, buffer, offset, values, relays))
+        for to in targets:
+            holder.post(to, buffer, offset, values, label, then=_relay_hook(holder, to, buffer, offset, values, relays))
 
     return forward

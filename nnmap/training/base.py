@@ -189,7 +189,7 @@ class Trainer:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.name:
+        if cls.__dict__.get("name"):  # a subclass that does not name itself is not a new trainer
             REGISTRY[cls.name] = cls
 
     def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:

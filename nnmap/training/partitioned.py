@@ -8,6 +8,8 @@ Samples go in the dataset's order, one SGD step each.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from epiphany_sim.chip import Chip
 from nnmap.model import Network
 from nnmap.program import run_ops
@@ -17,10 +19,13 @@ from nnmap.training.base import Meter, Trainer, host_load
 
 class Partitioned(Trainer):
     name = "partitioned"
+    feed: ClassVar[str] = "host"
+    """How samples reach the cores (``nnmap.training.feed.FEEDS``)."""
 
     def start(self) -> Meter:
         hp, data = self.hp, self.data
-        self.program = BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss, feed="host")
+        self.program = BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss,
+                                       feed=self.feed)
         self.sim = Chip(self.chip)
         for coord, buffers in self.program.plan.buffers.items():
             sram = self.sim.core(coord).sram

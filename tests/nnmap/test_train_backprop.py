@@ -14,6 +14,7 @@ from epiphany_sim.config import E16, E64, ChipConfig
 from nnmap.model import Layer, Network, random_network
 from nnmap.training import Hyperparameters, get_trainer, train
 from nnmap.training.datasets import Dataset
+from nnmap.training.partitioned import Partitioned
 
 
 def _act(name: str, z: np.ndarray) -> np.ndarray:
@@ -61,8 +62,9 @@ def _data(sizes: list[int], n: int, seed: int) -> Dataset:
     return Dataset("random", x, t)
 
 
-def _simulated(chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters, trainer: str = "partitioned"):
-    run = get_trainer(trainer)(chip, net, data, hp)
+def _simulated(chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters,
+               trainer: str | type = "partitioned") -> Network:
+    run = (get_trainer(trainer) if isinstance(trainer, str) else trainer)(chip, net, data, hp)
     train(run)
     return run.network()
 
@@ -121,8 +123,16 @@ def test_one_step_gradients_equal_numpy(chip: ChipConfig, sizes: list[int], hidd
         assert np.any(np.abs(before.weights - w) > 1e-4), "the step is too small to test anything"
 
 
-@pytest.mark.parametrize(("trainer", "momentum"), [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0)])
-def test_twenty_epochs_of_sgd_equal_numpy(trainer: str, momentum: float) -> None:
+class _FromDram(Partitioned):
+    """The partitioned trainer with every core reading its samples from DRAM itself."""
+
+    feed = "dram"
+
+
+@pytest.mark.parametrize(("trainer", "momentum"),
+                         [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0)],
+                         ids=["partitioned", "partitioned-momentum", "single", "partitioned-dram-feed"])
+def test_twenty_epochs_of_sgd_equal_numpy(trainer: str | type, momentum: float) -> None:
     sizes = [4, 6, 3]
     data = _data(sizes, 6, seed=7)
     net = random_network(sizes, "sigmoid", "sigmoid", seed=3)
@@ -150,6 +160,10 @@ def test_weights_stay_in_the_cores_and_only_data_comes_from_off_chip() -> None:
     per_sample = (trained.bytes_off_chip - loaded.bytes_off_chip) / data.n_samples
     assert 0 < per_sample <= data_bound
     assert trained.bytes_on_chip > loaded.bytes_on_chip  # partial sums, errors and hidden values
+
+
+def test_an_unnamed_subclass_does_not_replace_a_registered_trainer() -> None:
+    assert get_trainer("partitioned") is Partitioned
 
 
 def test_untrainable_output_activation_is_a_clear_error() -> None:

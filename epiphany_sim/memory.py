@@ -47,14 +47,15 @@ class Buffer:
 
     def store(self, offset: int, values: np.ndarray) -> None:
         """Write ``values`` at element ``offset`` and wake the waiters now satisfied."""
-        end = offset + len(values)
-        if offset < 0 or end > len(self.data):
+        n = len(values)
+        data = self.data
+        end = offset + n
+        if offset < 0 or end > len(data):
             raise MemoryAccessError(
-                f"write of {len(values)} elements at {offset} overflows buffer {self.name!r} "
-                f"of {len(self.data)} elements"
+                f"write of {n} elements at {offset} overflows buffer {self.name!r} of {len(data)} elements"
             )
-        self.data[offset:end] = values
-        self.written += len(values)
+        data[offset:end] = values
+        self.written += n
         if self.waiters:
             still = []
             for count, event in self.waiters:

@@ -29,8 +29,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Mesh
@@ -39,7 +41,7 @@ _PRUNE_AT = 32
 _BUSY_GRAIN = 1024  # busy times are multiples of 1/_BUSY_GRAIN cycle when counts are deferred
 _BUSY_LIMIT = 1 << 20
 _NO_SPANS: tuple[()] = ()
-_PRUNE_EVERY_SENDS = 4096  # untraced sends between sweeps that drop past reservations
+_PRUNE_MASK = 4095  # untraced sends between sweeps that drop past reservations, less one
 
 
 class Link:
@@ -166,6 +168,22 @@ class _Route:
         self.pending = [0, 0, 0, 0.0]
 
 
+class _Arrival:
+    """A delivery on the simpy queue, with only what ``Environment.step`` reads of an event.
+
+    Scheduled with ``Environment.schedule`` exactly where a ``Timeout`` would be (same
+    time, priority and order), at a fraction of its cost; ``callbacks`` is shared, as step
+    only reads it.
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value")
+
+    def __init__(self, callbacks: list[Callable[[Any], None]], value: Any) -> None:
+        self.callbacks = callbacks
+        self._ok = True
+        self._value = value
+
+
 @dataclass(slots=True)
 class Transfer:
     """One message in flight, as the network timed it.
@@ -236,7 +254,8 @@ class Network:
         # every busy time is then a multiple of 1/1024 cycle, exact in a float far past any run.
         self._defer_counts = all(float(v * _BUSY_GRAIN).is_integer() and v < _BUSY_LIMIT for v in per_tx.values())
         self._dirty: list[_Route] = []
-        self._sends_since_prune = 0
+        self._on_delivery = [self._deliver]
+        self._on_uncalled = [self._count_uncalled]
 
     def send(
         self,
@@ -283,8 +302,7 @@ class Network:
             injected_at = spans[0][2]
         else:
             spans = _NO_SPANS
-            self._sends_since_prune += 1
-            if self._sends_since_prune >= _PRUNE_EVERY_SENDS:
+            if not self.messages_sent & _PRUNE_MASK:
                 self._prune(now)
             # Link.reserve, inlined (without its pruning, done above now and then): this
             # loop runs once per link per message. The first link gives the injection time.
@@ -334,12 +352,12 @@ class Network:
             batch = self._uncalled.get(delivered_at)
             if batch is None:
                 self._uncalled[delivered_at] = [n_bytes, 1]
-                env.timeout(delivered_at - now, delivered_at).callbacks.append(self._count_uncalled)
+                env.schedule(_Arrival(self._on_uncalled, delivered_at), NORMAL, delivered_at - now)  # type: ignore[arg-type]
             else:
                 batch[0] += n_bytes
                 batch[1] += 1
             return transfer
-        env.timeout(delivered_at - now, (n_bytes, on_delivery)).callbacks.append(self._deliver)
+        env.schedule(_Arrival(self._on_delivery, (n_bytes, on_delivery)), NORMAL, delivered_at - now)  # type: ignore[arg-type]
         return transfer
 
     @staticmethod
@@ -356,7 +374,6 @@ class Network:
         Reservations in the past cannot change where a transfer sent from now on fits, so
         when they are dropped changes no timing; it only bounds the lists.
         """
-        self._sends_since_prune = 0
         for link in self.links:
             ends = link._ends
             if len(ends) > _PRUNE_AT and ends[0] <= now:

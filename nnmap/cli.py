@@ -20,10 +20,12 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.files import write_atomic, write_json
 from nnmap.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
-from nnmap.plots import compare_figures, run_figures, save_figures
+from nnmap.plots import compare_figures, run_figures, save_figures, sweep_figures
 from nnmap.report import report_html
 from nnmap.run import run
 from nnmap.strategies import REGISTRY, get_strategy
+from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
+from nnmap.sweep_spec import load_spec
 from nnmap.trace import trace_json
 from nnmap.train_cli import add_train_parser, train_command
 
@@ -69,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
+    p_sweep = sub.add_parser("sweep", help="run a grid of chips, networks, strategies and batches on Dask")
+    p_sweep.add_argument("--spec", metavar="FILE.toml", required=True, help="the grid (see nnmap/sweep_spec.py)")
+    p_sweep.add_argument("--out", metavar="DIR", required=True, help="results.csv, results.json and figures go here")
+    p_sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a local cluster)")
+    p_sweep.add_argument("--resume", action="store_true", help="skip the runs DIR already records")
+    p_sweep.add_argument("--workers", type=int, help=f"local cluster worker processes (default {DEFAULT_WORKERS})")
+    p_sweep.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
+                         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})")
     add_train_parser(sub)
     return parser
 
@@ -139,10 +149,44 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(fmt.format(*r) for r in [header, *lines])
 
 
+def _sweep_summary(out: str, outcome: SweepOutcome) -> str:
+    done = outcome.skipped + outcome.ran
+    lines = [f"sweep: {done} of {outcome.total} runs recorded in {out} ({outcome.skipped} from before, "
+             f"{outcome.ran} now, in {outcome.wall_seconds:.1f} s)"]
+    if outcome.failed or outcome.not_validated:
+        lines.append(f"  of the runs now: {outcome.failed} failed (see the error column), "
+                     f"{outcome.not_validated} did not match numpy")
+    if outcome.lost:
+        lines.append(f"  {outcome.lost} runs lost with their workers: run again with --resume")
+    if outcome.interrupted:
+        lines.append("  interrupted: run again with --resume to finish")
+    return "\n".join(lines)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    if args.scheduler and args.workers is not None:
+        raise SimError("--workers sizes the local cluster: drop it when using --scheduler")
+    spec = load_spec(args.spec)
+    workers = DEFAULT_WORKERS if args.workers is None else args.workers
+    try:
+        outcome = run_sweep(spec, args.out, args.scheduler, args.resume, workers, args.connect_timeout)
+    except KeyboardInterrupt:  # while the cluster started: nothing ran yet
+        print("nnmap: sweep interrupted before any run finished", file=sys.stderr)
+        return 130
+    if not outcome.interrupted:
+        save_figures(sweep_figures(outcome.rows), args.out)
+    print(_sweep_summary(args.out, outcome))
+    if outcome.interrupted:
+        return 130
+    return 1 if outcome.lost or outcome.not_validated else 0
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return train_command(args)
+    if args.command == "sweep":
+        return _sweep(args)
     chip = load_chip(args.chip, args.chip_config)
     net = _network(args)
     x = _inputs(args, net)

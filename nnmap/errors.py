@@ -17,5 +17,9 @@ class MappingError(NnmapError):
     """A network cannot be mapped onto the chip as asked."""
 
 
+class SweepError(NnmapError):
+    """A sweep file is malformed, its output directory unusable, or its cluster unreachable."""
+
+
 class TrainingError(NnmapError):
     """Training cannot run as asked: bad hyperparameters, dataset or trainer name."""

@@ -1,0 +1,219 @@
+"""The sweep file: a grid of runs over chips, networks, strategies, broadcasts and batches.
+
+A sweep file is TOML with these top-level keys (every list is one axis of the grid; the
+runs are every combination of one value from each):
+
+.. code-block:: toml
+
+    chips      = ["2x2", "e16", "e64"]          # presets (e16, e64, epiphany-v) or RxC meshes
+    layers     = ["16,32,8", [32, 64, 10]]      # layer sizes, inputs first: "a,b,c" or [a, b, c]
+    strategies = ["partitioned", "allgather"]   # registered names, "name:broadcast", or "all"
+    broadcasts = ["default", "dram"]            # optional; "default" is the strategy's own
+    batches    = [1, 4]                         # optional, default [1]: random input samples
+    seeds      = [0]                            # optional, default [0]: weights and inputs
+    hidden_activation = "sigmoid"               # optional, as nnmap run's --hidden-activation
+    output_activation = "sigmoid"               # optional, as nnmap run's --output-activation
+
+A strategy written ``"name:broadcast"`` keeps its own broadcast; the ``broadcasts`` axis
+applies to the plain names only. Runs that come out identical (``"default"`` next to the
+broadcast it stands for) are one run. Each run has a stable ``run_id``, a hash of its
+parameters, by which ``nnmap sweep --resume`` knows what is already recorded.
+
+The whole file is checked before anything runs: a malformed file, an unknown key, a wrong
+type, an unknown chip, strategy, broadcast or activation is a ``SweepError`` naming the file
+and the key. Whether a network fits a chip's SRAM is not checked here: a run that does not
+fit is a result of the sweep (recorded with its error), not a malformed file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from epiphany_sim.config import chip_from_name
+from epiphany_sim.errors import SimError
+from nnmap.broadcast import BROADCASTS
+from nnmap.errors import SweepError
+from nnmap.model import ACTIVATIONS
+from nnmap.strategies import REGISTRY
+
+DEFAULT_BROADCAST = "default"
+KEYS = ("chips", "layers", "strategies", "broadcasts", "batches", "seeds", "hidden_activation",
+        "output_activation")
+REQUIRED = ("chips", "layers", "strategies")
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Everything that decides one run of a sweep (and nothing that does not).
+
+    Attributes:
+        chip: the chip's name as ``chip_from_name`` knows it (``e16``, ``4x4``).
+        layers: layer sizes, inputs first.
+        strategy: a registered strategy name.
+        broadcast: the broadcast variant, resolved (never ``"default"``).
+        batch: random input samples.
+        seed: seed of the random weights and inputs, as ``nnmap run --seed``.
+        hidden_activation: activation of the hidden layers.
+        output_activation: activation of the last layer.
+    """
+
+    chip: str
+    layers: tuple[int, ...]
+    strategy: str
+    broadcast: str
+    batch: int
+    seed: int
+    hidden_activation: str
+    output_activation: str
+
+    @property
+    def run_id(self) -> str:
+        """12 hex digits of a SHA-256 over the parameters: the same run gets the same id anywhere."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def layers_text(self) -> str:
+        """Layer sizes as ``nnmap run --layers`` takes them (``"16,32,8"``)."""
+        return ",".join(map(str, self.layers))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed, checked sweep file: its path and its runs in grid order."""
+
+    path: Path
+    runs: tuple[RunParams, ...]
+
+
+def _fail(path: Path, message: str) -> SweepError:
+    return SweepError(f"sweep file {path}: {message}")
+
+
+def _list(path: Path, data: dict[str, Any], key: str, default: list[Any] | None) -> list[Any]:
+    if key not in data:
+        if default is None:
+            raise _fail(path, f"missing key {key!r} (a list)")
+        return default
+    value = data[key]
+    if not isinstance(value, list):
+        raise _fail(path, f"{key} must be a list, got {value!r}")
+    if not value:
+        raise _fail(path, f"{key} is empty: give at least one value")
+    return value
+
+
+def _ints(path: Path, key: str, values: list[Any], minimum: int) -> list[int]:
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            raise _fail(path, f"{key} must hold integers >= {minimum}, got {v!r}")
+    return values
+
+
+def _chip(path: Path, name: Any) -> str:
+    if not isinstance(name, str):
+        raise _fail(path, f"chips must hold names such as \"e16\" or \"4x4\", got {name!r}")
+    try:
+        return chip_from_name(name).name
+    except SimError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def _layers(path: Path, value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        parts: list[Any] = value.split(",")
+        try:
+            sizes = [int(p) for p in parts]
+        except ValueError:
+            raise _fail(path, f"layers entry {value!r} is not comma-separated integers like \"6,16,4\"") from None
+    elif isinstance(value, list):
+        sizes = value
+    else:
+        raise _fail(path, f"layers entries are \"6,16,4\" or [6, 16, 4], got {value!r}")
+    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+        raise _fail(path, f"layers entry {value!r} needs at least two sizes, all integers >= 1")
+    return tuple(sizes)
+
+
+def _broadcast(path: Path, name: Any, where: str) -> str:
+    if not isinstance(name, str) or (name not in BROADCASTS and name != DEFAULT_BROADCAST):
+        raise _fail(path, f"unknown broadcast {name!r} in {where}: use {DEFAULT_BROADCAST!r} or one of "
+                          f"{', '.join(BROADCASTS)}")
+    return name
+
+
+def _variants(path: Path, strategies: Any, broadcasts: list[str]) -> list[tuple[str, str]]:
+    """``(strategy, broadcast)`` pairs, broadcasts resolved, in file order, without repeats."""
+    if strategies == "all":
+        strategies = list(REGISTRY)
+    elif not isinstance(strategies, list) or not strategies:
+        raise _fail(path, f"strategies must be \"all\" or a non-empty list, got {strategies!r}")
+    pairs: list[tuple[str, str]] = []
+    for item in strategies:
+        if not isinstance(item, str):
+            raise _fail(path, f"strategies must hold names, got {item!r}")
+        name, colon, own = item.partition(":")
+        if name not in REGISTRY:
+            raise _fail(path, f"unknown strategy {name!r}: use one of {', '.join(REGISTRY)}")
+        chosen = [_broadcast(path, own, f"strategy {item!r}")] if colon else broadcasts
+        cls = REGISTRY[name]
+        for bc in chosen:
+            resolved = cls.default_broadcast if bc == DEFAULT_BROADCAST else bc
+            if resolved not in cls.broadcasts:
+                raise _fail(path, f"strategy {name} does not support broadcast {resolved!r}")
+            if (name, resolved) not in pairs:
+                pairs.append((name, resolved))
+    return pairs
+
+
+def _activation(path: Path, data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = data.get(key, "sigmoid")
+    if value not in allowed:
+        raise _fail(path, f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def parse_spec(text: str, path: str | Path = "<string>") -> SweepSpec:
+    """Check a sweep file's text and expand its grid; raise ``SweepError`` on anything wrong."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(path, f"not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise _fail(path, f"unknown key {unknown[0]!r}: the keys are {', '.join(KEYS)}")
+    chips = [_chip(path, c) for c in _list(path, data, "chips", None)]
+    layers = [_layers(path, v) for v in _list(path, data, "layers", None)]
+    if "strategies" not in data:
+        raise _fail(path, "missing key 'strategies' (a list, or \"all\")")
+    broadcasts = [_broadcast(path, b, "broadcasts")
+                  for b in _list(path, data, "broadcasts", [DEFAULT_BROADCAST])]
+    variants = _variants(path, data["strategies"], broadcasts)
+    batches = _ints(path, "batches", _list(path, data, "batches", [1]), 1)
+    seeds = _ints(path, "seeds", _list(path, data, "seeds", [0]), 0)
+    hidden = _activation(path, data, "hidden_activation", ACTIVATIONS[:-1])
+    output = _activation(path, data, "output_activation", ACTIVATIONS)
+    runs: dict[str, RunParams] = {}
+    for chip, sizes, (strategy, bc), batch, seed in itertools.product(chips, layers, variants, batches, seeds):
+        params = RunParams(chip, sizes, strategy, bc, batch, seed, hidden, output)
+        runs.setdefault(params.run_id, params)
+    return SweepSpec(path, tuple(runs.values()))
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and check a sweep file (see the module docstring for its format)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepError(f"sweep file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"cannot read sweep file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_spec(text, path)

@@ -1,0 +1,419 @@
+"""Data-parallel training: every core holds a whole copy of a small network and trains on its shard.
+
+Each client is ``BackpropProgram`` on a chain of one core: plain SGD on that core, its
+weights in its own SRAM. The host writes each client's samples into it over the eLink, one
+step ahead, as the ``single`` trainer's host feed does (all clients' samples share the
+eLink); a shard is the list of rows the host sends a client, so reshuffling the shards
+costs nothing extra.
+The trainers differ in how the copies are combined, with real data moving through the
+simulated networks:
+
+- ``sync`` (seed 001's data parallelism): all cores take one sample each, then average
+  their updates. The updates are summed along the neighbour chain, chunk by chunk so the
+  hops overlap, and the last core turns the sum into the new parameters, which travel back
+  down the chain. It is mini-batch SGD with one sample per core.
+- ``downpour`` (seed 002's ScatterBrain, after Dean et al.'s Downpour SGD): a parameter
+  server on the mesh's centre core, the other cores clients. Each client keeps the updates
+  it made since its last push (Dean et al.'s "accrued gradients": a fetch replaces the
+  client's weights but keeps them), pushes them every ``n_push`` steps and fetches the
+  server's parameters every ``n_fetch`` steps; the server adds each push scaled by
+  ``1 / div``. The samples are reshuffled over the shards every ``n_shuffle`` epochs.
+- ``hogwild`` (seed 001): the shared parameters sit in the centre core's SRAM with no lock.
+  After each step a client reads them remotely, adds its own update and writes the sum
+  back; whatever another client wrote between that read and that write is lost, and the
+  weights a client computes with are as old as its last read. The simulator's timing alone
+  decides how stale they are.
+
+Epochs are the framework's: every client finishes its shard before the epoch's record is
+taken, so the clients meet at each epoch's end.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.core import Core
+from epiphany_sim.mesh import HOST, Mesh
+from nnmap.errors import TrainingError
+from nnmap.model import Network
+from nnmap.program import ReadDram, Wait, run_ops
+from nnmap.training.backprop import BackpropProgram
+from nnmap.training.base import Hyperparameters, Meter, Trainer, host_load
+from nnmap.training.datasets import Dataset
+
+Coord = tuple[int, int]
+F32 = np.float32
+CHUNK = 256  # elements per reduce message: 1 KB, 128 transactions; smaller chunks overlap more hops
+# Messages go out with ``Core.write`` (the core's own stores), not ``Core.post``: a third DMA
+# post while both channels wait for a delayed start is given an infinite delay by the simulator.
+
+
+def fed(k: int) -> str:
+    """The DRAM flag in which client ``k`` counts the samples it has finished."""
+    return f"fed{k}"
+
+
+class Params:
+    """The parameter buffers of a one-core program (``w0, b0, w1, ...``) seen as one vector.
+
+    A client keeps its own copy in those buffers; the vectors it exchanges (``base``,
+    ``acc``, ``fetched``, a server's ``params``) are single buffers of ``size`` elements
+    in the same order.
+    """
+
+    def __init__(self, program: BackpropProgram) -> None:
+        setup = program.plan.setup[program.chain[0]]
+        self.names = [name for name in setup if name[0] in "wb" and name[1:].isdigit()]
+        self.sizes = [len(setup[name]) for name in self.names]
+        self.size = sum(self.sizes)
+        self.initial = np.concatenate([setup[name] for name in self.names]).astype(F32)
+
+    def get(self, core: Core) -> np.ndarray:
+        """The core's working copy as one vector."""
+        return np.concatenate([core.sram[name].data for name in self.names])
+
+    def put(self, core: Core, vector: np.ndarray) -> None:
+        """Store ``vector`` into the core's working copy."""
+        offset = 0
+        for name, n in zip(self.names, self.sizes, strict=True):
+            core.sram[name].store(0, vector[offset : offset + n])
+            offset += n
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """``(offset, n)`` pieces of the vector of at most ``CHUNK`` elements."""
+        return [(s, min(CHUNK, self.size - s)) for s in range(0, self.size, CHUNK)]
+
+    def network(self, like: Network, vector: np.ndarray) -> Network:
+        """The network whose parameters are ``vector`` (the one-core layout: ``W[:, j]`` contiguous)."""
+        layers = []
+        offset = 0
+        for layer in like.layers:
+            n_w = layer.weights.size
+            weights = vector[offset : offset + n_w].reshape(layer.n_out, layer.n_in).T
+            bias = vector[offset + n_w : offset + n_w + layer.n_out]
+            offset += n_w + layer.n_out
+            layers.append(type(layer)(np.ascontiguousarray(weights, dtype=F32), bias.astype(F32), layer.activation))
+        return Network(tuple(layers))
+
+
+def compute_store(core: Core, buffer: str, offset: int, values: np.ndarray, cycles: float, label: str
+                  ) -> Generator[simpy.Event, Any, None]:
+    """Spend ``cycles`` computing, then store ``values`` at ``buffer[offset]``."""
+    yield from core.compute(cycles, label)
+    core.sram[buffer].store(offset, values.astype(F32))
+
+
+class DataParallel(Trainer):
+    """What the data-parallel trainers share: one single-core SGD client per worker core.
+
+    Subclasses set ``server_cores`` (1: the centre core is no client), ``client_vectors``
+    (the parameter-sized buffers each client keeps besides its weights) and write
+    ``epoch_processes``.
+    """
+
+    server_cores = 0
+    client_vectors: tuple[str, ...] = ()
+
+    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(chip, net, data, hp)
+        mesh = Mesh(chip)
+        self.server: Coord = (chip.rows // 2, chip.cols // 2)  # the centre: fewest hops on average
+        spare = [c for c in mesh.neighbour_chain() if not (self.server_cores and c == self.server)]
+        n = hp.shards or len(spare)
+        if n > len(spare):
+            raise TrainingError(f"{n} shards but {chip.name} has {len(spare)} cores for clients "
+                                f"({self.name}: one shard per client core); use --shards {len(spare)} or fewer")
+        self.clients: list[Coord] = spare[:n]
+
+    def shards(self) -> int:
+        return len(self.clients)
+
+    def start(self) -> Meter:
+        hp, data = self.hp, self.data
+        self.sim = Chip(self.chip)
+        self.programs = [BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c],
+                                         feed="dram") for c in self.clients]
+        self.params = Params(self.programs[0])
+        setup: dict[Coord, dict[str, np.ndarray]] = {}
+        for k, program in enumerate(self.programs):
+            coord = program.chain[0]
+            sram = self.sim.core(coord).sram
+            for name, n in program.plan.buffers[coord].items():
+                sram.alloc(name, n)
+            for name in self.client_vectors:
+                sram.alloc(name, self.params.size)
+            setup[coord] = dict(program.plan.setup[coord])
+            self.sim.dram.alloc(fed(k), 1)
+        self.setup(setup)
+        self.sim.process(host_load(self.sim, setup))
+        self.sim.run()
+        for coord in self.clients:  # each client's own copy of what it was loaded with (no transfer)
+            sram = self.sim.core(coord).sram
+            if "base" in self.client_vectors:
+                sram["base"].store(0, self.params.initial)
+            if "acc" in self.client_vectors:
+                sram["acc"].store(0, np.zeros(self.params.size, dtype=F32))
+        self.steps = [0] * len(self.clients)
+        self.rng = np.random.default_rng(hp.seed)
+        self.order = np.arange(data.n_samples)
+        return Meter.of(self.sim)
+
+    def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
+        """Allocate and add to ``setup`` what the trainer needs beyond the clients' programs."""
+
+    def shard_rows(self, epoch: int) -> list[np.ndarray]:
+        """Each client's dataset rows for ``epoch``: contiguous shards, reshuffled every ``n_shuffle`` epochs."""
+        if self.hp.n_shuffle and epoch and epoch % self.hp.n_shuffle == 0:
+            self.order = self.rng.permutation(self.data.n_samples)
+        return np.array_split(self.order, len(self.clients))
+
+    def local_step(self, k: int, row: int) -> Generator[simpy.Event, Any, None]:
+        """Client ``k``'s SGD step on dataset row ``row``, in place in its SRAM.
+
+        The program's own feed would read the sample from DRAM; here the host has written
+        it (``feed``), so the step waits for it instead, and tells the host when it is done.
+        """
+        program = self.programs[k]
+        core = self.sim.core(program.chain[0])
+        step = self.steps[k]
+        n_in, n_out = self.net.sizes[0], self.net.sizes[-1]
+        ops = [Wait("x", (step + 1) * n_in, "wait inputs"), Wait("t", (step + 1) * n_out, "wait targets")]
+        ops += [op for op in program.step_ops(0, step, int(row)) if not isinstance(op, ReadDram)]
+        yield from run_ops(core, ops, program.relays)
+        yield from core.write(HOST, fed(k), 0, np.array([step + 1], dtype=F32), "done with sample")
+        self.steps[k] += 1
+
+    def feed(self, k: int, rows: np.ndarray, first: int) -> Generator[simpy.Event, Any, None]:
+        """The host writes client ``k``'s samples ``rows`` (steps ``first, ...``) into its two sample rows.
+
+        Row ``step % 2`` is free once the client has finished step ``step - 2``. The host
+        feeds all clients at once; their writes share the eLink.
+        """
+        host, coord = self.sim.host, self.clients[k]
+        n_in, n_out = self.net.sizes[0], self.net.sizes[-1]
+        for i, row in enumerate(rows):
+            step = first + i
+            if step >= 2:
+                yield from host.wait(fed(k), step - 1, f"wait for client {k}")
+            yield from host.write(coord, "x", (step % 2) * n_in, self.data.x[row], f"sample {row} inputs")
+            yield from host.write(coord, "t", (step % 2) * n_out, self.data.y[row], f"sample {row} targets")
+
+    def run_epoch(self, epoch: int) -> Meter:
+        rows = self.shard_rows(epoch)
+        for k in range(len(self.clients)):
+            self.sim.process(self.feed(k, rows[k], self.steps[k]))
+        for process in self.epoch_processes(rows):
+            self.sim.process(process)
+        self.sim.run()
+        return Meter.of(self.sim)
+
+    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
+        """The processes of one epoch in which client ``k`` trains on ``rows[k]``."""
+        raise NotImplementedError
+
+
+class Sync(DataParallel):
+    """Synchronous data parallelism: every step averages one update per core (mini-batch SGD)."""
+
+    name = "sync"
+    client_vectors = ("base", "sum", "new")
+
+    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        if hp.momentum:
+            raise TrainingError("sync averages plain SGD steps; it has no momentum: use --momentum 0")
+        super().__init__(chip, net, data, hp)
+        self.batches = 0
+
+    def shard_rows(self, epoch: int) -> list[np.ndarray]:
+        """Batch ``b`` gives core ``k`` row ``b * C + k``, in the dataset's order; the last batch may be short."""
+        c = len(self.clients)
+        return [self.order[k::c] for k in range(c)]
+
+    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
+        n_batches = len(rows[0])
+        sizes = [sum(1 for r in rows if len(r) > b) for b in range(n_batches)]
+        first = self.batches
+        self.batches += n_batches
+        return [self._client(k, rows[k], first, sizes) for k in range(len(self.clients))]
+
+    def _client(self, k: int, rows: np.ndarray, first: int, sizes: list[int]) -> Generator[simpy.Event, Any, None]:
+        cfg = self.chip
+        core = self.sim.core(self.clients[k])
+        sram = core.sram
+        p = self.params
+        c = len(self.clients)
+        down = self.clients[k - 1] if k > 0 else None
+        up = self.clients[k + 1] if k + 1 < c else None
+        for b, m in enumerate(sizes):
+            g = first + b  # batches since the start: the cumulative wait counts
+            if b < len(rows):
+                yield from self.local_step(k, rows[b])
+                update = p.get(core) - sram["base"].data
+                yield from core.compute(p.size * cfg.cycles_per_add, "own update")
+            else:
+                update = np.zeros(p.size, dtype=F32)
+            for offset, n in p.chunks():  # reduce up the chain
+                part = update[offset : offset + n]
+                if down is not None:
+                    yield from core.wait("sum", g * p.size + offset + n, "wait partial update")
+                    part = sram["sum"].data[offset : offset + n] + part
+                    yield from core.compute(n * cfg.cycles_per_add, "add update")
+                if up is not None:
+                    yield from core.write(up, "sum", offset, part, "partial update")
+                else:
+                    new = sram["base"].data[offset : offset + n] + part / F32(m)
+                    yield from compute_store(core, "new", offset, new, n * cfg.cycles_per_mac, "average update")
+                    if down is not None:
+                        yield from core.write(down, "new", offset, new, "new parameters")
+            if up is not None:  # the new parameters come back down the chain
+                for offset, n in p.chunks():
+                    yield from core.wait("new", g * p.size + offset + n, "wait new parameters")
+                    if down is not None:
+                        yield from core.write(down, "new", offset, sram["new"].data[offset : offset + n],
+                                              "new parameters")
+            new = sram["new"].data.copy()
+            yield from core.compute(2 * p.size * cfg.cycles_per_add, "take new parameters")
+            p.put(core, new)
+            sram["base"].store(0, new)
+
+    def network(self) -> Network:
+        core = self.sim.core(self.clients[0])
+        return self.params.network(self.net, self.params.get(core))
+
+
+class Downpour(DataParallel):
+    """Seed 002's ScatterBrain: asynchronous clients and a parameter server on the centre core."""
+
+    name = "downpour"
+    server_cores = 1
+    client_vectors = ("base", "acc", "fetched")
+    PUSH, FETCH, DONE = 0.0, 1.0, 2.0
+
+    def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
+        sram = self.sim.core(self.server).sram
+        for name in ("params", "inbox"):
+            sram.alloc(name, self.params.size)
+        sram.alloc("requests", len(self.clients))
+        setup[self.server] = {"params": self.params.initial}
+        for coord in self.clients:
+            self.sim.core(coord).sram.alloc("grant", 1)
+        self.queue: deque[tuple[int, float]] = deque()
+        self.served = 0  # requests taken, and pushes applied, since the start
+        self.pushes = 0
+        self.fetches = [0] * len(self.clients)
+
+    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
+        return [self._server()] + [self._client(k, rows[k]) for k in range(len(self.clients))]
+
+    def _request(self, k: int, kind: float, label: str) -> Generator[simpy.Event, Any, None]:
+        """Client ``k`` raises its flag at the server; the server takes flags in arrival order."""
+        core = self.sim.core(self.clients[k])
+        yield from core.write(self.server, "requests", k, np.array([kind], dtype=F32), label,
+                              then=lambda: self.queue.append((k, kind)))
+
+    def _server(self) -> Generator[simpy.Event, Any, None]:
+        cfg = self.chip
+        core = self.sim.core(self.server)
+        sram = core.sram
+        p = self.params
+        done = 0
+        while done < len(self.clients):
+            yield from core.wait("requests", self.served + 1, "wait for a request")
+            self.served += 1
+            k, kind = self.queue.popleft()
+            client = self.clients[k]
+            if kind == self.DONE:
+                done += 1
+            elif kind == self.FETCH:
+                yield from core.write(client, "fetched", 0, sram["params"].data, "parameters")
+            else:
+                self.pushes += 1
+                yield from core.write(client, "grant", 0, np.array([1.0], dtype=F32), "grant push")
+                yield from core.wait("inbox", self.pushes * p.size, "wait for the update")
+                new = sram["params"].data + sram["inbox"].data / F32(self.hp.div)
+                yield from compute_store(core, "params", 0, new, p.size * cfg.cycles_per_mac, "apply update")
+
+    def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
+        cfg, hp = self.chip, self.hp
+        core = self.sim.core(self.clients[k])
+        sram = core.sram
+        p = self.params
+        for row in rows:
+            step = self.steps[k]
+            if step % hp.n_fetch == 0:
+                yield from self._collect(core)
+                yield from self._request(k, self.FETCH, "fetch request")
+                self.fetches[k] += 1
+                yield from core.wait("fetched", self.fetches[k] * p.size, "wait for parameters")
+                fetched = sram["fetched"].data.copy()
+                yield from core.compute(2 * p.size * cfg.cycles_per_add, "take parameters")
+                p.put(core, fetched)
+                sram["base"].store(0, fetched)
+            yield from self.local_step(k, row)
+            if self.steps[k] % hp.n_push == 0:
+                yield from self._collect(core)
+                grants = sram["grant"].written
+                yield from self._request(k, self.PUSH, "push request")
+                yield from core.wait("grant", grants + 1, "wait for the server")
+                yield from core.write(self.server, "inbox", 0, sram["acc"].data, "push update")
+                yield from compute_store(core, "acc", 0, np.zeros(p.size, F32), p.size * cfg.cycles_per_add,
+                                         "clear update")
+        yield from self._request(k, self.DONE, "epoch done")
+
+    def _collect(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        """``acc += params - base; base = params``: fold the steps since the last fetch or push into ``acc``."""
+        sram = core.sram
+        now = self.params.get(core)
+        acc = sram["acc"].data + (now - sram["base"].data)
+        yield from core.compute(3 * self.params.size * self.chip.cycles_per_add, "collect updates")
+        sram["acc"].store(0, acc.astype(F32))
+        sram["base"].store(0, now)
+
+    def network(self) -> Network:
+        return self.params.network(self.net, self.sim.core(self.server).sram["params"].data.copy())
+
+
+class Hogwild(DataParallel):
+    """Lock-free shared parameters in the centre core's SRAM; read-add-write after every step."""
+
+    name = "hogwild"
+    server_cores = 1
+    client_vectors = ("base",)
+
+    def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
+        self.sim.core(self.server).sram.alloc("params", self.params.size)
+        setup[self.server] = {"params": self.params.initial}
+        self.overlaps = 0  # other clients' writes landing while a read-add-write was in flight
+
+    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
+        return [self._client(k, rows[k]) for k in range(len(self.clients))]
+
+    def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
+        cfg = self.chip
+        core = self.sim.core(self.clients[k])
+        shared = self.sim.core(self.server).sram["params"]
+        p = self.params
+        for row in rows:
+            yield from self.local_step(k, row)
+            update = p.get(core) - core.sram["base"].data
+            writes_before = shared.written
+            fresh = yield from core.read(self.server, "params", 0, p.size, "read shared parameters")
+            new = (fresh + update).astype(F32)
+            yield from core.compute(2 * p.size * cfg.cycles_per_add, "add own update")
+            p.put(core, new)
+            core.sram["base"].store(0, new)
+
+            def count_overlaps(before: int = writes_before + p.size) -> None:
+                self.overlaps += max(0, (shared.written - before) // p.size)
+
+            yield from core.write(self.server, "params", 0, new, "write shared parameters", then=count_overlaps)
+
+    def network(self) -> Network:
+        return self.params.network(self.net, self.sim.core(self.server).sram["params"].data.copy())

@@ -1,0 +1,152 @@
+"""Seed 000's per-neuron workers: the host hands every neuron activation to a core.
+
+Seed 000 ("Parallelizing Anny") computed each neuron of a layer in its own Web Worker and
+found training up to 100 times slower than serial: the messages cost more than the
+arithmetic they spread. Here the host (the Parallella's ARM) runs the training loop and
+keeps the network, as Anny's main thread did. For every sample and every layer it sends
+each neuron a job over the eLink, the neuron serialised with its connections (seed 000's
+first approach): the layer's inputs, the neuron's weights and its bias. That is one message
+in. The core computes the activation and writes it into the host's DRAM: one message out.
+Neuron ``j`` of a layer goes to core ``j mod C``, and the host waits for all of a layer's
+activations before it starts the next layer.
+
+Back-propagation and the weight updates (plain SGD or with momentum) run on the host,
+serially, as they did on Anny's main thread. The host is charged the chip's own costs for them (one cycle per fused
+multiply-add, as ``nnmap.training.kernels`` charges a core), so the comparison with the
+``single`` trainer isolates the cost of handing activations out. Samples go in the
+dataset's order, one SGD step each: the weights are the same as ``single``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.core import Core
+from epiphany_sim.mesh import HOST, Mesh
+from nnmap.model import Layer, Network, activate
+from nnmap.training.base import Hyperparameters, Meter, Trainer
+from nnmap.training.datasets import Dataset
+from nnmap.training.loss import derivative, output_error
+
+Coord = tuple[int, int]
+F32 = np.float32
+ACTS = "activations"  # DRAM: every activation of one sample, layer after layer
+
+
+def job(layer: int, j: int) -> str:
+    """The SRAM buffer that receives neuron ``j`` of ``layer``'s jobs: inputs, weights, bias."""
+    return f"job{layer}.{j}"
+
+
+class PerNeuron(Trainer):
+    """One message in and one out per neuron activation, between the host and the cores."""
+
+    name = "per-neuron"
+
+    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(chip, net, data, hp)
+        self.cores = Mesh(chip).neighbour_chain()
+        self.layers = [[layer.weights.copy(), layer.bias.copy()] for layer in net.layers]
+        self.velocity = [[np.zeros_like(w), np.zeros_like(b)] for w, b in self.layers]
+        self.messages = 0
+
+    def owner(self, j: int) -> Coord:
+        return self.cores[j % len(self.cores)]
+
+    def start(self) -> Meter:
+        self.sim = Chip(self.chip)
+        for li, layer in enumerate(self.net.layers):
+            for j in range(layer.n_out):
+                self.sim.core(self.owner(j)).sram.alloc(job(li, j), 2 * layer.n_in + 1)
+        self.sim.dram.alloc(ACTS, sum(layer.n_out for layer in self.net.layers))
+        self.samples = 0
+        return Meter.of(self.sim)
+
+    def run_epoch(self, epoch: int) -> Meter:
+        n = self.data.n_samples
+        first = self.samples
+        for li, layer in enumerate(self.net.layers):
+            for j in range(layer.n_out):
+                self.sim.process(self._worker(self.sim.core(self.owner(j)), li, j, first, n))
+        self.sim.process(self._host(first, n))
+        self.samples += n
+        self.sim.run()
+        return Meter.of(self.sim)
+
+    def _worker(self, core: Core, li: int, j: int, first: int, n: int) -> Generator[simpy.Event, Any, None]:
+        """Neuron ``j`` of layer ``li`` on ``core``: ``n`` jobs, each answered into the host's DRAM."""
+        cfg = self.chip
+        layer = self.net.layers[li]
+        buffer = core.sram[job(li, j)]
+        size = 2 * layer.n_in + 1
+        offset = sum(lay.n_out for lay in self.net.layers[:li]) + j
+        for s in range(first, first + n):
+            yield from core.wait(buffer.name, (s + 1) * size, f"wait job {li}.{j}")
+            x, w, b = buffer.data[: layer.n_in], buffer.data[layer.n_in : -1], buffer.data[-1]
+            y = activate(layer.activation, np.array([np.dot(x, w) + b], dtype=F32))
+            yield from core.compute(layer.n_in * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
+                                    f"neuron {li}.{j}")
+            yield from core.write(HOST, ACTS, offset, y, f"activation {li}.{j}")
+
+    def _host(self, first: int, n: int) -> Generator[simpy.Event, Any, None]:
+        host = self.sim.host
+        acts = self.sim.dram[ACTS]
+        total = acts.data.size
+        for s in range(first, first + n):
+            row = s - first
+            hs = [self.data.x[row].astype(F32)]
+            offset = 0
+            for li, (w, b) in enumerate(self.layers):
+                host.phase = f"layer {li}"
+                for j in range(w.shape[1]):
+                    message = np.concatenate([hs[-1], w[:, j], b[j : j + 1]]).astype(F32)
+                    yield from host.write(self.owner(j), job(li, j), 0, message, f"job {li}.{j}")
+                    self.messages += 1
+                yield from host.wait(ACTS, s * total + offset + w.shape[1], f"wait layer {li}")
+                self.messages += w.shape[1]
+                hs.append(acts.data[offset : offset + w.shape[1]].copy())
+                offset += w.shape[1]
+            host.phase = "backward"
+            yield from host.compute(self._backward(hs, self.data.y[row]), "back-propagation")
+
+    def _backward(self, hs: list[np.ndarray], t: np.ndarray) -> float:
+        """One SGD step on the host from the activations ``hs``; returns its cycles."""
+        cfg, hp = self.chip, self.hp
+        lr = F32(hp.lr)
+        net = self.net
+        last = net.layers[-1]
+        delta = output_error(hp.loss, last.activation, hs[-1], t)
+        per_output = cfg.cycles_per_add  # y - t, then times f'(z) for mse, as OutputError charges
+        if hp.loss != "cross-entropy":
+            per_output += cfg.cycles_per_add + 2 * cfg.cycles_per_mac
+        cycles = last.n_out * per_output
+        for li in range(len(self.layers) - 1, -1, -1):
+            w, b = self.layers[li]
+            n_in, n_out = w.shape
+            below = None
+            if li > 0:  # the error of the layer below, with the weights before this step
+                below = (w @ delta).astype(F32) * derivative(net.layers[li - 1].activation, hs[li])
+                cycles += n_in * n_out * cfg.cycles_per_mac + n_in * (cfg.cycles_per_add + 2 * cfg.cycles_per_mac)
+            for param, velocity, step in ((w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
+                                          (b, self.velocity[li][1], lr * delta)):
+                if hp.momentum:  # v = momentum v - lr g; p += v, as the cores' Descend does
+                    velocity[...] = (F32(hp.momentum) * velocity - step.astype(F32)).astype(F32)
+                    param += velocity
+                else:
+                    param -= step.astype(F32)
+            cycles += n_out * (2 * cfg.cycles_per_mac + n_in * cfg.cycles_per_mac + cfg.cycles_per_mac)
+            if hp.momentum:
+                cycles += n_out * (n_in + 1) * (cfg.cycles_per_mac + cfg.cycles_per_add)
+            if below is not None:
+                delta = below.astype(F32)
+        return cycles
+
+    def network(self) -> Network:
+        return Network(tuple(Layer(w.copy(), b.copy(), layer.activation)
+                             for (w, b), layer in zip(self.layers, self.net.layers, strict=True)))

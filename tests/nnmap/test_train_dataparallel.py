@@ -1,0 +1,153 @@
+"""Data-parallel trainers (sync, downpour, hogwild) against numpy and seed 002's findings.
+
+The reference SGD here is written apart from the trainers (float64 back-propagation from
+the formulas), so agreement does not trust the code under test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from epiphany_sim.config import E16, chip_from_name
+from nnmap.errors import TrainingError
+from nnmap.model import Network, random_network
+from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
+from nnmap.training.datasets import Dataset
+
+
+def _gradients(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+    """Gradients of 1/2 sum (y - t)^2 for a sigmoid network, params ``[W0, b0, W1, b1, ...]``."""
+    hs = [x]
+    for w, b in zip(params[::2], params[1::2], strict=True):
+        hs.append(1.0 / (1.0 + np.exp(-(hs[-1] @ w + b))))
+    delta = (hs[-1] - t) * hs[-1] * (1.0 - hs[-1])
+    grads: list[np.ndarray] = [np.empty(0)] * len(params)
+    for li in range(len(params) // 2 - 1, -1, -1):
+        grads[2 * li] = np.outer(hs[li], delta)
+        grads[2 * li + 1] = delta
+        delta = (params[2 * li] @ delta) * hs[li] * (1.0 - hs[li])
+    return grads
+
+
+def _params(net: Network) -> list[np.ndarray]:
+    return [a.astype(np.float64) for layer in net.layers for a in (layer.weights, layer.bias)]
+
+
+def minibatch_sgd(net: Network, data: Dataset, lr: float, batch: int, epochs: int) -> list[np.ndarray]:
+    """Averaged-gradient SGD over consecutive batches of ``batch`` samples in the dataset's order."""
+    params = _params(net)
+    for _ in range(epochs):
+        for start in range(0, data.n_samples, batch):
+            rows = range(start, min(start + batch, data.n_samples))
+            grads = [_gradients(params, data.x[r].astype(np.float64), data.y[r].astype(np.float64)) for r in rows]
+            params = [p - lr * np.mean([g[i] for g in grads], axis=0) for i, p in enumerate(params)]
+    return params
+
+
+def _data(n_in: int, n_out: int, n: int, seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    return Dataset("random", rng.random((n, n_in), dtype=np.float32),
+                   (rng.random((n, n_out)) > 0.5).astype(np.float32))
+
+
+@pytest.mark.parametrize(("chip", "sizes", "samples"), [("e16", [5, 7, 3], 40), ("2x3", [4, 40, 2], 13)])
+def test_sync_weights_equal_averaged_gradient_sgd(chip: str, sizes: list[int], samples: int) -> None:
+    net = random_network(sizes, seed=3)
+    data = _data(sizes[0], sizes[-1], samples, seed=4)
+    config = chip_from_name(chip)
+    trainer = get_trainer("sync")(config, net, data, Hyperparameters(lr=0.5, epochs=2))
+    train(trainer)
+    expected = minibatch_sgd(net, data, 0.5, config.n_cores, 2)
+    got = _params(trainer.network())
+    assert max(float(np.max(np.abs(g - e))) for g, e in zip(got, expected, strict=True)) < 1e-5
+    moved = max(float(np.max(np.abs(g - p))) for g, p in zip(got, _params(net), strict=True))
+    assert moved > 1e-2  # the weights did change: the comparison is not of two untouched copies
+
+
+def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("trainer", ["downpour", "hogwild"])
+def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str) -> None:
+    """With one client, every update travels to the server and back: the server holds plain SGD's weights."""
+    net = random_network([3, 5, 2], seed=5)
+    data = _data(3, 2, 12, seed=6)
+    hp = Hyperparameters(lr=0.4, epochs=3, shards=1, n_push=1, n_fetch=1, div=1.0)
+    run = get_trainer(trainer)(E16, net, data, hp)
+    train(run)
+    got = _params(run.network())  # read from the server core's SRAM
+    assert _max_diff(got, minibatch_sgd(net, data, 0.4, 1, 3)) < 1e-5
+    assert _max_diff(got, _params(net)) > 1e-2
+
+
+def test_hogwild_clients_overwrite_each_other_and_one_client_does_not() -> None:
+    net = random_network([4, 6, 3], seed=7)
+    data = _data(4, 3, 45, seed=8)
+    many = get_trainer("hogwild")(E16, net, data, Hyperparameters(lr=0.3, epochs=1))
+    alone = get_trainer("hogwild")(E16, net, data, Hyperparameters(lr=0.3, epochs=1, shards=1))
+    train(many)
+    train(alone)
+    assert many.overlaps > 0  # read-add-writes in flight at once: some updates are overwritten
+    assert alone.overlaps == 0
+
+
+SEED_002 = {"div": 5.0, "n_shuffle": 15, "lr": 0.3}  # the seed's DIV ~ clients, shuffle every 15 epochs
+
+
+def _downpour_on_iris(n_fetch: int, n_push: int, numpy_forward) -> tuple[float, float, int]:
+    """Downpour on iris on a 2x3 mesh (server and 5 clients); initial loss, final loss, epochs run."""
+    data = load_dataset("iris")
+    net = network_for(data, [8])
+    hp = Hyperparameters(epochs=25, target_loss=0.15, n_fetch=n_fetch, n_push=n_push, **SEED_002)
+    trainer = get_trainer("downpour")(chip_from_name("2x3"), net, data, hp)
+    result = train(trainer)
+
+    def loss(n: Network) -> float:
+        return float(np.mean((numpy_forward(n, data.x) - data.y) ** 2))
+
+    return loss(net), loss(trainer.network()), result.records[-1].epoch
+
+
+def test_downpour_converges_with_fetch_as_often_as_push(numpy_forward) -> None:
+    """Seed 002: n_fetch = n_push (300 there too) trains."""
+    first, last, epochs = _downpour_on_iris(300, 300, numpy_forward)
+    assert last <= 0.15 < first
+    assert epochs < 25
+
+
+def test_downpour_fails_with_fetch_far_more_often_than_push(numpy_forward) -> None:
+    """Seed 002: fetching far more often than pushing "couldn't converge and would run for the maximum number
+    of epochs". The clients keep restarting from rarely updated parameters while their accrued updates
+    pile up, and each push then throws the server's weights far off: the loss ends above where it began."""
+    first, last, epochs = _downpour_on_iris(10, 300, numpy_forward)
+    assert epochs == 25
+    assert last > first
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"shards": 16}, "2x3 has 5 cores for clients"), ({"momentum": 0.5}, "no momentum")],
+)
+def test_impossible_setups_are_clear_errors(changes: dict, message: str) -> None:
+    data = load_dataset("iris")
+    trainer = "sync" if "momentum" in changes else "downpour"
+    with pytest.raises(TrainingError, match=message):
+        get_trainer(trainer)(chip_from_name("2x3"), network_for(data, [4]), data, Hyperparameters(**changes))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--n-push", "0"], "n_push must be >= 1"), (["--n-fetch", "0"], "n_fetch must be >= 1"),
+     (["--shards", "5"], "5 shards but only 4 samples"), (["--div", "0"], "div must be > 0")],
+)
+def test_bad_data_parallel_hyperparameters_exit_2(args: list[str], message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from nnmap.cli import main
+
+    code = main(["train", "--strategy", "downpour", "--dataset", "or", "--epochs", "1", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1

@@ -1,0 +1,67 @@
+"""Seed 000's per-neuron workers: numpy's weights, one message in and one out per activation, and slower."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from epiphany_sim.config import E16, chip_from_name
+from nnmap.model import random_network
+from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
+from nnmap.training.datasets import Dataset
+
+F32_BYTES = 4
+
+
+def numpy_sgd(params: list[np.ndarray], x: np.ndarray, t: np.ndarray, lr: float, momentum: float,
+              epochs: int) -> list[np.ndarray]:
+    """Per-sample SGD (with momentum) of 1/2 sum (y - t)^2 for sigmoid layers, in float64."""
+    params = [p.astype(np.float64) for p in params]
+    velocity = [np.zeros_like(p) for p in params]
+    for _ in range(epochs):
+        for xs, ts in zip(x.astype(np.float64), t.astype(np.float64), strict=True):
+            hs = [xs]
+            for w, b in zip(params[::2], params[1::2], strict=True):
+                hs.append(1.0 / (1.0 + np.exp(-(hs[-1] @ w + b))))
+            delta = (hs[-1] - ts) * hs[-1] * (1.0 - hs[-1])
+            for li in range(len(params) // 2 - 1, -1, -1):
+                below = (params[2 * li] @ delta) * hs[li] * (1.0 - hs[li])
+                for i, g in ((2 * li, np.outer(hs[li], delta)), (2 * li + 1, delta)):
+                    velocity[i] = momentum * velocity[i] - lr * g
+                    params[i] = params[i] + velocity[i]
+                delta = below
+    return params
+
+
+@pytest.mark.parametrize(("chip", "momentum"), [("e16", 0.0), ("2x3", 0.9)])
+def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str, momentum: float) -> None:
+    sizes = [3, 8, 2]  # 8 hidden neurons: on 2x3 some cores hold two
+    net = random_network(sizes, seed=11)
+    rng = np.random.default_rng(12)
+    data = Dataset("random", rng.random((7, 3), dtype=np.float32), (rng.random((7, 2)) > 0.5).astype(np.float32))
+    run = get_trainer("per-neuron")(chip_from_name(chip), net, data, Hyperparameters(lr=0.5, momentum=momentum,
+                                                                                    epochs=3))
+    result = train(run)
+    expected = numpy_sgd([a for layer in net.layers for a in (layer.weights, layer.bias)], data.x, data.y, 0.5,
+                         momentum, 3)
+    got = [a for layer in run.network().layers for a in (layer.weights, layer.bias)]
+    assert max(float(np.max(np.abs(g - e))) for g, e in zip(got, expected, strict=True)) < 1e-5
+    activations = 3 * 7 * (8 + 2)
+    assert run.messages == 2 * activations
+    # in: inputs, weights and bias of the neuron; out: its activation; nothing else crosses the eLink
+    per_sample = sum(n_out * (2 * n_in + 1) + n_out for n_in, n_out in zip(sizes, sizes[1:], strict=False))
+    assert result.records[-1].bytes_off_chip == 3 * 7 * per_sample * F32_BYTES
+
+
+def test_per_neuron_is_slower_than_one_core_on_the_or_gate() -> None:
+    """Seed 000's lesson: handing out every activation costs more than computing it in place."""
+    data = load_dataset("or")
+    net = network_for(data, [])
+    hp = Hyperparameters(lr=0.3, momentum=0.9, epochs=2000, target_loss=0.001)
+    single = train(get_trainer("single")(E16, net, data, hp))
+    workers = train(get_trainer("per-neuron")(E16, net, data, hp))
+    assert single.reached_target
+    assert workers.reached_target
+    assert workers.records[-1].epoch == single.records[-1].epoch  # same SGD, same epochs
+    slowdown = workers.records[-1].cycles / single.records[-1].cycles
+    assert slowdown > 1.2

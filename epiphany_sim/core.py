@@ -9,6 +9,7 @@ write into its router). Time in no activity is idle.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -74,6 +75,7 @@ class Agent:
         self.activities: list[Activity] = []
         self.totals = dict.fromkeys(KINDS, 0.0)
         self._dma_free_at = [0.0] * chip.config.dma_channels
+        self._dma_backlog: deque[tuple[tuple, _Delivery, str]] = deque()  # posted while every channel waits
 
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0) -> None:
         end = self.env.now
@@ -151,11 +153,19 @@ class Agent:
         if ready <= self.env.now:
             channels[channel] = self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label).injected_at
             return
+        if ready == float("inf"):  # every channel waits to start a transfer: queue up behind them
+            self._dma_backlog.append((dst, deliver, label))
+            return
         channels[channel] = float("inf")  # claimed until the delayed send knows its timing
 
         def delayed() -> Generator[simpy.Event, Any, None]:
             yield self.env.timeout(ready - self.env.now)
-            channels[channel] = self._send(dst, deliver, label)
+            free_at = self._send(dst, deliver, label)
+            while self._dma_backlog:  # then the queued transfers, in the order they were posted
+                queued = self._dma_backlog.popleft()
+                yield self.env.timeout(free_at - self.env.now)
+                free_at = self._send(*queued)
+            channels[channel] = free_at
 
         self.env.process(delayed())
 

@@ -7,6 +7,8 @@ precision the cores compute in).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -65,7 +67,9 @@ def _data(sizes: list[int], n: int, seed: int) -> Dataset:
 def _simulated(chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters,
                trainer: str | type = "partitioned") -> Network:
     run = (get_trainer(trainer) if isinstance(trainer, str) else trainer)(chip, net, data, hp)
-    train(run)
+    cycles = [r.cycles for r in train(run).records]
+    assert all(math.isfinite(c) for c in cycles)
+    assert all(a < b for a, b in zip(cycles, cycles[1:], strict=False)), f"simulated time went {cycles}"
     return run.network()
 
 
@@ -95,6 +99,7 @@ SHAPES = [
     (E16, [3, 40], "sigmoid", "mse"),
     (E16, [6, 16, 4], "sigmoid", "mse"),
     (E16, [5, 7, 3, 2], "tanh", "cross-entropy"),
+    (E16, [64, 16, 10], "sigmoid", "mse"),  # digits-sized: more relays than DMA channels
     (E64, [6, 16, 4], "sigmoid", "mse"),
     (E64, [3, 40], "sigmoid", "cross-entropy"),
     (E64, [10, 9, 3], "tanh", "mse"),

@@ -22,7 +22,8 @@ network fits the data and can be trained. ``Meter.of(chip)`` reads the totals of
 simulated ``Chip``; a trainer that runs several chips adds meters with ``+``.
 ``host_load(chip, setup)`` is the process that writes initial buffers over the eLink, and
 ``nnmap.training.backprop.BackpropProgram`` builds SGD programs for a chain of cores (a
-chain of one core is one client's plain SGD, as ``single`` runs it).
+chain of one core is one client's plain SGD, as ``single`` runs it); its ``feed``
+(``nnmap.training.feed``) says how each sample reaches the cores.
 
 ``train(trainer)`` runs the loop: ``start``, then ``run_epoch`` until ``hp.epochs`` or the
 targets; after setup and after each epoch it evaluates ``network()`` on the whole dataset

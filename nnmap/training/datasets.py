@@ -8,7 +8,6 @@ this order every epoch unless they say otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,28 +67,15 @@ def _gate(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, GATES[name][:, None]
 
 
-def _sklearn(loader: Callable[[], object]) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-    def load() -> tuple[np.ndarray, np.ndarray]:
-        bunch = loader()
-        x = np.asarray(bunch.data, dtype=np.float64)  # type: ignore[attr-defined]
-        labels = np.asarray(bunch.target, dtype=np.int64)  # type: ignore[attr-defined]
-        low, span = x.min(axis=0), np.ptp(x, axis=0)
-        x = (x - low) / np.where(span > 0, span, 1.0)
-        return x.astype(np.float32), np.eye(labels.max() + 1, dtype=np.float32)[labels]
+def _table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets  # imported on use: it takes seconds to import
 
-    return load
-
-
-def _loaders() -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
-    from sklearn import datasets as sk  # imported on use: it is slow to import
-
-    return {
-        "or": lambda: _gate("or"),
-        "xor": lambda: _gate("xor"),
-        "digits": _sklearn(sk.load_digits),
-        "iris": _sklearn(sk.load_iris),
-        "wine": _sklearn(sk.load_wine),
-    }
+    bunch = getattr(datasets, f"load_{name}")()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    low, span = x.min(axis=0), np.ptp(x, axis=0)
+    x = (x - low) / np.where(span > 0, span, 1.0)
+    return x.astype(np.float32), np.eye(labels.max() + 1, dtype=np.float32)[labels]
 
 
 DATASETS = ("or", "xor", "digits", "iris", "wine")
@@ -99,6 +85,6 @@ def load_dataset(name: str, seed: int = 0) -> Dataset:
     """The set called ``name``, its samples in the order drawn from ``seed``."""
     if name not in DATASETS:
         raise TrainingError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
-    x, y = _loaders()[name]()
+    x, y = _gate(name) if name in GATES else _table(name)
     order = np.random.default_rng(seed).permutation(len(x))
     return Dataset(name, x[order], y[order])

@@ -20,7 +20,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_or_gate_trains_to_seed_000s_error(trainer: str, numpy_forward) -> None:
     data = load_dataset("or")
     net = network_for(data, [], seed=0)
-    run = get_trainer(trainer)(E16, net, data, Hyperparameters(lr=0.3, momentum=0.9, epochs=2000, target_loss=0.001))
+    run = get_trainer(trainer)(E16, net, data, Hyperparameters(lr=1.0, momentum=0.9, epochs=2000, target_loss=0.001))
     result = train(run)
     trained = run.network()
     mse = float(np.mean((numpy_forward(trained, data.x) - data.y) ** 2))  # the tests' own forward pass

@@ -405,13 +405,15 @@ def sweep_workloads(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, 
     """Rows of a sweep that ran (no ``error``), grouped by workload: network, activations, batch.
 
     Chips, strategies, broadcasts and seeds vary inside a group; figures compare them there.
+    Groups come in order of network size, then batch (not in the order the runs finished).
     """
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("error") is None:
-            acts = f"{row['hidden_activation']}/{row['output_activation']}"
-            groups.setdefault(f"network {row['layers']} ({acts}), batch {row['batch']}", []).append(row)
-    return groups
+            sizes = tuple(int(n) for n in str(row["layers"]).split(","))
+            key = (sizes, row["hidden_activation"], row["output_activation"], int(row["batch"]))
+            groups.setdefault(key, []).append(row)
+    return {f"network {','.join(map(str, k[0]))} ({k[1]}/{k[2]}), batch {k[3]}": groups[k] for k in sorted(groups)}
 
 
 def variant_of(row: dict[str, Any]) -> str:

@@ -327,6 +327,23 @@ def test_the_example_spec_in_benchmarks_is_valid() -> None:
     assert len(spec.runs) >= 24
 
 
+def test_figure_data_groups_by_workload_and_averages_seeds() -> None:
+    from nnmap.plots import speedup_by_cores, sweep_workloads
+
+    def row(layers: str, batch: int, cores: int, speedup: float | None, error: str | None = None) -> dict[str, Any]:
+        return {"layers": layers, "batch": batch, "cores": cores, "speedup": speedup, "error": error,
+                "strategy": "partitioned", "broadcast": "bidir", "hidden_activation": "sigmoid",
+                "output_activation": "sigmoid"}
+
+    rows = [row("10,4", 2, 16, 3.0), row("6,8,4", 1, 16, 2.0), row("6,8,4", 1, 16, 4.0), row("6,8,4", 1, 4, 1.5),
+            row("6,8,4", 1, 64, None, "MappingError: does not fit"), row("10,4", 1, 4, 1.0)]
+    groups = sweep_workloads(rows)
+    assert list(groups) == ["network 6,8,4 (sigmoid/sigmoid), batch 1", "network 10,4 (sigmoid/sigmoid), batch 1",
+                            "network 10,4 (sigmoid/sigmoid), batch 2"]
+    assert speedup_by_cores(groups["network 6,8,4 (sigmoid/sigmoid), batch 1"]) == {
+        "partitioned/bidir": [(4, 1.5), (16, 3.0)]}  # the failed 64-core run left out, two seeds averaged
+
+
 def _dominated(p: tuple[float, float], points: list[tuple[float, float]]) -> bool:
     return any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in points)
 

@@ -151,7 +151,8 @@ class Agent:
             channel = min(range(len(channels)), key=channels.__getitem__)
         ready = channels[channel]
         if ready <= self.env.now:
-            channels[channel] = self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label).injected_at
+            transfer = self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label)
+            channels[channel] = transfer.injected_at
             return
         if ready == float("inf"):  # every channel waits to start a transfer: queue up behind them
             self._dma_backlog.append((dst, deliver, label))

@@ -3,7 +3,9 @@ and per-core op lists. Printable and testable before anything runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,30 @@ class Piece:
         return range(self.start, self.start + self.count * self.stride, self.stride)
 
 
+class _Owners(dict):
+    """Output index to the chain position that finishes it; counts its changes in ``version``."""
+
+    version = 0  # a class default, so a copy or unpickling that fills items first still counts
+
+    def _changed(method: Callable) -> Callable:  # type: ignore[misc]  # noqa: N805
+        def wrapper(self: _Owners, *args: Any, **kwargs: Any) -> Any:
+            self.version += 1
+            return method(self, *args, **kwargs)
+
+        wrapper.__name__ = method.__name__
+        return wrapper
+
+    __setitem__ = _changed(dict.__setitem__)
+    __delitem__ = _changed(dict.__delitem__)
+    __ior__ = _changed(dict.__ior__)
+    update = _changed(dict.update)
+    pop = _changed(dict.pop)
+    popitem = _changed(dict.popitem)
+    clear = _changed(dict.clear)
+    setdefault = _changed(dict.setdefault)
+    del _changed
+
+
 @dataclass
 class LayerAssignment:
     """How one layer's products are dealt to the chain of cores.
@@ -55,7 +81,10 @@ class LayerAssignment:
         return self._contributors.get(j, [])
 
     def __post_init__(self) -> None:
-        self._owned_for: dict[int, int] | None = None
+        self.owner = _Owners(self.owner)
+        self._owned_of: _Owners | None = None  # the owners indexed (held, so no other object takes its id)
+        self._owned_version = -1
+        self._owned_by: dict[int, list[int]] = {}
         self._contributors: dict[int, list[int]] = {}
         for k, pieces in enumerate(self.pieces):
             for piece in pieces:
@@ -63,13 +92,18 @@ class LayerAssignment:
 
     def owned(self, k: int) -> list[int]:
         """Outputs chain position ``k`` finishes, ascending."""
-        # Planning asks this for every core, sample and layer: index the owners once, and
-        # again only if ``owner`` was changed since (strategies fill it after construction).
-        if self._owned_for != self.owner:
-            self._owned_for = dict(self.owner)
-            self._owned_by: dict[int, list[int]] = {}
-            for j in sorted(self.owner):
-                self._owned_by.setdefault(self.owner[j], []).append(j)
+        # Planning asks this for every core, sample and layer (a million times on 1024
+        # cores): index the owners once, and again only after ``owner`` has changed
+        # (strategies fill it after construction).
+        owner = self.owner
+        if type(owner) is not _Owners:  # replaced by a plain dict
+            owner = self.owner = _Owners(owner)
+        if owner is not self._owned_of or owner.version != self._owned_version:
+            by: dict[int, list[int]] = {}
+            for j in sorted(owner):
+                by.setdefault(owner[j], []).append(j)
+            self._owned_by = by
+            self._owned_of, self._owned_version = owner, owner.version
         return list(self._owned_by.get(k, ()))
 
     def products(self, k: int) -> int:

@@ -16,7 +16,8 @@ import pytest
 
 _CAPTURE_PATH = Path(__file__).parent / "golden" / "capture.py"
 _spec = importlib.util.spec_from_file_location("golden_capture", _CAPTURE_PATH)
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 capture = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(capture)
 

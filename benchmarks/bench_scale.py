@@ -1,0 +1,187 @@
+"""How the simulator scales: chip size, SRAM-filling networks, and the number of messages.
+
+Usage: python benchmarks/bench_scale.py [--short] [--runs N] [--chips e16,e64,epiphany-v]
+
+Part 1, per chip: a network n,m,10 with n = 2m whose weights fill about half of the
+chip's SRAM (all cores together), mapped with the partitioned strategy and run on one
+sample in a fresh subprocess: wall seconds (plan + simulate) and the subprocess's peak
+resident memory (``ru_maxrss``). Where half does not fit (each core also holds the input
+vector and two copies of the hidden vector), the largest fill that fits is used and said.
+Issue 6's target for epiphany-v: at least 8 million weights in under 2 minutes and 4 GiB.
+
+Part 2: wall seconds against messages sent, for 64,256,10 on e64 at growing batch sizes;
+a least-squares line through the points and each point's residual. ``--short``: smaller
+networks and fills (a few seconds, for CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _bench import machine, median, spread
+
+TARGET_V_WEIGHTS = 8_000_000
+TARGET_V_WALL_S = 120.0
+TARGET_V_MEMORY_GIB = 4.0
+ELEMENT_BYTES = 4
+
+
+def shape_for(chip_name: str, fill: float, n_out: int = 10) -> list[int]:
+    """Layer sizes ``[2m, m, n_out]`` whose weights take ``fill`` of the chip's SRAM."""
+    from epiphany_sim import chip_from_name
+
+    chip = chip_from_name(chip_name)
+    weights = fill * chip.n_cores * chip.sram_bytes / ELEMENT_BYTES
+    m = int(math.sqrt(weights / 2))
+    return [2 * m, m, n_out]
+
+
+def child(chip_name: str, sizes: list[int]) -> None:
+    """Plan and simulate one sample; print the figures as one JSON line."""
+    from epiphany_sim import chip_from_name
+    from nnmap.model import random_inputs, random_network
+    from nnmap.run import simulate
+    from nnmap.strategies import get_strategy
+
+    chip = chip_from_name(chip_name)
+    net = random_network(sizes)
+    x = random_inputs(net, 1)
+    start = time.perf_counter()
+    plan = get_strategy("partitioned").plan(chip, net, 1)
+    planned = time.perf_counter()
+    sim, phases, _, _ = simulate(plan, x)
+    end = time.perf_counter()
+    weights = sum(layer.weights.size for layer in net.layers)
+    print(json.dumps({
+        "chip": chip_name, "layers": sizes, "weights": weights,
+        "weight_fill": weights * ELEMENT_BYTES / (chip.n_cores * chip.sram_bytes),
+        "sram_peak_fill": max(core.sram.peak_bytes for core in sim.cores) / chip.sram_bytes,
+        "plan_s": planned - start, "wall_s": end - start, "cycles": phases.readback_end,
+        "messages": sim.network.messages_sent, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }))
+
+
+def fits(chip_name: str, sizes: list[int]) -> bool:
+    """Whether the partitioned plan of ``sizes`` fits the chip (its own SRAM check)."""
+    from epiphany_sim import chip_from_name
+    from nnmap.errors import MappingError
+    from nnmap.model import random_network
+    from nnmap.strategies import get_strategy
+
+    try:
+        get_strategy("partitioned").plan(chip_from_name(chip_name), random_network(sizes), 1)
+    except MappingError:
+        return False
+    return True
+
+
+def largest_fitting_fill(chip_name: str, wanted: float) -> tuple[float, list[int]]:
+    """``wanted``, or the largest fill below it (in steps of 0.005) whose network fits."""
+    from epiphany_sim import chip_from_name
+
+    chip = chip_from_name(chip_name)
+    room = (chip.sram_bytes - chip.code_bytes) / ELEMENT_BYTES
+    fill = wanted
+    while fill > 0:
+        sizes = shape_for(chip_name, fill)
+        # per core: its share of the weights, the input vector, two hidden vectors, a margin
+        rough = sizes[0] * sizes[1] / chip.n_cores + sizes[0] + 2 * sizes[1] + 64
+        if rough <= room and fits(chip_name, sizes):
+            return fill, sizes
+        fill = round(fill - 0.005, 3)
+    raise SystemExit(f"no network of the shape 2m,m,10 fits {chip_name}")
+
+
+def run_child(chip_name: str, sizes: list[int]) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", chip_name, ",".join(map(str, sizes))],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def part_chips(chips: list[str], wanted: float, runs: int) -> None:
+    print(f"part 1: a 2m,m,10 network whose weights fill {wanted:.0%} of each chip's SRAM, partitioned, "
+          f"batch 1; median of {runs} runs, each in a fresh subprocess")
+    for chip_name in chips:
+        fill, sizes = largest_fitting_fill(chip_name, wanted)
+        rows = [run_child(chip_name, sizes) for _ in range(runs)]
+        walls = [r["wall_s"] for r in rows]
+        rss = [r["maxrss_kib"] / 1024 for r in rows]
+        r = rows[-1]
+        note = "" if fill == wanted else f" (the largest fill <= {wanted:.0%} that fits: {fill:.1%})"
+        print(f"  {chip_name}: layers {','.join(map(str, sizes))}{note}: {r['weights']:,} weights = "
+              f"{r['weight_fill']:.1%} of SRAM, fullest core {r['sram_peak_fill']:.1%}; "
+              f"{r['messages']:,} messages, {r['cycles']:,.0f} cycles")
+        print(f"    wall seconds: {median(walls):.2f} (runs {spread(walls)}; planning {r['plan_s']:.2f}); "
+              f"peak memory: {median(rss):,.0f} MiB")
+        if chip_name == "epiphany-v" and wanted >= 0.5:
+            gib = median(rss) / 1024
+            print(f"    target (>= {TARGET_V_WEIGHTS:,} weights, < {TARGET_V_WALL_S:.0f} s, "
+                  f"< {TARGET_V_MEMORY_GIB:g} GiB): "
+                  f"weights {'met' if r['weights'] >= TARGET_V_WEIGHTS else 'NOT met'}, "
+                  f"time {'met' if median(walls) < TARGET_V_WALL_S else 'NOT met'}, "
+                  f"memory {'met' if gib < TARGET_V_MEMORY_GIB else 'NOT met'}")
+
+
+def part_linear(chip_name: str, sizes: list[int], batches: list[int], runs: int) -> None:
+    from epiphany_sim import chip_from_name
+    from nnmap.model import random_inputs, random_network
+    from nnmap.run import simulate
+    from nnmap.strategies import get_strategy
+
+    chip = chip_from_name(chip_name)
+    net = random_network(sizes)
+    print(f"part 2: wall seconds against messages, {','.join(map(str, sizes))} on {chip_name}, "
+          f"batch {', '.join(map(str, batches))}; median of {runs} runs per point")
+    messages, walls = [], []
+    for batch in batches:
+        x = random_inputs(net, batch)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            sim, _, _, _ = simulate(get_strategy("partitioned").plan(chip, net, batch), x)
+            times.append(time.perf_counter() - start)
+        messages.append(sim.network.messages_sent)
+        walls.append(median(times))
+    m, w = np.array(messages, dtype=float), np.array(walls)
+    slope, intercept = np.polyfit(m, w, 1)
+    fitted = slope * m + intercept
+    residual = w - fitted
+    r2 = 1 - float(np.sum(residual**2) / np.sum((w - w.mean()) ** 2))
+    print(f"  least squares: wall = {intercept:.4f} s + {slope * 1e6:.3f} us x messages; R^2 = {r2:.4f}")
+    print("  messages    wall s   fitted s   residual s  residual %")
+    for mi, wi, fi, ri in zip(messages, walls, fitted, residual, strict=True):
+        print(f"  {mi:>8,}  {wi:8.3f}  {fi:9.3f}  {ri:+11.3f}  {100 * ri / wi:+9.1f}")
+    print(f"  largest |residual|: {np.max(np.abs(residual) / w):.1%} of the point's wall time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="small fills and networks: a few seconds (for CI)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--chips", default="e16,e64,epiphany-v")
+    parser.add_argument("--child", nargs=2, metavar=("CHIP", "LAYERS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], [int(v) for v in args.child[1].split(",")])
+        return
+    print(machine())
+    if args.short:
+        part_chips(["e16", "e64"], 0.02, 1)
+        part_linear("e16", [16, 48, 10], [1, 2, 3, 4], 1)
+    else:
+        part_chips(args.chips.split(","), 0.5, args.runs)
+        part_linear("e64", [64, 256, 10], [1, 2, 4, 8, 12, 16], args.runs)
+
+
+if __name__ == "__main__":
+    main()

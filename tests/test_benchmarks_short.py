@@ -1,0 +1,59 @@
+"""The benchmark scripts run in their short mode and print their figures, so they cannot rot.
+
+They are not timed here: a shared CI machine says nothing about speed. What is checked is
+that each script runs to the end and prints every figure it promises, as a number.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
+
+# script -> patterns its short output must contain, each with the figure as a number
+EXPECTED = {
+    "bench_network.py": [
+        r"^machine: .+, \d+ cpus, CPython \d+\.\d+",
+        rf"^wall seconds: {NUMBER} \(runs ",
+        rf"^delivered transactions per wall-second: {NUMBER} .*target 300,000: (met|NOT met)",
+        rf"^bare simpy timeout loop, events per wall-second: {NUMBER}",
+        rf"^delivered transactions \(last run\): {NUMBER}; accepted rate 0\.1\d+",
+    ],
+    "bench_forward.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        rf"^wall seconds \(plan \+ simulate\): {NUMBER} \(runs .*plan alone {NUMBER}",
+        rf"^simulated cycles: {NUMBER}; messages: {NUMBER}",
+        rf"^simulated cycles per wall-second: {NUMBER}",
+    ],
+    "bench_scale.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        rf"^  e16: layers \d+,\d+,10: {NUMBER} weights = {NUMBER}% of SRAM",
+        rf"^  e64: layers \d+,\d+,10: {NUMBER} weights",
+        rf"^    wall seconds: {NUMBER} .*peak memory: {NUMBER} MiB",
+        rf"^  least squares: wall = -?{NUMBER} s \+ -?{NUMBER} us x messages; R\^2 = -?{NUMBER}",
+        rf"^ +{NUMBER} +{NUMBER} +{NUMBER} +[+-]{NUMBER} +[+-]{NUMBER}$",
+    ],
+}
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_benchmark_short_mode_prints_its_figures(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--short"],
+        capture_output=True, text=True, timeout=300, cwd=BENCHMARKS.parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    missing = [p for p in EXPECTED[script] if not re.search(p, done.stdout, re.MULTILINE)]
+    assert not missing, f"{script} --short printed:\n{done.stdout}\nwithout lines matching {missing}"
+
+
+def test_the_patterns_reject_output_without_figures() -> None:
+    broken = "machine: Linux, x86_64, 2 cpus, CPython 3.11.7\nwall seconds: nan (runs \n"
+    assert re.search(EXPECTED["bench_network.py"][0], broken, re.MULTILINE)
+    assert not re.search(EXPECTED["bench_network.py"][1], broken, re.MULTILINE)

@@ -57,8 +57,14 @@ def test_sync_weights_equal_averaged_gradient_sgd(chip: str, sizes: list[int], s
     data = _data(sizes[0], sizes[-1], samples, seed=4)
     config = chip_from_name(chip)
     trainer = get_trainer("sync")(config, net, data, Hyperparameters(lr=0.5, epochs=2))
-    train(trainer)
+    result = train(trainer)
     expected = minibatch_sgd(net, data, 0.5, config.n_cores, 2)
+    # every batch moves the whole parameter vector up the chain and back down, hop by hop;
+    # each core also tells the host, 4 bytes, when it is done with a sample
+    n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+    batches = -(-samples // config.n_cores)
+    per_epoch = batches * 2 * (config.n_cores - 1) * n_params * 4 + samples * 4
+    assert result.records[-1].bytes_on_chip - result.records[0].bytes_on_chip == 2 * per_epoch
     got = _params(trainer.network())
     assert max(float(np.max(np.abs(g - e))) for g, e in zip(got, expected, strict=True)) < 1e-5
     moved = max(float(np.max(np.abs(g - p))) for g, p in zip(got, _params(net), strict=True))

@@ -220,7 +220,11 @@ class DataParallel(Trainer):
 
 
 class Sync(DataParallel):
-    """Synchronous data parallelism: every step averages one update per core (mini-batch SGD)."""
+    """Synchronous data parallelism: every step averages one update per core (mini-batch SGD).
+
+    Samples go in the dataset's order every epoch; ``n_push``, ``n_fetch``, ``n_shuffle`` and
+    ``div`` do not apply.
+    """
 
     name = "sync"
     client_vectors = ("base", "sum", "new")
@@ -381,7 +385,12 @@ class Downpour(DataParallel):
 
 
 class Hogwild(DataParallel):
-    """Lock-free shared parameters in the centre core's SRAM; read-add-write after every step."""
+    """Lock-free shared parameters in the centre core's SRAM; read-add-write after every step.
+
+    Of the data-parallel hyperparameters only ``n_shuffle`` applies. ``overlaps`` counts,
+    over the run, the other clients' writes that landed while a client's read-add-write was
+    in flight (each may have lost some of its update to that client's write).
+    """
 
     name = "hogwild"
     server_cores = 1

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from epiphany_sim.chip import Chip
 
 KINDS = ("compute", "wait", "send")
+_FLOAT32 = np.dtype(np.float32)  # numpy's one float32 dtype: an identity test is enough to skip converting
 
 
 class Activity(NamedTuple):
@@ -93,7 +94,7 @@ class Agent:
         self, dst: tuple, buffer: str, offset: int, values: np.ndarray, then: Callable[[], None] | None
     ) -> _Delivery:
         target = self.chip.memory_at(dst)[buffer]  # fail at the sender if it does not exist
-        if type(values) is np.ndarray and values.dtype == np.float32:
+        if type(values) is np.ndarray and values.dtype is _FLOAT32:
             return _Delivery(target, offset, values.flatten(), then)  # a copy, as below, without the conversion
         return _Delivery(target, offset, np.array(values, dtype=np.float32, copy=True).reshape(-1), then)
 

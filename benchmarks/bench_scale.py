@@ -1,6 +1,6 @@
 """How the simulator scales: chip size, SRAM-filling networks, and the number of messages.
 
-Usage: python benchmarks/bench_scale.py [--short] [--runs N] [--chips e16,e64,epiphany-v]
+Usage: python benchmarks/bench_scale.py [--short] [--runs N] [--chips e16,e64,epiphany-v] [--no-linear]
 
 Part 1, per chip: a network n,m,10 with n = 2m whose weights fill about half of the
 chip's SRAM (all cores together), mapped with the partitioned strategy and run on one
@@ -168,7 +168,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="small fills and networks: a few seconds (for CI)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--chips", default="e16,e64,epiphany-v")
+    parser.add_argument("--chips", default="e16,e64,epiphany-v", help="chips of part 1 (empty: skip part 1)")
+    parser.add_argument("--no-linear", action="store_true", help="skip part 2")
     parser.add_argument("--child", nargs=2, metavar=("CHIP", "LAYERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -179,8 +180,10 @@ def main() -> None:
         part_chips(["e16", "e64"], 0.02, 1)
         part_linear("e16", [16, 48, 10], [1, 2, 3, 4], 1)
     else:
-        part_chips(args.chips.split(","), 0.5, args.runs)
-        part_linear("e64", [64, 256, 10], [1, 2, 4, 8, 12, 16], args.runs)
+        if args.chips:
+            part_chips(args.chips.split(","), 0.5, args.runs)
+        if not args.no_linear:
+            part_linear("e64", [64, 256, 10], [1, 2, 4, 8, 12, 16], args.runs)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ simulated networks:
   client's weights but keeps them), pushes them every ``n_push`` steps and fetches the
   server's parameters every ``n_fetch`` steps; the server adds each push scaled by
   ``1 / div``. The samples are reshuffled over the shards every ``n_shuffle`` epochs.
-- ``hogwild`` (seed 001): the shared parameters sit in the centre core's SRAM with no lock.
-  After each step a client reads them remotely, adds its own update and writes the sum
-  back; whatever another client wrote between that read and that write is lost, and the
+- ``hogwild`` (seed 001): the shared parameters are spread over all cores' SRAMs, with no
+  lock. After each step a client reads them remotely, adds its own update and writes the
+  sum back; whatever another client wrote between that read and that write is lost, and the
   weights a client computes with are as old as its last read. The simulator's timing alone
   decides how stale they are.
 
@@ -40,6 +40,7 @@ import simpy
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
+from epiphany_sim.memory import Buffer
 from epiphany_sim.mesh import HOST, Mesh
 from nnmap.errors import TrainingError
 from nnmap.model import Network
@@ -385,21 +386,30 @@ class Downpour(DataParallel):
 
 
 class Hogwild(DataParallel):
-    """Lock-free shared parameters in the centre core's SRAM; read-add-write after every step.
+    """Lock-free shared parameters, a slice in every core's SRAM; read-add-write after every step.
 
-    Of the data-parallel hyperparameters only ``n_shuffle`` applies. ``overlaps`` counts,
-    over the run, the other clients' writes that landed while a client's read-add-write was
-    in flight (each may have lost some of its update to that client's write).
+    The Epiphany's flat address space makes all cores' SRAMs one shared memory; the shared
+    vector is spread over it in equal contiguous slices, one per core in chain order, so the
+    clients' remote reads do not all queue at one core's port. A client reads, adds to and
+    writes back one slice at a time, so that each unlocked read-add-write is short (Hogwild's
+    updates are per component). Of the data-parallel
+    hyperparameters only ``n_shuffle`` applies. ``overlaps`` counts, over the run and per
+    slice, the other clients' writes that landed while a client's read-add-write of that
+    slice was in flight (each may have lost some of its update to that client's write).
     """
 
     name = "hogwild"
-    server_cores = 1
     client_vectors = ("base",)
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
-        self.sim.core(self.server).sram.alloc("params", self.params.size)
-        setup[self.server] = {"params": self.params.initial}
-        self.overlaps = 0  # other clients' writes landing while a read-add-write was in flight
+        homes = Mesh(self.chip).neighbour_chain()
+        bounds = np.linspace(0, self.params.size, len(homes) + 1).astype(int)
+        self.slices = [(home, int(lo), int(hi)) for home, lo, hi in zip(homes, bounds, bounds[1:], strict=False)
+                       if hi > lo]
+        for home, lo, hi in self.slices:
+            self.sim.core(home).sram.alloc("shared", hi - lo)
+            setup.setdefault(home, {})["shared"] = self.params.initial[lo:hi]
+        self.overlaps = 0
 
     def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
         return [self._client(k, rows[k]) for k in range(len(self.clients))]
@@ -407,22 +417,30 @@ class Hogwild(DataParallel):
     def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
         cfg = self.chip
         core = self.sim.core(self.clients[k])
-        shared = self.sim.core(self.server).sram["params"]
         p = self.params
         for row in rows:
             yield from self.local_step(k, row)
             update = p.get(core) - core.sram["base"].data
-            writes_before = shared.written
-            fresh = yield from core.read(self.server, "params", 0, p.size, "read shared parameters")
-            new = (fresh + update).astype(F32)
-            yield from core.compute(2 * p.size * cfg.cycles_per_add, "add own update")
+            new = np.empty(p.size, dtype=F32)
+            for home, lo, hi in self.slices:  # slice by slice, so each read-add-write is short
+                shared = self.sim.core(home).sram["shared"]
+                written = shared.written
+                if home == core.coord:  # its own slice: local loads
+                    yield from core.compute((hi - lo) * cfg.cycles_per_add, "load own slice")
+                    fresh = shared.load()
+                else:
+                    fresh = yield from core.read(home, "shared", 0, hi - lo, "read shared parameters")
+                new[lo:hi] = fresh + update[lo:hi]
+                yield from core.compute((hi - lo) * cfg.cycles_per_add, "add own update")
+
+                def count_overlaps(shared: Buffer = shared, mine: int = written + hi - lo, n: int = hi - lo) -> None:
+                    self.overlaps += (shared.written - mine) // n
+
+                yield from core.write(home, "shared", 0, new[lo:hi], "write shared parameters", then=count_overlaps)
+            yield from core.compute(2 * p.size * cfg.cycles_per_add, "keep the new parameters")
             p.put(core, new)
             core.sram["base"].store(0, new)
 
-            def count_overlaps(before: int = writes_before + p.size) -> None:
-                self.overlaps += max(0, (shared.written - before) // p.size)
-
-            yield from core.write(self.server, "params", 0, new, "write shared parameters", then=count_overlaps)
-
     def network(self) -> Network:
-        return self.params.network(self.net, self.sim.core(self.server).sram["params"].data.copy())
+        vector = np.concatenate([self.sim.core(home).sram["shared"].data for home, _, _ in self.slices])
+        return self.params.network(self.net, vector)

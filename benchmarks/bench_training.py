@@ -8,8 +8,9 @@ Six workloads, each a table with a row per strategy:
   the partitioned mesh and seed 000's per-neuron workers; the last column is each one's
   simulated time to the target over one core's (per-neuron: seed 000 measured up to 100x);
 - digits to 90 % accuracy on e16 (lr 0.3, a 64-16-10 network): one core, downpour with
-  seed 002's settings (DIV 15, n_fetch = n_push = 300, n_shuffle 15), sync and hogwild
-  (with lower epoch caps: each of their simulated epochs costs minutes of wall time); the
+  seed 002's settings (DIV 15, n_fetch = n_push = 300, n_shuffle 15), sync (also with the
+  learning rate scaled by the 16 samples it averages) and hogwild (with lower epoch caps:
+  each of their simulated epochs costs minutes of wall time); the
   last column is one core's time to the target over each one's (seed 002: ~1.6x on 16
   workers);
 - the same with a fixed cost per message (``write_overhead_cycles`` 60 and 600, 0.1 and 1 us),
@@ -70,7 +71,9 @@ def workloads(short: bool) -> dict[str, Workload]:
         "digits": Workload("digits to 90% accuracy (seed 002's speedup)", "digits", [16], "e16",
                  {"lr": 0.3, "epochs": digits_epochs, "target_accuracy": 0.9},
                  [("single", "single", {}), ("downpour", "downpour", SEED_002),
-                  ("sync", "sync", {"epochs": sync_cap}), ("hogwild", "hogwild", {"epochs": hogwild_cap})],
+                  ("sync", "sync", {"epochs": sync_cap}),
+                  ("sync, lr 16 x 0.3", "sync", {"epochs": sync_cap, "lr": 4.8}),
+                  ("hogwild", "hogwild", {"epochs": hogwild_cap})],
                  samples=48 if short else None, ratio="speedup"),
         **{f"or+{cycles}": Workload(f"OR gate to MSE 0.001 with {cycles} cycles of overhead per message", "or", [],
                                     "e16", {"lr": 0.3, "momentum": 0.9, "epochs": or_epochs, "target_loss": 0.001},

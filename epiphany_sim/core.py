@@ -141,7 +141,31 @@ class Agent:
         channel is busy until its transfer has left the core's port. ``then`` runs
         after the values are stored at ``dst``.
         """
-        deliver = self._delivery(dst, buffer, offset, values, then)
+        self._post(dst, self._delivery(dst, buffer, offset, values, then), label)
+
+    def post_owned(
+        self,
+        dst: tuple,
+        buffer: str,
+        offset: int,
+        values: np.ndarray,
+        label: str = "",
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """``post`` for a 1-D float32 array that no one changes afterwards: it is sent as is.
+
+        ``post`` copies its values, since the caller may change them before they arrive;
+        a relay that forwards the copy it received has nothing to protect, and spares a
+        copy per hop.
+        """
+        try:
+            target = self.chip._memory_at[dst].buffers[buffer]
+        except (KeyError, TypeError):
+            target = self.chip.memory_at(dst)[buffer]  # the error that names what is missing
+        self._post(dst, _Delivery(target, offset, values, then), label)
+
+    def _post(self, dst: tuple, deliver: _Delivery, label: str) -> None:
+        """Hand a prepared delivery to the DMA engine (see ``post``)."""
         if dst == self.node:
             deliver()
             return

@@ -22,6 +22,7 @@ from epiphany_sim.mesh import HOST, Coord
 from nnmap.model import activate
 
 MAX_POLLS = 10_000  # a poll loop this long is waiting for a flag nobody will write
+_FLOAT32 = np.dtype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -214,13 +215,15 @@ def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.n
     targets = [rule.dst for rule in relays[dst] if rule.buffer == buffer and rule.src == src]  # type: ignore[index]
     if not targets:
         return None
-    if values.base is not None:  # a view of the sender's SRAM, which may change before delivery
-        values = values.copy()
+    if values.base is not None or values.dtype is not _FLOAT32 or values.ndim != 1:
+        # a view of the sender's SRAM, which may change before delivery: the relays get a copy
+        values = np.ravel(values).astype(np.float32)  # a fresh array: no base, so the next hop keeps it
     holder = sender.chip.core(dst)  # type: ignore[arg-type]
     label = f"relay {buffer}"
 
     def forward() -> None:
-        for to in targets:
-            holder.post(to, buffer, offset, values, label, then=_relay_hook(holder, to, buffer, offset, values, relays))
+        for to in targets:  # no one changes ``values``: each hop forwards the same array
+            holder.post_owned(to, buffer, offset, values, label,
+                              then=_relay_hook(holder, to, buffer, offset, values, relays))
 
     return forward

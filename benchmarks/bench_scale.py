@@ -2,12 +2,14 @@
 
 Usage: python benchmarks/bench_scale.py [--short] [--runs N] [--chips e16,e64,epiphany-v] [--no-linear]
 
-Part 1, per chip: a network n,m,10 with n = 2m whose weights fill about half of the
-chip's SRAM (all cores together), mapped with the partitioned strategy and run on one
-sample in a fresh subprocess: wall seconds (plan + simulate) and the subprocess's peak
-resident memory (``ru_maxrss``). Where half does not fit (each core also holds the input
-vector and two copies of the hidden vector), the largest fill that fits is used and said.
-Issue 6's target for epiphany-v: at least 8 million weights in under 2 minutes and 4 GiB.
+Part 1, per chip and per shape: a network whose weights fill about half of the chip's
+SRAM (all cores together), mapped with the partitioned strategy and run on one sample in
+a fresh subprocess: wall seconds (plan + simulate) and the subprocess's peak resident
+memory (``ru_maxrss``). Two shapes: two layers ``2m,m,10`` (each core also holds the
+input vector and two copies of the hidden vector, so half does not always fit: the
+largest fill that fits is used and said) and one layer ``m,2m`` (each core holds its
+weights and the input vector only). Issue 6's target for epiphany-v: at least 8 million
+weights in under 2 minutes and 4 GiB.
 
 Part 2: wall seconds against messages sent, for 64,256,10 on e64 at growing batch sizes;
 a least-squares line through the points and each point's residual. ``--short``: smaller
@@ -34,14 +36,16 @@ TARGET_V_MEMORY_GIB = 4.0
 ELEMENT_BYTES = 4
 
 
-def shape_for(chip_name: str, fill: float, n_out: int = 10) -> list[int]:
-    """Layer sizes ``[2m, m, n_out]`` whose weights take ``fill`` of the chip's SRAM."""
+SHAPES = {"2m,m,10": lambda m: [2 * m, m, 10], "m,2m": lambda m: [m, 2 * m]}
+
+
+def shape_for(chip_name: str, fill: float, shape: str) -> list[int]:
+    """Layer sizes of ``shape`` (a key of ``SHAPES``) whose 2m*m weights take ``fill`` of the SRAM."""
     from epiphany_sim import chip_from_name
 
     chip = chip_from_name(chip_name)
     weights = fill * chip.n_cores * chip.sram_bytes / ELEMENT_BYTES
-    m = int(math.sqrt(weights / 2))
-    return [2 * m, m, n_out]
+    return SHAPES[shape](int(math.sqrt(weights / 2)))
 
 
 def child(chip_name: str, sizes: list[int]) -> None:
@@ -83,7 +87,7 @@ def fits(chip_name: str, sizes: list[int]) -> bool:
     return True
 
 
-def largest_fitting_fill(chip_name: str, wanted: float) -> tuple[float, list[int]]:
+def largest_fitting_fill(chip_name: str, wanted: float, shape: str) -> tuple[float, list[int]]:
     """``wanted``, or the largest fill below it (in steps of 0.005) whose network fits."""
     from epiphany_sim import chip_from_name
 
@@ -91,13 +95,14 @@ def largest_fitting_fill(chip_name: str, wanted: float) -> tuple[float, list[int
     room = (chip.sram_bytes - chip.code_bytes) / ELEMENT_BYTES
     fill = wanted
     while fill > 0:
-        sizes = shape_for(chip_name, fill)
-        # per core: its share of the weights, the input vector, two hidden vectors, a margin
-        rough = sizes[0] * sizes[1] / chip.n_cores + sizes[0] + 2 * sizes[1] + 64
+        sizes = shape_for(chip_name, fill, shape)
+        # per core: its share of the weights, the input vector, two copies of each hidden vector, a margin
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+        rough = weights / chip.n_cores + sizes[0] + 2 * sum(sizes[1:-1]) + 64
         if rough <= room and fits(chip_name, sizes):
             return fill, sizes
         fill = round(fill - 0.005, 3)
-    raise SystemExit(f"no network of the shape 2m,m,10 fits {chip_name}")
+    raise SystemExit(f"no network of the shape {shape} fits {chip_name}")
 
 
 def run_child(chip_name: str, sizes: list[int]) -> dict:
@@ -108,11 +113,11 @@ def run_child(chip_name: str, sizes: list[int]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def part_chips(chips: list[str], wanted: float, runs: int) -> None:
-    print(f"part 1: a 2m,m,10 network whose weights fill {wanted:.0%} of each chip's SRAM, partitioned, "
+def part_chips(chips: list[str], wanted: float, runs: int, shape: str) -> None:
+    print(f"part 1: a {shape} network whose weights fill {wanted:.0%} of each chip's SRAM, partitioned, "
           f"batch 1; median of {runs} runs, each in a fresh subprocess")
     for chip_name in chips:
-        fill, sizes = largest_fitting_fill(chip_name, wanted)
+        fill, sizes = largest_fitting_fill(chip_name, wanted, shape)
         rows = [run_child(chip_name, sizes) for _ in range(runs)]
         walls = [r["wall_s"] for r in rows]
         rss = [r["maxrss_kib"] / 1024 for r in rows]
@@ -177,11 +182,12 @@ def main() -> None:
         return
     print(machine())
     if args.short:
-        part_chips(["e16", "e64"], 0.02, 1)
+        for shape in SHAPES:
+            part_chips(["e16", "e64"], 0.02, 1, shape)
         part_linear("e16", [16, 48, 10], [1, 2, 3, 4], 1)
     else:
-        if args.chips:
-            part_chips(args.chips.split(","), 0.5, args.runs)
+        for shape in SHAPES if args.chips else []:
+            part_chips(args.chips.split(","), 0.5, args.runs, shape)
         if not args.no_linear:
             part_linear("e64", [64, 256, 10], [1, 2, 4, 8, 12, 16], args.runs)
 

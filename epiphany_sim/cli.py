@@ -26,7 +26,7 @@ from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
-from epiphany_sim.files import write_atomic, write_bytes, write_json
+from epiphany_sim.files import check_output_path, write_atomic, write_bytes, write_json
 from epiphany_sim.plots import load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
@@ -154,8 +154,7 @@ def _run(argv: Sequence[str] | None) -> None:
     if args.trace and args.sweep:
         raise UsageError("--trace records one run: drop --sweep, or --trace")
     for path in (args.json, args.trace, args.plot):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise UsageError(f"cannot write {path}: directory {Path(path).parent} does not exist")
+        check_output_path(path)
     spec = TrafficSpec(args.pattern, args.rate, args.cycles, args.seed, args.hotspot, args.hotspot_fraction)
     if args.sweep:
         _sweep(chip, spec, args.sweep, args.json, args.plot)

@@ -10,11 +10,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from epiphany_sim.errors import SimError
 
-def write_atomic(path: str | Path, write: Callable[[str], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then move it into place."""
+
+def check_output_path(path: str | Path | None) -> None:
+    """Raise ``SimError`` unless ``path`` (if given) can be written as a file.
+
+    Called before any work, so a bad path costs nothing and leaves nothing behind.
+    """
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise SimError(f"cannot write {path}: it is a directory")
+    if not target.resolve().parent.is_dir():
+        raise SimError(f"cannot write {path}: directory {target.parent} does not exist")
+
+
+def write_atomic(path: str | Path, write: Callable[[str], Any], prefix: str | None = None) -> None:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then move it into place.
+
+    ``prefix`` names the temporary file (by default a random name with ``path``'s suffix).
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix, prefix=prefix)
     os.close(fd)
     try:
         write(tmp)

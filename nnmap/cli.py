@@ -7,6 +7,7 @@ output files are written only once everything they hold has been computed.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from epiphany_sim.config import load_chip
 from epiphany_sim.errors import SimError
-from epiphany_sim.files import write_atomic, write_json
+from epiphany_sim.files import check_output_path, write_atomic, write_json
 from nnmap.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
 from nnmap.plots import compare_figures, run_figures, save_figures, sweep_figures
@@ -26,6 +27,7 @@ from nnmap.run import run
 from nnmap.strategies import REGISTRY, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
 from nnmap.sweep_spec import load_spec
+from nnmap.text import table
 from nnmap.trace import trace_json
 from nnmap.train_cli import add_train_parser, train_command
 
@@ -115,11 +117,6 @@ def _variants(text: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def _check_dir(path: str | None) -> None:
-    if path and not Path(path).resolve().parent.is_dir():
-        raise SimError(f"cannot write {path}: directory {Path(path).parent} does not exist")
-
-
 def _summary(m: dict[str, Any]) -> str:
     util = m["core_utilisation"]
     speedup = f"{m['speedup']:.2f}x" if m["speedup"] else "n/a"
@@ -144,9 +141,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
         f"{m['link_max_utilisation']:.0%}", str(m["bytes_on_chip"]), str(m["bytes_off_chip"]),
         str(m["messages"]), "yes" if m["validated"] else "NO",
     ] for m in rows]
-    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(fmt.format(*r) for r in [header, *lines])
+    return table(header, lines)
 
 
 def _sweep_summary(out: str, outcome: SweepOutcome) -> str:
@@ -166,6 +161,8 @@ def _sweep_summary(out: str, outcome: SweepOutcome) -> str:
 def _sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.workers is not None:
         raise SimError("--workers sizes the local cluster: drop it when using --scheduler")
+    if not 0 < args.connect_timeout < math.inf:
+        raise SimError(f"--connect-timeout is seconds, a positive number; got {args.connect_timeout}")
     spec = load_spec(args.spec)
     workers = DEFAULT_WORKERS if args.workers is None else args.workers
     try:
@@ -193,11 +190,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "plan":
         print(get_strategy(args.strategy).plan(chip, net, len(x), args.broadcast).describe())
         return 0
-    _check_dir(args.json)
-    _check_dir(args.plots)
+    check_output_path(args.json)
+    check_output_path(args.plots)
     if args.command == "run":
         for path in (args.outputs, args.trace, args.report):
-            _check_dir(path)
+            check_output_path(path)
         visual = bool(args.plots or args.trace or args.report)
         result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
         figures = run_figures(result) if args.plots or args.report else {}
@@ -235,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     except SimError as exc:
         print(f"nnmap: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file that could not be read or written after all
+        print(f"nnmap: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

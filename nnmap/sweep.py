@@ -21,10 +21,8 @@ import csv
 import json
 import logging
 import math
-import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +33,7 @@ from typing import Any
 from tqdm import tqdm
 
 from epiphany_sim.config import chip_from_name
+from epiphany_sim.files import write_atomic
 from nnmap.errors import SweepError
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
@@ -83,14 +82,7 @@ def execute(params: RunParams) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), prefix=f".{path.name}.")
 
 
 def _csv_value(value: Any) -> Any:

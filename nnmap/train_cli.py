@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from epiphany_sim.config import load_chip
-from epiphany_sim.errors import SimError
-from epiphany_sim.files import write_bytes, write_json
+from epiphany_sim.files import check_output_path, write_bytes, write_json
 from nnmap.errors import TrainingError
+from nnmap.text import table
 from nnmap.training import (
     DATASETS,
     REGISTRY,
@@ -88,11 +87,6 @@ def _names(args: argparse.Namespace) -> list[str]:
     return names
 
 
-def _check_path(path: str | None) -> None:
-    if path and not Path(path).resolve().parent.is_dir():
-        raise SimError(f"cannot write {path}: directory {Path(path).parent} does not exist")
-
-
 def _summary(results: list[TrainResult]) -> str:
     header = ["strategy", "chip", "epochs", "loss", "accuracy", "sim time (us)", "on-chip B", "off-chip B", "target"]
     rows = []
@@ -102,9 +96,7 @@ def _summary(results: list[TrainResult]) -> str:
         rows.append([d["trainer"], d["chip"], str(t["epochs"]), f"{t['final_loss']:.4g}", f"{t['final_accuracy']:.1%}",
                      f"{t['time_us']:.1f}", str(t["bytes_on_chip"]), str(t["bytes_off_chip"]),
                      "reached" if d["reached_target"] else "-"])
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(fmt.format(*row) for row in [header, *rows])
+    return table(header, rows)
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -116,8 +108,8 @@ def train_command(args: argparse.Namespace) -> int:
     )
     chip = load_chip(args.chip, args.chip_config)
     names = _names(args)
-    _check_path(args.json)
-    _check_path(args.plot)
+    check_output_path(args.json)
+    check_output_path(args.plot)
     data = load_dataset(args.dataset, args.seed)
     if args.samples is not None:
         data = data.head(args.samples)

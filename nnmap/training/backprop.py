@@ -3,9 +3,9 @@
 The forward pass is the partitioned strategy's own (``nnmap.strategies.base.sample_ops``
 on a plan of batch 1). Then, per sample, on the chain of cores:
 
-1. The owner of each output reads its target from DRAM, computes the output's error
-   ``delta_j`` and writes it to every other core holding products of that output (the
-   cores before it in the chain).
+1. The owner of each output takes its target from its buffer ``t`` (where the feed put
+   it), computes the output's error ``delta_j`` and writes it to every other core holding
+   products of that output (the cores before it in the chain).
 2. For each layer ``l`` from the last down to the second, the error of hidden value ``i``
    is ``e_i = sum_j W[i, j] delta_j``: a sum over the layer's weights, which are split over
    the cores. Each core adds up its own products per ``i``; the partial vectors travel the
@@ -48,11 +48,10 @@ from nnmap.plan import Plan
 from nnmap.program import Op, Phase, Relay, Send, Wait
 from nnmap.strategies import get_strategy
 from nnmap.strategies.base import sample_ops
-from nnmap.training.feed import FEEDS, T_DRAM, X_DRAM, Feed, x_range
+from nnmap.training.feed import FEEDS, Feed, x_range
 from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
 
 Coord = tuple[int, int]
-__all__ = ["T_DRAM", "X_DRAM", "BackpropProgram"]
 
 
 def out_error(n_layers: int, parity: int) -> str:

@@ -19,7 +19,7 @@ every module, and defining the subclass registers it under ``name``)::
 ``Trainer.__init__(chip, net, data, hp)`` keeps its arguments as ``self.chip``,
 ``self.net`` (the initial weights), ``self.data`` and ``self.hp``, and checks that the
 network fits the data and can be trained. ``Meter.of(chip)`` reads the totals of a
-simulated ``Chip``; a trainer that runs several chips adds meters with ``+``.
+simulated ``Chip``.
 ``host_load(chip, setup)`` is the process that writes initial buffers over the eLink, and
 ``nnmap.training.backprop.BackpropProgram`` builds SGD programs for a chain of cores (a
 chain of one core is one client's plain SGD, as ``single`` runs it); its ``feed``
@@ -129,10 +129,6 @@ class Meter:
         """The totals of one simulated chip: its clock, bytes injected into the mesh, eLink bytes."""
         on_chip = sum(link.bytes for link in chip.network.links if link.kind == "inject")
         return cls(chip.env.now, on_chip, off_chip_bytes(chip.network))
-
-    def __add__(self, other: Meter) -> Meter:
-        return Meter(self.cycles + other.cycles, self.bytes_on_chip + other.bytes_on_chip,
-                     self.bytes_off_chip + other.bytes_off_chip)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Losses and derivatives, the formulas every trainer and kernel shares.
 
 Per sample the trainers descend ``E = 1/2 sum_j (y_j - t_j)^2`` (``mse``) or the binary
-cross-entropy ``E = -sum_j t_j log y_j + (1 - t_j) log(1 - y_j)`` of sigmoid outputs
+cross-entropy ``E = -sum_j [t_j log y_j + (1 - t_j) log(1 - y_j)]`` of sigmoid outputs
 (``cross-entropy``). The output error ``dE/dz_j`` is then ``(y_j - t_j) f'(z_j)`` or simply
 ``y_j - t_j``. What a trainer reports per epoch is the mean over samples and outputs of
 ``(y - t)^2`` (the mean squared error seed 000 stops at) or of the cross-entropy terms.

@@ -35,6 +35,7 @@ untrained network, once loaded) and a ``TrainResult`` whose ``to_dict`` is JSON-
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -58,7 +59,7 @@ class Hyperparameters:
     """How to train; checked on construction.
 
     Attributes:
-        lr: learning rate, > 0.
+        lr: learning rate, finite and > 0.
         momentum: momentum of the weight updates, in [0, 1); 0 is plain SGD.
         loss: ``mse`` or ``cross-entropy`` (see ``nnmap.training.loss``).
         epochs: cap on the epochs run, >= 1.
@@ -68,7 +69,7 @@ class Hyperparameters:
         n_push: data-parallel clients push their accumulated updates every ``n_push`` steps.
         n_fetch: data-parallel clients fetch the parameters every ``n_fetch`` steps.
         n_shuffle: reshuffle the samples over the shards every ``n_shuffle`` epochs (0: never).
-        div: data-parallel updates are scaled by ``1 / div`` at the parameter server.
+        div: data-parallel updates are scaled by ``1 / div`` at the parameter server; finite, > 0.
         shards: data shards (clients) of a data-parallel trainer; 0 means one per core.
     """
 
@@ -87,8 +88,9 @@ class Hyperparameters:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be a finite number > 0, got {self.lr}"),
+            (math.isfinite(self.momentum) and 0 <= self.momentum < 1,
+             f"momentum must be in [0, 1), got {self.momentum}"),
             (self.loss in LOSSES, f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.target_loss is None or self.target_loss > 0, f"target loss must be > 0, got {self.target_loss}"),
@@ -97,7 +99,8 @@ class Hyperparameters:
             (self.n_push >= 1, f"n_push must be >= 1 (push every n_push steps), got {self.n_push}"),
             (self.n_fetch >= 1, f"n_fetch must be >= 1 (fetch every n_fetch steps), got {self.n_fetch}"),
             (self.n_shuffle >= 0, f"n_shuffle must be >= 0 (0: never reshuffle), got {self.n_shuffle}"),
-            (self.div > 0, f"div must be > 0 (updates are scaled by 1/div), got {self.div}"),
+            (math.isfinite(self.div) and self.div > 0,
+             f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}"),
             (self.shards >= 0, f"shards must be >= 0 (0: one per core), got {self.shards}"),
         ]
         for ok, message in checks:

@@ -83,7 +83,11 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--lr", "-0.1"], "learning rate must be > 0"),
+        (["--lr", "-0.1"], "learning rate must be a finite number > 0, got -0.1"),
+        (["--lr", "inf"], "learning rate must be a finite number > 0, got inf"),
+        (["--lr", "nan"], "learning rate must be a finite number > 0, got nan"),
+        (["--momentum", "nan"], "momentum must be in [0, 1), got nan"),
+        (["--div", "inf"], "div must be a finite number > 0 (updates are scaled by 1/div), got inf"),
         (["--n-push", "0"], "n_push must be >= 1"),
         (["--shards", "5"], "5 shards but only 4 samples"),
         (["--momentum", "1"], "momentum must be in [0, 1)"),

@@ -146,7 +146,7 @@ def test_impossible_setups_are_clear_errors(changes: dict, message: str) -> None
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--n-push", "0"], "n_push must be >= 1"), (["--n-fetch", "0"], "n_fetch must be >= 1"),
-     (["--shards", "5"], "5 shards but only 4 samples"), (["--div", "0"], "div must be > 0")],
+     (["--shards", "5"], "5 shards but only 4 samples"), (["--div", "0"], "div must be a finite number > 0")],
 )
 def test_bad_data_parallel_hyperparameters_exit_2(args: list[str], message: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,9 @@ Like the forward ops, each reads only its core's own SRAM, charges cycles from t
 config and stores its result with a simulated write; arithmetic is float32, as on the
 Epiphany's FPU. A multiply followed by an add counts as one fused multiply-add
 (``cycles_per_mac``); the derivative of an activation, written from its output
-(``y (1 - y)`` for the sigmoid), costs one add and one multiply.
+(``y (1 - y)`` for the sigmoid), costs one add and one multiply. Each kernel's cost is a
+function here (``fill_cycles``, ...), so a trainer that does the same arithmetic elsewhere
+(the per-neuron trainer's host) charges the same.
 """
 
 from __future__ import annotations
@@ -16,11 +18,44 @@ from typing import Any
 import numpy as np
 import simpy
 
+from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from nnmap.program import Kernel
 from nnmap.training.loss import derivative, output_error
 
 F32 = np.float32
+
+
+def fill_cycles(cfg: ChipConfig, n: int) -> float:
+    """``Fill`` of ``n`` elements: one store each, charged as an add."""
+    return n * cfg.cycles_per_add
+
+
+def axpy_cycles(cfg: ChipConfig, n: int, scaled: bool) -> float:
+    """``Axpy`` of ``n`` elements: a fused multiply-add each if ``scaled`` (by a coefficient), else an add."""
+    return n * (cfg.cycles_per_mac if scaled else cfg.cycles_per_add)
+
+
+def output_error_cycles(cfg: ChipConfig, loss: str) -> float:
+    """``OutputError`` of one output: ``y - t``, then times ``f'(z) = y (1 - y)`` unless the loss is cross-entropy."""
+    cycles = cfg.cycles_per_add
+    if loss != "cross-entropy":
+        cycles += cfg.cycles_per_add + 2 * cfg.cycles_per_mac
+    return cycles
+
+
+def hidden_error_cycles(cfg: ChipConfig, n: int) -> float:
+    """``HiddenError`` of ``n`` values: the derivative (an add, a multiply) and the product with the error."""
+    return n * (cfg.cycles_per_add + 2 * cfg.cycles_per_mac)
+
+
+def descend_cycles(cfg: ChipConfig, n: int, momentum: bool) -> float:
+    """``Descend`` of ``n`` parameters: ``-lr * delta`` once, an FMA per parameter, and with momentum
+    a multiply-add and an add more per parameter."""
+    cycles = cfg.cycles_per_mac + n * cfg.cycles_per_mac
+    if momentum:
+        cycles += n * (cfg.cycles_per_mac + cfg.cycles_per_add)
+    return cycles
 
 
 @dataclass(frozen=True)
@@ -34,7 +69,7 @@ class Fill(Kernel):
     label: str = ""
 
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        yield from core.compute(self.n * core.chip.config.cycles_per_add, self.label)
+        yield from core.compute(fill_cycles(core.chip.config, self.n), self.label)
         core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=F32))
 
 
@@ -56,16 +91,14 @@ class Axpy(Kernel):
     label: str = ""
 
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        sram, cfg = core.sram, core.chip.config
+        sram = core.sram
         xs = sram[self.x].data[self.x_offset : self.x_offset + self.n]
         acc = sram[self.out].data[self.out_offset : self.out_offset + self.n]
         if self.coeff is None:
             value = acc + xs
-            cycles = self.n * cfg.cycles_per_add
         else:
             value = acc + sram[self.coeff].data[self.coeff_index] * xs
-            cycles = self.n * cfg.cycles_per_mac
-        yield from core.compute(cycles, self.label)
+        yield from core.compute(axpy_cycles(core.chip.config, self.n, self.coeff is not None), self.label)
         sram[self.out].store(self.out_offset, value.astype(F32))
 
 
@@ -84,13 +117,10 @@ class OutputError(Kernel):
     label: str = ""
 
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        sram, cfg = core.sram, core.chip.config
+        sram = core.sram
         y = sram[self.y].data[self.y_index : self.y_index + 1]
         t = sram[self.t].data[self.t_index : self.t_index + 1]
-        cycles = cfg.cycles_per_add  # y - t
-        if self.loss != "cross-entropy":  # times f'(z) = y (1 - y)
-            cycles += cfg.cycles_per_add + 2 * cfg.cycles_per_mac
-        yield from core.compute(cycles, self.label)
+        yield from core.compute(output_error_cycles(core.chip.config, self.loss), self.label)
         sram[self.out].store(self.out_index, output_error(self.loss, self.activation, y, t))
 
 
@@ -107,10 +137,10 @@ class HiddenError(Kernel):
     label: str = ""
 
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        sram, cfg = core.sram, core.chip.config
+        sram = core.sram
         sl = slice(self.start, self.start + self.n)
         value = sram[self.e].data[sl] * derivative(self.activation, sram[self.h].data[sl])
-        yield from core.compute(self.n * (cfg.cycles_per_add + 2 * cfg.cycles_per_mac), self.label)
+        yield from core.compute(hidden_error_cycles(core.chip.config, self.n), self.label)
         sram[self.out].store(self.start, value.astype(F32))
 
 
@@ -137,7 +167,7 @@ class Descend(Kernel):
     label: str = ""
 
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        sram, cfg = core.sram, core.chip.config
+        sram = core.sram
         sl = slice(self.param_offset, self.param_offset + self.n)
         d = sram[self.delta].data[self.delta_index]
         if self.a is None:
@@ -145,12 +175,10 @@ class Descend(Kernel):
         else:
             g = d * sram[self.a].data[self.a_offset : self.a_offset + self.n]
         step = F32(self.lr) * g
-        cycles = cfg.cycles_per_mac + self.n * cfg.cycles_per_mac  # -lr * delta once, then one FMA per parameter
+        yield from core.compute(descend_cycles(core.chip.config, self.n, self.velocity is not None), self.label)
         if self.velocity is None:
-            yield from core.compute(cycles, self.label)
             sram[self.param].store(self.param_offset, sram[self.param].data[sl] - step)
             return
         v = F32(self.momentum) * sram[self.velocity].data[sl] - step
-        yield from core.compute(cycles + self.n * (cfg.cycles_per_mac + cfg.cycles_per_add), self.label)
         sram[self.velocity].store(self.param_offset, v.astype(F32))
         sram[self.param].store(self.param_offset, (sram[self.param].data[sl] + v).astype(F32))

@@ -11,9 +11,9 @@ Neuron ``j`` of a layer goes to core ``j mod C``, and the host waits for all of 
 activations before it starts the next layer.
 
 Back-propagation and the weight updates (plain SGD or with momentum) run on the host,
-serially, as they did on Anny's main thread. The host is charged the chip's own costs for them (one cycle per fused
-multiply-add, as ``nnmap.training.kernels`` charges a core), so the comparison with the
-``single`` trainer isolates the cost of handing activations out. Samples go in the
+serially, as they did on Anny's main thread. The host is charged what the cores' kernels
+cost for the same arithmetic (``nnmap.training.kernels``' cost functions), so the
+comparison with the ``single`` trainer isolates the cost of handing activations out. Samples go in the
 dataset's order, one SGD step each: the weights are the same as ``single``'s.
 """
 
@@ -32,6 +32,7 @@ from epiphany_sim.mesh import HOST, Mesh
 from nnmap.model import Layer, Network, activate
 from nnmap.training.base import Hyperparameters, Meter, Trainer
 from nnmap.training.datasets import Dataset
+from nnmap.training.kernels import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
 from nnmap.training.loss import derivative, output_error
 
 Coord = tuple[int, int]
@@ -122,27 +123,23 @@ class PerNeuron(Trainer):
         net = self.net
         last = net.layers[-1]
         delta = output_error(hp.loss, last.activation, hs[-1], t)
-        per_output = cfg.cycles_per_add  # y - t, then times f'(z) for mse, as OutputError charges
-        if hp.loss != "cross-entropy":
-            per_output += cfg.cycles_per_add + 2 * cfg.cycles_per_mac
-        cycles = last.n_out * per_output
+        cycles = last.n_out * output_error_cycles(cfg, hp.loss)
         for li in range(len(self.layers) - 1, -1, -1):
             w, b = self.layers[li]
             n_in, n_out = w.shape
             below = None
             if li > 0:  # the error of the layer below, with the weights before this step
                 below = (w @ delta).astype(F32) * derivative(net.layers[li - 1].activation, hs[li])
-                cycles += n_in * n_out * cfg.cycles_per_mac + n_in * (cfg.cycles_per_add + 2 * cfg.cycles_per_mac)
+                cycles += n_out * axpy_cycles(cfg, n_in, scaled=True) + hidden_error_cycles(cfg, n_in)
             for param, velocity, step in ((w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
                                           (b, self.velocity[li][1], lr * delta)):
-                if hp.momentum:  # v = momentum v - lr g; p += v, as the cores' Descend does
+                if hp.momentum:  # v = momentum v - lr g; p += v
                     velocity[...] = (F32(hp.momentum) * velocity - step.astype(F32)).astype(F32)
                     param += velocity
                 else:
                     param -= step.astype(F32)
-            cycles += n_out * (2 * cfg.cycles_per_mac + n_in * cfg.cycles_per_mac + cfg.cycles_per_mac)
-            if hp.momentum:
-                cycles += n_out * (n_in + 1) * (cfg.cycles_per_mac + cfg.cycles_per_add)
+            momentum = bool(hp.momentum)  # per output: its weights' step and its bias's
+            cycles += n_out * (descend_cycles(cfg, n_in, momentum) + descend_cycles(cfg, 1, momentum))
             if below is not None:
                 delta = below.astype(F32)
         return cycles

@@ -2,9 +2,9 @@
 
 Each client is ``BackpropProgram`` on a chain of one core: plain SGD on that core, its
 weights in its own SRAM. The host writes each client's samples into it over the eLink, one
-step ahead, as the ``single`` trainer's host feed does (all clients' samples share the
-eLink); a shard is the list of rows the host sends a client, so reshuffling the shards
-costs nothing extra.
+step ahead, with the ``single`` trainer's host feed (``nnmap.training.feed.HostFeed``; all
+clients' samples share the eLink); a shard is the list of rows the host sends a client,
+so reshuffling the shards costs nothing extra.
 The trainers differ in how the copies are combined, with real data moving through the
 simulated networks:
 
@@ -41,10 +41,10 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.memory import Buffer
-from epiphany_sim.mesh import HOST, Mesh
+from epiphany_sim.mesh import Mesh
 from nnmap.errors import TrainingError
 from nnmap.model import Network
-from nnmap.program import ReadDram, Wait, run_ops
+from nnmap.program import run_ops
 from nnmap.training.backprop import BackpropProgram
 from nnmap.training.base import Hyperparameters, Meter, Trainer, host_load
 from nnmap.training.datasets import Dataset
@@ -54,11 +54,6 @@ F32 = np.float32
 CHUNK = 256  # elements per reduce message: 1 KB, 128 transactions; smaller chunks overlap more hops
 # Messages go out with ``Core.write`` (the core's own stores), not ``Core.post``: a third DMA
 # post while both channels wait for a delayed start is given an infinite delay by the simulator.
-
-
-def fed(k: int) -> str:
-    """The DRAM flag in which client ``k`` counts the samples it has finished."""
-    return f"fed{k}"
 
 
 class Params:
@@ -140,10 +135,10 @@ class DataParallel(Trainer):
         hp, data = self.hp, self.data
         self.sim = Chip(self.chip)
         self.programs = [BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c],
-                                         feed="dram") for c in self.clients]
+                                         feed="host") for c in self.clients]
         self.params = Params(self.programs[0])
         setup: dict[Coord, dict[str, np.ndarray]] = {}
-        for k, program in enumerate(self.programs):
+        for program in self.programs:
             coord = program.chain[0]
             sram = self.sim.core(coord).sram
             for name, n in program.plan.buffers[coord].items():
@@ -151,7 +146,9 @@ class DataParallel(Trainer):
             for name in self.client_vectors:
                 sram.alloc(name, self.params.size)
             setup[coord] = dict(program.plan.setup[coord])
-            self.sim.dram.alloc(fed(k), 1)
+        for name, n in {name: n for p in self.programs for name, n in p.dram.items()}.items():
+            self.sim.dram.alloc(name, n)  # the dataset once, a done flag per client
+        self.programs[0].load_dram(self.sim, data.x, data.y)
         self.setup(setup)
         self.sim.process(host_load(self.sim, setup))
         self.sim.run()
@@ -178,38 +175,18 @@ class DataParallel(Trainer):
     def local_step(self, k: int, row: int) -> Generator[simpy.Event, Any, None]:
         """Client ``k``'s SGD step on dataset row ``row``, in place in its SRAM.
 
-        The program's own feed would read the sample from DRAM; here the host has written
-        it (``feed``), so the step waits for it instead, and tells the host when it is done.
+        It waits for the sample the host writes (``run_epoch``) and tells the host when it is done.
         """
         program = self.programs[k]
-        core = self.sim.core(program.chain[0])
-        step = self.steps[k]
-        n_in, n_out = self.net.sizes[0], self.net.sizes[-1]
-        ops = [Wait("x", (step + 1) * n_in, "wait inputs"), Wait("t", (step + 1) * n_out, "wait targets")]
-        ops += [op for op in program.step_ops(0, step, int(row)) if not isinstance(op, ReadDram)]
-        yield from run_ops(core, ops, program.relays)
-        yield from core.write(HOST, fed(k), 0, np.array([step + 1], dtype=F32), "done with sample")
+        yield from run_ops(self.sim.core(program.chain[0]), program.step_ops(0, self.steps[k], int(row)),
+                           program.relays)
         self.steps[k] += 1
-
-    def feed(self, k: int, rows: np.ndarray, first: int) -> Generator[simpy.Event, Any, None]:
-        """The host writes client ``k``'s samples ``rows`` (steps ``first, ...``) into its two sample rows.
-
-        Row ``step % 2`` is free once the client has finished step ``step - 2``. The host
-        feeds all clients at once; their writes share the eLink.
-        """
-        host, coord = self.sim.host, self.clients[k]
-        n_in, n_out = self.net.sizes[0], self.net.sizes[-1]
-        for i, row in enumerate(rows):
-            step = first + i
-            if step >= 2:
-                yield from host.wait(fed(k), step - 1, f"wait for client {k}")
-            yield from host.write(coord, "x", (step % 2) * n_in, self.data.x[row], f"sample {row} inputs")
-            yield from host.write(coord, "t", (step % 2) * n_out, self.data.y[row], f"sample {row} targets")
 
     def run_epoch(self, epoch: int) -> Meter:
         rows = self.shard_rows(epoch)
-        for k in range(len(self.clients)):
-            self.sim.process(self.feed(k, rows[k], self.steps[k]))
+        for k, program in enumerate(self.programs):  # the host feeds all clients at once; they share the eLink
+            self.sim.process(program.host_process(self.sim, self.steps[k], [int(r) for r in rows[k]], self.data.x,
+                                                  self.data.y))
         for process in self.epoch_processes(rows):
             self.sim.process(process)
         self.sim.run()

@@ -7,9 +7,10 @@ Two ways to fill them:
 - ``HostFeed`` (seed 003's step 0, once per sample): the host writes the sample into the
   first core of the chain over the eLink; that core passes it on to its neighbour and the
   DMA engines relay it along the chain. Every reader tells the first core when it is done
-  with a sample, and the first core tells the host, so a row is never overwritten while a
-  core still reads it. The first core forwards the next sample at the end of each step,
-  while the host already writes the one after.
+  with a sample, and the first core tells the host (a flag per chain, so several chains
+  can share a chip), so a row is never overwritten while a core still reads it. The first
+  core forwards the next sample at the end of each step, while the host already writes
+  the one after.
 - ``DramFeed``: the dataset stays in the shared DRAM and each reader fetches its own part at
   the start of each step with blocking remote reads (each 8-byte transaction pays the
   read network and the DRAM latency).
@@ -120,12 +121,18 @@ class HostFeed(Feed):
 
     def buffers(self, k: int) -> dict[str, int]:
         out = {"x": 2 * self.n_in, "t": 2 * self.n_out}  # every core: it may have to relay them
-        if k == 0:
+        if k == 0 and self._readers():
             out["done"] = 1
         return out
 
+    @property
+    def flag(self) -> str:
+        """The DRAM flag in which the first core counts the samples it has finished, named after it."""
+        row, col = self.chain[0]
+        return f"fed{row},{col}"
+
     def dram(self, n_samples: int) -> dict[str, int]:
-        return {**super().dram(n_samples), "fed": 1}
+        return {**super().dram(n_samples), self.flag: 1}
 
     def relays(self) -> dict[Coord, list[Relay]]:
         c = self.chain
@@ -156,7 +163,7 @@ class HostFeed(Feed):
     def after(self, k: int, step: int, next_row: int | None) -> list[Op]:
         if k > 0:
             return [Signal(self.chain[0], "done", 0, float(step + 1), "done with sample")] if self.reads(k) else []
-        ops: list[Op] = [Signal(HOST, "fed", 0, float(step + 1), "done with sample")]
+        ops: list[Op] = [Signal(HOST, self.flag, 0, float(step + 1), "done with sample")]
         return ops + (self._forward(step + 1) if next_row is not None else [])
 
     def host(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
@@ -166,7 +173,7 @@ class HostFeed(Feed):
         for i, row in enumerate(rows):
             step = first_step + i
             if step >= 2:  # row step % 2 of core 0 is free once it has finished step - 2
-                yield from host.wait("fed", step - 1, "wait for core 0")
+                yield from host.wait(self.flag, step - 1, f"wait for core {first}")
             yield from host.write(first, "x", (step % 2) * self.n_in, x[row], f"sample {row} inputs")
             yield from host.write(first, "t", (step % 2) * self.n_out, t[row], f"sample {row} targets")
 

@@ -46,6 +46,7 @@ from nnmap.errors import TrainingError
 from nnmap.model import Layer, Network
 from nnmap.plan import Plan
 from nnmap.program import Op, Phase, Relay, Send, Wait
+from nnmap.run import single_core_chip
 from nnmap.strategies import get_strategy
 from nnmap.strategies.base import sample_ops
 from nnmap.training.feed import FEEDS, Feed, x_range
@@ -87,6 +88,10 @@ class BackpropProgram:
         chain: the cores in chain order (default: the snake over the whole mesh); a chain of
             one core is plain SGD on that core.
         feed: how samples reach the cores, a name of ``nnmap.training.feed.FEEDS``.
+
+    The plan is made as if the SRAM had room for anything (capacity changes no plan): the
+    trainer checks that what it allocates fits (``nnmap.training.base.check_fits``), these
+    buffers together with its own.
     """
 
     def __init__(self, chip: ChipConfig, net: Network, n_samples: int, lr: float, momentum: float = 0.0,
@@ -94,7 +99,8 @@ class BackpropProgram:
         if feed not in FEEDS:
             raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
         # batch 2: the x and y buffers get a row per step parity
-        self.plan: Plan = get_strategy("partitioned").plan(chip, net, 2, "bidir",
+        roomy = chip.replace(sram_bytes=single_core_chip(chip).sram_bytes)
+        self.plan: Plan = get_strategy("partitioned").plan(roomy, net, 2, "bidir",
                                                            chain or Mesh(chip).neighbour_chain())
         self.net = net
         self.n_samples = n_samples
@@ -113,7 +119,6 @@ class BackpropProgram:
         self.relays = self._relays()
         self.dram = {**self.feed.dram(n_samples), **self.plan.dram}
         self._add_buffers()
-        self.plan.check_fits()
 
     @property
     def chain(self) -> list[Coord]:

@@ -7,7 +7,9 @@ every module, and defining the subclass registers it under ``name``)::
     class Downpour(Trainer):
         name = "downpour"
 
-        def shards(self) -> int:                 # data shards; train() checks <= samples
+        def __init__(self, chip, net, data, hp):  # build and check everything: SRAM fit, shards
+            ...
+        def shards(self) -> int:                 # data shards the samples are split into
             ...
         def start(self) -> Meter:                # build the chip, load it; totals so far
             ...
@@ -18,8 +20,11 @@ every module, and defining the subclass registers it under ``name``)::
 
 ``Trainer.__init__(chip, net, data, hp)`` keeps its arguments as ``self.chip``,
 ``self.net`` (the initial weights), ``self.data`` and ``self.hp``, and checks that the
-network fits the data and can be trained. ``Meter.of(chip)`` reads the totals of a
-simulated ``Chip``.
+network fits the data and can be trained. A subclass's ``__init__`` checks everything
+else that could stop it (that its buffers fit the SRAM, ``check_fits``; that every data
+shard gets a sample, ``check_shards``), so constructing every trainer first refuses a bad
+setup before any of them trains. ``Meter.of(chip)`` reads the totals of a simulated
+``Chip``.
 ``host_load(chip, setup)`` is the process that writes initial buffers over the eLink, and
 ``nnmap.training.backprop.BackpropProgram`` builds SGD programs for a chain of cores (a
 chain of one core is one client's plain SGD, as ``single`` runs it); its ``feed``
@@ -48,10 +53,12 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.stats import off_chip_bytes
 from nnmap.errors import TrainingError
 from nnmap.model import Network, random_network
+from nnmap.plan import aligned_bytes
 from nnmap.training.datasets import Dataset
 from nnmap.training.loss import LOSSES, accuracy, check_trainable, loss_value
 
 REGISTRY: dict[str, type[Trainer]] = {}
+Coord = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,21 @@ def check_shards(n_shards: int, n_samples: int) -> None:
                             "sample; use fewer shards (--shards) or a larger dataset")
 
 
+def check_fits(chip: ChipConfig, net: Network, buffers: dict[Coord, dict[str, int]], hint: str) -> None:
+    """Raise ``TrainingError`` naming the fullest core unless every core's ``buffers`` fit its SRAM.
+
+    ``buffers`` maps each core to its buffers' float32 element counts; ``hint`` ends the
+    message with what to change.
+    """
+    need = {coord: sum(aligned_bytes(n) for n in named.values()) for coord, named in buffers.items()}
+    worst = max(need, key=need.__getitem__)
+    if need[worst] > chip.data_bytes:
+        name, n = max(buffers[worst].items(), key=lambda kv: kv[1])
+        raise TrainingError(f"network {net.sizes} does not fit {chip.name}: core {worst} needs {need[worst]} bytes "
+                            f"of data but has {chip.data_bytes} bytes free ({chip.sram_bytes} SRAM - "
+                            f"{chip.code_bytes} code; largest buffer {name} {aligned_bytes(n)} bytes); {hint}")
+
+
 def network_for(data: Dataset, hidden: Sequence[int], seed: int = 0, activation: str = "sigmoid") -> Network:
     """A seeded random network from ``data``'s inputs through ``hidden`` to its outputs."""
     if any(n < 1 for n in hidden):
@@ -197,7 +219,6 @@ class Trainer:
             raise TrainingError(f"network {net.sizes} does not fit dataset {data.name} "
                                 f"({data.n_in} inputs, {data.n_out} outputs)")
         check_trainable(hp.loss, [layer.activation for layer in net.layers])
-        check_shards(hp.shards, data.n_samples)
         self.chip = chip
         self.net = net
         self.data = data
@@ -274,7 +295,6 @@ def get_trainer(name: str) -> type[Trainer]:
 
 def train(trainer: Trainer, progress: Callable[[EpochRecord], None] | None = None) -> TrainResult:
     """Run ``trainer`` epoch by epoch until ``hp.epochs`` or its targets; ``progress`` sees each record."""
-    check_shards(trainer.shards(), trainer.data.n_samples)
     result = TrainResult(trainer.name, trainer.chip, trainer.data.name, trainer.net.sizes, trainer.hp)
 
     def record(epoch: int, meter: Meter) -> EpochRecord:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ from nnmap.errors import TrainingError
 from nnmap.model import Network
 from nnmap.program import run_ops
 from nnmap.training.backprop import BackpropProgram
-from nnmap.training.base import Hyperparameters, Meter, Trainer, host_load
+from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits, check_shards, host_load
 from nnmap.training.datasets import Dataset
 
 Coord = tuple[int, int]
@@ -110,7 +111,8 @@ class DataParallel(Trainer):
     """What the data-parallel trainers share: one single-core SGD client per worker core.
 
     Subclasses set ``server_cores`` (1: the centre core is no client), ``client_vectors``
-    (the parameter-sized buffers each client keeps besides its weights) and write
+    (the parameter-sized buffers each client keeps besides its weights), may add SRAM
+    buffers (``own_buffers``) and initial values and state (``setup``), and write
     ``epoch_processes``.
     """
 
@@ -122,33 +124,46 @@ class DataParallel(Trainer):
         mesh = Mesh(chip)
         self.server: Coord = (chip.rows // 2, chip.cols // 2)  # the centre: fewest hops on average
         spare = [c for c in mesh.neighbour_chain() if not (self.server_cores and c == self.server)]
+        if not spare:  # the server took the only core
+            raise TrainingError(f"{self.name} needs at least 2 cores: one parameter server and one client")
         n = hp.shards or len(spare)
         if n > len(spare):
             raise TrainingError(f"{n} shards but {chip.name} has {len(spare)} cores for clients "
                                 f"({self.name}: one shard per client core); use --shards {len(spare)} or fewer")
+        check_shards(n, data.n_samples)
         self.clients: list[Coord] = spare[:n]
+        self.programs = [BackpropProgram(chip, net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c], feed="host")
+                         for c in self.clients]
+        self.params = Params(self.programs[0])
+        self.buffers: dict[Coord, dict[str, int]] = {
+            c: {**p.plan.buffers[c], **dict.fromkeys(self.client_vectors, self.params.size)}
+            for p, c in zip(self.programs, self.clients, strict=True)
+        }
+        for coord, more in self.own_buffers().items():
+            self.buffers.setdefault(coord, {}).update(more)
+        check_fits(chip, net, self.buffers,
+                   f"every {self.name} client core holds the whole network ({self.params.size} parameters) and "
+                   f"vectors of that size ({', '.join(self.client_vectors)}), so more cores do not help: "
+                   "use a smaller network (--layers)")
 
     def shards(self) -> int:
         return len(self.clients)
 
+    def own_buffers(self) -> dict[Coord, dict[str, int]]:
+        """SRAM buffers (name to elements) the trainer needs per core beyond its clients' programs and vectors."""
+        return {}
+
     def start(self) -> Meter:
-        hp, data = self.hp, self.data
+        data = self.data
         self.sim = Chip(self.chip)
-        self.programs = [BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c],
-                                         feed="host") for c in self.clients]
-        self.params = Params(self.programs[0])
-        setup: dict[Coord, dict[str, np.ndarray]] = {}
-        for program in self.programs:
-            coord = program.chain[0]
+        for coord, buffers in self.buffers.items():
             sram = self.sim.core(coord).sram
-            for name, n in program.plan.buffers[coord].items():
+            for name, n in buffers.items():
                 sram.alloc(name, n)
-            for name in self.client_vectors:
-                sram.alloc(name, self.params.size)
-            setup[coord] = dict(program.plan.setup[coord])
         for name, n in {name: n for p in self.programs for name, n in p.dram.items()}.items():
             self.sim.dram.alloc(name, n)  # the dataset once, a done flag per client
         self.programs[0].load_dram(self.sim, data.x, data.y)
+        setup = {c: dict(p.plan.setup[c]) for p, c in zip(self.programs, self.clients, strict=True)}
         self.setup(setup)
         self.sim.process(host_load(self.sim, setup))
         self.sim.run()
@@ -159,12 +174,12 @@ class DataParallel(Trainer):
             if "acc" in self.client_vectors:
                 sram["acc"].store(0, np.zeros(self.params.size, dtype=F32))
         self.steps = [0] * len(self.clients)
-        self.rng = np.random.default_rng(hp.seed)
+        self.rng = np.random.default_rng(self.hp.seed)
         self.order = np.arange(data.n_samples)
         return Meter.of(self.sim)
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
-        """Allocate and add to ``setup`` what the trainer needs beyond the clients' programs."""
+        """Add to ``setup`` (per core, buffer to initial values) and set up the trainer's state for a run."""
 
     def shard_rows(self, epoch: int) -> list[np.ndarray]:
         """Each client's dataset rows for ``epoch``: contiguous shards, reshuffled every ``n_shuffle`` epochs."""
@@ -278,14 +293,13 @@ class Downpour(DataParallel):
     client_vectors = ("base", "acc", "fetched")
     PUSH, FETCH, DONE = 0.0, 1.0, 2.0
 
+    def own_buffers(self) -> dict[Coord, dict[str, int]]:
+        size = self.params.size
+        return {self.server: {"params": size, "inbox": size, "requests": len(self.clients)},
+                **{coord: {"grant": 1} for coord in self.clients}}
+
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
-        sram = self.sim.core(self.server).sram
-        for name in ("params", "inbox"):
-            sram.alloc(name, self.params.size)
-        sram.alloc("requests", len(self.clients))
         setup[self.server] = {"params": self.params.initial}
-        for coord in self.clients:
-            self.sim.core(coord).sram.alloc("grant", 1)
         self.queue: deque[tuple[int, float]] = deque()
         self.served = 0  # requests taken, and pushes applied, since the start
         self.pushes = 0
@@ -378,13 +392,18 @@ class Hogwild(DataParallel):
     name = "hogwild"
     client_vectors = ("base",)
 
-    def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
+    @cached_property
+    def slices(self) -> list[tuple[Coord, int, int]]:
+        """``(home, lo, hi)``: core ``home`` holds elements ``lo:hi`` of the shared vector."""
         homes = Mesh(self.chip).neighbour_chain()
         bounds = np.linspace(0, self.params.size, len(homes) + 1).astype(int)
-        self.slices = [(home, int(lo), int(hi)) for home, lo, hi in zip(homes, bounds, bounds[1:], strict=False)
-                       if hi > lo]
+        return [(home, int(lo), int(hi)) for home, lo, hi in zip(homes, bounds, bounds[1:], strict=False) if hi > lo]
+
+    def own_buffers(self) -> dict[Coord, dict[str, int]]:
+        return {home: {"shared": hi - lo} for home, lo, hi in self.slices}
+
+    def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
         for home, lo, hi in self.slices:
-            self.sim.core(home).sram.alloc("shared", hi - lo)
             setup.setdefault(home, {})["shared"] = self.params.initial[lo:hi]
         self.overlaps = 0
 

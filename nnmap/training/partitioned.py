@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from epiphany_sim.chip import Chip
+from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
 from nnmap.program import run_ops
 from nnmap.training.backprop import BackpropProgram
-from nnmap.training.base import Meter, Trainer, host_load
+from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits, host_load
+from nnmap.training.datasets import Dataset
 
 
 class Partitioned(Trainer):
@@ -22,10 +24,15 @@ class Partitioned(Trainer):
     feed: ClassVar[str] = "host"
     """How samples reach the cores (``nnmap.training.feed.FEEDS``)."""
 
+    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(chip, net, data, hp)
+        self.program = BackpropProgram(self.chip, net, data.n_samples, hp.lr, hp.momentum, hp.loss, feed=self.feed)
+        check_fits(self.chip, net, self.program.plan.buffers,
+                   "use a chip with more cores or SRAM (e64: 64 cores, epiphany-v: 1024 cores of 64 KB) "
+                   "or a smaller network (--layers)")
+
     def start(self) -> Meter:
-        hp, data = self.hp, self.data
-        self.program = BackpropProgram(self.chip, self.net, data.n_samples, hp.lr, hp.momentum, hp.loss,
-                                       feed=self.feed)
+        data = self.data
         self.sim = Chip(self.chip)
         for coord, buffers in self.program.plan.buffers.items():
             sram = self.sim.core(coord).sram

@@ -30,7 +30,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Mesh
 from nnmap.model import Layer, Network, activate
-from nnmap.training.base import Hyperparameters, Meter, Trainer
+from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits
 from nnmap.training.datasets import Dataset
 from nnmap.training.kernels import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
 from nnmap.training.loss import derivative, output_error
@@ -53,6 +53,12 @@ class PerNeuron(Trainer):
     def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         super().__init__(chip, net, data, hp)
         self.cores = Mesh(chip).neighbour_chain()
+        self.buffers: dict[Coord, dict[str, int]] = {}
+        for li, layer in enumerate(net.layers):
+            for j in range(layer.n_out):
+                self.buffers.setdefault(self.owner(j), {})[job(li, j)] = 2 * layer.n_in + 1
+        check_fits(chip, net, self.buffers, "every core keeps a job buffer per neuron it computes: use a chip "
+                   "with more cores (e64: 64 cores, epiphany-v: 1024 cores of 64 KB) or a smaller network (--layers)")
         self.layers = [[layer.weights.copy(), layer.bias.copy()] for layer in net.layers]
         self.velocity = [[np.zeros_like(w), np.zeros_like(b)] for w, b in self.layers]
         self.messages = 0
@@ -62,9 +68,9 @@ class PerNeuron(Trainer):
 
     def start(self) -> Meter:
         self.sim = Chip(self.chip)
-        for li, layer in enumerate(self.net.layers):
-            for j in range(layer.n_out):
-                self.sim.core(self.owner(j)).sram.alloc(job(li, j), 2 * layer.n_in + 1)
+        for coord, buffers in self.buffers.items():
+            for name, n in buffers.items():
+                self.sim.core(coord).sram.alloc(name, n)
         self.sim.dram.alloc(ACTS, sum(layer.n_out for layer in self.net.layers))
         self.samples = 0
         return Meter.of(self.sim)

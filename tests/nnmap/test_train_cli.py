@@ -10,7 +10,6 @@ import pytest
 
 from epiphany_sim.config import E16
 from nnmap.cli import main
-from nnmap.errors import TrainingError
 from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -89,7 +88,10 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
         (["--momentum", "nan"], "momentum must be in [0, 1), got nan"),
         (["--div", "inf"], "div must be a finite number > 0 (updates are scaled by 1/div), got inf"),
         (["--n-push", "0"], "n_push must be >= 1"),
-        (["--shards", "5"], "5 shards but only 4 samples"),
+        (["--strategy", "downpour", "--shards", "5"], "5 shards but only 4 samples"),
+        (["--strategies", "single,sync"], "16 shards but only 4 samples"),  # sync: a shard per core
+        (["--strategy", "downpour", "--chip", "1x1"], "downpour needs at least 2 cores: one parameter server and one"),
+        (["--dataset", "digits", "--layers", "2000"], "use a chip with more cores or SRAM"),
         (["--momentum", "1"], "momentum must be in [0, 1)"),
         (["--epochs", "0"], "epochs must be >= 1"),
         (["--layers", "0"], "--layers sizes must be >= 1"),
@@ -110,7 +112,28 @@ def test_bad_hyperparameters_exit_2_and_write_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_more_shards_than_samples_is_refused_before_training() -> None:
+def test_a_network_too_big_for_one_client_is_refused_before_any_strategy_trains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a strategy started training")
+
+    monkeypatch.setattr("nnmap.train_cli.train", no_training)
+    out = tmp_path / "t.json"
+    code = main(["train", "--strategies", "single,sync", "--dataset", "digits", "--layers", "200", "--json", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    # 64 x 200 + 200 + 200 x 10 + 10 parameters; a larger mesh cannot help
+    assert "every sync client core holds the whole network (15010 parameters)" in err
+    assert "more cores do not help: use a smaller network (--layers)" in err
+    assert "batch" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("strategy", ["single", "partitioned", "per-neuron"])
+def test_shards_apply_only_to_the_data_parallel_strategies(strategy: str) -> None:
+    """Strategies that do not split the data train with any --shards, even more than there are samples."""
     data = load_dataset("or")
-    with pytest.raises(TrainingError, match="shards"):
-        get_trainer("single")(E16, network_for(data, []), data, Hyperparameters(shards=9))
+    result = train(get_trainer(strategy)(E16, network_for(data, []), data, Hyperparameters(epochs=1, shards=5)))
+    assert result.records[-1].epoch == 1

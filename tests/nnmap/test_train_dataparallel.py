@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from epiphany_sim.config import E16, chip_from_name
+from epiphany_sim.errors import SramOverflowError
 from nnmap.errors import TrainingError
 from nnmap.model import Network, random_network
 from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
@@ -75,13 +76,14 @@ def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
 
 
-@pytest.mark.parametrize("trainer", ["downpour", "hogwild"])
-def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str) -> None:
-    """With one client, every update travels to the server and back: the server holds plain SGD's weights."""
+@pytest.mark.parametrize(("trainer", "chip"), [("downpour", "e16"), ("hogwild", "e16"), ("hogwild", "1x1"),
+                                             ("sync", "1x1")])
+def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str, chip: str) -> None:
+    """With one client, every update travels to the server (or the shared copy) and back: plain SGD's weights."""
     net = random_network([3, 5, 2], seed=5)
     data = _data(3, 2, 12, seed=6)
     hp = Hyperparameters(lr=0.4, epochs=3, shards=1, n_push=1, n_fetch=1, div=1.0)
-    run = get_trainer(trainer)(E16, net, data, hp)
+    run = get_trainer(trainer)(chip_from_name(chip), net, data, hp)
     train(run)
     got = _params(run.network())  # read from the server core's SRAM
     assert _max_diff(got, minibatch_sgd(net, data, 0.4, 1, 3)) < 1e-5
@@ -133,14 +135,79 @@ def test_downpour_fails_with_fetch_far_more_often_than_push(numpy_forward) -> No
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
-    [({"shards": 16}, "2x3 has 5 cores for clients"), ({"momentum": 0.5}, "no momentum")],
+    ("trainer", "chip", "changes", "message"),
+    [("downpour", "2x3", {"shards": 16}, "2x3 has 5 cores for clients"),
+     ("sync", "2x3", {"momentum": 0.5}, "no momentum"),
+     ("downpour", "1x1", {}, "downpour needs at least 2 cores: one parameter server and one client"),
+     ("downpour", "e16", {"shards": 9}, "9 shards but only 4 samples"),
+     ("downpour", "e16", {}, "15 shards but only 4 samples"),  # one per core but the server's
+     ("sync", "e16", {}, "16 shards but only 4 samples"),
+     ("hogwild", "e16", {"shards": 5}, "5 shards but only 4 samples")],
 )
-def test_impossible_setups_are_clear_errors(changes: dict, message: str) -> None:
-    data = load_dataset("iris")
-    trainer = "sync" if "momentum" in changes else "downpour"
+def test_impossible_setups_are_clear_errors(trainer: str, chip: str, changes: dict, message: str) -> None:
+    data = load_dataset("or")
     with pytest.raises(TrainingError, match=message):
-        get_trainer(trainer)(chip_from_name("2x3"), network_for(data, [4]), data, Hyperparameters(**changes))
+        get_trainer(trainer)(chip_from_name(chip), network_for(data, []), data, Hyperparameters(**changes))
+
+
+@pytest.mark.parametrize("trainer", ["sync", "downpour", "hogwild"])
+def test_as_many_shards_as_samples_is_accepted(trainer: str) -> None:
+    data = load_dataset("or")
+    run = get_trainer(trainer)(E16, network_for(data, []), data, Hyperparameters(shards=4))
+    assert run.shards() == 4
+
+
+def _fits(trainer: str, data: Dataset, hidden: int, hp: Hyperparameters) -> bool:
+    """Whether ``trainer`` accepts the network ``[n_in, hidden, n_out]`` on e16 (any other refusal is raised)."""
+    try:
+        get_trainer(trainer)(E16, network_for(data, [hidden]), data, hp)
+    except TrainingError as exc:
+        if "does not fit e16" not in str(exc):
+            raise
+        return False
+    return True
+
+
+def _largest_hidden_layer(trainer: str, data: Dataset, hp: Hyperparameters) -> int:
+    """The largest ``h`` for which ``trainer`` accepts the network ``[n_in, h, n_out]`` on e16."""
+    accepted, refused = 1, 2
+    assert _fits(trainer, data, accepted, hp)
+    while _fits(trainer, data, refused, hp):
+        accepted, refused = refused, 2 * refused
+    while refused - accepted > 1:
+        h = (accepted + refused) // 2
+        accepted, refused = (h, refused) if _fits(trainer, data, h, hp) else (accepted, h)
+    return accepted
+
+
+@pytest.mark.parametrize("trainer", ["sync", "downpour", "hogwild", "partitioned", "per-neuron"])
+def test_the_sram_check_refuses_exactly_what_the_simulated_sram_cannot_hold(
+        trainer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked on construction, before any training: the largest accepted network loads, one neuron more
+    overflows the simulator's own allocator once the check is switched off."""
+    data = _data(16, 4, 20, seed=9)
+    hp = Hyperparameters(shards=2)
+    h = _largest_hidden_layer(trainer, data, hp)
+    get_trainer(trainer)(E16, network_for(data, [h]), data, hp).start()
+    module = {"partitioned": "partitioned", "per-neuron": "per_neuron"}.get(trainer, "dataparallel")
+    monkeypatch.setattr(f"nnmap.training.{module}.check_fits", lambda *args: None)
+    with pytest.raises(SramOverflowError):
+        get_trainer(trainer)(E16, network_for(data, [h + 1]), data, hp).start()
+
+
+@pytest.mark.parametrize(("trainer", "vectors"), [("sync", "base, sum, new"), ("downpour", "base, acc, fetched"),
+                                                ("hogwild", "base")])
+def test_a_network_too_big_for_one_client_says_more_cores_do_not_help(trainer: str, vectors: str) -> None:
+    data = _data(64, 10, 20, seed=10)
+    net = network_for(data, [80])
+    n_params = 64 * 80 + 80 + 80 * 10 + 10  # 24 KB: with one more copy, over a core's 28 KB
+    with pytest.raises(TrainingError) as info:
+        get_trainer(trainer)(E16, net, data, Hyperparameters(shards=2))
+    message = str(info.value)
+    assert f"every {trainer} client core holds the whole network ({n_params} parameters) and vectors of that " \
+           f"size ({vectors}), so more cores do not help: use a smaller network (--layers)" in message
+    assert "batch" not in message
+    get_trainer("partitioned")(E16, net, data, Hyperparameters())  # spread over 16 cores it fits
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
-"""Shared fixtures of the mapper's tests: an independent numpy reference and plan arithmetic.
+"""Shared fixtures of the mapper's tests: independent numpy references and plan arithmetic.
 
-The reference here is written apart from ``nnmap.model`` (float64, activations from their
-formulas), so a test that compares against it does not trust the code under test.
+The references here are written apart from ``nnmap.model`` and ``nnmap.training``
+(activations, derivatives and updates from their formulas), so a test that compares
+against them does not trust the code under test.
 """
 
 from __future__ import annotations
@@ -31,6 +32,54 @@ def _activation(name: str, z: np.ndarray) -> np.ndarray:
     raise AssertionError(f"the test reference knows no activation {name!r}")
 
 
+def _derivative(name: str, y: np.ndarray) -> np.ndarray:
+    """``f'(z)`` from the output ``y = f(z)``."""
+    if name == "sigmoid":
+        return y * (1 - y)
+    if name == "tanh":
+        return 1 - y * y
+    raise AssertionError(f"the test reference cannot train through {name!r}")
+
+
+def _sgd(net: Network, x: np.ndarray, t: np.ndarray, lr: float, epochs: int, momentum: float = 0.0,
+         loss: str = "mse", batch: int = 1, dtype: type = np.float64) -> list[np.ndarray]:
+    """``epochs`` passes of SGD over the samples in their order; the parameters ``[W0, b0, W1, b1, ...]``.
+
+    Each step averages the gradients of ``batch`` consecutive samples (the last batch of a
+    pass may be short) of ``1/2 sum (y - t)^2`` (``mse``) or of the cross-entropy of sigmoid
+    outputs (``cross-entropy``, whose output error is ``y - t``), all at the same
+    parameters, then does ``v = momentum v - lr g; p += v`` (plain SGD with momentum 0).
+    Everything is computed in ``dtype``.
+    """
+    acts = [layer.activation for layer in net.layers]
+    params = [a.astype(dtype) for layer in net.layers for a in (layer.weights, layer.bias)]
+    velocity = [np.zeros_like(p) for p in params]
+    lr_, mu = dtype(lr), dtype(momentum)
+    x, t = x.astype(dtype), t.astype(dtype)
+
+    def gradients(xi: np.ndarray, ti: np.ndarray) -> list[np.ndarray]:
+        hs = [xi]
+        for w, b, name in zip(params[::2], params[1::2], acts, strict=True):
+            hs.append(_activation(name, hs[-1] @ w + b).astype(dtype))
+        delta = hs[-1] - ti if loss == "cross-entropy" else (hs[-1] - ti) * _derivative(acts[-1], hs[-1])
+        grads: list[np.ndarray] = [np.empty(0)] * len(params)
+        for li in range(len(acts) - 1, -1, -1):
+            grads[2 * li], grads[2 * li + 1] = np.outer(hs[li], delta), delta
+            if li > 0:
+                delta = (params[2 * li] @ delta) * _derivative(acts[li - 1], hs[li])
+        return grads
+
+    for _ in range(epochs):
+        for start in range(0, len(x), batch):
+            per_sample = [gradients(xi, ti) for xi, ti in zip(x[start : start + batch], t[start : start + batch],
+                                                                strict=True)]
+            for i in range(len(params)):
+                g = sum(grads[i] for grads in per_sample) / dtype(len(per_sample))
+                velocity[i] = mu * velocity[i] - lr_ * g
+                params[i] = params[i] + velocity[i]
+    return params
+
+
 def _forward(net: Network, x: np.ndarray) -> np.ndarray:
     h = np.atleast_2d(np.asarray(x, dtype=np.float64))
     for layer in net.layers:
@@ -52,6 +101,13 @@ def _assert_matches(outputs: np.ndarray, reference: np.ndarray) -> None:
 def numpy_forward() -> Callable[[Network, np.ndarray], np.ndarray]:
     """``forward(net, x)``: the network's outputs in float64, computed by plain numpy."""
     return _forward
+
+
+@pytest.fixture(scope="session")
+def numpy_sgd() -> Callable[..., list[np.ndarray]]:
+    """``sgd(net, x, t, lr, epochs, momentum=0, loss="mse", batch=1, dtype=float64)``: the trained
+    ``[W0, b0, W1, b1, ...]`` by plain numpy SGD (see ``_sgd``)."""
+    return _sgd
 
 
 @pytest.fixture(scope="session")

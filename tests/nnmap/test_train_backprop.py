@@ -1,8 +1,7 @@
-"""Partitioned back-propagation on the simulated mesh against a numpy SGD written here.
+"""Partitioned back-propagation on the simulated mesh against the tests' numpy SGD (``conftest.py``).
 
-The reference below shares nothing with ``nnmap.training``: its own forward pass,
-derivatives and update rule, in float64 for one step and float32 for long runs (the
-precision the cores compute in).
+The reference shares nothing with ``nnmap.training``; it runs in float64 for one step
+and in float32 for long runs (the precision the cores compute in).
 """
 
 from __future__ import annotations
@@ -17,44 +16,6 @@ from nnmap.model import Layer, Network, random_network
 from nnmap.training import Hyperparameters, get_trainer, train
 from nnmap.training.datasets import Dataset
 from nnmap.training.partitioned import Partitioned
-
-
-def _act(name: str, z: np.ndarray) -> np.ndarray:
-    return {"sigmoid": lambda: 1 / (1 + np.exp(-z)), "tanh": lambda: np.tanh(z)}[name]()
-
-
-def _dact(name: str, y: np.ndarray) -> np.ndarray:
-    return {"sigmoid": lambda: y * (1 - y), "tanh": lambda: 1 - y * y}[name]()
-
-
-def numpy_sgd(net: Network, x: np.ndarray, t: np.ndarray, lr: float, epochs: int, momentum: float = 0.0,
-              loss: str = "mse", dtype: type = np.float32) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-sample SGD in the given order, ``epochs`` times; returns the weights and biases."""
-    acts = [layer.activation for layer in net.layers]
-    w = [layer.weights.astype(dtype) for layer in net.layers]
-    b = [layer.bias.astype(dtype) for layer in net.layers]
-    vw = [np.zeros_like(m) for m in w]
-    vb = [np.zeros_like(m) for m in b]
-    lr_, mu = dtype(lr), dtype(momentum)
-    for _ in range(epochs):
-        for xi, ti in zip(x.astype(dtype), t.astype(dtype), strict=True):
-            a = [xi]
-            for wl, bl, name in zip(w, b, acts, strict=True):
-                a.append(_act(name, a[-1] @ wl + bl).astype(dtype))
-            d = a[-1] - ti if loss == "cross-entropy" else (a[-1] - ti) * _dact(acts[-1], a[-1])
-            for li in range(len(w) - 1, -1, -1):
-                gw, gb = np.outer(a[li], d), d
-                if li > 0:
-                    d_prev = (w[li] @ d) * _dact(acts[li - 1], a[li])
-                if momentum:
-                    vw[li] = mu * vw[li] - lr_ * gw
-                    vb[li] = mu * vb[li] - lr_ * gb
-                    w[li], b[li] = w[li] + vw[li], b[li] + vb[li]
-                else:
-                    w[li], b[li] = w[li] - lr_ * gw, b[li] - lr_ * gb
-                if li > 0:
-                    d = d_prev
-    return w, b
 
 
 def _data(sizes: list[int], n: int, seed: int) -> Dataset:
@@ -94,6 +55,24 @@ def _cases(sizes: list[int], cores: int) -> set[str]:
     return found
 
 
+def _plan_cases(chip: ChipConfig, sizes: list[int]) -> set[str]:
+    """The same cases read off the partitioned trainer's own plan, whose pieces must be the formula's ranges."""
+    run = Partitioned(chip, random_network(sizes), _data(sizes, 1, seed=0), Hyperparameters())
+    found = set()
+    for assign, (n_in, n_out) in zip(run.program.plan.layers, zip(sizes, sizes[1:], strict=False), strict=True):
+        for pieces, (a, b) in zip(assign.pieces, _core_ranges(n_in, n_out, chip.n_cores), strict=True):
+            assert [p.j * n_in + i for p in pieces for i in p.inputs] == list(range(a, b))
+            if not pieces:
+                continue
+            starts_inside = pieces[0].start > 0  # it finishes an output an earlier core began
+            ends_inside = pieces[-1].start + pieces[-1].count < n_in  # it begins one a later core finishes
+            if len(pieces) == 1 and starts_inside and ends_inside:
+                found.add("strictly inside one output")
+            elif starts_inside and ends_inside:
+                found.add("finishes one output and starts another")
+    return found
+
+
 SHAPES = [
     (E16, [2, 1], "sigmoid", "mse"),
     (E16, [3, 40], "sigmoid", "mse"),
@@ -108,18 +87,21 @@ SHAPES = [
 
 @pytest.mark.parametrize("chip", [E16, E64], ids=["e16", "e64"])
 def test_shapes_cover_the_seeds_partial_sum_cases(chip: ChipConfig) -> None:
-    found = set().union(*(_cases(sizes, chip.n_cores) for c, sizes, _, _ in SHAPES if c is chip))
-    assert found == {"strictly inside one output", "finishes one output and starts another"}
+    shapes = [sizes for c, sizes, _, _ in SHAPES if c is chip]
+    cases = {"strictly inside one output", "finishes one output and starts another"}
+    assert set().union(*(_cases(sizes, chip.n_cores) for sizes in shapes)) == cases
+    assert set().union(*(_plan_cases(chip, sizes) for sizes in shapes)) == cases
 
 
 @pytest.mark.parametrize(("chip", "sizes", "hidden", "loss"), SHAPES,
                          ids=[f"{c.name}-{'x'.join(map(str, s))}-{h}-{lo}" for c, s, h, lo in SHAPES])
-def test_one_step_gradients_equal_numpy(chip: ChipConfig, sizes: list[int], hidden: str, loss: str) -> None:
+def test_one_step_gradients_equal_numpy(chip: ChipConfig, sizes: list[int], hidden: str, loss: str,
+                                        numpy_sgd) -> None:
     data = _data(sizes, 1, seed=len(sizes) + sizes[0])
     net = random_network(sizes, hidden, "sigmoid", seed=sizes[1])
     got = _simulated(chip, net, data, Hyperparameters(lr=1.0, epochs=1, loss=loss))
-    want_w, want_b = numpy_sgd(net, data.x, data.y, 1.0, 1, loss=loss, dtype=np.float64)
-    for k, (before, after, w, b) in enumerate(zip(net.layers, got.layers, want_w, want_b, strict=True)):
+    want = numpy_sgd(net, data.x, data.y, 1.0, 1, loss=loss)
+    for k, (before, after, w, b) in enumerate(zip(net.layers, got.layers, want[::2], want[1::2], strict=True)):
         # with lr = 1 the step is the gradient itself
         np.testing.assert_allclose(before.weights - after.weights, before.weights - w, atol=1e-5,
                                    err_msg=f"weight gradient of layer {k}")
@@ -137,13 +119,13 @@ class _FromDram(Partitioned):
 @pytest.mark.parametrize(("trainer", "momentum"),
                          [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0)],
                          ids=["partitioned", "partitioned-momentum", "single", "partitioned-dram-feed"])
-def test_twenty_epochs_of_sgd_equal_numpy(trainer: str | type, momentum: float) -> None:
+def test_twenty_epochs_of_sgd_equal_numpy(trainer: str | type, momentum: float, numpy_sgd) -> None:
     sizes = [4, 6, 3]
     data = _data(sizes, 6, seed=7)
     net = random_network(sizes, "sigmoid", "sigmoid", seed=3)
     got = _simulated(E16, net, data, Hyperparameters(lr=0.5, momentum=momentum, epochs=20), trainer)
-    want_w, want_b = numpy_sgd(net, data.x, data.y, 0.5, 20, momentum)
-    for k, (layer, w, b) in enumerate(zip(got.layers, want_w, want_b, strict=True)):
+    want = numpy_sgd(net, data.x, data.y, 0.5, 20, momentum, dtype=np.float32)
+    for k, (layer, w, b) in enumerate(zip(got.layers, want[::2], want[1::2], strict=True)):
         np.testing.assert_allclose(layer.weights, w, atol=1e-4, err_msg=f"weights of layer {k}")
         np.testing.assert_allclose(layer.bias, b, atol=1e-4, err_msg=f"biases of layer {k}")
     moved = max(np.abs(layer.weights - w0.weights).max() for layer, w0 in zip(got.layers, net.layers, strict=True))

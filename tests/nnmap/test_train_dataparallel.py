@@ -1,7 +1,7 @@
 """Data-parallel trainers (sync, downpour, hogwild) against numpy and seed 002's findings.
 
-The reference SGD here is written apart from the trainers (float64 back-propagation from
-the formulas), so agreement does not trust the code under test.
+The reference SGD is the tests' own (``conftest.py``, float64 back-propagation from the
+formulas), so agreement does not trust the code under test.
 """
 
 from __future__ import annotations
@@ -17,33 +17,8 @@ from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_f
 from nnmap.training.datasets import Dataset
 
 
-def _gradients(params: list[np.ndarray], x: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
-    """Gradients of 1/2 sum (y - t)^2 for a sigmoid network, params ``[W0, b0, W1, b1, ...]``."""
-    hs = [x]
-    for w, b in zip(params[::2], params[1::2], strict=True):
-        hs.append(1.0 / (1.0 + np.exp(-(hs[-1] @ w + b))))
-    delta = (hs[-1] - t) * hs[-1] * (1.0 - hs[-1])
-    grads: list[np.ndarray] = [np.empty(0)] * len(params)
-    for li in range(len(params) // 2 - 1, -1, -1):
-        grads[2 * li] = np.outer(hs[li], delta)
-        grads[2 * li + 1] = delta
-        delta = (params[2 * li] @ delta) * hs[li] * (1.0 - hs[li])
-    return grads
-
-
 def _params(net: Network) -> list[np.ndarray]:
     return [a.astype(np.float64) for layer in net.layers for a in (layer.weights, layer.bias)]
-
-
-def minibatch_sgd(net: Network, data: Dataset, lr: float, batch: int, epochs: int) -> list[np.ndarray]:
-    """Averaged-gradient SGD over consecutive batches of ``batch`` samples in the dataset's order."""
-    params = _params(net)
-    for _ in range(epochs):
-        for start in range(0, data.n_samples, batch):
-            rows = range(start, min(start + batch, data.n_samples))
-            grads = [_gradients(params, data.x[r].astype(np.float64), data.y[r].astype(np.float64)) for r in rows]
-            params = [p - lr * np.mean([g[i] for g in grads], axis=0) for i, p in enumerate(params)]
-    return params
 
 
 def _data(n_in: int, n_out: int, n: int, seed: int) -> Dataset:
@@ -53,13 +28,13 @@ def _data(n_in: int, n_out: int, n: int, seed: int) -> Dataset:
 
 
 @pytest.mark.parametrize(("chip", "sizes", "samples"), [("e16", [5, 7, 3], 40), ("2x3", [4, 40, 2], 13)])
-def test_sync_weights_equal_averaged_gradient_sgd(chip: str, sizes: list[int], samples: int) -> None:
+def test_sync_weights_equal_averaged_gradient_sgd(chip: str, sizes: list[int], samples: int, numpy_sgd) -> None:
     net = random_network(sizes, seed=3)
     data = _data(sizes[0], sizes[-1], samples, seed=4)
     config = chip_from_name(chip)
     trainer = get_trainer("sync")(config, net, data, Hyperparameters(lr=0.5, epochs=2))
     result = train(trainer)
-    expected = minibatch_sgd(net, data, 0.5, config.n_cores, 2)
+    expected = numpy_sgd(net, data.x, data.y, 0.5, 2, batch=config.n_cores)
     # every batch moves the whole parameter vector up the chain and back down, hop by hop;
     # each core also tells the host, 4 bytes, when it is done with a sample
     n_params = sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
@@ -78,7 +53,7 @@ def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 @pytest.mark.parametrize(("trainer", "chip"), [("downpour", "e16"), ("hogwild", "e16"), ("hogwild", "1x1"),
                                              ("sync", "1x1")])
-def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str, chip: str) -> None:
+def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str, chip: str, numpy_sgd) -> None:
     """With one client, every update travels to the server (or the shared copy) and back: plain SGD's weights."""
     net = random_network([3, 5, 2], seed=5)
     data = _data(3, 2, 12, seed=6)
@@ -86,7 +61,7 @@ def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str
     run = get_trainer(trainer)(chip_from_name(chip), net, data, hp)
     train(run)
     got = _params(run.network())  # read from the server core's SRAM
-    assert _max_diff(got, minibatch_sgd(net, data, 0.4, 1, 3)) < 1e-5
+    assert _max_diff(got, numpy_sgd(net, data.x, data.y, 0.4, 3)) < 1e-5
     assert _max_diff(got, _params(net)) > 1e-2
 
 

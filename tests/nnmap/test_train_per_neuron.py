@@ -13,28 +13,9 @@ from nnmap.training.datasets import Dataset
 F32_BYTES = 4
 
 
-def numpy_sgd(params: list[np.ndarray], x: np.ndarray, t: np.ndarray, lr: float, momentum: float,
-              epochs: int) -> list[np.ndarray]:
-    """Per-sample SGD (with momentum) of 1/2 sum (y - t)^2 for sigmoid layers, in float64."""
-    params = [p.astype(np.float64) for p in params]
-    velocity = [np.zeros_like(p) for p in params]
-    for _ in range(epochs):
-        for xs, ts in zip(x.astype(np.float64), t.astype(np.float64), strict=True):
-            hs = [xs]
-            for w, b in zip(params[::2], params[1::2], strict=True):
-                hs.append(1.0 / (1.0 + np.exp(-(hs[-1] @ w + b))))
-            delta = (hs[-1] - ts) * hs[-1] * (1.0 - hs[-1])
-            for li in range(len(params) // 2 - 1, -1, -1):
-                below = (params[2 * li] @ delta) * hs[li] * (1.0 - hs[li])
-                for i, g in ((2 * li, np.outer(hs[li], delta)), (2 * li + 1, delta)):
-                    velocity[i] = momentum * velocity[i] - lr * g
-                    params[i] = params[i] + velocity[i]
-                delta = below
-    return params
-
-
 @pytest.mark.parametrize(("chip", "momentum"), [("e16", 0.0), ("2x3", 0.9)])
-def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str, momentum: float) -> None:
+def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str, momentum: float,
+                                                                       numpy_sgd) -> None:
     sizes = [3, 8, 2]  # 8 hidden neurons: on 2x3 some cores hold two
     net = random_network(sizes, seed=11)
     rng = np.random.default_rng(12)
@@ -42,8 +23,7 @@ def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str,
     run = get_trainer("per-neuron")(chip_from_name(chip), net, data, Hyperparameters(lr=0.5, momentum=momentum,
                                                                                     epochs=3))
     result = train(run)
-    expected = numpy_sgd([a for layer in net.layers for a in (layer.weights, layer.bias)], data.x, data.y, 0.5,
-                         momentum, 3)
+    expected = numpy_sgd(net, data.x, data.y, 0.5, 3, momentum)
     got = [a for layer in run.network().layers for a in (layer.weights, layer.bias)]
     assert max(float(np.max(np.abs(g - e))) for g, e in zip(got, expected, strict=True)) < 1e-5
     activations = 3 * 7 * (8 + 2)

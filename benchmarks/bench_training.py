@@ -1,12 +1,15 @@
 """Training strategies side by side: epochs and simulated time to a target, bytes moved.
 
-Usage: python benchmarks/bench_training.py [--short] [--only or,or+60,or+600,digits,neurons,findings] [--json FILE]
+Usage: python benchmarks/bench_training.py [--short] [--only or,or-sgd,or+60,or+600,digits,neurons,findings]
+       [--json FILE]
 
-Six workloads, each a table with a row per strategy:
+Seven workloads, each a table with a row per strategy:
 
 - the OR gate to seed 000's mean squared error of 0.001 (lr 0.3, momentum 0.9): one core,
   the partitioned mesh and seed 000's per-neuron workers; the last column is each one's
   simulated time to the target over one core's (per-neuron: seed 000 measured up to 100x);
+- the same with plain SGD (momentum 0, a cap of 6000 epochs), one core against the
+  partitioned mesh: the README's 4,375 epochs (20 s of wall time, most of it the mesh's);
 - digits to 90 % accuracy on e16 (lr 0.3, a 64-16-10 network): one core, downpour with
   seed 002's settings (DIV 15, n_fetch = n_push = 300, n_shuffle 15), sync (also with the
   learning rate scaled by the 16 samples it averages) and hogwild (with lower epoch caps:
@@ -23,7 +26,7 @@ Six workloads, each a table with a row per strategy:
   than pushing: fails) and n_fetch = 300, n_push = 30 (pushing 10x more often: trains, as
   the seed also found), to a loss of 0.15.
 
-``--short`` (for CI, a few seconds) caps the OR gate at 30 epochs, trains the first 48
+``--short`` (for CI, a few seconds) caps both OR gates at 30 epochs, trains the first 48
 digits for one epoch and iris for 2, with no other change: it checks that every row runs,
 not the figures. The full run takes over an hour of wall time (downpour on digits needs
 tens of epochs of 1797 simulated SGD steps each).
@@ -32,12 +35,13 @@ tens of epochs of 1797 simulated SGD steps each).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from epiphany_sim import chip_from_name
+from epiphany_sim.errors import SimError
+from epiphany_sim.files import check_output_path, write_json
 from nnmap.training import Hyperparameters, TrainResult, get_trainer, load_dataset, network_for, train
 
 
@@ -61,13 +65,16 @@ SEED_002 = {"div": 15.0, "n_fetch": 300, "n_push": 300, "n_shuffle": 15}
 
 
 def workloads(short: bool) -> dict[str, Workload]:
-    or_epochs, digits_epochs, iris_epochs = (30, 1, 2) if short else (2000, 60, 25)
+    or_epochs, or_sgd_epochs, digits_epochs, iris_epochs = (30, 30, 1, 2) if short else (2000, 6000, 60, 25)
     # per-row caps on digits: sync and hogwild cost minutes of wall time per simulated epoch
     sync_cap, hogwild_cap = (1, 1) if short else (20, 6)
     return {
         "or": Workload("OR gate to MSE 0.001 (seed 000)", "or", [], "e16",
                  {"lr": 0.3, "momentum": 0.9, "epochs": or_epochs, "target_loss": 0.001},
                  [("single", "single", {}), ("partitioned", "partitioned", {}), ("per-neuron", "per-neuron", {})]),
+        "or-sgd": Workload("OR gate to MSE 0.001 with plain SGD (lr 0.3, no momentum)", "or", [], "e16",
+                 {"lr": 0.3, "momentum": 0.0, "epochs": or_sgd_epochs, "target_loss": 0.001},
+                 [("single", "single", {}), ("partitioned", "partitioned", {})]),
         "digits": Workload("digits to 90% accuracy (seed 002's speedup)", "digits", [16], "e16",
                  {"lr": 0.3, "epochs": digits_epochs, "target_accuracy": 0.9},
                  [("single", "single", {}), ("downpour", "downpour", SEED_002),
@@ -139,6 +146,10 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="also write every run's records as JSON")
     parser.add_argument("--only", metavar="NAME,...", help="run only these workloads (names as in the usage line)")
     args = parser.parse_args()
+    try:
+        check_output_path(args.json)  # before any workload: the full run takes over an hour
+    except SimError as exc:
+        parser.error(str(exc))
     every = workloads(args.short)
     names = args.only.split(",") if args.only else list(every)
     unknown = set(names) - set(every)
@@ -149,9 +160,8 @@ def main() -> None:
         run(work)
         print(table(work), end="\n\n", flush=True)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([{"title": w.title, "runs": [{"label": label, **r.to_dict()} for label, r, _ in w.results]}
-                       for w in works], fh, indent=2)
+        write_json([{"title": w.title, "runs": [{"label": label, **r.to_dict()} for label, r, _ in w.results]}
+                    for w in works], args.json)
 
 
 if __name__ == "__main__":

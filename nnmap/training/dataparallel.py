@@ -383,10 +383,10 @@ class Hogwild(DataParallel):
     vector is spread over it in equal contiguous slices, one per core in chain order, so the
     clients' remote reads do not all queue at one core's port. A client reads, adds to and
     writes back one slice at a time, so that each unlocked read-add-write is short (Hogwild's
-    updates are per component). Of the data-parallel
-    hyperparameters only ``shards`` and ``n_shuffle`` apply. ``overlaps`` counts, over the run and per
-    slice, the other clients' writes that landed while a client's read-add-write of that
-    slice was in flight (each may have lost some of its update to that client's write).
+    updates are per component). Of the data-parallel hyperparameters only ``shards`` and
+    ``n_shuffle`` apply. ``overlaps`` counts, over the run and per slice, the other clients'
+    writes that landed while a client's read-add-write of that slice was in flight (each
+    may have lost some of its update to that client's write).
     """
 
     name = "hogwild"

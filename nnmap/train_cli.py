@@ -24,7 +24,6 @@ from nnmap.training import (
     EpochRecord,
     Hyperparameters,
     TrainResult,
-    check_shards,
     get_trainer,
     load_dataset,
     network_for,
@@ -115,8 +114,7 @@ def train_command(args: argparse.Namespace) -> int:
         data = data.head(args.samples)
     net = network_for(data, _hidden(args.layers, args.dataset), args.seed)
     trainers = [get_trainer(name)(chip, net, data, hp) for name in names]
-    for trainer in trainers:  # before any epoch runs, so a bad shard count writes nothing
-        check_shards(trainer.shards(), data.n_samples)
+    # constructing every trainer first checked each one (SRAM fit, shards): nothing has run yet
     results = []
     quiet = not sys.stderr.isatty()
     for trainer in trainers:

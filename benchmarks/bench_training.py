@@ -42,6 +42,7 @@ from typing import Any
 from epiphany_sim import chip_from_name
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import check_output_path, write_json
+from nnmap.text import table as text_table
 from nnmap.training import Hyperparameters, TrainResult, get_trainer, load_dataset, network_for, train
 
 
@@ -135,9 +136,7 @@ def table(work: Workload) -> str:
             epochs, sim_time = f"not in {totals['epochs']}", f"> {totals['time_us']:.1f}"
         rows.append([label, d["chip"], epochs, sim_time, str(totals["bytes_on_chip"]), str(totals["bytes_off_chip"]),
                      f"{totals['final_loss']:.4g}", f"{totals['final_accuracy']:.1%}", ratio, f"{wall:.1f}"])
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([work.title, *(fmt.format(*r) for r in [header, *rows])])
+    return f"{work.title}\n{text_table(header, rows)}"
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""Figures of a run: core timeline, core utilisation on the mesh, link congestion, comparisons.
+"""Figures of nnmap: a run's core timeline, core utilisation on the mesh and link congestion;
+comparisons of strategies; sweeps (speedup against cores, Pareto front); training (loss
+against simulated time).
 
-The only module of the project that imports matplotlib (with the non-interactive Agg
-backend). Each figure is split into a small pure function that extracts the numbers
+The only module of ``nnmap`` that imports matplotlib (with the non-interactive Agg
+backend; ``epiphany_sim.plots`` draws the traffic curves). Each figure is split into a small pure function that extracts the numbers
 (``utilisation_grid``, ``link_congestion``, ``elink_load``, ``timeline_rows``) and a drawing
 function that only draws them, so tests can check the data behind a figure.
 Figures are rendered to PNG bytes; ``save_figures`` writes them once all are drawn.

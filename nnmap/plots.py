@@ -3,9 +3,10 @@ comparisons of strategies; sweeps (speedup against cores, Pareto front); trainin
 against simulated time).
 
 The only module of ``nnmap`` that imports matplotlib (with the non-interactive Agg
-backend; ``epiphany_sim.plots`` draws the traffic curves). Each figure is split into a small pure function that extracts the numbers
-(``utilisation_grid``, ``link_congestion``, ``elink_load``, ``timeline_rows``) and a drawing
-function that only draws them, so tests can check the data behind a figure.
+backend; ``epiphany_sim.plots`` draws the traffic curves). Each figure is split into a
+small pure function that extracts the numbers (``utilisation_grid``, ``link_congestion``,
+``elink_load``, ``timeline_rows``) and a drawing function that only draws them, so tests
+can check the data behind a figure.
 Figures are rendered to PNG bytes; ``save_figures`` writes them once all are drawn.
 """
 

@@ -29,6 +29,7 @@ from nnmap.training import (
     network_for,
     train,
 )
+from nnmap.training.dataparallel import DataParallel
 from nnmap.training.loss import LOSSES
 
 # Hidden layers when --layers is not given: none for the gates (seed 000's 4-neuron OR
@@ -56,11 +57,11 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and sample order (default 0)")
     p.add_argument("--target-loss", type=float, help="stop once the loss is at most this")
     p.add_argument("--target-accuracy", type=float, help="stop once the accuracy is at least this (0..1)")
-    p.add_argument("--n-push", type=int, default=1, help="data-parallel: push updates every N steps")
-    p.add_argument("--n-fetch", type=int, default=1, help="data-parallel: fetch parameters every N steps")
-    p.add_argument("--n-shuffle", type=int, default=0, help="data-parallel: reshuffle shards every N epochs (0 never)")
-    p.add_argument("--div", type=float, default=1.0, help="data-parallel: scale updates by 1/DIV")
-    p.add_argument("--shards", type=int, default=0, help="data-parallel: shards (clients); 0 one per core")
+    p.add_argument("--n-push", type=int, help="data-parallel: push updates every N steps (default 1)")
+    p.add_argument("--n-fetch", type=int, help="data-parallel: fetch parameters every N steps (default 1)")
+    p.add_argument("--n-shuffle", type=int, help="data-parallel: reshuffle shards every N epochs (default 0: never)")
+    p.add_argument("--div", type=float, help="data-parallel: scale updates by 1/DIV (default 1)")
+    p.add_argument("--shards", type=int, help="data-parallel: shards (clients) (default 0: one per core)")
     p.add_argument("--json", metavar="FILE", help="write per-epoch records and totals as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw loss against simulated time, all strategies on one plot")
 
@@ -79,10 +80,17 @@ def _hidden(text: str | None, dataset: str) -> list[int]:
     return sizes
 
 
+DATA_PARALLEL_OPTIONS = ("n_push", "n_fetch", "n_shuffle", "div", "shards")
+
+
 def _names(args: argparse.Namespace) -> list[str]:
     names = [n.strip() for n in args.strategies.split(",")] if args.strategies else [args.strategy]
-    for name in names:
-        get_trainer(name)
+    trainers = [get_trainer(name) for name in names]
+    given = [f"--{key.replace('_', '-')}" for key in DATA_PARALLEL_OPTIONS if getattr(args, key) is not None]
+    if given and not any(issubclass(t, DataParallel) for t in trainers):
+        parallel = sorted(name for name, t in REGISTRY.items() if issubclass(t, DataParallel))
+        raise TrainingError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for the data-parallel "
+                            f"strategies only ({', '.join(parallel)}), not {', '.join(names)}")
     return names
 
 
@@ -100,13 +108,13 @@ def _summary(results: list[TrainResult]) -> str:
 
 def train_command(args: argparse.Namespace) -> int:
     """Run ``nnmap train``; return the exit status (0, or 1 if a target was set and missed)."""
+    names = _names(args)
+    parallel = {key: getattr(args, key) for key in DATA_PARALLEL_OPTIONS if getattr(args, key) is not None}
     hp = Hyperparameters(
         lr=args.lr, momentum=args.momentum, loss=args.loss, epochs=args.epochs, seed=args.seed,
-        target_loss=args.target_loss, target_accuracy=args.target_accuracy, n_push=args.n_push,
-        n_fetch=args.n_fetch, n_shuffle=args.n_shuffle, div=args.div, shards=args.shards,
+        target_loss=args.target_loss, target_accuracy=args.target_accuracy, **parallel,
     )
     chip = load_chip(args.chip, args.chip_config)
-    names = _names(args)
     check_output_path(args.json)
     check_output_path(args.plot)
     data = load_dataset(args.dataset, args.seed)

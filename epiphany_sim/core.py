@@ -176,8 +176,7 @@ class Agent:
             channel = min(range(len(channels)), key=channels.__getitem__)
         ready = channels[channel]
         if ready <= self.env.now:
-            transfer = self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label)
-            channels[channel] = transfer.injected_at
+            channels[channel] = self._send(dst, deliver, label)
             return
         if ready == float("inf"):  # every channel waits to start a transfer: queue up behind them
             self._dma_backlog.append((dst, deliver, label))

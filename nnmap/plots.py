@@ -469,10 +469,19 @@ def _variant_colours(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
 
 
-def _sweep_title(fig: Figure, what: str, shown: int, total: int, failed: int) -> None:
+def _finish_sweep_figure(fig: Figure, axes: Sequence[Any], what: str, rows: Sequence[dict[str, Any]],
+                         shown: int, total: int, handles: list[Any], **legend: Any) -> bytes:
+    """The part both sweep figures share: the empty-sweep note, the legend, the title, the PNG."""
+    if not shown:
+        axes[0].text(0.5, 0.5, "no run of the sweep finished without error", ha="center", va="center")
+        axes[0].set_axis_off()
+    fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncols=min(4, len(handles)), **legend)
+    failed = sum(r.get("error") is not None for r in rows)
     extra = f" (first {shown} of {total} workloads)" if shown < total else ""
     extra += f"; {failed} failed run{'s' if failed != 1 else ''} not shown" if failed else ""
     fig.suptitle(f"{what}{extra}", fontsize=11)
+    fig.set_layout_engine("constrained")
+    return _png(fig)
 
 
 def sweep_speedup_figure(rows: Sequence[dict[str, Any]]) -> bytes:
@@ -504,17 +513,10 @@ def sweep_speedup_figure(rows: Sequence[dict[str, Any]]) -> bytes:
         ax.set_xlabel("cores")
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
-    if not names:
-        axes[0].text(0.5, 0.5, "no run of the sweep finished without error", ha="center", va="center")
-        axes[0].set_axis_off()
     handles: list[Any] = [plt.Line2D([], [], color=c, marker="o", lw=1.6, label=v) for v, c in colours.items()]
     handles.append(plt.Line2D([], [], color="grey", lw=0.8, ls="--", label="1x: as fast as one core"))
-    fig.legend(handles=handles, title="strategy/broadcast", fontsize=8, loc="outside lower center",
-               ncols=min(4, len(handles)))
-    failed = sum(r.get("error") is not None for r in rows)
-    _sweep_title(fig, "Speedup against cores (compute phase, mean over seeds)", len(names), len(groups), failed)
-    fig.set_layout_engine("constrained")
-    return _png(fig)
+    return _finish_sweep_figure(fig, axes, "Speedup against cores (compute phase, mean over seeds)", rows,
+                                len(names), len(groups), handles, title="strategy/broadcast")
 
 
 def _front_label(group: Sequence[dict[str, Any]], points: Sequence[tuple[float, float]],
@@ -559,18 +561,12 @@ def sweep_pareto_figure(rows: Sequence[dict[str, Any]]) -> bytes:
         ax.set_ylabel("compute phase (cycles)")
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
-    if not names:
-        axes[0].text(0.5, 0.5, "no run of the sweep finished without error", ha="center", va="center")
-        axes[0].set_axis_off()
     handles: list[Any] = [Patch(color=c, label=v) for v, c in colours.items()]
     handles += [plt.Line2D([], [], ls="", marker=m, color="dimgrey", label=c) for c, m in markers.items()]
     handles.append(plt.Line2D([], [], color="black", lw=1.0, marker="o", mfc="none", ms=9,
                               label="Pareto front (lower is better on both)"))
-    fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncols=min(4, len(handles)))
-    failed = sum(r.get("error") is not None for r in rows)
-    _sweep_title(fig, "Cycles against bytes moved, per workload", len(names), len(groups), failed)
-    fig.set_layout_engine("constrained")
-    return _png(fig)
+    return _finish_sweep_figure(fig, axes, "Cycles against bytes moved, per workload", rows, len(names),
+                                len(groups), handles)
 
 
 def sweep_figures(rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:

@@ -20,7 +20,6 @@ import contextlib
 import csv
 import json
 import logging
-import math
 import signal
 import sys
 import threading
@@ -33,7 +32,7 @@ from typing import Any
 from tqdm import tqdm
 
 from epiphany_sim.config import chip_from_name
-from epiphany_sim.files import write_atomic
+from epiphany_sim.files import json_safe, write_atomic
 from nnmap.errors import SweepError
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
@@ -53,11 +52,6 @@ METRIC_COLUMNS = ("total_cycles", "setup_cycles", "compute_cycles", "readback_cy
 COLUMNS = (*PARAM_COLUMNS, *METRIC_COLUMNS, "wall_seconds", "error")
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinity become ``None`` (JSON has no such numbers)."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def execute(params: RunParams) -> dict[str, Any]:
     """One run of a sweep, as a row of ``COLUMNS``; what it raises goes into ``error``.
 
@@ -74,7 +68,7 @@ def execute(params: RunParams) -> dict[str, Any]:
         net = random_network(list(params.layers), params.hidden_activation, params.output_activation, params.seed)
         x = random_inputs(net, params.batch, params.seed)
         metrics = run(chip, net, params.strategy, x, params.broadcast).metrics
-        row.update({key: _finite(metrics[key]) for key in METRIC_COLUMNS})
+        row.update({key: json_safe(metrics[key]) for key in METRIC_COLUMNS})
     except Exception as exc:  # noqa: BLE001 - a failed run is a result of the sweep, not its end
         row["error"] = f"{type(exc).__name__}: {exc}"
     row["wall_seconds"] = time.perf_counter() - start

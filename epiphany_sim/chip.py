@@ -1,4 +1,4 @@
-"""The whole chip on one simpy environment: mesh, network, cores, host and DRAM."""
+"""The whole chip on one timeline: mesh, fabric, cores, host and DRAM."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 
 import simpy
 
+from epiphany_sim.clock import FabricEnvironment
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
+from epiphany_sim.fabric import Fabric, TraceOptions
 from epiphany_sim.host import ExternalDram, Host
-from epiphany_sim.memory import Memory
+from epiphany_sim.memory import WORD_BYTES, Memory
 from epiphany_sim.mesh import HOST, Coord, Mesh
-from epiphany_sim.network import Network
 
 
 class Chip:
@@ -21,7 +22,9 @@ class Chip:
 
     Args:
         config: the hardware.
-        trace: keep every transfer with its per-link spans (for traces and plots).
+        trace: keep a ``Transfer`` per message and what ``TraceOptions`` asks of the links'
+            activity (``True``: every transaction on every link) for traces and plots.
+        record: keep a ``Transfer`` per message (without link activity).
 
     Example:
         >>> chip = Chip(E16)
@@ -30,14 +33,18 @@ class Chip:
         >>> chip.run()
     """
 
-    def __init__(self, config: ChipConfig, trace: bool = False) -> None:
+    def __init__(self, config: ChipConfig, trace: bool | TraceOptions = False, record: bool = False) -> None:
         self.config = config
-        self.env = simpy.Environment()
         self.mesh = Mesh(config)
-        self.network = Network(self.env, config, self.mesh, trace=trace)
+        sram_words = config.sram_bytes // WORD_BYTES
+        options = TraceOptions() if trace is True else (trace or None)
+        self.fabric = Fabric(config, self.mesh, config.n_cores * sram_words + config.dram_bytes // WORD_BYTES,
+                             record=record, trace=options)
+        self.network = self.fabric
+        self.env = FabricEnvironment(self.fabric)
         self.cores = [Core(self, self.mesh.coord_of(i)) for i in range(config.n_cores)]
         self.host = Host(self)
-        self.dram = ExternalDram(config.dram_bytes, config.dram_base_address)
+        self.dram = ExternalDram(config.dram_bytes, config.dram_base_address, self.fabric, config.n_cores * sram_words)
         self.pending_waits: dict[int, Callable[[], str]] = {}
         # Every delivered message looks up its core and memory: index them by node once.
         self._core_at: dict[tuple, Core] = {core.coord: core for core in self.cores}
@@ -58,6 +65,13 @@ class Chip:
             if node == HOST:
                 return self.dram
             return self.core(node).sram  # type: ignore[arg-type]
+
+    def add_relay(self, node: Coord, buffer: str, src: Coord, dst: Coord) -> None:
+        """Have ``node``'s DMA engine forward to ``dst`` every message from ``src`` that lands in
+        its ``buffer``, to the same place of ``dst``'s buffer of that name (both must exist)."""
+        fabric = self.fabric
+        fabric.add_relay(fabric.endpoint(node), self.memory_at(node)[buffer].id, fabric.endpoint(src),
+                         fabric.endpoint(dst), self.memory_at(dst)[buffer].id)
 
     def process(self, generator: Generator[simpy.Event, Any, Any]) -> simpy.Process:
         return self.env.process(generator)

@@ -2,7 +2,7 @@
 
     epiphany-sim info --chip e16 [--chip-config FILE.toml]
     epiphany-sim traffic --chip e64 --pattern uniform --rate 0.2 --cycles 20000 --seed 1 --json FILE
-                         [--trace FILE.json]
+                         [--warmup N] [--drain N] [--trace FILE.json [--trace-window START:END | --trace-bin N]]
     epiphany-sim traffic --chip e64 --pattern uniform --sweep 0.01:0.6:0.05 --plot FILE.png [--json FILE]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
@@ -26,11 +26,13 @@ from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
+from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import check_output_path, write_atomic, write_bytes, write_json
 from epiphany_sim.plots import load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
 EXIT_ERROR = 2
+DEFAULT_TRACE_BIN = 100
 
 # Units of fields whose name does not end in one (``_hz``, ``_bytes``, ``_cycles``, ...).
 _COUNT_UNITS = {
@@ -38,6 +40,7 @@ _COUNT_UNITS = {
     "cols": "cores",
     "sram_banks": "banks",
     "dma_channels": "channels",
+    "router_fifo_depth": "transactions per router input",
     "first_row": "row of the global address map",
     "first_col": "column of the global address map",
     "dram_base_address": "Epiphany address",
@@ -90,13 +93,18 @@ def describe_chip(chip: ChipConfig) -> str:
 
 def describe_traffic(result: TrafficResult) -> str:
     """A short human summary of a traffic run."""
+    if result.saturated:
+        latency = (f"  latency   not measured: saturated ({result.delivered_fraction:.1%} of the window's "
+                   f"transactions arrived by the end of the drain)")
+    else:
+        latency = (f"  latency   avg {result.avg_latency_cycles:.2f}  p99 {result.p99_latency_cycles:.2f}  "
+                   f"max {result.max_latency_cycles:.2f} cycles (zero load {result.zero_load_latency_cycles:.2f})")
     return "\n".join([
-        f"{result.pattern} traffic on {result.chip} ({result.rows}x{result.cols}), {result.cycles} cycles, "
-        f"seed {result.seed}",
+        f"{result.pattern} traffic on {result.chip} ({result.rows}x{result.cols}), {result.cycles}-cycle window "
+        f"after {result.warmup_cycles} of warm-up, {result.drain_cycles} of drain, seed {result.seed}",
         f"  offered   {result.offered_rate:.4f} transactions/core/cycle (injected {result.injected_rate:.4f})",
         f"  accepted  {result.accepted_rate:.4f} transactions/core/cycle{'  SATURATED' if result.saturated else ''}",
-        f"  latency   avg {result.avg_latency_cycles:.2f}  p99 {result.p99_latency_cycles:.2f}  "
-        f"max {result.max_latency_cycles:.2f} cycles",
+        latency,
         f"  hops      avg {result.avg_hops:.3f}; {result.transactions} transactions; "
         f"busiest link {result.max_link_utilisation:.3f} utilised",
     ])
@@ -112,12 +120,21 @@ def _parser() -> _Parser:
     traffic = commands.add_parser("traffic", parents=[chip_args], help="run synthetic traffic and report latency")
     traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS))
     traffic.add_argument("--rate", type=float, default=0.1, help="offered transactions per core per cycle, (0, 1]")
-    traffic.add_argument("--cycles", type=int, default=10_000, help="injection window")
+    traffic.add_argument("--cycles", type=int, default=10_000, help="measurement window (default 10000)")
+    traffic.add_argument("--warmup", type=int, default=1_000, help="cycles of traffic before the window (default 1000)")
+    traffic.add_argument("--drain", type=int, default=2_000,
+                         help="cycles of traffic after the window, for its transactions to arrive (default 2000)")
     traffic.add_argument("--seed", type=int, default=0)
     traffic.add_argument("--hotspot", metavar="ROW,COL", type=_coord, help="hotspot core (default: the centre)")
     traffic.add_argument("--hotspot-fraction", type=float, default=0.1, help="share of traffic to the hotspot")
     traffic.add_argument("--json", metavar="FILE", help="also write every measure, per-link utilisation included")
-    traffic.add_argument("--trace", metavar="FILE.json", help="write a Chrome trace-event file (Perfetto) of the run")
+    traffic.add_argument("--trace", metavar="FILE.json",
+                         help="write a Chrome trace-event file (Perfetto) of the run: by default each link's "
+                              f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 3 MB for 20,000 cycles on 8x8)")
+    traffic.add_argument("--trace-window", metavar="START:END", type=_window,
+                         help="with --trace: every transaction on every link between these cycles instead (about "
+                              "0.7 MB per 100 cycles on 8x8 at rate 0.2)")
+    traffic.add_argument("--trace-bin", metavar="N", type=int, help="with --trace: the bin width in cycles")
     traffic.add_argument("--sweep", metavar="LO:HI:STEP", type=_rates,
                          help="one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate")
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
@@ -134,6 +151,17 @@ def _rates(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"need 0 < LO <= HI <= 1 and STEP > 0, got {text!r}")
     count = math.floor((hi - lo) / step + 1e-9) + 1
     return [round(lo + k * step, 10) for k in range(count)]
+
+
+def _window(text: str) -> tuple[float, float]:
+    """The cycles of ``START:END``."""
+    try:
+        start, end = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:END such as 5000:5200, got {text!r}") from None
+    if not (0 <= start < end and math.isfinite(end)):
+        raise argparse.ArgumentTypeError(f"need 0 <= START < END, got {text!r}")
+    return start, end
 
 
 def _coord(text: str) -> tuple[int, int]:
@@ -153,13 +181,24 @@ def _run(argv: Sequence[str] | None) -> None:
         raise UsageError("--plot draws a load sweep: give --sweep LO:HI:STEP too")
     if args.trace and args.sweep:
         raise UsageError("--trace records one run: drop --sweep, or --trace")
+    if (args.trace_window or args.trace_bin is not None) and not args.trace:
+        raise UsageError("--trace-window and --trace-bin shape the trace: give --trace FILE.json too")
+    if args.trace_window and args.trace_bin is not None:
+        raise UsageError("--trace-window keeps every transaction, --trace-bin sums them per bin: choose one")
+    if args.trace_bin is not None and args.trace_bin < 1:
+        raise UsageError(f"--trace-bin must be a positive number of cycles, got {args.trace_bin}")
     for path in (args.json, args.trace, args.plot):
         check_output_path(path)
-    spec = TrafficSpec(args.pattern, args.rate, args.cycles, args.seed, args.hotspot, args.hotspot_fraction)
+    spec = TrafficSpec(args.pattern, args.rate, args.cycles, args.seed, args.hotspot, args.hotspot_fraction,
+                       warmup_cycles=args.warmup, drain_cycles=args.drain)
     if args.sweep:
         _sweep(chip, spec, args.sweep, args.json, args.plot)
         return
-    sim = Chip(chip, trace=bool(args.trace))
+    options = None
+    if args.trace:
+        options = (TraceOptions(window=args.trace_window) if args.trace_window
+                   else TraceOptions(window=None, bin_cycles=args.trace_bin or DEFAULT_TRACE_BIN))
+    sim = Chip(chip, trace=options or False, record=True)
     result = run_traffic(sim, spec)
     trace_text = chip_trace.trace_json(trace_events(sim), {"chip": chip.name, "pattern": spec.pattern,
                                                           "rate": spec.rate}) if args.trace else None
@@ -173,11 +212,11 @@ def _sweep(chip: ChipConfig, spec: TrafficSpec, rates: list[float], json_path: s
     """Run the load sweep, print one line per rate, write the JSON and the figure."""
     progress = tqdm(rates, desc="offered rates", unit="run", disable=not sys.stderr.isatty(), leave=False)
     results = sweep(chip, spec, progress)
-    print(f"{spec.pattern} traffic on {chip.name} ({chip.rows}x{chip.cols}), {spec.cycles} cycles per rate")
+    print(f"{spec.pattern} traffic on {chip.name} ({chip.rows}x{chip.cols}), {spec.cycles}-cycle window per rate")
     print(f"  {'offered':>8} {'accepted':>9} {'avg lat':>9} {'p99 lat':>9}")
     for r in results:
-        print(f"  {r.offered_rate:8.3f} {r.accepted_rate:9.4f} {r.avg_latency_cycles:9.2f} "
-              f"{r.p99_latency_cycles:9.2f}{'  saturated' if r.saturated else ''}")
+        latency = "saturated" if r.saturated else f"{r.avg_latency_cycles:9.2f} {r.p99_latency_cycles:9.2f}"
+        print(f"  {r.offered_rate:8.3f} {r.accepted_rate:9.4f} {latency:>19}")
     figure = load_latency_figure(results) if plot_path else b""
     _write(json_path, lambda path: write_json({"sweep": [r.to_dict() for r in results]}, path))
     _write(plot_path, lambda path: write_bytes(figure, path))

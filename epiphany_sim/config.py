@@ -22,6 +22,12 @@ from typing import Any
 from epiphany_sim.errors import ConfigError
 
 ELINK_SIDES = ("east", "west", "north", "south")
+TICKS_PER_CYCLE = 2
+"""The interconnect's time grain: half a cycle, at which a 1.5-cycle router hop is exact."""
+_FABRIC_TIMES = (
+    "hop_latency_cycles", "write_overhead_cycles", "elink_latency_cycles", "cmesh_cycles_per_transaction",
+    "xmesh_cycles_per_transaction", "rmesh_cycles_per_request", "elink_cycles_per_transaction",
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,14 @@ class ChipConfig:
         cycles_per_add: cycles for one float add or compare outside a MAC.
         transaction_bytes: payload of one mesh transaction.
         cmesh_bytes_per_cycle: on-chip write network bandwidth per directed link.
+        xmesh_bytes_per_cycle: bandwidth per directed link of the network that carries writes
+            across the chip boundary (its routers are the cMesh's kind; the eLink behind them
+            is what limits off-chip traffic).
         hop_latency_cycles: latency of one router hop on any mesh.
+        router_fifo_depth: transactions each router input port holds. The architecture
+            reference gives the mesh one stage of buffering and one of pipelining per hop;
+            here a slot is claimed when a transaction starts across the link that feeds it,
+            so two slots are the least that lets one stream run at the full link rate.
         write_overhead_cycles: fixed cost added once to every message (0: the datasheet
             names none beyond hops and serialisation).
         rmesh_cycles_per_request: cycles a read request occupies each rMesh link (the
@@ -72,7 +85,9 @@ class ChipConfig:
     cycles_per_add: float = 1.0
     transaction_bytes: int = 8
     cmesh_bytes_per_cycle: float = 8.0
+    xmesh_bytes_per_cycle: float = 8.0
     hop_latency_cycles: float = 1.5
+    router_fifo_depth: int = 2
     write_overhead_cycles: float = 0.0
     rmesh_cycles_per_request: float = 8.0
     elink_bytes_per_cycle: float = 1.0
@@ -88,20 +103,27 @@ class ChipConfig:
     def __post_init__(self) -> None:
         positive = (
             "rows cols clock_hz sram_bytes sram_banks transaction_bytes "
-            "cmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
-            "rmesh_cycles_per_request"
+            "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
+            "rmesh_cycles_per_request hop_latency_cycles router_fifo_depth"
         ).split()
         for field in positive:
             if getattr(self, field) <= 0:
                 raise ConfigError(f"chip field {field} must be > 0, got {getattr(self, field)!r}")
         non_negative = (
             "code_bytes cycles_per_mac cycles_per_activation cycles_per_add "
-            "hop_latency_cycles write_overhead_cycles elink_latency_cycles "
+            "write_overhead_cycles elink_latency_cycles "
             "dram_latency_cycles first_row first_col"
         ).split()
         for field in non_negative:
             if getattr(self, field) < 0:
                 raise ConfigError(f"chip field {field} must be >= 0, got {getattr(self, field)!r}")
+        for field in _FABRIC_TIMES:
+            value = getattr(self, field)
+            if not float(value * TICKS_PER_CYCLE).is_integer():
+                raise ConfigError(
+                    f"{field} is {value:g} cycles, not a multiple of the interconnect's "
+                    f"{1 / TICKS_PER_CYCLE:g}-cycle time grain: change the chip fields that set it"
+                )
         if self.sram_bytes % self.sram_banks:
             raise ConfigError(f"sram_bytes {self.sram_bytes} does not split into {self.sram_banks} equal banks")
         if self.code_bytes >= self.sram_bytes:
@@ -135,6 +157,10 @@ class ChipConfig:
     @property
     def cmesh_cycles_per_transaction(self) -> float:
         return self.transaction_bytes / self.cmesh_bytes_per_cycle
+
+    @property
+    def xmesh_cycles_per_transaction(self) -> float:
+        return self.transaction_bytes / self.xmesh_bytes_per_cycle
 
     def transactions(self, n_bytes: int) -> int:
         """Transactions needed for a message of ``n_bytes`` (at least one)."""

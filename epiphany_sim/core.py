@@ -9,14 +9,13 @@ write into its router). Time in no activity is idle.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import simpy
 
-from epiphany_sim.memory import Buffer, LocalSram
+from epiphany_sim.memory import WORD_BYTES, Buffer, LocalSram
 from epiphany_sim.mesh import HOST, Coord
 
 if TYPE_CHECKING:
@@ -46,22 +45,11 @@ class Activity(NamedTuple):
     n_bytes: int = 0
 
 
-class _Delivery:
-    """Stores a message's values at the destination when the network delivers it."""
-
-    __slots__ = ("target", "offset", "values", "then", "n_bytes")
-
-    def __init__(self, target: Buffer, offset: int, values: np.ndarray, then: Callable[[], None] | None) -> None:
-        self.target = target
-        self.offset = offset
-        self.values = values
-        self.then = then
-        self.n_bytes = int(values.nbytes)
-
-    def __call__(self) -> None:
-        self.target.store(self.offset, self.values)
-        if self.then is not None:
-            self.then()
+def _float32(values: np.ndarray) -> np.ndarray:
+    """``values`` as a 1-D float32 array (the array itself when it already is one)."""
+    if type(values) is np.ndarray and values.dtype is _FLOAT32 and values.ndim == 1:
+        return values
+    return np.asarray(values, dtype=np.float32).reshape(-1)
 
 
 class Agent:
@@ -75,8 +63,7 @@ class Agent:
         self.phase = ""
         self.activities: list[Activity] = []
         self.totals = dict.fromkeys(KINDS, 0.0)
-        self._dma_free_at = [0.0] * chip.config.dma_channels
-        self._dma_backlog: deque[tuple[tuple, _Delivery, str]] = deque()  # posted while every channel waits
+        self.endpoint = chip.fabric.endpoint(node)
 
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0) -> None:
         end = self.env.now
@@ -90,13 +77,10 @@ class Agent:
         yield self.env.timeout(cycles)
         self._record("compute", start, label)
 
-    def _delivery(
-        self, dst: tuple, buffer: str, offset: int, values: np.ndarray, then: Callable[[], None] | None
-    ) -> _Delivery:
+    def _target(self, dst: tuple, buffer: str, offset: int, n: int) -> Buffer:
         target = self.chip.memory_at(dst)[buffer]  # fail at the sender if it does not exist
-        if type(values) is np.ndarray and values.dtype is _FLOAT32:
-            return _Delivery(target, offset, values.flatten(), then)  # a copy, as below, without the conversion
-        return _Delivery(target, offset, np.array(values, dtype=np.float32, copy=True).reshape(-1), then)
+        target.check_range(offset, n)
+        return target
 
     def write(
         self,
@@ -106,25 +90,43 @@ class Agent:
         values: np.ndarray,
         label: str = "",
         then: Callable[[], None] | None = None,
-    ) -> Generator[simpy.Event, Any, float]:
+    ) -> Generator[simpy.Event, Any, None]:
         """A posted write of ``values`` into ``buffer`` of core ``dst`` (or ``HOST`` DRAM).
 
         The writer does not wait for delivery, but it stalls while its stores leave
         through its port into the router (``send`` time). A write to itself is a local
-        store and takes no network time. ``then`` runs after the values are stored.
-
-        Returns:
-            The cycle the values arrive.
+        store and takes no network time. ``then`` runs once the values are stored.
         """
-        deliver = self._delivery(dst, buffer, offset, values, then)
+        values = _float32(values)
+        target = self._target(dst, buffer, offset, len(values))
         if dst == self.node:
-            deliver()
-            return self.env.now
+            target.store(offset, values)
+            if then is not None:
+                then()
+            return
         start = self.env.now
-        transfer = self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label)
-        yield self.env.timeout(transfer.injected_at - start)
-        self._record("send", start, label, deliver.n_bytes)
-        return transfer.delivered_at
+        sent = self.env.event()
+        self.chip.fabric.post(self.endpoint, self.chip.fabric.endpoint(dst), values.nbytes, start, values, target.id,
+                              offset, then=then, sent=sent.succeed, label=label)
+        yield sent
+        self._record("send", start, label, values.nbytes)
+
+    def write_all(self, writes: list[tuple[tuple, str, np.ndarray, str]]) -> Generator[simpy.Event, Any, None]:
+        """Write ``(dst, buffer, values, label)`` one after another, each at offset 0; end when
+        all have arrived."""
+        remaining = len(writes)
+        arrived = self.env.event()
+
+        def landed() -> None:
+            nonlocal remaining
+            remaining -= 1
+            if not remaining:
+                arrived.succeed()
+
+        for dst, buffer, values, label in writes:
+            yield from self.write(dst, buffer, 0, values, label, then=landed)
+        if writes:
+            yield arrived
 
     def post(
         self,
@@ -137,66 +139,19 @@ class Agent:
     ) -> None:
         """Hand a write to the DMA engine and go on at once (no core time is spent).
 
-        The transfer starts when one of the ``dma_channels`` channels is free; a
-        channel is busy until its transfer has left the core's port. ``then`` runs
-        after the values are stored at ``dst``.
+        The transfer starts when one of the ``dma_channels`` channels is free; a channel
+        is busy until its transfer has left the core's port. ``then`` runs after the
+        values are stored at ``dst``.
         """
-        self._post(dst, self._delivery(dst, buffer, offset, values, then), label)
-
-    def post_owned(
-        self,
-        dst: tuple,
-        buffer: str,
-        offset: int,
-        values: np.ndarray,
-        label: str = "",
-        then: Callable[[], None] | None = None,
-    ) -> None:
-        """``post`` for a 1-D float32 array that no one changes afterwards: it is sent as is.
-
-        ``post`` copies its values, since the caller may change them before they arrive;
-        a relay that forwards the copy it received has nothing to protect, and spares a
-        copy per hop.
-        """
-        try:
-            target = self.chip._memory_at[dst].buffers[buffer]
-        except (KeyError, TypeError):
-            target = self.chip.memory_at(dst)[buffer]  # the error that names what is missing
-        self._post(dst, _Delivery(target, offset, values, then), label)
-
-    def _post(self, dst: tuple, deliver: _Delivery, label: str) -> None:
-        """Hand a prepared delivery to the DMA engine (see ``post``)."""
+        values = _float32(values)
+        target = self._target(dst, buffer, offset, len(values))
         if dst == self.node:
-            deliver()
+            target.store(offset, values)
+            if then is not None:
+                then()
             return
-        channels = self._dma_free_at
-        if len(channels) == 2:  # the Epiphany's two channels; the first of equals, as min() picks
-            channel = 1 if channels[1] < channels[0] else 0
-        else:
-            channel = min(range(len(channels)), key=channels.__getitem__)
-        ready = channels[channel]
-        if ready <= self.env.now:
-            channels[channel] = self._send(dst, deliver, label)
-            return
-        if ready == float("inf"):  # every channel waits to start a transfer: queue up behind them
-            self._dma_backlog.append((dst, deliver, label))
-            return
-        channels[channel] = float("inf")  # claimed until the delayed send knows its timing
-
-        def delayed() -> Generator[simpy.Event, Any, None]:
-            yield self.env.timeout(ready - self.env.now)
-            free_at = self._send(dst, deliver, label)
-            while self._dma_backlog:  # then the queued transfers, in the order they were posted
-                queued = self._dma_backlog.popleft()
-                yield self.env.timeout(free_at - self.env.now)
-                free_at = self._send(*queued)
-            channels[channel] = free_at
-
-        self.env.process(delayed())
-
-    def _send(self, dst: tuple, deliver: _Delivery, label: str) -> float:
-        """Send a DMA transfer now; return when its channel is free again."""
-        return self.chip.network.send(self.node, dst, deliver.n_bytes, deliver, label=label).injected_at
+        self.chip.fabric.post(self.endpoint, self.chip.fabric.endpoint(dst), values.nbytes, self.env.now, values,
+                              target.id, offset, dma=True, then=then, label=label)
 
     def wait(self, buffer: str, count: int, label: str = "") -> Generator[simpy.Event, Any, None]:
         """Wait until ``count`` elements have been written into own ``buffer`` in all."""
@@ -204,7 +159,7 @@ class Agent:
         if target.written >= count:
             return
         event = self.env.event()
-        target.waiters.append((count, event))
+        target.add_waiter(count, event)
         self.chip.pending_waits[id(event)] = (
             lambda: f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
         )
@@ -222,6 +177,8 @@ class Agent:
         network; loads are blocking, so transactions do not overlap.
         """
         source = self.chip.memory_at(src)[buffer]
+        fabric = self.chip.fabric
+        here, there = self.endpoint, fabric.endpoint(src)
         out = np.empty(n, dtype=np.float32)
         per_tx = self.chip.config.transaction_bytes // out.itemsize
         start = self.env.now
@@ -229,14 +186,13 @@ class Agent:
         for first in range(0, n, per_tx):
             count = min(per_tx, n - first)
             arrived = self.env.event()
-            self.chip.network.send(self.node, src, 0, arrived.succeed, network="r", label=f"read {buffer}",
-                                   transactions=1)
+            fabric.post(here, there, 0, self.env.now, network="r", then=arrived.succeed, label=f"read {buffer}")
             yield arrived
             if latency:
                 yield self.env.timeout(latency)
             chunk = source.load(offset + first, count)
             replied = self.env.event()
-            self.chip.network.send(src, self.node, chunk.nbytes, replied.succeed, label=f"reply {buffer}")
+            fabric.post(there, here, chunk.nbytes, self.env.now, then=replied.succeed, label=f"reply {buffer}")
             yield replied
             out[first : first + count] = chunk
         self._record("wait", start, label or f"read {buffer}", out.nbytes)
@@ -252,4 +208,5 @@ class Core(Agent):
         self.coord = coord
         self.index = mesh.index_of(coord)
         cfg = chip.config
-        self.sram = LocalSram(self.name, cfg.sram_bytes, cfg.sram_banks, cfg.code_bytes)
+        self.sram = LocalSram(self.name, cfg.sram_bytes, cfg.sram_banks, cfg.code_bytes, chip.fabric,
+                              self.index * cfg.sram_bytes // WORD_BYTES)

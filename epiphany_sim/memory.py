@@ -1,21 +1,27 @@
 """Memories that hold real data: a core's banked local SRAM and the shared DRAM window.
 
-A buffer that has not been written holds NaN, so a program that reads before the data has
-arrived computes NaN instead of a silently right answer. Each buffer counts the elements
-written into it since allocation; a process waits on that count (the model of polling a
-flag that the writer sets last).
+Every memory is a window of the fabric's flat float32 image, so that a message arriving
+over the interconnect lands where a core reads it. A buffer that has not been written holds
+NaN, so a program that reads before the data has arrived computes NaN instead of a silently
+right answer. Each buffer counts the elements written into it since allocation, by the
+fabric or by its own core; a process waits on that count (the model of polling a flag that
+the writer sets last).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
 from epiphany_sim.errors import MemoryAccessError, SramOverflowError
 
+if TYPE_CHECKING:
+    from epiphany_sim.fabric import Fabric
+
 ALIGN_BYTES = 8  # doubleword alignment, the width of one mesh transaction
+WORD_BYTES = 4  # every buffer holds float32 values
 
 
 def aligned_bytes(n_bytes: int) -> int:
@@ -23,47 +29,69 @@ def aligned_bytes(n_bytes: int) -> int:
     return -(-n_bytes // ALIGN_BYTES) * ALIGN_BYTES
 
 
-@dataclass
 class Buffer:
-    """A named, allocated region holding float32 (or other) values.
+    """A named, allocated region of float32 values.
 
     Attributes:
         name: unique within its memory.
         offset_bytes: start within the memory.
-        data: the values; NaN until written (for float buffers).
-        written: elements written since allocation (cumulative, never reset).
+        data: the values (a view of the fabric's memory image); NaN until written.
+        id: the fabric's number for it.
         waiters: ``(count, event)`` pairs to trigger once ``written`` reaches ``count``.
     """
 
-    name: str
-    offset_bytes: int
-    data: np.ndarray
-    written: int = 0
-    waiters: list[tuple[int, simpy.Event]] = field(default_factory=list)
+    __slots__ = ("name", "offset_bytes", "data", "id", "waiters", "_fabric")
+
+    def __init__(self, name: str, offset_bytes: int, data: np.ndarray, fabric: Fabric, ident: int) -> None:
+        self.name = name
+        self.offset_bytes = offset_bytes
+        self.data = data
+        self.id = ident
+        self.waiters: list[tuple[int, simpy.Event]] = []
+        self._fabric = fabric
 
     @property
     def n_bytes(self) -> int:
         return int(self.data.nbytes)
 
-    def store(self, offset: int, values: np.ndarray) -> None:
-        """Write ``values`` at element ``offset`` and wake the waiters now satisfied."""
-        n = len(values)
-        data = self.data
-        end = offset + n
-        if offset < 0 or end > len(data):
+    @property
+    def written(self) -> int:
+        """Elements written since allocation (cumulative, never reset)."""
+        return self._fabric.written(self.id)
+
+    def check_range(self, offset: int, n: int) -> None:
+        """Raise ``MemoryAccessError`` unless ``n`` elements at ``offset`` lie inside the buffer."""
+        if offset < 0 or offset + n > len(self.data):
             raise MemoryAccessError(
-                f"write of {n} elements at {offset} overflows buffer {self.name!r} of {len(data)} elements"
+                f"write of {n} elements at {offset} overflows buffer {self.name!r} of {len(self.data)} elements"
             )
-        data[offset:end] = values
-        self.written += n
+
+    def store(self, offset: int, values: np.ndarray) -> None:
+        """Write ``values`` at element ``offset`` (a core's own store) and wake the waiters now satisfied."""
+        n = len(values)
+        self.check_range(offset, n)
+        self.data[offset : offset + n] = values
+        self._fabric.count_written(self.id, n)
         if self.waiters:
-            still = []
-            for count, event in self.waiters:
-                if self.written >= count:
-                    event.succeed()
-                else:
-                    still.append((count, event))
-            self.waiters = still
+            self.wake_ready()
+
+    def add_waiter(self, count: int, event: simpy.Event) -> None:
+        """Trigger ``event`` once ``written`` reaches ``count``."""
+        self.waiters.append((count, event))
+        self._fabric.wake_at(self.id, min(c for c, _ in self.waiters))
+
+    def wake_ready(self) -> None:
+        """Trigger the waiters whose count has been reached; ask the fabric for the next."""
+        written = self.written
+        still = []
+        for count, event in self.waiters:
+            if written >= count:
+                event.succeed()
+            else:
+                still.append((count, event))
+        self.waiters = still
+        if still:
+            self._fabric.wake_at(self.id, min(c for c, _ in still))
 
     def load(self, offset: int = 0, n: int | None = None) -> np.ndarray:
         """A copy of ``n`` elements from ``offset`` (all by default)."""
@@ -74,13 +102,24 @@ class Buffer:
 
 
 class Memory:
-    """A flat memory with a bump allocator of named buffers."""
+    """A flat memory with a bump allocator of named buffers.
 
-    def __init__(self, where: str, capacity_bytes: int, reserved_bytes: int = 0) -> None:
+    Args:
+        where: what to call it in messages.
+        capacity_bytes: its size.
+        fabric: the fabric whose memory image holds it.
+        base_word: where it starts in that image.
+        reserved_bytes: bytes at its start that no buffer may take.
+    """
+
+    def __init__(self, where: str, capacity_bytes: int, fabric: Fabric, base_word: int,
+                 reserved_bytes: int = 0) -> None:
         self.where = where
         self.capacity_bytes = capacity_bytes
         self.reserved_bytes = reserved_bytes
         self.buffers: dict[str, Buffer] = {}
+        self._fabric = fabric
+        self._base_word = base_word
         self._top = reserved_bytes
         self.peak_bytes = reserved_bytes
 
@@ -92,8 +131,8 @@ class Memory:
     def used_bytes(self) -> int:
         return self._top
 
-    def alloc(self, name: str, n: int, dtype: type = np.float32) -> Buffer:
-        """Allocate ``n`` elements, filled with NaN (zeros for integer types).
+    def alloc(self, name: str, n: int) -> Buffer:
+        """Allocate ``n`` float32 elements, filled with NaN.
 
         Raises:
             SramOverflowError: the buffer does not fit; the message names the memory,
@@ -103,11 +142,14 @@ class Memory:
             raise MemoryAccessError(f"{self.where}: buffer {name!r} is already allocated")
         if n < 0:
             raise MemoryAccessError(f"{self.where}: buffer {name!r} cannot have {n} elements")
-        data = np.full(n, np.nan, dtype=dtype) if np.issubdtype(dtype, np.floating) else np.zeros(n, dtype)
-        size = aligned_bytes(data.nbytes)
+        size = aligned_bytes(n * WORD_BYTES)
         if size > self.free_bytes:
             raise SramOverflowError(self.where, name, size, self.free_bytes)
-        buffer = Buffer(name, self._top, data)
+        word = self._base_word + self._top // WORD_BYTES
+        data = self._fabric.memory[word : word + n]
+        data[:] = np.nan
+        buffer = Buffer(name, self._top, data, self._fabric, self._fabric.add_buffer(name, word, n))
+        self._fabric.buffers.append(buffer)
         self._top += size
         self.peak_bytes = max(self.peak_bytes, self._top)
         self.buffers[name] = buffer
@@ -136,8 +178,9 @@ class LocalSram(Memory):
     (``code_bytes``) is reserved before any data buffer.
     """
 
-    def __init__(self, where: str, capacity_bytes: int, banks: int, code_bytes: int) -> None:
-        super().__init__(where, capacity_bytes, reserved_bytes=code_bytes)
+    def __init__(self, where: str, capacity_bytes: int, banks: int, code_bytes: int, fabric: Fabric,
+                 base_word: int) -> None:
+        super().__init__(where, capacity_bytes, fabric, base_word, reserved_bytes=code_bytes)
         self.bank_bytes = capacity_bytes // banks
         self.banks = banks
 

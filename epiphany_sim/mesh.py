@@ -1,4 +1,4 @@
-"""Mesh topology, core addressing and dimension-order routes.
+"""Mesh topology, core addressing, the catalogue of directed links and dimension-order routes.
 
 Epiphany Architecture Reference: transactions are routed first along the row (east or
 west) until they reach the target column, then along the column (north or south).
@@ -6,14 +6,20 @@ Core ``(row, col)`` of the chip has the global id ``(first_row + row) << 6 |
 (first_col + col)`` and its local SRAM appears at ``id << 20``; the E16G301's first core
 is row 32, column 8, id 0x808.
 
-The off-chip eLink attaches to one edge of the mesh (``ChipConfig.elink_side``); every
-router on that edge feeds the same eLink. A transaction to the host leaves its row (or
-column, for a north or south eLink) at the edge; a transaction from the host enters at the
-edge router of its target's row (column) and then follows the usual order.
+The chip has three meshes of routers, one router of each per core: the cMesh carries
+writes between cores (and the replies to reads, which are writes), the rMesh read
+requests, the xMesh writes that cross the chip boundary, in either direction. Each core
+injects into and is fed by its own routers. The off-chip eLink attaches to one edge of the
+mesh (``ChipConfig.elink_side``): every edge router of the xMesh and the rMesh feeds its
+outgoing end, and its incoming end feeds the xMesh edge routers. A transaction to the host
+leaves its row (or column, for a north or south eLink) at the edge; a transaction from the
+host enters at the edge router of its target's row (column) and then follows the usual
+order.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,9 +29,17 @@ from epiphany_sim.config import ChipConfig
 
 Coord = tuple[int, int]
 HOST = ("host",)
-# Link kinds: mesh links between routers, a core's port into / out of its router, and
-# the two directions of the eLink. "r" prefixes the read-request network's own links.
-KINDS = ("cmesh", "inject", "eject", "elink-out", "elink-in", "rmesh", "rinject", "reject")
+ELINK = ("elink",)
+# Link kinds, by network: a core's port into its router (``inject``), router to router
+# (``cmesh``), router to its core (``eject``); "r" and "x" prefix the read-request and
+# off-chip networks' own. ``xedge-in`` and ``redge-in`` join the eLink's incoming end to an
+# xMesh or rMesh edge router, ``xedge-out`` and ``redge-out`` join such a router to its
+# outgoing end, and ``elink-in`` and ``elink-out`` are the off-chip link itself.
+KINDS = ("inject", "cmesh", "eject", "rinject", "rmesh", "reject", "xinject", "xmesh", "xeject", "xedge-in",
+         "redge-in", "xedge-out", "redge-out", "elink-in", "elink-out")
+MESH_KINDS = ("cmesh", "rmesh", "xmesh")
+INJECT_KINDS = ("inject", "rinject", "xinject")  # what the cores put on chip
+NETWORK_PREFIX = {"c": "", "r": "r", "x": "x"}
 
 
 def router(coord: Coord) -> tuple[str, int, int]:
@@ -71,15 +85,29 @@ class Mesh:
         self._index: dict[tuple[str, tuple, tuple], int] = {}
         for r in range(self.rows):
             for c in range(self.cols):
-                for prefix in ("", "r"):
+                for prefix in NETWORK_PREFIX.values():
                     self._add(prefix + "inject", core_node((r, c)), router((r, c)))
                     self._add(prefix + "eject", router((r, c)), core_node((r, c)))
-                for nr, nc in ((r, c + 1), (r, c - 1), (r + 1, c), (r - 1, c)):
-                    if 0 <= nr < self.rows and 0 <= nc < self.cols:
-                        for kind in ("cmesh", "rmesh"):
-                            self._add(kind, router((r, c)), router((nr, nc)))
-        self.elink_out = self._add("elink-out", ("elink",), HOST)
-        self.elink_in = self._add("elink-in", HOST, ("elink",))
+                for nr, nc in self.neighbours((r, c)):
+                    for kind in MESH_KINDS:
+                        self._add(kind, router((r, c)), router((nr, nc)))
+                if self.edge_router((r, c)) == (r, c):
+                    self._add("xedge-in", ELINK, router((r, c)))
+                    self._add("redge-in", ELINK, router((r, c)))
+                    self._add("xedge-out", router((r, c)), ELINK)
+                    self._add("redge-out", router((r, c)), ELINK)
+        self.elink_out = self._add("elink-out", ELINK, HOST)
+        self.elink_in = self._add("elink-in", HOST, ELINK)
+
+    def neighbours(self, coord: Coord) -> list[Coord]:
+        """The mesh neighbours of a router, east, west, south, north, those that exist."""
+        r, c = coord
+        around = ((r, c + 1), (r, c - 1), (r + 1, c), (r - 1, c))
+        return [(nr, nc) for nr, nc in around if 0 <= nr < self.rows and 0 <= nc < self.cols]
+
+    def link(self, kind: str, src: tuple, dst: tuple) -> int:
+        """The index of the link of ``kind`` from graph node ``src`` to ``dst``."""
+        return self._index[(kind, src, dst)]
 
     def _add(self, kind: str, src: tuple, dst: tuple) -> int:
         index = len(self.links)
@@ -131,7 +159,7 @@ class Mesh:
         return path
 
     def _mesh_links(self, path: list[Coord], kind: str) -> list[int]:
-        return [self._index[(kind, router(a), router(b))] for a, b in zip(path, path[1:], strict=False)]
+        return [self.link(kind, router(a), router(b)) for a, b in itertools.pairwise(path)]
 
     def edge_router(self, coord: Coord) -> Coord:
         """The router on the eLink edge that traffic of core ``coord`` uses."""
@@ -145,32 +173,34 @@ class Mesh:
         }[side]
 
     def route(self, src: Coord | tuple, dst: Coord | tuple, network: str = "c") -> tuple[int, ...]:
-        """Link indices a transfer crosses, ports included.
+        """Link indices a transaction crosses, ports included, as the fabric routes it.
 
         ``src`` or ``dst`` may be ``HOST`` (the host and its DRAM, behind the eLink).
-        ``network`` is ``"c"`` for writes (and read replies) or ``"r"`` for read requests.
-        Not cached here: ``Network`` keeps the routes it has used.
+        ``network`` is ``"c"`` for writes (a write to or from the host takes the xMesh) or
+        ``"r"`` for read requests.
         """
-        mesh_kind, prefix = ("cmesh", "") if network == "c" else ("rmesh", "r")
-        links: list[int] = []
         if src == HOST and dst == HOST:
             raise ValueError("a transfer from the host to the host does not cross the chip")
+        if network not in ("c", "r"):
+            raise ValueError(f"network must be 'c' or 'r', got {network!r}")
         if src == HOST:
-            start = self.edge_router(dst)  # type: ignore[arg-type]
-            links.append(self.elink_in)
-        else:
-            self.check(src)  # type: ignore[arg-type]
-            start = src  # type: ignore[assignment]
-            links.append(self._index[(prefix + "inject", core_node(src), router(src))])  # type: ignore[arg-type]
-        end = self.edge_router(src) if dst == HOST else dst  # type: ignore[arg-type]
-        if dst != HOST:
+            prefix = "r" if network == "r" else "x"
             self.check(dst)  # type: ignore[arg-type]
-        links.extend(self._mesh_links(self.router_path(start, end), mesh_kind))
+            start = self.edge_router(dst)  # type: ignore[arg-type]
+            links = [self.elink_in, self.link(prefix + "edge-in", ELINK, router(start))]
+            return tuple(links + self._mesh_links(self.router_path(start, dst), prefix + "mesh")  # type: ignore[arg-type]
+                         + [self.link(prefix + "eject", router(dst), core_node(dst))])  # type: ignore[arg-type]
+        self.check(src)  # type: ignore[arg-type]
+        prefix = "r" if network == "r" else ("x" if dst == HOST else "")
+        mesh_kind = (prefix or "c") + "mesh"
+        links = [self.link(prefix + "inject", core_node(src), router(src))]  # type: ignore[arg-type]
         if dst == HOST:
-            links.append(self.elink_out)
-        else:
-            links.append(self._index[(prefix + "eject", router(dst), core_node(dst))])  # type: ignore[arg-type]
-        return tuple(links)
+            edge = self.edge_router(src)  # type: ignore[arg-type]
+            links += self._mesh_links(self.router_path(src, edge), mesh_kind)  # type: ignore[arg-type]
+            return tuple(links + [self.link(prefix + "edge-out", router(edge), ELINK), self.elink_out])
+        self.check(dst)  # type: ignore[arg-type]
+        links += self._mesh_links(self.router_path(src, dst), mesh_kind)  # type: ignore[arg-type]
+        return tuple(links + [self.link(prefix + "eject", router(dst), core_node(dst))])  # type: ignore[arg-type]
 
     @cached_property
     def graph(self) -> nx.DiGraph:

@@ -24,34 +24,43 @@ def load_latency_figure(results: Sequence[TrafficResult]) -> bytes:
     """PNG of latency against offered load and accepted against offered load.
 
     ``results`` are runs of one pattern on one chip at several rates (``traffic.sweep``).
-    Saturated runs are drawn with hollow markers.
+    Saturated runs have no latency: the latency panel shades the offered loads at which the
+    network saturated, and the accepted panel draws them with hollow red markers.
     """
     runs = sorted(results, key=lambda r: r.offered_rate)
     first = runs[0]
     offered = [r.offered_rate for r in runs]
+    top = max(offered)
     fig, (lat_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
-    lat_ax.plot(offered, [r.avg_latency_cycles for r in runs], "o-", color="#1f77b4", label="mean")
-    lat_ax.plot(offered, [r.p99_latency_cycles for r in runs], "s--", color="#ff7f0e", label="99th percentile")
-    lat_ax.set_yscale("log")
+    measured = [r for r in runs if not r.saturated]
+    saturated = [r for r in runs if r.saturated]
+    if measured:
+        lat_ax.plot([r.offered_rate for r in measured], [r.avg_latency_cycles for r in measured], "o-",
+                    color="#1f77b4", label="mean")
+        lat_ax.plot([r.offered_rate for r in measured], [r.p99_latency_cycles for r in measured], "s--",
+                    color="#ff7f0e", label="99th percentile")
+        lat_ax.axhline(measured[0].zero_load_latency_cycles, color="grey", linestyle=":", label="zero load")
+        lat_ax.set_yscale("log")
+    if saturated:
+        lat_ax.axvspan(saturated[0].offered_rate, top * 1.03, color="#d9534f", alpha=0.15,
+                       label="saturated (latency grows with the run)")
     lat_ax.set_xlabel("offered load (transactions per core per cycle)")
     lat_ax.set_ylabel("latency from offer to arrival (cycles, log scale)")
     lat_ax.set_title("latency against offered load")
     acc_ax.plot(offered, [r.accepted_rate for r in runs], "o-", color="#2e8b57", label="accepted")
-    top = max(offered)
     acc_ax.plot([0, top], [0, top], ":", color="grey", label="accepted = offered")
+    if saturated:
+        acc_ax.plot([r.offered_rate for r in saturated], [r.accepted_rate for r in saturated], "o",
+                    markerfacecolor="white", markeredgecolor="#d9534f", markersize=9, label="saturated")
     acc_ax.set_xlabel("offered load (transactions per core per cycle)")
     acc_ax.set_ylabel("accepted load (transactions per core per cycle)")
     acc_ax.set_title("accepted against offered load")
-    for ax, key in ((lat_ax, "avg_latency_cycles"), (acc_ax, "accepted_rate")):
-        saturated = [r for r in runs if r.saturated]
-        if saturated:
-            ax.plot([r.offered_rate for r in saturated], [getattr(r, key) for r in saturated], "o",
-                    markerfacecolor="white", markeredgecolor="#d9534f", markersize=9, label="saturated")
+    for ax in (lat_ax, acc_ax):
         ax.set_xlim(0, top * 1.03)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left")
     fig.suptitle(f"{first.pattern} traffic on {first.chip} ({first.rows}x{first.cols} mesh), "
-                 f"{first.cycles} cycles per point, seed {first.seed}")
+                 f"{first.cycles}-cycle window per point, seed {first.seed}")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)

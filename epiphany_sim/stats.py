@@ -6,7 +6,8 @@ from typing import Any
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.core import KINDS, Agent
-from epiphany_sim.network import Network
+from epiphany_sim.fabric import Fabric
+from epiphany_sim.mesh import INJECT_KINDS
 
 
 def time_split(agent: Agent, start: float, end: float) -> dict[str, float]:
@@ -20,7 +21,7 @@ def time_split(agent: Agent, start: float, end: float) -> dict[str, float]:
     return split
 
 
-def link_table(network: Network, elapsed_cycles: float, only_used: bool = True) -> list[dict[str, Any]]:
+def link_table(network: Fabric, elapsed_cycles: float, only_used: bool = True) -> list[dict[str, Any]]:
     """One row per directed link: bytes, busy cycles, utilisation and queueing waits."""
     rows = []
     for link in network.links:
@@ -40,7 +41,12 @@ def link_table(network: Network, elapsed_cycles: float, only_used: bool = True) 
     return rows
 
 
-def off_chip_bytes(network: Network) -> int:
+def on_chip_bytes(network: Fabric) -> int:
+    """Bytes the cores injected into the meshes (read requests carry none)."""
+    return sum(link.bytes for link in network.links if link.kind in INJECT_KINDS)
+
+
+def off_chip_bytes(network: Fabric) -> int:
     """Bytes that crossed the eLink, both directions."""
     return sum(link.bytes for link in network.links if link.kind.startswith("elink"))
 

@@ -1,9 +1,9 @@
 """Synthetic traffic: the way network-on-chip researchers characterise a mesh.
 
-During a window of ``cycles`` cycles every core offers, with probability ``rate`` in each
-cycle (Bernoulli injection), one write of one 8-byte transaction; a pattern picks where it
-goes. Afterwards no new traffic is offered and the run goes on until every offered
-transaction has arrived.
+Every core offers, with probability ``rate`` in each cycle (Bernoulli injection), one write
+of one 8-byte transaction; a pattern picks where it goes. Offered transactions wait in a
+queue at their core and leave it as fast as the core's port and the router's input FIFO
+take them, whatever happened to earlier ones (an open-loop source).
 
 Patterns (``PATTERNS``), on an R x C mesh with core index ``i = r * C + c``:
 
@@ -20,44 +20,39 @@ A core that a pattern maps onto itself (the diagonal under transpose, the centre
 odd mesh under bit-complement) offers nothing; ``injected_rate`` is the load the cores
 actually offered, ``offered_rate`` the rate asked for.
 
-Source queue and backpressure. Offered transactions wait in a FIFO queue at their core;
-a core issues at most one transaction per ``cmesh_cycles_per_transaction``. The network
-model has no router buffers and lets a transaction that waits for a busy link sit in the
-mesh for free; without more, a core would keep injecting behind it and traffic that
-avoids the congested links would overtake the traffic that needs them, so accepted
-throughput could rise above the bisection bound (uniform traffic offered at 1.0 on 8x8
-was accepted at 0.54 per core per cycle, above 4/k = 0.5). As the Epiphany mesh pushes
-back on its senders, a core here cannot issue its next transaction until its previous one
-has made up the cycles it waited for links (``Transfer.wait_cycles``): the wait is charged
-to the source, as if the blocked transaction had held the core's port. Latency counts from the
-cycle a transaction is offered, so it includes the time in the source queue.
-
-Measures (``TrafficResult``): ``accepted_rate`` is transactions that arrived by the end of
-the window per core per cycle; latency and hop statistics cover every offered
-transaction; ``saturated`` is true when ``accepted_rate < SATURATION_RATIO *
-injected_rate``, that is when more than a tenth of the offered load has not arrived by the
-end of the window; per-link utilisation is busy cycles within the window over ``cycles``.
+Measurement, as in network-on-chip papers: a warm-up (``warmup_cycles``) fills the
+network, a measurement window (``cycles``) follows, then a drain (``drain_cycles``) during
+which the cores go on offering traffic while the transactions offered in the window
+arrive. ``accepted_rate`` counts the transactions that arrived during the window, per core
+per cycle; latency (from offer to arrival, the source queue included) and hops cover the
+transactions offered in the window. The run is ``saturated`` when the accepted rate falls
+below ``SATURATION_RATIO`` of the injected rate, when a transaction offered in the window
+has not arrived by the end of the drain, or when the mean latency passes
+``LATENCY_LIMIT`` times the zero-load latency of the window's transactions; its latency is
+then not reported (``None``), because beyond saturation it only measures how long the
+source queues were allowed to grow. Link utilisation is busy cycles within the window over
+``cycles``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import heapq
-from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import simpy
 
 from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
-from epiphany_sim.config import ChipConfig
+from epiphany_sim import fabric_kernel as k
+from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
 from epiphany_sim.errors import TrafficError
+from epiphany_sim.fabric import ticks
 from epiphany_sim.mesh import Coord
 
 SATURATION_RATIO = 0.9
+LATENCY_LIMIT = 10.0
 TRAFFIC_LINK_KINDS = ("inject", "cmesh", "eject")
 _DRAWS_PER_CHUNK = 1 << 20  # random numbers drawn per batch: bounds memory on big meshes
 
@@ -193,10 +188,12 @@ class TrafficSpec:
     Attributes:
         pattern: a key of ``PATTERNS``.
         rate: offered transactions per core per cycle, in (0, 1].
-        cycles: length of the injection window.
+        cycles: length of the measurement window.
         seed: seed of the numpy random generator; the same seed gives the same run.
         hotspot: the hotspot core of the ``hotspot`` pattern (default: the mesh centre).
         hotspot_fraction: share of each core's traffic sent to the hotspot, in [0, 1].
+        warmup_cycles: cycles of traffic before the window.
+        drain_cycles: cycles of traffic after the window, for the window's transactions to arrive.
     """
 
     pattern: str = "uniform"
@@ -205,6 +202,8 @@ class TrafficSpec:
     seed: int = 0
     hotspot: Coord | None = None
     hotspot_fraction: float = 0.1
+    warmup_cycles: int = 1_000
+    drain_cycles: int = 2_000
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:
@@ -213,6 +212,10 @@ class TrafficSpec:
             raise TrafficError(f"rate is offered transactions per core per cycle, in (0, 1]; got {self.rate!r}")
         if isinstance(self.cycles, bool) or not isinstance(self.cycles, int) or self.cycles < 1:
             raise TrafficError(f"cycles must be a positive integer, got {self.cycles!r}")
+        for name in ("warmup_cycles", "drain_cycles"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TrafficError(f"{name} must be a non-negative integer, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise TrafficError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not 0 <= self.hotspot_fraction <= 1:
@@ -229,16 +232,20 @@ class TrafficResult:
         cols: mesh columns.
         pattern: traffic pattern.
         offered_rate: the rate asked for, transactions per core per cycle.
-        injected_rate: transactions the cores offered per core per cycle.
-        accepted_rate: transactions that arrived by the end of the window per core per cycle.
-        avg_latency_cycles: mean latency from offer (source queue included) to arrival.
-        p99_latency_cycles: 99th percentile of that latency.
-        max_latency_cycles: largest latency.
-        avg_hops: mean router-to-router hops.
-        transactions: transactions offered during the window.
-        saturated: ``accepted_rate < SATURATION_RATIO * injected_rate``.
-        cycles: length of the injection window.
-        drained_at_cycle: cycle the last transaction arrived.
+        injected_rate: transactions the cores offered in the window, per core per cycle.
+        accepted_rate: transactions that arrived during the window, per core per cycle.
+        avg_latency_cycles: mean latency of the window's transactions, from offer (source
+            queue included) to arrival; ``None`` when saturated.
+        p99_latency_cycles: 99th percentile of that latency; ``None`` when saturated.
+        max_latency_cycles: largest latency; ``None`` when saturated.
+        zero_load_latency_cycles: mean latency the same transactions would have on an idle chip.
+        avg_hops: mean router-to-router hops of the window's transactions.
+        transactions: transactions offered in the window.
+        delivered_fraction: share of them that arrived by the end of the drain.
+        saturated: see the module docstring.
+        cycles: length of the measurement window.
+        warmup_cycles: cycles before it.
+        drain_cycles: cycles after it.
         seed: random seed.
         hotspot: hotspot core of the ``hotspot`` pattern, else None.
         hotspot_fraction: share of traffic sent to it, else None.
@@ -253,14 +260,17 @@ class TrafficResult:
     offered_rate: float
     injected_rate: float
     accepted_rate: float
-    avg_latency_cycles: float
-    p99_latency_cycles: float
-    max_latency_cycles: float
+    avg_latency_cycles: float | None
+    p99_latency_cycles: float | None
+    max_latency_cycles: float | None
+    zero_load_latency_cycles: float
     avg_hops: float
     transactions: int
+    delivered_fraction: float
     saturated: bool
     cycles: int
-    drained_at_cycle: float
+    warmup_cycles: int
+    drain_cycles: int
     seed: int
     hotspot: list[int] | None
     hotspot_fraction: float | None
@@ -272,184 +282,128 @@ class TrafficResult:
         return dataclasses.asdict(self)
 
 
-class _TrafficRun:
-    """Offers a pattern's transactions to a chip's network and records what they did."""
-
-    def __init__(self, chip: Chip, pattern: Pattern, spec: TrafficSpec) -> None:
-        self.chip = chip
-        self.env: simpy.Environment = chip.env
-        self.pattern = pattern
-        self.spec = spec
-        self.coords = [chip.mesh.coord_of(i) for i in range(pattern.n_cores)]
-        self.issue_cycles = chip.config.cmesh_cycles_per_transaction
-        self.message_bytes = chip.config.transaction_bytes
-        self.queues: list[deque[tuple[int, int]]] = [deque() for _ in range(pattern.n_cores)]
-        self.ready_at = [0.0] * pattern.n_cores  # cycle each core may issue again
-        self.wake: list[tuple[float, int]] = []  # (cycle, core) for cores with a queue
-        self.offered_at: list[int] = []
-        self.delivered_at: list[float] = []
-        self.hops: list[int] = []
-        self.window_busy_cycles: list[float] = []
-
-    def offers(self) -> Iterator[tuple[int, list[int], list[int]]]:
-        """``(cycle, sources, destinations)`` for every cycle of the window with offers."""
-        spec, pattern = self.spec, self.pattern
-        rng = np.random.default_rng(spec.seed)
-        senders = pattern.senders()
-        chunk_cycles = max(1, _DRAWS_PER_CHUNK // len(senders))
-        for first in range(0, spec.cycles, chunk_cycles):
-            n_cycles = min(chunk_cycles, spec.cycles - first)
-            cycle, column = np.nonzero(rng.random((n_cycles, len(senders))) < spec.rate)
-            sources = senders[column]
-            dests = pattern.destinations(sources, rng)
-            bounds = np.searchsorted(cycle, np.arange(n_cycles + 1)).tolist()
-            src_list, dst_list = sources.tolist(), dests.tolist()
-            for c in np.flatnonzero(np.diff(bounds)).tolist():
-                lo, hi = bounds[c], bounds[c + 1]
-                yield first + c, src_list[lo:hi], dst_list[lo:hi]
-
-    def send(self, source: int, dest: int, offered_at: int) -> None:
-        """Issue one transaction now; the core may issue again once it has made up its waits."""
-        now = self.env.now
-        transfer = self.chip.network.send(self.coords[source], self.coords[dest], self.message_bytes)
-        self.offered_at.append(offered_at)
-        self.delivered_at.append(transfer.delivered_at)
-        self.hops.append(transfer.hops)
-        self.ready_at[source] = now + self.issue_cycles + transfer.wait_cycles
-
-    def offer(self, source: int, dest: int, cycle: int) -> None:
-        """A core offers a transaction: issue it now or queue it behind the others."""
-        queue = self.queues[source]
-        if not queue and self.ready_at[source] <= cycle:
-            self.send(source, dest, cycle)
-            return
-        if not queue:
-            heapq.heappush(self.wake, (self.ready_at[source], source))
-        queue.append((cycle, dest))
-
-    def release(self) -> None:
-        """Issue the queued transaction of every core that may issue now."""
-        wake, now = self.wake, self.env.now
-        while wake and wake[0][0] <= now:
-            source = heapq.heappop(wake)[1]
-            queue = self.queues[source]
-            offered_at, dest = queue.popleft()
-            self.send(source, dest, offered_at)
-            if queue:
-                heapq.heappush(wake, (self.ready_at[source], source))
-
-    def advance(self, cycle: float) -> Generator[simpy.Event, Any, None]:
-        """Serve the source queues up to ``cycle`` (exclusive), then move to ``cycle``."""
-        env, wake = self.env, self.wake
-        while wake and wake[0][0] < cycle:
-            yield env.timeout(wake[0][0] - env.now)
-            self.release()
-        if cycle > env.now:
-            yield env.timeout(cycle - env.now)
-
-    def drive(self) -> Generator[simpy.Event, Any, None]:
-        """The one process of the run: offers during the window, then drains the queues."""
-        for cycle, sources, dests in self.offers():
-            yield from self.advance(cycle)
-            self.release()
-            for source, dest in zip(sources, dests, strict=True):
-                self.offer(source, dest, cycle)
-        yield from self.advance(self.spec.cycles)
-        self.window_busy_cycles = [
-            link.busy_cycles - link.reserved_after(self.spec.cycles) for link in self.chip.network.links
-        ]
-        while self.wake:
-            yield self.env.timeout(self.wake[0][0] - self.env.now)
-            self.release()
-
-    def result(self) -> TrafficResult:
-        """Summarise the finished run."""
-        spec, config = self.spec, self.chip.config
-        n_cores, cycles = self.pattern.n_cores, spec.cycles
-        offered_at = np.asarray(self.offered_at, dtype=np.float64)
-        delivered_at = np.asarray(self.delivered_at, dtype=np.float64)
-        latency = delivered_at - offered_at
-        transactions = len(latency)
-        injected_rate = transactions / (n_cores * cycles)
-        accepted_rate = int(np.count_nonzero(delivered_at <= cycles)) / (n_cores * cycles)
-        links = [
-            {"link": link.name, "utilisation": busy / cycles}
-            for link, busy in zip(self.chip.network.links, self.window_busy_cycles, strict=True)
-            if link.kind in TRAFFIC_LINK_KINDS
-        ]
-        is_hotspot = isinstance(self.pattern, Hotspot)
-        return TrafficResult(
-            chip=config.name,
-            rows=config.rows,
-            cols=config.cols,
-            pattern=spec.pattern,
-            offered_rate=float(spec.rate),
-            injected_rate=injected_rate,
-            accepted_rate=accepted_rate,
-            avg_latency_cycles=float(latency.mean()),
-            p99_latency_cycles=float(np.percentile(latency, 99)),
-            max_latency_cycles=float(latency.max()),
-            avg_hops=float(np.mean(self.hops)),
-            transactions=transactions,
-            saturated=accepted_rate < SATURATION_RATIO * injected_rate,
-            cycles=cycles,
-            drained_at_cycle=float(delivered_at.max()),
-            seed=spec.seed,
-            hotspot=list(self.pattern.hotspot) if is_hotspot else None,
-            hotspot_fraction=spec.hotspot_fraction if is_hotspot else None,
-            max_link_utilisation=max(row["utilisation"] for row in links),
-            links=links,
-        )
+def offers(pattern: Pattern, spec: TrafficSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(cycle, source, destination)`` of every transaction offered in the whole run, by cycle."""
+    rng = np.random.default_rng(spec.seed)
+    senders = pattern.senders()
+    total = spec.warmup_cycles + spec.cycles + spec.drain_cycles
+    chunk_cycles = max(1, _DRAWS_PER_CHUNK // len(senders))
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for first in range(0, total, chunk_cycles):
+        n_cycles = min(chunk_cycles, total - first)
+        cycle, column = np.nonzero(rng.random((n_cycles, len(senders))) < spec.rate)
+        sources = senders[column]
+        parts.append((cycle + first, sources, pattern.destinations(sources, rng)))
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
 def run_traffic(chip: Chip, spec: TrafficSpec) -> TrafficResult:
-    """Run synthetic traffic on a fresh chip until every offered transaction has arrived.
+    """Run synthetic traffic on a fresh chip: warm-up, measurement window, drain.
 
     Args:
-        chip: a chip on which nothing has run yet; build it with ``trace=True`` to keep
-            every transfer.
+        chip: a chip on which nothing has run yet, built with ``record=True`` (or a trace).
         spec: the traffic request.
 
     Returns:
         The measures of the run.
 
     Raises:
-        TrafficError: the chip has already run, the pattern does not apply to its mesh,
-            or no transaction was offered (raise ``rate`` or ``cycles``).
+        TrafficError: the chip has already run or does not record, the pattern does not
+            apply to its mesh, or no transaction was offered in the window (raise ``rate``
+            or ``cycles``).
     """
-    if chip.env.now or chip.network.messages_sent:
+    fabric = chip.fabric
+    if chip.env.now or fabric.messages_sent:
         raise TrafficError("synthetic traffic needs a fresh chip on which nothing has run")
+    if not fabric.record:
+        raise TrafficError("synthetic traffic needs a chip built with record=True")
     pattern = PATTERNS[spec.pattern](chip.config.rows, chip.config.cols, spec)
-    run = _TrafficRun(chip, pattern, spec)
-    chip.process(run.drive())
-    chip.run()
-    if not run.offered_at:
+    cycle, source, dest = offers(pattern, spec)
+    fabric.post_many(source, dest, cycle * TICKS_PER_CYCLE + ticks(chip.config.write_overhead_cycles),
+                     chip.config.transaction_bytes)
+    start, end = spec.warmup_cycles, spec.warmup_cycles + spec.cycles
+    busy = []
+    for until in (start, end, end + spec.drain_cycles):
+        if until > chip.env.now:
+            chip.run(until=until)
+        busy.append(np.array([link.busy_cycles for link in fabric.links]))
+    in_window = (cycle >= start) & (cycle < end)
+    if not in_window.any():
         raise TrafficError(
             f"no transaction was offered in {spec.cycles} cycles at rate {spec.rate}: raise rate or cycles"
         )
-    return run.result()
+    return _result(chip, pattern, spec, busy[1] - busy[0], int(in_window.sum()))
+
+
+def _result(chip: Chip, pattern: Pattern, spec: TrafficSpec, window_busy: np.ndarray, offered: int) -> TrafficResult:
+    """Summarise a finished run from the fabric's records."""
+    config, fabric = chip.config, chip.fabric
+    n_cores, cycles = pattern.n_cores, spec.cycles
+    start, end = spec.warmup_cycles, spec.warmup_cycles + cycles
+    recs = fabric.records(ordered=False)
+    posted = (recs[:, k.C_POST] - ticks(config.write_overhead_cycles)) / TICKS_PER_CYCLE
+    delivered = recs[:, k.C_DEL] / TICKS_PER_CYCLE
+    accepted_rate = int(np.count_nonzero((delivered >= start) & (delivered < end))) / (n_cores * cycles)
+    mine = (posted >= start) & (posted < end)
+    latency = delivered[mine] - posted[mine]
+    zero_load = fabric.zero_load_cycles(recs[mine, k.C_SRC], recs[mine, k.C_DST], config.transaction_bytes, k.PORT_C)
+    injected_rate = offered / (n_cores * cycles)
+    zero_load_mean = float(zero_load.mean()) if len(zero_load) else 0.0
+    saturated = (accepted_rate < SATURATION_RATIO * injected_rate or len(latency) < offered
+                 or (len(latency) > 0 and latency.mean() > LATENCY_LIMIT * zero_load_mean))
+    links = [
+        {"link": link.name, "utilisation": busy / cycles}
+        for link, busy in zip(fabric.links, window_busy.tolist(), strict=True)
+        if link.kind in TRAFFIC_LINK_KINDS
+    ]
+    is_hotspot = isinstance(pattern, Hotspot)
+    return TrafficResult(
+        chip=config.name,
+        rows=config.rows,
+        cols=config.cols,
+        pattern=spec.pattern,
+        offered_rate=float(spec.rate),
+        injected_rate=injected_rate,
+        accepted_rate=accepted_rate,
+        avg_latency_cycles=None if saturated else float(latency.mean()),
+        p99_latency_cycles=None if saturated else float(np.percentile(latency, 99)),
+        max_latency_cycles=None if saturated else float(latency.max()),
+        zero_load_latency_cycles=zero_load_mean,
+        avg_hops=float(recs[mine][:, k.C_HOPS].mean()) if len(latency) else 0.0,
+        transactions=offered,
+        delivered_fraction=len(latency) / offered,
+        saturated=bool(saturated),
+        cycles=cycles,
+        warmup_cycles=spec.warmup_cycles,
+        drain_cycles=spec.drain_cycles,
+        seed=spec.seed,
+        hotspot=list(pattern.hotspot) if is_hotspot else None,
+        hotspot_fraction=spec.hotspot_fraction if is_hotspot else None,
+        max_link_utilisation=max(row["utilisation"] for row in links),
+        links=links,
+    )
 
 
 def sweep(config: ChipConfig, spec: TrafficSpec, rates: Iterable[float]) -> list[TrafficResult]:
     """One run per offered rate, each on a fresh chip, otherwise as ``spec`` asks."""
-    return [run_traffic(Chip(config), dataclasses.replace(spec, rate=rate)) for rate in rates]
+    return [run_traffic(Chip(config, record=True), dataclasses.replace(spec, rate=rate)) for rate in rates]
 
 
 def trace_events(chip: Chip) -> list[dict[str, Any]]:
-    """A finished traffic run on a chip built with ``trace=True``, as Chrome trace events.
+    """A finished traffic run on a traced chip, as Chrome trace events.
 
-    Each core's track has one span per transaction it issued, from the cycle it issued it
-    until the cycle it could issue again: ``cmesh_cycles_per_transaction`` plus the link
-    waits charged to the source (the backpressure rule of this module), so a core's spans
-    never overlap. Each busy link's track has one span per transaction that held it.
+    Each core's track has one span per transaction it offered within the trace window, from
+    the cycle it was offered until its last byte had left the core (its time in the source
+    queue and the port). The links' tracks hold what the trace kept: a span per transaction
+    on each link within the window, or a counter of each link's utilisation per bin.
     """
     us = 1e6 / chip.config.clock_hz
-    issue = chip.config.cmesh_cycles_per_transaction
     events = chip_trace.core_tracks(chip, host=False)
-    for transfer in chip.network.transfers:
+    window = chip.fabric.trace.window if chip.fabric.trace else None
+    for transfer in chip.fabric.transfers_between(*window) if window else []:
         source = chip.mesh.index_of(transfer.src)
         args = {"bytes": transfer.n_bytes, "dst": str(transfer.dst), "hops": transfer.hops,
-                "wait_cycles": transfer.wait_cycles, "latency_cycles": transfer.latency_cycles}
+                "latency_cycles": transfer.latency_cycles, "wait_cycles": transfer.wait_cycles}
         events.append(chip_trace.span(chip_trace.CORES_PID, source + 1, "send", f"write to {transfer.dst}",
-                                      transfer.sent_at, transfer.sent_at + issue + transfer.wait_cycles, us, args))
+                                      transfer.sent_at, transfer.injected_at, us, args))
     return events + chip_trace.link_events(chip)

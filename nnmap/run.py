@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import INJECT_KINDS
 from epiphany_sim.stats import off_chip_bytes, time_split
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
-from nnmap.program import Op, run_ops
+from nnmap.program import Op, register_relays, run_ops
 from nnmap.strategies import get_strategy
 
 TOLERANCE = 1e-5  # absolute below 1, relative above
@@ -78,6 +79,7 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False,
             sram.alloc(name, n)
     for name, n in plan.dram.items():
         chip.dram.alloc(name, n)
+    register_relays(chip, plan.relays)
     phases = Phases()
     snapshots: dict[str, list[tuple[int, float, float]]] = {}
     n_out = plan.net.sizes[-1]
@@ -85,29 +87,27 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False,
     def driver() -> Generator[simpy.Event, Any, None]:
         host = chip.host
         host.phase = "setup"
-        arrive = 0.0
+        writes = []
         for coord in plan.chain:
             loads = dict(plan.setup[coord])
             if "x" in plan.buffers[coord]:
                 loads["x"] = x.reshape(-1)
-            for name, values in loads.items():
-                arrive = max(arrive, (yield from host.write(coord, name, 0, values, f"load {name} {coord}")))
-        if arrive > chip.env.now:
-            yield chip.env.timeout(arrive - chip.env.now)
+            writes += [(coord, name, values, f"load {name} {coord}") for name, values in loads.items()]
+        yield from host.write_all(writes)
         phases.setup_end = chip.env.now
         snapshots["setup"] = _snapshot(chip)
         cores = [chip.core(c) for c in plan.chain]
         bar = tqdm(total=sum(len(plan.ops[c]) for c in plan.chain), desc=progress, unit="op", leave=False,
                    disable=progress is None or not sys.stderr.isatty())
         programs = {c: _counted(plan.ops[c], bar) if not bar.disable else plan.ops[c] for c in plan.chain}
-        yield simpy.AllOf(chip.env, [chip.process(run_ops(core, programs[core.coord], plan.relays)) for core in cores])
+        yield simpy.AllOf(chip.env, [chip.process(run_ops(core, programs[core.coord])) for core in cores])
         bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
         bar.close()
         phases.compute_end = chip.env.now
         snapshots["compute"] = _snapshot(chip)
         for core in cores:
             core.phase = "readback"
-            chip.process(run_ops(core, plan.readback[core.coord], {}))
+            chip.process(run_ops(core, plan.readback[core.coord]))
         yield from host.wait("out", plan.batch * n_out, "wait for outputs")
         phases.readback_end = chip.env.now
         snapshots["readback"] = _snapshot(chip)
@@ -145,7 +145,7 @@ def _phase_links(chip: Chip, before: list, after: list, cycles: float) -> tuple[
             util = max(util, (busy1 - busy0) / cycles)
         if link.kind.startswith("elink"):
             off_chip += b1 - b0
-        elif link.kind == "inject":
+        elif link.kind in INJECT_KINDS:
             on_chip += b1 - b0
     return util, on_chip, off_chip
 

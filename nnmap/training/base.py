@@ -50,7 +50,7 @@ import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.stats import off_chip_bytes
+from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
 from nnmap.errors import TrainingError
 from nnmap.model import Network, random_network
 from nnmap.plan import aligned_bytes
@@ -137,8 +137,7 @@ class Meter:
     @classmethod
     def of(cls, chip: Chip) -> Meter:
         """The totals of one simulated chip: its clock, bytes injected into the mesh, eLink bytes."""
-        on_chip = sum(link.bytes for link in chip.network.links if link.kind == "inject")
-        return cls(chip.env.now, on_chip, off_chip_bytes(chip.network))
+        return cls(chip.env.now, on_chip_bytes(chip.network), off_chip_bytes(chip.network))
 
 
 @dataclass(frozen=True)
@@ -160,12 +159,8 @@ def host_load(chip: Chip, setup: dict[tuple[int, int], dict[str, np.ndarray]]) -
     Run it as ``chip.process(host_load(chip, setup)); chip.run()``; the buffers must be allocated.
     """
     chip.host.phase = "setup"
-    arrive = chip.env.now
-    for coord, buffers in setup.items():
-        for name, values in buffers.items():
-            arrive = max(arrive, (yield from chip.host.write(coord, name, 0, values, f"load {name} {coord}")))
-    if arrive > chip.env.now:
-        yield chip.env.timeout(arrive - chip.env.now)
+    yield from chip.host.write_all([(coord, name, values, f"load {name} {coord}")
+                                    for coord, buffers in setup.items() for name, values in buffers.items()])
 
 
 def check_shards(n_shards: int, n_samples: int) -> None:

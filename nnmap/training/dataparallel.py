@@ -45,7 +45,7 @@ from epiphany_sim.memory import Buffer
 from epiphany_sim.mesh import Mesh
 from nnmap.errors import TrainingError
 from nnmap.model import Network
-from nnmap.program import run_ops
+from nnmap.program import register_relays, run_ops
 from nnmap.training.backprop import BackpropProgram
 from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits, check_shards, host_load
 from nnmap.training.datasets import Dataset
@@ -162,6 +162,8 @@ class DataParallel(Trainer):
                 sram.alloc(name, n)
         for name, n in {name: n for p in self.programs for name, n in p.dram.items()}.items():
             self.sim.dram.alloc(name, n)  # the dataset once, a done flag per client
+        for program in self.programs:
+            register_relays(self.sim, program.relays)
         self.programs[0].load_dram(self.sim, data.x, data.y)
         setup = {c: dict(p.plan.setup[c]) for p, c in zip(self.programs, self.clients, strict=True)}
         self.setup(setup)
@@ -193,8 +195,7 @@ class DataParallel(Trainer):
         It waits for the sample the host writes (``run_epoch``) and tells the host when it is done.
         """
         program = self.programs[k]
-        yield from run_ops(self.sim.core(program.chain[0]), program.step_ops(0, self.steps[k], int(row)),
-                           program.relays)
+        yield from run_ops(self.sim.core(program.chain[0]), program.step_ops(0, self.steps[k], int(row)))
         self.steps[k] += 1
 
     def run_epoch(self, epoch: int) -> Meter:

@@ -13,7 +13,7 @@ from typing import ClassVar
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
-from nnmap.program import run_ops
+from nnmap.program import register_relays, run_ops
 from nnmap.training.backprop import BackpropProgram
 from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits, host_load
 from nnmap.training.datasets import Dataset
@@ -40,6 +40,7 @@ class Partitioned(Trainer):
                 sram.alloc(name, n)
         for name, n in self.program.dram.items():
             self.sim.dram.alloc(name, n)
+        register_relays(self.sim, self.program.relays)
         self.program.load_dram(self.sim, data.x, data.y)
         self.sim.process(host_load(self.sim, self.program.plan.setup))
         self.sim.run()
@@ -50,7 +51,7 @@ class Partitioned(Trainer):
         rows = list(range(self.data.n_samples))
         for k, coord in enumerate(self.program.chain):
             ops = self.program.epoch_ops(k, self.steps, rows)
-            self.sim.process(run_ops(self.sim.core(coord), ops, self.program.relays))
+            self.sim.process(run_ops(self.sim.core(coord), ops))
         feeding = self.program.host_process(self.sim, self.steps, rows, self.data.x, self.data.y)
         if feeding is not None:
             self.sim.process(feeding)

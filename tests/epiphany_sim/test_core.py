@@ -91,8 +91,9 @@ def test_host_writes_inputs_and_reads_results_back(chip: Chip) -> None:
     chip.process(kernel())
     chip.run()
     np.testing.assert_array_equal(results[0], [10.0, 24.0])
-    # 16 B in over the eLink (16 cycles), 4 cycles of compute, an 8-byte read (8 + 8).
-    assert chip.env.now == 16 + 4 + 16
+    # 16 B in over the eLink (16 cycles) and the edge core's xMesh port (1), 4 cycles of compute,
+    # an 8-byte read: the request over the eLink (8) and the rMesh port (8), the reply out (0.5 + 8).
+    assert chip.env.now == (16 + 1) + 4 + (8 + 8) + (0.5 + 8)
 
 
 def test_cores_write_to_and_read_from_dram(chip: Chip) -> None:

@@ -1,0 +1,723 @@
+"""The interconnect: buffered routers on three meshes and the eLink, as one compiled fabric.
+
+Model (Epiphany Architecture Reference, section on the eMesh network-on-chip). Every write
+is split into transactions of up to 8 bytes. Each transaction moves hop by hop: a router
+has a FIFO of ``router_fifo_depth`` transactions per input port, routes along the row first
+and then along the column, and gives each output to one input at a time, round-robin among
+the inputs whose head transaction wants it. An output carries one transaction per
+``cycles per transaction`` of its link (one per cycle on the cMesh) and only when the FIFO
+it feeds has room, so a full FIFO pushes back on the routers behind it (back-pressure), and
+a head transaction that cannot move blocks those behind it in its FIFO (head-of-line
+blocking). The cMesh carries writes between cores, the rMesh read requests (one per
+``rmesh_cycles_per_request``), the xMesh writes that cross the chip boundary either way;
+the eLink carries one transaction per ``elink_cycles_per_transaction`` each way.
+
+A lone message of ``n`` transactions crossing ``h`` router-to-router hops arrives
+
+- core to core: ``h * hop_latency_cycles + n * cmesh_cycles_per_transaction`` after it
+  is posted (plus ``write_overhead_cycles``);
+- core to host: ``h * hop + 0.5 + n * elink_cycles_per_transaction + elink_latency_cycles``
+  (the half cycle hands the transaction from the edge router to the eLink);
+- host to core: ``n * elink_cycles_per_transaction + elink_latency_cycles + h * hop +
+  xmesh_cycles_per_transaction``: a transaction enters the mesh once all of it has crossed
+  the eLink.
+
+Time. The fabric counts ticks of half a cycle (``TICKS_PER_CYCLE``), the grain at which
+every hop of 1.5 cycles is exact; every timing field of the chip must be a multiple of it.
+Cores and the host stay simpy processes; ``FabricEnvironment`` (``epiphany_sim.clock``)
+advances the fabric between their events. A message posted at cycle ``c`` enters the fabric
+at tick ``ceil(2c)``; anything the fabric does that a process waits for (a buffer reaching a
+write count, a blocking write leaving its core, a message with a callback arriving) becomes
+a simpy event at its tick. Everything else, relays included, stays inside the compiled loop.
+
+Data really travels: a message's values are copied when it is posted and land in the
+destination's memory (one flat float32 image of every SRAM and the DRAM) when each of its
+transactions arrives, counted in the destination buffer's write count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from epiphany_sim import fabric_kernel as k
+from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
+from epiphany_sim.errors import DeadlockError, MemoryAccessError, SimError
+from epiphany_sim.mesh import ELINK, HOST, Mesh, core_node, router
+
+_SIDES = {"east": k.SIDE_EAST, "west": k.SIDE_WEST, "north": k.SIDE_NORTH, "south": k.SIDE_SOUTH}
+_DIRS = {(0, 1): k.DIR_EAST, (0, -1): k.DIR_WEST, (1, 0): k.DIR_SOUTH, (-1, 0): k.DIR_NORTH}
+_NETS = ((k.NET_C, ""), (k.NET_R, "r"), (k.NET_X, "x"))
+_PORT_OF_NETWORK = {"c": k.PORT_C, "r": k.PORT_R}
+_GROW = 2
+
+
+def ticks(cycles: float) -> int:
+    """Whole ticks in ``cycles`` (the chip config guarantees they are whole)."""
+    return round(cycles * TICKS_PER_CYCLE)
+
+
+@dataclass(slots=True)
+class Transfer:
+    """One message as the fabric carried it (kept when the chip records transfers).
+
+    Attributes:
+        serial: the message's number, in the order messages were posted.
+        src: sending node (a core coordinate or ``HOST``).
+        dst: receiving node.
+        n_bytes: payload.
+        sent_at: cycle the message entered its source's queue.
+        injected_at: cycle its last transaction had left the source's port.
+        delivered_at: cycle its last transaction arrived.
+        hops: router-to-router links its transactions crossed.
+        zero_load_cycles: its latency on an idle chip.
+        label: what it carries.
+        link_spans: ``(link index, start, end)`` for each transaction on each link, when traced.
+    """
+
+    serial: int
+    src: tuple
+    dst: tuple
+    n_bytes: int
+    sent_at: float
+    injected_at: float
+    delivered_at: float
+    hops: int
+    zero_load_cycles: float
+    label: str = ""
+    link_spans: list[tuple[int, float, float]] = field(default_factory=list)
+
+    @property
+    def latency_cycles(self) -> float:
+        return self.delivered_at - self.sent_at
+
+    @property
+    def wait_cycles(self) -> float:
+        """Cycles beyond the zero-load latency: time spent waiting for links and FIFOs."""
+        return self.latency_cycles - self.zero_load_cycles
+
+
+class Link:
+    """One directed link's counters, read from the fabric.
+
+    Attributes:
+        index: position in ``Fabric.links`` (and ``Mesh.links``).
+        name: ``kind:from->to``.
+        kind: one of ``epiphany_sim.mesh.KINDS``.
+    """
+
+    __slots__ = ("index", "name", "kind", "_row")
+
+    def __init__(self, index: int, name: str, kind: str, row: np.ndarray) -> None:
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self._row = row
+
+    @property
+    def transactions(self) -> int:
+        """Transactions that crossed the link."""
+        return int(self._row[k.L_FLITS])
+
+    @property
+    def bytes(self) -> int:
+        """Payload bytes that crossed the link."""
+        return int(self._row[k.L_BYTES])
+
+    @property
+    def transfers(self) -> int:
+        """Messages whose first transaction crossed the link."""
+        return int(self._row[k.L_MSGS])
+
+    @property
+    def busy_cycles(self) -> float:
+        """Cycles the link carried a transaction."""
+        return self._row[k.L_BUSY] / TICKS_PER_CYCLE
+
+    @property
+    def wait_cycles(self) -> float:
+        """Cycles transactions waited, ready at the head of a FIFO, before the link took them."""
+        return self._row[k.L_WAIT] / TICKS_PER_CYCLE
+
+    @property
+    def max_wait_cycles(self) -> float:
+        """The longest such wait of one transaction."""
+        return self._row[k.L_MAX_WAIT] / TICKS_PER_CYCLE
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """What a traced fabric keeps of its links' activity.
+
+    Attributes:
+        window: ``(start, end)`` cycles within which every transaction on every link is kept
+            as a span (``None``: no spans).
+        bin_cycles: width of the bins in which each link's busy cycles are summed over the
+            whole run (0: no bins).
+    """
+
+    window: tuple[float, float] | None = (0.0, math.inf)
+    bin_cycles: float = 0.0
+
+
+class Fabric:
+    """Every router, FIFO and link of a chip, and the messages moving through them.
+
+    Args:
+        chip: the hardware.
+        mesh: its topology.
+        memory_words: size of the flat memory image (every SRAM, then the DRAM window).
+        record: keep a ``Transfer`` per message (for statistics of every message).
+        trace: what to keep of the links' activity (``None``: nothing but the counters).
+    """
+
+    def __init__(self, chip: ChipConfig, mesh: Mesh, memory_words: int, record: bool = False,
+                 trace: TraceOptions | None = None) -> None:
+        self.chip = chip
+        self.mesh = mesh
+        self.n_cores = chip.n_cores
+        self.host = self.n_cores
+        self._link_counts = np.zeros((len(mesh.links), k.L_FIELDS), np.int64)
+        self.links = [Link(spec.index, spec.name, spec.kind, row)
+                      for spec, row in zip(mesh.links, self._link_counts, strict=True)]
+        self.memory = np.empty(memory_words, np.float32)
+        self._build()
+        self.record = record or trace is not None
+        self.trace = trace
+        self._state[k.S_RECORD] = int(self.record)
+        self._state[k.S_TRACE_FROM] = self._state[k.S_TRACE_TO] = 0
+        if trace is not None and trace.window is not None:
+            start, end = trace.window
+            self._state[k.S_TRACE_FROM] = ticks(start)
+            self._state[k.S_TRACE_TO] = k.NEVER if math.isinf(end) else math.ceil(end * TICKS_PER_CYCLE)
+        self._state[k.S_BIN_TICKS] = ticks(trace.bin_cycles) if trace is not None and trace.bin_cycles else 0
+        self._msgs = np.full((0, k.M_FIELDS), -1, np.int64)
+        self._free = np.zeros(0, np.int64)
+        self._grow_messages(1024)
+        self._pay = np.zeros(1024, np.float32)
+        self._pay_top = 0
+        self._recs = np.zeros((1024 if self.record else 1, k.C_FIELDS), np.int64)
+        self._spans = np.zeros((4096 if self._state[k.S_TRACE_TO] else 1, k.SP_FIELDS), np.int64)
+        self._bins = np.zeros((len(self.links), 256 if self._state[k.S_BIN_TICKS] else 1), np.int64)
+        self._bufs = np.zeros((64, k.B_FIELDS), np.int64)
+        self._n_bufs = 0
+        self._buf_names: list[str] = []
+        self._rules: dict[int, list[tuple[int, int, int]]] = {}
+        self._rule_table = np.zeros((1, 3), np.int64)
+        self._rules_stale = False
+        self._on_done: dict[int, Callable[[], None]] = {}
+        self._on_sent: dict[int, Callable[[], None]] = {}
+        self.buffers: list[Any] = []
+        """The ``memory.Buffer`` of each buffer id, which ``react`` wakes."""
+        self._labels: dict[int, str] = {}
+        self._zero_load: dict[int, float] = {}
+
+    # Topology -------------------------------------------------------------------
+    def _build(self) -> None:
+        chip, mesh = self.chip, self.mesh
+        n, rows, cols = self.n_cores, chip.rows, chip.cols
+        hop = ticks(chip.hop_latency_cycles)
+        rate = {"c": ticks(chip.cmesh_cycles_per_transaction), "r": ticks(chip.rmesh_cycles_per_request),
+                "x": ticks(chip.xmesh_cycles_per_transaction)}
+        elink = ticks(chip.elink_cycles_per_transaction)
+        elink_latency = ticks(chip.elink_latency_cycles)
+        n_routers = 3 * n + 2
+        self.elink_in_router, self.elink_out_router = 3 * n, 3 * n + 1
+        routers = np.zeros((n_routers, k.R_FIELDS), np.int64)
+        routers[:, k.R_DIR:] = -1
+        routers[:, k.R_NEXT] = k.NEVER
+        # Inputs and outputs, grouped by router: (router, from, rate) and (router, dir, to, ...).
+        in_rows: list[list[int]] = []
+        out_rows: list[list[int]] = []
+        input_of: dict[tuple[int, Any], int] = {}  # (router, upstream) -> input id
+        edges = [(r, c) for r in range(rows) for c in range(cols) if mesh.edge_router((r, c)) == (r, c)]
+
+        def mesh_router(net: int, coord: tuple[int, int]) -> int:
+            return net * n + coord[0] * cols + coord[1]
+
+        for net, prefix in _NETS:
+            for index in range(n):
+                coord = divmod(index, cols)
+                rid = mesh_router(net, coord)
+                routers[rid, [k.R_ROW, k.R_COL, k.R_NET]] = (coord[0], coord[1], net)
+        routers[self.elink_in_router, k.R_NET] = k.NET_ELINK_IN
+        routers[self.elink_out_router, k.R_NET] = k.NET_ELINK_OUT
+
+        for rid in range(n_routers):
+            net = int(routers[rid, k.R_NET])
+            routers[rid, k.R_IN0] = len(in_rows)
+            if net in (k.NET_C, k.NET_R, k.NET_X):
+                coord = (int(routers[rid, k.R_ROW]), int(routers[rid, k.R_COL]))
+                prefix = "" if net == k.NET_C else ("r" if net == k.NET_R else "x")
+                kind_rate = rate[prefix or "c"]
+                input_of[(rid, "core")] = len(in_rows)
+                in_rows.append([rid, kind_rate])
+                for other in mesh.neighbours(coord):
+                    input_of[(rid, other)] = len(in_rows)
+                    in_rows.append([rid, kind_rate])
+                if net != k.NET_C and coord in edges:
+                    input_of[(rid, "elink")] = len(in_rows)
+                    in_rows.append([rid, kind_rate])
+            elif net == k.NET_ELINK_IN:
+                input_of[(rid, "host")] = len(in_rows)
+                in_rows.append([rid, elink])
+            else:
+                for src_net, prefix in ((k.NET_X, "x"), (k.NET_R, "r")):
+                    for coord in edges:
+                        input_of[(rid, (src_net, coord))] = len(in_rows)
+                        in_rows.append([rid, rate[prefix]])
+            routers[rid, k.R_IN1] = len(in_rows)
+
+        for rid in range(n_routers):
+            net = int(routers[rid, k.R_NET])
+            routers[rid, k.R_OUT0] = len(out_rows)
+
+            def add_out(direction: int, dest: int, sink: int, latency: int, out_rate: int, link: int,
+                        hop_count: int, rid: int = rid) -> None:
+                if direction >= 0:
+                    routers[rid, k.R_DIR + direction] = len(out_rows)
+                out_rows.append([rid, dest, sink, latency, out_rate, link, hop_count, 0, -1])
+
+            if net in (k.NET_C, k.NET_R, k.NET_X):
+                coord = (int(routers[rid, k.R_ROW]), int(routers[rid, k.R_COL]))
+                prefix = "" if net == k.NET_C else ("r" if net == k.NET_R else "x")
+                kind_rate = rate[prefix or "c"]
+                for other in mesh.neighbours(coord):
+                    direction = _DIRS[(other[0] - coord[0], other[1] - coord[1])]
+                    dest = input_of[(mesh_router(net, other), coord)]
+                    add_out(direction, dest, -1, hop, kind_rate, mesh.link((prefix or "c") + "mesh", router(coord),
+                                                                          router(other)), 1)
+                add_out(k.DIR_LOCAL, -1, coord[0] * cols + coord[1], 0, kind_rate,
+                        mesh.link(prefix + "eject", router(coord), core_node(coord)), 0)
+                if net != k.NET_C and coord in edges:
+                    add_out(k.DIR_OFF, input_of[(self.elink_out_router, (net, coord))], -1, 1, kind_rate,
+                            mesh.link(prefix + "edge-out", router(coord), ELINK), 0)
+            elif net == k.NET_ELINK_IN:
+                for into, prefix in ((k.NET_X, "x"), (k.NET_R, "r")):
+                    for coord in edges:
+                        add_out(-1, input_of[(mesh_router(into, coord), "elink")], -1, elink + elink_latency,
+                                rate[prefix], mesh.link(prefix + "edge-in", ELINK, router(coord)), 0)
+            else:
+                add_out(k.DIR_LOCAL, -1, self.host, elink_latency, elink, mesh.elink_out, 0)
+            routers[rid, k.R_OUT1] = len(out_rows)
+
+        self._routers = routers
+        self._inputs = np.zeros((len(in_rows), k.I_FIELDS), np.int64)
+        self._inputs[:, [k.I_ROUTER, k.I_RATE]] = np.array(in_rows, np.int64)
+        self._inputs[:, [k.I_POPPED, k.I_UP_ROUTER, k.I_UP_ENDPOINT]] = -1
+        self._outputs = np.array(out_rows, np.int64)
+        fed = self._outputs[:, k.O_DEST] >= 0
+        self._inputs[self._outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self._outputs[fed, k.O_ROUTER]
+        depth = chip.router_fifo_depth
+        self._fifo = np.zeros((len(in_rows), depth, k.Q_FIELDS), np.int64)
+        n_slots = 1 + chip.dma_channels
+        self._endpoints = np.zeros((n + 1, k.E_FIELDS), np.int64)
+        self._endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL, k.E_ELINK_X, k.E_ELINK_R]] = -1
+        self._endpoints[:, k.E_NEXT] = k.NEVER
+        first_out = int(routers[self.elink_in_router, k.R_OUT0])
+        for index in range(n):
+            edge = edges.index(mesh.edge_router(divmod(index, cols)))
+            self._endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (first_out + edge, first_out + len(edges) + edge)
+        self._ports = np.zeros((n + 1, k.N_PORTS, k.P_FIELDS), np.int64)
+        self._ports[:, :, k.P_FIFO] = -1
+        for index in range(n):
+            coord = divmod(index, cols)
+            for port, (net, prefix) in zip((k.PORT_C, k.PORT_R, k.PORT_X), _NETS, strict=True):
+                self._ports[index, port, k.P_FIFO] = input_of[(mesh_router(net, coord), "core")]
+                self._ports[index, port, k.P_RATE] = rate[prefix or "c"]
+                self._ports[index, port, k.P_LINK] = mesh.link(prefix + "inject", core_node(coord), router(coord))
+                self._inputs[self._ports[index, port, k.P_FIFO], k.I_UP_ENDPOINT] = index
+        self._ports[self.host, k.PORT_C, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (
+            input_of[(self.elink_in_router, "host")], elink, mesh.elink_in)
+        self._inputs[self._ports[self.host, k.PORT_C, k.P_FIFO], k.I_UP_ENDPOINT] = self.host
+        self._slots = np.full((n + 1, n_slots, 2), -1, np.int64)
+        sinks = int(np.count_nonzero(self._outputs[:, k.O_DEST] < 0))
+        per_tick = sinks + k.N_PORTS * (n + 1)
+        longest = int(max(self._outputs[:, k.O_RATE].max() + self._outputs[:, k.O_LATENCY].max(),
+                          self._ports[:, :, k.P_RATE].max()))
+        slots = 1 << max(1, (longest + 1).bit_length())
+        self._wheel = np.zeros((slots, per_tick, 3), np.int64)
+        self._wheel_n = np.zeros(slots, np.int64)
+        self._wakes = np.zeros((2 * per_tick, 2), np.int64)
+        self._act_r = np.zeros(n_routers + 1, np.int64)
+        self._act_e = np.zeros(n + 2, np.int64)
+        self._want = np.zeros(int(np.max(routers[:, k.R_IN1] - routers[:, k.R_IN0])), np.int64)
+        state = np.zeros(k.S_FIELDS, np.int64)
+        state[k.S_DEPTH] = depth
+        state[k.S_COLS] = cols
+        state[k.S_ROWS] = rows
+        state[k.S_HOST] = self.host
+        state[k.S_SIDE] = _SIDES[chip.elink_side]
+        state[k.S_SLOTS] = n_slots
+        state[k.S_WMASK] = slots - 1
+        self._state = state
+        self._routes = k.route_table(state, routers, self._endpoints)
+        self._hop_ticks, self._rates, self._elink, self._elink_latency = hop, rate, elink, elink_latency
+
+    # Tables that grow ---------------------------------------------------------------
+    def _grow_messages(self, at_least: int) -> None:
+        old = len(self._msgs)
+        size = max(at_least, _GROW * old)
+        msgs = np.empty((size, k.M_FIELDS), np.int64)
+        msgs[:old] = self._msgs
+        msgs[old:, [k.M_PAY, k.M_FLITS, k.M_DONE, k.M_SRC]] = (-1, 0, 0, -1)  # free rows: nothing in flight
+        free = np.zeros(size, np.int64)
+        top = int(self._state[k.S_FREE])
+        free[:top] = self._free[:top]
+        free[top : top + size - old] = np.arange(size - 1, old - 1, -1)
+        self._msgs, self._free = msgs, free
+        self._state[k.S_FREE] = top + size - old
+
+    def _grow_for_kernel(self) -> None:
+        state = self._state
+        bound = self._wheel.shape[1]
+        if state[k.S_FREE] < bound * (state[k.S_MAX_RULES] + 1):
+            self._grow_messages(len(self._msgs) + bound * (int(state[k.S_MAX_RULES]) + 1))
+        if self.record and len(self._recs) - state[k.S_RECS] < bound:
+            self._grow_records(_GROW * len(self._recs) + bound)
+        spare = len(self._outputs) + k.N_PORTS * len(self._endpoints)
+        if state[k.S_TRACE_TO] > state[k.S_TRACE_FROM] and len(self._spans) - state[k.S_SPANS] < spare:
+            self._spans = np.concatenate([self._spans, np.zeros((max(len(self._spans), spare), k.SP_FIELDS), np.int64)])
+        width = state[k.S_BIN_TICKS]
+        if width and (state[k.S_TICK] + 64 * width) // width >= self._bins.shape[1]:
+            more = np.zeros((len(self.links), self._bins.shape[1] + 64), np.int64)
+            self._bins = np.concatenate([self._bins, more], axis=1)
+
+    def _grow_records(self, at_least: int) -> None:
+        if len(self._recs) < at_least:
+            recs = np.empty((at_least, k.C_FIELDS), np.int64)
+            recs[: len(self._recs)] = self._recs
+            self._recs = recs
+
+    # Buffers and relays -------------------------------------------------------------
+    def add_buffer(self, name: str, base_word: int, n_words: int) -> int:
+        """Register a buffer at ``base_word`` of the memory image; return its id."""
+        if self._n_bufs == len(self._bufs):
+            self._bufs = np.concatenate([self._bufs, np.zeros_like(self._bufs)])
+        b = self._n_bufs
+        self._bufs[b] = (base_word, 0, k.NEVER, 0, 0)
+        self._n_bufs += 1
+        self._buf_names.append(name)
+        self._rules_stale = True
+        return b
+
+    def written(self, b: int) -> int:
+        """Elements written into buffer ``b`` since it was allocated."""
+        return int(self._bufs[b, k.B_WRITTEN])
+
+    def count_written(self, b: int, n: int) -> None:
+        """Count ``n`` elements a core stored into its own buffer ``b``."""
+        self._bufs[b, k.B_WRITTEN] += n
+
+    def wake_at(self, b: int, count: int) -> None:
+        """Wake Python when buffer ``b`` reaches ``count`` writes (the smallest count waited for)."""
+        self._bufs[b, k.B_WAIT_AT] = count
+
+    def add_relay(self, node: int, buffer: int, src: int, dst: int, dst_buffer: int) -> None:
+        """When a message from endpoint ``src`` completes in ``buffer`` (held by ``node``), the
+        node's DMA engine posts the same values to the same place of ``dst_buffer`` at ``dst``."""
+        rule = (src, dst, dst_buffer)
+        rules = self._rules.setdefault(buffer, [])
+        if rule not in rules:
+            rules.append(rule)
+            self._rules_stale = True
+
+    def _rebuild_rules(self) -> None:
+        self._rules_stale = False
+        rows: list[tuple[int, int, int]] = []
+        for b in range(self._n_bufs):
+            self._bufs[b, k.B_RULE0] = len(rows)
+            rows += self._rules.get(b, [])
+            self._bufs[b, k.B_RULE1] = len(rows)
+        self._rule_table = np.array(rows or [(0, 0, 0)], np.int64)
+        self._state[k.S_MAX_RULES] = max((len(r) for r in self._rules.values()), default=0)
+
+    # Posting ----------------------------------------------------------------------
+    def endpoint(self, node: tuple) -> int:
+        """The endpoint index of a core coordinate or ``HOST``."""
+        if node == HOST:
+            return self.host
+        return self.mesh.index_of(node)  # type: ignore[arg-type]
+
+    def node(self, endpoint: int) -> tuple:
+        return HOST if endpoint == self.host else self.mesh.coord_of(endpoint)
+
+    def post(
+        self,
+        src: int,
+        dst: int,
+        n_bytes: int,
+        at: float,
+        values: np.ndarray | None = None,
+        buffer: int = -1,
+        offset_word: int = 0,
+        dma: bool = False,
+        network: str = "c",
+        then: Callable[[], None] | None = None,
+        sent: Callable[[], None] | None = None,
+        label: str = "",
+    ) -> int:
+        """Queue a message at endpoint ``src``; return its serial number.
+
+        Args:
+            src: sending endpoint.
+            dst: receiving endpoint.
+            n_bytes: payload bytes (a message of none still costs a transaction).
+            at: cycle it is posted.
+            values: float32 values to store at ``dst`` (copied now), or None for none.
+            buffer: the id of the destination buffer the values land in (-1: none).
+            offset_word: where in that buffer, in elements.
+            dma: hand it to the sender's DMA engine rather than its own stores.
+            network: ``"c"`` for a write, ``"r"`` for a read request.
+            then: called when the last transaction has arrived.
+            sent: called when the last transaction has left the sender's port.
+            label: what it carries, for records.
+        """
+        state = self._state
+        if state[k.S_FREE] == 0:
+            self._grow_messages(len(self._msgs) + 1)
+        top = int(state[k.S_FREE]) - 1
+        m = int(self._free[top])
+        state[k.S_FREE] = top
+        words, pay, addr = 0, -1, -1
+        if values is not None:
+            words = len(values)
+            pay = self._pay_top
+            if pay + words > len(self._pay):
+                self._compact_payload(words)
+                pay = self._pay_top
+            self._pay[pay : pay + words] = values
+            self._pay_top = pay + words
+            addr = int(self._bufs[buffer, k.B_BASE]) + offset_word
+        net = _PORT_OF_NETWORK[network]
+        if network == "c" and self.host in (src, dst):
+            net = k.PORT_X
+        port = k.PORT_C if src == self.host else net
+        tick = math.ceil(at * TICKS_PER_CYCLE - 1e-9)
+        if tick < state[k.S_TICK]:
+            raise SimError(f"a message posted at cycle {at:g} is behind the fabric, already at tick {state[k.S_TICK]}")
+        tick += ticks(self.chip.write_overhead_cycles)
+        flags = (k.F_NOTIFY_SENT if sent else 0) | (k.F_NOTIFY_DONE if then else 0) | (k.F_DMA if dma else 0)
+        serial = int(state[k.S_SERIAL])
+        self._msgs[m] = (src, dst, port, net, addr, buffer, words, n_bytes, pay, max(1, -(-n_bytes // 8)), 0, 0,
+                         flags, tick, -1, -1, serial, 0)
+        state[k.S_SERIAL] = serial + 1
+        state[k.S_LIVE] += 1
+        state[k.S_BYTES_SENT] += n_bytes
+        if then:
+            self._on_done[m] = then
+        if sent:
+            self._on_sent[m] = sent
+        if self.record and label:
+            self._labels[serial] = label
+        endpoints = self._endpoints
+        if dma:
+            tail = endpoints[src, k.E_DMA_TAIL]
+            if tail < 0:
+                endpoints[src, k.E_DMA_HEAD] = m
+            else:
+                self._msgs[tail, k.M_NEXT] = m
+            endpoints[src, k.E_DMA_TAIL] = m
+        else:
+            slot = self._slots[src, 0]
+            if slot[k.S_TAIL] < 0:
+                slot[k.S_HEAD] = m
+            else:
+                self._msgs[slot[k.S_TAIL], k.M_NEXT] = m
+            slot[k.S_TAIL] = m
+        endpoints[src, k.E_PENDING] += 1
+        if tick < endpoints[src, k.E_NEXT]:
+            endpoints[src, k.E_NEXT] = tick
+        if not endpoints[src, k.E_ACTIVE]:
+            endpoints[src, k.E_ACTIVE] = 1
+            self._act_e[state[k.S_ACT_E]] = src
+            state[k.S_ACT_E] += 1
+        return serial
+
+    def post_many(self, src: np.ndarray, dst: np.ndarray, at_tick: np.ndarray, n_bytes: int) -> None:
+        """Queue many payload-free messages at once (synthetic traffic): ``src[j]`` sends
+        ``n_bytes`` to ``dst[j]`` from its store slot at tick ``at_tick[j]``, in the order
+        given (which must be by tick for each source)."""
+        count = len(src)
+        state = self._state
+        if state[k.S_FREE] < count:
+            self._grow_messages(len(self._msgs) + count)
+        if self.record:
+            self._grow_records(int(state[k.S_SERIAL]) + count)
+        k.post_bulk(state, self._msgs, self._free, self._endpoints, self._slots, self._act_e,
+                    np.ascontiguousarray(src, np.int64), np.ascontiguousarray(dst, np.int64),
+                    np.ascontiguousarray(at_tick, np.int64), n_bytes)
+
+    def _compact_payload(self, need: int) -> None:
+        """Make room for ``need`` more payload words: keep only what live messages still carry."""
+        live = self._msgs[:, k.M_PAY] >= 0
+        live &= self._msgs[:, k.M_DONE] < self._msgs[:, k.M_FLITS]
+        live_ids = np.flatnonzero(live)
+        starts = self._msgs[live_ids, k.M_PAY]
+        unique, inverse = np.unique(starts, return_inverse=True)
+        lengths = np.zeros(len(unique), np.int64)
+        np.maximum.at(lengths, inverse, self._msgs[live_ids, k.M_WORDS])
+        kept = int(lengths.sum())
+        size = max(len(self._pay), _GROW * (kept + need))
+        pay = np.zeros(size, np.float32)
+        new_starts = np.r_[0, np.cumsum(lengths)[:-1]] if len(unique) else lengths
+        for old, new, n in zip(unique.tolist(), new_starts.tolist(), lengths.tolist(), strict=True):
+            pay[new : new + n] = self._pay[old : old + n]
+        self._msgs[live_ids, k.M_PAY] = new_starts[inverse]
+        dead = ~live & (self._msgs[:, k.M_PAY] >= 0)
+        self._msgs[dead, k.M_PAY] = -1
+        self._pay = pay
+        self._pay_top = kept
+
+    # Running ----------------------------------------------------------------------
+    @property
+    def tick(self) -> int:
+        """The first tick not yet (wholly) simulated."""
+        return int(self._state[k.S_TICK])
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything is still in flight or queued."""
+        return bool(self._state[k.S_LIVE] or self._state[k.S_WHEEL])
+
+    @property
+    def last_delivery_cycle(self) -> float:
+        return self._state[k.S_LAST] / TICKS_PER_CYCLE
+
+    def advance(self, limit: int) -> tuple[int, list[tuple[int, int]]]:
+        """Simulate ticks up to ``limit`` (exclusive) or until something wakes Python.
+
+        Returns:
+            The tick reached, and the wakes there: ``(WAKE_BUFFER, buffer id)``,
+            ``(WAKE_SENT, message)`` or ``(WAKE_DONE, message)``, in a fixed order.
+        """
+        if self._rules_stale:
+            self._rebuild_rules()
+        while True:
+            self._grow_for_kernel()
+            status = k.advance(
+                limit, self._state, self._routers, self._inputs, self._fifo, self._outputs, self._endpoints,
+                self._ports, self._slots, self._link_counts, self._msgs, self._free, self._wheel, self._wheel_n,
+                self._wakes, self._act_r, self._act_e, self._bufs, self._rule_table, self.memory, self._pay,
+                self._recs, self._spans, self._bins, self._want, self._routes)
+            if status == k.DONE_ROOM:
+                continue
+            if status == k.DONE_STUCK:
+                raise DeadlockError([f"the fabric holds {int(self._state[k.S_LIVE])} messages that can never move "
+                                     f"(at cycle {self.tick / TICKS_PER_CYCLE:g})"])
+            if status != k.DONE_WAKE:
+                if not self.busy and self._pay_top:
+                    self._pay_top = 0
+                return self.tick, []
+            n = int(self._state[k.S_WAKES])
+            return self.tick, [(int(kind), int(ident)) for kind, ident in self._wakes[:n]]
+
+    def react(self, wakes: list[tuple[int, int]]) -> None:
+        """Run what Python attached to the wakes ``advance`` returned."""
+        for kind, ident in wakes:
+            if kind == k.WAKE_BUFFER:
+                self.buffers[ident].wake_ready()
+            elif kind == k.WAKE_SENT:
+                self._on_sent.pop(ident)()
+            else:
+                self._on_done.pop(ident)()
+
+    # Results ----------------------------------------------------------------------
+    @property
+    def messages_sent(self) -> int:
+        """Messages posted, relays included."""
+        return int(self._state[k.S_SERIAL])
+
+    @property
+    def messages_delivered(self) -> int:
+        return self.messages_sent - int(self._state[k.S_LIVE])
+
+    def zero_load_cycles(self, src: Any, dst: Any, n_bytes: Any, network: Any) -> Any:
+        """The latency of messages on an idle chip, from the formulas of the module docstring.
+
+        Every argument may be a number or an array (endpoints, payload bytes, the network
+        as a ``fabric_kernel.PORT_*``).
+        """
+        src, dst, n_bytes, network = np.broadcast_arrays(
+            *(np.asarray(v, np.int64) for v in (src, dst, n_bytes, network)))
+        chip = self.chip
+        n = np.maximum(1, -(-n_bytes // 8))
+        src_row, src_col = np.divmod(src, chip.cols)
+        dst_row, dst_col = np.divmod(dst, chip.cols)
+        to_edge = {"east": lambda r, c: chip.cols - 1 - c, "west": lambda r, c: c, "north": lambda r, c: r,
+                   "south": lambda r, c: chip.rows - 1 - r}[chip.elink_side]
+        hops = np.abs(src_row - dst_row) + np.abs(src_col - dst_col)
+        per = np.where(network == k.PORT_R, self._rates["r"], self._rates["c"])
+        on_chip = hops * self._hop_ticks + n * per
+        last_hop = np.where(network == k.PORT_R, self._rates["r"], self._rates["x"])
+        from_host = n * self._elink + self._elink_latency + to_edge(dst_row, dst_col) * self._hop_ticks + last_hop
+        to_host = to_edge(src_row, src_col) * self._hop_ticks + 1 + n * self._elink + self._elink_latency
+        t = np.where(src == self.host, from_host, np.where(dst == self.host, to_host, on_chip))
+        cycles = (t + ticks(self.chip.write_overhead_cycles)) / TICKS_PER_CYCLE
+        return cycles if cycles.ndim else float(cycles)
+
+    def records(self, ordered: bool = True) -> np.ndarray:
+        """One row per completed message (``fabric_kernel.C_*`` columns), in posting order if
+        ``ordered``, else in the order they completed."""
+        if not self.record:
+            raise MemoryAccessError("transfers are kept only by a chip built with record=True or trace=True")
+        recs = self._recs[: int(self._state[k.S_RECS])]
+        return recs[np.argsort(recs[:, k.C_SERIAL], kind="stable")] if ordered else recs
+
+    @property
+    def transfers(self) -> list[Transfer]:
+        """Every completed message, in posting order (needs a chip built to record)."""
+        return self.transfers_between(0.0, math.inf)
+
+    def transfers_between(self, start: float, end: float) -> list[Transfer]:
+        """The completed messages posted in cycles ``[start, end)``, in posting order."""
+        recs = self.records()
+        posted = recs[:, k.C_POST] - ticks(self.chip.write_overhead_cycles)
+        return self._transfers(recs[(posted >= start * TICKS_PER_CYCLE) & (posted < end * TICKS_PER_CYCLE)])
+
+    def traced_transfers(self) -> list[Transfer]:
+        """The completed messages that crossed a link within the trace's window."""
+        serials = np.unique(self._spans[: int(self._state[k.S_SPANS]), k.SP_SERIAL])
+        recs = self.records()
+        return self._transfers(recs[np.isin(recs[:, k.C_SERIAL], serials)])
+
+    def _transfers(self, recs: np.ndarray) -> list[Transfer]:
+        """``Transfer`` objects of the given records, with their link spans."""
+        overhead = ticks(self.chip.write_overhead_cycles)
+        spans: dict[int, list[tuple[int, float, float]]] = {}
+        for link, first, last, serial in self._spans[: int(self._state[k.S_SPANS])].tolist():
+            spans.setdefault(serial, []).append((link, first / TICKS_PER_CYCLE, last / TICKS_PER_CYCLE))
+        zero_load = self.zero_load_cycles(recs[:, k.C_SRC], recs[:, k.C_DST], recs[:, k.C_BYTES], recs[:, k.C_NET])
+        out = []
+        for row, zero in zip(recs.tolist(), np.atleast_1d(zero_load).tolist(), strict=True):
+            serial = row[k.C_SERIAL]
+            label = self._labels.get(serial, "")
+            if not label and row[k.C_FLAGS] & k.F_RELAYED:
+                label = f"relay {self._buf_names[row[k.C_BUF]]}"
+            out.append(Transfer(
+                serial, self.node(row[k.C_SRC]), self.node(row[k.C_DST]), row[k.C_BYTES],
+                (row[k.C_POST] - overhead) / TICKS_PER_CYCLE, row[k.C_INJ] / TICKS_PER_CYCLE,
+                row[k.C_DEL] / TICKS_PER_CYCLE, row[k.C_HOPS], zero, label, spans.get(serial, [])))
+        return out
+
+    def busy_bins(self) -> tuple[float, np.ndarray]:
+        """Bin width in cycles and busy cycles per (link, bin), when the trace keeps bins."""
+        width = int(self._state[k.S_BIN_TICKS])
+        if not width:
+            raise MemoryAccessError("busy bins are kept only with TraceOptions(bin_cycles=...)")
+        last = int(self._state[k.S_LAST]) // width + 1
+        return width / TICKS_PER_CYCLE, self._bins[:, :last] / TICKS_PER_CYCLE
+
+    @property
+    def bytes_injected(self) -> int:
+        """Payload bytes of every message posted, relays included."""
+        return int(self._state[k.S_BYTES_SENT])
+
+    @property
+    def bytes_delivered(self) -> int:
+        """Payload bytes of the messages that have arrived whole."""
+        return int(self._state[k.S_BYTES_DONE])

@@ -1,0 +1,659 @@
+"""The fabric's compiled loop: transactions moving hop by hop through buffered routers.
+
+This module is the simulator's innermost loop, compiled by numba (``cache=True``: only the
+first run on a machine pays for compilation). It knows nothing of simpy or of Python
+objects: the state of the whole interconnect lives in integer arrays that
+``epiphany_sim.fabric`` builds, and ``advance`` moves it forward tick by tick. A tick is
+half a cycle, the grain at which the 1.5-cycle router hop is exact.
+
+What one tick ``t`` does, in this order:
+
+1. Deliveries due at ``t``: a transaction's payload lands in memory, its buffer's write
+   count grows, and a message whose last transaction landed is complete: the relay rules of
+   its buffer post copies onward (the receiving core's DMA engine forwarding it), and a
+   message someone waits on wakes Python. When anything wakes Python, the tick stops here
+   and ``advance`` returns, so that Python's reaction (a write posted at this very cycle)
+   enters at step 2 of the same tick.
+2. Injection: every endpoint (a core or the host) with work pushes at most one transaction
+   per port into its router's local input FIFO, if the port is free and the FIFO has room:
+   the core's own stores go first, as in the architecture reference, then the DMA channel
+   whose transfer was posted first (so transfers sharing a port leave in posting order).
+3. Forwarding: every router with transactions grants each free output, round-robin among
+   the input FIFOs whose head transaction is ready and routed there, if the downstream
+   FIFO has room (credit-based back-pressure). A granted transaction holds the output for
+   the link's cycles per transaction and reaches the next router ``latency`` ticks later.
+
+Every decision in a tick reads the state from the start of that tick: a transaction moved
+at ``t`` is never ready before ``t + 1``, and a FIFO slot freed at ``t`` is seen by the
+upstream router at ``t + 1``. So the order in which routers or endpoints are visited
+changes nothing, and no result depends on the order of two posts made in the same cycle.
+Ticks in which nothing can change are skipped.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Networks a router belongs to; ``ELINK_IN`` and ``ELINK_OUT`` are the two ends of the
+# off-chip link, each modelled as one router.
+NET_C, NET_R, NET_X, NET_ELINK_IN, NET_ELINK_OUT = range(5)
+# Output directions of a mesh router: along the row, along the column, to its core, off chip.
+DIR_EAST, DIR_WEST, DIR_SOUTH, DIR_NORTH, DIR_LOCAL, DIR_OFF = range(6)
+N_DIRS = 6
+SIDE_EAST, SIDE_WEST, SIDE_NORTH, SIDE_SOUTH = range(4)
+# Ports a core injects through, one per network: writes to cores, read requests, writes off
+# chip. The host has one port, the eLink, into every network (its messages say which).
+PORT_C, PORT_R, PORT_X = range(3)
+N_PORTS = 3
+
+# routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
+# R_POKE the tick after a downstream FIFO it feeds last freed a slot
+R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_DIR = range(12)
+R_FIELDS = R_DIR + N_DIRS
+# inputs[i, :]: one FIFO per router input port, fed by a router or by an endpoint
+I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_UP_ENDPOINT = range(8)
+I_FIELDS = 8
+# fifo[i, slot, :]
+Q_MSG, Q_FLIT, Q_READY, Q_OUT = range(4)
+Q_FIELDS = 4
+# outputs[o, :]
+O_ROUTER, O_DEST, O_SINK, O_LATENCY, O_RATE, O_LINK, O_HOP, O_BUSY, O_RR = range(9)
+O_FIELDS = 9
+# endpoints[e, :]; E_NEXT is the earliest tick at which the endpoint may inject; E_ELINK_X and
+# E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh
+E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT = range(7)
+E_FIELDS = 7
+# ports[e, port, :]
+P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
+P_FIELDS = 4
+# slots[e, s, :]: a queue of messages per source of an endpoint: slot 0 its own stores, then a
+# slot per DMA channel
+S_HEAD, S_TAIL = range(2)
+# links[l, :]: counters per directed link
+L_FLITS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
+L_FIELDS = 6
+# msgs[m, :]
+(M_SRC, M_DST, M_PORT, M_NET, M_ADDR, M_BUF, M_WORDS, M_BYTES, M_PAY, M_FLITS, M_SENT, M_DONE, M_FLAGS, M_POST,
+ M_INJ, M_NEXT, M_SERIAL, M_HOPS) = range(18)
+M_FIELDS = 18
+F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_DMA = 1, 2, 4, 8
+# records[k, :]: one per completed message, when recording
+(C_SERIAL, C_SRC, C_DST, C_BYTES, C_POST, C_INJ, C_DEL, C_HOPS, C_FLAGS, C_BUF, C_NET) = range(11)
+C_FIELDS = 11
+# spans[k, :]: one per transaction per link, when tracing
+SP_LINK, SP_START, SP_END, SP_SERIAL = range(4)
+SP_FIELDS = 4
+# bufs[b, :]: every buffer a message can land in
+B_BASE, B_WRITTEN, B_WAIT_AT, B_RULE0, B_RULE1 = range(5)
+B_FIELDS = 5
+# rules[k, :]: relay rules, grouped by the buffer they watch
+U_SRC, U_DST, U_BUF = range(3)
+# wheel[slot, k, :]: what happens at a future tick
+W_KIND, W_MSG, W_FLIT = range(3)
+KIND_DELIVER, KIND_SENT = 0, 1
+# wakes[k, :]: what Python must react to
+WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
+# state[:]: scalars
+(S_TICK, S_PHASE, S_LIVE, S_FLITS, S_WAKES, S_FREE, S_SERIAL, S_RECS, S_SPANS, S_ACT_R, S_ACT_E, S_WHEEL, S_LAST,
+ S_RECORD, S_TRACE_FROM, S_TRACE_TO, S_BIN_TICKS, S_DEPTH, S_COLS, S_ROWS, S_HOST, S_SIDE, S_SLOTS, S_WMASK,
+ S_MAX_RULES, S_BYTES_SENT, S_BYTES_DONE) = range(27)
+S_FIELDS = 27
+NEVER = np.int64(1) << 62
+
+# What ``advance`` returns.
+DONE_LIMIT, DONE_WAKE, DONE_ROOM, DONE_IDLE, DONE_STUCK = 0, 1, 2, 3, 4
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def route(state, routers, endpoints, r, dst, network):
+    """The output of router ``r`` a transaction for endpoint ``dst`` on ``network`` (a
+    ``PORT_*``) takes: along the row first, then along the column."""
+    net = routers[r, R_NET]
+    if net == NET_ELINK_IN:
+        return endpoints[dst, E_ELINK_R] if network == PORT_R else endpoints[dst, E_ELINK_X]
+    if net == NET_ELINK_OUT:
+        return routers[r, R_DIR + DIR_LOCAL]
+    row = routers[r, R_ROW]
+    col = routers[r, R_COL]
+    if dst == state[S_HOST]:
+        side = state[S_SIDE]
+        if side == SIDE_EAST:
+            d = DIR_EAST if col < state[S_COLS] - 1 else DIR_OFF
+        elif side == SIDE_WEST:
+            d = DIR_WEST if col > 0 else DIR_OFF
+        elif side == SIDE_SOUTH:
+            d = DIR_SOUTH if row < state[S_ROWS] - 1 else DIR_OFF
+        else:
+            d = DIR_NORTH if row > 0 else DIR_OFF
+    else:
+        cols = state[S_COLS]
+        dst_row = dst // cols
+        dst_col = dst - dst_row * cols
+        if dst_col > col:
+            d = DIR_EAST
+        elif dst_col < col:
+            d = DIR_WEST
+        elif dst_row > row:
+            d = DIR_SOUTH
+        elif dst_row < row:
+            d = DIR_NORTH
+        else:
+            d = DIR_LOCAL
+    return routers[r, R_DIR + d]
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _activate_router(state, routers, act_r, r):
+    if routers[r, R_ACTIVE] == 0:
+        routers[r, R_ACTIVE] = 1
+        act_r[state[S_ACT_R]] = r
+        state[S_ACT_R] += 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def activate_endpoint(state, endpoints, act_e, e, at):
+    """Put endpoint ``e`` on the list of endpoints with messages to inject, from tick ``at``."""
+    if at < endpoints[e, E_NEXT]:
+        endpoints[e, E_NEXT] = at
+    if endpoints[e, E_ACTIVE] == 0:
+        endpoints[e, E_ACTIVE] = 1
+        act_e[state[S_ACT_E]] = e
+        state[S_ACT_E] += 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msgs, table):
+    r = inputs[i, I_ROUTER]
+    slot = inputs[i, I_HEAD] + inputs[i, I_COUNT]
+    if slot >= state[S_DEPTH]:
+        slot -= state[S_DEPTH]
+    fifo[i, slot, Q_MSG] = m
+    fifo[i, slot, Q_FLIT] = flit
+    fifo[i, slot, Q_READY] = ready
+    if routers[r, R_NET] == NET_ELINK_IN:
+        fifo[i, slot, Q_OUT] = route(state, routers, endpoints, r, msgs[m, M_DST], msgs[m, M_NET])
+    else:
+        fifo[i, slot, Q_OUT] = table[r, msgs[m, M_DST]]
+    inputs[i, I_COUNT] += 1
+    routers[r, R_COUNT] += 1
+    if ready < routers[r, R_NEXT]:
+        routers[r, R_NEXT] = ready
+    state[S_FLITS] += 1
+    _activate_router(state, routers, act_r, r)
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _room(state, inputs, i, t):
+    """Whether input FIFO ``i`` has a free slot, as its upstream sees it at tick ``t``."""
+    seen = inputs[i, I_COUNT] + (1 if inputs[i, I_POPPED] == t else 0)
+    return seen < state[S_DEPTH]
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _schedule(state, wheel, wheel_n, at, kind, m, flit):
+    slot = at & state[S_WMASK]
+    k = wheel_n[slot]
+    wheel[slot, k, W_KIND] = kind
+    wheel[slot, k, W_MSG] = m
+    wheel[slot, k, W_FLIT] = flit
+    wheel_n[slot] = k + 1
+    state[S_WHEEL] += 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _flit_bytes(msgs, m, flit):
+    left = msgs[m, M_BYTES] - 8 * flit
+    return 8 if left > 8 else (left if left > 0 else 0)
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _wake(state, wakes, kind, ident):
+    k = state[S_WAKES]
+    wakes[k, 0] = kind
+    wakes[k, 1] = ident
+    state[S_WAKES] = k + 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _span(state, spans, bins, link, start, end, serial):
+    if state[S_TRACE_FROM] <= start < state[S_TRACE_TO]:
+        k = state[S_SPANS]
+        spans[k, SP_LINK] = link
+        spans[k, SP_START] = start
+        spans[k, SP_END] = end
+        spans[k, SP_SERIAL] = serial
+        state[S_SPANS] = k + 1
+    width = state[S_BIN_TICKS]
+    if width > 0:
+        t = start
+        while t < end:
+            b = t // width
+            stop = min(end, (b + 1) * width)
+            bins[link, b] += stop - t
+            t = stop
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _enqueue_dma(msgs, endpoints, e, m):
+    msgs[m, M_NEXT] = -1
+    tail = endpoints[e, E_DMA_TAIL]
+    if tail < 0:
+        endpoints[e, E_DMA_HEAD] = m
+    else:
+        msgs[tail, M_NEXT] = m
+    endpoints[e, E_DMA_TAIL] = m
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _complete(state, t, m, msgs, free, endpoints, act_e, bufs, rules, wakes, recs):
+    """A message's last transaction landed at tick ``t``: relays, wakes, records, then free it."""
+    state[S_LIVE] -= 1
+    state[S_LAST] = t
+    state[S_BYTES_DONE] += msgs[m, M_BYTES]
+    b = msgs[m, M_BUF]
+    here = msgs[m, M_DST]
+    if b >= 0:
+        for k in range(bufs[b, B_RULE0], bufs[b, B_RULE1]):
+            if rules[k, U_SRC] != msgs[m, M_SRC]:
+                continue
+            n = free[state[S_FREE] - 1]
+            state[S_FREE] -= 1
+            to_buf = rules[k, U_BUF]
+            msgs[n, M_SRC] = here
+            msgs[n, M_DST] = rules[k, U_DST]
+            msgs[n, M_PORT] = PORT_C
+            msgs[n, M_NET] = PORT_C
+            msgs[n, M_ADDR] = bufs[to_buf, B_BASE] + msgs[m, M_ADDR] - bufs[b, B_BASE]
+            msgs[n, M_BUF] = to_buf
+            msgs[n, M_WORDS] = msgs[m, M_WORDS]
+            msgs[n, M_BYTES] = msgs[m, M_BYTES]
+            msgs[n, M_PAY] = msgs[m, M_PAY]
+            msgs[n, M_FLITS] = msgs[m, M_FLITS]
+            msgs[n, M_SENT] = 0
+            msgs[n, M_DONE] = 0
+            msgs[n, M_FLAGS] = F_RELAYED | F_DMA
+            msgs[n, M_POST] = t
+            msgs[n, M_INJ] = -1
+            msgs[n, M_SERIAL] = state[S_SERIAL]
+            msgs[n, M_HOPS] = 0
+            state[S_SERIAL] += 1
+            state[S_LIVE] += 1
+            state[S_BYTES_SENT] += msgs[m, M_BYTES]
+            _enqueue_dma(msgs, endpoints, here, n)
+            endpoints[here, E_PENDING] += 1
+            activate_endpoint(state, endpoints, act_e, here, t)
+    if msgs[m, M_FLAGS] & F_NOTIFY_DONE:
+        _wake(state, wakes, WAKE_DONE, m)
+    if state[S_RECORD]:
+        k = state[S_RECS]
+        recs[k, C_SERIAL] = msgs[m, M_SERIAL]
+        recs[k, C_SRC] = msgs[m, M_SRC]
+        recs[k, C_DST] = here
+        recs[k, C_BYTES] = msgs[m, M_BYTES]
+        recs[k, C_POST] = msgs[m, M_POST]
+        recs[k, C_INJ] = msgs[m, M_INJ]
+        recs[k, C_DEL] = t
+        recs[k, C_HOPS] = msgs[m, M_HOPS]
+        recs[k, C_FLAGS] = msgs[m, M_FLAGS]
+        recs[k, C_BUF] = b
+        recs[k, C_NET] = msgs[m, M_NET]
+        state[S_RECS] = k + 1
+    free[state[S_FREE]] = m
+    state[S_FREE] += 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _deliver_due(state, t, msgs, free, endpoints, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
+    """Step 1 of tick ``t``: land what is due and note whom it wakes."""
+    slot = t & state[S_WMASK]
+    n = wheel_n[slot]
+    for k in range(n):
+        m = wheel[slot, k, W_MSG]
+        if wheel[slot, k, W_KIND] == KIND_SENT:
+            _wake(state, wakes, WAKE_SENT, m)
+            continue
+        flit = wheel[slot, k, W_FLIT]
+        lo = 2 * flit
+        hi = min(lo + 2, msgs[m, M_WORDS])
+        addr = msgs[m, M_ADDR]
+        if addr >= 0 and hi > lo:
+            src = msgs[m, M_PAY]
+            for w in range(lo, hi):
+                mem[addr + w] = pay[src + w]
+        b = msgs[m, M_BUF]
+        if b >= 0 and hi > lo:
+            bufs[b, B_WRITTEN] += hi - lo
+            if bufs[b, B_WRITTEN] >= bufs[b, B_WAIT_AT]:
+                bufs[b, B_WAIT_AT] = NEVER
+                _wake(state, wakes, WAKE_BUFFER, b)
+        msgs[m, M_DONE] += 1
+        if msgs[m, M_DONE] == msgs[m, M_FLITS]:
+            _complete(state, t, m, msgs, free, endpoints, act_e, bufs, rules, wakes, recs)
+    wheel_n[slot] = 0
+    state[S_WHEEL] -= n
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _pop(state, routers, inputs, endpoints, i, t, depth):
+    """Take the head transaction off input FIFO ``i`` at tick ``t``; tell whoever feeds it."""
+    head = inputs[i, I_HEAD] + 1
+    inputs[i, I_HEAD] = head if head < depth else 0
+    inputs[i, I_COUNT] -= 1
+    inputs[i, I_POPPED] = t
+    inputs[i, I_FREE] = t + inputs[i, I_RATE]
+    routers[inputs[i, I_ROUTER], R_COUNT] -= 1
+    state[S_FLITS] -= 1
+    up = inputs[i, I_UP_ROUTER]
+    if up >= 0:
+        routers[up, R_POKE] = t + 1
+        if t + 1 < routers[up, R_NEXT]:
+            routers[up, R_NEXT] = t + 1
+    else:
+        e = inputs[i, I_UP_ENDPOINT]
+        if t + 1 < endpoints[e, E_NEXT]:
+            endpoints[e, E_NEXT] = t + 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _count(links, link, flit_bytes, rate, waited, first):
+    links[link, L_FLITS] += 1
+    links[link, L_BYTES] += flit_bytes
+    links[link, L_BUSY] += rate
+    links[link, L_WAIT] += waited
+    if waited > links[link, L_MAX_WAIT]:
+        links[link, L_MAX_WAIT] = waited
+    if first:
+        links[link, L_MSGS] += 1
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _inject(state, t, routers, inputs, fifo, endpoints, ports, slots, links, msgs, act_r, act_e, wheel, wheel_n,
+            spans, bins, table):
+    """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
+    n_slots = state[S_SLOTS]
+    for a in range(state[S_ACT_E]):
+        e = act_e[a]
+        if endpoints[e, E_NEXT] > t:
+            continue
+        endpoints[e, E_NEXT] = NEVER
+        soon = NEVER
+        # Idle DMA channels take the next posted DMA transfer.
+        for s in range(1, n_slots):
+            head = endpoints[e, E_DMA_HEAD]
+            if head < 0:
+                break
+            if slots[e, s, S_HEAD] >= 0:
+                continue
+            if msgs[head, M_POST] > t:
+                soon = min(soon, msgs[head, M_POST])
+                break
+            endpoints[e, E_DMA_HEAD] = msgs[head, M_NEXT]
+            if msgs[head, M_NEXT] < 0:
+                endpoints[e, E_DMA_TAIL] = -1
+            msgs[head, M_NEXT] = -1
+            slots[e, s, S_HEAD] = head
+            slots[e, s, S_TAIL] = head
+        for p in range(N_PORTS):
+            i = ports[e, p, P_FIFO]
+            if i < 0:
+                continue
+            chosen = -1
+            for s in range(n_slots):
+                m = slots[e, s, S_HEAD]
+                if m < 0 or msgs[m, M_PORT] != p:
+                    continue
+                if msgs[m, M_POST] > t:
+                    soon = min(soon, msgs[m, M_POST])
+                    continue
+                if chosen < 0 or (s > 0 and msgs[m, M_SERIAL] < msgs[slots[e, chosen, S_HEAD], M_SERIAL]):
+                    chosen = s
+                if chosen == 0:
+                    break
+            if chosen < 0:
+                continue
+            if ports[e, p, P_FREE] > t:
+                soon = min(soon, ports[e, p, P_FREE])
+                continue
+            if not _room(state, inputs, i, t):
+                continue  # the router's pop of this FIFO brings the endpoint back
+            m = slots[e, chosen, S_HEAD]
+            flit = msgs[m, M_SENT]
+            rate = ports[e, p, P_RATE]
+            _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, t, msgs, table)
+            ports[e, p, P_FREE] = t + rate
+            soon = min(soon, t + rate)
+            link = ports[e, p, P_LINK]
+            _count(links, link, _flit_bytes(msgs, m, flit), rate, 0, flit == 0)
+            _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
+            msgs[m, M_SENT] = flit + 1
+            if flit + 1 == msgs[m, M_FLITS]:
+                msgs[m, M_INJ] = t + rate
+                nxt = msgs[m, M_NEXT]
+                slots[e, chosen, S_HEAD] = nxt
+                if nxt < 0:
+                    slots[e, chosen, S_TAIL] = -1
+                msgs[m, M_NEXT] = -1
+                endpoints[e, E_PENDING] -= 1
+                if msgs[m, M_FLAGS] & F_NOTIFY_SENT:
+                    _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
+        if soon < endpoints[e, E_NEXT]:
+            endpoints[e, E_NEXT] = soon
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _forward(state, t, routers, inputs, fifo, outputs, endpoints, links, msgs, act_r, wheel, wheel_n, spans, bins,
+             want, table):
+    """Step 3 of tick ``t``: every router due grants its free outputs."""
+    depth = state[S_DEPTH]
+    for a in range(state[S_ACT_R]):
+        r = act_r[a]
+        if routers[r, R_NEXT] > t:
+            continue
+        soon = routers[r, R_POKE] if routers[r, R_POKE] > t else NEVER
+        in0 = routers[r, R_IN0]
+        n_in = routers[r, R_IN1] - in0
+        requests = 0
+        for k in range(n_in):
+            i = in0 + k
+            want[k] = -1
+            if inputs[i, I_COUNT] == 0:
+                continue
+            ready = fifo[i, inputs[i, I_HEAD], Q_READY]
+            if ready > t:
+                soon = min(soon, ready)
+                continue
+            if inputs[i, I_FREE] > t:
+                soon = min(soon, inputs[i, I_FREE])
+                continue
+            want[k] = fifo[i, inputs[i, I_HEAD], Q_OUT]
+            requests += 1
+        for first in range(n_in):
+            if requests == 0:
+                break
+            o = want[first]
+            if o < 0:
+                continue
+            # Output ``o``: the round-robin winner among the inputs that want it.
+            k = -1
+            c = outputs[o, O_RR]
+            for _ in range(n_in):
+                c = c + 1 if c + 1 < n_in else 0
+                if want[c] == o:
+                    k = c
+                    break
+            losers = False
+            for j in range(first, n_in):
+                if want[j] == o:
+                    want[j] = -1
+                    requests -= 1
+                    losers = losers or j != k
+            if outputs[o, O_BUSY] > t:
+                soon = min(soon, outputs[o, O_BUSY])
+                continue
+            dest = outputs[o, O_DEST]
+            if dest >= 0 and not _room(state, inputs, dest, t):
+                continue  # the downstream router's pop brings this one back
+            i = in0 + k
+            head = inputs[i, I_HEAD]
+            m = fifo[i, head, Q_MSG]
+            flit = fifo[i, head, Q_FLIT]
+            waited = t - fifo[i, head, Q_READY]
+            _pop(state, routers, inputs, endpoints, i, t, depth)
+            if inputs[i, I_COUNT]:
+                soon = min(soon, inputs[i, I_FREE])
+            rate = outputs[o, O_RATE]
+            outputs[o, O_BUSY] = t + rate
+            if losers:
+                soon = min(soon, t + rate)
+            outputs[o, O_RR] = k
+            link = outputs[o, O_LINK]
+            _count(links, link, _flit_bytes(msgs, m, flit), rate, waited, flit == 0)
+            if flit == 0:
+                msgs[m, M_HOPS] += outputs[o, O_HOP]
+            _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
+            if dest >= 0:
+                _push(state, routers, inputs, fifo, endpoints, act_r, dest, m, flit, t + outputs[o, O_LATENCY], msgs, table)
+            else:
+                _schedule(state, wheel, wheel_n, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, flit)
+        routers[r, R_NEXT] = soon
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _compact(state, routers, endpoints, act_r, act_e):
+    """Drop emptied routers and idle endpoints from the active lists; return the earliest
+    tick at which anything left on them may move."""
+    soonest = NEVER
+    kept = 0
+    for a in range(state[S_ACT_R]):
+        r = act_r[a]
+        if routers[r, R_COUNT] > 0:
+            act_r[kept] = r
+            kept += 1
+            soonest = min(soonest, routers[r, R_NEXT])
+        else:
+            routers[r, R_ACTIVE] = 0
+            routers[r, R_NEXT] = NEVER
+    state[S_ACT_R] = kept
+    kept = 0
+    for a in range(state[S_ACT_E]):
+        e = act_e[a]
+        if endpoints[e, E_PENDING] > 0:
+            act_e[kept] = e
+            kept += 1
+            soonest = min(soonest, endpoints[e, E_NEXT])
+        else:
+            endpoints[e, E_ACTIVE] = 0
+            endpoints[e, E_NEXT] = NEVER
+    state[S_ACT_E] = kept
+    return soonest
+
+
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _next_wheel_tick(state, t, wheel_n):
+    if state[S_WHEEL] == 0:
+        return NEVER
+    mask = state[S_WMASK]
+    for d in range(1, mask + 2):
+        if wheel_n[(t + d) & mask]:
+            return t + d
+    return NEVER
+
+
+@numba.njit(cache=True, _nrt=False)
+def advance(limit, state, routers, inputs, fifo, outputs, endpoints, ports, slots, links, msgs, free, wheel, wheel_n,
+            wakes, act_r, act_e, bufs, rules, mem, pay, recs, spans, bins, want, table):
+    """Run ticks from ``state[S_TICK]`` up to, not including, ``limit``.
+
+    Returns ``DONE_LIMIT`` (reached ``limit``), ``DONE_WAKE`` (step 1 of ``state[S_TICK]``
+    woke Python: ``wakes[:state[S_WAKES]]``), ``DONE_ROOM`` (a table may overflow in the
+    next tick: grow it and call again), ``DONE_IDLE`` (nothing left to move) or
+    ``DONE_STUCK`` (messages are left that nothing will ever move: a bug of the model).
+    """
+    state[S_WAKES] = 0
+    n_sinks_bound = wheel.shape[1]
+    while True:
+        t = state[S_TICK]
+        if t >= limit:
+            return DONE_LIMIT
+        if state[S_LIVE] == 0 and state[S_WHEEL] == 0:
+            return DONE_IDLE
+        if state[S_PHASE] == 0:
+            # Room for the worst tick: every sink completes a message and every rule fires.
+            if state[S_FREE] < n_sinks_bound * (state[S_MAX_RULES] + 1):
+                return DONE_ROOM
+            if state[S_RECORD] and recs.shape[0] - state[S_RECS] < n_sinks_bound:
+                return DONE_ROOM
+            if state[S_TRACE_TO] > state[S_TRACE_FROM] and spans.shape[0] - state[S_SPANS] < outputs.shape[0] + 3 * endpoints.shape[0]:
+                return DONE_ROOM
+            if state[S_BIN_TICKS] > 0 and (t + 64 * state[S_BIN_TICKS]) // state[S_BIN_TICKS] >= bins.shape[1]:
+                return DONE_ROOM
+            _deliver_due(state, t, msgs, free, endpoints, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay)
+            state[S_PHASE] = 1
+            if state[S_WAKES]:
+                return DONE_WAKE
+            if state[S_LIVE] == 0 and state[S_WHEEL] == 0:
+                return DONE_IDLE  # at tick t, whose injection a later post may still join
+        _inject(state, t, routers, inputs, fifo, endpoints, ports, slots, links, msgs, act_r, act_e, wheel, wheel_n,
+                spans, bins, table)
+        _forward(state, t, routers, inputs, fifo, outputs, endpoints, links, msgs, act_r, wheel, wheel_n, spans, bins,
+                 want, table)
+        state[S_PHASE] = 0
+        nxt = min(_compact(state, routers, endpoints, act_r, act_e), _next_wheel_tick(state, t, wheel_n))
+        if nxt == NEVER:
+            state[S_TICK] = t + 1
+            return DONE_IDLE if state[S_LIVE] == 0 else DONE_STUCK
+        state[S_TICK] = max(t + 1, min(nxt, limit))
+
+
+@numba.njit(cache=True, _nrt=False)
+def post_bulk(state, msgs, free, endpoints, slots, act_e, src, dst, at, n_bytes):
+    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on the store slots of
+    their sources, in the order given (which is by tick for each source)."""
+    flits = max(1, (n_bytes + 7) // 8)
+    for j in range(len(src)):
+        top = state[S_FREE] - 1
+        m = free[top]
+        state[S_FREE] = top
+        e = src[j]
+        msgs[m, M_SRC] = e
+        msgs[m, M_DST] = dst[j]
+        msgs[m, M_PORT] = PORT_C
+        msgs[m, M_NET] = PORT_C
+        msgs[m, M_ADDR] = -1
+        msgs[m, M_BUF] = -1
+        msgs[m, M_WORDS] = 0
+        msgs[m, M_BYTES] = n_bytes
+        msgs[m, M_PAY] = -1
+        msgs[m, M_FLITS] = flits
+        msgs[m, M_SENT] = 0
+        msgs[m, M_DONE] = 0
+        msgs[m, M_FLAGS] = 0
+        msgs[m, M_POST] = at[j]
+        msgs[m, M_INJ] = -1
+        msgs[m, M_NEXT] = -1
+        msgs[m, M_SERIAL] = state[S_SERIAL]
+        msgs[m, M_HOPS] = 0
+        state[S_SERIAL] += 1
+        state[S_LIVE] += 1
+        state[S_BYTES_SENT] += n_bytes
+        tail = slots[e, 0, S_TAIL]
+        if tail < 0:
+            slots[e, 0, S_HEAD] = m
+        else:
+            msgs[tail, M_NEXT] = m
+        slots[e, 0, S_TAIL] = m
+        endpoints[e, E_PENDING] += 1
+        activate_endpoint(state, endpoints, act_e, e, at[j])
+
+
+@numba.njit(cache=True)
+def route_table(state, routers, endpoints):
+    """``route`` of every mesh router (and the eLink's outgoing end) to every endpoint."""
+    table = np.full((routers.shape[0], endpoints.shape[0]), -1, np.int32)
+    for r in range(routers.shape[0]):
+        if routers[r, R_NET] == NET_ELINK_IN:
+            continue
+        for dst in range(endpoints.shape[0]):
+            table[r, dst] = route(state, routers, endpoints, r, dst, PORT_C)
+    return table

@@ -37,13 +37,14 @@ def main() -> None:
         t0, cpu0 = time.perf_counter(), time.process_time()
         plan = get_strategy("partitioned").plan(chip, net, batch)
         t1 = time.perf_counter()
-        sim_chip, phases, _, _ = simulate(plan, x)
+        sim = simulate(plan, x)
         t2 = time.perf_counter()
         cpus.append(time.process_time() - cpu0)
         plan_walls.append(t1 - t0)
         walls.append(t2 - t0)
     wall = median(walls)
-    cycles = phases.readback_end
+    cycles = sim.phases.readback_end
+    messages = sim.session.messages()
     print(machine())
     print(f"workload: {args.layers} on {chip.name}, batch {batch}, partitioned/bidir; median of {runs} runs")
     print(f"wall seconds (plan + simulate): {wall:.3f} (runs {spread(walls)}; plan alone "
@@ -51,9 +52,9 @@ def main() -> None:
           f"{'' if args.short else (': met' if wall < TARGET_WALL_S else ': NOT met')})")
     print(f"CPU seconds of this process (plan + simulate): {median(cpus):.3f} (runs {spread(cpus)}; on a shared "
           f"machine the gap to wall time is time other processes took)")
-    print(f"simulated cycles: {cycles:,.0f}; messages: {sim_chip.network.messages_sent:,}")
+    print(f"simulated cycles: {cycles:,.0f}; messages: {messages:,}")
     print(f"simulated cycles per wall-second: {cycles / wall:,.0f}")
-    print(f"messages per wall-second: {sim_chip.network.messages_sent / wall:,.0f}")
+    print(f"messages per wall-second: {messages / wall:,.0f}")
 
 
 if __name__ == "__main__":

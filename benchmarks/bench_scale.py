@@ -61,15 +61,15 @@ def child(chip_name: str, sizes: list[int]) -> None:
     start = time.perf_counter()
     plan = get_strategy("partitioned").plan(chip, net, 1)
     planned = time.perf_counter()
-    sim, phases, _, _ = simulate(plan, x)
+    sim = simulate(plan, x)
     end = time.perf_counter()
     weights = sum(layer.weights.size for layer in net.layers)
     print(json.dumps({
         "chip": chip_name, "layers": sizes, "weights": weights,
         "weight_fill": weights * ELEMENT_BYTES / (chip.n_cores * chip.sram_bytes),
-        "sram_peak_fill": max(core.sram.peak_bytes for core in sim.cores) / chip.sram_bytes,
-        "plan_s": planned - start, "wall_s": end - start, "cycles": phases.readback_end,
-        "messages": sim.network.messages_sent, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "sram_peak_fill": max(core.sram.peak_bytes for core in sim.session.chip.cores) / chip.sram_bytes,
+        "plan_s": planned - start, "wall_s": end - start, "cycles": sim.phases.readback_end,
+        "messages": sim.session.messages(), "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }))
 
 
@@ -153,9 +153,9 @@ def part_linear(chip_name: str, sizes: list[int], batches: list[int], runs: int)
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            sim, _, _, _ = simulate(get_strategy("partitioned").plan(chip, net, batch), x)
+            sim = simulate(get_strategy("partitioned").plan(chip, net, batch), x)
             times.append(time.perf_counter() - start)
-        messages.append(sim.network.messages_sent)
+        messages.append(sim.session.messages())
         walls.append(median(times))
     m, w = np.array(messages, dtype=float), np.array(walls)
     slope, intercept = np.polyfit(m, w, 1)

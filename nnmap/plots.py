@@ -63,14 +63,14 @@ class LinkLoad(NamedTuple):
 def title_of(result: RunResult) -> str:
     """Chip, network and strategy of a run, for figure titles."""
     m = result.metrics
-    cfg = result.plan.chip
+    cfg = result.plan.config
     return (f"{m['chip']} ({cfg.rows}x{cfg.cols} cores), network {m['layers']}, "
             f"{m['strategy']} / broadcast {m['broadcast']}, batch {m['batch']}")
 
 
 def utilisation_grid(result: RunResult) -> np.ndarray:
     """Fraction of the compute phase each core spent computing, shaped like the mesh."""
-    cfg = result.plan.chip
+    cfg = result.plan.config
     start, end = result.phases.setup_end, result.phases.compute_end
     grid = np.zeros((cfg.rows, cfg.cols))
     if end <= start:
@@ -183,7 +183,7 @@ def timeline_figure(result: RunResult) -> bytes:
     """Core timeline: the whole run (left) and the compute phase enlarged (right)."""
     rows = timeline_rows(result)
     ph = result.phases
-    cfg = result.plan.chip
+    cfg = result.plan.config
     n = len(rows)
     height = min(MAX_INCHES, max(3.5, 0.24 * n + 2.0))
     fig, (ax_all, ax_cmp) = plt.subplots(1, 2, figsize=(14, height), sharey=True,
@@ -217,7 +217,7 @@ def timeline_figure(result: RunResult) -> bytes:
 def utilisation_figure(result: RunResult) -> bytes:
     """Heat grid of the fraction of the compute phase each core computed, on the mesh."""
     grid = utilisation_grid(result)
-    cfg = result.plan.chip
+    cfg = result.plan.config
     mesh = result.chip.mesh
     size = min(MAX_INCHES / 2, 1.0 + 0.75 * max(cfg.rows, cfg.cols))
     fig, ax = plt.subplots(figsize=(size + 1.6, size))
@@ -250,7 +250,7 @@ def _link_arrow(load: LinkLoad) -> tuple[tuple[float, float], tuple[float, float
 def _mesh_panel(ax: Any, result: RunResult, loads: list[LinkLoad], values: list[float], cmap: str,
                 elink: dict[str, float], label: str, fmt: str) -> None:
     """Draw the mesh, one arrow per directed link coloured by ``values``, and the eLink."""
-    cfg = result.plan.chip
+    cfg = result.plan.config
     top = max([*values, *elink.values()]) or 1.0
     norm = Normalize(0.0, top)
     colours = plt.get_cmap(cmap)
@@ -312,7 +312,7 @@ def congestion_figure(result: RunResult, phase: str = "compute") -> bytes:
     """The mesh with every directed cMesh link as an arrow: utilisation (left), total wait (right)."""
     loads = link_congestion(result, phase)
     elink = elink_load(result, phase)
-    cfg = result.plan.chip
+    cfg = result.plan.config
     size = min(MAX_INCHES / 2, 1.5 + 0.9 * max(cfg.rows, cfg.cols))
     fig, (ax_u, ax_w) = plt.subplots(1, 2, figsize=(2 * size + 2.5, size + 0.6))
     _mesh_panel(ax_u, result, loads, [x.utilisation for x in loads], "viridis",

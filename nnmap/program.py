@@ -9,7 +9,7 @@ issues) or a relay (the receiving core's DMA engine forwarding what arrived, see
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,6 @@ from epiphany_sim.mesh import HOST, Coord
 from nnmap.model import activate
 
 MAX_POLLS = 10_000  # a poll loop this long is waiting for a flag nobody will write
-_FLOAT32 = np.dtype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -156,8 +155,13 @@ class Relay:
     dst: Coord
 
 
-def run_ops(core: Core, ops: list[Op], relays: dict[Coord, list[Relay]]) -> Generator[simpy.Event, Any, None]:
-    """The simpy process that runs ``ops`` on ``core``."""
+Write = Callable[[Core, tuple, str, int, np.ndarray, str], Generator[simpy.Event, Any, float]]
+"""How a ``Send`` reaches the chip: ``write(core, dst, buffer, offset, values, label)``
+(``nnmap.session.Session`` gives the one that also runs the relays)."""
+
+
+def run_ops(core: Core, ops: Iterable[Op], write: Write) -> Generator[simpy.Event, Any, None]:
+    """The simpy process that runs ``ops`` on ``core``, its ``Send`` ops through ``write``."""
     cfg = core.chip.config
     sram = core.sram
     for op in ops:
@@ -179,10 +183,7 @@ def run_ops(core: Core, ops: list[Op], relays: dict[Coord, list[Relay]]) -> Gene
             sram[op.out].store(op.out_index, activate(op.activation, np.array([z], dtype=np.float32)))
         elif isinstance(op, Send):
             values = sram[op.src].data[op.src_offset : op.src_offset + op.n]
-            yield from core.write(
-                op.dst, op.dst_buffer, op.dst_offset, values, op.label,
-                then=_relay_hook(core, op.dst, op.dst_buffer, op.dst_offset, values, relays),
-            )
+            yield from write(core, op.dst, op.dst_buffer, op.dst_offset, values, op.label)
         elif isinstance(op, Wait):
             yield from core.wait(op.buffer, op.count, op.label)
         elif isinstance(op, PollDram):
@@ -204,26 +205,3 @@ def run_ops(core: Core, ops: list[Op], relays: dict[Coord, list[Relay]]) -> Gene
             yield from op.run(core)
         else:  # pragma: no cover - the Op union is closed
             raise TypeError(f"unknown op {op!r}")
-
-
-def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.ndarray,
-                relays: dict[Coord, list[Relay]]):
-    """The callback that forwards a delivered message along the relay rules of ``dst``."""
-    if dst == HOST or not relays.get(dst):  # type: ignore[call-overload]
-        return None
-    src = sender.coord
-    targets = [rule.dst for rule in relays[dst] if rule.buffer == buffer and rule.src == src]  # type: ignore[index]
-    if not targets:
-        return None
-    if values.base is not None or values.dtype is not _FLOAT32 or values.ndim != 1:
-        # a view of the sender's SRAM, which may change before delivery: the relays get a copy
-        values = np.ravel(values).astype(np.float32)  # a fresh array: no base, so the next hop keeps it
-    holder = sender.chip.core(dst)  # type: ignore[arg-type]
-    label = f"relay {buffer}"
-
-    def forward() -> None:
-        for to in targets:  # no one changes ``values``: each hop forwards the same array
-            holder.post_owned(to, buffer, offset, values, label,
-                              then=_relay_hook(holder, to, buffer, offset, values, relays))
-
-    return forward

@@ -15,7 +15,8 @@ runs are every combination of one value from each):
     output_activation = "sigmoid"               # optional, as nnmap run's --output-activation
 
 A strategy written ``"name:broadcast"`` keeps its own broadcast; the ``broadcasts`` axis
-applies to the plain names only. Runs that come out identical (``"default"`` next to the
+applies to the plain names only. ``"all"`` is every strategy with each broadcast it declares
+worth comparing (``Strategy.variants``), as ``nnmap compare --strategies all`` runs them. Runs that come out identical (``"default"`` next to the
 broadcast it stands for) are one run. Each run has a stable ``run_id``, a hash of its
 parameters, by which ``nnmap sweep --resume`` knows what is already recorded.
 
@@ -37,10 +38,10 @@ from typing import Any
 
 from epiphany_sim.config import chip_from_name
 from epiphany_sim.errors import SimError
-from nnmap.broadcast import BROADCASTS
 from nnmap.errors import SweepError
+from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS
-from nnmap.strategies import REGISTRY
+from nnmap.strategies import STRATEGIES, all_variants
 
 DEFAULT_BROADCAST = "default"
 KEYS = ("chips", "layers", "strategies", "broadcasts", "batches", "seeds", "hidden_activation",
@@ -151,7 +152,7 @@ def _broadcast(path: Path, name: Any, where: str) -> str:
 def _variants(path: Path, strategies: Any, broadcasts: list[str]) -> list[tuple[str, str]]:
     """``(strategy, broadcast)`` pairs, broadcasts resolved, in file order, without repeats."""
     if strategies == "all":
-        strategies = list(REGISTRY)
+        strategies = [f"{name}:{bc}" for name, bc in all_variants()]
     elif not isinstance(strategies, list) or not strategies:
         raise _fail(path, f"strategies must be \"all\" or a non-empty list, got {strategies!r}")
     pairs: list[tuple[str, str]] = []
@@ -159,10 +160,10 @@ def _variants(path: Path, strategies: Any, broadcasts: list[str]) -> list[tuple[
         if not isinstance(item, str):
             raise _fail(path, f"strategies must hold names, got {item!r}")
         name, colon, own = item.partition(":")
-        if name not in REGISTRY:
-            raise _fail(path, f"unknown strategy {name!r}: use one of {', '.join(REGISTRY)}")
+        if name not in STRATEGIES:
+            raise _fail(path, f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}")
         chosen = [_broadcast(path, own, f"strategy {item!r}")] if colon else broadcasts
-        cls = REGISTRY[name]
+        cls = STRATEGIES[name]
         for bc in chosen:
             resolved = cls.default_broadcast if bc == DEFAULT_BROADCAST else bc
             if resolved not in cls.broadcasts:

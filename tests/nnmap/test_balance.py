@@ -75,7 +75,7 @@ def test_cores_without_outputs_sit_idle() -> None:
     """5 nodes and then 3 on 16 cores: chain cores 5..15 never compute."""
     net = random_network([8, 5, 3])
     result = run(load_chip("e16"), net, "node-per-core", random_inputs(net, 2), baseline=False)
-    cfg = result.plan.chip
+    cfg = result.plan.config
     index = {coord: i for i, coord in enumerate(sorted(result.plan.chain))}  # row-major mesh index
     util = result.metrics["core_utilisation"]
     compute = result.metrics["compute_cycles"]

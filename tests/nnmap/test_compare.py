@@ -18,7 +18,7 @@ import pytest
 
 from epiphany_sim.config import E64
 from nnmap.cli import main
-from nnmap.strategies import REGISTRY
+from nnmap.strategies import STRATEGIES
 
 SIZES = [64, 128, 10]
 N_WEIGHTS = 64 * 128 + 128 * 10
@@ -56,7 +56,7 @@ def test_one_run_per_strategy_and_variant(compared) -> None:
         ("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),
         ("node-per-core", "bidir"), ("round-robin", "bidir"), ("allgather", "direct"),
     }
-    assert {s for s, _ in runs} == set(REGISTRY)
+    assert {s for s, _ in runs} == set(STRATEGIES)
     for m in runs.values():
         assert set(REQUIRED) <= set(m)
         assert m["chip"] == "e64"

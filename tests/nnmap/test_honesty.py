@@ -48,7 +48,7 @@ def _without(ops: list[Op], label: str) -> list[Op]:
 
 
 def _outputs(plan: Plan) -> np.ndarray:
-    return simulate(plan, X)[2]
+    return simulate(plan, X).outputs
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_unmodified_plans_validate(strategy, broadcast, reference, assert_matche
 
 def test_buffers_never_written_hold_nan() -> None:
     plan = _plan()
-    chip, _, _, _ = simulate(plan, X)
+    chip = simulate(plan, X).session.chip
     core1 = chip.core(plan.chain[1]).sram
     # one sample uses only slot 0 of the partial-sum buffer; slot 1 was allocated, never written
     assert core1["pin1.0"].written == 1

@@ -25,7 +25,7 @@ def _outputs_per_position(n_out: int, n_cores: int) -> list[int]:
 
 def test_utilisation_grid_shows_the_less_busy_cores(node_per_core: RunResult) -> None:
     result = node_per_core
-    cfg = result.plan.chip
+    cfg = result.plan.config
     n_in, n_hidden, n_out = SIZES
     per_output = [n * cfg.cycles_per_mac + cfg.cycles_per_activation + cfg.cycles_per_add for n in (n_in, n_hidden)]
     hidden = _outputs_per_position(n_hidden, cfg.n_cores)  # [2, 1, 1, ..., 1]

@@ -35,13 +35,13 @@ def _names(events: list[dict], pid: int) -> dict[int, str]:
 def test_one_track_per_core_and_the_host(result: RunResult, events: list[dict]) -> None:
     names = _names(events, CORES_PID)
     assert names[HOST_TID] == "host"
-    assert sorted(names) == list(range(result.plan.chip.n_cores + 1))
+    assert sorted(names) == list(range(result.plan.config.n_cores + 1))
     assert names[1] == "core 0 (0, 0)"
     assert all(e["ph"] in ("M", "X") for e in events)
 
 
 def test_span_durations_add_up_to_core_totals(result: RunResult, events: list[dict]) -> None:
-    us_per_cycle = 1e6 / result.plan.chip.clock_hz
+    us_per_cycle = 1e6 / result.plan.config.clock_hz
     cycles: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(KINDS, 0.0))
     dur_us: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(KINDS, 0.0))
     for e in events:

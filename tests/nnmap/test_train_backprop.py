@@ -15,7 +15,7 @@ from epiphany_sim.config import E16, E64, ChipConfig
 from nnmap.model import Layer, Network, random_network
 from nnmap.training import Hyperparameters, get_trainer, train
 from nnmap.training.datasets import Dataset
-from nnmap.training.partitioned import Partitioned
+from nnmap.training.partitioned import PartitionedBackprop
 
 
 def _data(sizes: list[int], n: int, seed: int) -> Dataset:
@@ -57,7 +57,7 @@ def _cases(sizes: list[int], cores: int) -> set[str]:
 
 def _plan_cases(chip: ChipConfig, sizes: list[int]) -> set[str]:
     """The same cases read off the partitioned trainer's own plan, whose pieces must be the formula's ranges."""
-    run = Partitioned(chip, random_network(sizes), _data(sizes, 1, seed=0), Hyperparameters())
+    run = PartitionedBackprop(chip, random_network(sizes), _data(sizes, 1, seed=0), Hyperparameters())
     found = set()
     for assign, (n_in, n_out) in zip(run.program.plan.layers, zip(sizes, sizes[1:], strict=False), strict=True):
         for pieces, (a, b) in zip(assign.pieces, _core_ranges(n_in, n_out, chip.n_cores), strict=True):
@@ -110,7 +110,7 @@ def test_one_step_gradients_equal_numpy(chip: ChipConfig, sizes: list[int], hidd
         assert np.any(np.abs(before.weights - w) > 1e-4), "the step is too small to test anything"
 
 
-class _FromDram(Partitioned):
+class _FromDram(PartitionedBackprop):
     """The partitioned trainer with every core reading its samples from DRAM itself."""
 
     feed = "dram"
@@ -150,7 +150,7 @@ def test_weights_stay_in_the_cores_and_only_data_comes_from_off_chip() -> None:
 
 
 def test_an_unnamed_subclass_does_not_replace_a_registered_trainer() -> None:
-    assert get_trainer("partitioned") is Partitioned
+    assert get_trainer("partitioned") is PartitionedBackprop
 
 
 def test_untrainable_output_activation_is_a_clear_error() -> None:

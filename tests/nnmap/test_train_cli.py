@@ -88,9 +88,10 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
         (["--momentum", "nan"], "momentum must be in [0, 1), got nan"),
         (["--strategy", "sync", "--div", "inf"], "div must be a finite number > 0 (updates are scaled by 1/div)"),
         (["--strategy", "downpour", "--n-push", "0"], "n_push must be >= 1"),
-        (["--n-push", "3", "--div", "2"], "--n-push, --div are for the data-parallel strategies only (downpour, "
-                                         "hogwild, sync), not partitioned"),
-        (["--strategies", "single,per-neuron", "--shards", "2"], "--shards is for the data-parallel strategies only"),
+        (["--n-push", "3", "--div", "2"], "--n-push is for downpour only, not partitioned"),
+        (["--strategy", "sync", "--div", "2"], "--div is for downpour only, not sync"),
+        (["--strategies", "single,per-neuron", "--shards", "2"],
+         "--shards is for downpour, hogwild, sync only, not single, per-neuron"),
         (["--strategy", "downpour", "--shards", "5"], "5 shards but only 4 samples"),
         (["--strategies", "single,sync"], "16 shards but only 4 samples"),  # sync: a shard per core
         (["--strategy", "downpour", "--chip", "1x1"], "downpour needs at least 2 cores: one parameter server and one"),

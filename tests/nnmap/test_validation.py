@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from epiphany_sim.config import load_chip
-from nnmap.broadcast import BROADCASTS
+from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.plan import LayerAssignment, Piece
 from nnmap.program import Activate, Mac, Send, Sum, Wait
 from nnmap.run import run, validate
-from nnmap.strategies import REGISTRY, get_strategy
+from nnmap.strategies import STRATEGIES, get_strategy
 
 # The variants the issue names; on small meshes every strategy also runs every broadcast.
 NAMED = [
@@ -32,7 +32,7 @@ NAMED = [
     ("round-robin", None),
     ("allgather", None),
 ]
-EVERY = [(s, b) for s in sorted(REGISTRY) for b in sorted(BROADCASTS)]
+EVERY = [(s, b) for s in sorted(STRATEGIES) for b in sorted(BROADCASTS)]
 
 E64_SHAPES = [
     [64, 8, 10],  # 8 products per core, 64 per output: six cores of eight sit inside each output
@@ -180,7 +180,7 @@ def test_every_variant_matches_numpy_on_small_and_odd_meshes(chip, sizes, strate
     _check_run(chip, sizes, strategy, broadcast, 3, numpy_forward, assert_matches)
 
 
-@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize(("chip", "sizes"), [("1x2", [20, 1]), ("2x3", [20, 3]), ("e16", [14, 3])])
 def test_single_layer_network_over_many_samples(chip, sizes, strategy, numpy_forward, assert_matches) -> None:
     """Without a hidden layer nothing keeps a fast core within one sample of a slow one.
@@ -194,7 +194,7 @@ def test_single_layer_network_over_many_samples(chip, sizes, strategy, numpy_for
 @pytest.mark.parametrize(("hidden", "output"), [
     ("tanh", "softmax"), ("relu", "identity"), ("identity", "tanh"), ("sigmoid", "relu"),
 ])
-@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_every_activation(hidden, output, strategy, numpy_forward, assert_matches) -> None:
     net = random_network([7, 12, 9, 5], hidden, output, seed=3)
     x = random_inputs(net, 2, seed=3) * 4 - 2  # both signs, so relu clips some
@@ -205,7 +205,7 @@ def test_every_activation(hidden, output, strategy, numpy_forward, assert_matche
         np.testing.assert_allclose(result.outputs.sum(axis=1), 1.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_xor_by_hand(strategy) -> None:
     """The textbook XOR net: h1 = s(20a + 20b - 10) (or), h2 = s(-20a - 20b + 30) (nand),
     out = s(20 h1 + 20 h2 - 30) (and), with s the logistic function."""

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap import buffers
-from nnmap.analysis import core_utilisation
+from nnmap.analysis import PHASES, core_utilisation
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
@@ -28,7 +28,6 @@ from nnmap.session import LinkCounts, Session, single_core_chip
 from nnmap.strategies import get_strategy
 
 TOLERANCE = 1e-5  # absolute below 1, relative above
-PHASES = ("setup", "compute", "readback")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from nnmap.cli import main
-from nnmap.plots import pareto_front
+from nnmap.analysis import pareto_front
 from nnmap.sweep_spec import load_spec, parse_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -328,7 +328,7 @@ def test_the_example_spec_in_benchmarks_is_valid() -> None:
 
 
 def test_figure_data_groups_by_workload_and_averages_seeds() -> None:
-    from nnmap.plots import speedup_by_cores, sweep_workloads
+    from nnmap.analysis import speedup_by_cores, sweep_workloads
 
     def row(layers: str, batch: int, cores: int, speedup: float | None, error: str | None = None) -> dict[str, Any]:
         return {"layers": layers, "batch": batch, "cores": cores, "speedup": speedup, "error": error,

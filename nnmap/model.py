@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class Network:
             arrays[f"b{k}"] = layer.bias
         arrays["activations"] = np.array([layer.activation for layer in self.layers])
         with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **cast(dict[str, Any], arrays))  # names W0, b0, ...: never savez's own keywords
 
 
 def parse_sizes(text: str) -> list[int]:

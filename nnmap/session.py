@@ -20,7 +20,7 @@ when a message that a rule forwards is delivered.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +143,7 @@ class Session:
         """The process that runs ``ops`` on core ``coord``."""
         return run_ops(self.chip.core(coord), ops, self._write)
 
-    def start(self, programs: dict[Coord, Iterable[Op]]) -> list[simpy.Process]:
+    def start(self, programs: Mapping[Coord, Iterable[Op]]) -> list[simpy.Process]:
         """Start every core's program at once."""
         return [self.chip.process(self.program(coord, ops)) for coord, ops in programs.items()]
 
@@ -191,7 +191,7 @@ class Session:
 def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.ndarray,
                 relays: dict[Coord, list[Relay]]) -> Any:
     """The callback that forwards a delivered message along the relay rules of ``dst``, or None."""
-    rules = relays.get(dst) if dst != HOST else None  # type: ignore[call-overload]
+    rules = relays.get(dst) if dst != HOST else None
     if not rules:
         return None
     src = sender.coord
@@ -201,7 +201,7 @@ def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.n
     if values.base is not None or values.dtype is not _FLOAT32 or values.ndim != 1:
         # a view of the sender's SRAM, which may change before delivery: the relays get a copy
         values = np.ravel(values).astype(np.float32)  # a fresh array: no base, so the next hop keeps it
-    holder = sender.chip.core(dst)  # type: ignore[arg-type]
+    holder = sender.chip.core(dst)
     label = f"relay {buffer}"
 
     def forward() -> None:

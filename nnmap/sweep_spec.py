@@ -16,8 +16,9 @@ runs are every combination of one value from each):
 
 A strategy written ``"name:broadcast"`` keeps its own broadcast; the ``broadcasts`` axis
 applies to the plain names only. ``"all"`` is every strategy with each broadcast it declares
-worth comparing (``Strategy.variants``), as ``nnmap compare --strategies all`` runs them. Runs that come out identical (``"default"`` next to the
-broadcast it stands for) are one run. Each run has a stable ``run_id``, a hash of its
+worth comparing (``Strategy.variants``), as ``nnmap compare --strategies all`` runs them.
+Runs that come out identical (``"default"`` next to the broadcast it stands for) are one
+run. Each run has a stable ``run_id``, a hash of its
 parameters, by which ``nnmap sweep --resume`` knows what is already recorded.
 
 The whole file is checked before anything runs: a malformed file, an unknown key, a wrong

@@ -12,9 +12,9 @@ from pathlib import Path
 from epiphany_sim.config import load_chip
 from epiphany_sim.plots import load_latency_figure
 from epiphany_sim.traffic import TrafficSpec, sweep
+from nnmap.model import random_network
 from nnmap.plots import compare_figure, save_figures
 from nnmap.plots.run import congestion_figure, timeline_figure, utilisation_figure
-from nnmap.model import random_network
 from nnmap.run import run
 
 VARIANTS = [("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),

@@ -80,22 +80,22 @@ def _layout(plan: Plan, k: int, coord: Coord) -> None:
     setup: dict[str, np.ndarray] = {}
     if plan.layers[0].pieces[k]:
         named[buffers.X] = batch * net.sizes[0]
-    for l, (layer, assign) in enumerate(zip(net.layers, plan.layers, strict=True)):  # noqa: E741 - the seeds' l
-        assign.flow.check(assign, k, l)
+    for li, (layer, assign) in enumerate(zip(net.layers, plan.layers, strict=True)):
+        assign.flow.check(assign, k, li)
         pieces = assign.pieces[k]
         if pieces:
             w = np.concatenate([layer.weights[list(p.inputs), p.j] for p in pieces]).astype(np.float32)
-            setup[buffers.weights(l)] = w
-            named[buffers.weights(l)] = len(w)
-            named[buffers.acc(l)] = len(pieces)
+            setup[buffers.weights(li)] = w
+            named[buffers.weights(li)] = len(w)
+            named[buffers.acc(li)] = len(pieces)
         owned = assign.owned(k)
         if owned:
-            setup[buffers.bias(l)] = layer.bias[owned].astype(np.float32)
-            named[buffers.bias(l)] = len(owned)
+            setup[buffers.bias(li)] = layer.bias[owned].astype(np.float32)
+            named[buffers.bias(li)] = len(owned)
         for slot in range(partial_slots(net, batch)):
-            named.update(assign.flow.receive_buffers(assign, k, l, slot))
-        if l < len(net.layers) - 1:
-            named[buffers.hidden(l, 0)] = named[buffers.hidden(l, 1)] = layer.n_out
+            named.update(assign.flow.receive_buffers(assign, k, li, slot))
+        if li < len(net.layers) - 1:
+            named[buffers.hidden(li, 0)] = named[buffers.hidden(li, 1)] = layer.n_out
     if plan.layers[-1].owned(k):
         named[buffers.Y] = batch * len(plan.layers[-1].owned(k))
     plan.buffers[coord] = named
@@ -127,46 +127,46 @@ def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
 
 def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, row: int) -> list[Op]:
     ops: list[Op] = []
-    for l in range(len(plan.net.layers)):  # noqa: E741 - the seeds' l
-        ops += _LayerCode(plan, bc, k, s, l, row).ops()
+    for li in range(len(plan.net.layers)):
+        ops += _LayerCode(plan, bc, k, s, li, row).ops()
     return ops
 
 
 class _LayerCode:
     """The ops of one layer of one sample on chain core ``k``."""
 
-    def __init__(self, plan: Plan, bc: Broadcast, k: int, s: int, l: int, row: int) -> None:  # noqa: E741
-        self.plan, self.bc, self.k, self.s, self.l, self.row = plan, bc, k, s, l, row
-        self.layer = plan.net.layers[l]
-        self.assign = plan.layers[l]
-        self.is_hidden = l < len(plan.net.layers) - 1
+    def __init__(self, plan: Plan, bc: Broadcast, k: int, s: int, li: int, row: int) -> None:
+        self.plan, self.bc, self.k, self.s, self.li, self.row = plan, bc, k, s, li, row
+        self.layer = plan.net.layers[li]
+        self.assign = plan.layers[li]
+        self.is_hidden = li < len(plan.net.layers) - 1
         self.owned = self.assign.owned(k)
 
     def ops(self) -> list[Op]:
-        plan, bc, k, s, l = self.plan, self.bc, self.k, self.s, self.l
-        ops: list[Op] = [Phase(f"layer {l}")]
-        if l > 0:
-            owners = [plan.layers[l - 1].owned(q) for q in range(len(plan.chain))]
-            ops += bc.before_next(k, l - 1, s, self.layer.n_in, owners)
+        plan, bc, k, s, li = self.plan, self.bc, self.k, self.s, self.li
+        ops: list[Op] = [Phase(f"layer {li}")]
+        if li > 0:
+            owners = [plan.layers[li - 1].owned(q) for q in range(len(plan.chain))]
+            ops += bc.before_next(k, li - 1, s, self.layer.n_in, owners)
         pieces = self.assign.pieces[k]
         if pieces:
             ops += self._pieces()
         if self.is_hidden:
-            ops += bc.after_layer(k, l, s, self.owned if pieces else [])
+            ops += bc.after_layer(k, li, s, self.owned if pieces else [])
         return ops
 
     def _pieces(self) -> list[Op]:
         """Every piece's ops, grouped by stage in the order the stages run."""
-        plan, l = self.plan, self.l
+        plan, li = self.plan, self.li
         pieces = self.assign.pieces[self.k]
-        x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if l == 0 else (buffers.hidden(l - 1, self.s), 0)
+        x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if li == 0 else (buffers.hidden(li - 1, self.s), 0)
         offsets = np.cumsum([0] + [p.count for p in pieces])
         slots = partial_slots(plan.net, plan.batch)
         staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
         for t, p in enumerate(pieces):
-            mac = Mac(buffers.acc(l), t, x_buf, x_base + p.start, buffers.weights(l), int(offsets[t]), p.count,
+            mac = Mac(buffers.acc(li), t, x_buf, x_base + p.start, buffers.weights(li), int(offsets[t]), p.count,
                       p.stride, f"mac y{p.j}")
-            ctx = PieceContext(self.assign, plan.chain, l, self.k, t, self.s % slots, self.s // slots + 1, mac,
+            ctx = PieceContext(self.assign, plan.chain, li, self.k, t, self.s % slots, self.s // slots + 1, mac,
                                partial(self._finish, t))
             stage, ops = self.assign.flow.piece_ops(ctx)
             staged[stage] += ops
@@ -177,9 +177,9 @@ class _LayerCode:
         j = self.assign.pieces[self.k][t].j
         owned = self.owned
         if self.is_hidden:
-            out, index, act = buffers.hidden(self.l, self.s), j, self.layer.activation
+            out, index, act = buffers.hidden(self.li, self.s), j, self.layer.activation
         else:
             out, index, act = buffers.Y, self.row * len(owned) + owned.index(j), output_activation(self.plan.net)
-        done: list[Op] = [Activate(out, index, buffers.acc(self.l), t, buffers.bias(self.l), owned.index(j), act,
+        done: list[Op] = [Activate(out, index, buffers.acc(self.li), t, buffers.bias(self.li), owned.index(j), act,
                                    f"act y{j}")]
-        return done + (self.bc.on_value(self.k, self.l, self.s, j) if self.is_hidden else [])
+        return done + (self.bc.on_value(self.k, self.li, self.s, j) if self.is_hidden else [])

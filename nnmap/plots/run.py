@@ -87,7 +87,7 @@ def timeline_figure(result: RunResult) -> bytes:
     every = max(1, n // 64)  # a tick label every row up to 64 cores, then every ``every``-th
     ax_all.set_yticks(range(0, n, every), [name for name, _ in rows][::every], fontsize=8 if n <= 20 else 6)
     ax_all.set_ylim(n - 0.5, -0.5)
-    handles = [Patch(color=c, label=k) for k, c in KIND_COLOURS.items()]
+    handles: list[Any] = [Patch(color=c, label=k) for k, c in KIND_COLOURS.items()]
     handles += [Patch(color=IDLE_COLOUR, label="idle"),
                 Patch(color=PHASE_COLOURS["setup"], alpha=0.5, label="setup (host loads over eLink)"),
                 Patch(color=PHASE_COLOURS["readback"], alpha=0.5, label="readback"),

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import simpy
@@ -127,7 +127,7 @@ class DataParallel(Trainer):
 
     server_cores = 0
     client_vectors: tuple[str, ...] = ()
-    options = ("n_push", "n_fetch", "n_shuffle", "div", "shards")
+    options: ClassVar[tuple[str, ...]] = ("n_push", "n_fetch", "n_shuffle", "div", "shards")
 
     def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         super().__init__(config, net, data, hp)
@@ -206,10 +206,12 @@ class DataParallel(Trainer):
     def run_epoch(self, epoch: int) -> Meter:
         rows = self.shard_rows(epoch)
         for k, program in enumerate(self.programs):  # the host feeds all clients at once; they share the eLink
-            self.chip.process(program.host_process(self.chip, self.steps[k], [int(r) for r in rows[k]], self.data.x,
-                                                  self.data.y))
+            feeding = program.host_process(self.chip, self.steps[k], [int(r) for r in rows[k]], self.data.x,
+                                           self.data.y)
+            assert feeding is not None  # the host feed always has a host process
+            self.session.process(feeding)
         for process in self.epoch_processes(rows):
-            self.chip.process(process)
+            self.session.process(process)
         self.session.run()
         return self.session.meter()
 

@@ -28,7 +28,7 @@ import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.mesh import HOST, Coord
-from nnmap.buffers import DONE, T, T_DRAM, X, X_DRAM, fed
+from nnmap.buffers import DONE, T_DRAM, X_DRAM, T, X, fed
 from nnmap.program import Op, ReadDram, Relay, Send, Signal, Wait
 
 

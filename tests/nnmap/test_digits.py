@@ -40,6 +40,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[MLPClassifier, np
     return clf, x_test, path
 
 
+@pytest.mark.slow
 def test_digits_network_matches_predict_proba_on_e64(trained) -> None:
     clf, x_test, path = trained
     net = load_npz(path)

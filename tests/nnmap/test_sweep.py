@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from nnmap.cli import main
 from nnmap.analysis import pareto_front
+from nnmap.cli import main
 from nnmap.sweep_spec import load_spec, parse_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -72,6 +72,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"code": code, "stdout": stdout, "stderr": stderr, "out": out, "spec": spec, "wall": wall}
 
 
+@pytest.mark.slow
 def test_every_run_of_the_grid_is_recorded_once(swept: dict[str, Any]) -> None:
     assert swept["code"] == 0, swept["stderr"]
     rows = _csv_rows(swept["out"] / "results.csv")
@@ -84,6 +85,7 @@ def test_every_run_of_the_grid_is_recorded_once(swept: dict[str, Any]) -> None:
     assert f"{N_RUNS} of {N_RUNS} runs recorded" in swept["stdout"]
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_fit_is_recorded_with_its_error(swept: dict[str, Any]) -> None:
     rows = _csv_rows(swept["out"] / "results.csv")
     failed = [r for r in rows if r["error"]]
@@ -98,6 +100,7 @@ def test_a_run_that_does_not_fit_is_recorded_with_its_error(swept: dict[str, Any
     assert all(r["validated"] == "True" and float(r["total_cycles"]) > 0 for r in ok)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("chip", "layers", "strategy", "batch"), [
     ("e16", "6,8,4", "partitioned", 2),
     ("2x2", "8,6", "allgather", 1),
@@ -120,6 +123,7 @@ def test_a_row_equals_nnmap_run(swept: dict[str, Any], tmp_path: Path, chip: str
         assert float(row[key]) == direct[key], key
 
 
+@pytest.mark.slow
 def test_figures_are_written_at_the_end(swept: dict[str, Any]) -> None:
     for name in ("sweep_speedup.png", "sweep_pareto.png"):
         data = (swept["out"] / name).read_bytes()
@@ -127,6 +131,7 @@ def test_figures_are_written_at_the_end(swept: dict[str, Any]) -> None:
         assert len(data) > 20_000
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_sweep_runs_nothing(swept: dict[str, Any]) -> None:
     before = (swept["out"] / "results.json").read_text()
     code, stdout, _ = _sweep("--spec", str(swept["spec"]), "--out", str(swept["out"]), "--resume")
@@ -136,6 +141,7 @@ def test_resume_of_a_finished_sweep_runs_nothing(swept: dict[str, Any]) -> None:
     assert len(_csv_rows(swept["out"] / "results.csv")) == N_RUNS
 
 
+@pytest.mark.slow
 def test_existing_results_without_resume_are_an_error(swept: dict[str, Any]) -> None:
     before = (swept["out"] / "results.csv").read_bytes()
     code, stdout, stderr = _sweep("--spec", str(swept["spec"]), "--out", str(swept["out"]))
@@ -165,6 +171,7 @@ def _data_lines(path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_without_redoing_a_run(tmp_path: Path) -> None:
     spec = tmp_path / "slow.toml"
     spec.write_text(SLOW_GRID)
@@ -200,6 +207,7 @@ def test_a_killed_sweep_resumes_without_redoing_a_run(tmp_path: Path) -> None:
     assert not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The same without a subprocess: a KeyboardInterrupt raised after the third row."""
     from nnmap.sweep import run_sweep
@@ -262,6 +270,7 @@ def test_a_missing_spec_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None:
     spec = tmp_path / "grid.toml"
     spec.write_text(GRID)
@@ -275,6 +284,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_on_an_existing_cluster_and_leaves_it_running(tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 

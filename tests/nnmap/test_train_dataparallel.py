@@ -93,6 +93,7 @@ def _downpour_on_iris(n_fetch: int, n_push: int, numpy_forward) -> tuple[float, 
     return loss(net), loss(trainer.network()), result.records[-1].epoch
 
 
+@pytest.mark.slow
 def test_downpour_converges_with_fetch_as_often_as_push(numpy_forward) -> None:
     """Seed 002: n_fetch = n_push (300 there too) trains."""
     first, last, epochs = _downpour_on_iris(300, 300, numpy_forward)
@@ -100,6 +101,7 @@ def test_downpour_converges_with_fetch_as_often_as_push(numpy_forward) -> None:
     assert epochs < 25
 
 
+@pytest.mark.slow
 def test_downpour_fails_with_fetch_far_more_often_than_push(numpy_forward) -> None:
     """Seed 002: fetching far more often than pushing "couldn't converge and would run for the maximum number
     of epochs". The clients keep restarting from rarely updated parameters while their accrued updates

@@ -17,8 +17,10 @@ def machine() -> str:
             model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
     except OSError:
         pass
-    return (f"machine: {platform.platform()}, {model or processor}, {os.cpu_count()} cpus, "
-            f"{platform.python_implementation()} {platform.python_version()}")
+    return (
+        f"machine: {platform.platform()}, {model or processor}, {os.cpu_count()} cpus, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
 
 
 def median(values: Sequence[float]) -> float:

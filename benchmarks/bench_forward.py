@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_forward.py [--short] [--runs N] [--chip C] [--layers L] [--batch B]
 Default workload: 64,256,10 on e64, batch 32, partitioned with the bidir broadcast
-(issue 6's target: under 5 wall seconds, planning included). ``--short``: batch 2.
+(target: under 5 wall seconds, planning included). ``--short``: batch 2.
 """
 
 from __future__ import annotations
@@ -47,11 +47,15 @@ def main() -> None:
     messages = sim.session.messages()
     print(machine())
     print(f"workload: {args.layers} on {chip.name}, batch {batch}, partitioned/bidir; median of {runs} runs")
-    print(f"wall seconds (plan + simulate): {wall:.3f} (runs {spread(walls)}; plan alone "
-          f"{median(plan_walls):.3f}; target < {TARGET_WALL_S:g} s"
-          f"{'' if args.short else (': met' if wall < TARGET_WALL_S else ': NOT met')})")
-    print(f"CPU seconds of this process (plan + simulate): {median(cpus):.3f} (runs {spread(cpus)}; on a shared "
-          f"machine the gap to wall time is time other processes took)")
+    print(
+        f"wall seconds (plan + simulate): {wall:.3f} (runs {spread(walls)}; plan alone "
+        f"{median(plan_walls):.3f}; target < {TARGET_WALL_S:g} s"
+        f"{'' if args.short else (': met' if wall < TARGET_WALL_S else ': NOT met')})"
+    )
+    print(
+        f"CPU seconds of this process (plan + simulate): {median(cpus):.3f} (runs {spread(cpus)}; on a shared "
+        f"machine the gap to wall time is time other processes took)"
+    )
     print(f"simulated cycles: {cycles:,.0f}; messages: {messages:,}")
     print(f"simulated cycles per wall-second: {cycles / wall:,.0f}")
     print(f"messages per wall-second: {messages / wall:,.0f}")

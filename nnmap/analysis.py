@@ -50,12 +50,15 @@ class LinkLoad(NamedTuple):
 
 # Runs -------------------------------------------------------------------------------------
 
+
 def title_of(result: RunResult) -> str:
     """Chip, network and strategy of a run, for figure titles."""
     m = result.metrics
     cfg = result.plan.config
-    return (f"{m['chip']} ({cfg.rows}x{cfg.cols} cores), network {m['layers']}, "
-            f"{m['strategy']} / broadcast {m['broadcast']}, batch {m['batch']}")
+    return (
+        f"{m['chip']} ({cfg.rows}x{cfg.cols} cores), network {m['layers']}, "
+        f"{m['strategy']} / broadcast {m['broadcast']}, batch {m['batch']}"
+    )
 
 
 def utilisation_grid(result: RunResult) -> np.ndarray:
@@ -131,6 +134,7 @@ def phase_starts(activities: Sequence[Any]) -> list[tuple[float, str]]:
 
 # Sweeps -----------------------------------------------------------------------------------
 
+
 def sweep_workloads(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Rows of a sweep that ran (no ``error``), grouped by workload: network, activations, batch.
 
@@ -181,6 +185,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 # Training -----------------------------------------------------------------------------------
+
 
 def training_curves(runs: Sequence[dict[str, Any]]) -> list[tuple[str, list[float], list[float]]]:
     """Per training run (``TrainResult.to_dict()``): its label, simulated time (us) and loss per epoch."""

@@ -61,17 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (p_plan, p_run, p_cmp):
         _common(p)
     for p in (p_plan, p_run):
-        p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=list(STRATEGIES),
-                       help=f"mapping strategy (default {DEFAULT_STRATEGY})")
-        p.add_argument("--broadcast", default=None, choices=list(BROADCASTS),
-                       help="hidden-value broadcast (default: the strategy's own)")
+        p.add_argument(
+            "--strategy",
+            default=DEFAULT_STRATEGY,
+            choices=list(STRATEGIES),
+            help=f"mapping strategy (default {DEFAULT_STRATEGY})",
+        )
+        p.add_argument(
+            "--broadcast",
+            default=None,
+            choices=list(BROADCASTS),
+            help="hidden-value broadcast (default: the strategy's own)",
+        )
     p_run.add_argument("--json", metavar="FILE", help="write the run's figures as JSON")
     p_run.add_argument("--outputs", metavar="FILE.npy", help="save the simulated outputs")
     p_run.add_argument("--trace", metavar="FILE.json", help="write a Chrome trace-event file (Perfetto)")
     p_run.add_argument("--report", metavar="FILE.html", help="write one self-contained HTML page with all figures")
     every = ", ".join(f"{name}:{bc}" for name, bc in all_variants())
-    p_cmp.add_argument("--strategies", default="all",
-                       help=f"comma-separated strategy[:broadcast] list, or 'all' (default): {every}")
+    p_cmp.add_argument(
+        "--strategies", default="all", help=f"comma-separated strategy[:broadcast] list, or 'all' (default): {every}"
+    )
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
@@ -81,8 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a local cluster)")
     p_sweep.add_argument("--resume", action="store_true", help="skip the runs DIR already records")
     p_sweep.add_argument("--workers", type=int, help=f"local cluster worker processes (default {DEFAULT_WORKERS})")
-    p_sweep.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
-                         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})")
+    p_sweep.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
+    )
     add_train_parser(sub)
     return parser
 
@@ -118,37 +132,62 @@ def _variants(text: str) -> list[tuple[str, str | None]]:
 def _summary(m: dict[str, Any]) -> str:
     util = m["core_utilisation"]
     speedup = f"{m['speedup']:.2f}x" if m["speedup"] else "n/a"
-    return "\n".join([
-        f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}",
-        f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
-        f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
-        f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
-        f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
-        f"busiest mesh link {m['link_max_utilisation']:.0%}",
-        f"  {m['messages']} messages; {m['bytes_on_chip']} bytes on chip, {m['bytes_off_chip']} off chip",
-        f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
-    ])
+    return "\n".join(
+        [
+            f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}",
+            f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
+            f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
+            f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
+            f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
+            f"busiest mesh link {m['link_max_utilisation']:.0%}",
+            f"  {m['messages']} messages; {m['bytes_on_chip']} bytes on chip, {m['bytes_off_chip']} off chip",
+            f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
+        ]
+    )
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    header = ["strategy", "broadcast", "compute cyc", "speedup", "util mean", "link max", "on-chip B",
-              "off-chip B", "messages", "valid"]
-    lines = [[
-        m["strategy"], m["broadcast"], f"{m['compute_cycles']:.0f}",
-        f"{m['speedup']:.2f}" if m["speedup"] else "-", f"{np.mean(m['core_utilisation']):.0%}",
-        f"{m['link_max_utilisation']:.0%}", str(m["bytes_on_chip"]), str(m["bytes_off_chip"]),
-        str(m["messages"]), "yes" if m["validated"] else "NO",
-    ] for m in rows]
+    header = [
+        "strategy",
+        "broadcast",
+        "compute cyc",
+        "speedup",
+        "util mean",
+        "link max",
+        "on-chip B",
+        "off-chip B",
+        "messages",
+        "valid",
+    ]
+    lines = [
+        [
+            m["strategy"],
+            m["broadcast"],
+            f"{m['compute_cycles']:.0f}",
+            f"{m['speedup']:.2f}" if m["speedup"] else "-",
+            f"{np.mean(m['core_utilisation']):.0%}",
+            f"{m['link_max_utilisation']:.0%}",
+            str(m["bytes_on_chip"]),
+            str(m["bytes_off_chip"]),
+            str(m["messages"]),
+            "yes" if m["validated"] else "NO",
+        ]
+        for m in rows
+    ]
     return table(header, lines)
 
 
 def _sweep_summary(out: str, outcome: SweepOutcome) -> str:
     done = outcome.skipped + outcome.ran
-    lines = [f"sweep: {done} of {outcome.total} runs recorded in {out} ({outcome.skipped} from before, "
-             f"{outcome.ran} now, in {outcome.wall_seconds:.1f} s)"]
+    lines = [
+        f"sweep: {done} of {outcome.total} runs recorded in {out} ({outcome.skipped} from before, "
+        f"{outcome.ran} now, in {outcome.wall_seconds:.1f} s)"
+    ]
     if outcome.failed or outcome.not_validated:
-        lines.append(f"  of the runs now: {outcome.failed} failed (see the error column), "
-                     f"{outcome.not_validated} did not match numpy")
+        lines.append(
+            f"  of the runs now: {outcome.failed} failed (see the error column), "
+            f"{outcome.not_validated} did not match numpy"
+        )
     if outcome.lost:
         lines.append(f"  {outcome.lost} runs lost with their workers: run again with --resume")
     if outcome.interrupted:
@@ -207,9 +246,10 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
     check_output_path(args.json)
     check_output_path(args.plots)
     variants = _variants(args.strategies)
-    rows = [run(chip, net, name, x, bc).metrics
-            for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(),
-                                 leave=False)]
+    rows = [
+        run(chip, net, name, x, bc).metrics
+        for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
+    ]
     figures: dict[str, bytes] = {}
     if args.plots:
         from nnmap.plots import compare_figures  # matplotlib only when drawing

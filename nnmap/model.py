@@ -121,9 +121,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def random_network(
-    sizes: Sequence[int], hidden: str = "sigmoid", output: str = "sigmoid", seed: int = 0
-) -> Network:
+def random_network(sizes: Sequence[int], hidden: str = "sigmoid", output: str = "sigmoid", seed: int = 0) -> Network:
     """Seeded random weights, uniform in +-1/sqrt(n_in) (a common initialisation)."""
     rng = np.random.default_rng(seed)
     layers = []
@@ -161,11 +159,13 @@ def load_npz(path: str | Path) -> Network:
             if f"b{k}" not in names:
                 raise ModelError(f"{path}: missing array b{k}")
             try:
-                layers.append(Layer(
-                    np.asarray(data[f"W{k}"], dtype=np.float32),
-                    np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
-                    activations[k],
-                ))
+                layers.append(
+                    Layer(
+                        np.asarray(data[f"W{k}"], dtype=np.float32),
+                        np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
+                        activations[k],
+                    )
+                )
             except ModelError as exc:
                 raise ModelError(f"{path}: layer {k}: {exc}") from None
             except (TypeError, ValueError) as exc:

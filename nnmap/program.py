@@ -192,8 +192,12 @@ def run_ops(core: Core, ops: Iterable[Op], write: Write) -> Generator[simpy.Even
                 if np.all(flags >= op.value):
                     break
             else:
-                raise DeadlockError([f"{core.name} polled {op.buffer} {MAX_POLLS} times; flags still {flags.tolist()}, "
-                                     f"waiting for all >= {op.value}"])
+                raise DeadlockError(
+                    [
+                        f"{core.name} polled {op.buffer} {MAX_POLLS} times; flags still {flags.tolist()}, "
+                        f"waiting for all >= {op.value}"
+                    ]
+                )
         elif isinstance(op, Signal):
             yield from core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label)
         elif isinstance(op, ReadDram):

@@ -64,19 +64,24 @@ def report_html(metrics: dict[str, Any], figures: dict[str, bytes]) -> str:
     util = m["core_utilisation"]
     values = {**m, "clock_mhz": m["clock_hz"] / 1e6}
     rows = [(label, _cell(values.get(key), fmt)) for label, key, fmt in _ROWS]
-    rows.append(("core utilisation (compute phase)",
-                 f"mean {np.mean(util):.0%}, min {min(util):.0%}, max {max(util):.0%}"))
+    rows.append(
+        ("core utilisation (compute phase)", f"mean {np.mean(util):.0%}, min {min(util):.0%}, max {max(util):.0%}")
+    )
     table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     ok = m["validated"]
-    verdict = (f'<p class="{"ok" if ok else "bad"}">Validated against a numpy forward pass: '
-               f'{"yes" if ok else "NO"} (max abs error {_cell(m["max_abs_error"], "{:.3g}")})</p>')
+    verdict = (
+        f'<p class="{"ok" if ok else "bad"}">Validated against a numpy forward pass: '
+        f"{'yes' if ok else 'NO'} (max abs error {_cell(m['max_abs_error'], '{:.3g}')})</p>"
+    )
     images = "\n".join(
         f'<h3>{html.escape(captions.get(name, name))}</h3>\n<img alt="{html.escape(name)}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
         for name, png in figures.items()
     )
     title = f"nnmap run: {m['strategy']} of {m['layers']} on {m['chip']}"
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
-            f"<h1>{html.escape(title)}</h1>\n{verdict}\n<h2>Summary</h2>\n<table>\n{table}\n</table>\n"
-            f"<h2>Figures</h2>\n{images}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n{verdict}\n<h2>Summary</h2>\n<table>\n{table}\n</table>\n"
+        f"<h2>Figures</h2>\n{images}\n</body></html>\n"
+    )

@@ -107,8 +107,13 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
         yield from session.load(loads)
         phases.setup_end = session.now
         snapshots["setup"] = session.link_counts()
-        bar = tqdm(total=sum(len(plan.ops[c]) for c in plan.chain), desc=progress, unit="op", leave=False,
-                   disable=progress is None or not sys.stderr.isatty())
+        bar = tqdm(
+            total=sum(len(plan.ops[c]) for c in plan.chain),
+            desc=progress,
+            unit="op",
+            leave=False,
+            disable=progress is None or not sys.stderr.isatty(),
+        )
         programs = {c: _counted(plan.ops[c], bar) if not bar.disable else plan.ops[c] for c in plan.chain}
         yield simpy.AllOf(session.chip.env, session.start(programs))
         bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval

@@ -188,8 +188,9 @@ class Session:
         return (yield from core.write(dst, buffer, offset, values, label, then=then))
 
 
-def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.ndarray,
-                relays: dict[Coord, list[Relay]]) -> Any:
+def _relay_hook(
+    sender: Core, dst: tuple, buffer: str, offset: int, values: np.ndarray, relays: dict[Coord, list[Relay]]
+) -> Any:
     """The callback that forwards a delivered message along the relay rules of ``dst``, or None."""
     rules = relays.get(dst) if dst != HOST else None
     if not rules:
@@ -206,7 +207,8 @@ def _relay_hook(sender: Core, dst: tuple, buffer: str, offset: int, values: np.n
 
     def forward() -> None:
         for to in targets:  # no one changes ``values``: each hop forwards the same array
-            holder.post_owned(to, buffer, offset, values, label,
-                              then=_relay_hook(holder, to, buffer, offset, values, relays))
+            holder.post_owned(
+                to, buffer, offset, values, label, then=_relay_hook(holder, to, buffer, offset, values, relays)
+            )
 
     return forward

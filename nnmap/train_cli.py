@@ -51,14 +51,23 @@ def add_train_parser(sub: Any) -> None:
     """Add ``train`` to the subparsers ``sub`` of the ``nnmap`` parser."""
     p = sub.add_parser("train", help="train a network on the simulated chip (loss against simulated time)")
     add_chip_arguments(p)
-    p.add_argument("--strategy", default=DEFAULT_TRAINER,
-                   help=f"training strategy: {', '.join(sorted(TRAINERS))} (default {DEFAULT_TRAINER})")
-    p.add_argument("--strategies", metavar="A,B,...",
-                   help="several strategies, run one after the other from the same weights (instead of --strategy)")
+    p.add_argument(
+        "--strategy",
+        default=DEFAULT_TRAINER,
+        help=f"training strategy: {', '.join(sorted(TRAINERS))} (default {DEFAULT_TRAINER})",
+    )
+    p.add_argument(
+        "--strategies",
+        metavar="A,B,...",
+        help="several strategies, run one after the other from the same weights (instead of --strategy)",
+    )
     p.add_argument("--dataset", default="or", choices=DATASETS, help="training set (default or)")
     p.add_argument("--samples", type=int, metavar="N", help="train on the first N samples only")
-    p.add_argument("--layers", metavar="H1,H2,...",
-                   help="hidden layer sizes, 'none' for none (default: none for or, 4 for xor, 16 for digits, 8 else)")
+    p.add_argument(
+        "--layers",
+        metavar="H1,H2,...",
+        help="hidden layer sizes, 'none' for none (default: none for or, 4 for xor, 16 for digits, 8 else)",
+    )
     p.add_argument("--epochs", type=int, default=100, help="epoch cap (default 100)")
     p.add_argument("--lr", type=float, default=0.3, help="learning rate (default 0.3)")
     p.add_argument("--momentum", type=float, default=0.0, help="momentum (default 0: plain SGD)")
@@ -111,9 +120,19 @@ def _summary(results: list[TrainResult]) -> str:
     for r in results:
         d = r.to_dict()
         t = d["totals"]
-        rows.append([d["trainer"], d["chip"], str(t["epochs"]), f"{t['final_loss']:.4g}", f"{t['final_accuracy']:.1%}",
-                     f"{t['time_us']:.1f}", str(t["bytes_on_chip"]), str(t["bytes_off_chip"]),
-                     "reached" if d["reached_target"] else "-"])
+        rows.append(
+            [
+                d["trainer"],
+                d["chip"],
+                str(t["epochs"]),
+                f"{t['final_loss']:.4g}",
+                f"{t['final_accuracy']:.1%}",
+                f"{t['time_us']:.1f}",
+                str(t["bytes_on_chip"]),
+                str(t["bytes_off_chip"]),
+                "reached" if d["reached_target"] else "-",
+            ]
+        )
     return table(header, rows)
 
 
@@ -122,8 +141,14 @@ def train_command(args: argparse.Namespace) -> int:
     names = _names(args)
     options = {key: getattr(args, key) for key in Hyperparameters.option_fields() if getattr(args, key) is not None}
     hp = Hyperparameters(
-        lr=args.lr, momentum=args.momentum, loss=args.loss, epochs=args.epochs, seed=args.seed,
-        target_loss=args.target_loss, target_accuracy=args.target_accuracy, **options,
+        lr=args.lr,
+        momentum=args.momentum,
+        loss=args.loss,
+        epochs=args.epochs,
+        seed=args.seed,
+        target_loss=args.target_loss,
+        target_accuracy=args.target_accuracy,
+        **options,
     )
     _check_options(names, options)
     chip = load_chip(args.chip, args.chip_config)
@@ -151,14 +176,22 @@ def train_command(args: argparse.Namespace) -> int:
         from nnmap.plots import training_figure  # matplotlib only when asked for
 
         figure = training_figure([r.to_dict() for r in results])
-    print(f"{data.name}: {data.n_samples} samples, network {net.sizes}, lr {hp.lr}, momentum {hp.momentum}, "
-          f"loss {hp.loss}")
+    print(
+        f"{data.name}: {data.n_samples} samples, network {net.sizes}, lr {hp.lr}, momentum {hp.momentum}, "
+        f"loss {hp.loss}"
+    )
     print(_summary(results))
     if args.json:
-        write_json({"dataset": data.name, "samples": data.n_samples, "layers": net.sizes,
-                    "runs": [r.to_dict() for r in results]}, args.json)
+        write_json(
+            {
+                "dataset": data.name,
+                "samples": data.n_samples,
+                "layers": net.sizes,
+                "runs": [r.to_dict() for r in results],
+            },
+            args.json,
+        )
     if figure is not None:
         write_bytes(figure, args.plot)
     targeted = hp.target_loss is not None or hp.target_accuracy is not None
     return 1 if targeted and not all(r.reached_target for r in results) else 0
-

@@ -17,8 +17,14 @@ from nnmap.plots import compare_figure, save_figures
 from nnmap.plots.run import congestion_figure, timeline_figure, utilisation_figure
 from nnmap.run import run
 
-VARIANTS = [("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),
-            ("node-per-core", None), ("allgather", None), ("round-robin", None)]
+VARIANTS = [
+    ("partitioned", "bidir"),
+    ("partitioned", "oneway"),
+    ("partitioned", "dram"),
+    ("node-per-core", None),
+    ("allgather", None),
+    ("round-robin", None),
+]
 RATES = [round(0.01 + 0.05 * k, 2) for k in range(12)]  # --sweep 0.01:0.6:0.05
 
 

@@ -48,7 +48,10 @@ EXPECTED = {
 def test_benchmark_short_mode_prints_its_figures(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--short"],
-        capture_output=True, text=True, timeout=300, cwd=BENCHMARKS.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=BENCHMARKS.parent.parent,
     )
     assert done.returncode == 0, done.stderr
     missing = [p for p in EXPECTED[script] if not re.search(p, done.stdout, re.MULTILINE)]

@@ -1,11 +1,12 @@
 """How a finished hidden value reaches every core before the next layer.
 
-Seed 003 ("Carving up the task") proposes writing each hidden value to the left and right
-neighbours over the on-chip write network as soon as it is known, each core relaying it
-onward (``bidir``); or one direction first and then back, so the network writes one way at
-a time (``oneway``); against the "obvious method" of writing to global DRAM and reading
-back (``dram``). ``direct`` is what the author's later OpenCL code did: every core writes
-its block of outputs straight into every other core's buffer, then all wait (a barrier).
+The Parallella blog post "Parallel Neural Networks - Carving up the task" proposes writing
+each hidden value to the left and right neighbours over the on-chip write network as soon
+as it is known, each core relaying it onward (``bidir``); or one direction first and then
+back, so the network writes one way at a time (``oneway``); against the "obvious method"
+of writing to global DRAM and reading back (``dram``). ``direct`` is the all-to-all
+alternative: every core writes its block of outputs straight into every other core's
+buffer, then all wait (a barrier).
 
 Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s)`` on every
 core of the chain, one of two copies by the sample's parity (double-buffered: no core can
@@ -124,7 +125,8 @@ class Direct(Broadcast):
     def after_layer(self, k: int, layer: int, sample: int, owned: list[int]) -> list[Op]:
         return [
             self._send(k, q, layer, sample, s, n, "allgather")
-            for q in range(len(self.chain)) if q != k
+            for q in range(len(self.chain))
+            if q != k
             for s, n in runs(owned)
         ]
 

@@ -5,7 +5,7 @@ an output whose products sit on several cores (its contributors) needs their par
 added up by one of them, its owner. A flow decides how they travel and writes the ops of
 each piece of products a core holds:
 
-- ``Chain`` (seed 003's partitioned scheme): each contributor adds the partial sum that
+- ``Chain`` (the partitioned scheme): each contributor adds the partial sum that
   arrives from the previous one and hands the total to the next; the last one owns the
   output. A core receives at most one chained partial sum per layer.
 - ``Gather``: every contributor sends its partial sum straight to the owner, which waits

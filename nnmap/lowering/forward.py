@@ -1,6 +1,6 @@
 """The forward code generator: a plan's buffers, initial values and per-core programs.
 
-For each core and each layer the ops follow seed 003's steps: first the partial sums that
+For each core and each layer the ops follow the blog post's steps: first the partial sums that
 another core waits for (computed and sent at once), then the outputs the core computes
 whole (each shared as soon as it is known), then the outputs whose partial sums arrive
 from other cores. The layer's flow (``nnmap.lowering.flows``) writes each piece's ops and
@@ -108,8 +108,15 @@ def _readback(plan: Plan, k: int) -> list[Op]:
     owned = plan.layers[-1].owned(k)
     n_out = plan.net.sizes[-1]
     return [
-        Send(HOST, buffers.OUT, s * n_out + start, buffers.Y, s * len(owned) + owned.index(start), n,
-             f"outputs y{start}..y{start + n - 1} of sample {s}")
+        Send(
+            HOST,
+            buffers.OUT,
+            s * n_out + start,
+            buffers.Y,
+            s * len(owned) + owned.index(start),
+            n,
+            f"outputs y{start}..y{start + n - 1} of sample {s}",
+        )
         for s in range(plan.batch)
         for start, n in runs(owned)
     ]
@@ -164,10 +171,28 @@ class _LayerCode:
         slots = partial_slots(plan.net, plan.batch)
         staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
         for t, p in enumerate(pieces):
-            mac = Mac(buffers.acc(li), t, x_buf, x_base + p.start, buffers.weights(li), int(offsets[t]), p.count,
-                      p.stride, f"mac y{p.j}")
-            ctx = PieceContext(self.assign, plan.chain, li, self.k, t, self.s % slots, self.s // slots + 1, mac,
-                               partial(self._finish, t))
+            mac = Mac(
+                buffers.acc(li),
+                t,
+                x_buf,
+                x_base + p.start,
+                buffers.weights(li),
+                int(offsets[t]),
+                p.count,
+                p.stride,
+                f"mac y{p.j}",
+            )
+            ctx = PieceContext(
+                self.assign,
+                plan.chain,
+                li,
+                self.k,
+                t,
+                self.s % slots,
+                self.s // slots + 1,
+                mac,
+                partial(self._finish, t),
+            )
             stage, ops = self.assign.flow.piece_ops(ctx)
             staged[stage] += ops
         return [op for stage in Stage for op in staged[stage]]
@@ -180,6 +205,7 @@ class _LayerCode:
             out, index, act = buffers.hidden(self.li, self.s), j, self.layer.activation
         else:
             out, index, act = buffers.Y, self.row * len(owned) + owned.index(j), output_activation(self.plan.net)
-        done: list[Op] = [Activate(out, index, buffers.acc(self.li), t, buffers.bias(self.li), owned.index(j), act,
-                                   f"act y{j}")]
+        done: list[Op] = [
+            Activate(out, index, buffers.acc(self.li), t, buffers.bias(self.li), owned.index(j), act, f"act y{j}")
+        ]
         return done + (self.bc.on_value(self.k, self.li, self.s, j) if self.is_hidden else [])

@@ -37,4 +37,3 @@ def save_figures(figures: dict[str, bytes], directory: str | Path) -> list[Path]
         path.write_bytes(png)
         paths.append(path)
     return paths
-

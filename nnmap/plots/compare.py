@@ -29,8 +29,9 @@ def compare_figure(runs: Sequence[dict[str, Any]]) -> bytes:
     ax_s.bar(x, speedups, color=colours)
     for ax, values, fmt in ((ax_c, cycles, "{:.0f}"), (ax_s, speedups, "{:.2f}x")):
         for xi, v in zip(x, values, strict=True):
-            ax.annotate(fmt.format(v), (xi, v), ha="center", va="bottom", fontsize=8,
-                        xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                fmt.format(v), (xi, v), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points"
+            )
         ax.set_xticks(x, names, fontsize=8)
         ax.set_xlabel("strategy / broadcast")
         ax.margins(y=0.15)
@@ -51,8 +52,10 @@ def compare_figure(runs: Sequence[dict[str, Any]]) -> bytes:
     handles.append(plt.Line2D([], [], color="grey", lw=0.8, ls="--", label="1x: as fast as one core"))
     ax_s.legend(handles=handles, title="validation against numpy", fontsize=8, loc="best")
     m = runs[0]
-    fig.suptitle(f"Strategies on {m['chip']} ({m['mesh'][0]}x{m['mesh'][1]} cores), network {m['layers']}, "
-                 f"batch {m['batch']}", fontsize=11)
+    fig.suptitle(
+        f"Strategies on {m['chip']} ({m['mesh'][0]}x{m['mesh'][1]} cores), network {m['layers']}, batch {m['batch']}",
+        fontsize=11,
+    )
     fig.tight_layout()
     return png(fig)
 

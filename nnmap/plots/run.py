@@ -70,8 +70,9 @@ def timeline_figure(result: RunResult) -> bytes:
     cfg = result.plan.config
     n = len(rows)
     height = min(MAX_INCHES, max(3.5, 0.24 * n + 2.0))
-    fig, (ax_all, ax_cmp) = plt.subplots(1, 2, figsize=(14, height), sharey=True,
-                                         gridspec_kw={"width_ratios": [1, 2.2]})
+    fig, (ax_all, ax_cmp) = plt.subplots(
+        1, 2, figsize=(14, height), sharey=True, gridspec_kw={"width_ratios": [1, 2.2]}
+    )
     _draw_rows(ax_all, rows, 0.0, ph.readback_end, marks=False)
     _draw_rows(ax_cmp, rows, ph.setup_end, ph.compute_end, marks=True)
     for name, (a, b) in {"setup": (0.0, ph.setup_end), "readback": (ph.compute_end, ph.readback_end)}.items():
@@ -88,10 +89,12 @@ def timeline_figure(result: RunResult) -> bytes:
     ax_all.set_yticks(range(0, n, every), [name for name, _ in rows][::every], fontsize=8 if n <= 20 else 6)
     ax_all.set_ylim(n - 0.5, -0.5)
     handles: list[Any] = [Patch(color=c, label=k) for k, c in KIND_COLOURS.items()]
-    handles += [Patch(color=IDLE_COLOUR, label="idle"),
-                Patch(color=PHASE_COLOURS["setup"], alpha=0.5, label="setup (host loads over eLink)"),
-                Patch(color=PHASE_COLOURS["readback"], alpha=0.5, label="readback"),
-                plt.Line2D([], [], color="black", lw=1.2, label="next layer / sample begins")]
+    handles += [
+        Patch(color=IDLE_COLOUR, label="idle"),
+        Patch(color=PHASE_COLOURS["setup"], alpha=0.5, label="setup (host loads over eLink)"),
+        Patch(color=PHASE_COLOURS["readback"], alpha=0.5, label="readback"),
+        plt.Line2D([], [], color="black", lw=1.2, label="next layer / sample begins"),
+    ]
     fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.01))
     fig.suptitle(f"Core timeline: {title_of(result)}", fontsize=11)
     fig.tight_layout(rect=(0, 0.5 / height, 1, 1 - 0.35 / height))  # room for legend and title, in inches
@@ -109,8 +112,9 @@ def utilisation_figure(result: RunResult) -> bytes:
     small = max(cfg.rows, cfg.cols) > 8
     for (r, c), value in np.ndenumerate(grid if max(cfg.rows, cfg.cols) <= 16 else np.zeros((0, 0))):
         text = f"{mesh.index_of((r, c))}\n{value:.0%}" if not small else f"{value:.0%}"
-        ax.text(c, r, text, ha="center", va="center", fontsize=7 if small else 9,
-                color="white" if value < 0.6 else "black")
+        ax.text(
+            c, r, text, ha="center", va="center", fontsize=7 if small else 9, color="white" if value < 0.6 else "black"
+        )
     ax.set_xticks(range(cfg.cols))
     ax.set_yticks(range(cfg.rows))
     ax.set_xlabel("mesh column")
@@ -160,12 +164,31 @@ class _Panel:
         if len(loads) > 2 * 2 * 16 * 16:  # thousands of patches take minutes to draw; one quiver takes a moment
             xy = np.array([a for a, _ in ends])
             uv = np.array([b for _, b in ends]) - xy
-            self.ax.quiver(xy[:, 0], xy[:, 1], uv[:, 0], uv[:, 1], color=arrow_colours, angles="xy",
-                           scale_units="xy", scale=1, width=0.0015, headwidth=3, headlength=3)
+            self.ax.quiver(
+                xy[:, 0],
+                xy[:, 1],
+                uv[:, 0],
+                uv[:, 1],
+                color=arrow_colours,
+                angles="xy",
+                scale_units="xy",
+                scale=1,
+                width=0.0015,
+                headwidth=3,
+                headlength=3,
+            )
             return
         for (a, b), value, colour in zip(ends, self.values, arrow_colours, strict=True):
-            self.ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=9 * scale,
-                                              lw=(2.2 if value > 0 else 0.8) * scale, color=colour))
+            self.ax.add_patch(
+                FancyArrowPatch(
+                    a,
+                    b,
+                    arrowstyle="-|>",
+                    mutation_scale=9 * scale,
+                    lw=(2.2 if value > 0 else 0.8) * scale,
+                    color=colour,
+                )
+            )
 
     def _elink(self, fmt: str) -> None:
         """A box on the eLink's edge of the mesh, one half per direction."""
@@ -173,8 +196,12 @@ class _Panel:
         side = cfg.elink_side
         horizontal = side in ("east", "west")
         span = cfg.rows if horizontal else cfg.cols
-        pos = {"east": cfg.cols - 0.5 + 0.35, "west": -0.5 - 0.65, "south": cfg.rows - 0.5 + 0.35,
-               "north": -0.5 - 0.65}[side]
+        pos = {
+            "east": cfg.cols - 0.5 + 0.35,
+            "west": -0.5 - 0.65,
+            "south": cfg.rows - 0.5 + 0.35,
+            "north": -0.5 - 0.65,
+        }[side]
         for i, kind in enumerate(("elink-out", "elink-in")):
             value = self.elink.get(kind, 0.0)
             colour = self.colours(self.norm(value)) if value > 0 else "#eeeeee"
@@ -186,8 +213,15 @@ class _Panel:
                 rect = Rectangle((-0.5 + i * span / 2, pos), span / 2, 0.3, fc=colour, ec="black", lw=0.8)
                 xy, rot = (middle, pos + 0.15), 0
             self.ax.add_patch(rect)
-            self.ax.text(*xy, f"eLink {kind[6:]}: {value:{fmt}}", rotation=rot, ha="center", va="center",
-                         fontsize=7, color="white" if self.norm(value) > 0.6 else "black")
+            self.ax.text(
+                *xy,
+                f"eLink {kind[6:]}: {value:{fmt}}",
+                rotation=rot,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if self.norm(value) > 0.6 else "black",
+            )
 
     def _axes(self, label: str, fmt: str) -> None:
         ax, cfg, side = self.ax, self.cfg, self.cfg.elink_side
@@ -199,13 +233,22 @@ class _Panel:
         ax.set_yticks(range(cfg.rows))
         ax.set_xlabel("mesh column")
         ax.set_ylabel("mesh row")
-        bar = plt.colorbar(plt.cm.ScalarMappable(norm=self.norm, cmap=self.colours), ax=ax, label=label,
-                           fraction=0.046, pad=0.04)
+        bar = plt.colorbar(
+            plt.cm.ScalarMappable(norm=self.norm, cmap=self.colours), ax=ax, label=label, fraction=0.046, pad=0.04
+        )
         if fmt.endswith("%"):
             bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         if not any(v > 0 for v in [*self.values, *self.elink.values()]):
-            ax.text(0.5, 0.5, "zero on every link in this phase", transform=ax.transAxes, ha="center", va="center",
-                    fontsize=11, bbox={"fc": "white", "ec": "grey", "alpha": 0.9})
+            ax.text(
+                0.5,
+                0.5,
+                "zero on every link in this phase",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=11,
+                bbox={"fc": "white", "ec": "grey", "alpha": 0.9},
+            )
 
 
 def congestion_figure(result: RunResult, phase: str = "compute") -> bytes:
@@ -216,13 +259,17 @@ def congestion_figure(result: RunResult, phase: str = "compute") -> bytes:
     size = min(MAX_INCHES / 2, 1.5 + 0.9 * max(cfg.rows, cfg.cols))
     fig, (ax_u, ax_w) = plt.subplots(1, 2, figsize=(2 * size + 2.5, size + 0.6))
     _Panel(ax_u, cfg, [x.utilisation for x in loads], {k: v[0] for k, v in elink.items()}, "viridis").draw(
-        loads, f"busy / {phase}-phase cycles", ".0%")
+        loads, f"busy / {phase}-phase cycles", ".0%"
+    )
     ax_u.set_title(f"link utilisation, {phase} phase", fontsize=10)
     _Panel(ax_w, cfg, [x.wait_cycles for x in loads], {k: v[1] for k, v in elink.items()}, "Reds").draw(
-        loads, "total wait of queued transfers (cycles)", ".0f")
+        loads, "total wait of queued transfers (cycles)", ".0f"
+    )
     ax_w.set_title(f"cycles transfers waited for each link, {phase} phase", fontsize=10)
-    fig.suptitle(f"Link congestion (arrows: directed cMesh links; eLink on the {cfg.elink_side} edge)\n"
-                 f"{title_of(result)}", fontsize=10)
+    fig.suptitle(
+        f"Link congestion (arrows: directed cMesh links; eLink on the {cfg.elink_side} edge)\n{title_of(result)}",
+        fontsize=10,
+    )
     fig.tight_layout()
     return png(fig)
 

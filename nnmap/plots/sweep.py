@@ -16,11 +16,13 @@ from nnmap.plots._draw import MAX_INCHES, png
 MAX_SWEEP_PANELS = 12  # one panel per workload; past this a sweep figure shows the first ones
 CHIP_MARKERS = "osD^vP*Xhp<>"
 
+
 def _panels(n: int, width: float, height: float) -> tuple[Figure, list[Any]]:
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(min(MAX_INCHES, width * cols), min(MAX_INCHES, height * rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(min(MAX_INCHES, width * cols), min(MAX_INCHES, height * rows)), squeeze=False
+    )
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -32,8 +34,16 @@ def _variant_colours(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
 
 
-def _finish_sweep_figure(fig: Figure, axes: Sequence[Any], what: str, rows: Sequence[dict[str, Any]],
-                         shown: int, total: int, handles: list[Any], **legend: Any) -> bytes:
+def _finish_sweep_figure(
+    fig: Figure,
+    axes: Sequence[Any],
+    what: str,
+    rows: Sequence[dict[str, Any]],
+    shown: int,
+    total: int,
+    handles: list[Any],
+    **legend: Any,
+) -> bytes:
     """The part both sweep figures share: the empty-sweep note, the legend, the title, the PNG."""
     if not shown:
         axes[0].text(0.5, 0.5, "no run of the sweep finished without error", ha="center", va="center")
@@ -78,12 +88,21 @@ def sweep_speedup_figure(rows: Sequence[dict[str, Any]]) -> bytes:
         ax.grid(alpha=0.3)
     handles: list[Any] = [plt.Line2D([], [], color=c, marker="o", lw=1.6, label=v) for v, c in colours.items()]
     handles.append(plt.Line2D([], [], color="grey", lw=0.8, ls="--", label="1x: as fast as one core"))
-    return _finish_sweep_figure(fig, axes, "Speedup against cores (compute phase, mean over seeds)", rows,
-                                len(names), len(groups), handles, title="strategy/broadcast")
+    return _finish_sweep_figure(
+        fig,
+        axes,
+        "Speedup against cores (compute phase, mean over seeds)",
+        rows,
+        len(names),
+        len(groups),
+        handles,
+        title="strategy/broadcast",
+    )
 
 
-def _front_label(group: Sequence[dict[str, Any]], points: Sequence[tuple[float, float]],
-                 at: tuple[float, float], most: int = 3) -> str:
+def _front_label(
+    group: Sequence[dict[str, Any]], points: Sequence[tuple[float, float]], at: tuple[float, float], most: int = 3
+) -> str:
     """The runs that sit at one point of the front: ``variant @ chip``, a few lines at most."""
     names = sorted({f"{variant_of(r)} @ {r['chip']}" for r, p in zip(group, points, strict=True) if p == at})
     extra = [f"+{len(names) - most} more"] if len(names) > most else []
@@ -107,16 +126,31 @@ def sweep_pareto_figure(rows: Sequence[dict[str, Any]]) -> bytes:
         group = groups[name]
         points = [(float(bytes_moved(r)), float(r["compute_cycles"])) for r in group]
         for row, (x, y) in zip(group, points, strict=True):
-            ax.scatter(x, y, s=36, marker=markers[row["chip"]], color=colours[variant_of(row)], alpha=0.85,
-                       edgecolors="none", zorder=3)
+            ax.scatter(
+                x,
+                y,
+                s=36,
+                marker=markers[row["chip"]],
+                color=colours[variant_of(row)],
+                alpha=0.85,
+                edgecolors="none",
+                zorder=3,
+            )
         front = [points[i] for i in pareto_front(points)]
         fx, fy = zip(*front, strict=True)
         ax.step(fx, fy, where="post", color="black", lw=1.0, zorder=2)
         ax.scatter(fx, fy, s=110, facecolors="none", edgecolors="black", lw=1.2, zorder=4)
         for k, (x, y) in enumerate(front):  # labels alternate above and below: front points crowd
-            ax.annotate(_front_label(group, points, (x, y)), (x, y), xytext=(7, 7 if k % 2 == 0 else -7),
-                        textcoords="offset points", va="bottom" if k % 2 == 0 else "top", fontsize=7, zorder=5,
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.8, "lw": 0})
+            ax.annotate(
+                _front_label(group, points, (x, y)),
+                (x, y),
+                xytext=(7, 7 if k % 2 == 0 else -7),
+                textcoords="offset points",
+                va="bottom" if k % 2 == 0 else "top",
+                fontsize=7,
+                zorder=5,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.8, "lw": 0},
+            )
         for axis, values in (("x", [p[0] for p in points]), ("y", [p[1] for p in points])):
             if max(values) > 20 * max(min(values), 1.0):  # a DRAM broadcast would squash the rest
                 getattr(ax, f"set_{axis}scale")("log")
@@ -126,10 +160,15 @@ def sweep_pareto_figure(rows: Sequence[dict[str, Any]]) -> bytes:
         ax.grid(alpha=0.3)
     handles: list[Any] = [Patch(color=c, label=v) for v, c in colours.items()]
     handles += [plt.Line2D([], [], ls="", marker=m, color="dimgrey", label=c) for c, m in markers.items()]
-    handles.append(plt.Line2D([], [], color="black", lw=1.0, marker="o", mfc="none", ms=9,
-                              label="Pareto front (lower is better on both)"))
-    return _finish_sweep_figure(fig, axes, "Cycles against bytes moved, per workload", rows, len(names),
-                                len(groups), handles)
+    handles.append(
+        plt.Line2D(
+            [], [], color="black", lw=1.0, marker="o", mfc="none", ms=9, label="Pareto front (lower is better on both)"
+        )
+    )
+    return _finish_sweep_figure(
+        fig, axes, "Cycles against bytes moved, per workload", rows, len(names), len(groups), handles
+    )
+
 
 def sweep_figures(rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:
     """The figures of ``nnmap sweep``, as ``{file name: PNG bytes}``."""

@@ -1,7 +1,7 @@
 """One node per core: output ``j`` is dealt to chain core ``j mod C``, which computes it whole.
 
 No partial sums travel, but when ``m mod C != 0`` some cores get one output more than
-others, and when ``m < C`` some get none (seed 003's objection to this scheme).
+others, and when ``m < C`` some get none (the blog post's objection to this scheme).
 """
 
 from __future__ import annotations

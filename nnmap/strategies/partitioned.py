@@ -1,4 +1,4 @@
-"""Seed 003's partitioned weight scheme.
+"""The partitioned weight scheme of the Parallella blog post "Parallel Neural Networks - Carving up the task".
 
 All ``n * m`` products of a layer are laid out output-major (product ``j * n + i`` is
 ``x[i] * W[i, j]``), and chain core ``c`` takes products ``[floor(c P / C),

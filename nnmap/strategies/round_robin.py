@@ -2,7 +2,7 @@
 
 Every core gets the same work to one product, but each output's products are spread over
 up to ``C`` cores, and every partial sum travels to the output's owner (its contributors
-take turns owning outputs): seed 003's "communication headache".
+take turns owning outputs): the "communication headache" the blog post warns of.
 """
 
 from __future__ import annotations

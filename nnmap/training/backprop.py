@@ -85,8 +85,17 @@ class BackpropProgram:
     buffers together with its own.
     """
 
-    def __init__(self, config: ChipConfig, net: Network, n_samples: int, lr: float, momentum: float = 0.0,
-                 loss: str = "mse", chain: list[Coord] | None = None, feed: str = "dram") -> None:
+    def __init__(
+        self,
+        config: ChipConfig,
+        net: Network,
+        n_samples: int,
+        lr: float,
+        momentum: float = 0.0,
+        loss: str = "mse",
+        chain: list[Coord] | None = None,
+        feed: str = "dram",
+    ) -> None:
         if feed not in FEEDS:
             raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
         # batch 2: the x and y buffers get a row per step parity
@@ -102,7 +111,9 @@ class BackpropProgram:
                 raise TrainingError(f"layer {li}: back-propagation needs contiguous product ranges")
         first, last = self.plan.layers[0], self.plan.layers[-1]
         self.feed: Feed = FEEDS[feed](
-            self.chain, net.sizes[0], net.sizes[-1],
+            self.chain,
+            net.sizes[0],
+            net.sizes[-1],
             [x_range([(p.start, p.count) for p in first.pieces[k]]) for k in range(len(self.chain))],
             [runs(last.owned(k)) for k in range(len(self.chain))],
         )
@@ -174,8 +185,9 @@ class BackpropProgram:
         """Put the dataset in the DRAM (allocated from ``self.dram``), as the host holds it."""
         self.feed.load_dram(chip, x, t)
 
-    def host_process(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
-                     t: np.ndarray) -> Generator[simpy.Event, Any, None] | None:
+    def host_process(
+        self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
+    ) -> Generator[simpy.Event, Any, None] | None:
         """The host's part of the same steps (feeding samples), or None if it has none."""
         return self.feed.host(chip, first_step, rows, x, t)
 
@@ -189,8 +201,19 @@ class BackpropProgram:
         n_out = net.sizes[-1]
         delta = output_error(n_layers, parity)
         for t, j in enumerate(owned):
-            ops.append(OutputError(delta, j, Y, parity * len(owned) + t, T, parity * n_out + j,
-                                   net.layers[-1].activation, self.loss, f"error y{j}"))
+            ops.append(
+                OutputError(
+                    delta,
+                    j,
+                    Y,
+                    parity * len(owned) + t,
+                    T,
+                    parity * n_out + j,
+                    net.layers[-1].activation,
+                    self.loss,
+                    f"error y{j}",
+                )
+            )
             ops += [Send(chain[q], delta, j, delta, j, 1, f"error y{j}") for q in last.contributors(j) if q != k]
         needed = {p.j for p in last.pieces[k]}
         if needed:
@@ -203,26 +226,62 @@ class BackpropProgram:
                 ops += self._reduce_error(k, li, pieces, offsets, delta, parity, uses)
             a, base = (X, parity * net.sizes[0]) if li == 0 else (hidden(li - 1, step), 0)
             w, b = weights(li), bias(li)
-            ops += [Descend(w, int(offsets[t]), a, base + p.start, delta, p.j, p.count, self.lr, self.momentum,
-                            velocity(w) if self.momentum else None, f"update W[:, {p.j}]")
-                    for t, p in enumerate(pieces)]
+            ops += [
+                Descend(
+                    w,
+                    int(offsets[t]),
+                    a,
+                    base + p.start,
+                    delta,
+                    p.j,
+                    p.count,
+                    self.lr,
+                    self.momentum,
+                    velocity(w) if self.momentum else None,
+                    f"update W[:, {p.j}]",
+                )
+                for t, p in enumerate(pieces)
+            ]
             mine = plan.layers[li].owned(k)
-            ops += [Descend(b, t, None, 0, delta, j, 1, self.lr, self.momentum,
-                            velocity(b) if self.momentum else None, f"update b{j}")
-                    for t, j in enumerate(mine)]
+            ops += [
+                Descend(
+                    b,
+                    t,
+                    None,
+                    0,
+                    delta,
+                    j,
+                    1,
+                    self.lr,
+                    self.momentum,
+                    velocity(b) if self.momentum else None,
+                    f"update b{j}",
+                )
+                for t, j in enumerate(mine)
+            ]
             if li > 0 and plan.layers[li - 1].pieces[k]:
                 size = net.sizes[li]
                 total = total_error(li - 1, parity)
                 ops.append(Wait(total, uses * size, f"wait e{li - 1}"))
                 js = sorted({p.j for p in plan.layers[li - 1].pieces[k]})
-                ops += [HiddenError(hidden_error(li - 1), s, total, hidden(li - 1, step), n,
-                                    net.layers[li - 1].activation, f"delta h{li - 1}[{s}:{s + n}]")
-                        for s, n in runs(js)]
+                ops += [
+                    HiddenError(
+                        hidden_error(li - 1),
+                        s,
+                        total,
+                        hidden(li - 1, step),
+                        n,
+                        net.layers[li - 1].activation,
+                        f"delta h{li - 1}[{s}:{s + n}]",
+                    )
+                    for s, n in runs(js)
+                ]
             delta = hidden_error(li - 1)
         return ops
 
-    def _reduce_error(self, k: int, li: int, pieces: list, offsets: np.ndarray, delta: str, parity: int,
-                      uses: int) -> list[Op]:
+    def _reduce_error(
+        self, k: int, li: int, pieces: list, offsets: np.ndarray, delta: str, parity: int, uses: int
+    ) -> list[Op]:
         """Step 2 of the module docstring for core ``k`` and layer ``li``: partial sums up the chain."""
         participants = self._participants(li)
         if k not in participants:
@@ -230,19 +289,24 @@ class BackpropProgram:
         size = self.net.sizes[li]
         chain = self.chain
         ops: list[Op] = [Fill(ERROR_SUM, 0, size, 0.0, "clear error sums")]
-        ops += [Axpy(ERROR_SUM, p.start, weights(li), int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
-                for t, p in enumerate(pieces)]
+        ops += [
+            Axpy(ERROR_SUM, p.start, weights(li), int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+            for t, p in enumerate(pieces)
+        ]
         pos = participants.index(k)
         incoming = partial_error(li - 1, parity)
         if pos + 1 < len(participants):
-            ops += [Wait(incoming, uses * size, f"wait partial e{li - 1}"),
-                    Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{li - 1}")]
+            ops += [
+                Wait(incoming, uses * size, f"wait partial e{li - 1}"),
+                Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{li - 1}"),
+            ]
         if pos > 0:
             return ops + [Send(chain[participants[pos - 1]], incoming, 0, ERROR_SUM, 0, size, f"partial e{li - 1}")]
         total = total_error(li - 1, parity)
         ops.append(Send(chain[k], total, 0, ERROR_SUM, 0, size, f"e{li - 1} complete"))
-        return ops + [Send(chain[q], total, 0, total, 0, size, f"share e{li - 1}")
-                      for q in (k - 1, k + 1) if 0 <= q < len(chain)]
+        return ops + [
+            Send(chain[q], total, 0, total, 0, size, f"share e{li - 1}") for q in (k - 1, k + 1) if 0 <= q < len(chain)
+        ]
 
     def read_network(self, chip: Chip) -> Network:
         """The weights and biases as the cores' SRAMs hold them now."""

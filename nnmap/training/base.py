@@ -97,18 +97,24 @@ class Hyperparameters:
     def __post_init__(self) -> None:
         checks = [
             (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be a finite number > 0, got {self.lr}"),
-            (math.isfinite(self.momentum) and 0 <= self.momentum < 1,
-             f"momentum must be in [0, 1), got {self.momentum}"),
+            (
+                math.isfinite(self.momentum) and 0 <= self.momentum < 1,
+                f"momentum must be in [0, 1), got {self.momentum}",
+            ),
             (self.loss in LOSSES, f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.target_loss is None or self.target_loss > 0, f"target loss must be > 0, got {self.target_loss}"),
-            (self.target_accuracy is None or 0 < self.target_accuracy <= 1,
-             f"target accuracy must be in (0, 1], got {self.target_accuracy}"),
+            (
+                self.target_accuracy is None or 0 < self.target_accuracy <= 1,
+                f"target accuracy must be in (0, 1], got {self.target_accuracy}",
+            ),
             (self.n_push >= 1, f"n_push must be >= 1 (push every n_push steps), got {self.n_push}"),
             (self.n_fetch >= 1, f"n_fetch must be >= 1 (fetch every n_fetch steps), got {self.n_fetch}"),
             (self.n_shuffle >= 0, f"n_shuffle must be >= 0 (0: never reshuffle), got {self.n_shuffle}"),
-            (math.isfinite(self.div) and self.div > 0,
-             f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}"),
+            (
+                math.isfinite(self.div) and self.div > 0,
+                f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}",
+            ),
             (self.shards >= 0, f"shards must be >= 0 (0: one per core), got {self.shards}"),
         ]
         for ok, message in checks:
@@ -149,8 +155,10 @@ class EpochRecord:
 def check_shards(n_shards: int, n_samples: int) -> None:
     """Raise ``TrainingError`` unless every one of ``n_shards`` shards gets a sample."""
     if n_shards > n_samples:
-        raise TrainingError(f"{n_shards} shards but only {n_samples} samples: every shard needs at least one "
-                            "sample; use fewer shards (--shards) or a larger dataset")
+        raise TrainingError(
+            f"{n_shards} shards but only {n_samples} samples: every shard needs at least one "
+            "sample; use fewer shards (--shards) or a larger dataset"
+        )
 
 
 def check_fits(config: ChipConfig, net: Network, layout: dict[Coord, dict[str, int]], hint: str) -> None:
@@ -198,8 +206,9 @@ class Trainer:
 
     def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         if net.sizes[0] != data.n_in or net.sizes[-1] != data.n_out:
-            raise TrainingError(f"network {net.sizes} does not fit dataset {data.name} "
-                                f"({data.n_in} inputs, {data.n_out} outputs)")
+            raise TrainingError(
+                f"network {net.sizes} does not fit dataset {data.name} ({data.n_in} inputs, {data.n_out} outputs)"
+            )
         check_trainable(hp.loss, [layer.activation for layer in net.layers])
         self.config = config
         self.net = net
@@ -286,9 +295,15 @@ def train(trainer: Trainer, progress: Callable[[EpochRecord], None] | None = Non
 
     def record(epoch: int, meter: Meter) -> EpochRecord:
         y = trainer.network().forward(trainer.data.x)
-        rec = EpochRecord(epoch, loss_value(trainer.hp.loss, y, trainer.data.y), accuracy(y, trainer.data.y),
-                          meter.cycles, trainer.config.cycles_to_us(meter.cycles), meter.bytes_on_chip,
-                          meter.bytes_off_chip)
+        rec = EpochRecord(
+            epoch,
+            loss_value(trainer.hp.loss, y, trainer.data.y),
+            accuracy(y, trainer.data.y),
+            meter.cycles,
+            trainer.config.cycles_to_us(meter.cycles),
+            meter.bytes_on_chip,
+            meter.bytes_off_chip,
+        )
         result.records.append(rec)
         if progress is not None:
             progress(rec)

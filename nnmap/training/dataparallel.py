@@ -109,8 +109,9 @@ class Params:
         return Network(tuple(layers))
 
 
-def compute_store(core: Core, buffer: str, offset: int, values: np.ndarray, cycles: float, label: str
-                  ) -> Generator[simpy.Event, Any, None]:
+def compute_store(
+    core: Core, buffer: str, offset: int, values: np.ndarray, cycles: float, label: str
+) -> Generator[simpy.Event, Any, None]:
     """Spend ``cycles`` computing, then store ``values`` at ``buffer[offset]``."""
     yield from core.compute(cycles, label)
     core.sram[buffer].store(offset, values.astype(F32))
@@ -138,12 +139,16 @@ class DataParallel(Trainer):
             raise TrainingError(f"{self.name} needs at least 2 cores: one parameter server and one client")
         n = hp.shards or len(spare)
         if n > len(spare):
-            raise TrainingError(f"{n} shards but {config.name} has {len(spare)} cores for clients "
-                                f"({self.name}: one shard per client core); use --shards {len(spare)} or fewer")
+            raise TrainingError(
+                f"{n} shards but {config.name} has {len(spare)} cores for clients "
+                f"({self.name}: one shard per client core); use --shards {len(spare)} or fewer"
+            )
         check_shards(n, data.n_samples)
         self.clients: list[Coord] = spare[:n]
-        self.programs = [BackpropProgram(config, net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c], feed="host")
-                         for c in self.clients]
+        self.programs = [
+            BackpropProgram(config, net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c], feed="host")
+            for c in self.clients
+        ]
         self.params = Params(self.programs[0])
         self.buffers: dict[Coord, dict[str, int]] = {
             c: {**p.plan.buffers[c], **dict.fromkeys(self.client_vectors, self.params.size)}
@@ -151,10 +156,14 @@ class DataParallel(Trainer):
         }
         for coord, more in self.own_buffers().items():
             self.buffers.setdefault(coord, {}).update(more)
-        check_fits(config, net, self.buffers,
-                   f"every {self.name} client core holds the whole network ({self.params.size} parameters) and "
-                   f"vectors of that size ({', '.join(self.client_vectors)}), so more cores do not help: "
-                   "use a smaller network (--layers)")
+        check_fits(
+            config,
+            net,
+            self.buffers,
+            f"every {self.name} client core holds the whole network ({self.params.size} parameters) and "
+            f"vectors of that size ({', '.join(self.client_vectors)}), so more cores do not help: "
+            "use a smaller network (--layers)",
+        )
 
     def shards(self) -> int:
         return len(self.clients)
@@ -206,8 +215,9 @@ class DataParallel(Trainer):
     def run_epoch(self, epoch: int) -> Meter:
         rows = self.shard_rows(epoch)
         for k, program in enumerate(self.programs):  # the host feeds all clients at once; they share the eLink
-            feeding = program.host_process(self.chip, self.steps[k], [int(r) for r in rows[k]], self.data.x,
-                                           self.data.y)
+            feeding = program.host_process(
+                self.chip, self.steps[k], [int(r) for r in rows[k]], self.data.x, self.data.y
+            )
             assert feeding is not None  # the host feed always has a host process
             self.session.process(feeding)
         for process in self.epoch_processes(rows):
@@ -282,8 +292,7 @@ class Sync(DataParallel):
                 for offset, n in p.chunks():
                     yield from core.wait(NEW, g * p.size + offset + n, "wait new parameters")
                     if down is not None:
-                        yield from core.write(down, NEW, offset, sram[NEW].data[offset : offset + n],
-                                              "new parameters")
+                        yield from core.write(down, NEW, offset, sram[NEW].data[offset : offset + n], "new parameters")
             new = sram[NEW].data.copy()
             yield from core.compute(2 * p.size * cfg.cycles_per_add, "take new parameters")
             p.put(core, new)
@@ -304,8 +313,10 @@ class Downpour(DataParallel):
 
     def own_buffers(self) -> dict[Coord, dict[str, int]]:
         size = self.params.size
-        return {self.server: {SERVER_PARAMS: size, INBOX: size, REQUESTS: len(self.clients)},
-                **{coord: {GRANT: 1} for coord in self.clients}}
+        return {
+            self.server: {SERVER_PARAMS: size, INBOX: size, REQUESTS: len(self.clients)},
+            **{coord: {GRANT: 1} for coord in self.clients},
+        }
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
         setup[self.server] = {SERVER_PARAMS: self.params.initial}
@@ -320,8 +331,9 @@ class Downpour(DataParallel):
     def _request(self, k: int, kind: float, label: str) -> Generator[simpy.Event, Any, None]:
         """Client ``k`` raises its flag at the server; the server takes flags in arrival order."""
         core = self.chip.core(self.clients[k])
-        yield from core.write(self.server, REQUESTS, k, np.array([kind], dtype=F32), label,
-                              then=lambda: self.queue.append((k, kind)))
+        yield from core.write(
+            self.server, REQUESTS, k, np.array([kind], dtype=F32), label, then=lambda: self.queue.append((k, kind))
+        )
 
     def _server(self) -> Generator[simpy.Event, Any, None]:
         cfg = self.config
@@ -368,8 +380,9 @@ class Downpour(DataParallel):
                 yield from self._request(k, self.PUSH, "push request")
                 yield from core.wait(GRANT, grants + 1, "wait for the server")
                 yield from core.write(self.server, INBOX, 0, sram[ACCRUED].data, "push update")
-                yield from compute_store(core, ACCRUED, 0, np.zeros(p.size, F32), p.size * cfg.cycles_per_add,
-                                         "clear update")
+                yield from compute_store(
+                    core, ACCRUED, 0, np.zeros(p.size, F32), p.size * cfg.cycles_per_add, "clear update"
+                )
         yield from self._request(k, self.DONE, "epoch done")
 
     def _collect(self, core: Core) -> Generator[simpy.Event, Any, None]:

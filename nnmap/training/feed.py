@@ -46,8 +46,14 @@ class Feed:
 
     name = ""
 
-    def __init__(self, chain: list[Coord], n_in: int, n_out: int, x_ranges: list[tuple[int, int] | None],
-                 t_runs: list[list[tuple[int, int]]]) -> None:
+    def __init__(
+        self,
+        chain: list[Coord],
+        n_in: int,
+        n_out: int,
+        x_ranges: list[tuple[int, int] | None],
+        t_runs: list[list[tuple[int, int]]],
+    ) -> None:
         self.chain = chain
         self.n_in = n_in
         self.n_out = n_out
@@ -89,8 +95,9 @@ class Feed:
         """Ops at the end of core ``k``'s step ``step``; ``next_row`` is the next step's sample, if any."""
         return []
 
-    def host(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
-             t: np.ndarray) -> Generator[simpy.Event, Any, None] | None:
+    def host(
+        self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
+    ) -> Generator[simpy.Event, Any, None] | None:
         """The host's process for steps ``first_step, ...`` on samples ``rows``, if it has one."""
         return None
 
@@ -103,10 +110,11 @@ class DramFeed(Feed):
         base = step % 2
         if self.x_ranges[k] is not None:
             lo, hi = self.x_ranges[k]  # type: ignore[misc]
-            ops.append(ReadDram(X_DRAM, row * self.n_in + lo, X, base * self.n_in + lo, hi - lo,
-                                f"read x[{lo}:{hi}]"))
-        ops += [ReadDram(T_DRAM, row * self.n_out + s, T, base * self.n_out + s, n, f"read t[{s}:{s + n}]")
-                for s, n in self.t_runs[k]]
+            ops.append(ReadDram(X_DRAM, row * self.n_in + lo, X, base * self.n_in + lo, hi - lo, f"read x[{lo}:{hi}]"))
+        ops += [
+            ReadDram(T_DRAM, row * self.n_out + s, T, base * self.n_out + s, n, f"read t[{s}:{s + n}]")
+            for s, n in self.t_runs[k]
+        ]
         return ops
 
 
@@ -142,8 +150,10 @@ class HostFeed(Feed):
         base_x, base_t = (step % 2) * self.n_in, (step % 2) * self.n_out
         ops += [Wait(X, (step + 1) * self.n_in, "wait inputs"), Wait(T, (step + 1) * self.n_out, "wait targets")]
         if len(self.chain) > 1:
-            ops += [Send(self.chain[1], X, base_x, X, base_x, self.n_in, "pass inputs on"),
-                    Send(self.chain[1], T, base_t, T, base_t, self.n_out, "pass targets on")]
+            ops += [
+                Send(self.chain[1], X, base_x, X, base_x, self.n_in, "pass inputs on"),
+                Send(self.chain[1], T, base_t, T, base_t, self.n_out, "pass targets on"),
+            ]
         return ops
 
     def before(self, k: int, step: int, row: int, first: bool) -> list[Op]:
@@ -162,8 +172,9 @@ class HostFeed(Feed):
         ops: list[Op] = [Signal(HOST, self.flag, 0, float(step + 1), "done with sample")]
         return ops + (self._forward(step + 1) if next_row is not None else [])
 
-    def host(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
-             t: np.ndarray) -> Generator[simpy.Event, Any, None]:
+    def host(
+        self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
+    ) -> Generator[simpy.Event, Any, None]:
         host, first = chip.host, self.chain[0]
         host.phase = "feed"
         for i, row in enumerate(rows):
@@ -182,4 +193,3 @@ def x_range(starts_and_counts: list[tuple[int, int]]) -> tuple[int, int] | None:
     if not starts_and_counts:
         return None
     return min(s for s, _ in starts_and_counts), max(s + n for s, n in starts_and_counts)
-

@@ -1,17 +1,17 @@
-"""Seed 000's per-neuron workers: the host hands every neuron activation to a core.
+"""Per-neuron workers: the host hands every neuron activation to a core.
 
-Seed 000 ("Parallelizing Anny") computed each neuron of a layer in its own Web Worker and
-found training up to 100 times slower than serial: the messages cost more than the
-arithmetic they spread. Here the host (the Parallella's ARM) runs the training loop and
-keeps the network, as Anny's main thread did. For every sample and every layer it sends
-each neuron a job over the eLink, the neuron serialised with its connections (seed 000's
-first approach): the layer's inputs, the neuron's weights and its bias. That is one message
+The finest grain of parallel training: each neuron of a layer computed by its own worker,
+which is what running one Web Worker per neuron in a browser does, and which can be many
+times slower than serial because the messages cost more than the arithmetic they spread.
+Here the host (the Parallella's ARM) runs the training loop and keeps the network. For
+every sample and every layer it sends each neuron a job over the eLink, the neuron
+serialised with its connections: the layer's inputs, the neuron's weights and its bias. That is one message
 in. The core computes the activation and writes it into the host's DRAM: one message out.
 Neuron ``j`` of a layer goes to core ``j mod C``, and the host waits for all of a layer's
 activations before it starts the next layer.
 
 Back-propagation and the weight updates (plain SGD or with momentum) run on the host,
-serially, as they did on Anny's main thread. The host is charged what the cores' kernels
+serially, on the host. The host is charged what the cores' kernels
 cost for the same arithmetic (``nnmap.training.kernels``' cost functions), so the
 comparison with the ``single`` trainer isolates the cost of handing activations out. Samples go in the
 dataset's order, one SGD step each: the weights are the same as ``single``'s.
@@ -51,8 +51,12 @@ class PerNeuron(Trainer):
         for li, layer in enumerate(net.layers):
             for j in range(layer.n_out):
                 self.buffers.setdefault(self.owner(j), {})[job(li, j)] = 2 * layer.n_in + 1
-        check_fits(config, net, self.buffers,
-                   f"every core keeps a job buffer per neuron it computes: {bigger_chip_hint(config)}")
+        check_fits(
+            config,
+            net,
+            self.buffers,
+            f"every core keeps a job buffer per neuron it computes: {bigger_chip_hint(config)}",
+        )
         self.layers = [[layer.weights.copy(), layer.bias.copy()] for layer in net.layers]
         self.velocity = [[np.zeros_like(w), np.zeros_like(b)] for w, b in self.layers]
         self.messages = 0
@@ -88,8 +92,9 @@ class PerNeuron(Trainer):
             yield from core.wait(buffer.name, (s + 1) * size, f"wait job {li}.{j}")
             x, w, b = buffer.data[: layer.n_in], buffer.data[layer.n_in : -1], buffer.data[-1]
             y = activate(layer.activation, np.array([np.dot(x, w) + b], dtype=F32))
-            yield from core.compute(layer.n_in * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
-                                    f"neuron {li}.{j}")
+            yield from core.compute(
+                layer.n_in * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation, f"neuron {li}.{j}"
+            )
             yield from core.write(HOST, ACTIVATIONS, offset, y, f"activation {li}.{j}")
 
     def _host(self, first: int, n: int) -> Generator[simpy.Event, Any, None]:
@@ -128,8 +133,10 @@ class PerNeuron(Trainer):
             if li > 0:  # the error of the layer below, with the weights before this step
                 below = (w @ delta).astype(F32) * derivative(net.layers[li - 1].activation, hs[li])
                 cycles += n_out * axpy_cycles(cfg, n_in, scaled=True) + hidden_error_cycles(cfg, n_in)
-            for param, velocity, step in ((w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
-                                          (b, self.velocity[li][1], lr * delta)):
+            for param, velocity, step in (
+                (w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
+                (b, self.velocity[li][1], lr * delta),
+            ):
                 if hp.momentum:  # v = momentum v - lr g; p += v
                     velocity[...] = (F32(hp.momentum) * velocity - step.astype(F32)).astype(F32)
                     param += velocity
@@ -142,5 +149,9 @@ class PerNeuron(Trainer):
         return cycles
 
     def network(self) -> Network:
-        return Network(tuple(Layer(w.copy(), b.copy(), layer.activation)
-                             for (w, b), layer in zip(self.layers, self.net.layers, strict=True)))
+        return Network(
+            tuple(
+                Layer(w.copy(), b.copy(), layer.activation)
+                for (w, b), layer in zip(self.layers, self.net.layers, strict=True)
+            )
+        )

@@ -15,8 +15,14 @@ SIZES = [8, 17, 3]  # 17 hidden nodes on 16 cores: the first core of the chain g
 
 @pytest.fixture(scope="module")
 def node_per_core() -> RunResult:
-    return run(load_chip("e16"), random_network(SIZES, "sigmoid", "sigmoid", 0), "node-per-core",
-               broadcast="bidir", trace=True, baseline=False)
+    return run(
+        load_chip("e16"),
+        random_network(SIZES, "sigmoid", "sigmoid", 0),
+        "node-per-core",
+        broadcast="bidir",
+        trace=True,
+        baseline=False,
+    )
 
 
 def _outputs_per_position(n_out: int, n_cores: int) -> list[int]:
@@ -76,14 +82,19 @@ def test_elink_busy_in_setup_idle_in_compute(node_per_core: RunResult) -> None:
 
 def test_congestion_wait_appears_when_two_senders_share_a_link() -> None:
     """Round robin gathers every partial sum at its owner: the links into owners queue."""
-    result = run(load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), "round-robin",
-                 trace=True, baseline=False)
+    result = run(
+        load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), "round-robin", trace=True, baseline=False
+    )
     loads = analysis.link_congestion(result)
     total_wait = sum(x.wait_cycles for x in loads)
     assert total_wait > 0
-    delta = [w1 - w0 for (_, _, w0), (_, _, w1), spec in
-             zip(result.link_snapshots["setup"], result.link_snapshots["compute"], result.chip.mesh.links, strict=True)
-             if spec.kind == "cmesh"]
+    delta = [
+        w1 - w0
+        for (_, _, w0), (_, _, w1), spec in zip(
+            result.link_snapshots["setup"], result.link_snapshots["compute"], result.chip.mesh.links, strict=True
+        )
+        if spec.kind == "cmesh"
+    ]
     assert total_wait == pytest.approx(sum(delta))
 
 

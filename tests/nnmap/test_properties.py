@@ -24,8 +24,9 @@ from nnmap.strategies import STRATEGIES
     batch=st.integers(1, 4),
     seed=st.integers(0, 2**16),
 )
-def test_any_mapping_matches_numpy(sizes, rows, cols, strategy, broadcast, hidden, output, batch, seed,
-                                   numpy_forward, assert_matches) -> None:
+def test_any_mapping_matches_numpy(
+    sizes, rows, cols, strategy, broadcast, hidden, output, batch, seed, numpy_forward, assert_matches
+) -> None:
     net = random_network(sizes, hidden, output, seed)
     x = random_inputs(net, batch, seed) * 4 - 2
     result = run(load_chip(f"{rows}x{cols}"), net, strategy, x, broadcast, baseline=False)

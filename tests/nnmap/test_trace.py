@@ -16,8 +16,9 @@ from nnmap.trace import CORES_PID, HOST_TID, LINKS_PID, trace_json
 
 @pytest.fixture(scope="module")
 def result() -> RunResult:
-    return run(load_chip("e16"), random_network([8, 17, 3], "sigmoid", "sigmoid", 0), "partitioned",
-               trace=True, baseline=False)
+    return run(
+        load_chip("e16"), random_network([8, 17, 3], "sigmoid", "sigmoid", 0), "partitioned", trace=True, baseline=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,9 @@ def events(result: RunResult) -> list[dict]:
 
 
 def _names(events: list[dict], pid: int) -> dict[int, str]:
-    return {e["tid"]: e["args"]["name"] for e in events
-            if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == pid}
+    return {
+        e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == pid
+    }
 
 
 def test_one_track_per_core_and_the_host(result: RunResult, events: list[dict]) -> None:

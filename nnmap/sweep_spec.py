@@ -167,7 +167,7 @@ def _variants(path: Path, strategies: Any, broadcasts: list[str]) -> list[tuple[
         cls = STRATEGIES[name]
         for bc in chosen:
             resolved = cls.default_broadcast if bc == DEFAULT_BROADCAST else bc
-            if resolved not in cls.broadcasts:
+            if not cls.supports(resolved):
                 raise _fail(path, f"strategy {name} does not support broadcast {resolved!r}")
             if (name, resolved) not in pairs:
                 pairs.append((name, resolved))

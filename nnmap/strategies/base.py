@@ -28,20 +28,25 @@ class Strategy:
     Attributes:
         name: the name the command line and the registry know it by.
         default_broadcast: the broadcast used when none is asked for.
-        broadcasts: the broadcasts it can run with.
+        broadcasts: the broadcasts it can run with; empty means every registered one.
         variants: the broadcasts worth comparing, run by ``--strategies all`` (the command
             line and sweeps); empty means the default broadcast alone.
     """
 
     name: ClassVar[str] = ""
     default_broadcast: ClassVar[str] = "bidir"
-    broadcasts: ClassVar[tuple[str, ...]] = tuple(BROADCASTS)
+    broadcasts: ClassVar[tuple[str, ...]] = ()
     variants: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
             STRATEGIES[cls.name] = cls
+
+    @classmethod
+    def supports(cls, broadcast: str) -> bool:
+        """Whether the strategy can run with ``broadcast`` (a registered broadcast)."""
+        return broadcast in BROADCASTS and (not cls.broadcasts or broadcast in cls.broadcasts)
 
     @classmethod
     def compared(cls) -> tuple[str, ...]:
@@ -67,7 +72,7 @@ class Strategy:
         broadcast = broadcast or self.default_broadcast
         if broadcast not in BROADCASTS:
             raise MappingError(f"unknown broadcast {broadcast!r}: use one of {', '.join(BROADCASTS)}")
-        if broadcast not in self.broadcasts:
+        if not self.supports(broadcast):
             raise MappingError(f"strategy {self.name} does not support broadcast {broadcast!r}")
         if batch < 1:
             raise MappingError(f"batch must be >= 1, got {batch}")

@@ -53,7 +53,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM")
     p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy")

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from epiphany_sim.config import chip_from_name
+from epiphany_sim.config import PRESETS, chip_from_name
 from epiphany_sim.errors import SimError
 from nnmap.errors import SweepError
 from nnmap.lowering.broadcast import BROADCASTS
@@ -119,7 +119,7 @@ def _ints(path: Path, key: str, values: list[Any], minimum: int) -> list[int]:
 
 def _chip(path: Path, name: Any) -> str:
     if not isinstance(name, str):
-        raise _fail(path, f'chips must hold names such as "e16" or "4x4", got {name!r}')
+        raise _fail(path, f'chips must hold preset names ({", ".join(PRESETS)}) or meshes such as "4x4", got {name!r}')
     try:
         return chip_from_name(name).name
     except SimError as exc:

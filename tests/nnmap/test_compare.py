@@ -21,6 +21,14 @@ from nnmap.cli import main
 from nnmap.strategies import STRATEGIES
 
 SIZES = [64, 128, 10]
+VARIANTS = [  # every strategy with the broadcasts it is compared with, written out by hand
+    ("partitioned", "bidir"),
+    ("partitioned", "oneway"),
+    ("partitioned", "dram"),
+    ("node-per-core", "bidir"),
+    ("round-robin", "bidir"),
+    ("allgather", "direct"),
+]
 N_WEIGHTS = 64 * 128 + 128 * 10
 N_BIASES = 128 + 10
 SINGLE_CORE_CYCLES = N_WEIGHTS * 1.0 + N_BIASES * (1.0 + 20.0)
@@ -52,14 +60,7 @@ def test_one_run_per_strategy_and_variant(compared) -> None:
     assert data["batch"] == 1
     runs = _runs(compared)
     assert len(runs) == len(data["runs"])  # no variant twice
-    assert set(runs) == {
-        ("partitioned", "bidir"),
-        ("partitioned", "oneway"),
-        ("partitioned", "dram"),
-        ("node-per-core", "bidir"),
-        ("round-robin", "bidir"),
-        ("allgather", "direct"),
-    }
+    assert set(runs) == set(VARIANTS)
     assert {s for s, _ in runs} == set(STRATEGIES)
     for m in runs.values():
         assert set(REQUIRED) <= set(m)
@@ -82,17 +83,7 @@ def test_partitioned_beats_one_core(compared) -> None:
     assert dram["bytes_off_chip"] > m["bytes_off_chip"]
 
 
-@pytest.mark.parametrize(
-    "variant",
-    [
-        ("partitioned", "bidir"),
-        ("partitioned", "oneway"),
-        ("partitioned", "dram"),
-        ("node-per-core", "bidir"),
-        ("round-robin", "bidir"),
-        ("allgather", "direct"),
-    ],
-)
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_figures_add_up(compared, variant) -> None:
     m = _runs(compared)[variant]
     assert m["total_cycles"] == pytest.approx(m["setup_cycles"] + m["compute_cycles"] + m["readback_cycles"])

@@ -23,8 +23,10 @@ def machine() -> str:
             model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
     except OSError:
         pass
-    return (f"machine: {platform.platform()}, {model or processor}, {os.cpu_count()} cpus, "
-            f"{platform.python_implementation()} {platform.python_version()}")
+    return (
+        f"machine: {platform.platform()}, {model or processor}, {os.cpu_count()} cpus, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
 
 
 def median(values: Sequence[float]) -> float:
@@ -69,6 +71,12 @@ def first_run_seconds() -> tuple[float, float]:
     one-time compilation of the fabric) and again on the cache that run left."""
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        times = [float(subprocess.run([sys.executable, "-c", _FIRST_RUN], env=env, capture_output=True, text=True,
-                                      check=True).stdout) for _ in range(2)]
+        times = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", _FIRST_RUN], env=env, capture_output=True, text=True, check=True
+                ).stdout
+            )
+            for _ in range(2)
+        ]
     return times[0], times[1]

@@ -41,20 +41,31 @@ def main() -> None:
         rates.append(chip.network.messages_delivered / wall)
     tx_per_s = median(rates)
     print(machine())
-    print(f"workload: uniform at 0.2 on {E64.name} (8x8), a {cycles}-cycle window, seeds 0..{runs - 1}; "
-          f"median of {runs} runs")
-    print(f"one-time compilation: a new process's first tiny run takes {compile_s:.1f} s on an empty cache, "
-          f"{cached_s:.2f} s on the cache it left")
-    print(f"wall seconds: {median(walls):.3f} (runs {spread(walls)}); CPU seconds of this process: "
-          f"{median(cpus):.3f} (on a shared machine the gap is time other processes took)")
-    print(f"delivered transactions (last run): {chip.network.messages_delivered:,}; accepted rate "
-          f"{result.accepted_rate:.4f}, mean latency {result.avg_latency_cycles:.2f} cycles")
-    print(f"delivered transactions per wall-second: {tx_per_s:,.0f} (runs {spread(rates)}; "
-          f"target {TARGET_TX_PER_S:,}: {'met' if tx_per_s >= TARGET_TX_PER_S else 'NOT met'})")
-    print(f"delivered transactions per CPU-second: {chip.network.messages_delivered / median(cpus):,.0f} (last run's "
-          f"count over the median CPU time)")
-    print(f"bare simpy timeout loop, events per wall-second: {median(simpy_rates):,.0f} "
-          f"(runs {spread(simpy_rates)})")
+    print(
+        f"workload: uniform at 0.2 on {E64.name} (8x8), a {cycles}-cycle window, seeds 0..{runs - 1}; "
+        f"median of {runs} runs"
+    )
+    print(
+        f"one-time compilation: a new process's first tiny run takes {compile_s:.1f} s on an empty cache, "
+        f"{cached_s:.2f} s on the cache it left"
+    )
+    print(
+        f"wall seconds: {median(walls):.3f} (runs {spread(walls)}); CPU seconds of this process: "
+        f"{median(cpus):.3f} (on a shared machine the gap is time other processes took)"
+    )
+    print(
+        f"delivered transactions (last run): {chip.network.messages_delivered:,}; accepted rate "
+        f"{result.accepted_rate:.4f}, mean latency {result.avg_latency_cycles:.2f} cycles"
+    )
+    print(
+        f"delivered transactions per wall-second: {tx_per_s:,.0f} (runs {spread(rates)}; "
+        f"target {TARGET_TX_PER_S:,}: {'met' if tx_per_s >= TARGET_TX_PER_S else 'NOT met'})"
+    )
+    print(
+        f"delivered transactions per CPU-second: {chip.network.messages_delivered / median(cpus):,.0f} (last run's "
+        f"count over the median CPU time)"
+    )
+    print(f"bare simpy timeout loop, events per wall-second: {median(simpy_rates):,.0f} (runs {spread(simpy_rates)})")
     print(f"delivered transactions per bare simpy event time: {tx_per_s / median(simpy_rates):.3f}")
 
 

@@ -31,9 +31,19 @@ def screenshot(page: Path, shot: Path, width: int = 1400, height: int = 2400, ti
     if browser is None:
         raise RuntimeError(f"no browser found: install one of {', '.join(BROWSERS)}")
     subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--window-size={width},{height}", f"--screenshot={shot.resolve()}", page.resolve().as_uri()],
-        check=True, capture_output=True, timeout=timeout_s,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--window-size={width},{height}",
+            f"--screenshot={shot.resolve()}",
+            page.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=timeout_s,
     )
     return shot
 

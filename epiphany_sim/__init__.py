@@ -6,6 +6,20 @@ from epiphany_sim.errors import ConfigError, DeadlockError, MemoryAccessError, S
 from epiphany_sim.mesh import HOST, Mesh
 
 __all__ = [
-    "E16", "E64", "EPIPHANY_V", "HOST", "PRESETS", "Chip", "ChipConfig", "ConfigError", "DeadlockError",
-    "MemoryAccessError", "Mesh", "SimError", "SramOverflowError", "TrafficError", "chip_from_name", "load_chip",
+    "E16",
+    "E64",
+    "EPIPHANY_V",
+    "HOST",
+    "PRESETS",
+    "Chip",
+    "ChipConfig",
+    "ConfigError",
+    "DeadlockError",
+    "MemoryAccessError",
+    "Mesh",
+    "SimError",
+    "SramOverflowError",
+    "TrafficError",
+    "chip_from_name",
+    "load_chip",
 ]

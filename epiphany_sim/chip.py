@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -38,8 +38,13 @@ class Chip:
         self.mesh = Mesh(config)
         sram_words = config.sram_bytes // WORD_BYTES
         options = TraceOptions() if trace is True else (trace or None)
-        self.fabric = Fabric(config, self.mesh, config.n_cores * sram_words + config.dram_bytes // WORD_BYTES,
-                             record=record, trace=options)
+        self.fabric = Fabric(
+            config,
+            self.mesh,
+            config.n_cores * sram_words + config.dram_bytes // WORD_BYTES,
+            record=record,
+            trace=options,
+        )
         self.network = self.fabric
         self.env = FabricEnvironment(self.fabric)
         self.cores = [Core(self, self.mesh.coord_of(i)) for i in range(config.n_cores)]
@@ -64,14 +69,19 @@ class Chip:
         except (KeyError, TypeError):
             if node == HOST:
                 return self.dram
-            return self.core(node).sram  # type: ignore[arg-type]
+            return self.core(cast(Coord, node)).sram
 
     def add_relay(self, node: Coord, buffer: str, src: Coord, dst: Coord) -> None:
         """Have ``node``'s DMA engine forward to ``dst`` every message from ``src`` that lands in
         its ``buffer``, to the same place of ``dst``'s buffer of that name (both must exist)."""
         fabric = self.fabric
-        fabric.add_relay(fabric.endpoint(node), self.memory_at(node)[buffer].id, fabric.endpoint(src),
-                         fabric.endpoint(dst), self.memory_at(dst)[buffer].id)
+        fabric.add_relay(
+            fabric.endpoint(node),
+            self.memory_at(node)[buffer].id,
+            fabric.endpoint(src),
+            fabric.endpoint(dst),
+            self.memory_at(dst)[buffer].id,
+        )
 
     def process(self, generator: Generator[simpy.Event, Any, Any]) -> simpy.Process:
         return self.env.process(generator)

@@ -94,20 +94,27 @@ def describe_chip(chip: ChipConfig) -> str:
 def describe_traffic(result: TrafficResult) -> str:
     """A short human summary of a traffic run."""
     if result.saturated:
-        latency = (f"  latency   not measured: saturated ({result.delivered_fraction:.1%} of the window's "
-                   f"transactions arrived by the end of the drain)")
+        latency = (
+            f"  latency   not measured: saturated ({result.delivered_fraction:.1%} of the window's "
+            f"transactions arrived by the end of the drain)"
+        )
     else:
-        latency = (f"  latency   avg {result.avg_latency_cycles:.2f}  p99 {result.p99_latency_cycles:.2f}  "
-                   f"max {result.max_latency_cycles:.2f} cycles (zero load {result.zero_load_latency_cycles:.2f})")
-    return "\n".join([
-        f"{result.pattern} traffic on {result.chip} ({result.rows}x{result.cols}), {result.cycles}-cycle window "
-        f"after {result.warmup_cycles} of warm-up, {result.drain_cycles} of drain, seed {result.seed}",
-        f"  offered   {result.offered_rate:.4f} transactions/core/cycle (injected {result.injected_rate:.4f})",
-        f"  accepted  {result.accepted_rate:.4f} transactions/core/cycle{'  SATURATED' if result.saturated else ''}",
-        latency,
-        f"  hops      avg {result.avg_hops:.3f}; {result.transactions} transactions; "
-        f"busiest link {result.max_link_utilisation:.3f} utilised",
-    ])
+        latency = (
+            f"  latency   avg {result.avg_latency_cycles:.2f}  p99 {result.p99_latency_cycles:.2f}  "
+            f"max {result.max_latency_cycles:.2f} cycles (zero load {result.zero_load_latency_cycles:.2f})"
+        )
+    return "\n".join(
+        [
+            f"{result.pattern} traffic on {result.chip} ({result.rows}x{result.cols}), {result.cycles}-cycle window "
+            f"after {result.warmup_cycles} of warm-up, {result.drain_cycles} of drain, seed {result.seed}",
+            f"  offered   {result.offered_rate:.4f} transactions/core/cycle (injected {result.injected_rate:.4f})",
+            f"  accepted  {result.accepted_rate:.4f} transactions/core/cycle"
+            + ("  SATURATED" if result.saturated else ""),
+            latency,
+            f"  hops      avg {result.avg_hops:.3f}; {result.transactions} transactions; "
+            f"busiest link {result.max_link_utilisation:.3f} utilised",
+        ]
+    )
 
 
 def _parser() -> _Parser:
@@ -122,21 +129,36 @@ def _parser() -> _Parser:
     traffic.add_argument("--rate", type=float, default=0.1, help="offered transactions per core per cycle, (0, 1]")
     traffic.add_argument("--cycles", type=int, default=10_000, help="measurement window (default 10000)")
     traffic.add_argument("--warmup", type=int, default=1_000, help="cycles of traffic before the window (default 1000)")
-    traffic.add_argument("--drain", type=int, default=2_000,
-                         help="cycles of traffic after the window, for its transactions to arrive (default 2000)")
+    traffic.add_argument(
+        "--drain",
+        type=int,
+        default=2_000,
+        help="cycles of traffic after the window, for its transactions to arrive (default 2000)",
+    )
     traffic.add_argument("--seed", type=int, default=0)
     traffic.add_argument("--hotspot", metavar="ROW,COL", type=_coord, help="hotspot core (default: the centre)")
     traffic.add_argument("--hotspot-fraction", type=float, default=0.1, help="share of traffic to the hotspot")
     traffic.add_argument("--json", metavar="FILE", help="also write every measure, per-link utilisation included")
-    traffic.add_argument("--trace", metavar="FILE.json",
-                         help="write a Chrome trace-event file (Perfetto) of the run: by default each link's "
-                              f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 3 MB for 20,000 cycles on 8x8)")
-    traffic.add_argument("--trace-window", metavar="START:END", type=_window,
-                         help="with --trace: every transaction on every link between these cycles instead (about "
-                              "0.7 MB per 100 cycles on 8x8 at rate 0.2)")
+    traffic.add_argument(
+        "--trace",
+        metavar="FILE.json",
+        help="write a Chrome trace-event file (Perfetto) of the run: by default each link's "
+        f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 3 MB for 20,000 cycles on 8x8)",
+    )
+    traffic.add_argument(
+        "--trace-window",
+        metavar="START:END",
+        type=_window,
+        help="with --trace: every transaction on every link between these cycles instead (about "
+        "0.7 MB per 100 cycles on 8x8 at rate 0.2)",
+    )
     traffic.add_argument("--trace-bin", metavar="N", type=int, help="with --trace: the bin width in cycles")
-    traffic.add_argument("--sweep", metavar="LO:HI:STEP", type=_rates,
-                         help="one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate")
+    traffic.add_argument(
+        "--sweep",
+        metavar="LO:HI:STEP",
+        type=_rates,
+        help="one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate",
+    )
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
     return parser
 
@@ -189,26 +211,41 @@ def _run(argv: Sequence[str] | None) -> None:
         raise UsageError(f"--trace-bin must be a positive number of cycles, got {args.trace_bin}")
     for path in (args.json, args.trace, args.plot):
         check_output_path(path)
-    spec = TrafficSpec(args.pattern, args.rate, args.cycles, args.seed, args.hotspot, args.hotspot_fraction,
-                       warmup_cycles=args.warmup, drain_cycles=args.drain)
+    spec = TrafficSpec(
+        args.pattern,
+        args.rate,
+        args.cycles,
+        args.seed,
+        args.hotspot,
+        args.hotspot_fraction,
+        warmup_cycles=args.warmup,
+        drain_cycles=args.drain,
+    )
     if args.sweep:
         _sweep(chip, spec, args.sweep, args.json, args.plot)
         return
     options = None
     if args.trace:
-        options = (TraceOptions(window=args.trace_window) if args.trace_window
-                   else TraceOptions(window=None, bin_cycles=args.trace_bin or DEFAULT_TRACE_BIN))
+        options = (
+            TraceOptions(window=args.trace_window)
+            if args.trace_window
+            else TraceOptions(window=None, bin_cycles=args.trace_bin or DEFAULT_TRACE_BIN)
+        )
     sim = Chip(chip, trace=options or False, record=True)
     result = run_traffic(sim, spec)
-    trace_text = chip_trace.trace_json(trace_events(sim), {"chip": chip.name, "pattern": spec.pattern,
-                                                          "rate": spec.rate}) if args.trace else None
+    trace_text = (
+        chip_trace.trace_json(trace_events(sim), {"chip": chip.name, "pattern": spec.pattern, "rate": spec.rate})
+        if args.trace
+        else ""
+    )
     _write(args.json, lambda path: write_json(result.to_dict(), path))
     _write(args.trace, lambda path: write_atomic(path, lambda tmp: Path(tmp).write_text(trace_text)))
     print(describe_traffic(result))
 
 
-def _sweep(chip: ChipConfig, spec: TrafficSpec, rates: list[float], json_path: str | None,
-           plot_path: str | None) -> None:
+def _sweep(
+    chip: ChipConfig, spec: TrafficSpec, rates: list[float], json_path: str | None, plot_path: str | None
+) -> None:
     """Run the load sweep, print one line per rate, write the JSON and the figure."""
     progress = tqdm(rates, desc="offered rates", unit="run", disable=not sys.stderr.isatty(), leave=False)
     results = sweep(chip, spec, progress)

@@ -50,12 +50,12 @@ class FabricEnvironment(simpy.Environment):
         fabric = self.fabric
         if fabric.busy:
             queue = self._queue
-            limit = math.ceil(queue[0][0] * TICKS_PER_CYCLE - 1e-9) if queue else NEVER
+            limit = math.ceil(queue[0][0] * TICKS_PER_CYCLE - 1e-9) if queue else int(NEVER)
             if limit > fabric.tick:
                 tick, wakes = fabric.advance(limit)
                 if wakes:
-                    self.schedule(_Wake(lambda _: fabric.react(wakes)), NORMAL,  # type: ignore[arg-type]
-                                  tick / TICKS_PER_CYCLE - self._now)
+                    wake = _Wake(lambda _: fabric.react(wakes))
+                    self.schedule(wake, NORMAL, tick / TICKS_PER_CYCLE - self._now)  # type: ignore[arg-type]
         if not self._queue:
             self._now = max(self._now, fabric.last_delivery_cycle)
             raise EmptySchedule

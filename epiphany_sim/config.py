@@ -25,8 +25,13 @@ ELINK_SIDES = ("east", "west", "north", "south")
 TICKS_PER_CYCLE = 2
 """The interconnect's time grain: half a cycle, at which a 1.5-cycle router hop is exact."""
 _FABRIC_TIMES = (
-    "hop_latency_cycles", "write_overhead_cycles", "elink_latency_cycles", "cmesh_cycles_per_transaction",
-    "xmesh_cycles_per_transaction", "rmesh_cycles_per_request", "elink_cycles_per_transaction",
+    "hop_latency_cycles",
+    "write_overhead_cycles",
+    "elink_latency_cycles",
+    "cmesh_cycles_per_transaction",
+    "xmesh_cycles_per_transaction",
+    "rmesh_cycles_per_request",
+    "elink_cycles_per_transaction",
 )
 
 

@@ -106,8 +106,18 @@ class Agent:
             return
         start = self.env.now
         sent = self.env.event()
-        self.chip.fabric.post(self.endpoint, self.chip.fabric.endpoint(dst), values.nbytes, start, values, target.id,
-                              offset, then=then, sent=sent.succeed, label=label)
+        self.chip.fabric.post(
+            self.endpoint,
+            self.chip.fabric.endpoint(dst),
+            values.nbytes,
+            start,
+            values,
+            target.id,
+            offset,
+            then=then,
+            sent=sent.succeed,
+            label=label,
+        )
         yield sent
         self._record("send", start, label, values.nbytes)
 
@@ -150,8 +160,18 @@ class Agent:
             if then is not None:
                 then()
             return
-        self.chip.fabric.post(self.endpoint, self.chip.fabric.endpoint(dst), values.nbytes, self.env.now, values,
-                              target.id, offset, dma=True, then=then, label=label)
+        self.chip.fabric.post(
+            self.endpoint,
+            self.chip.fabric.endpoint(dst),
+            values.nbytes,
+            self.env.now,
+            values,
+            target.id,
+            offset,
+            dma=True,
+            then=then,
+            label=label,
+        )
 
     def wait(self, buffer: str, count: int, label: str = "") -> Generator[simpy.Event, Any, None]:
         """Wait until ``count`` elements have been written into own ``buffer`` in all."""
@@ -160,8 +180,8 @@ class Agent:
             return
         event = self.env.event()
         target.add_waiter(count, event)
-        self.chip.pending_waits[id(event)] = (
-            lambda: f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
+        self.chip.pending_waits[id(event)] = lambda: (
+            f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
         )
         start = self.env.now
         yield event
@@ -208,5 +228,11 @@ class Core(Agent):
         self.coord = coord
         self.index = mesh.index_of(coord)
         cfg = chip.config
-        self.sram = LocalSram(self.name, cfg.sram_bytes, cfg.sram_banks, cfg.code_bytes, chip.fabric,
-                              self.index * cfg.sram_bytes // WORD_BYTES)
+        self.sram = LocalSram(
+            self.name,
+            cfg.sram_bytes,
+            cfg.sram_banks,
+            cfg.code_bytes,
+            chip.fabric,
+            self.index * cfg.sram_bytes // WORD_BYTES,
+        )

@@ -40,14 +40,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from epiphany_sim import fabric_kernel as k
 from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
 from epiphany_sim.errors import DeadlockError, MemoryAccessError, SimError
-from epiphany_sim.mesh import ELINK, HOST, Mesh, core_node, router
+from epiphany_sim.mesh import ELINK, HOST, Coord, Mesh, core_node, router
 
 _SIDES = {"east": k.SIDE_EAST, "west": k.SIDE_WEST, "north": k.SIDE_NORTH, "south": k.SIDE_SOUTH}
 _DIRS = {(0, 1): k.DIR_EAST, (0, -1): k.DIR_WEST, (1, 0): k.DIR_SOUTH, (-1, 0): k.DIR_NORTH}
@@ -140,7 +140,8 @@ class Link:
 
     @property
     def wait_cycles(self) -> float:
-        """Cycles transactions waited, ready at the head of a FIFO, before the link took them."""
+        """Cycles transactions spent in the FIFO that feeds the link, from their arrival there
+        until the link took them (queueing behind others, losing arbitration, back-pressure)."""
         return self._row[k.L_WAIT] / TICKS_PER_CYCLE
 
     @property
@@ -175,15 +176,17 @@ class Fabric:
         trace: what to keep of the links' activity (``None``: nothing but the counters).
     """
 
-    def __init__(self, chip: ChipConfig, mesh: Mesh, memory_words: int, record: bool = False,
-                 trace: TraceOptions | None = None) -> None:
+    def __init__(
+        self, chip: ChipConfig, mesh: Mesh, memory_words: int, record: bool = False, trace: TraceOptions | None = None
+    ) -> None:
         self.chip = chip
         self.mesh = mesh
         self.n_cores = chip.n_cores
         self.host = self.n_cores
         self._link_counts = np.zeros((len(mesh.links), k.L_FIELDS), np.int64)
-        self.links = [Link(spec.index, spec.name, spec.kind, row)
-                      for spec, row in zip(mesh.links, self._link_counts, strict=True)]
+        self.links = [
+            Link(spec.index, spec.name, spec.kind, row) for spec, row in zip(mesh.links, self._link_counts, strict=True)
+        ]
         self.memory = np.empty(memory_words, np.float32)
         self._build()
         self.record = record or trace is not None
@@ -209,8 +212,8 @@ class Fabric:
         self._rules: dict[int, list[tuple[int, int, int]]] = {}
         self._rule_table = np.zeros((1, 3), np.int64)
         self._rules_stale = False
-        self._on_done: dict[int, Callable[[], None]] = {}
-        self._on_sent: dict[int, Callable[[], None]] = {}
+        self._on_done: dict[int, Callable[[], Any]] = {}
+        self._on_sent: dict[int, Callable[[], Any]] = {}
         self.buffers: list[Any] = []
         """The ``memory.Buffer`` of each buffer id, which ``react`` wakes."""
         self._labels: dict[int, str] = {}
@@ -221,14 +224,17 @@ class Fabric:
         chip, mesh = self.chip, self.mesh
         n, rows, cols = self.n_cores, chip.rows, chip.cols
         hop = ticks(chip.hop_latency_cycles)
-        rate = {"c": ticks(chip.cmesh_cycles_per_transaction), "r": ticks(chip.rmesh_cycles_per_request),
-                "x": ticks(chip.xmesh_cycles_per_transaction)}
+        rate = {
+            "c": ticks(chip.cmesh_cycles_per_transaction),
+            "r": ticks(chip.rmesh_cycles_per_request),
+            "x": ticks(chip.xmesh_cycles_per_transaction),
+        }
         elink = ticks(chip.elink_cycles_per_transaction)
         elink_latency = ticks(chip.elink_latency_cycles)
         n_routers = 3 * n + 2
         self.elink_in_router, self.elink_out_router = 3 * n, 3 * n + 1
         routers = np.zeros((n_routers, k.R_FIELDS), np.int64)
-        routers[:, k.R_DIR:] = -1
+        routers[:, k.R_DIR :] = -1
         routers[:, k.R_NEXT] = k.NEVER
         # Inputs and outputs, grouped by router: (router, from, rate) and (router, dir, to, ...).
         in_rows: list[list[int]] = []
@@ -239,7 +245,7 @@ class Fabric:
         def mesh_router(net: int, coord: tuple[int, int]) -> int:
             return net * n + coord[0] * cols + coord[1]
 
-        for net, prefix in _NETS:
+        for net, _ in _NETS:
             for index in range(n):
                 coord = divmod(index, cols)
                 rid = mesh_router(net, coord)
@@ -276,8 +282,16 @@ class Fabric:
             net = int(routers[rid, k.R_NET])
             routers[rid, k.R_OUT0] = len(out_rows)
 
-            def add_out(direction: int, dest: int, sink: int, latency: int, out_rate: int, link: int,
-                        hop_count: int, rid: int = rid) -> None:
+            def add_out(
+                direction: int,
+                dest: int,
+                sink: int,
+                latency: int,
+                out_rate: int,
+                link: int,
+                hop_count: int,
+                rid: int = rid,
+            ) -> None:
                 if direction >= 0:
                     routers[rid, k.R_DIR + direction] = len(out_rows)
                 out_rows.append([rid, dest, sink, latency, out_rate, link, hop_count, 0, -1])
@@ -289,18 +303,46 @@ class Fabric:
                 for other in mesh.neighbours(coord):
                     direction = _DIRS[(other[0] - coord[0], other[1] - coord[1])]
                     dest = input_of[(mesh_router(net, other), coord)]
-                    add_out(direction, dest, -1, hop, kind_rate, mesh.link((prefix or "c") + "mesh", router(coord),
-                                                                          router(other)), 1)
-                add_out(k.DIR_LOCAL, -1, coord[0] * cols + coord[1], 0, kind_rate,
-                        mesh.link(prefix + "eject", router(coord), core_node(coord)), 0)
+                    add_out(
+                        direction,
+                        dest,
+                        -1,
+                        hop,
+                        kind_rate,
+                        mesh.link((prefix or "c") + "mesh", router(coord), router(other)),
+                        1,
+                    )
+                add_out(
+                    k.DIR_LOCAL,
+                    -1,
+                    coord[0] * cols + coord[1],
+                    0,
+                    kind_rate,
+                    mesh.link(prefix + "eject", router(coord), core_node(coord)),
+                    0,
+                )
                 if net != k.NET_C and coord in edges:
-                    add_out(k.DIR_OFF, input_of[(self.elink_out_router, (net, coord))], -1, 1, kind_rate,
-                            mesh.link(prefix + "edge-out", router(coord), ELINK), 0)
+                    add_out(
+                        k.DIR_OFF,
+                        input_of[(self.elink_out_router, (net, coord))],
+                        -1,
+                        1,
+                        kind_rate,
+                        mesh.link(prefix + "edge-out", router(coord), ELINK),
+                        0,
+                    )
             elif net == k.NET_ELINK_IN:
                 for into, prefix in ((k.NET_X, "x"), (k.NET_R, "r")):
                     for coord in edges:
-                        add_out(-1, input_of[(mesh_router(into, coord), "elink")], -1, elink + elink_latency,
-                                rate[prefix], mesh.link(prefix + "edge-in", ELINK, router(coord)), 0)
+                        add_out(
+                            -1,
+                            input_of[(mesh_router(into, coord), "elink")],
+                            -1,
+                            elink + elink_latency,
+                            rate[prefix],
+                            mesh.link(prefix + "edge-in", ELINK, router(coord)),
+                            0,
+                        )
             else:
                 add_out(k.DIR_LOCAL, -1, self.host, elink_latency, elink, mesh.elink_out, 0)
             routers[rid, k.R_OUT1] = len(out_rows)
@@ -332,13 +374,20 @@ class Fabric:
                 self._ports[index, port, k.P_LINK] = mesh.link(prefix + "inject", core_node(coord), router(coord))
                 self._inputs[self._ports[index, port, k.P_FIFO], k.I_UP_ENDPOINT] = index
         self._ports[self.host, k.PORT_C, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (
-            input_of[(self.elink_in_router, "host")], elink, mesh.elink_in)
+            input_of[(self.elink_in_router, "host")],
+            elink,
+            mesh.elink_in,
+        )
         self._inputs[self._ports[self.host, k.PORT_C, k.P_FIFO], k.I_UP_ENDPOINT] = self.host
         self._slots = np.full((n + 1, n_slots, 2), -1, np.int64)
         sinks = int(np.count_nonzero(self._outputs[:, k.O_DEST] < 0))
         per_tick = sinks + k.N_PORTS * (n + 1)
-        longest = int(max(self._outputs[:, k.O_RATE].max() + self._outputs[:, k.O_LATENCY].max(),
-                          self._ports[:, :, k.P_RATE].max()))
+        longest = int(
+            max(
+                self._outputs[:, k.O_RATE].max() + self._outputs[:, k.O_LATENCY].max(),
+                self._ports[:, :, k.P_RATE].max(),
+            )
+        )
         slots = 1 << max(1, (longest + 1).bit_length())
         self._wheel = np.zeros((slots, per_tick, 3), np.int64)
         self._wheel_n = np.zeros(slots, np.int64)
@@ -393,6 +442,13 @@ class Fabric:
             recs[: len(self._recs)] = self._recs
             self._recs = recs
 
+    def record_transfers(self) -> None:
+        """Keep a ``Transfer`` per message from now on (for a fabric that has carried nothing yet)."""
+        if self.messages_sent:
+            raise SimError("a fabric keeps records of every message or of none: switch them on before the first")
+        self.record = True
+        self._state[k.S_RECORD] = 1
+
     # Buffers and relays -------------------------------------------------------------
     def add_buffer(self, name: str, base_word: int, n_words: int) -> int:
         """Register a buffer at ``base_word`` of the memory image; return its id."""
@@ -441,7 +497,7 @@ class Fabric:
         """The endpoint index of a core coordinate or ``HOST``."""
         if node == HOST:
             return self.host
-        return self.mesh.index_of(node)  # type: ignore[arg-type]
+        return self.mesh.index_of(cast(Coord, node))
 
     def node(self, endpoint: int) -> tuple:
         return HOST if endpoint == self.host else self.mesh.coord_of(endpoint)
@@ -457,8 +513,8 @@ class Fabric:
         offset_word: int = 0,
         dma: bool = False,
         network: str = "c",
-        then: Callable[[], None] | None = None,
-        sent: Callable[[], None] | None = None,
+        then: Callable[[], Any] | None = None,
+        sent: Callable[[], Any] | None = None,
         label: str = "",
     ) -> int:
         """Queue a message at endpoint ``src``; return its serial number.
@@ -503,8 +559,26 @@ class Fabric:
         tick += ticks(self.chip.write_overhead_cycles)
         flags = (k.F_NOTIFY_SENT if sent else 0) | (k.F_NOTIFY_DONE if then else 0) | (k.F_DMA if dma else 0)
         serial = int(state[k.S_SERIAL])
-        self._msgs[m] = (src, dst, port, net, addr, buffer, words, n_bytes, pay, max(1, -(-n_bytes // 8)), 0, 0,
-                         flags, tick, -1, -1, serial, 0)
+        self._msgs[m] = (
+            src,
+            dst,
+            port,
+            net,
+            addr,
+            buffer,
+            words,
+            n_bytes,
+            pay,
+            max(1, -(-n_bytes // 8)),
+            0,
+            0,
+            flags,
+            tick,
+            -1,
+            -1,
+            serial,
+            0,
+        )
         state[k.S_SERIAL] = serial + 1
         state[k.S_LIVE] += 1
         state[k.S_BYTES_SENT] += n_bytes
@@ -548,9 +622,18 @@ class Fabric:
             self._grow_messages(len(self._msgs) + count)
         if self.record:
             self._grow_records(int(state[k.S_SERIAL]) + count)
-        k.post_bulk(state, self._msgs, self._free, self._endpoints, self._slots, self._act_e,
-                    np.ascontiguousarray(src, np.int64), np.ascontiguousarray(dst, np.int64),
-                    np.ascontiguousarray(at_tick, np.int64), n_bytes)
+        k.post_bulk(
+            state,
+            self._msgs,
+            self._free,
+            self._endpoints,
+            self._slots,
+            self._act_e,
+            np.ascontiguousarray(src, np.int64),
+            np.ascontiguousarray(dst, np.int64),
+            np.ascontiguousarray(at_tick, np.int64),
+            n_bytes,
+        )
 
     def _compact_payload(self, need: int) -> None:
         """Make room for ``need`` more payload words: keep only what live messages still carry."""
@@ -600,15 +683,42 @@ class Fabric:
         while True:
             self._grow_for_kernel()
             status = k.advance(
-                limit, self._state, self._routers, self._inputs, self._fifo, self._outputs, self._endpoints,
-                self._ports, self._slots, self._link_counts, self._msgs, self._free, self._wheel, self._wheel_n,
-                self._wakes, self._act_r, self._act_e, self._bufs, self._rule_table, self.memory, self._pay,
-                self._recs, self._spans, self._bins, self._want, self._routes)
+                limit,
+                self._state,
+                self._routers,
+                self._inputs,
+                self._fifo,
+                self._outputs,
+                self._endpoints,
+                self._ports,
+                self._slots,
+                self._link_counts,
+                self._msgs,
+                self._free,
+                self._wheel,
+                self._wheel_n,
+                self._wakes,
+                self._act_r,
+                self._act_e,
+                self._bufs,
+                self._rule_table,
+                self.memory,
+                self._pay,
+                self._recs,
+                self._spans,
+                self._bins,
+                self._want,
+                self._routes,
+            )
             if status == k.DONE_ROOM:
                 continue
             if status == k.DONE_STUCK:
-                raise DeadlockError([f"the fabric holds {int(self._state[k.S_LIVE])} messages that can never move "
-                                     f"(at cycle {self.tick / TICKS_PER_CYCLE:g})"])
+                raise DeadlockError(
+                    [
+                        f"the fabric holds {int(self._state[k.S_LIVE])} messages that can never move "
+                        f"(at cycle {self.tick / TICKS_PER_CYCLE:g})"
+                    ]
+                )
             if status != k.DONE_WAKE:
                 if not self.busy and self._pay_top:
                     self._pay_top = 0
@@ -643,13 +753,18 @@ class Fabric:
         as a ``fabric_kernel.PORT_*``).
         """
         src, dst, n_bytes, network = np.broadcast_arrays(
-            *(np.asarray(v, np.int64) for v in (src, dst, n_bytes, network)))
+            *(np.asarray(v, np.int64) for v in (src, dst, n_bytes, network))
+        )
         chip = self.chip
         n = np.maximum(1, -(-n_bytes // 8))
         src_row, src_col = np.divmod(src, chip.cols)
         dst_row, dst_col = np.divmod(dst, chip.cols)
-        to_edge = {"east": lambda r, c: chip.cols - 1 - c, "west": lambda r, c: c, "north": lambda r, c: r,
-                   "south": lambda r, c: chip.rows - 1 - r}[chip.elink_side]
+        to_edge = {
+            "east": lambda r, c: chip.cols - 1 - c,
+            "west": lambda r, c: c,
+            "north": lambda r, c: r,
+            "south": lambda r, c: chip.rows - 1 - r,
+        }[chip.elink_side]
         hops = np.abs(src_row - dst_row) + np.abs(src_col - dst_col)
         per = np.where(network == k.PORT_R, self._rates["r"], self._rates["c"])
         on_chip = hops * self._hop_ticks + n * per
@@ -698,10 +813,21 @@ class Fabric:
             label = self._labels.get(serial, "")
             if not label and row[k.C_FLAGS] & k.F_RELAYED:
                 label = f"relay {self._buf_names[row[k.C_BUF]]}"
-            out.append(Transfer(
-                serial, self.node(row[k.C_SRC]), self.node(row[k.C_DST]), row[k.C_BYTES],
-                (row[k.C_POST] - overhead) / TICKS_PER_CYCLE, row[k.C_INJ] / TICKS_PER_CYCLE,
-                row[k.C_DEL] / TICKS_PER_CYCLE, row[k.C_HOPS], zero, label, spans.get(serial, [])))
+            out.append(
+                Transfer(
+                    serial,
+                    self.node(row[k.C_SRC]),
+                    self.node(row[k.C_DST]),
+                    row[k.C_BYTES],
+                    (row[k.C_POST] - overhead) / TICKS_PER_CYCLE,
+                    row[k.C_INJ] / TICKS_PER_CYCLE,
+                    row[k.C_DEL] / TICKS_PER_CYCLE,
+                    row[k.C_HOPS],
+                    zero,
+                    label,
+                    spans.get(serial, []),
+                )
+            )
         return out
 
     def busy_bins(self) -> tuple[float, np.ndarray]:

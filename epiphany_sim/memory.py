@@ -112,8 +112,9 @@ class Memory:
         reserved_bytes: bytes at its start that no buffer may take.
     """
 
-    def __init__(self, where: str, capacity_bytes: int, fabric: Fabric, base_word: int,
-                 reserved_bytes: int = 0) -> None:
+    def __init__(
+        self, where: str, capacity_bytes: int, fabric: Fabric, base_word: int, reserved_bytes: int = 0
+    ) -> None:
         self.where = where
         self.capacity_bytes = capacity_bytes
         self.reserved_bytes = reserved_bytes
@@ -178,8 +179,9 @@ class LocalSram(Memory):
     (``code_bytes``) is reserved before any data buffer.
     """
 
-    def __init__(self, where: str, capacity_bytes: int, banks: int, code_bytes: int, fabric: Fabric,
-                 base_word: int) -> None:
+    def __init__(
+        self, where: str, capacity_bytes: int, banks: int, code_bytes: int, fabric: Fabric, base_word: int
+    ) -> None:
         super().__init__(where, capacity_bytes, fabric, base_word, reserved_bytes=code_bytes)
         self.bank_bytes = capacity_bytes // banks
         self.banks = banks

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 import networkx as nx
 
@@ -35,8 +36,23 @@ ELINK = ("elink",)
 # off-chip networks' own. ``xedge-in`` and ``redge-in`` join the eLink's incoming end to an
 # xMesh or rMesh edge router, ``xedge-out`` and ``redge-out`` join such a router to its
 # outgoing end, and ``elink-in`` and ``elink-out`` are the off-chip link itself.
-KINDS = ("inject", "cmesh", "eject", "rinject", "rmesh", "reject", "xinject", "xmesh", "xeject", "xedge-in",
-         "redge-in", "xedge-out", "redge-out", "elink-in", "elink-out")
+KINDS = (
+    "inject",
+    "cmesh",
+    "eject",
+    "rinject",
+    "rmesh",
+    "reject",
+    "xinject",
+    "xmesh",
+    "xeject",
+    "xedge-in",
+    "redge-in",
+    "xedge-out",
+    "redge-out",
+    "elink-in",
+    "elink-out",
+)
 MESH_KINDS = ("cmesh", "rmesh", "xmesh")
 INJECT_KINDS = ("inject", "rinject", "xinject")  # what the cores put on chip
 NETWORK_PREFIX = {"c": "", "r": "r", "x": "x"}
@@ -184,23 +200,26 @@ class Mesh:
         if network not in ("c", "r"):
             raise ValueError(f"network must be 'c' or 'r', got {network!r}")
         if src == HOST:
+            target = cast(Coord, dst)
             prefix = "r" if network == "r" else "x"
-            self.check(dst)  # type: ignore[arg-type]
-            start = self.edge_router(dst)  # type: ignore[arg-type]
+            self.check(target)
+            start = self.edge_router(target)
             links = [self.elink_in, self.link(prefix + "edge-in", ELINK, router(start))]
-            return tuple(links + self._mesh_links(self.router_path(start, dst), prefix + "mesh")  # type: ignore[arg-type]
-                         + [self.link(prefix + "eject", router(dst), core_node(dst))])  # type: ignore[arg-type]
-        self.check(src)  # type: ignore[arg-type]
+            links += self._mesh_links(self.router_path(start, target), prefix + "mesh")
+            return (*links, self.link(prefix + "eject", router(target), core_node(target)))
+        source = cast(Coord, src)
+        self.check(source)
         prefix = "r" if network == "r" else ("x" if dst == HOST else "")
         mesh_kind = (prefix or "c") + "mesh"
-        links = [self.link(prefix + "inject", core_node(src), router(src))]  # type: ignore[arg-type]
+        links = [self.link(prefix + "inject", core_node(source), router(source))]
         if dst == HOST:
-            edge = self.edge_router(src)  # type: ignore[arg-type]
-            links += self._mesh_links(self.router_path(src, edge), mesh_kind)  # type: ignore[arg-type]
-            return tuple(links + [self.link(prefix + "edge-out", router(edge), ELINK), self.elink_out])
-        self.check(dst)  # type: ignore[arg-type]
-        links += self._mesh_links(self.router_path(src, dst), mesh_kind)  # type: ignore[arg-type]
-        return tuple(links + [self.link(prefix + "eject", router(dst), core_node(dst))])  # type: ignore[arg-type]
+            edge = self.edge_router(source)
+            links += self._mesh_links(self.router_path(source, edge), mesh_kind)
+            return (*links, self.link(prefix + "edge-out", router(edge), ELINK), self.elink_out)
+        target = cast(Coord, dst)
+        self.check(target)
+        links += self._mesh_links(self.router_path(source, target), mesh_kind)
+        return (*links, self.link(prefix + "eject", router(target), core_node(target)))
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -218,7 +237,7 @@ class Mesh:
 
     def neighbour_chain(self) -> list[Coord]:
         """All cores in a snake over the rows: consecutive cores are mesh neighbours."""
-        chain = []
+        chain: list[Coord] = []
         for r in range(self.rows):
             cols = range(self.cols) if r % 2 == 0 else range(self.cols - 1, -1, -1)
             chain.extend((r, c) for c in cols)

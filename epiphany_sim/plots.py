@@ -35,23 +35,45 @@ def load_latency_figure(results: Sequence[TrafficResult]) -> bytes:
     measured = [r for r in runs if not r.saturated]
     saturated = [r for r in runs if r.saturated]
     if measured:
-        lat_ax.plot([r.offered_rate for r in measured], [r.avg_latency_cycles for r in measured], "o-",
-                    color="#1f77b4", label="mean")
-        lat_ax.plot([r.offered_rate for r in measured], [r.p99_latency_cycles for r in measured], "s--",
-                    color="#ff7f0e", label="99th percentile")
+        lat_ax.plot(
+            [r.offered_rate for r in measured],
+            [r.avg_latency_cycles for r in measured],
+            "o-",
+            color="#1f77b4",
+            label="mean",
+        )
+        lat_ax.plot(
+            [r.offered_rate for r in measured],
+            [r.p99_latency_cycles for r in measured],
+            "s--",
+            color="#ff7f0e",
+            label="99th percentile",
+        )
         lat_ax.axhline(measured[0].zero_load_latency_cycles, color="grey", linestyle=":", label="zero load")
         lat_ax.set_yscale("log")
     if saturated:
-        lat_ax.axvspan(saturated[0].offered_rate, top * 1.03, color="#d9534f", alpha=0.15,
-                       label="saturated (latency grows with the run)")
+        lat_ax.axvspan(
+            saturated[0].offered_rate,
+            top * 1.03,
+            color="#d9534f",
+            alpha=0.15,
+            label="saturated (latency grows with the run)",
+        )
     lat_ax.set_xlabel("offered load (transactions per core per cycle)")
     lat_ax.set_ylabel("latency from offer to arrival (cycles, log scale)")
     lat_ax.set_title("latency against offered load")
     acc_ax.plot(offered, [r.accepted_rate for r in runs], "o-", color="#2e8b57", label="accepted")
     acc_ax.plot([0, top], [0, top], ":", color="grey", label="accepted = offered")
     if saturated:
-        acc_ax.plot([r.offered_rate for r in saturated], [r.accepted_rate for r in saturated], "o",
-                    markerfacecolor="white", markeredgecolor="#d9534f", markersize=9, label="saturated")
+        acc_ax.plot(
+            [r.offered_rate for r in saturated],
+            [r.accepted_rate for r in saturated],
+            "o",
+            markerfacecolor="white",
+            markeredgecolor="#d9534f",
+            markersize=9,
+            label="saturated",
+        )
     acc_ax.set_xlabel("offered load (transactions per core per cycle)")
     acc_ax.set_ylabel("accepted load (transactions per core per cycle)")
     acc_ax.set_title("accepted against offered load")
@@ -59,8 +81,10 @@ def load_latency_figure(results: Sequence[TrafficResult]) -> bytes:
         ax.set_xlim(0, top * 1.03)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left")
-    fig.suptitle(f"{first.pattern} traffic on {first.chip} ({first.rows}x{first.cols} mesh), "
-                 f"{first.cycles}-cycle window per point, seed {first.seed}")
+    fig.suptitle(
+        f"{first.pattern} traffic on {first.chip} ({first.rows}x{first.cols} mesh), "
+        f"{first.cycles}-cycle window per point, seed {first.seed}"
+    )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)

@@ -27,17 +27,19 @@ def link_table(network: Fabric, elapsed_cycles: float, only_used: bool = True) -
     for link in network.links:
         if only_used and not link.transfers:
             continue
-        rows.append({
-            "link": link.name,
-            "kind": link.kind,
-            "bytes": link.bytes,
-            "transactions": link.transactions,
-            "transfers": link.transfers,
-            "busy_cycles": link.busy_cycles,
-            "utilisation": link.busy_cycles / elapsed_cycles if elapsed_cycles > 0 else 0.0,
-            "wait_cycles": link.wait_cycles,
-            "max_wait_cycles": link.max_wait_cycles,
-        })
+        rows.append(
+            {
+                "link": link.name,
+                "kind": link.kind,
+                "bytes": link.bytes,
+                "transactions": link.transactions,
+                "transfers": link.transfers,
+                "busy_cycles": link.busy_cycles,
+                "utilisation": link.busy_cycles / elapsed_cycles if elapsed_cycles > 0 else 0.0,
+                "wait_cycles": link.wait_cycles,
+                "max_wait_cycles": link.max_wait_cycles,
+            }
+        )
     return rows
 
 
@@ -60,8 +62,12 @@ def summary(chip: Chip, start: float = 0.0, end: float | None = None) -> dict[st
         "cycles": end - start,
         "time_us": chip.config.cycles_to_us(end - start),
         "cores": [
-            {"core": core.index, "coord": list(core.coord), **time_split(core, start, end),
-             "sram_used_bytes": core.sram.used_bytes}
+            {
+                "core": core.index,
+                "coord": list(core.coord),
+                **time_split(core, start, end),
+                "sram_used_bytes": core.sram.used_bytes,
+            }
             for core in chip.cores
         ],
         "links": link_table(net, end - start),

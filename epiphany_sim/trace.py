@@ -29,17 +29,27 @@ LINKS_PID = 2
 HOST_TID = 0
 
 
-def span(pid: int, tid: int, cat: str, name: str, start: float, end: float, us_per_cycle: float,
-         args: dict[str, Any]) -> dict[str, Any]:
+def span(
+    pid: int, tid: int, cat: str, name: str, start: float, end: float, us_per_cycle: float, args: dict[str, Any]
+) -> dict[str, Any]:
     """One complete event from ``start`` to ``end`` cycles, with the exact cycles in ``args``."""
-    return {"ph": "X", "pid": pid, "tid": tid, "cat": cat, "name": name,
-            "ts": start * us_per_cycle, "dur": (end - start) * us_per_cycle,
-            "args": {**args, "start_cycles": start, "cycles": end - start}}
+    return {
+        "ph": "X",
+        "pid": pid,
+        "tid": tid,
+        "cat": cat,
+        "name": name,
+        "ts": start * us_per_cycle,
+        "dur": (end - start) * us_per_cycle,
+        "args": {**args, "start_cycles": start, "cycles": end - start},
+    }
 
 
 def _thread_name(pid: int, tid: int, name: str) -> list[dict[str, Any]]:
-    return [{"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}},
-            {"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}]
+    return [
+        {"ph": "M", "pid": pid, "tid": tid, "name": "thread_name", "args": {"name": name}},
+        {"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}},
+    ]
 
 
 def core_tracks(chip: Chip, host: bool) -> list[dict[str, Any]]:
@@ -83,15 +93,34 @@ def link_events(chip: Chip, label_args: Callable[[float], dict[str, Any]] = lamb
             args = {"src": str(transfer.src), "dst": str(transfer.dst)}
             for index, start, end, n_bytes in _merged(transfer.link_spans, transfer.n_bytes):
                 used.add(index)
-                events.append(span(LINKS_PID, index, fabric.links[index].kind, transfer.label or "transfer",
-                                   start, end, us, {"bytes": n_bytes, **args, **label_args(start)}))
+                events.append(
+                    span(
+                        LINKS_PID,
+                        index,
+                        fabric.links[index].kind,
+                        transfer.label or "transfer",
+                        start,
+                        end,
+                        us,
+                        {"bytes": n_bytes, **args, **label_args(start)},
+                    )
+                )
     if options is not None and options.bin_cycles:
         width, busy = fabric.busy_bins()
         for index in np.flatnonzero(busy.sum(axis=1)).tolist():
             used.add(index)
             name = fabric.links[index].name
-            events += [{"ph": "C", "pid": LINKS_PID, "tid": index, "name": name, "ts": b * width * us,
-                        "args": {"utilisation": cycles / width}} for b, cycles in enumerate(busy[index].tolist())]
+            events += [
+                {
+                    "ph": "C",
+                    "pid": LINKS_PID,
+                    "tid": index,
+                    "name": name,
+                    "ts": b * width * us,
+                    "args": {"utilisation": cycles / width},
+                }
+                for b, cycles in enumerate(busy[index].tolist())
+            ]
     for index in sorted(used):
         events += _thread_name(LINKS_PID, index, fabric.links[index].name)
     return events
@@ -99,5 +128,10 @@ def link_events(chip: Chip, label_args: Callable[[float], dict[str, Any]] = lamb
 
 def trace_json(events: Iterable[dict[str, Any]], other: dict[str, Any]) -> str:
     """The trace file's text: the events and ``other`` (what was run) as ``otherData``."""
-    return json.dumps({"traceEvents": list(events), "displayTimeUnit": "ns",
-                       "otherData": {**other, "time_unit": "us of simulated time"}})
+    return json.dumps(
+        {
+            "traceEvents": list(events),
+            "displayTimeUnit": "ns",
+            "otherData": {**other, "time_unit": "us of simulated time"},
+        }
+    )

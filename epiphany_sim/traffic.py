@@ -43,9 +43,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from epiphany_sim import fabric_kernel as k
 from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
-from epiphany_sim import fabric_kernel as k
 from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
 from epiphany_sim.errors import TrafficError
 from epiphany_sim.fabric import ticks
@@ -301,26 +301,26 @@ def run_traffic(chip: Chip, spec: TrafficSpec) -> TrafficResult:
     """Run synthetic traffic on a fresh chip: warm-up, measurement window, drain.
 
     Args:
-        chip: a chip on which nothing has run yet, built with ``record=True`` (or a trace).
+        chip: a chip on which nothing has run yet (the run makes it keep a record of every
+            transaction).
         spec: the traffic request.
 
     Returns:
         The measures of the run.
 
     Raises:
-        TrafficError: the chip has already run or does not record, the pattern does not
-            apply to its mesh, or no transaction was offered in the window (raise ``rate``
-            or ``cycles``).
+        TrafficError: the chip has already run, the pattern does not apply to its mesh, or no
+            transaction was offered in the window (raise ``rate`` or ``cycles``).
     """
     fabric = chip.fabric
     if chip.env.now or fabric.messages_sent:
         raise TrafficError("synthetic traffic needs a fresh chip on which nothing has run")
-    if not fabric.record:
-        raise TrafficError("synthetic traffic needs a chip built with record=True")
+    fabric.record_transfers()
     pattern = PATTERNS[spec.pattern](chip.config.rows, chip.config.cols, spec)
     cycle, source, dest = offers(pattern, spec)
-    fabric.post_many(source, dest, cycle * TICKS_PER_CYCLE + ticks(chip.config.write_overhead_cycles),
-                     chip.config.transaction_bytes)
+    fabric.post_many(
+        source, dest, cycle * TICKS_PER_CYCLE + ticks(chip.config.write_overhead_cycles), chip.config.transaction_bytes
+    )
     start, end = spec.warmup_cycles, spec.warmup_cycles + spec.cycles
     busy = []
     for until in (start, end, end + spec.drain_cycles):
@@ -349,14 +349,16 @@ def _result(chip: Chip, pattern: Pattern, spec: TrafficSpec, window_busy: np.nda
     zero_load = fabric.zero_load_cycles(recs[mine, k.C_SRC], recs[mine, k.C_DST], config.transaction_bytes, k.PORT_C)
     injected_rate = offered / (n_cores * cycles)
     zero_load_mean = float(zero_load.mean()) if len(zero_load) else 0.0
-    saturated = (accepted_rate < SATURATION_RATIO * injected_rate or len(latency) < offered
-                 or (len(latency) > 0 and latency.mean() > LATENCY_LIMIT * zero_load_mean))
+    saturated = (
+        accepted_rate < SATURATION_RATIO * injected_rate
+        or len(latency) < offered
+        or (len(latency) > 0 and latency.mean() > LATENCY_LIMIT * zero_load_mean)
+    )
     links = [
         {"link": link.name, "utilisation": busy / cycles}
         for link, busy in zip(fabric.links, window_busy.tolist(), strict=True)
         if link.kind in TRAFFIC_LINK_KINDS
     ]
-    is_hotspot = isinstance(pattern, Hotspot)
     return TrafficResult(
         chip=config.name,
         rows=config.rows,
@@ -377,8 +379,8 @@ def _result(chip: Chip, pattern: Pattern, spec: TrafficSpec, window_busy: np.nda
         warmup_cycles=spec.warmup_cycles,
         drain_cycles=spec.drain_cycles,
         seed=spec.seed,
-        hotspot=list(pattern.hotspot) if is_hotspot else None,
-        hotspot_fraction=spec.hotspot_fraction if is_hotspot else None,
+        hotspot=list(pattern.hotspot) if isinstance(pattern, Hotspot) else None,
+        hotspot_fraction=spec.hotspot_fraction if isinstance(pattern, Hotspot) else None,
         max_link_utilisation=max(row["utilisation"] for row in links),
         links=links,
     )
@@ -402,8 +404,23 @@ def trace_events(chip: Chip) -> list[dict[str, Any]]:
     window = chip.fabric.trace.window if chip.fabric.trace else None
     for transfer in chip.fabric.transfers_between(*window) if window else []:
         source = chip.mesh.index_of(transfer.src)
-        args = {"bytes": transfer.n_bytes, "dst": str(transfer.dst), "hops": transfer.hops,
-                "latency_cycles": transfer.latency_cycles, "wait_cycles": transfer.wait_cycles}
-        events.append(chip_trace.span(chip_trace.CORES_PID, source + 1, "send", f"write to {transfer.dst}",
-                                      transfer.sent_at, transfer.injected_at, us, args))
+        args = {
+            "bytes": transfer.n_bytes,
+            "dst": str(transfer.dst),
+            "hops": transfer.hops,
+            "latency_cycles": transfer.latency_cycles,
+            "wait_cycles": transfer.wait_cycles,
+        }
+        events.append(
+            chip_trace.span(
+                chip_trace.CORES_PID,
+                source + 1,
+                "send",
+                f"write to {transfer.dst}",
+                transfer.sent_at,
+                transfer.injected_at,
+                us,
+                args,
+            )
+        )
     return events + chip_trace.link_events(chip)

@@ -16,22 +16,23 @@ from typing import Any, NoReturn
 import numpy as np
 from tqdm import tqdm
 
-from epiphany_sim.config import load_chip
+from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import check_output_path, write_atomic, write_json
-from nnmap.broadcast import BROADCASTS
+from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
-from nnmap.plots import compare_figures, run_figures, save_figures, sweep_figures
+from nnmap.options import add_chip_arguments
 from nnmap.report import report_html
 from nnmap.run import run
-from nnmap.strategies import REGISTRY, get_strategy
+from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
 from nnmap.sweep_spec import load_spec
 from nnmap.text import table
 from nnmap.trace import trace_json
 from nnmap.train_cli import add_train_parser, train_command
 
-DEFAULT_LAYERS = "6,16,4"  # seed 003's example: 6 inputs, 16 hidden nodes
+DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
+DEFAULT_STRATEGY = "partitioned"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,8 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
-    p.add_argument("--chip-config", metavar="FILE", help="TOML file of chip field overrides")
+    add_chip_arguments(p)
     p.add_argument("--layers", default=None, help=f"layer sizes, inputs first (default {DEFAULT_LAYERS})")
     p.add_argument("--model", metavar="FILE.npz", help="weights W0,b0,W1,b1,... and activations (instead of --layers)")
     p.add_argument("--hidden-activation", default="sigmoid", choices=ACTIVATIONS[:-1])
@@ -53,7 +53,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM")
     p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy")
@@ -61,15 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (p_plan, p_run, p_cmp):
         _common(p)
     for p in (p_plan, p_run):
-        p.add_argument("--strategy", default="partitioned", choices=list(REGISTRY))
-        p.add_argument("--broadcast", default=None, choices=list(BROADCASTS),
-                       help="hidden-value broadcast (default: the strategy's own)")
+        p.add_argument(
+            "--strategy",
+            default=DEFAULT_STRATEGY,
+            choices=list(STRATEGIES),
+            help=f"mapping strategy (default {DEFAULT_STRATEGY})",
+        )
+        p.add_argument(
+            "--broadcast",
+            default=None,
+            choices=list(BROADCASTS),
+            help="hidden-value broadcast (default: the strategy's own)",
+        )
     p_run.add_argument("--json", metavar="FILE", help="write the run's figures as JSON")
     p_run.add_argument("--outputs", metavar="FILE.npy", help="save the simulated outputs")
     p_run.add_argument("--trace", metavar="FILE.json", help="write a Chrome trace-event file (Perfetto)")
     p_run.add_argument("--report", metavar="FILE.html", help="write one self-contained HTML page with all figures")
-    p_cmp.add_argument("--strategies", default="all",
-                       help="comma-separated strategy[:broadcast] list, or 'all' (every strategy and variant)")
+    every = ", ".join(f"{name}:{bc}" for name, bc in all_variants())
+    p_cmp.add_argument(
+        "--strategies", default="all", help=f"comma-separated strategy[:broadcast] list, or 'all' (default): {every}"
+    )
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
@@ -79,8 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a local cluster)")
     p_sweep.add_argument("--resume", action="store_true", help="skip the runs DIR already records")
     p_sweep.add_argument("--workers", type=int, help=f"local cluster worker processes (default {DEFAULT_WORKERS})")
-    p_sweep.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
-                         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})")
+    p_sweep.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
+    )
     add_train_parser(sub)
     return parser
 
@@ -102,12 +118,8 @@ def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
 
 def _variants(text: str) -> list[tuple[str, str | None]]:
     if text == "all":
-        runs: list[tuple[str, str | None]] = []
-        for name, cls in sorted(REGISTRY.items(), key=lambda kv: kv[0] != "partitioned"):
-            own = [b for b in ("bidir", "oneway", "dram") if b in cls.broadcasts] if name == "partitioned" else []
-            runs += [(name, b) for b in own] or [(name, None)]
-        return runs
-    out = []
+        return list(all_variants())
+    out: list[tuple[str, str | None]] = []
     for item in text.split(","):
         name, _, bc = item.strip().partition(":")
         get_strategy(name)
@@ -120,37 +132,62 @@ def _variants(text: str) -> list[tuple[str, str | None]]:
 def _summary(m: dict[str, Any]) -> str:
     util = m["core_utilisation"]
     speedup = f"{m['speedup']:.2f}x" if m["speedup"] else "n/a"
-    return "\n".join([
-        f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}",
-        f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
-        f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
-        f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
-        f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
-        f"busiest mesh link {m['link_max_utilisation']:.0%}",
-        f"  {m['messages']} messages; {m['bytes_on_chip']} bytes on chip, {m['bytes_off_chip']} off chip",
-        f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
-    ])
+    return "\n".join(
+        [
+            f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}",
+            f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
+            f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
+            f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
+            f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
+            f"busiest mesh link {m['link_max_utilisation']:.0%}",
+            f"  {m['messages']} messages; {m['bytes_on_chip']} bytes on chip, {m['bytes_off_chip']} off chip",
+            f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
+        ]
+    )
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    header = ["strategy", "broadcast", "compute cyc", "speedup", "util mean", "link max", "on-chip B",
-              "off-chip B", "messages", "valid"]
-    lines = [[
-        m["strategy"], m["broadcast"], f"{m['compute_cycles']:.0f}",
-        f"{m['speedup']:.2f}" if m["speedup"] else "-", f"{np.mean(m['core_utilisation']):.0%}",
-        f"{m['link_max_utilisation']:.0%}", str(m["bytes_on_chip"]), str(m["bytes_off_chip"]),
-        str(m["messages"]), "yes" if m["validated"] else "NO",
-    ] for m in rows]
+    header = [
+        "strategy",
+        "broadcast",
+        "compute cyc",
+        "speedup",
+        "util mean",
+        "link max",
+        "on-chip B",
+        "off-chip B",
+        "messages",
+        "valid",
+    ]
+    lines = [
+        [
+            m["strategy"],
+            m["broadcast"],
+            f"{m['compute_cycles']:.0f}",
+            f"{m['speedup']:.2f}" if m["speedup"] else "-",
+            f"{np.mean(m['core_utilisation']):.0%}",
+            f"{m['link_max_utilisation']:.0%}",
+            str(m["bytes_on_chip"]),
+            str(m["bytes_off_chip"]),
+            str(m["messages"]),
+            "yes" if m["validated"] else "NO",
+        ]
+        for m in rows
+    ]
     return table(header, lines)
 
 
 def _sweep_summary(out: str, outcome: SweepOutcome) -> str:
     done = outcome.skipped + outcome.ran
-    lines = [f"sweep: {done} of {outcome.total} runs recorded in {out} ({outcome.skipped} from before, "
-             f"{outcome.ran} now, in {outcome.wall_seconds:.1f} s)"]
+    lines = [
+        f"sweep: {done} of {outcome.total} runs recorded in {out} ({outcome.skipped} from before, "
+        f"{outcome.ran} now, in {outcome.wall_seconds:.1f} s)"
+    ]
     if outcome.failed or outcome.not_validated:
-        lines.append(f"  of the runs now: {outcome.failed} failed (see the error column), "
-                     f"{outcome.not_validated} did not match numpy")
+        lines.append(
+            f"  of the runs now: {outcome.failed} failed (see the error column), "
+            f"{outcome.not_validated} did not match numpy"
+        )
     if outcome.lost:
         lines.append(f"  {outcome.lost} runs lost with their workers: run again with --resume")
     if outcome.interrupted:
@@ -171,11 +208,66 @@ def _sweep(args: argparse.Namespace) -> int:
         print("nnmap: sweep interrupted before any run finished", file=sys.stderr)
         return 130
     if not outcome.interrupted:
+        from nnmap.plots import save_figures, sweep_figures  # matplotlib only when drawing
+
         save_figures(sweep_figures(outcome.rows), args.out)
     print(_sweep_summary(args.out, outcome))
     if outcome.interrupted:
         return 130
     return 1 if outcome.lost or outcome.not_validated else 0
+
+
+def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
+    for path in (args.json, args.plots, args.outputs, args.trace, args.report):
+        check_output_path(path)
+    visual = bool(args.plots or args.trace or args.report)
+    result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
+    figures: dict[str, bytes] = {}
+    if args.plots or args.report:
+        from nnmap.plots import run_figures  # matplotlib only when drawing
+
+        figures = run_figures(result)
+    trace_text = trace_json(result) if args.trace else None
+    page = report_html(result.metrics, figures) if args.report else None
+    print(_summary(result.metrics))
+    if args.outputs:
+        write_atomic(args.outputs, lambda tmp: np.save(tmp, result.outputs))
+    if args.json:
+        write_json(result.metrics, args.json)
+    if trace_text is not None:
+        write_atomic(args.trace, lambda tmp: Path(tmp).write_text(trace_text))
+    if page is not None:
+        write_atomic(args.report, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    _save(figures, args.plots)
+    return 0 if result.metrics["validated"] else 1
+
+
+def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
+    check_output_path(args.json)
+    check_output_path(args.plots)
+    variants = _variants(args.strategies)
+    rows = [
+        run(chip, net, name, x, bc).metrics
+        for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
+    ]
+    figures: dict[str, bytes] = {}
+    if args.plots:
+        from nnmap.plots import compare_figures  # matplotlib only when drawing
+
+        figures = compare_figures(rows)
+    print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}")
+    print(_table(rows))
+    if args.json:
+        write_json({"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows}, args.json)
+    _save(figures, args.plots)
+    return 0 if all(m["validated"] for m in rows) else 1
+
+
+def _save(figures: dict[str, bytes], directory: str | None) -> None:
+    if directory:
+        from nnmap.plots import save_figures
+
+        save_figures(figures, directory)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -190,40 +282,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "plan":
         print(get_strategy(args.strategy).plan(chip, net, len(x), args.broadcast).describe())
         return 0
-    check_output_path(args.json)
-    check_output_path(args.plots)
     if args.command == "run":
-        for path in (args.outputs, args.trace, args.report):
-            check_output_path(path)
-        visual = bool(args.plots or args.trace or args.report)
-        result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
-        figures = run_figures(result) if args.plots or args.report else {}
-        trace_text = trace_json(result) if args.trace else None
-        page = report_html(result.metrics, figures) if args.report else None
-        print(_summary(result.metrics))
-        if args.outputs:
-            write_atomic(args.outputs, lambda tmp: np.save(tmp, result.outputs))
-        if args.json:
-            write_json(result.metrics, args.json)
-        if trace_text is not None:
-            write_atomic(args.trace, lambda tmp: Path(tmp).write_text(trace_text))
-        if page is not None:
-            write_atomic(args.report, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
-        if args.plots:
-            save_figures(figures, args.plots)
-        return 0 if result.metrics["validated"] else 1
-    variants = _variants(args.strategies)
-    rows = [run(chip, net, name, x, bc).metrics
-            for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(),
-                                 leave=False)]
-    figures = compare_figures(rows) if args.plots else {}
-    print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}")
-    print(_table(rows))
-    if args.json:
-        write_json({"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows}, args.json)
-    if args.plots:
-        save_figures(figures, args.plots)
-    return 0 if all(m["validated"] for m in rows) else 1
+        return _run(args, chip, net, x)
+    return _compare(args, chip, net, x)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

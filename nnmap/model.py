@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class Network:
             arrays[f"b{k}"] = layer.bias
         arrays["activations"] = np.array([layer.activation for layer in self.layers])
         with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **cast(dict[str, Any], arrays))  # names W0, b0, ...: never savez's own keywords
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -120,9 +121,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def random_network(
-    sizes: Sequence[int], hidden: str = "sigmoid", output: str = "sigmoid", seed: int = 0
-) -> Network:
+def random_network(sizes: Sequence[int], hidden: str = "sigmoid", output: str = "sigmoid", seed: int = 0) -> Network:
     """Seeded random weights, uniform in +-1/sqrt(n_in) (a common initialisation)."""
     rng = np.random.default_rng(seed)
     layers = []
@@ -160,11 +159,13 @@ def load_npz(path: str | Path) -> Network:
             if f"b{k}" not in names:
                 raise ModelError(f"{path}: missing array b{k}")
             try:
-                layers.append(Layer(
-                    np.asarray(data[f"W{k}"], dtype=np.float32),
-                    np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
-                    activations[k],
-                ))
+                layers.append(
+                    Layer(
+                        np.asarray(data[f"W{k}"], dtype=np.float32),
+                        np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
+                        activations[k],
+                    )
+                )
             except ModelError as exc:
                 raise ModelError(f"{path}: layer {k}: {exc}") from None
             except (TypeError, ValueError) as exc:

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.memory import ALIGN_BYTES
-from nnmap.errors import MappingError
+from epiphany_sim.memory import aligned_bytes
+from epiphany_sim.mesh import Coord
 from nnmap.model import Network
 from nnmap.program import Op, Relay
 
-Coord = tuple[int, int]
+if TYPE_CHECKING:
+    from nnmap.lowering.flows import Flow
+
 ELEMENT_BYTES = 4  # float32
 
 
@@ -66,14 +68,15 @@ class LayerAssignment:
 
     Attributes:
         pieces: per chain position, its pieces in product order.
-        flow: ``"chain"`` (a partial sum moves from each contributor to the next, the last
-            one owns the output) or ``"gather"`` (every contributor sends its partial sum
+        flow: how partial sums reach an output's owner (``nnmap.lowering.flows``: ``CHAIN``,
+            where a partial sum moves from each contributor to the next and the last one
+            owns the output, or ``GATHER``, where every contributor sends its partial sum
             straight to the owner).
         owner: chain position that finishes each output.
     """
 
     pieces: list[list[Piece]]
-    flow: str
+    flow: Flow
     owner: dict[int, int]
 
     def contributors(self, j: int) -> list[int]:
@@ -110,29 +113,54 @@ class LayerAssignment:
         return sum(p.count for p in self.pieces[k])
 
     def receives_partial(self, k: int, j: int) -> bool:
-        """Whether chain position ``k`` is sent partial sums of output ``j``.
-
-        In a chain every contributor but the first receives one (a core strictly inside an
-        output receives it and passes it on); in a gather only the owner receives them.
-        """
-        contributors = self.contributors(j)
-        if k not in contributors or len(contributors) < 2:
-            return False
-        if self.flow == "chain":
-            return contributors[0] != k
-        return self.owner[j] == k
+        """Whether chain position ``k`` is sent partial sums of output ``j`` (the flow decides)."""
+        return k in self.contributors(j) and self.flow.receives(self, k, j)
 
 
-def aligned_bytes(n_elements: int) -> int:
-    size = n_elements * ELEMENT_BYTES
-    return -(-size // ALIGN_BYTES) * ALIGN_BYTES
+def buffer_bytes(n_elements: int) -> int:
+    """The SRAM a buffer of ``n_elements`` float32 values takes, aligned."""
+    return aligned_bytes(n_elements * ELEMENT_BYTES)
+
+
+def data_bytes(named: dict[str, int]) -> int:
+    """The SRAM the buffers ``named`` (name to elements) take together."""
+    return sum(buffer_bytes(n) for n in named.values())
+
+
+def runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices as ``(start, length)`` runs of consecutive values."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if out and out[-1][0] + out[-1][1] == i:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((i, 1))
+    return out
 
 
 @dataclass
 class Plan:
-    """Everything needed to run a network on a chip with one strategy."""
+    """Everything needed to run a network on a chip with one strategy.
 
-    chip: ChipConfig
+    Attributes:
+        config: the chip the plan is for.
+        net: the network.
+        strategy: the strategy's registered name.
+        broadcast: the broadcast's registered name.
+        batch: samples per run.
+        chain: the cores in chain order (consecutive cores are mesh neighbours).
+        layers: per layer, how its products are dealt to the chain.
+        buffers: per core, its SRAM buffers: name to float32 elements.
+        setup: per core, the initial values the host loads (buffer name to values).
+        parameters: per core, the names of the buffers that hold the network's weights and
+            biases, in layer order.
+        ops: per core, the forward program for the whole batch.
+        readback: per core, the program that writes its outputs to the host.
+        relays: per core, the forwarding rules of its DMA engine.
+        dram: the host DRAM's buffers: name to elements.
+    """
+
+    config: ChipConfig
     net: Network
     strategy: str
     broadcast: str
@@ -141,6 +169,7 @@ class Plan:
     layers: list[LayerAssignment]
     buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
     setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
+    parameters: dict[Coord, list[str]] = field(default_factory=dict)
     ops: dict[Coord, list[Op]] = field(default_factory=dict)
     readback: dict[Coord, list[Op]] = field(default_factory=dict)
     relays: dict[Coord, list[Relay]] = field(default_factory=dict)
@@ -148,28 +177,13 @@ class Plan:
 
     def sram_bytes(self, coord: Coord) -> int:
         """Bytes a core needs: its code area plus every buffer, aligned."""
-        return self.chip.code_bytes + sum(aligned_bytes(n) for n in self.buffers.get(coord, {}).values())
-
-    def check_fits(self) -> None:
-        """Raise ``MappingError`` naming the fullest core if any core's buffers overflow."""
-        worst = max(self.chain, key=self.sram_bytes)
-        need = self.sram_bytes(worst)
-        if need > self.chip.sram_bytes:
-            k = self.chain.index(worst)
-            largest = max(self.buffers[worst].items(), key=lambda kv: kv[1])
-            raise MappingError(
-                f"network {self.net.sizes} does not fit: core {worst} (chain position {k}) needs "
-                f"{need - self.chip.code_bytes} bytes of data but has {self.chip.data_bytes} bytes free "
-                f"({self.chip.sram_bytes} SRAM - {self.chip.code_bytes} code; largest buffer "
-                f"{largest[0]} {aligned_bytes(largest[1])} bytes); use a chip with more cores or SRAM "
-                f"(e64: 64 cores, epiphany-v: 1024 cores of 64 KB), a smaller --batch, or a smaller network"
-            )
+        return self.config.code_bytes + data_bytes(self.buffers.get(coord, {}))
 
     def describe(self) -> str:
         """The plan as text: per core, its products, owned outputs, partial sums and SRAM."""
         lines = [
             f"plan: {self.strategy} (broadcast {self.broadcast}) of network {self.net.sizes} on "
-            f"{self.chip.name} ({self.chip.rows}x{self.chip.cols}), batch {self.batch}",
+            f"{self.config.name} ({self.config.rows}x{self.config.cols}), batch {self.batch}",
         ]
         for k, coord in enumerate(self.chain):
             lines.append(f"core {k} at {coord} (chain position {k}):")
@@ -186,7 +200,7 @@ class Plan:
                 first = pieces[0].j * n_in + pieces[0].start
                 lines.append(
                     f"  layer {layer_index}: {layer.products(k)} products"
-                    + (f" [{first}, {first + layer.products(k)})" if layer.flow == "chain" else "")
+                    + (f" [{first}, {first + layer.products(k)})" if layer.flow.contiguous else "")
                     + f": {ranges}"
                 )
                 owned = layer.owned(k)
@@ -197,19 +211,13 @@ class Plan:
                     lines.append(f"    sends partial sums of: {_compact(sends)}")
                 if receives:
                     lines.append(f"    receives partial sums of: {_compact(receives)}")
-            usage = ", ".join(f"{name} {aligned_bytes(n)}" for name, n in self.buffers.get(coord, {}).items())
+            usage = ", ".join(f"{name} {buffer_bytes(n)}" for name, n in self.buffers.get(coord, {}).items())
             lines.append(
-                f"  SRAM: {self.sram_bytes(coord)} of {self.chip.sram_bytes} bytes "
-                f"(code {self.chip.code_bytes}, {usage})"
+                f"  SRAM: {self.sram_bytes(coord)} of {self.config.sram_bytes} bytes "
+                f"(code {self.config.code_bytes}, {usage})"
             )
         return "\n".join(lines)
 
 
 def _compact(indices: list[int]) -> str:
-    out = []
-    for j in sorted(set(indices)):
-        if out and out[-1][1] == j - 1:
-            out[-1][1] = j
-        else:
-            out.append([j, j])
-    return ", ".join(f"y{a}" if a == b else f"y{a}-y{b}" for a, b in out)
+    return ", ".join(f"y{a}" if n == 1 else f"y{a}-y{a + n - 1}" for a, n in runs(list(set(indices))))

@@ -9,14 +9,13 @@ issues) or a relay (the receiving core's DMA engine forwarding what arrived, see
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
 
-from epiphany_sim.chip import Chip
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
 from epiphany_sim.mesh import HOST, Coord
@@ -156,7 +155,7 @@ class Relay:
     dst: Coord
 
 
-def run_ops(core: Core, ops: list[Op]) -> Generator[simpy.Event, Any, None]:
+def run_ops(core: Core, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
     """The simpy process that runs ``ops`` on ``core``."""
     cfg = core.chip.config
     sram = core.sram
@@ -188,8 +187,12 @@ def run_ops(core: Core, ops: list[Op]) -> Generator[simpy.Event, Any, None]:
                 if np.all(flags >= op.value):
                     break
             else:
-                raise DeadlockError([f"{core.name} polled {op.buffer} {MAX_POLLS} times; flags still {flags.tolist()}, "
-                                     f"waiting for all >= {op.value}"])
+                raise DeadlockError(
+                    [
+                        f"{core.name} polled {op.buffer} {MAX_POLLS} times; flags still {flags.tolist()}, "
+                        f"waiting for all >= {op.value}"
+                    ]
+                )
         elif isinstance(op, Signal):
             yield from core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label)
         elif isinstance(op, ReadDram):
@@ -201,10 +204,3 @@ def run_ops(core: Core, ops: list[Op]) -> Generator[simpy.Event, Any, None]:
             yield from op.run(core)
         else:  # pragma: no cover - the Op union is closed
             raise TypeError(f"unknown op {op!r}")
-
-
-def register_relays(chip: Chip, relays: dict[Coord, list[Relay]]) -> None:
-    """Give every core's DMA engine its forwarding rules (the buffers must be allocated)."""
-    for node, rules in relays.items():
-        for rule in rules:
-            chip.add_relay(node, rule.buffer, rule.src, rule.dst)

@@ -1,4 +1,7 @@
-"""One self-contained HTML page of a run: summary table, validation result, figures inlined."""
+"""One self-contained HTML page of a run: summary table, validation result, figures inlined.
+
+Each figure is shown under its caption from ``nnmap.plots.RUN_FIGURES``.
+"""
 
 from __future__ import annotations
 
@@ -32,13 +35,6 @@ _ROWS = [
     ("max abs error vs numpy", "max_abs_error", "{:.3g}"),
 ]
 
-CAPTIONS = {
-    "timeline.png": "Core timeline: what each core does, cycle by cycle",
-    "utilisation.png": "Core utilisation on the mesh",
-    "congestion.png": "Link congestion: utilisation and queueing per directed link",
-    "compare.png": "Strategies compared",
-}
-
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1400px; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
@@ -61,23 +57,31 @@ def report_html(metrics: dict[str, Any], figures: dict[str, bytes]) -> str:
         metrics: ``RunResult.metrics``.
         figures: ``{file name: PNG bytes}`` as made by ``nnmap.plots.run_figures``.
     """
+    from nnmap.plots import RUN_FIGURES  # matplotlib only when the report is written
+
+    captions = {figure.file: figure.caption for figure in RUN_FIGURES}
     m = metrics
     util = m["core_utilisation"]
     values = {**m, "clock_mhz": m["clock_hz"] / 1e6}
     rows = [(label, _cell(values.get(key), fmt)) for label, key, fmt in _ROWS]
-    rows.append(("core utilisation (compute phase)",
-                 f"mean {np.mean(util):.0%}, min {min(util):.0%}, max {max(util):.0%}"))
+    rows.append(
+        ("core utilisation (compute phase)", f"mean {np.mean(util):.0%}, min {min(util):.0%}, max {max(util):.0%}")
+    )
     table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     ok = m["validated"]
-    verdict = (f'<p class="{"ok" if ok else "bad"}">Validated against a numpy forward pass: '
-               f'{"yes" if ok else "NO"} (max abs error {_cell(m["max_abs_error"], "{:.3g}")})</p>')
+    verdict = (
+        f'<p class="{"ok" if ok else "bad"}">Validated against a numpy forward pass: '
+        f"{'yes' if ok else 'NO'} (max abs error {_cell(m['max_abs_error'], '{:.3g}')})</p>"
+    )
     images = "\n".join(
-        f'<h3>{html.escape(CAPTIONS.get(name, name))}</h3>\n<img alt="{html.escape(name)}" '
+        f'<h3>{html.escape(captions.get(name, name))}</h3>\n<img alt="{html.escape(name)}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
         for name, png in figures.items()
     )
     title = f"nnmap run: {m['strategy']} of {m['layers']} on {m['chip']}"
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
-            f"<h1>{html.escape(title)}</h1>\n{verdict}\n<h2>Summary</h2>\n<table>\n{table}\n</table>\n"
-            f"<h2>Figures</h2>\n{images}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n{verdict}\n<h2>Summary</h2>\n<table>\n{table}\n</table>\n"
+        f"<h2>Figures</h2>\n{images}\n</body></html>\n"
+    )

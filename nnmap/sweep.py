@@ -44,11 +44,37 @@ DEFAULT_WORKERS = 2
 CONNECT_TIMEOUT_S = 10.0
 POLL_S = 0.05  # how often the sweep looks for finished runs and for Ctrl-C
 
-PARAM_COLUMNS = ("run_id", "chip", "rows", "cols", "cores", "layers", "strategy", "broadcast", "batch", "seed",
-                 "hidden_activation", "output_activation")
-METRIC_COLUMNS = ("total_cycles", "setup_cycles", "compute_cycles", "readback_cycles", "single_core_cycles",
-                  "speedup", "time_us", "validated", "max_abs_error", "bytes_on_chip", "bytes_off_chip",
-                  "compute_bytes_on_chip", "compute_bytes_off_chip", "messages", "link_max_utilisation")
+PARAM_COLUMNS = (
+    "run_id",
+    "chip",
+    "rows",
+    "cols",
+    "cores",
+    "layers",
+    "strategy",
+    "broadcast",
+    "batch",
+    "seed",
+    "hidden_activation",
+    "output_activation",
+)
+METRIC_COLUMNS = (
+    "total_cycles",
+    "setup_cycles",
+    "compute_cycles",
+    "readback_cycles",
+    "single_core_cycles",
+    "speedup",
+    "time_us",
+    "validated",
+    "max_abs_error",
+    "bytes_on_chip",
+    "bytes_off_chip",
+    "compute_bytes_on_chip",
+    "compute_bytes_off_chip",
+    "messages",
+    "link_max_utilisation",
+)
 COLUMNS = (*PARAM_COLUMNS, *METRIC_COLUMNS, "wall_seconds", "error")
 
 
@@ -59,9 +85,17 @@ def execute(params: RunParams) -> dict[str, Any]:
     """
     start = time.perf_counter()
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(run_id=params.run_id, chip=params.chip, layers=params.layers_text, strategy=params.strategy,
-               broadcast=params.broadcast, batch=params.batch, seed=params.seed,
-               hidden_activation=params.hidden_activation, output_activation=params.output_activation)
+    row.update(
+        run_id=params.run_id,
+        chip=params.chip,
+        layers=params.layers_text,
+        strategy=params.strategy,
+        broadcast=params.broadcast,
+        batch=params.batch,
+        seed=params.seed,
+        hidden_activation=params.hidden_activation,
+        output_activation=params.output_activation,
+    )
     try:
         chip = chip_from_name(params.chip)
         row.update(rows=chip.rows, cols=chip.cols, cores=chip.n_cores)
@@ -102,8 +136,9 @@ class ResultStore:
             raise SweepError(f"--out {self.directory}: directory {self.directory.parent} does not exist")
         existing = [p for p in (self.json_path, self.csv_path) if p.exists()]
         if existing and not resume:
-            raise SweepError(f"{existing[0]} already exists: pass --resume to finish that sweep, "
-                             "or choose another --out directory")
+            raise SweepError(
+                f"{existing[0]} already exists: pass --resume to finish that sweep, or choose another --out directory"
+            )
         if resume and self.json_path.exists():
             self.rows = self._load()
 
@@ -186,8 +221,9 @@ def connect(scheduler: str | None, workers: int, timeout_s: float = CONNECT_TIME
     from dask.distributed import Client, LocalCluster  # heavy import: only when a sweep runs
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=f"{timeout_s}s"), None
@@ -297,5 +333,14 @@ def run_sweep(
         client.close()
         if cluster is not None:
             cluster.close()
-    return SweepOutcome(len(spec.runs), skipped, ran, failed, not_validated, lost, interrupted,
-                        time.perf_counter() - started, store.rows)
+    return SweepOutcome(
+        len(spec.runs),
+        skipped,
+        ran,
+        failed,
+        not_validated,
+        lost,
+        interrupted,
+        time.perf_counter() - started,
+        store.rows,
+    )

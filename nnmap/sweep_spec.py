@@ -15,9 +15,11 @@ runs are every combination of one value from each):
     output_activation = "sigmoid"               # optional, as nnmap run's --output-activation
 
 A strategy written ``"name:broadcast"`` keeps its own broadcast; the ``broadcasts`` axis
-applies to the plain names only. Runs that come out identical (``"default"`` next to the
-broadcast it stands for) are one run. Each run has a stable ``run_id``, a hash of its
-parameters, by which ``nnmap sweep --resume`` knows what is already recorded.
+applies to the plain names only. ``"all"`` is every strategy with each broadcast it declares
+worth comparing (``Strategy.variants``), as ``nnmap compare --strategies all`` runs them.
+Runs that come out identical (``"default"`` next to the broadcast it stands for) are one
+run. Each run has a stable ``run_id``, a hash of its parameters, by which
+``nnmap sweep --resume`` knows what is already recorded.
 
 The whole file is checked before anything runs: a malformed file, an unknown key, a wrong
 type, an unknown chip, strategy, broadcast or activation is a ``SweepError`` naming the file
@@ -35,16 +37,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from epiphany_sim.config import chip_from_name
+from epiphany_sim.config import PRESETS, chip_from_name
 from epiphany_sim.errors import SimError
-from nnmap.broadcast import BROADCASTS
 from nnmap.errors import SweepError
+from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS
-from nnmap.strategies import REGISTRY
+from nnmap.strategies import STRATEGIES, all_variants
 
 DEFAULT_BROADCAST = "default"
-KEYS = ("chips", "layers", "strategies", "broadcasts", "batches", "seeds", "hidden_activation",
-        "output_activation")
+KEYS = ("chips", "layers", "strategies", "broadcasts", "batches", "seeds", "hidden_activation", "output_activation")
 REQUIRED = ("chips", "layers", "strategies")
 
 
@@ -118,7 +119,7 @@ def _ints(path: Path, key: str, values: list[Any], minimum: int) -> list[int]:
 
 def _chip(path: Path, name: Any) -> str:
     if not isinstance(name, str):
-        raise _fail(path, f"chips must hold names such as \"e16\" or \"4x4\", got {name!r}")
+        raise _fail(path, f'chips must hold preset names ({", ".join(PRESETS)}) or meshes such as "4x4", got {name!r}')
     try:
         return chip_from_name(name).name
     except SimError as exc:
@@ -131,11 +132,11 @@ def _layers(path: Path, value: Any) -> tuple[int, ...]:
         try:
             sizes = [int(p) for p in parts]
         except ValueError:
-            raise _fail(path, f"layers entry {value!r} is not comma-separated integers like \"6,16,4\"") from None
+            raise _fail(path, f'layers entry {value!r} is not comma-separated integers like "6,16,4"') from None
     elif isinstance(value, list):
         sizes = value
     else:
-        raise _fail(path, f"layers entries are \"6,16,4\" or [6, 16, 4], got {value!r}")
+        raise _fail(path, f'layers entries are "6,16,4" or [6, 16, 4], got {value!r}')
     if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
         raise _fail(path, f"layers entry {value!r} needs at least two sizes, all integers >= 1")
     return tuple(sizes)
@@ -143,29 +144,30 @@ def _layers(path: Path, value: Any) -> tuple[int, ...]:
 
 def _broadcast(path: Path, name: Any, where: str) -> str:
     if not isinstance(name, str) or (name not in BROADCASTS and name != DEFAULT_BROADCAST):
-        raise _fail(path, f"unknown broadcast {name!r} in {where}: use {DEFAULT_BROADCAST!r} or one of "
-                          f"{', '.join(BROADCASTS)}")
+        raise _fail(
+            path, f"unknown broadcast {name!r} in {where}: use {DEFAULT_BROADCAST!r} or one of {', '.join(BROADCASTS)}"
+        )
     return name
 
 
 def _variants(path: Path, strategies: Any, broadcasts: list[str]) -> list[tuple[str, str]]:
     """``(strategy, broadcast)`` pairs, broadcasts resolved, in file order, without repeats."""
     if strategies == "all":
-        strategies = list(REGISTRY)
+        strategies = [f"{name}:{bc}" for name, bc in all_variants()]
     elif not isinstance(strategies, list) or not strategies:
-        raise _fail(path, f"strategies must be \"all\" or a non-empty list, got {strategies!r}")
+        raise _fail(path, f'strategies must be "all" or a non-empty list, got {strategies!r}')
     pairs: list[tuple[str, str]] = []
     for item in strategies:
         if not isinstance(item, str):
             raise _fail(path, f"strategies must hold names, got {item!r}")
         name, colon, own = item.partition(":")
-        if name not in REGISTRY:
-            raise _fail(path, f"unknown strategy {name!r}: use one of {', '.join(REGISTRY)}")
+        if name not in STRATEGIES:
+            raise _fail(path, f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}")
         chosen = [_broadcast(path, own, f"strategy {item!r}")] if colon else broadcasts
-        cls = REGISTRY[name]
+        cls = STRATEGIES[name]
         for bc in chosen:
             resolved = cls.default_broadcast if bc == DEFAULT_BROADCAST else bc
-            if resolved not in cls.broadcasts:
+            if not cls.supports(resolved):
                 raise _fail(path, f"strategy {name} does not support broadcast {resolved!r}")
             if (name, resolved) not in pairs:
                 pairs.append((name, resolved))
@@ -193,8 +195,7 @@ def parse_spec(text: str, path: str | Path = "<string>") -> SweepSpec:
     layers = [_layers(path, v) for v in _list(path, data, "layers", None)]
     if "strategies" not in data:
         raise _fail(path, "missing key 'strategies' (a list, or \"all\")")
-    broadcasts = [_broadcast(path, b, "broadcasts")
-                  for b in _list(path, data, "broadcasts", [DEFAULT_BROADCAST])]
+    broadcasts = [_broadcast(path, b, "broadcasts") for b in _list(path, data, "broadcasts", [DEFAULT_BROADCAST])]
     variants = _variants(path, data["strategies"], broadcasts)
     batches = _ints(path, "batches", _list(path, data, "batches", [1]), 1)
     seeds = _ints(path, "seeds", _list(path, data, "seeds", [0]), 0)

@@ -31,15 +31,32 @@ def trace_events(result: RunResult) -> list[dict[str, Any]]:
     us = 1e6 / chip.config.clock_hz
     events = chip_trace.core_tracks(chip, host=True)
     for tid, agent in [(HOST_TID, chip.host)] + [(core.index + 1, core) for core in chip.cores]:
-        events += [span(CORES_PID, tid, act.kind, act.label or act.kind, act.start, act.end, us,
-                        {"kind": act.kind, "layer": act.phase, "bytes": act.n_bytes})
-                   for act in agent.activities]
+        events += [
+            span(
+                CORES_PID,
+                tid,
+                act.kind,
+                act.label or act.kind,
+                act.start,
+                act.end,
+                us,
+                {"kind": act.kind, "layer": act.phase, "bytes": act.n_bytes},
+            )
+            for act in agent.activities
+        ]
     return events + chip_trace.link_events(chip, lambda start: {"phase": _phase_at(result, start)})
 
 
 def trace_json(result: RunResult) -> str:
     """The Chrome trace-event JSON text of a run."""
     m = result.metrics
-    return chip_trace.trace_json(trace_events(result), {
-        "chip": m["chip"], "layers": m["layers"], "strategy": m["strategy"], "broadcast": m["broadcast"],
-        "clock_hz": m["clock_hz"]})
+    return chip_trace.trace_json(
+        trace_events(result),
+        {
+            "chip": m["chip"],
+            "layers": m["layers"],
+            "strategy": m["strategy"],
+            "broadcast": m["broadcast"],
+            "clock_hz": m["clock_hz"],
+        },
+    )

@@ -17,39 +17,57 @@ from tqdm import tqdm
 from epiphany_sim.config import load_chip
 from epiphany_sim.files import check_output_path, write_bytes, write_json
 from nnmap.errors import TrainingError
+from nnmap.options import add_chip_arguments
 from nnmap.text import table
 from nnmap.training import (
     DATASETS,
-    REGISTRY,
+    TRAINERS,
     EpochRecord,
     Hyperparameters,
     TrainResult,
     get_trainer,
     load_dataset,
     network_for,
+    takers,
     train,
 )
-from nnmap.training.dataparallel import DataParallel
 from nnmap.training.loss import LOSSES
 
-# Hidden layers when --layers is not given: none for the gates (seed 000's 4-neuron OR
-# gate), a few for XOR (which a single layer cannot learn) and the tables.
+# Hidden layers when --layers is not given: none for the gates (a single neuron learns OR),
+# a few for XOR (which a single layer cannot learn) and the tables.
 DEFAULT_HIDDEN = {"or": [], "xor": [4], "digits": [16], "iris": [8], "wine": [8]}
+DEFAULT_TRAINER = "partitioned"
+# The help of each optional hyperparameter's flag; which trainers take it comes from their ``options``.
+OPTION_HELP = {
+    "n_push": ("N", int, "push updates every N steps (default 1)"),
+    "n_fetch": ("N", int, "fetch parameters every N steps (default 1)"),
+    "n_shuffle": ("N", int, "reshuffle shards every N epochs (default 0: never)"),
+    "div": ("DIV", float, "scale updates by 1/DIV (default 1)"),
+    "shards": ("N", int, "shards (clients) (default 0: one per core)"),
+}
 
 
 def add_train_parser(sub: Any) -> None:
     """Add ``train`` to the subparsers ``sub`` of the ``nnmap`` parser."""
     p = sub.add_parser("train", help="train a network on the simulated chip (loss against simulated time)")
-    p.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
-    p.add_argument("--chip-config", metavar="FILE", help="TOML file of chip field overrides")
-    p.add_argument("--strategy", default="partitioned",
-                   help=f"training strategy: {', '.join(sorted(REGISTRY))} (default partitioned)")
-    p.add_argument("--strategies", metavar="A,B,...",
-                   help="several strategies, run one after the other from the same weights (instead of --strategy)")
+    add_chip_arguments(p)
+    p.add_argument(
+        "--strategy",
+        default=DEFAULT_TRAINER,
+        help=f"training strategy: {', '.join(sorted(TRAINERS))} (default {DEFAULT_TRAINER})",
+    )
+    p.add_argument(
+        "--strategies",
+        metavar="A,B,...",
+        help="several strategies, run one after the other from the same weights (instead of --strategy)",
+    )
     p.add_argument("--dataset", default="or", choices=DATASETS, help="training set (default or)")
     p.add_argument("--samples", type=int, metavar="N", help="train on the first N samples only")
-    p.add_argument("--layers", metavar="H1,H2,...",
-                   help="hidden layer sizes, 'none' for none (default: none for or, 4 for xor, 16 for digits, 8 else)")
+    p.add_argument(
+        "--layers",
+        metavar="H1,H2,...",
+        help="hidden layer sizes, 'none' for none (default: none for or, 4 for xor, 16 for digits, 8 else)",
+    )
     p.add_argument("--epochs", type=int, default=100, help="epoch cap (default 100)")
     p.add_argument("--lr", type=float, default=0.3, help="learning rate (default 0.3)")
     p.add_argument("--momentum", type=float, default=0.0, help="momentum (default 0: plain SGD)")
@@ -57,11 +75,9 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and sample order (default 0)")
     p.add_argument("--target-loss", type=float, help="stop once the loss is at most this")
     p.add_argument("--target-accuracy", type=float, help="stop once the accuracy is at least this (0..1)")
-    p.add_argument("--n-push", type=int, help="data-parallel: push updates every N steps (default 1)")
-    p.add_argument("--n-fetch", type=int, help="data-parallel: fetch parameters every N steps (default 1)")
-    p.add_argument("--n-shuffle", type=int, help="data-parallel: reshuffle shards every N epochs (default 0: never)")
-    p.add_argument("--div", type=float, help="data-parallel: scale updates by 1/DIV (default 1)")
-    p.add_argument("--shards", type=int, help="data-parallel: shards (clients) (default 0: one per core)")
+    for option in Hyperparameters.option_fields():
+        metavar, kind, text = OPTION_HELP[option]
+        p.add_argument(_flag(option), type=kind, metavar=metavar, help=f"{', '.join(takers(option))}: {text}")
     p.add_argument("--json", metavar="FILE", help="write per-epoch records and totals as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw loss against simulated time, all strategies on one plot")
 
@@ -80,18 +96,22 @@ def _hidden(text: str | None, dataset: str) -> list[int]:
     return sizes
 
 
-DATA_PARALLEL_OPTIONS = ("n_push", "n_fetch", "n_shuffle", "div", "shards")
+def _flag(option: str) -> str:
+    return f"--{option.replace('_', '-')}"
 
 
 def _names(args: argparse.Namespace) -> list[str]:
     names = [n.strip() for n in args.strategies.split(",")] if args.strategies else [args.strategy]
-    trainers = [get_trainer(name) for name in names]
-    given = [f"--{key.replace('_', '-')}" for key in DATA_PARALLEL_OPTIONS if getattr(args, key) is not None]
-    if given and not any(issubclass(t, DataParallel) for t in trainers):
-        parallel = sorted(name for name, t in REGISTRY.items() if issubclass(t, DataParallel))
-        raise TrainingError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for the data-parallel "
-                            f"strategies only ({', '.join(parallel)}), not {', '.join(names)}")
+    for name in names:
+        get_trainer(name)
     return names
+
+
+def _check_options(names: list[str], options: dict[str, Any]) -> None:
+    """Refuse an option that none of the chosen trainers takes (it would be silently ignored)."""
+    for option in options:
+        if not set(takers(option)) & set(names):
+            raise TrainingError(f"{_flag(option)} is for {', '.join(takers(option))} only, not {', '.join(names)}")
 
 
 def _summary(results: list[TrainResult]) -> str:
@@ -100,20 +120,37 @@ def _summary(results: list[TrainResult]) -> str:
     for r in results:
         d = r.to_dict()
         t = d["totals"]
-        rows.append([d["trainer"], d["chip"], str(t["epochs"]), f"{t['final_loss']:.4g}", f"{t['final_accuracy']:.1%}",
-                     f"{t['time_us']:.1f}", str(t["bytes_on_chip"]), str(t["bytes_off_chip"]),
-                     "reached" if d["reached_target"] else "-"])
+        rows.append(
+            [
+                d["trainer"],
+                d["chip"],
+                str(t["epochs"]),
+                f"{t['final_loss']:.4g}",
+                f"{t['final_accuracy']:.1%}",
+                f"{t['time_us']:.1f}",
+                str(t["bytes_on_chip"]),
+                str(t["bytes_off_chip"]),
+                "reached" if d["reached_target"] else "-",
+            ]
+        )
     return table(header, rows)
 
 
 def train_command(args: argparse.Namespace) -> int:
     """Run ``nnmap train``; return the exit status (0, or 1 if a target was set and missed)."""
     names = _names(args)
-    parallel = {key: getattr(args, key) for key in DATA_PARALLEL_OPTIONS if getattr(args, key) is not None}
+    options = {key: getattr(args, key) for key in Hyperparameters.option_fields() if getattr(args, key) is not None}
     hp = Hyperparameters(
-        lr=args.lr, momentum=args.momentum, loss=args.loss, epochs=args.epochs, seed=args.seed,
-        target_loss=args.target_loss, target_accuracy=args.target_accuracy, **parallel,
+        lr=args.lr,
+        momentum=args.momentum,
+        loss=args.loss,
+        epochs=args.epochs,
+        seed=args.seed,
+        target_loss=args.target_loss,
+        target_accuracy=args.target_accuracy,
+        **options,
     )
+    _check_options(names, options)
     chip = load_chip(args.chip, args.chip_config)
     check_output_path(args.json)
     check_output_path(args.plot)
@@ -139,14 +176,22 @@ def train_command(args: argparse.Namespace) -> int:
         from nnmap.plots import training_figure  # matplotlib only when asked for
 
         figure = training_figure([r.to_dict() for r in results])
-    print(f"{data.name}: {data.n_samples} samples, network {net.sizes}, lr {hp.lr}, momentum {hp.momentum}, "
-          f"loss {hp.loss}")
+    print(
+        f"{data.name}: {data.n_samples} samples, network {net.sizes}, lr {hp.lr}, momentum {hp.momentum}, "
+        f"loss {hp.loss}"
+    )
     print(_summary(results))
     if args.json:
-        write_json({"dataset": data.name, "samples": data.n_samples, "layers": net.sizes,
-                    "runs": [r.to_dict() for r in results]}, args.json)
+        write_json(
+            {
+                "dataset": data.name,
+                "samples": data.n_samples,
+                "layers": net.sizes,
+                "runs": [r.to_dict() for r in results],
+            },
+            args.json,
+        )
     if figure is not None:
         write_bytes(figure, args.plot)
     targeted = hp.target_loss is not None or hp.target_accuracy is not None
     return 1 if targeted and not all(r.reached_target for r in results) else 0
-

@@ -12,12 +12,19 @@ from pathlib import Path
 from epiphany_sim.config import load_chip
 from epiphany_sim.plots import load_latency_figure
 from epiphany_sim.traffic import TrafficSpec, sweep
-from nnmap import plots
 from nnmap.model import random_network
+from nnmap.plots import compare_figure, save_figures
+from nnmap.plots.run import congestion_figure, timeline_figure, utilisation_figure
 from nnmap.run import run
 
-VARIANTS = [("partitioned", "bidir"), ("partitioned", "oneway"), ("partitioned", "dram"),
-            ("node-per-core", None), ("allgather", None), ("round-robin", None)]
+VARIANTS = [
+    ("partitioned", "bidir"),
+    ("partitioned", "oneway"),
+    ("partitioned", "dram"),
+    ("node-per-core", None),
+    ("allgather", None),
+    ("round-robin", None),
+]
 RATES = [round(0.01 + 0.05 * k, 2) for k in range(12)]  # --sweep 0.01:0.6:0.05
 
 
@@ -27,13 +34,13 @@ def main(out: Path) -> list[Path]:
     odd = random_network([8, 17, 3], "sigmoid", "sigmoid", 0)
     big = random_network([32, 128, 10], "sigmoid", "sigmoid", 0)
     figures = {
-        "e16-partitioned-timeline.png": plots.timeline_figure(run(e16, blog, "partitioned", trace=True)),
-        "e16-node-per-core-17-utilisation.png": plots.utilisation_figure(run(e16, odd, "node-per-core")),
-        "e64-partitioned-congestion.png": plots.congestion_figure(run(e64, big, "partitioned")),
-        "e64-compare.png": plots.compare_figure([run(e64, big, s, broadcast=b).metrics for s, b in VARIANTS]),
+        "e16-partitioned-timeline.png": timeline_figure(run(e16, blog, "partitioned", trace=True)),
+        "e16-node-per-core-17-utilisation.png": utilisation_figure(run(e16, odd, "node-per-core")),
+        "e64-partitioned-congestion.png": congestion_figure(run(e64, big, "partitioned")),
+        "e64-compare.png": compare_figure([run(e64, big, s, broadcast=b).metrics for s, b in VARIANTS]),
         "e64-uniform-load-latency.png": load_latency_figure(sweep(e64, TrafficSpec("uniform", cycles=5000), RATES)),
     }
-    return plots.save_figures(figures, out)
+    return save_figures(figures, out)
 
 
 if __name__ == "__main__":

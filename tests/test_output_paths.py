@@ -27,7 +27,12 @@ COMMANDS: list[tuple[str, Main, list[str], str]] = [
 @pytest.mark.parametrize(("prefix", "main", "args", "option"), COMMANDS)
 @pytest.mark.parametrize("bad", ["a directory", "a missing folder"])
 def test_a_bad_output_path_is_refused_before_any_work(
-    prefix: str, main: Main, args: list[str], option: str, bad: str, tmp_path: Path,
+    prefix: str,
+    main: Main,
+    args: list[str],
+    option: str,
+    bad: str,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     target = tmp_path / "taken" if bad == "a directory" else tmp_path / "missing" / "out.file"
@@ -52,13 +57,27 @@ def test_check_output_path_accepts_a_new_file_and_none(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("timeout", ["0", "-1", "inf"])
-def test_sweep_connect_timeout_must_be_positive(timeout: str, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_sweep_connect_timeout_must_be_positive(
+    timeout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = tmp_path / "grid.toml"
     spec.write_text('chips = ["2x2"]\nlayers = ["6,8,4"]\nstrategies = ["partitioned"]\n')
     out = tmp_path / "out"
-    assert nnmap_main(["sweep", "--spec", str(spec), "--out", str(out), "--scheduler", "tcp://127.0.0.1:9",
-                       f"--connect-timeout={timeout}"]) == 2
+    assert (
+        nnmap_main(
+            [
+                "sweep",
+                "--spec",
+                str(spec),
+                "--out",
+                str(out),
+                "--scheduler",
+                "tcp://127.0.0.1:9",
+                f"--connect-timeout={timeout}",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("nnmap: error: --connect-timeout is seconds, a positive number")
     assert not out.exists()

@@ -3,9 +3,9 @@
 import importlib
 import pkgutil
 
-from nnmap.strategies.base import REGISTRY, Strategy, get_strategy
+from nnmap.strategies.base import STRATEGIES, Strategy, all_variants, get_strategy
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["REGISTRY", "Strategy", "get_strategy"]
+__all__ = ["STRATEGIES", "Strategy", "all_variants", "get_strategy"]

@@ -1,11 +1,12 @@
 """One node per core: output ``j`` is dealt to chain core ``j mod C``, which computes it whole.
 
 No partial sums travel, but when ``m mod C != 0`` some cores get one output more than
-others, and when ``m < C`` some get none (seed 003's objection to this scheme).
+others, and when ``m < C`` some get none (the blog post's objection to this scheme).
 """
 
 from __future__ import annotations
 
+from nnmap.lowering.flows import GATHER
 from nnmap.plan import LayerAssignment, Piece
 from nnmap.strategies.base import Strategy
 
@@ -15,7 +16,7 @@ def whole_outputs(n_in: int, owner_of: list[int], n_cores: int) -> LayerAssignme
     pieces: list[list[Piece]] = [[] for _ in range(n_cores)]
     for j, c in enumerate(owner_of):
         pieces[c].append(Piece(j, 0, n_in))
-    return LayerAssignment(pieces, "gather", dict(enumerate(owner_of)))
+    return LayerAssignment(pieces, GATHER, dict(enumerate(owner_of)))
 
 
 class NodePerCore(Strategy):

@@ -1,4 +1,4 @@
-"""Seed 003's partitioned weight scheme.
+"""The partitioned weight scheme of the Parallella blog post "Parallel Neural Networks - Carving up the task".
 
 All ``n * m`` products of a layer are laid out output-major (product ``j * n + i`` is
 ``x[i] * W[i, j]``), and chain core ``c`` takes products ``[floor(c P / C),
@@ -9,6 +9,7 @@ sum to the next core of the chain.
 
 from __future__ import annotations
 
+from nnmap.lowering.flows import CHAIN
 from nnmap.plan import LayerAssignment, Piece
 from nnmap.strategies.base import Strategy
 
@@ -16,6 +17,7 @@ from nnmap.strategies.base import Strategy
 class Partitioned(Strategy):
     name = "partitioned"
     default_broadcast = "bidir"
+    variants = ("bidir", "oneway", "dram")  # on-chip neighbour writes against the DRAM round trip
 
     def assign(self, n_in: int, n_out: int, n_cores: int) -> LayerAssignment:
         total = n_in * n_out
@@ -30,4 +32,4 @@ class Partitioned(Strategy):
                 if hi == (j + 1) * n_in:
                     owner[j] = c
             pieces.append(mine)
-        return LayerAssignment(pieces, "chain", owner)
+        return LayerAssignment(pieces, CHAIN, owner)

@@ -2,11 +2,12 @@
 
 Every core gets the same work to one product, but each output's products are spread over
 up to ``C`` cores, and every partial sum travels to the output's owner (its contributors
-take turns owning outputs): seed 003's "communication headache".
+take turns owning outputs): the "communication headache" the blog post warns of.
 """
 
 from __future__ import annotations
 
+from nnmap.lowering.flows import GATHER
 from nnmap.plan import LayerAssignment, Piece
 from nnmap.strategies.base import Strategy
 
@@ -22,7 +23,7 @@ class RoundRobin(Strategy):
                 start = (c - j * n_in) % n_cores
                 if start < n_in:
                     pieces[c].append(Piece(j, start, -(-(n_in - start) // n_cores), n_cores))
-        assignment = LayerAssignment(pieces, "gather", {})
+        assignment = LayerAssignment(pieces, GATHER, {})
         # Owners rotate over each output's contributors so no core collects every sum.
         for j in range(n_out):
             contributors = assignment.contributors(j)

@@ -8,15 +8,15 @@ import importlib
 import pkgutil
 
 from nnmap.training.base import (
-    REGISTRY,
+    TRAINERS,
     EpochRecord,
     Hyperparameters,
-    Meter,
     Trainer,
     TrainResult,
     check_shards,
     get_trainer,
     network_for,
+    takers,
     train,
 )
 from nnmap.training.datasets import DATASETS, Dataset, load_dataset
@@ -26,16 +26,16 @@ for _module in pkgutil.iter_modules(__path__):
 
 __all__ = [
     "DATASETS",
-    "REGISTRY",
+    "TRAINERS",
     "Dataset",
     "EpochRecord",
     "Hyperparameters",
-    "Meter",
     "TrainResult",
     "Trainer",
     "check_shards",
     "get_trainer",
     "load_dataset",
     "network_for",
+    "takers",
     "train",
 ]

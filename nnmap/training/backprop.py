@@ -1,6 +1,6 @@
-"""Back-propagation over seed 003's partitioned scheme: per-core programs for one SGD step.
+"""Back-propagation over the partitioned scheme: per-core programs for one SGD step.
 
-The forward pass is the partitioned strategy's own (``nnmap.strategies.base.sample_ops``
+The forward pass is the partitioned strategy's own (``nnmap.lowering.forward.sample_ops``
 on a plan of batch 1). Then, per sample, on the chain of cores:
 
 1. The owner of each output takes its target from its buffer ``t`` (where the feed put
@@ -19,7 +19,7 @@ on a plan of batch 1). Then, per sample, on the chain of cores:
    broadcast) and goes on with that layer.
 
 Buffers that receive messages are double-buffered by sample parity, as the hidden buffers
-of the forward pass are (``nnmap.broadcast``), with cumulative wait counts: a core starts
+of the forward pass are (``nnmap.lowering.broadcast``), with cumulative wait counts: a core starts
 its next sample only once it holds its errors of this one, and those exist only once the
 cores it shares outputs with have finished this sample's forward pass, so no core gets a
 sample ahead of the others. (A single-layer network's forward partial sums get one slot:
@@ -40,46 +40,37 @@ import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.mesh import Mesh
-from nnmap.broadcast import hidden, runs
+from epiphany_sim.mesh import Coord
+from nnmap.buffers import (
+    ERROR_SUM,
+    T,
+    X,
+    Y,
+    bias,
+    hidden,
+    hidden_error,
+    output_error,
+    partial_error,
+    total_error,
+    velocity,
+    weights,
+)
 from nnmap.errors import TrainingError
+from nnmap.lowering.forward import default_chain, sample_ops
 from nnmap.model import Layer, Network
-from nnmap.plan import Plan
+from nnmap.plan import Plan, runs
 from nnmap.program import Op, Phase, Relay, Send, Wait
-from nnmap.run import single_core_chip
-from nnmap.strategies import get_strategy
-from nnmap.strategies.base import sample_ops
+from nnmap.session import single_core_chip
+from nnmap.strategies.partitioned import Partitioned
 from nnmap.training.feed import FEEDS, Feed, x_range
 from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
-
-Coord = tuple[int, int]
-
-
-def out_error(n_layers: int, parity: int) -> str:
-    """The buffer of the output layer's errors (written by the owners)."""
-    return f"d{n_layers - 1}.{parity}"
-
-
-def hidden_error(layer: int) -> str:
-    """The buffer of hidden layer ``layer``'s deltas (computed on each core)."""
-    return f"d{layer}"
-
-
-def partial_error(layer: int, parity: int) -> str:
-    """Receives the downstream cores' partial error vector of hidden layer ``layer``."""
-    return f"erev{layer}.{parity}"
-
-
-def total_error(layer: int, parity: int) -> str:
-    """Receives the whole error vector of hidden layer ``layer``, relayed along the chain."""
-    return f"err{layer}.{parity}"
 
 
 class BackpropProgram:
     """The programs, buffers and relay rules that train ``net`` on a chain of cores.
 
     Args:
-        chip: the chip.
+        config: the chip.
         net: the initial weights.
         n_samples: rows of the dataset in DRAM.
         lr: learning rate.
@@ -94,14 +85,22 @@ class BackpropProgram:
     buffers together with its own.
     """
 
-    def __init__(self, chip: ChipConfig, net: Network, n_samples: int, lr: float, momentum: float = 0.0,
-                 loss: str = "mse", chain: list[Coord] | None = None, feed: str = "dram") -> None:
+    def __init__(
+        self,
+        config: ChipConfig,
+        net: Network,
+        n_samples: int,
+        lr: float,
+        momentum: float = 0.0,
+        loss: str = "mse",
+        chain: list[Coord] | None = None,
+        feed: str = "dram",
+    ) -> None:
         if feed not in FEEDS:
             raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
         # batch 2: the x and y buffers get a row per step parity
-        roomy = chip.replace(sram_bytes=single_core_chip(chip).sram_bytes)
-        self.plan: Plan = get_strategy("partitioned").plan(roomy, net, 2, "bidir",
-                                                           chain or Mesh(chip).neighbour_chain())
+        roomy = config.replace(sram_bytes=single_core_chip(config).sram_bytes)
+        self.plan: Plan = Partitioned().plan(roomy, net, 2, chain=chain or default_chain(config))
         self.net = net
         self.n_samples = n_samples
         self.lr = lr
@@ -112,7 +111,9 @@ class BackpropProgram:
                 raise TrainingError(f"layer {li}: back-propagation needs contiguous product ranges")
         first, last = self.plan.layers[0], self.plan.layers[-1]
         self.feed: Feed = FEEDS[feed](
-            self.chain, net.sizes[0], net.sizes[-1],
+            self.chain,
+            net.sizes[0],
+            net.sizes[-1],
             [x_range([(p.start, p.count) for p in first.pieces[k]]) for k in range(len(self.chain))],
             [runs(last.owned(k)) for k in range(len(self.chain))],
         )
@@ -135,7 +136,7 @@ class BackpropProgram:
             buffers.update(self.feed.buffers(k))
             if plan.layers[-1].pieces[k]:
                 for parity in (0, 1):
-                    buffers[out_error(n_layers, parity)] = net.sizes[-1]
+                    buffers[output_error(n_layers, parity)] = net.sizes[-1]
             for li in range(n_layers - 1):
                 if plan.layers[li].pieces[k]:
                     buffers[hidden_error(li)] = net.sizes[li + 1]
@@ -143,14 +144,14 @@ class BackpropProgram:
                     buffers[total_error(li, parity)] = net.sizes[li + 1]
                 participants = self._participants(li + 1)
                 if k in participants:
-                    buffers["eacc"] = max(buffers.get("eacc", 0), net.sizes[li + 1])
+                    buffers[ERROR_SUM] = max(buffers.get(ERROR_SUM, 0), net.sizes[li + 1])
                     if k != participants[-1]:
                         for parity in (0, 1):
                             buffers[partial_error(li, parity)] = net.sizes[li + 1]
             if self.momentum:
-                for name in [n for n in setup if n[0] in "wb"]:
-                    buffers[f"v{name}"] = len(setup[name])
-                    setup[f"v{name}"] = np.zeros(len(setup[name]), dtype=np.float32)
+                for name in plan.parameters[coord]:
+                    buffers[velocity(name)] = len(setup[name])
+                    setup[velocity(name)] = np.zeros(len(setup[name]), dtype=np.float32)
 
     def _relays(self) -> dict[Coord, list[Relay]]:
         rules = {coord: list(r) for coord, r in self.plan.relays.items()}
@@ -184,8 +185,9 @@ class BackpropProgram:
         """Put the dataset in the DRAM (allocated from ``self.dram``), as the host holds it."""
         self.feed.load_dram(chip, x, t)
 
-    def host_process(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
-                     t: np.ndarray) -> Generator[simpy.Event, Any, None] | None:
+    def host_process(
+        self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
+    ) -> Generator[simpy.Event, Any, None] | None:
         """The host's part of the same steps (feeding samples), or None if it has none."""
         return self.feed.host(chip, first_step, rows, x, t)
 
@@ -197,10 +199,21 @@ class BackpropProgram:
         ops: list[Op] = [Phase("backward")]
         owned = last.owned(k)
         n_out = net.sizes[-1]
-        delta = out_error(n_layers, parity)
+        delta = output_error(n_layers, parity)
         for t, j in enumerate(owned):
-            ops.append(OutputError(delta, j, "y", parity * len(owned) + t, "t", parity * n_out + j,
-                                   net.layers[-1].activation, self.loss, f"error y{j}"))
+            ops.append(
+                OutputError(
+                    delta,
+                    j,
+                    Y,
+                    parity * len(owned) + t,
+                    T,
+                    parity * n_out + j,
+                    net.layers[-1].activation,
+                    self.loss,
+                    f"error y{j}",
+                )
+            )
             ops += [Send(chain[q], delta, j, delta, j, 1, f"error y{j}") for q in last.contributors(j) if q != k]
         needed = {p.j for p in last.pieces[k]}
         if needed:
@@ -211,61 +224,103 @@ class BackpropProgram:
             offsets = np.cumsum([0] + [p.count for p in pieces])
             if li > 0:
                 ops += self._reduce_error(k, li, pieces, offsets, delta, parity, uses)
-            a, base = ("x", parity * net.sizes[0]) if li == 0 else (hidden(li - 1, step), 0)
-            ops += [Descend(f"w{li}", int(offsets[t]), a, base + p.start, delta, p.j, p.count, self.lr, self.momentum,
-                            f"vw{li}" if self.momentum else None, f"update W[:, {p.j}]")
-                    for t, p in enumerate(pieces)]
+            a, base = (X, parity * net.sizes[0]) if li == 0 else (hidden(li - 1, step), 0)
+            w, b = weights(li), bias(li)
+            ops += [
+                Descend(
+                    w,
+                    int(offsets[t]),
+                    a,
+                    base + p.start,
+                    delta,
+                    p.j,
+                    p.count,
+                    self.lr,
+                    self.momentum,
+                    velocity(w) if self.momentum else None,
+                    f"update W[:, {p.j}]",
+                )
+                for t, p in enumerate(pieces)
+            ]
             mine = plan.layers[li].owned(k)
-            ops += [Descend(f"b{li}", t, None, 0, delta, j, 1, self.lr, self.momentum,
-                            f"vb{li}" if self.momentum else None, f"update b{j}")
-                    for t, j in enumerate(mine)]
+            ops += [
+                Descend(
+                    b,
+                    t,
+                    None,
+                    0,
+                    delta,
+                    j,
+                    1,
+                    self.lr,
+                    self.momentum,
+                    velocity(b) if self.momentum else None,
+                    f"update b{j}",
+                )
+                for t, j in enumerate(mine)
+            ]
             if li > 0 and plan.layers[li - 1].pieces[k]:
                 size = net.sizes[li]
                 total = total_error(li - 1, parity)
                 ops.append(Wait(total, uses * size, f"wait e{li - 1}"))
                 js = sorted({p.j for p in plan.layers[li - 1].pieces[k]})
-                ops += [HiddenError(hidden_error(li - 1), s, total, hidden(li - 1, step), n,
-                                    net.layers[li - 1].activation, f"delta h{li - 1}[{s}:{s + n}]")
-                        for s, n in runs(js)]
+                ops += [
+                    HiddenError(
+                        hidden_error(li - 1),
+                        s,
+                        total,
+                        hidden(li - 1, step),
+                        n,
+                        net.layers[li - 1].activation,
+                        f"delta h{li - 1}[{s}:{s + n}]",
+                    )
+                    for s, n in runs(js)
+                ]
             delta = hidden_error(li - 1)
         return ops
 
-    def _reduce_error(self, k: int, li: int, pieces: list, offsets: np.ndarray, delta: str, parity: int,
-                      uses: int) -> list[Op]:
+    def _reduce_error(
+        self, k: int, li: int, pieces: list, offsets: np.ndarray, delta: str, parity: int, uses: int
+    ) -> list[Op]:
         """Step 2 of the module docstring for core ``k`` and layer ``li``: partial sums up the chain."""
         participants = self._participants(li)
         if k not in participants:
             return []
         size = self.net.sizes[li]
         chain = self.chain
-        ops: list[Op] = [Fill("eacc", 0, size, 0.0, "clear error sums")]
-        ops += [Axpy("eacc", p.start, f"w{li}", int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
-                for t, p in enumerate(pieces)]
+        ops: list[Op] = [Fill(ERROR_SUM, 0, size, 0.0, "clear error sums")]
+        ops += [
+            Axpy(ERROR_SUM, p.start, weights(li), int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+            for t, p in enumerate(pieces)
+        ]
         pos = participants.index(k)
         incoming = partial_error(li - 1, parity)
         if pos + 1 < len(participants):
-            ops += [Wait(incoming, uses * size, f"wait partial e{li - 1}"),
-                    Axpy("eacc", 0, incoming, 0, size, None, 0, f"add partial e{li - 1}")]
+            ops += [
+                Wait(incoming, uses * size, f"wait partial e{li - 1}"),
+                Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{li - 1}"),
+            ]
         if pos > 0:
-            return ops + [Send(chain[participants[pos - 1]], incoming, 0, "eacc", 0, size, f"partial e{li - 1}")]
+            return ops + [Send(chain[participants[pos - 1]], incoming, 0, ERROR_SUM, 0, size, f"partial e{li - 1}")]
         total = total_error(li - 1, parity)
-        ops.append(Send(chain[k], total, 0, "eacc", 0, size, f"e{li - 1} complete"))
-        return ops + [Send(chain[q], total, 0, total, 0, size, f"share e{li - 1}")
-                      for q in (k - 1, k + 1) if 0 <= q < len(chain)]
+        ops.append(Send(chain[k], total, 0, ERROR_SUM, 0, size, f"e{li - 1} complete"))
+        return ops + [
+            Send(chain[q], total, 0, total, 0, size, f"share e{li - 1}") for q in (k - 1, k + 1) if 0 <= q < len(chain)
+        ]
 
     def read_network(self, chip: Chip) -> Network:
         """The weights and biases as the cores' SRAMs hold them now."""
         layers = []
         for li, (layer, assign) in enumerate(zip(self.net.layers, self.plan.layers, strict=True)):
-            weights = np.full_like(layer.weights, np.nan)
-            bias = np.full_like(layer.bias, np.nan)
+            w = np.full_like(layer.weights, np.nan)
+            b = np.full_like(layer.bias, np.nan)
             for k, coord in enumerate(self.chain):
                 sram = chip.core(coord).sram
                 offset = 0
                 for p in assign.pieces[k]:
-                    weights[p.start : p.start + p.count, p.j] = sram[f"w{li}"].data[offset : offset + p.count]
+                    w[p.start : p.start + p.count, p.j] = sram[weights(li)].data[offset : offset + p.count]
                     offset += p.count
                 for t, j in enumerate(assign.owned(k)):
-                    bias[j] = sram[f"b{li}"].data[t]
-            layers.append(Layer(weights, bias, layer.activation))
+                    b[j] = sram[bias(li)].data[t]
+            layers.append(Layer(w, b, layer.activation))
         return Network(tuple(layers))

@@ -6,29 +6,28 @@ every module, and defining the subclass registers it under ``name``)::
 
     class Downpour(Trainer):
         name = "downpour"
+        options = ("n_push", "n_fetch")          # the optional hyperparameters it reads
 
-        def __init__(self, chip, net, data, hp):  # build and check everything: SRAM fit, shards
+        def __init__(self, config, net, data, hp):  # build and check everything: SRAM fit, shards
             ...
         def shards(self) -> int:                 # data shards the samples are split into
             ...
-        def start(self) -> Meter:                # build the chip, load it; totals so far
+        def start(self) -> Meter:                # build the session, load it; totals so far
             ...
         def run_epoch(self, epoch: int) -> Meter:   # simulate epoch (0-based); totals so far
             ...
         def network(self) -> Network:           # the parameters the chip holds now
             ...
 
-``Trainer.__init__(chip, net, data, hp)`` keeps its arguments as ``self.chip``,
+``Trainer.__init__(config, net, data, hp)`` keeps its arguments as ``self.config``,
 ``self.net`` (the initial weights), ``self.data`` and ``self.hp``, and checks that the
-network fits the data and can be trained. A subclass's ``__init__`` checks everything
-else that could stop it (that its buffers fit the SRAM, ``check_fits``; that every data
-shard gets a sample, ``check_shards``), so constructing every trainer first refuses a bad
-setup before any of them trains. ``Meter.of(chip)`` reads the totals of a simulated
-``Chip``.
-``host_load(chip, setup)`` is the process that writes initial buffers over the eLink, and
-``nnmap.training.backprop.BackpropProgram`` builds SGD programs for a chain of cores (a
-chain of one core is one client's plain SGD, as ``single`` runs it); its ``feed``
-(``nnmap.training.feed``) says how each sample reaches the cores.
+network fits the data and can be trained. A subclass's ``__init__`` checks everything else that could stop it (that its
+buffers fit the SRAM, ``check_fits``; that every data shard gets a sample,
+``check_shards``), so constructing every trainer first refuses a bad setup before any of
+them trains. Trainers reach the chip through ``nnmap.session.Session``, whose ``meter``
+gives the totals; ``nnmap.training.backprop.BackpropProgram`` builds SGD programs for a
+chain of cores (a chain of one core is one client's plain SGD, as ``single`` runs it); its
+``feed`` (``nnmap.training.feed``) says how each sample reaches the cores.
 
 ``train(trainer)`` runs the loop: ``start``, then ``run_epoch`` until ``hp.epochs`` or the
 targets; after setup and after each epoch it evaluates ``network()`` on the whole dataset
@@ -41,24 +40,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
-import simpy
-
-from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
+from epiphany_sim.mesh import Coord
+from nnmap import session
 from nnmap.errors import TrainingError
 from nnmap.model import Network, random_network
-from nnmap.plan import aligned_bytes
+from nnmap.session import Meter
 from nnmap.training.datasets import Dataset
 from nnmap.training.loss import LOSSES, accuracy, check_trainable, loss_value
 
-REGISTRY: dict[str, type[Trainer]] = {}
-Coord = tuple[int, int]
+TRAINERS: dict[str, type[Trainer]] = {}
+"""Every trainer by name; defining a subclass that names itself adds it."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,11 @@ class Hyperparameters:
         seed: seed of everything random a trainer draws (shuffles, initial weights).
         target_loss: stop once the loss is at most this (None: no such target).
         target_accuracy: stop once the accuracy is at least this (None: no such target).
+
+    The fields below are options: only the trainers that list them in ``Trainer.options``
+    read them (``option_fields`` names them); the others ignore them.
+
+    Attributes:
         n_push: data-parallel clients push their accumulated updates every ``n_push`` steps.
         n_fetch: data-parallel clients fetch the parameters every ``n_fetch`` steps.
         n_shuffle: reshuffle the samples over the shards every ``n_shuffle`` epochs (0: never).
@@ -96,18 +97,24 @@ class Hyperparameters:
     def __post_init__(self) -> None:
         checks = [
             (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be a finite number > 0, got {self.lr}"),
-            (math.isfinite(self.momentum) and 0 <= self.momentum < 1,
-             f"momentum must be in [0, 1), got {self.momentum}"),
+            (
+                math.isfinite(self.momentum) and 0 <= self.momentum < 1,
+                f"momentum must be in [0, 1), got {self.momentum}",
+            ),
             (self.loss in LOSSES, f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.target_loss is None or self.target_loss > 0, f"target loss must be > 0, got {self.target_loss}"),
-            (self.target_accuracy is None or 0 < self.target_accuracy <= 1,
-             f"target accuracy must be in (0, 1], got {self.target_accuracy}"),
+            (
+                self.target_accuracy is None or 0 < self.target_accuracy <= 1,
+                f"target accuracy must be in (0, 1], got {self.target_accuracy}",
+            ),
             (self.n_push >= 1, f"n_push must be >= 1 (push every n_push steps), got {self.n_push}"),
             (self.n_fetch >= 1, f"n_fetch must be >= 1 (fetch every n_fetch steps), got {self.n_fetch}"),
             (self.n_shuffle >= 0, f"n_shuffle must be >= 0 (0: never reshuffle), got {self.n_shuffle}"),
-            (math.isfinite(self.div) and self.div > 0,
-             f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}"),
+            (
+                math.isfinite(self.div) and self.div > 0,
+                f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}",
+            ),
             (self.shards >= 0, f"shards must be >= 0 (0: one per core), got {self.shards}"),
         ]
         for ok, message in checks:
@@ -125,19 +132,11 @@ class Hyperparameters:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
-@dataclass(frozen=True)
-class Meter:
-    """Simulated totals since training began: time and bytes moved."""
-
-    cycles: float = 0.0
-    bytes_on_chip: int = 0
-    bytes_off_chip: int = 0
-
-    @classmethod
-    def of(cls, chip: Chip) -> Meter:
-        """The totals of one simulated chip: its clock, bytes injected into the mesh, eLink bytes."""
-        return cls(chip.env.now, on_chip_bytes(chip.network), off_chip_bytes(chip.network))
+    @staticmethod
+    def option_fields() -> tuple[str, ...]:
+        """The optional fields, in order: those only some trainers read (``Trainer.options``)."""
+        names = [f.name for f in dataclasses.fields(Hyperparameters)]
+        return tuple(names[names.index("n_push") :])
 
 
 @dataclass(frozen=True)
@@ -153,36 +152,27 @@ class EpochRecord:
     bytes_off_chip: int
 
 
-def host_load(chip: Chip, setup: dict[tuple[int, int], dict[str, np.ndarray]]) -> Generator[simpy.Event, Any, None]:
-    """The host writes ``setup[coord][buffer]`` into each core over the eLink; ends when all have arrived.
-
-    Run it as ``chip.process(host_load(chip, setup)); chip.run()``; the buffers must be allocated.
-    """
-    chip.host.phase = "setup"
-    yield from chip.host.write_all([(coord, name, values, f"load {name} {coord}")
-                                    for coord, buffers in setup.items() for name, values in buffers.items()])
-
-
 def check_shards(n_shards: int, n_samples: int) -> None:
     """Raise ``TrainingError`` unless every one of ``n_shards`` shards gets a sample."""
     if n_shards > n_samples:
-        raise TrainingError(f"{n_shards} shards but only {n_samples} samples: every shard needs at least one "
-                            "sample; use fewer shards (--shards) or a larger dataset")
+        raise TrainingError(
+            f"{n_shards} shards but only {n_samples} samples: every shard needs at least one "
+            "sample; use fewer shards (--shards) or a larger dataset"
+        )
 
 
-def check_fits(chip: ChipConfig, net: Network, buffers: dict[Coord, dict[str, int]], hint: str) -> None:
-    """Raise ``TrainingError`` naming the fullest core unless every core's ``buffers`` fit its SRAM.
+def check_fits(config: ChipConfig, net: Network, layout: dict[Coord, dict[str, int]], hint: str) -> None:
+    """Raise ``TrainingError`` naming the fullest core unless every core's buffers fit its SRAM.
 
-    ``buffers`` maps each core to its buffers' float32 element counts; ``hint`` ends the
+    ``layout`` maps each core to its buffers' float32 element counts; ``hint`` ends the
     message with what to change.
     """
-    need = {coord: sum(aligned_bytes(n) for n in named.values()) for coord, named in buffers.items()}
-    worst = max(need, key=need.__getitem__)
-    if need[worst] > chip.data_bytes:
-        name, n = max(buffers[worst].items(), key=lambda kv: kv[1])
-        raise TrainingError(f"network {net.sizes} does not fit {chip.name}: core {worst} needs {need[worst]} bytes "
-                            f"of data but has {chip.data_bytes} bytes free ({chip.sram_bytes} SRAM - "
-                            f"{chip.code_bytes} code; largest buffer {name} {aligned_bytes(n)} bytes); {hint}")
+    session.check_fits(config, net.sizes, layout, hint, TrainingError)
+
+
+def bigger_chip_hint(config: ChipConfig) -> str:
+    """The advice for a network that does not fit ``config``, naming the larger presets."""
+    return f"use a chip with more cores or SRAM ({session.larger_presets(config)}) or a smaller network (--layers)"
 
 
 def network_for(data: Dataset, hidden: Sequence[int], seed: int = 0, activation: str = "sigmoid") -> Network:
@@ -196,25 +186,31 @@ class Trainer:
     """Trains a network on a simulated chip; see the module docstring for the contract.
 
     Args:
-        chip: the chip to train on.
+        config: the chip to train on.
         net: the initial weights.
         data: the training set, in training order.
         hp: the hyperparameters.
+
+    Attributes:
+        name: the name the command line and the registry know it by.
+        options: the optional ``Hyperparameters`` fields it reads (see ``Hyperparameters``).
     """
 
     name: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):  # a subclass that does not name itself is not a new trainer
-            REGISTRY[cls.name] = cls
+            TRAINERS[cls.name] = cls
 
-    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+    def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         if net.sizes[0] != data.n_in or net.sizes[-1] != data.n_out:
-            raise TrainingError(f"network {net.sizes} does not fit dataset {data.name} "
-                                f"({data.n_in} inputs, {data.n_out} outputs)")
+            raise TrainingError(
+                f"network {net.sizes} does not fit dataset {data.name} ({data.n_in} inputs, {data.n_out} outputs)"
+            )
         check_trainable(hp.loss, [layer.activation for layer in net.layers])
-        self.chip = chip
+        self.config = config
         self.net = net
         self.data = data
         self.hp = hp
@@ -241,7 +237,7 @@ class TrainResult:
     """A finished training run."""
 
     trainer: str
-    chip: ChipConfig
+    config: ChipConfig
     dataset: str
     layers: list[int]
     hp: Hyperparameters
@@ -258,9 +254,9 @@ class TrainResult:
         reached = self.reached_target
         return {
             "trainer": self.trainer,
-            "chip": self.chip.name,
-            "mesh": [self.chip.rows, self.chip.cols],
-            "clock_hz": self.chip.clock_hz,
+            "chip": self.config.name,
+            "mesh": [self.config.rows, self.config.cols],
+            "clock_hz": self.config.clock_hz,
             "dataset": self.dataset,
             "layers": self.layers,
             "hyperparameters": self.hp.to_dict(),
@@ -283,20 +279,31 @@ class TrainResult:
 def get_trainer(name: str) -> type[Trainer]:
     """The registered trainer class called ``name``."""
     try:
-        return REGISTRY[name]
+        return TRAINERS[name]
     except KeyError:
-        raise TrainingError(f"unknown training strategy {name!r}: use one of {', '.join(sorted(REGISTRY))}") from None
+        raise TrainingError(f"unknown training strategy {name!r}: use one of {', '.join(sorted(TRAINERS))}") from None
+
+
+def takers(option: str) -> list[str]:
+    """The trainers that read the optional hyperparameter ``option``, by name."""
+    return sorted(name for name, cls in TRAINERS.items() if option in cls.options)
 
 
 def train(trainer: Trainer, progress: Callable[[EpochRecord], None] | None = None) -> TrainResult:
     """Run ``trainer`` epoch by epoch until ``hp.epochs`` or its targets; ``progress`` sees each record."""
-    result = TrainResult(trainer.name, trainer.chip, trainer.data.name, trainer.net.sizes, trainer.hp)
+    result = TrainResult(trainer.name, trainer.config, trainer.data.name, trainer.net.sizes, trainer.hp)
 
     def record(epoch: int, meter: Meter) -> EpochRecord:
         y = trainer.network().forward(trainer.data.x)
-        rec = EpochRecord(epoch, loss_value(trainer.hp.loss, y, trainer.data.y), accuracy(y, trainer.data.y),
-                          meter.cycles, trainer.chip.cycles_to_us(meter.cycles), meter.bytes_on_chip,
-                          meter.bytes_off_chip)
+        rec = EpochRecord(
+            epoch,
+            loss_value(trainer.hp.loss, y, trainer.data.y),
+            accuracy(y, trainer.data.y),
+            meter.cycles,
+            trainer.config.cycles_to_us(meter.cycles),
+            meter.bytes_on_chip,
+            meter.bytes_off_chip,
+        )
         result.records.append(rec)
         if progress is not None:
             progress(rec)

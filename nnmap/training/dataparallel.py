@@ -8,17 +8,17 @@ so reshuffling the shards costs nothing extra.
 The trainers differ in how the copies are combined, with real data moving through the
 simulated networks:
 
-- ``sync`` (seed 001's data parallelism): all cores take one sample each, then average
+- ``sync`` (data parallelism): all cores take one sample each, then average
   their updates. The updates are summed along the neighbour chain, chunk by chunk so the
   hops overlap, and the last core turns the sum into the new parameters, which travel back
   down the chain. It is mini-batch SGD with one sample per core.
-- ``downpour`` (seed 002's ScatterBrain, after Dean et al.'s Downpour SGD): a parameter
+- ``downpour`` (ScatterBrain, after Dean et al.'s Downpour SGD): a parameter
   server on the mesh's centre core, the other cores clients. Each client keeps the updates
   it made since its last push (Dean et al.'s "accrued gradients": a fetch replaces the
   client's weights but keeps them), pushes them every ``n_push`` steps and fetches the
   server's parameters every ``n_fetch`` steps; the server adds each push scaled by
   ``1 / div``. The samples are reshuffled over the shards every ``n_shuffle`` epochs.
-- ``hogwild`` (seed 001): the shared parameters are spread over all cores' SRAMs, with no
+- ``hogwild`` (Niu et al.'s Hogwild!): the shared parameters are spread over all cores' SRAMs, with no
   lock. After each step a client reads them remotely, adds its own update and writes the
   sum back; whatever another client wrote between that read and that write is lost, and the
   weights a client computes with are as old as its last read. The simulator's timing alone
@@ -33,28 +33,36 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import simpy
 
-from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.memory import Buffer
-from epiphany_sim.mesh import Mesh
+from epiphany_sim.mesh import Coord, Mesh
+from nnmap.buffers import (
+    ACCRUED,
+    BASE,
+    FETCHED,
+    GRANT,
+    INBOX,
+    NEW,
+    REQUESTS,
+    SERVER_PARAMS,
+    SHARED,
+    SUM,
+)
 from nnmap.errors import TrainingError
 from nnmap.model import Network
-from nnmap.program import register_relays, run_ops
+from nnmap.session import Meter, Session
 from nnmap.training.backprop import BackpropProgram
-from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits, check_shards, host_load
+from nnmap.training.base import Hyperparameters, Trainer, check_fits, check_shards
 from nnmap.training.datasets import Dataset
 
-Coord = tuple[int, int]
 F32 = np.float32
 CHUNK = 256  # elements per reduce message: 1 KB, 128 transactions; smaller chunks overlap more hops
-# Messages go out with ``Core.write`` (the core's own stores), not ``Core.post``: a third DMA
-# post while both channels wait for a delayed start is given an infinite delay by the simulator.
 
 
 class Params:
@@ -66,8 +74,9 @@ class Params:
     """
 
     def __init__(self, program: BackpropProgram) -> None:
-        setup = program.plan.setup[program.chain[0]]
-        self.names = [name for name in setup if name[0] in "wb" and name[1:].isdigit()]
+        coord = program.chain[0]
+        setup = program.plan.setup[coord]
+        self.names = list(program.plan.parameters[coord])
         self.sizes = [len(setup[name]) for name in self.names]
         self.size = sum(self.sizes)
         self.initial = np.concatenate([setup[name] for name in self.names]).astype(F32)
@@ -100,8 +109,9 @@ class Params:
         return Network(tuple(layers))
 
 
-def compute_store(core: Core, buffer: str, offset: int, values: np.ndarray, cycles: float, label: str
-                  ) -> Generator[simpy.Event, Any, None]:
+def compute_store(
+    core: Core, buffer: str, offset: int, values: np.ndarray, cycles: float, label: str
+) -> Generator[simpy.Event, Any, None]:
     """Spend ``cycles`` computing, then store ``values`` at ``buffer[offset]``."""
     yield from core.compute(cycles, label)
     core.sram[buffer].store(offset, values.astype(F32))
@@ -118,22 +128,27 @@ class DataParallel(Trainer):
 
     server_cores = 0
     client_vectors: tuple[str, ...] = ()
+    options: ClassVar[tuple[str, ...]] = ("n_push", "n_fetch", "n_shuffle", "div", "shards")
 
-    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
-        super().__init__(chip, net, data, hp)
-        mesh = Mesh(chip)
-        self.server: Coord = (chip.rows // 2, chip.cols // 2)  # the centre: fewest hops on average
+    def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(config, net, data, hp)
+        mesh = Mesh(config)
+        self.server: Coord = (config.rows // 2, config.cols // 2)  # the centre: fewest hops on average
         spare = [c for c in mesh.neighbour_chain() if not (self.server_cores and c == self.server)]
         if not spare:  # the server took the only core
             raise TrainingError(f"{self.name} needs at least 2 cores: one parameter server and one client")
         n = hp.shards or len(spare)
         if n > len(spare):
-            raise TrainingError(f"{n} shards but {chip.name} has {len(spare)} cores for clients "
-                                f"({self.name}: one shard per client core); use --shards {len(spare)} or fewer")
+            raise TrainingError(
+                f"{n} shards but {config.name} has {len(spare)} cores for clients "
+                f"({self.name}: one shard per client core); use --shards {len(spare)} or fewer"
+            )
         check_shards(n, data.n_samples)
         self.clients: list[Coord] = spare[:n]
-        self.programs = [BackpropProgram(chip, net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c], feed="host")
-                         for c in self.clients]
+        self.programs = [
+            BackpropProgram(config, net, data.n_samples, hp.lr, hp.momentum, hp.loss, [c], feed="host")
+            for c in self.clients
+        ]
         self.params = Params(self.programs[0])
         self.buffers: dict[Coord, dict[str, int]] = {
             c: {**p.plan.buffers[c], **dict.fromkeys(self.client_vectors, self.params.size)}
@@ -141,10 +156,14 @@ class DataParallel(Trainer):
         }
         for coord, more in self.own_buffers().items():
             self.buffers.setdefault(coord, {}).update(more)
-        check_fits(chip, net, self.buffers,
-                   f"every {self.name} client core holds the whole network ({self.params.size} parameters) and "
-                   f"vectors of that size ({', '.join(self.client_vectors)}), so more cores do not help: "
-                   "use a smaller network (--layers)")
+        check_fits(
+            config,
+            net,
+            self.buffers,
+            f"every {self.name} client core holds the whole network ({self.params.size} parameters) and "
+            f"vectors of that size ({', '.join(self.client_vectors)}), so more cores do not help: "
+            "use a smaller network (--layers)",
+        )
 
     def shards(self) -> int:
         return len(self.clients)
@@ -155,30 +174,25 @@ class DataParallel(Trainer):
 
     def start(self) -> Meter:
         data = self.data
-        self.sim = Chip(self.chip)
-        for coord, buffers in self.buffers.items():
-            sram = self.sim.core(coord).sram
-            for name, n in buffers.items():
-                sram.alloc(name, n)
-        for name, n in {name: n for p in self.programs for name, n in p.dram.items()}.items():
-            self.sim.dram.alloc(name, n)  # the dataset once, a done flag per client
-        for program in self.programs:
-            register_relays(self.sim, program.relays)
-        self.programs[0].load_dram(self.sim, data.x, data.y)
+        dram = {name: n for p in self.programs for name, n in p.dram.items()}  # the dataset once, a flag per client
+        relays = {coord: rules for p in self.programs for coord, rules in p.relays.items()}
+        self.session = Session(self.config, self.buffers, dram, relays)
+        self.chip = self.session.chip
+        self.programs[0].load_dram(self.chip, data.x, data.y)
         setup = {c: dict(p.plan.setup[c]) for p, c in zip(self.programs, self.clients, strict=True)}
         self.setup(setup)
-        self.sim.process(host_load(self.sim, setup))
-        self.sim.run()
+        self.session.process(self.session.load(setup))
+        self.session.run()
         for coord in self.clients:  # each client's own copy of what it was loaded with (no transfer)
-            sram = self.sim.core(coord).sram
-            if "base" in self.client_vectors:
-                sram["base"].store(0, self.params.initial)
-            if "acc" in self.client_vectors:
-                sram["acc"].store(0, np.zeros(self.params.size, dtype=F32))
+            sram = self.chip.core(coord).sram
+            if BASE in self.client_vectors:
+                sram[BASE].store(0, self.params.initial)
+            if ACCRUED in self.client_vectors:
+                sram[ACCRUED].store(0, np.zeros(self.params.size, dtype=F32))
         self.steps = [0] * len(self.clients)
         self.rng = np.random.default_rng(self.hp.seed)
         self.order = np.arange(data.n_samples)
-        return Meter.of(self.sim)
+        return self.session.meter()
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
         """Add to ``setup`` (per core, buffer to initial values) and set up the trainer's state for a run."""
@@ -195,18 +209,21 @@ class DataParallel(Trainer):
         It waits for the sample the host writes (``run_epoch``) and tells the host when it is done.
         """
         program = self.programs[k]
-        yield from run_ops(self.sim.core(program.chain[0]), program.step_ops(0, self.steps[k], int(row)))
+        yield from self.session.program(program.chain[0], program.step_ops(0, self.steps[k], int(row)))
         self.steps[k] += 1
 
     def run_epoch(self, epoch: int) -> Meter:
         rows = self.shard_rows(epoch)
         for k, program in enumerate(self.programs):  # the host feeds all clients at once; they share the eLink
-            self.sim.process(program.host_process(self.sim, self.steps[k], [int(r) for r in rows[k]], self.data.x,
-                                                  self.data.y))
+            feeding = program.host_process(
+                self.chip, self.steps[k], [int(r) for r in rows[k]], self.data.x, self.data.y
+            )
+            assert feeding is not None  # the host feed always has a host process
+            self.session.process(feeding)
         for process in self.epoch_processes(rows):
-            self.sim.process(process)
-        self.sim.run()
-        return Meter.of(self.sim)
+            self.session.process(process)
+        self.session.run()
+        return self.session.meter()
 
     def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
         """The processes of one epoch in which client ``k`` trains on ``rows[k]``."""
@@ -221,12 +238,13 @@ class Sync(DataParallel):
     """
 
     name = "sync"
-    client_vectors = ("base", "sum", "new")
+    client_vectors = (BASE, SUM, NEW)
+    options = ("shards",)
 
-    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+    def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         if hp.momentum:
             raise TrainingError("sync averages plain SGD steps; it has no momentum: use --momentum 0")
-        super().__init__(chip, net, data, hp)
+        super().__init__(config, net, data, hp)
         self.batches = 0
 
     def shard_rows(self, epoch: int) -> list[np.ndarray]:
@@ -242,8 +260,8 @@ class Sync(DataParallel):
         return [self._client(k, rows[k], first, sizes) for k in range(len(self.clients))]
 
     def _client(self, k: int, rows: np.ndarray, first: int, sizes: list[int]) -> Generator[simpy.Event, Any, None]:
-        cfg = self.chip
-        core = self.sim.core(self.clients[k])
+        cfg = self.config
+        core = self.chip.core(self.clients[k])
         sram = core.sram
         p = self.params
         c = len(self.clients)
@@ -253,54 +271,55 @@ class Sync(DataParallel):
             g = first + b  # batches since the start: the cumulative wait counts
             if b < len(rows):
                 yield from self.local_step(k, rows[b])
-                update = p.get(core) - sram["base"].data
+                update = p.get(core) - sram[BASE].data
                 yield from core.compute(p.size * cfg.cycles_per_add, "own update")
             else:
                 update = np.zeros(p.size, dtype=F32)
             for offset, n in p.chunks():  # reduce up the chain
                 part = update[offset : offset + n]
                 if down is not None:
-                    yield from core.wait("sum", g * p.size + offset + n, "wait partial update")
-                    part = sram["sum"].data[offset : offset + n] + part
+                    yield from core.wait(SUM, g * p.size + offset + n, "wait partial update")
+                    part = sram[SUM].data[offset : offset + n] + part
                     yield from core.compute(n * cfg.cycles_per_add, "add update")
                 if up is not None:
-                    yield from core.write(up, "sum", offset, part, "partial update")
+                    yield from core.write(up, SUM, offset, part, "partial update")
                 else:
-                    new = sram["base"].data[offset : offset + n] + part / F32(m)
-                    yield from compute_store(core, "new", offset, new, n * cfg.cycles_per_mac, "average update")
+                    new = sram[BASE].data[offset : offset + n] + part / F32(m)
+                    yield from compute_store(core, NEW, offset, new, n * cfg.cycles_per_mac, "average update")
                     if down is not None:
-                        yield from core.write(down, "new", offset, new, "new parameters")
+                        yield from core.write(down, NEW, offset, new, "new parameters")
             if up is not None:  # the new parameters come back down the chain
                 for offset, n in p.chunks():
-                    yield from core.wait("new", g * p.size + offset + n, "wait new parameters")
+                    yield from core.wait(NEW, g * p.size + offset + n, "wait new parameters")
                     if down is not None:
-                        yield from core.write(down, "new", offset, sram["new"].data[offset : offset + n],
-                                              "new parameters")
-            new = sram["new"].data.copy()
+                        yield from core.write(down, NEW, offset, sram[NEW].data[offset : offset + n], "new parameters")
+            new = sram[NEW].data.copy()
             yield from core.compute(2 * p.size * cfg.cycles_per_add, "take new parameters")
             p.put(core, new)
-            sram["base"].store(0, new)
+            sram[BASE].store(0, new)
 
     def network(self) -> Network:
-        core = self.sim.core(self.clients[0])
+        core = self.chip.core(self.clients[0])
         return self.params.network(self.net, self.params.get(core))
 
 
 class Downpour(DataParallel):
-    """Seed 002's ScatterBrain: asynchronous clients and a parameter server on the centre core."""
+    """ScatterBrain: asynchronous clients and a parameter server on the centre core."""
 
     name = "downpour"
     server_cores = 1
-    client_vectors = ("base", "acc", "fetched")
+    client_vectors = (BASE, ACCRUED, FETCHED)
     PUSH, FETCH, DONE = 0.0, 1.0, 2.0
 
     def own_buffers(self) -> dict[Coord, dict[str, int]]:
         size = self.params.size
-        return {self.server: {"params": size, "inbox": size, "requests": len(self.clients)},
-                **{coord: {"grant": 1} for coord in self.clients}}
+        return {
+            self.server: {SERVER_PARAMS: size, INBOX: size, REQUESTS: len(self.clients)},
+            **{coord: {GRANT: 1} for coord in self.clients},
+        }
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
-        setup[self.server] = {"params": self.params.initial}
+        setup[self.server] = {SERVER_PARAMS: self.params.initial}
         self.queue: deque[tuple[int, float]] = deque()
         self.served = 0  # requests taken, and pushes applied, since the start
         self.pushes = 0
@@ -311,35 +330,36 @@ class Downpour(DataParallel):
 
     def _request(self, k: int, kind: float, label: str) -> Generator[simpy.Event, Any, None]:
         """Client ``k`` raises its flag at the server; the server takes flags in arrival order."""
-        core = self.sim.core(self.clients[k])
-        yield from core.write(self.server, "requests", k, np.array([kind], dtype=F32), label,
-                              then=lambda: self.queue.append((k, kind)))
+        core = self.chip.core(self.clients[k])
+        yield from core.write(
+            self.server, REQUESTS, k, np.array([kind], dtype=F32), label, then=lambda: self.queue.append((k, kind))
+        )
 
     def _server(self) -> Generator[simpy.Event, Any, None]:
-        cfg = self.chip
-        core = self.sim.core(self.server)
+        cfg = self.config
+        core = self.chip.core(self.server)
         sram = core.sram
         p = self.params
         done = 0
         while done < len(self.clients):
-            yield from core.wait("requests", self.served + 1, "wait for a request")
+            yield from core.wait(REQUESTS, self.served + 1, "wait for a request")
             self.served += 1
             k, kind = self.queue.popleft()
             client = self.clients[k]
             if kind == self.DONE:
                 done += 1
             elif kind == self.FETCH:
-                yield from core.write(client, "fetched", 0, sram["params"].data, "parameters")
+                yield from core.write(client, FETCHED, 0, sram[SERVER_PARAMS].data, "parameters")
             else:
                 self.pushes += 1
-                yield from core.write(client, "grant", 0, np.array([1.0], dtype=F32), "grant push")
-                yield from core.wait("inbox", self.pushes * p.size, "wait for the update")
-                new = sram["params"].data + sram["inbox"].data / F32(self.hp.div)
-                yield from compute_store(core, "params", 0, new, p.size * cfg.cycles_per_mac, "apply update")
+                yield from core.write(client, GRANT, 0, np.array([1.0], dtype=F32), "grant push")
+                yield from core.wait(INBOX, self.pushes * p.size, "wait for the update")
+                new = sram[SERVER_PARAMS].data + sram[INBOX].data / F32(self.hp.div)
+                yield from compute_store(core, SERVER_PARAMS, 0, new, p.size * cfg.cycles_per_mac, "apply update")
 
     def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
-        cfg, hp = self.chip, self.hp
-        core = self.sim.core(self.clients[k])
+        cfg, hp = self.config, self.hp
+        core = self.chip.core(self.clients[k])
         sram = core.sram
         p = self.params
         for row in rows:
@@ -348,33 +368,34 @@ class Downpour(DataParallel):
                 yield from self._collect(core)
                 yield from self._request(k, self.FETCH, "fetch request")
                 self.fetches[k] += 1
-                yield from core.wait("fetched", self.fetches[k] * p.size, "wait for parameters")
-                fetched = sram["fetched"].data.copy()
+                yield from core.wait(FETCHED, self.fetches[k] * p.size, "wait for parameters")
+                fetched = sram[FETCHED].data.copy()
                 yield from core.compute(2 * p.size * cfg.cycles_per_add, "take parameters")
                 p.put(core, fetched)
-                sram["base"].store(0, fetched)
+                sram[BASE].store(0, fetched)
             yield from self.local_step(k, row)
             if self.steps[k] % hp.n_push == 0:
                 yield from self._collect(core)
-                grants = sram["grant"].written
+                grants = sram[GRANT].written
                 yield from self._request(k, self.PUSH, "push request")
-                yield from core.wait("grant", grants + 1, "wait for the server")
-                yield from core.write(self.server, "inbox", 0, sram["acc"].data, "push update")
-                yield from compute_store(core, "acc", 0, np.zeros(p.size, F32), p.size * cfg.cycles_per_add,
-                                         "clear update")
+                yield from core.wait(GRANT, grants + 1, "wait for the server")
+                yield from core.write(self.server, INBOX, 0, sram[ACCRUED].data, "push update")
+                yield from compute_store(
+                    core, ACCRUED, 0, np.zeros(p.size, F32), p.size * cfg.cycles_per_add, "clear update"
+                )
         yield from self._request(k, self.DONE, "epoch done")
 
     def _collect(self, core: Core) -> Generator[simpy.Event, Any, None]:
         """``acc += params - base; base = params``: fold the steps since the last fetch or push into ``acc``."""
         sram = core.sram
         now = self.params.get(core)
-        acc = sram["acc"].data + (now - sram["base"].data)
-        yield from core.compute(3 * self.params.size * self.chip.cycles_per_add, "collect updates")
-        sram["acc"].store(0, acc.astype(F32))
-        sram["base"].store(0, now)
+        acc = sram[ACCRUED].data + (now - sram[BASE].data)
+        yield from core.compute(3 * self.params.size * self.config.cycles_per_add, "collect updates")
+        sram[ACCRUED].store(0, acc.astype(F32))
+        sram[BASE].store(0, now)
 
     def network(self) -> Network:
-        return self.params.network(self.net, self.sim.core(self.server).sram["params"].data.copy())
+        return self.params.network(self.net, self.chip.core(self.server).sram[SERVER_PARAMS].data.copy())
 
 
 class Hogwild(DataParallel):
@@ -391,53 +412,54 @@ class Hogwild(DataParallel):
     """
 
     name = "hogwild"
-    client_vectors = ("base",)
+    client_vectors = (BASE,)
+    options = ("shards", "n_shuffle")
 
     @cached_property
     def slices(self) -> list[tuple[Coord, int, int]]:
         """``(home, lo, hi)``: core ``home`` holds elements ``lo:hi`` of the shared vector."""
-        homes = Mesh(self.chip).neighbour_chain()
+        homes = Mesh(self.config).neighbour_chain()
         bounds = np.linspace(0, self.params.size, len(homes) + 1).astype(int)
         return [(home, int(lo), int(hi)) for home, lo, hi in zip(homes, bounds, bounds[1:], strict=False) if hi > lo]
 
     def own_buffers(self) -> dict[Coord, dict[str, int]]:
-        return {home: {"shared": hi - lo} for home, lo, hi in self.slices}
+        return {home: {SHARED: hi - lo} for home, lo, hi in self.slices}
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
         for home, lo, hi in self.slices:
-            setup.setdefault(home, {})["shared"] = self.params.initial[lo:hi]
+            setup.setdefault(home, {})[SHARED] = self.params.initial[lo:hi]
         self.overlaps = 0
 
     def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
         return [self._client(k, rows[k]) for k in range(len(self.clients))]
 
     def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
-        cfg = self.chip
-        core = self.sim.core(self.clients[k])
+        cfg = self.config
+        core = self.chip.core(self.clients[k])
         p = self.params
         for row in rows:
             yield from self.local_step(k, row)
-            update = p.get(core) - core.sram["base"].data
+            update = p.get(core) - core.sram[BASE].data
             new = np.empty(p.size, dtype=F32)
             for home, lo, hi in self.slices:  # slice by slice, so each read-add-write is short
-                shared = self.sim.core(home).sram["shared"]
+                shared = self.chip.core(home).sram[SHARED]
                 written = shared.written
                 if home == core.coord:  # its own slice: local loads
                     yield from core.compute((hi - lo) * cfg.cycles_per_add, "load own slice")
                     fresh = shared.load()
                 else:
-                    fresh = yield from core.read(home, "shared", 0, hi - lo, "read shared parameters")
+                    fresh = yield from core.read(home, SHARED, 0, hi - lo, "read shared parameters")
                 new[lo:hi] = fresh + update[lo:hi]
                 yield from core.compute((hi - lo) * cfg.cycles_per_add, "add own update")
 
                 def count_overlaps(shared: Buffer = shared, mine: int = written + hi - lo, n: int = hi - lo) -> None:
                     self.overlaps += (shared.written - mine) // n
 
-                yield from core.write(home, "shared", 0, new[lo:hi], "write shared parameters", then=count_overlaps)
+                yield from core.write(home, SHARED, 0, new[lo:hi], "write shared parameters", then=count_overlaps)
             yield from core.compute(2 * p.size * cfg.cycles_per_add, "keep the new parameters")
             p.put(core, new)
-            core.sram["base"].store(0, new)
+            core.sram[BASE].store(0, new)
 
     def network(self) -> Network:
-        vector = np.concatenate([self.sim.core(home).sram["shared"].data for home, _, _ in self.slices])
+        vector = np.concatenate([self.chip.core(home).sram[SHARED].data for home, _, _ in self.slices])
         return self.params.network(self.net, vector)

@@ -1,4 +1,4 @@
-"""Training sets: the logic gates of seed 000 and scikit-learn's bundled tables.
+"""Training sets: the OR and XOR logic gates and scikit-learn's bundled tables.
 
 Every set is float32 features in ``[0, 1]`` (min-max scaled per feature) and float32
 targets in ``{0, 1}``: one column for a gate, one-hot columns for a class table. The
@@ -36,8 +36,10 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if self.x.ndim != 2 or self.y.ndim != 2 or len(self.x) != len(self.y):
-            raise TrainingError(f"dataset {self.name}: features {self.x.shape} and targets {self.y.shape} "
-                                "must be 2-D with one row per sample")
+            raise TrainingError(
+                f"dataset {self.name}: features {self.x.shape} and targets {self.y.shape} "
+                "must be 2-D with one row per sample"
+            )
         if len(self.x) == 0:
             raise TrainingError(f"dataset {self.name} has no samples")
         if not (np.all(np.isfinite(self.x)) and np.all(np.isfinite(self.y))):

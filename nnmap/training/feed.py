@@ -4,7 +4,7 @@ Cores read a step's inputs from buffer ``x`` and its targets from ``t``, both ho
 rows (the row is the step's parity), so the next sample can arrive while this one is used.
 Two ways to fill them:
 
-- ``HostFeed`` (seed 003's step 0, once per sample): the host writes the sample into the
+- ``HostFeed`` (the scheme's first step, once per sample): the host writes the sample into the
   first core of the chain over the eLink; that core passes it on to its neighbour and the
   DMA engines relay it along the chain. Every reader tells the first core when it is done
   with a sample, and the first core tells the host (a flag per chain, so several chains
@@ -27,12 +27,9 @@ import numpy as np
 import simpy
 
 from epiphany_sim.chip import Chip
-from epiphany_sim.mesh import HOST
+from epiphany_sim.mesh import HOST, Coord
+from nnmap.buffers import DONE, T_DRAM, X_DRAM, T, X, fed
 from nnmap.program import Op, ReadDram, Relay, Send, Signal, Wait
-
-Coord = tuple[int, int]
-X_DRAM = "train_x"  # the dataset in the shared DRAM: inputs row by row
-T_DRAM = "train_t"  # and targets
 
 
 class Feed:
@@ -49,8 +46,14 @@ class Feed:
 
     name = ""
 
-    def __init__(self, chain: list[Coord], n_in: int, n_out: int, x_ranges: list[tuple[int, int] | None],
-                 t_runs: list[list[tuple[int, int]]]) -> None:
+    def __init__(
+        self,
+        chain: list[Coord],
+        n_in: int,
+        n_out: int,
+        x_ranges: list[tuple[int, int] | None],
+        t_runs: list[list[tuple[int, int]]],
+    ) -> None:
         self.chain = chain
         self.n_in = n_in
         self.n_out = n_out
@@ -64,9 +67,9 @@ class Feed:
         """Buffers chain core ``k`` needs."""
         out = {}
         if self.x_ranges[k] is not None:
-            out["x"] = 2 * self.n_in
+            out[X] = 2 * self.n_in
         if self.t_runs[k]:
-            out["t"] = 2 * self.n_out
+            out[T] = 2 * self.n_out
         return out
 
     def dram(self, n_samples: int) -> dict[str, int]:
@@ -92,8 +95,9 @@ class Feed:
         """Ops at the end of core ``k``'s step ``step``; ``next_row`` is the next step's sample, if any."""
         return []
 
-    def host(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
-             t: np.ndarray) -> Generator[simpy.Event, Any, None] | None:
+    def host(
+        self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
+    ) -> Generator[simpy.Event, Any, None] | None:
         """The host's process for steps ``first_step, ...`` on samples ``rows``, if it has one."""
         return None
 
@@ -106,10 +110,11 @@ class DramFeed(Feed):
         base = step % 2
         if self.x_ranges[k] is not None:
             lo, hi = self.x_ranges[k]  # type: ignore[misc]
-            ops.append(ReadDram(X_DRAM, row * self.n_in + lo, "x", base * self.n_in + lo, hi - lo,
-                                f"read x[{lo}:{hi}]"))
-        ops += [ReadDram(T_DRAM, row * self.n_out + s, "t", base * self.n_out + s, n, f"read t[{s}:{s + n}]")
-                for s, n in self.t_runs[k]]
+            ops.append(ReadDram(X_DRAM, row * self.n_in + lo, X, base * self.n_in + lo, hi - lo, f"read x[{lo}:{hi}]"))
+        ops += [
+            ReadDram(T_DRAM, row * self.n_out + s, T, base * self.n_out + s, n, f"read t[{s}:{s + n}]")
+            for s, n in self.t_runs[k]
+        ]
         return ops
 
 
@@ -120,34 +125,35 @@ class HostFeed(Feed):
         return sum(self.reads(k) for k in range(1, len(self.chain)))
 
     def buffers(self, k: int) -> dict[str, int]:
-        out = {"x": 2 * self.n_in, "t": 2 * self.n_out}  # every core: it may have to relay them
+        out = {X: 2 * self.n_in, T: 2 * self.n_out}  # every core: it may have to relay them
         if k == 0 and self._readers():
-            out["done"] = 1
+            out[DONE] = 1
         return out
 
     @property
     def flag(self) -> str:
         """The DRAM flag in which the first core counts the samples it has finished, named after it."""
-        row, col = self.chain[0]
-        return f"fed{row},{col}"
+        return fed(self.chain[0])
 
     def dram(self, n_samples: int) -> dict[str, int]:
         return {**super().dram(n_samples), self.flag: 1}
 
     def relays(self) -> dict[Coord, list[Relay]]:
         c = self.chain
-        return {c[k]: [Relay(name, c[k - 1], c[k + 1]) for name in ("x", "t")] for k in range(1, len(c) - 1)}
+        return {c[k]: [Relay(name, c[k - 1], c[k + 1]) for name in (X, T)] for k in range(1, len(c) - 1)}
 
     def _forward(self, step: int) -> list[Op]:
         """Core 0 passes sample ``step`` on once every reader is done with the one two steps back."""
         ops: list[Op] = []
         if step >= 2 and self._readers():  # each reader signals once per step it finishes
-            ops.append(Wait("done", (step - 1) * self._readers(), "wait readers done"))
+            ops.append(Wait(DONE, (step - 1) * self._readers(), "wait readers done"))
         base_x, base_t = (step % 2) * self.n_in, (step % 2) * self.n_out
-        ops += [Wait("x", (step + 1) * self.n_in, "wait inputs"), Wait("t", (step + 1) * self.n_out, "wait targets")]
+        ops += [Wait(X, (step + 1) * self.n_in, "wait inputs"), Wait(T, (step + 1) * self.n_out, "wait targets")]
         if len(self.chain) > 1:
-            ops += [Send(self.chain[1], "x", base_x, "x", base_x, self.n_in, "pass inputs on"),
-                    Send(self.chain[1], "t", base_t, "t", base_t, self.n_out, "pass targets on")]
+            ops += [
+                Send(self.chain[1], X, base_x, X, base_x, self.n_in, "pass inputs on"),
+                Send(self.chain[1], T, base_t, T, base_t, self.n_out, "pass targets on"),
+            ]
         return ops
 
     def before(self, k: int, step: int, row: int, first: bool) -> list[Op]:
@@ -155,27 +161,28 @@ class HostFeed(Feed):
             return self._forward(step) if first else []
         ops: list[Op] = []
         if self.x_ranges[k] is not None:
-            ops.append(Wait("x", (step + 1) * self.n_in, "wait inputs"))
+            ops.append(Wait(X, (step + 1) * self.n_in, "wait inputs"))
         if self.t_runs[k]:
-            ops.append(Wait("t", (step + 1) * self.n_out, "wait targets"))
+            ops.append(Wait(T, (step + 1) * self.n_out, "wait targets"))
         return ops
 
     def after(self, k: int, step: int, next_row: int | None) -> list[Op]:
         if k > 0:
-            return [Signal(self.chain[0], "done", 0, float(step + 1), "done with sample")] if self.reads(k) else []
+            return [Signal(self.chain[0], DONE, 0, float(step + 1), "done with sample")] if self.reads(k) else []
         ops: list[Op] = [Signal(HOST, self.flag, 0, float(step + 1), "done with sample")]
         return ops + (self._forward(step + 1) if next_row is not None else [])
 
-    def host(self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray,
-             t: np.ndarray) -> Generator[simpy.Event, Any, None]:
+    def host(
+        self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
+    ) -> Generator[simpy.Event, Any, None]:
         host, first = chip.host, self.chain[0]
         host.phase = "feed"
         for i, row in enumerate(rows):
             step = first_step + i
             if step >= 2:  # row step % 2 of core 0 is free once it has finished step - 2
                 yield from host.wait(self.flag, step - 1, f"wait for core {first}")
-            yield from host.write(first, "x", (step % 2) * self.n_in, x[row], f"sample {row} inputs")
-            yield from host.write(first, "t", (step % 2) * self.n_out, t[row], f"sample {row} targets")
+            yield from host.write(first, X, (step % 2) * self.n_in, x[row], f"sample {row} inputs")
+            yield from host.write(first, T, (step % 2) * self.n_out, t[row], f"sample {row} targets")
 
 
 FEEDS: dict[str, type[Feed]] = {f.name: f for f in (HostFeed, DramFeed)}
@@ -186,4 +193,3 @@ def x_range(starts_and_counts: list[tuple[int, int]]) -> tuple[int, int] | None:
     if not starts_and_counts:
         return None
     return min(s for s, _ in starts_and_counts), max(s + n for s, n in starts_and_counts)
-

@@ -4,7 +4,7 @@ Per sample the trainers descend ``E = 1/2 sum_j (y_j - t_j)^2`` (``mse``) or the
 cross-entropy ``E = -sum_j [t_j log y_j + (1 - t_j) log(1 - y_j)]`` of sigmoid outputs
 (``cross-entropy``). The output error ``dE/dz_j`` is then ``(y_j - t_j) f'(z_j)`` or simply
 ``y_j - t_j``. What a trainer reports per epoch is the mean over samples and outputs of
-``(y - t)^2`` (the mean squared error seed 000 stops at) or of the cross-entropy terms.
+``(y - t)^2`` (the mean squared error) or of the cross-entropy terms.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def check_trainable(loss: str, activations: list[str]) -> None:
         raise TrainingError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
     for k, activation in enumerate(activations):
         if activation not in DIFFERENTIABLE:
-            raise TrainingError(f"layer {k} has activation {activation!r}; training needs one of "
-                                f"{', '.join(DIFFERENTIABLE)} (softmax is not supported: use sigmoid outputs)")
+            raise TrainingError(
+                f"layer {k} has activation {activation!r}; training needs one of "
+                f"{', '.join(DIFFERENTIABLE)} (softmax is not supported: use sigmoid outputs)"
+            )
     if loss == "cross-entropy" and activations[-1] != "sigmoid":
         raise TrainingError(f"cross-entropy needs sigmoid outputs, the output layer has {activations[-1]!r}")

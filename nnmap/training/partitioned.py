@@ -1,4 +1,4 @@
-"""The ``partitioned`` trainer: back-propagation with seed 003's scheme over the whole mesh.
+"""The ``partitioned`` trainer: back-propagation with the partitioned scheme over the whole mesh.
 
 Every core keeps its slice of every layer's weights in its SRAM for the whole run and
 updates it in place; the programs are ``BackpropProgram``'s. The host loads the weights
@@ -10,54 +10,45 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
-from nnmap.program import register_relays, run_ops
+from nnmap.session import Meter, Session
 from nnmap.training.backprop import BackpropProgram
-from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits, host_load
+from nnmap.training.base import Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 
 
-class Partitioned(Trainer):
+class PartitionedBackprop(Trainer):
+    """Back-propagation on the partitioned scheme's chain of every core."""
+
     name = "partitioned"
     feed: ClassVar[str] = "host"
     """How samples reach the cores (``nnmap.training.feed.FEEDS``)."""
 
-    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
-        super().__init__(chip, net, data, hp)
-        self.program = BackpropProgram(self.chip, net, data.n_samples, hp.lr, hp.momentum, hp.loss, feed=self.feed)
-        check_fits(self.chip, net, self.program.plan.buffers,
-                   "use a chip with more cores or SRAM (e64: 64 cores, epiphany-v: 1024 cores of 64 KB) "
-                   "or a smaller network (--layers)")
+    def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(config, net, data, hp)
+        self.program = BackpropProgram(self.config, net, data.n_samples, hp.lr, hp.momentum, hp.loss, feed=self.feed)
+        check_fits(self.config, net, self.program.plan.buffers, bigger_chip_hint(self.config))
 
     def start(self) -> Meter:
-        data = self.data
-        self.sim = Chip(self.chip)
-        for coord, buffers in self.program.plan.buffers.items():
-            sram = self.sim.core(coord).sram
-            for name, n in buffers.items():
-                sram.alloc(name, n)
-        for name, n in self.program.dram.items():
-            self.sim.dram.alloc(name, n)
-        register_relays(self.sim, self.program.relays)
-        self.program.load_dram(self.sim, data.x, data.y)
-        self.sim.process(host_load(self.sim, self.program.plan.setup))
-        self.sim.run()
+        program = self.program
+        self.session = Session(self.config, program.plan.buffers, program.dram, program.relays)
+        program.load_dram(self.session.chip, self.data.x, self.data.y)
+        self.session.process(self.session.load(program.plan.setup))
+        self.session.run()
         self.steps = 0
-        return Meter.of(self.sim)
+        return self.session.meter()
 
     def run_epoch(self, epoch: int) -> Meter:
         rows = list(range(self.data.n_samples))
-        for k, coord in enumerate(self.program.chain):
-            ops = self.program.epoch_ops(k, self.steps, rows)
-            self.sim.process(run_ops(self.sim.core(coord), ops))
-        feeding = self.program.host_process(self.sim, self.steps, rows, self.data.x, self.data.y)
+        program = self.program
+        self.session.start({coord: program.epoch_ops(k, self.steps, rows) for k, coord in enumerate(program.chain)})
+        feeding = program.host_process(self.session.chip, self.steps, rows, self.data.x, self.data.y)
         if feeding is not None:
-            self.sim.process(feeding)
+            self.session.process(feeding)
         self.steps += len(rows)
-        self.sim.run()
-        return Meter.of(self.sim)
+        self.session.run()
+        return self.session.meter()
 
     def network(self) -> Network:
-        return self.program.read_network(self.sim)
+        return self.program.read_network(self.session.chip)

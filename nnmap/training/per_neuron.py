@@ -1,17 +1,17 @@
-"""Seed 000's per-neuron workers: the host hands every neuron activation to a core.
+"""Per-neuron workers: the host hands every neuron activation to a core.
 
-Seed 000 ("Parallelizing Anny") computed each neuron of a layer in its own Web Worker and
-found training up to 100 times slower than serial: the messages cost more than the
-arithmetic they spread. Here the host (the Parallella's ARM) runs the training loop and
-keeps the network, as Anny's main thread did. For every sample and every layer it sends
-each neuron a job over the eLink, the neuron serialised with its connections (seed 000's
-first approach): the layer's inputs, the neuron's weights and its bias. That is one message
+The finest grain of parallel training: each neuron of a layer computed by its own worker,
+which is what running one Web Worker per neuron in a browser does, and which can be many
+times slower than serial because the messages cost more than the arithmetic they spread.
+Here the host (the Parallella's ARM) runs the training loop and keeps the network. For
+every sample and every layer it sends each neuron a job over the eLink, the neuron
+serialised with its connections: the layer's inputs, the neuron's weights and its bias. That is one message
 in. The core computes the activation and writes it into the host's DRAM: one message out.
 Neuron ``j`` of a layer goes to core ``j mod C``, and the host waits for all of a layer's
 activations before it starts the next layer.
 
 Back-propagation and the weight updates (plain SGD or with momentum) run on the host,
-serially, as they did on Anny's main thread. The host is charged what the cores' kernels
+serially, on the host. The host is charged what the cores' kernels
 cost for the same arithmetic (``nnmap.training.kernels``' cost functions), so the
 comparison with the ``single`` trainer isolates the cost of handing activations out. Samples go in the
 dataset's order, one SGD step each: the weights are the same as ``single``'s.
@@ -25,24 +25,18 @@ from typing import Any
 import numpy as np
 import simpy
 
-from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
-from epiphany_sim.mesh import HOST, Mesh
+from epiphany_sim.mesh import HOST, Coord, Mesh
+from nnmap.buffers import ACTIVATIONS, job
 from nnmap.model import Layer, Network, activate
-from nnmap.training.base import Hyperparameters, Meter, Trainer, check_fits
+from nnmap.session import Meter, Session
+from nnmap.training.base import Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 from nnmap.training.kernels import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
 from nnmap.training.loss import derivative, output_error
 
-Coord = tuple[int, int]
 F32 = np.float32
-ACTS = "activations"  # DRAM: every activation of one sample, layer after layer
-
-
-def job(layer: int, j: int) -> str:
-    """The SRAM buffer that receives neuron ``j`` of ``layer``'s jobs: inputs, weights, bias."""
-    return f"job{layer}.{j}"
 
 
 class PerNeuron(Trainer):
@@ -50,15 +44,19 @@ class PerNeuron(Trainer):
 
     name = "per-neuron"
 
-    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
-        super().__init__(chip, net, data, hp)
-        self.cores = Mesh(chip).neighbour_chain()
+    def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(config, net, data, hp)
+        self.cores = Mesh(config).neighbour_chain()
         self.buffers: dict[Coord, dict[str, int]] = {}
         for li, layer in enumerate(net.layers):
             for j in range(layer.n_out):
                 self.buffers.setdefault(self.owner(j), {})[job(li, j)] = 2 * layer.n_in + 1
-        check_fits(chip, net, self.buffers, "every core keeps a job buffer per neuron it computes: use a chip "
-                   "with more cores (e64: 64 cores, epiphany-v: 1024 cores of 64 KB) or a smaller network (--layers)")
+        check_fits(
+            config,
+            net,
+            self.buffers,
+            f"every core keeps a job buffer per neuron it computes: {bigger_chip_hint(config)}",
+        )
         self.layers = [[layer.weights.copy(), layer.bias.copy()] for layer in net.layers]
         self.velocity = [[np.zeros_like(w), np.zeros_like(b)] for w, b in self.layers]
         self.messages = 0
@@ -67,28 +65,25 @@ class PerNeuron(Trainer):
         return self.cores[j % len(self.cores)]
 
     def start(self) -> Meter:
-        self.sim = Chip(self.chip)
-        for coord, buffers in self.buffers.items():
-            for name, n in buffers.items():
-                self.sim.core(coord).sram.alloc(name, n)
-        self.sim.dram.alloc(ACTS, sum(layer.n_out for layer in self.net.layers))
+        self.session = Session(self.config, self.buffers, {ACTIVATIONS: sum(layer.n_out for layer in self.net.layers)})
+        self.chip = self.session.chip
         self.samples = 0
-        return Meter.of(self.sim)
+        return self.session.meter()
 
     def run_epoch(self, epoch: int) -> Meter:
         n = self.data.n_samples
         first = self.samples
         for li, layer in enumerate(self.net.layers):
             for j in range(layer.n_out):
-                self.sim.process(self._worker(self.sim.core(self.owner(j)), li, j, first, n))
-        self.sim.process(self._host(first, n))
+                self.chip.process(self._worker(self.chip.core(self.owner(j)), li, j, first, n))
+        self.chip.process(self._host(first, n))
         self.samples += n
-        self.sim.run()
-        return Meter.of(self.sim)
+        self.session.run()
+        return self.session.meter()
 
     def _worker(self, core: Core, li: int, j: int, first: int, n: int) -> Generator[simpy.Event, Any, None]:
         """Neuron ``j`` of layer ``li`` on ``core``: ``n`` jobs, each answered into the host's DRAM."""
-        cfg = self.chip
+        cfg = self.config
         layer = self.net.layers[li]
         buffer = core.sram[job(li, j)]
         size = 2 * layer.n_in + 1
@@ -97,13 +92,14 @@ class PerNeuron(Trainer):
             yield from core.wait(buffer.name, (s + 1) * size, f"wait job {li}.{j}")
             x, w, b = buffer.data[: layer.n_in], buffer.data[layer.n_in : -1], buffer.data[-1]
             y = activate(layer.activation, np.array([np.dot(x, w) + b], dtype=F32))
-            yield from core.compute(layer.n_in * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
-                                    f"neuron {li}.{j}")
-            yield from core.write(HOST, ACTS, offset, y, f"activation {li}.{j}")
+            yield from core.compute(
+                layer.n_in * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation, f"neuron {li}.{j}"
+            )
+            yield from core.write(HOST, ACTIVATIONS, offset, y, f"activation {li}.{j}")
 
     def _host(self, first: int, n: int) -> Generator[simpy.Event, Any, None]:
-        host = self.sim.host
-        acts = self.sim.dram[ACTS]
+        host = self.chip.host
+        acts = self.chip.dram[ACTIVATIONS]
         total = acts.data.size
         for s in range(first, first + n):
             row = s - first
@@ -115,7 +111,7 @@ class PerNeuron(Trainer):
                     message = np.concatenate([hs[-1], w[:, j], b[j : j + 1]]).astype(F32)
                     yield from host.write(self.owner(j), job(li, j), 0, message, f"job {li}.{j}")
                     self.messages += 1
-                yield from host.wait(ACTS, s * total + offset + w.shape[1], f"wait layer {li}")
+                yield from host.wait(ACTIVATIONS, s * total + offset + w.shape[1], f"wait layer {li}")
                 self.messages += w.shape[1]
                 hs.append(acts.data[offset : offset + w.shape[1]].copy())
                 offset += w.shape[1]
@@ -124,7 +120,7 @@ class PerNeuron(Trainer):
 
     def _backward(self, hs: list[np.ndarray], t: np.ndarray) -> float:
         """One SGD step on the host from the activations ``hs``; returns its cycles."""
-        cfg, hp = self.chip, self.hp
+        cfg, hp = self.config, self.hp
         lr = F32(hp.lr)
         net = self.net
         last = net.layers[-1]
@@ -137,8 +133,10 @@ class PerNeuron(Trainer):
             if li > 0:  # the error of the layer below, with the weights before this step
                 below = (w @ delta).astype(F32) * derivative(net.layers[li - 1].activation, hs[li])
                 cycles += n_out * axpy_cycles(cfg, n_in, scaled=True) + hidden_error_cycles(cfg, n_in)
-            for param, velocity, step in ((w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
-                                          (b, self.velocity[li][1], lr * delta)):
+            for param, velocity, step in (
+                (w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
+                (b, self.velocity[li][1], lr * delta),
+            ):
                 if hp.momentum:  # v = momentum v - lr g; p += v
                     velocity[...] = (F32(hp.momentum) * velocity - step.astype(F32)).astype(F32)
                     param += velocity
@@ -151,5 +149,9 @@ class PerNeuron(Trainer):
         return cycles
 
     def network(self) -> Network:
-        return Network(tuple(Layer(w.copy(), b.copy(), layer.activation)
-                             for (w, b), layer in zip(self.layers, self.net.layers, strict=True)))
+        return Network(
+            tuple(
+                Layer(w.copy(), b.copy(), layer.activation)
+                for (w, b), layer in zip(self.layers, self.net.layers, strict=True)
+            )
+        )

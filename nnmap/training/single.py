@@ -1,7 +1,7 @@
 """The ``single`` trainer: plain SGD on one core, the baseline every other trainer is timed against.
 
-It is the partitioned trainer on a chain of one core (``nnmap.run.single_core_chip``: the
-chip's clock and costs, one core with room for any network), so the two run the same
+It is the partitioned trainer on a chain of one core (``nnmap.session.single_core_chip``:
+the chip's clock and costs, one core with room for any network), so the two run the same
 arithmetic and differ only in how the work is spread.
 """
 
@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
-from nnmap.run import single_core_chip
+from nnmap.session import single_core_chip
 from nnmap.training.base import Hyperparameters
 from nnmap.training.datasets import Dataset
-from nnmap.training.partitioned import Partitioned
+from nnmap.training.partitioned import PartitionedBackprop
 
 
-class Single(Partitioned):
+class Single(PartitionedBackprop):
+    """Plain SGD on one core."""
+
     name = "single"
 
-    def __init__(self, chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
-        super().__init__(single_core_chip(chip), net, data, hp)
+    def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
+        super().__init__(single_core_chip(config), net, data, hp)

@@ -44,12 +44,30 @@ def test_info_applies_a_toml_file_and_mesh_names(tmp_path: Path, capsys: pytest.
 
 def test_traffic_writes_json_with_the_measures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "uniform.json"
-    argv = ["traffic", "--chip", "e64", "--pattern", "uniform", "--rate", "0.2", "--cycles", "1000",
-            "--seed", "1", "--json", str(path)]
+    argv = [
+        "traffic",
+        "--chip",
+        "e64",
+        "--pattern",
+        "uniform",
+        "--rate",
+        "0.2",
+        "--cycles",
+        "1000",
+        "--seed",
+        "1",
+        "--json",
+        str(path),
+    ]
     assert main(argv) == 0
     data = json.loads(path.read_text())
     assert (data["chip"], data["pattern"], data["offered_rate"], data["cycles"], data["seed"]) == (
-        "e64", "uniform", 0.2, 1000, 1)
+        "e64",
+        "uniform",
+        0.2,
+        1000,
+        1,
+    )
     assert data["accepted_rate"] == pytest.approx(0.2, rel=0.05)
     assert data["transactions"] == pytest.approx(0.2 * 64 * 1000, rel=0.05)
     assert data["saturated"] is False
@@ -64,8 +82,21 @@ def test_traffic_writes_json_with_the_measures(tmp_path: Path, capsys: pytest.Ca
 
 def test_traffic_hotspot_options(tmp_path: Path) -> None:
     path = tmp_path / "hot.json"
-    argv = ["traffic", "--pattern", "hotspot", "--hotspot", "0,3", "--hotspot-fraction", "0.5",
-            "--rate", "0.1", "--cycles", "300", "--json", str(path)]
+    argv = [
+        "traffic",
+        "--pattern",
+        "hotspot",
+        "--hotspot",
+        "0,3",
+        "--hotspot-fraction",
+        "0.5",
+        "--rate",
+        "0.1",
+        "--cycles",
+        "300",
+        "--json",
+        str(path),
+    ]
     assert main(argv) == 0
     data = json.loads(path.read_text())
     assert (data["hotspot"], data["hotspot_fraction"]) == ([0, 3], 0.5)
@@ -101,8 +132,10 @@ def test_bad_input_is_one_line_on_stderr_exit_2_and_no_file(
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text("clock_hz = = 1\n")
     plot = tmp_path / "plot.png"
-    argv = [{"BAD_TOML": str(bad_toml), "MISSING": str(tmp_path / "missing.toml"), "PLOT": str(plot)}.get(a, a)
-            for a in argv]
+    argv = [
+        {"BAD_TOML": str(bad_toml), "MISSING": str(tmp_path / "missing.toml"), "PLOT": str(plot)}.get(a, a)
+        for a in argv
+    ]
     out_path = tmp_path / "out.json"
     if argv and argv[0] == "traffic":
         argv += ["--cycles", "50", "--json", str(out_path)] if "--cycles" not in argv else ["--json", str(out_path)]

@@ -69,15 +69,24 @@ def test_a_transfer_crosses_its_links_row_first_one_hop_after_another() -> None:
     (transfer,) = chip.fabric.transfers
     links = chip.fabric.links
     # Two transactions a cycle apart; each crosses a link 1.5 cycles after the one before.
-    assert sorted((links[i].name, start, end) for i, start, end in transfer.link_spans) == sorted([
-        ("inject:c2,3->r2,3", 0.0, 1.0), ("inject:c2,3->r2,3", 1.0, 2.0),
-        ("cmesh:r2,3->r2,2", 0.0, 1.0), ("cmesh:r2,3->r2,2", 1.0, 2.0),
-        ("cmesh:r2,2->r2,1", 1.5, 2.5), ("cmesh:r2,2->r2,1", 2.5, 3.5),
-        ("cmesh:r2,1->r2,0", 3.0, 4.0), ("cmesh:r2,1->r2,0", 4.0, 5.0),
-        ("cmesh:r2,0->r1,0", 4.5, 5.5), ("cmesh:r2,0->r1,0", 5.5, 6.5),
-        ("cmesh:r1,0->r0,0", 6.0, 7.0), ("cmesh:r1,0->r0,0", 7.0, 8.0),
-        ("eject:r0,0->c0,0", 7.5, 8.5), ("eject:r0,0->c0,0", 8.5, 9.5),
-    ])
+    assert sorted((links[i].name, start, end) for i, start, end in transfer.link_spans) == sorted(
+        [
+            ("inject:c2,3->r2,3", 0.0, 1.0),
+            ("inject:c2,3->r2,3", 1.0, 2.0),
+            ("cmesh:r2,3->r2,2", 0.0, 1.0),
+            ("cmesh:r2,3->r2,2", 1.0, 2.0),
+            ("cmesh:r2,2->r2,1", 1.5, 2.5),
+            ("cmesh:r2,2->r2,1", 2.5, 3.5),
+            ("cmesh:r2,1->r2,0", 3.0, 4.0),
+            ("cmesh:r2,1->r2,0", 4.0, 5.0),
+            ("cmesh:r2,0->r1,0", 4.5, 5.5),
+            ("cmesh:r2,0->r1,0", 5.5, 6.5),
+            ("cmesh:r1,0->r0,0", 6.0, 7.0),
+            ("cmesh:r1,0->r0,0", 7.0, 8.0),
+            ("eject:r0,0->c0,0", 7.5, 8.5),
+            ("eject:r0,0->c0,0", 8.5, 9.5),
+        ]
+    )
     assert transfer.hops == 5
     assert transfer.delivered_at == 9.5
 
@@ -90,14 +99,15 @@ def _streams(config: ChipConfig, streams: list[tuple[tuple, tuple]]) -> tuple[li
     """Post one 8 KB DMA transfer per stream in cycle 0, in the order given; return each one's arrival."""
     chip = Chip(config)
     arrived = [0.0] * len(streams)
-    for src, dst in streams:
+    for _, dst in streams:
         if "inbox" not in chip.core(dst).sram:
             chip.core(dst).sram.alloc("inbox", STREAM_FLOATS)
 
     def post_all():
         for k, (src, dst) in enumerate(streams):
-            chip.core(src).post(dst, "inbox", 0, np.full(STREAM_FLOATS, k),
-                                then=lambda k=k: arrived.__setitem__(k, chip.env.now))
+            chip.core(src).post(
+                dst, "inbox", 0, np.full(STREAM_FLOATS, k), then=lambda k=k: arrived.__setitem__(k, chip.env.now)
+            )
         yield chip.env.timeout(0)
 
     chip.process(post_all())
@@ -231,7 +241,9 @@ def test_a_core_s_own_stores_go_before_its_dma_at_the_port(chip: Chip) -> None:
     def program():
         sender.post((0, 1), "dma", 0, np.ones(80), then=lambda: arrivals.setdefault("dma", chip.env.now))
         yield from sender.compute(4)
-        yield from sender.write((0, 1), "store", 0, np.ones(20), then=lambda: arrivals.setdefault("store", chip.env.now))
+        yield from sender.write(
+            (0, 1), "store", 0, np.ones(20), then=lambda: arrivals.setdefault("store", chip.env.now)
+        )
 
     chip.process(program())
     chip.run()
@@ -321,8 +333,14 @@ def test_a_write_outside_the_destination_buffer_fails_at_the_sender(chip: Chip) 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("hop_latency_cycles", 1.25), ("cmesh_bytes_per_cycle", 3.0), ("elink_latency_cycles", 0.3),
-     ("hop_latency_cycles", 0.0), ("hop_latency_cycles", float("nan")), ("write_overhead_cycles", float("inf"))],
+    [
+        ("hop_latency_cycles", 1.25),
+        ("cmesh_bytes_per_cycle", 3.0),
+        ("elink_latency_cycles", 0.3),
+        ("hop_latency_cycles", 0.0),
+        ("hop_latency_cycles", float("nan")),
+        ("write_overhead_cycles", float("inf")),
+    ],
 )
 def test_fabric_times_off_the_half_cycle_grain_are_refused(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field.split("_bytes")[0].split("_latency")[0].split("_overhead")[0]):
@@ -354,8 +372,15 @@ def test_waiting_on_the_fabric_for_ever_is_a_deadlock(chip: Chip) -> None:
 
 @pytest.mark.parametrize(
     ("src", "dst", "read"),
-    [((0, 0), (2, 3), False), ((3, 3), (0, 1), False), ((1, 0), HOST, False), (HOST, (2, 1), False),
-     ((0, 1), (3, 2), True), ((2, 0), HOST, True), (HOST, (3, 0), True)],
+    [
+        ((0, 0), (2, 3), False),
+        ((3, 3), (0, 1), False),
+        ((1, 0), HOST, False),
+        (HOST, (2, 1), False),
+        ((0, 1), (3, 2), True),
+        ((2, 0), HOST, True),
+        (HOST, (3, 0), True),
+    ],
 )
 def test_a_message_crosses_the_links_of_its_documented_route(src: tuple, dst: tuple, read: bool) -> None:
     chip = Chip(E16, trace=True)

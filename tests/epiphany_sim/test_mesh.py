@@ -67,8 +67,11 @@ def test_route_link_names_row_first_with_ports() -> None:
     names = [mesh.links[i].name for i in mesh.route((0, 0), (2, 3))]
     assert names == [
         "inject:c0,0->r0,0",
-        "cmesh:r0,0->r0,1", "cmesh:r0,1->r0,2", "cmesh:r0,2->r0,3",
-        "cmesh:r0,3->r1,3", "cmesh:r1,3->r2,3",
+        "cmesh:r0,0->r0,1",
+        "cmesh:r0,1->r0,2",
+        "cmesh:r0,2->r0,3",
+        "cmesh:r0,3->r1,3",
+        "cmesh:r1,3->r2,3",
         "eject:r2,3->c2,3",
     ]
 
@@ -83,18 +86,33 @@ def test_hops_are_manhattan_distances(manhattan: Callable[[tuple, tuple], int]) 
 def test_host_traffic_crosses_the_mesh_to_the_elink_edge() -> None:
     east = Mesh(E16)
     assert [east.links[i].name for i in east.route(HOST, (2, 1))] == [
-        "elink-in:host->elink", "xedge-in:elink->r2,3", "xmesh:r2,3->r2,2", "xmesh:r2,2->r2,1", "xeject:r2,1->c2,1",
+        "elink-in:host->elink",
+        "xedge-in:elink->r2,3",
+        "xmesh:r2,3->r2,2",
+        "xmesh:r2,2->r2,1",
+        "xeject:r2,1->c2,1",
     ]
     assert [east.links[i].name for i in east.route((1, 0), HOST)] == [
-        "xinject:c1,0->r1,0", "xmesh:r1,0->r1,1", "xmesh:r1,1->r1,2", "xmesh:r1,2->r1,3", "xedge-out:r1,3->elink",
+        "xinject:c1,0->r1,0",
+        "xmesh:r1,0->r1,1",
+        "xmesh:r1,1->r1,2",
+        "xmesh:r1,2->r1,3",
+        "xedge-out:r1,3->elink",
         "elink-out:elink->host",
     ]
     assert [east.links[i].name for i in east.route((1, 2), HOST, "r")] == [
-        "rinject:c1,2->r1,2", "rmesh:r1,2->r1,3", "redge-out:r1,3->elink", "elink-out:elink->host",
+        "rinject:c1,2->r1,2",
+        "rmesh:r1,2->r1,3",
+        "redge-out:r1,3->elink",
+        "elink-out:elink->host",
     ]
     south = Mesh(E16.replace(elink_side="south"))
     assert [south.links[i].name for i in south.route((1, 2), HOST)] == [
-        "xinject:c1,2->r1,2", "xmesh:r1,2->r2,2", "xmesh:r2,2->r3,2", "xedge-out:r3,2->elink", "elink-out:elink->host",
+        "xinject:c1,2->r1,2",
+        "xmesh:r1,2->r2,2",
+        "xmesh:r2,2->r3,2",
+        "xedge-out:r3,2->elink",
+        "elink-out:elink->host",
     ]
 
 

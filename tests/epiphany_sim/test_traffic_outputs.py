@@ -76,8 +76,11 @@ def traced() -> tuple[Chip, list[dict]]:
 
 def test_trace_has_a_track_per_core_whose_sends_leave_one_per_cycle(traced: tuple[Chip, list[dict]]) -> None:
     chip, events = traced
-    names = {e["tid"]: e["args"]["name"] for e in events
-             if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == CORES_PID}
+    names = {
+        e["tid"]: e["args"]["name"]
+        for e in events
+        if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == CORES_PID
+    }
     assert sorted(names) == list(range(1, 17))
     assert names[6] == "core 5 (1, 1)"
     spans = defaultdict(list)
@@ -110,8 +113,28 @@ def test_trace_link_spans_add_up_to_link_statistics(traced: tuple[Chip, list[dic
 
 def test_the_default_trace_sums_each_link_per_bin(tmp_path: Path) -> None:
     path, json_path = tmp_path / "trace.json", tmp_path / "run.json"
-    assert main(["traffic", "--rate", "0.2", "--cycles", "1000", "--warmup", "0", "--drain", "0",
-                 "--trace", str(path), "--trace-bin", "250", "--json", str(json_path)]) == 0
+    assert (
+        main(
+            [
+                "traffic",
+                "--rate",
+                "0.2",
+                "--cycles",
+                "1000",
+                "--warmup",
+                "0",
+                "--drain",
+                "0",
+                "--trace",
+                str(path),
+                "--trace-bin",
+                "250",
+                "--json",
+                str(json_path),
+            ]
+        )
+        == 0
+    )
     data = json.loads(path.read_text())
     assert data["otherData"]["pattern"] == "uniform"
     counters = defaultdict(list)
@@ -127,7 +150,9 @@ def test_the_default_trace_sums_each_link_per_bin(tmp_path: Path) -> None:
 
 def test_a_trace_window_keeps_spans_only_there(tmp_path: Path) -> None:
     path = tmp_path / "trace.json"
-    assert main(["traffic", "--rate", "0.2", "--cycles", "400", "--trace", str(path), "--trace-window", "1100:1150"]) == 0
+    assert (
+        main(["traffic", "--rate", "0.2", "--cycles", "400", "--trace", str(path), "--trace-window", "1100:1150"]) == 0
+    )
     spans = [e for e in json.loads(path.read_text())["traceEvents"] if e["ph"] == "X"]
     assert spans
     assert all(1100 <= e["args"]["start_cycles"] < 1150 for e in spans if e["pid"] == CORES_PID)
@@ -137,8 +162,9 @@ def test_a_trace_window_keeps_spans_only_there(tmp_path: Path) -> None:
     "extra",
     [["--trace-window", "5:2"], ["--trace-bin", "0"], ["--trace-window", "0:10", "--trace-bin", "5"]],
 )
-def test_malformed_trace_shapes_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         extra: list[str]) -> None:
+def test_malformed_trace_shapes_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
     path = tmp_path / "trace.json"
     assert main(["traffic", "--cycles", "50", "--trace", str(path), *extra]) == 2
     assert capsys.readouterr().err.count("\n") == 1

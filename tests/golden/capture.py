@@ -48,14 +48,31 @@ def _activities(agent: Any) -> dict[str, Any]:
 
 def _transfers(chip: Chip) -> list[list]:
     return [
-        [list(t.src), list(t.dst), t.n_bytes, t.sent_at, t.injected_at, t.delivered_at, t.wait_cycles, t.hops,
-         t.label, [list(span) for span in t.link_spans]]
+        [
+            list(t.src),
+            list(t.dst),
+            t.n_bytes,
+            t.sent_at,
+            t.injected_at,
+            t.delivered_at,
+            t.wait_cycles,
+            t.hops,
+            t.label,
+            [list(span) for span in t.link_spans],
+        ]
         for t in chip.network.transfers
     ]
 
 
-def nnmap_case(chip: str, layers: list[int], strategy: str, broadcast: str | None = None, batch: int = 2,
-               trace: bool = False, baseline: bool = False) -> dict[str, Any]:
+def nnmap_case(
+    chip: str,
+    layers: list[int],
+    strategy: str,
+    broadcast: str | None = None,
+    batch: int = 2,
+    trace: bool = False,
+    baseline: bool = False,
+) -> dict[str, Any]:
     """Everything simulated in one mapped forward pass (setup, compute and readback)."""
     net = random_network(layers, seed=3)
     x = random_inputs(net, batch, seed=3)
@@ -73,8 +90,12 @@ def nnmap_case(chip: str, layers: list[int], strategy: str, broadcast: str | Non
     }
     if trace:
         transfers = _transfers(sim)
-        record["transfers"] = {"count": len(transfers), "sha256": _digest(transfers), "first": transfers[:20],
-                               "last": transfers[-20:]}
+        record["transfers"] = {
+            "count": len(transfers),
+            "sha256": _digest(transfers),
+            "first": transfers[:20],
+            "last": transfers[-20:],
+        }
     return record
 
 
@@ -90,14 +111,13 @@ def traffic_case(chip: str, pattern: str, rate: float, cycles: int, seed: int = 
         "totals": [net.messages_sent, net.messages_delivered, net.bytes_injected, net.bytes_delivered],
         "end_cycle": sim.env.now,
         "latency_histogram": sorted(Counter(t.delivered_at - t.sent_at for t in net.transfers).items()),
-        "transfers": {"count": len(timings), "sha256": _digest(timings), "first": timings[:20],
-                      "last": timings[-20:]},
+        "transfers": {"count": len(timings), "sha256": _digest(timings), "first": timings[:20], "last": timings[-20:]},
     }
 
 
 def untraced_traffic_case(chip: str, pattern: str, rate: float, cycles: int, seed: int = 1) -> dict[str, Any]:
-    """The same measures without tracing (the untraced network path is the one benchmarks time)."""
-    sim = Chip(chip_from_name(chip))
+    """The same measures without link spans (the path the benchmarks time)."""
+    sim = Chip(chip_from_name(chip), record=True)
     result = run_traffic(sim, TrafficSpec(pattern, rate, cycles, seed=seed))
     net = sim.network
     return {

@@ -14,7 +14,7 @@ import pytest
 
 from nnmap.model import Network
 
-TOLERANCE = 1e-5  # the issue's: absolute below 1, relative above
+TOLERANCE = 1e-5  # absolute below 1, relative above, as nnmap.run checks
 
 
 def _activation(name: str, z: np.ndarray) -> np.ndarray:
@@ -41,8 +41,17 @@ def _derivative(name: str, y: np.ndarray) -> np.ndarray:
     raise AssertionError(f"the test reference cannot train through {name!r}")
 
 
-def _sgd(net: Network, x: np.ndarray, t: np.ndarray, lr: float, epochs: int, momentum: float = 0.0,
-         loss: str = "mse", batch: int = 1, dtype: type = np.float64) -> list[np.ndarray]:
+def _sgd(
+    net: Network,
+    x: np.ndarray,
+    t: np.ndarray,
+    lr: float,
+    epochs: int,
+    momentum: float = 0.0,
+    loss: str = "mse",
+    batch: int = 1,
+    dtype: type = np.float64,
+) -> list[np.ndarray]:
     """``epochs`` passes of SGD over the samples in their order; the parameters ``[W0, b0, W1, b1, ...]``.
 
     Each step averages the gradients of ``batch`` consecutive samples (the last batch of a
@@ -71,8 +80,9 @@ def _sgd(net: Network, x: np.ndarray, t: np.ndarray, lr: float, epochs: int, mom
 
     for _ in range(epochs):
         for start in range(0, len(x), batch):
-            per_sample = [gradients(xi, ti) for xi, ti in zip(x[start : start + batch], t[start : start + batch],
-                                                                strict=True)]
+            per_sample = [
+                gradients(xi, ti) for xi, ti in zip(x[start : start + batch], t[start : start + batch], strict=True)
+            ]
             for i in range(len(params)):
                 g = sum(grads[i] for grads in per_sample) / dtype(len(per_sample))
                 velocity[i] = mu * velocity[i] - lr_ * g
@@ -112,13 +122,13 @@ def numpy_sgd() -> Callable[..., list[np.ndarray]]:
 
 @pytest.fixture(scope="session")
 def assert_matches() -> Callable[[np.ndarray, np.ndarray], None]:
-    """``check(outputs, reference)``: every output finite and within the issue's tolerance."""
+    """``check(outputs, reference)``: every output finite and within the tolerance."""
     return _assert_matches
 
 
 @pytest.fixture(scope="session")
 def product_range() -> Callable[[int, int, int], range]:
-    """``products(c, P, C)``: seed 003's share of chain core ``c``, ``[floor(cP/C), floor((c+1)P/C))``."""
+    """``products(c, P, C)``: the partitioned share of chain core ``c``, ``[floor(cP/C), floor((c+1)P/C))``."""
     return lambda c, total, n_cores: range(c * total // n_cores, (c + 1) * total // n_cores)
 
 

@@ -26,10 +26,19 @@ def test_partitioned_work_differs_by_at_most_one_product(n_in, n_out, n_cores, p
         assert held == list(product_range(k, total, n_cores))
 
 
-@pytest.mark.parametrize(("chip", "sizes"), [
-    ("e16", [6, 16, 4]), ("e16", [6, 27, 5]), ("e64", [64, 128, 10]), ("e64", [10, 100, 10]),
-    ("2x3", [7, 11, 5]), ("3x5", [9, 13, 4]), ("3x5", [40, 2, 3]), ("1x1", [6, 16, 4]),
-])
+@pytest.mark.parametrize(
+    ("chip", "sizes"),
+    [
+        ("e16", [6, 16, 4]),
+        ("e16", [6, 27, 5]),
+        ("e64", [64, 128, 10]),
+        ("e64", [10, 100, 10]),
+        ("2x3", [7, 11, 5]),
+        ("3x5", [9, 13, 4]),
+        ("3x5", [40, 2, 3]),
+        ("1x1", [6, 16, 4]),
+    ],
+)
 def test_partitioned_plans_balance_every_layer(chip, sizes) -> None:
     plan = get_strategy("partitioned").plan(load_chip(chip), random_network(sizes))
     n_cores = len(plan.chain)
@@ -75,12 +84,14 @@ def test_cores_without_outputs_sit_idle() -> None:
     """5 nodes and then 3 on 16 cores: chain cores 5..15 never compute."""
     net = random_network([8, 5, 3])
     result = run(load_chip("e16"), net, "node-per-core", random_inputs(net, 2), baseline=False)
-    cfg = result.plan.chip
+    cfg = result.plan.config
     index = {coord: i for i, coord in enumerate(sorted(result.plan.chain))}  # row-major mesh index
     util = result.metrics["core_utilisation"]
     compute = result.metrics["compute_cycles"]
-    per_sample = [8 * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
-                  5 * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation]
+    per_sample = [
+        8 * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
+        5 * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
+    ]
     for k, coord in enumerate(result.plan.chain):
         busy = 2 * ((k < 5) * per_sample[0] + (k < 3) * per_sample[1])
         assert util[index[coord]] * compute == pytest.approx(busy)

@@ -74,21 +74,37 @@ def _nan_weight() -> dict[str, np.ndarray]:
     return arrays
 
 
-@pytest.mark.parametrize(("arrays", "message"), [
-    (_drop("b0"), "missing array b0"),
-    (_drop("W0"), "missing array W0"),
-    (_drop("activations"), "missing string array 'activations'"),
-    (_replace(W1=np.ones((4, 3), np.float32)), "layer 0 has 5 outputs but layer 1 takes 4 inputs"),
-    (_replace(b0=np.ones(4, np.float32)), "layer 0: bias shape (4,) does not match 5 outputs"),
-    (_replace(W0=np.ones(6, np.float32)), "layer 0: weights must be 2-D"),
-    (_nan_weight(), "layer 1: weights or biases contain NaN or infinity"),
-    (_replace(b1=np.array([0, np.inf, 0], np.float32)), "layer 1: weights or biases contain NaN or infinity"),
-    (_replace(activations=np.array(["swish", "softmax"])), "layer 0: unknown activation 'swish'"),
-    (_replace(activations=np.array(["softmax", "softmax"])), "softmax is only allowed on the output layer"),
-    (_replace(activations=np.array(["sigmoid"])), "2 weight arrays but 1 activations"),
-    (_replace(W1=np.array([["a", "b", "c"]] * 5)), "layer 1 is not numeric"),
-], ids=["no-b0", "no-W0", "no-activations", "W-mismatch", "b-mismatch", "W-1d", "nan", "inf", "swish",
-        "hidden-softmax", "activation-count", "strings"])
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (_drop("b0"), "missing array b0"),
+        (_drop("W0"), "missing array W0"),
+        (_drop("activations"), "missing string array 'activations'"),
+        (_replace(W1=np.ones((4, 3), np.float32)), "layer 0 has 5 outputs but layer 1 takes 4 inputs"),
+        (_replace(b0=np.ones(4, np.float32)), "layer 0: bias shape (4,) does not match 5 outputs"),
+        (_replace(W0=np.ones(6, np.float32)), "layer 0: weights must be 2-D"),
+        (_nan_weight(), "layer 1: weights or biases contain NaN or infinity"),
+        (_replace(b1=np.array([0, np.inf, 0], np.float32)), "layer 1: weights or biases contain NaN or infinity"),
+        (_replace(activations=np.array(["swish", "softmax"])), "layer 0: unknown activation 'swish'"),
+        (_replace(activations=np.array(["softmax", "softmax"])), "softmax is only allowed on the output layer"),
+        (_replace(activations=np.array(["sigmoid"])), "2 weight arrays but 1 activations"),
+        (_replace(W1=np.array([["a", "b", "c"]] * 5)), "layer 1 is not numeric"),
+    ],
+    ids=[
+        "no-b0",
+        "no-W0",
+        "no-activations",
+        "W-mismatch",
+        "b-mismatch",
+        "W-1d",
+        "nan",
+        "inf",
+        "swish",
+        "hidden-softmax",
+        "activation-count",
+        "strings",
+    ],
+)
 def test_malformed_model(arrays, message, fails, tmp_path) -> None:
     path = _npz(tmp_path, arrays)
     for command in ("run", "plan", "compare"):
@@ -145,29 +161,35 @@ def test_inputs_of_the_wrong_width(fails, tmp_path) -> None:
     assert "is not a readable .npy" in fails("run", "--layers", "6,16,4", "--inputs", str(path))
 
 
-@pytest.mark.parametrize(("layers", "message"), [
-    ("6,x,4", "--layers must be comma-separated integers like 6,16,4, got '6,x,4'"),
-    ("6", "--layers needs at least two sizes, all >= 1, got '6'"),
-    ("6,0,4", "--layers needs at least two sizes, all >= 1, got '6,0,4'"),
-    ("6,-3,4", "--layers needs at least two sizes, all >= 1, got '6,-3,4'"),
-    ("6;16;4", "--layers must be comma-separated integers like 6,16,4, got '6;16;4'"),
-])
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ("6,x,4", "--layers must be comma-separated integers like 6,16,4, got '6,x,4'"),
+        ("6", "--layers needs at least two sizes, all >= 1, got '6'"),
+        ("6,0,4", "--layers needs at least two sizes, all >= 1, got '6,0,4'"),
+        ("6,-3,4", "--layers needs at least two sizes, all >= 1, got '6,-3,4'"),
+        ("6;16;4", "--layers must be comma-separated integers like 6,16,4, got '6;16;4'"),
+    ],
+)
 def test_bad_layers(layers, message, fails) -> None:
     assert fails("run", "--layers", layers) == message
     assert fails("plan", "--layers", layers) == message
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("run", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
-    (("plan", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
-    (("compare", "--strategies", "partitioned,bogus"), "unknown strategy 'bogus': use one of"),
-    (("compare", "--strategies", "partitioned:sideways"), "unknown broadcast 'sideways' in --strategies"),
-    (("run", "--broadcast", "sideways"), "argument --broadcast: invalid choice: 'sideways'"),
-    (("run", "--chip", "e99"), "unknown chip 'e99'"),
-    (("run", "--batch", "0"), "--batch must be >= 1, got 0"),
-    (("run", "--batch", "two"), "argument --batch: invalid int value: 'two'"),
-    (("run", "--no-such-option"), "unrecognized arguments: --no-such-option"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
+        (("plan", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
+        (("compare", "--strategies", "partitioned,bogus"), "unknown strategy 'bogus': use one of"),
+        (("compare", "--strategies", "partitioned:sideways"), "unknown broadcast 'sideways' in --strategies"),
+        (("run", "--broadcast", "sideways"), "argument --broadcast: invalid choice: 'sideways'"),
+        (("run", "--chip", "e99"), "unknown chip 'e99'"),
+        (("run", "--batch", "0"), "--batch must be >= 1, got 0"),
+        (("run", "--batch", "two"), "argument --batch: invalid int value: 'two'"),
+        (("run", "--no-such-option"), "unrecognized arguments: --no-such-option"),
+    ],
+)
 def test_bad_options(args, message, fails) -> None:
     assert message in fails(*args)
 

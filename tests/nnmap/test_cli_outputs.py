@@ -55,8 +55,9 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_compare_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_progress_bar_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["compare", "--strategies", "partitioned,round-robin"]
     assert main(args) == 0
     assert capsys.readouterr().err == ""
@@ -67,16 +68,18 @@ def test_compare_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch
     assert "0/2" in terminal.getvalue()  # the total is known up front
 
 
-def test_run_progress_bar_counts_every_op_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_progress_bar_counts_every_op_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["run", "--chip", "e16", "--layers", "6,16,4", "--strategy", "node-per-core", "--batch", "3"]
     assert main(args) == 0
     assert capsys.readouterr().err == ""
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(args) == 0
-    plan = get_strategy("node-per-core").plan(load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0),
-                                              3, None)
+    plan = get_strategy("node-per-core").plan(
+        load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), 3, None
+    )
     total = sum(len(ops) for ops in plan.ops.values())
     assert f"0/{total}" in terminal.getvalue()
     assert f"{total}/{total}" in terminal.getvalue()  # every op was counted by the end

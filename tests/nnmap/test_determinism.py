@@ -19,11 +19,14 @@ def _run_files(tmp_path: Path, name: str, *args: str) -> tuple[bytes, bytes]:
     return json_path.read_bytes(), out_path.read_bytes()
 
 
-@pytest.mark.parametrize("args", [
-    ("--chip", "e16", "--layers", "6,16,4", "--strategy", "round-robin", "--batch", "3"),
-    ("--chip", "2x3", "--layers", "9,13,4", "--strategy", "partitioned", "--broadcast", "dram", "--batch", "2"),
-    ("--chip", "3x5", "--layers", "7,11,5", "--strategy", "allgather", "--seed", "7"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--chip", "e16", "--layers", "6,16,4", "--strategy", "round-robin", "--batch", "3"),
+        ("--chip", "2x3", "--layers", "9,13,4", "--strategy", "partitioned", "--broadcast", "dram", "--batch", "2"),
+        ("--chip", "3x5", "--layers", "7,11,5", "--strategy", "allgather", "--seed", "7"),
+    ],
+)
 def test_two_runs_write_identical_files(args, tmp_path, capsys) -> None:
     first = _run_files(tmp_path, "a", *args)
     second = _run_files(tmp_path, "b", *args)

@@ -35,11 +35,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[MLPClassifier, np
         clf.fit(x_train, y_train)
     assert clf.out_activation_ == "softmax"
     path = tmp_path_factory.mktemp("digits") / "digits.npz"
-    np.savez(path, W0=clf.coefs_[0], b0=clf.intercepts_[0], W1=clf.coefs_[1], b1=clf.intercepts_[1],
-             activations=np.array(["sigmoid", "softmax"]))
+    np.savez(
+        path,
+        W0=clf.coefs_[0],
+        b0=clf.intercepts_[0],
+        W1=clf.coefs_[1],
+        b1=clf.intercepts_[1],
+        activations=np.array(["sigmoid", "softmax"]),
+    )
     return clf, x_test, path
 
 
+@pytest.mark.slow
 def test_digits_network_matches_predict_proba_on_e64(trained) -> None:
     clf, x_test, path = trained
     net = load_npz(path)
@@ -58,8 +65,21 @@ def test_digits_through_the_command_line(trained, tmp_path: Path, capsys: pytest
     clf, x_test, path = trained
     inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"
     np.save(inputs, x_test[:10])
-    code = main(["run", "--chip", "e64", "--model", str(path), "--inputs", str(inputs), "--outputs", str(outputs),
-                 "--strategy", "allgather"])
+    code = main(
+        [
+            "run",
+            "--chip",
+            "e64",
+            "--model",
+            str(path),
+            "--inputs",
+            str(inputs),
+            "--outputs",
+            str(outputs),
+            "--strategy",
+            "allgather",
+        ]
+    )
     assert code == 0
     assert "validated against numpy: yes" in capsys.readouterr().out
     np.testing.assert_allclose(np.load(outputs), clf.predict_proba(x_test[:10]), rtol=0, atol=1e-5)

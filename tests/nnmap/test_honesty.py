@@ -5,7 +5,7 @@ computes NaN and validation fails; a message sent to the wrong core leaves the r
 waiting, and the run ends with an error that names it. Plans are data, so each test builds
 one, changes a single op on a single core and runs it.
 
-The network is seed 003's 6,16,4 on e16. Layer 0 gives each chain core one hidden node
+The network is the blog post's 6,16,4 on e16. Layer 0 gives each chain core one hidden node
 (6 products); in layer 1 each output has 16 products, 4 per core, so chain core ``k``
 holds products ``[4k, 4k + 4)`` of output ``k // 4``: cores ``4j + 1`` and ``4j + 2``
 sit strictly inside output ``j``, and core ``4j + 3`` owns it.
@@ -48,7 +48,7 @@ def _without(ops: list[Op], label: str) -> list[Op]:
 
 
 def _outputs(plan: Plan) -> np.ndarray:
-    return simulate(plan, X)[2]
+    return simulate(plan, X).outputs
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,15 @@ def reference(numpy_forward) -> np.ndarray:
     return numpy_forward(NET, X)
 
 
-@pytest.mark.parametrize(("strategy", "broadcast"), [
-    ("partitioned", "bidir"), ("partitioned", "dram"), ("round-robin", "bidir"), ("allgather", "direct"),
-])
+@pytest.mark.parametrize(
+    ("strategy", "broadcast"),
+    [
+        ("partitioned", "bidir"),
+        ("partitioned", "dram"),
+        ("round-robin", "bidir"),
+        ("allgather", "direct"),
+    ],
+)
 def test_unmodified_plans_validate(strategy, broadcast, reference, assert_matches) -> None:
     out = _outputs(_plan(strategy, broadcast))
     assert_matches(out, reference)
@@ -67,7 +73,7 @@ def test_unmodified_plans_validate(strategy, broadcast, reference, assert_matche
 
 def test_buffers_never_written_hold_nan() -> None:
     plan = _plan()
-    chip, _, _, _ = simulate(plan, X)
+    chip = simulate(plan, X).session.chip
     core1 = chip.core(plan.chain[1]).sram
     # one sample uses only slot 0 of the partial-sum buffer; slot 1 was allocated, never written
     assert core1["pin1.0"].written == 1
@@ -140,7 +146,9 @@ def test_a_hidden_value_never_shared_stalls_every_other_core() -> None:
         simulate(plan, X)
     expected = {
         f"{_core_name(4 * r + c, (r, c))} waits for h0.0 to reach 16 writes (has 15)"
-        for r in range(4) for c in range(4) if (r, c) != (0, 0)
+        for r in range(4)
+        for c in range(4)
+        if (r, c) != (0, 0)
     }
     assert sorted(info.value.waiting) == sorted(expected)
 

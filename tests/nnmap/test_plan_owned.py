@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import pickle
 
+from nnmap.lowering.flows import CHAIN
 from nnmap.plan import LayerAssignment, Piece
 
 
 def _assignment() -> LayerAssignment:
-    return LayerAssignment([[Piece(0, 0, 2), Piece(1, 0, 2)], [Piece(2, 0, 2)]], "chain", {0: 0, 1: 0, 2: 1})
+    return LayerAssignment([[Piece(0, 0, 2), Piece(1, 0, 2)], [Piece(2, 0, 2)]], CHAIN, {0: 0, 1: 0, 2: 1})
 
 
 def test_owned_lists_each_positions_outputs_ascending() -> None:

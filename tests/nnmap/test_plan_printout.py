@@ -1,6 +1,6 @@
 """``nnmap plan``: each core's products, owned outputs, partial sums and SRAM, worked out by hand.
 
-Seed 003's network 6,16,4 on e16. Layer 0: 96 products, 6 per core, so chain core k holds
+The blog post's network 6,16,4 on e16. Layer 0: 96 products, 6 per core, so chain core k holds
 products [6k, 6k + 6) = all of hidden node k. Layer 1: 64 products, 4 per core, 16 per
 output, so core k holds [4k, 4k + 4) = inputs 4(k mod 4) .. 4(k mod 4) + 3 of output
 k // 4; the fourth core of each group owns it, the others hand their partial sum on, and
@@ -92,7 +92,7 @@ def test_every_core(blocks, snake) -> None:
 
 
 def test_seed_example_one_printout(capsys: pytest.CaptureFixture[str]) -> None:
-    """6,27,5: chain core 1 holds products [10, 20), the seed's picture of core J."""
+    """6,27,5: chain core 1 holds products [10, 20), the post's picture of core J."""
     assert main(["plan", "--chip", "e16", "--layers", "6,27,5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     start = lines.index("core 1 at (0, 1) (chain position 1):")

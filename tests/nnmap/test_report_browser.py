@@ -18,7 +18,10 @@ assert _spec.loader is not None
 shots = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(shots)
 
-pytestmark = pytest.mark.skipif(shots.find_browser() is None, reason="no headless Chromium on the PATH")
+pytestmark = [
+    pytest.mark.slow,  # a browser: seconds
+    pytest.mark.skipif(shots.find_browser() is None, reason="no headless Chromium on the PATH"),
+]
 
 
 def test_report_renders_with_its_figures(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from nnmap.analysis import pareto_front
 from nnmap.cli import main
-from nnmap.plots import pareto_front
 from nnmap.sweep_spec import load_spec, parse_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -72,6 +72,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"code": code, "stdout": stdout, "stderr": stderr, "out": out, "spec": spec, "wall": wall}
 
 
+@pytest.mark.slow
 def test_every_run_of_the_grid_is_recorded_once(swept: dict[str, Any]) -> None:
     assert swept["code"] == 0, swept["stderr"]
     rows = _csv_rows(swept["out"] / "results.csv")
@@ -84,6 +85,7 @@ def test_every_run_of_the_grid_is_recorded_once(swept: dict[str, Any]) -> None:
     assert f"{N_RUNS} of {N_RUNS} runs recorded" in swept["stdout"]
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_fit_is_recorded_with_its_error(swept: dict[str, Any]) -> None:
     rows = _csv_rows(swept["out"] / "results.csv")
     failed = [r for r in rows if r["error"]]
@@ -98,28 +100,68 @@ def test_a_run_that_does_not_fit_is_recorded_with_its_error(swept: dict[str, Any
     assert all(r["validated"] == "True" and float(r["total_cycles"]) > 0 for r in ok)
 
 
-@pytest.mark.parametrize(("chip", "layers", "strategy", "batch"), [
-    ("e16", "6,8,4", "partitioned", 2),
-    ("2x2", "8,6", "allgather", 1),
-    ("e16", "200,200", "node-per-core", 1),
-])
-def test_a_row_equals_nnmap_run(swept: dict[str, Any], tmp_path: Path, chip: str, layers: str, strategy: str,
-                                batch: int) -> None:
-    row = next(r for r in _csv_rows(swept["out"] / "results.csv")
-               if (r["chip"], r["layers"], r["strategy"], r["batch"]) == (chip, layers, strategy, str(batch)))
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("chip", "layers", "strategy", "batch"),
+    [
+        ("e16", "6,8,4", "partitioned", 2),
+        ("2x2", "8,6", "allgather", 1),
+        ("e16", "200,200", "node-per-core", 1),
+    ],
+)
+def test_a_row_equals_nnmap_run(
+    swept: dict[str, Any], tmp_path: Path, chip: str, layers: str, strategy: str, batch: int
+) -> None:
+    row = next(
+        r
+        for r in _csv_rows(swept["out"] / "results.csv")
+        if (r["chip"], r["layers"], r["strategy"], r["batch"]) == (chip, layers, strategy, str(batch))
+    )
     path = tmp_path / "run.json"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", "--chip", chip, "--layers", layers, "--strategy", strategy, "--batch", str(batch),
-                     "--seed", str(SEED), "--json", str(path)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--chip",
+                    chip,
+                    "--layers",
+                    layers,
+                    "--strategy",
+                    strategy,
+                    "--batch",
+                    str(batch),
+                    "--seed",
+                    str(SEED),
+                    "--json",
+                    str(path),
+                ]
+            )
+            == 0
+        )
     direct = json.loads(path.read_text())
     assert row["broadcast"] == direct["broadcast"]
     assert row["validated"] == str(direct["validated"])
-    for key in ("total_cycles", "setup_cycles", "compute_cycles", "readback_cycles", "single_core_cycles",
-                "speedup", "time_us", "bytes_on_chip", "bytes_off_chip", "compute_bytes_on_chip",
-                "compute_bytes_off_chip", "messages", "link_max_utilisation", "max_abs_error"):
+    for key in (
+        "total_cycles",
+        "setup_cycles",
+        "compute_cycles",
+        "readback_cycles",
+        "single_core_cycles",
+        "speedup",
+        "time_us",
+        "bytes_on_chip",
+        "bytes_off_chip",
+        "compute_bytes_on_chip",
+        "compute_bytes_off_chip",
+        "messages",
+        "link_max_utilisation",
+        "max_abs_error",
+    ):
         assert float(row[key]) == direct[key], key
 
 
+@pytest.mark.slow
 def test_figures_are_written_at_the_end(swept: dict[str, Any]) -> None:
     for name in ("sweep_speedup.png", "sweep_pareto.png"):
         data = (swept["out"] / name).read_bytes()
@@ -127,6 +169,7 @@ def test_figures_are_written_at_the_end(swept: dict[str, Any]) -> None:
         assert len(data) > 20_000
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_sweep_runs_nothing(swept: dict[str, Any]) -> None:
     before = (swept["out"] / "results.json").read_text()
     code, stdout, _ = _sweep("--spec", str(swept["spec"]), "--out", str(swept["out"]), "--resume")
@@ -136,6 +179,7 @@ def test_resume_of_a_finished_sweep_runs_nothing(swept: dict[str, Any]) -> None:
     assert len(_csv_rows(swept["out"] / "results.csv")) == N_RUNS
 
 
+@pytest.mark.slow
 def test_existing_results_without_resume_are_an_error(swept: dict[str, Any]) -> None:
     before = (swept["out"] / "results.csv").read_bytes()
     code, stdout, stderr = _sweep("--spec", str(swept["spec"]), "--out", str(swept["out"]))
@@ -165,14 +209,20 @@ def _data_lines(path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_without_redoing_a_run(tmp_path: Path) -> None:
     spec = tmp_path / "slow.toml"
     spec.write_text(SLOW_GRID)
     total = len(load_spec(spec).runs)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), *sys.path])}
-    proc = subprocess.Popen([sys.executable, "-m", "nnmap.cli", "sweep", "--spec", str(spec), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnmap.cli", "sweep", "--spec", str(spec), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while _data_lines(out / "results.csv") < KILL_AFTER_ROWS and proc.poll() is None:
@@ -200,6 +250,7 @@ def test_a_killed_sweep_resumes_without_redoing_a_run(tmp_path: Path) -> None:
     assert not list(out.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The same without a subprocess: a KeyboardInterrupt raised after the third row."""
     from nnmap.sweep import run_sweep
@@ -228,21 +279,25 @@ def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys:
 
 # Errors: one line, exit 2, nothing written --------------------------------------------------
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("chips = [\"e16\"\n", "not valid TOML"),
-    (GRID + "colour = \"red\"\n", "unknown key 'colour'"),
-    (GRID.replace('"2x2"', '"e99"'), "unknown chip 'e99'"),
-    (GRID.replace('"allgather"', '"telepathy"'), "unknown strategy 'telepathy'"),
-    (GRID + "broadcasts = [\"pigeon\"]\n", "unknown broadcast 'pigeon'"),
-    (GRID.replace('"8,6"', '"8,x"'), "'8,x' is not comma-separated integers"),
-    (GRID.replace('"8,6"', '"8"'), "needs at least two sizes"),
-    (GRID.replace("batches = [1, 2]", "batches = [0]"), "batches must hold integers >= 1"),
-    (GRID.replace("batches = [1, 2]", "batches = 2"), "batches must be a list"),
-    (GRID.replace("seeds = [3]", "seeds = []"), "seeds is empty"),
-    ("layers = [\"6,8,4\"]\nstrategies = \"all\"\n", "missing key 'chips'"),
-    (GRID + "output_activation = \"cube\"\n", "output_activation must be one of"),
-    (GRID.replace('"partitioned"', '"partitioned:fax"'), "unknown broadcast 'fax'"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('chips = ["e16"\n', "not valid TOML"),
+        (GRID + 'colour = "red"\n', "unknown key 'colour'"),
+        (GRID.replace('"2x2"', '"e99"'), "unknown chip 'e99'"),
+        (GRID.replace('"allgather"', '"telepathy"'), "unknown strategy 'telepathy'"),
+        (GRID + 'broadcasts = ["pigeon"]\n', "unknown broadcast 'pigeon'"),
+        (GRID.replace('"8,6"', '"8,x"'), "'8,x' is not comma-separated integers"),
+        (GRID.replace('"8,6"', '"8"'), "needs at least two sizes"),
+        (GRID.replace("batches = [1, 2]", "batches = [0]"), "batches must hold integers >= 1"),
+        (GRID.replace("batches = [1, 2]", "batches = 2"), "batches must be a list"),
+        (GRID.replace("seeds = [3]", "seeds = []"), "seeds is empty"),
+        ('layers = ["6,8,4"]\nstrategies = "all"\n', "missing key 'chips'"),
+        (GRID + 'output_activation = "cube"\n', "output_activation must be one of"),
+        (GRID.replace('"partitioned"', '"partitioned:fax"'), "unknown broadcast 'fax'"),
+    ],
+)
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path: Path, text: str, message: str) -> None:
     spec = tmp_path / "bad.toml"
     spec.write_text(text)
@@ -262,12 +317,21 @@ def test_a_missing_spec_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None:
     spec = tmp_path / "grid.toml"
     spec.write_text(GRID)
     start = time.perf_counter()
-    code, stdout, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"),
-                                  "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1")
+    code, stdout, stderr = _sweep(
+        "--spec",
+        str(spec),
+        "--out",
+        str(tmp_path / "out"),
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--connect-timeout",
+        "1",
+    )
     assert time.perf_counter() - start < 20
     assert (code, stdout) == (2, "")
     assert stderr.startswith("nnmap: error: cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'")
@@ -275,50 +339,66 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_on_an_existing_cluster_and_leaves_it_running(tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 
     spec = tmp_path / "grid.toml"
-    spec.write_text('chips = ["2x2"]\nlayers = ["6,8,4"]\nstrategies = ["partitioned", "allgather"]\n'
-                    "batches = [1, 2]\n")
+    spec.write_text(
+        'chips = ["2x2"]\nlayers = ["6,8,4"]\nstrategies = ["partitioned", "allgather"]\nbatches = [1, 2]\n'
+    )
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        code, stdout, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"),
-                                      "--scheduler", cluster.scheduler_address)
+        code, stdout, stderr = _sweep(
+            "--spec", str(spec), "--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address
+        )
         assert code == 0, stderr
         assert "4 of 4 runs recorded" in stdout
         with Client(cluster.scheduler_address, timeout="5s") as client:  # still up: the sweep only left it
             assert client.submit(sum, [1, 2], pure=False).result(timeout=10) == 3
     rows = _csv_rows(tmp_path / "out" / "results.csv")
     assert sorted((r["strategy"], r["batch"]) for r in rows) == [
-        ("allgather", "1"), ("allgather", "2"), ("partitioned", "1"), ("partitioned", "2")]
+        ("allgather", "1"),
+        ("allgather", "2"),
+        ("partitioned", "1"),
+        ("partitioned", "2"),
+    ]
     assert all(r["validated"] == "True" for r in rows)
 
 
 def test_workers_with_a_scheduler_is_an_error(tmp_path: Path) -> None:
     spec = tmp_path / "grid.toml"
     spec.write_text(GRID)
-    code, _, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "o"), "--scheduler", "tcp://x:1",
-                             "--workers", "3")
+    code, _, stderr = _sweep(
+        "--spec", str(spec), "--out", str(tmp_path / "o"), "--scheduler", "tcp://x:1", "--workers", "3"
+    )
     assert code == 2
     assert "--workers" in stderr
 
 
 # The spec's grid and the figures' data ------------------------------------------------------
 
+
 def test_explicit_and_default_broadcasts_collapse_to_one_run() -> None:
-    spec = parse_spec('chips = ["e16"]\nlayers = ["6,8,4"]\nstrategies = ["partitioned", "allgather:bidir"]\n'
-                      'broadcasts = ["default", "bidir", "dram"]\n')
+    spec = parse_spec(
+        'chips = ["e16"]\nlayers = ["6,8,4"]\nstrategies = ["partitioned", "allgather:bidir"]\n'
+        'broadcasts = ["default", "bidir", "dram"]\n'
+    )
     assert [(p.strategy, p.broadcast) for p in spec.runs] == [
-        ("partitioned", "bidir"), ("partitioned", "dram"), ("allgather", "bidir")]
+        ("partitioned", "bidir"),
+        ("partitioned", "dram"),
+        ("allgather", "bidir"),
+    ]
     assert len({p.run_id for p in spec.runs}) == 3
 
 
 def test_run_ids_are_stable_and_depend_on_every_parameter() -> None:
     a = parse_spec(GRID).runs
     assert [p.run_id for p in a] == [p.run_id for p in parse_spec(GRID).runs]
-    for changed in (GRID.replace("seeds = [3]", "seeds = [4]"),
-                    GRID + 'hidden_activation = "tanh"\n',
-                    GRID + 'broadcasts = ["oneway"]\n'):
+    for changed in (
+        GRID.replace("seeds = [3]", "seeds = [4]"),
+        GRID + 'hidden_activation = "tanh"\n',
+        GRID + 'broadcasts = ["oneway"]\n',
+    ):
         assert not {p.run_id for p in a} & {p.run_id for p in parse_spec(changed).runs}
 
 
@@ -328,20 +408,38 @@ def test_the_example_spec_in_benchmarks_is_valid() -> None:
 
 
 def test_figure_data_groups_by_workload_and_averages_seeds() -> None:
-    from nnmap.plots import speedup_by_cores, sweep_workloads
+    from nnmap.analysis import speedup_by_cores, sweep_workloads
 
     def row(layers: str, batch: int, cores: int, speedup: float | None, error: str | None = None) -> dict[str, Any]:
-        return {"layers": layers, "batch": batch, "cores": cores, "speedup": speedup, "error": error,
-                "strategy": "partitioned", "broadcast": "bidir", "hidden_activation": "sigmoid",
-                "output_activation": "sigmoid"}
+        return {
+            "layers": layers,
+            "batch": batch,
+            "cores": cores,
+            "speedup": speedup,
+            "error": error,
+            "strategy": "partitioned",
+            "broadcast": "bidir",
+            "hidden_activation": "sigmoid",
+            "output_activation": "sigmoid",
+        }
 
-    rows = [row("10,4", 2, 16, 3.0), row("6,8,4", 1, 16, 2.0), row("6,8,4", 1, 16, 4.0), row("6,8,4", 1, 4, 1.5),
-            row("6,8,4", 1, 64, None, "MappingError: does not fit"), row("10,4", 1, 4, 1.0)]
+    rows = [
+        row("10,4", 2, 16, 3.0),
+        row("6,8,4", 1, 16, 2.0),
+        row("6,8,4", 1, 16, 4.0),
+        row("6,8,4", 1, 4, 1.5),
+        row("6,8,4", 1, 64, None, "MappingError: does not fit"),
+        row("10,4", 1, 4, 1.0),
+    ]
     groups = sweep_workloads(rows)
-    assert list(groups) == ["network 6,8,4 (sigmoid/sigmoid), batch 1", "network 10,4 (sigmoid/sigmoid), batch 1",
-                            "network 10,4 (sigmoid/sigmoid), batch 2"]
+    assert list(groups) == [
+        "network 6,8,4 (sigmoid/sigmoid), batch 1",
+        "network 10,4 (sigmoid/sigmoid), batch 1",
+        "network 10,4 (sigmoid/sigmoid), batch 2",
+    ]
     assert speedup_by_cores(groups["network 6,8,4 (sigmoid/sigmoid), batch 1"]) == {
-        "partitioned/bidir": [(4, 1.5), (16, 3.0)]}  # the failed 64-core run left out, two seeds averaged
+        "partitioned/bidir": [(4, 1.5), (16, 3.0)]
+    }  # the failed 64-core run left out, two seeds averaged
 
 
 def _dominated(p: tuple[float, float], points: list[tuple[float, float]]) -> bool:

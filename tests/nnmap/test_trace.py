@@ -16,8 +16,9 @@ from nnmap.trace import CORES_PID, HOST_TID, LINKS_PID, trace_json
 
 @pytest.fixture(scope="module")
 def result() -> RunResult:
-    return run(load_chip("e16"), random_network([8, 17, 3], "sigmoid", "sigmoid", 0), "partitioned",
-               trace=True, baseline=False)
+    return run(
+        load_chip("e16"), random_network([8, 17, 3], "sigmoid", "sigmoid", 0), "partitioned", trace=True, baseline=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +29,21 @@ def events(result: RunResult) -> list[dict]:
 
 
 def _names(events: list[dict], pid: int) -> dict[int, str]:
-    return {e["tid"]: e["args"]["name"] for e in events
-            if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == pid}
+    return {
+        e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == pid
+    }
 
 
 def test_one_track_per_core_and_the_host(result: RunResult, events: list[dict]) -> None:
     names = _names(events, CORES_PID)
     assert names[HOST_TID] == "host"
-    assert sorted(names) == list(range(result.plan.chip.n_cores + 1))
+    assert sorted(names) == list(range(result.plan.config.n_cores + 1))
     assert names[1] == "core 0 (0, 0)"
     assert all(e["ph"] in ("M", "X") for e in events)
 
 
 def test_span_durations_add_up_to_core_totals(result: RunResult, events: list[dict]) -> None:
-    us_per_cycle = 1e6 / result.plan.chip.clock_hz
+    us_per_cycle = 1e6 / result.plan.config.clock_hz
     cycles: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(KINDS, 0.0))
     dur_us: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(KINDS, 0.0))
     for e in events:

@@ -15,7 +15,7 @@ from epiphany_sim.config import E16, E64, ChipConfig
 from nnmap.model import Layer, Network, random_network
 from nnmap.training import Hyperparameters, get_trainer, train
 from nnmap.training.datasets import Dataset
-from nnmap.training.partitioned import Partitioned
+from nnmap.training.partitioned import PartitionedBackprop
 
 
 def _data(sizes: list[int], n: int, seed: int) -> Dataset:
@@ -25,8 +25,9 @@ def _data(sizes: list[int], n: int, seed: int) -> Dataset:
     return Dataset("random", x, t)
 
 
-def _simulated(chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters,
-               trainer: str | type = "partitioned") -> Network:
+def _simulated(
+    chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters, trainer: str | type = "partitioned"
+) -> Network:
     run = (get_trainer(trainer) if isinstance(trainer, str) else trainer)(chip, net, data, hp)
     cycles = [r.cycles for r in train(run).records]
     assert all(math.isfinite(c) for c in cycles)
@@ -35,13 +36,13 @@ def _simulated(chip: ChipConfig, net: Network, data: Dataset, hp: Hyperparameter
 
 
 def _core_ranges(n_in: int, n_out: int, cores: int) -> list[tuple[int, int]]:
-    """Seed 003's split, from its formula: core c takes products [c P / C, (c + 1) P / C)."""
+    """The partitioned split, from its formula: core c takes products [c P / C, (c + 1) P / C)."""
     total = n_in * n_out
     return [(c * total // cores, (c + 1) * total // cores) for c in range(cores)]
 
 
 def _cases(sizes: list[int], cores: int) -> set[str]:
-    """Which of the seed's partial-sum cases some core meets in some layer."""
+    """Which of the scheme's partial-sum cases some core meets in some layer."""
     found = set()
     for n_in, n_out in zip(sizes, sizes[1:], strict=False):
         for a, b in _core_ranges(n_in, n_out, cores):
@@ -57,7 +58,7 @@ def _cases(sizes: list[int], cores: int) -> set[str]:
 
 def _plan_cases(chip: ChipConfig, sizes: list[int]) -> set[str]:
     """The same cases read off the partitioned trainer's own plan, whose pieces must be the formula's ranges."""
-    run = Partitioned(chip, random_network(sizes), _data(sizes, 1, seed=0), Hyperparameters())
+    run = PartitionedBackprop(chip, random_network(sizes), _data(sizes, 1, seed=0), Hyperparameters())
     found = set()
     for assign, (n_in, n_out) in zip(run.program.plan.layers, zip(sizes, sizes[1:], strict=False), strict=True):
         for pieces, (a, b) in zip(assign.pieces, _core_ranges(n_in, n_out, chip.n_cores), strict=True):
@@ -93,32 +94,38 @@ def test_shapes_cover_the_seeds_partial_sum_cases(chip: ChipConfig) -> None:
     assert set().union(*(_plan_cases(chip, sizes) for sizes in shapes)) == cases
 
 
-@pytest.mark.parametrize(("chip", "sizes", "hidden", "loss"), SHAPES,
-                         ids=[f"{c.name}-{'x'.join(map(str, s))}-{h}-{lo}" for c, s, h, lo in SHAPES])
-def test_one_step_gradients_equal_numpy(chip: ChipConfig, sizes: list[int], hidden: str, loss: str,
-                                        numpy_sgd) -> None:
+@pytest.mark.parametrize(
+    ("chip", "sizes", "hidden", "loss"),
+    SHAPES,
+    ids=[f"{c.name}-{'x'.join(map(str, s))}-{h}-{lo}" for c, s, h, lo in SHAPES],
+)
+def test_one_step_gradients_equal_numpy(chip: ChipConfig, sizes: list[int], hidden: str, loss: str, numpy_sgd) -> None:
     data = _data(sizes, 1, seed=len(sizes) + sizes[0])
     net = random_network(sizes, hidden, "sigmoid", seed=sizes[1])
     got = _simulated(chip, net, data, Hyperparameters(lr=1.0, epochs=1, loss=loss))
     want = numpy_sgd(net, data.x, data.y, 1.0, 1, loss=loss)
     for k, (before, after, w, b) in enumerate(zip(net.layers, got.layers, want[::2], want[1::2], strict=True)):
         # with lr = 1 the step is the gradient itself
-        np.testing.assert_allclose(before.weights - after.weights, before.weights - w, atol=1e-5,
-                                   err_msg=f"weight gradient of layer {k}")
-        np.testing.assert_allclose(before.bias - after.bias, before.bias - b, atol=1e-5,
-                                   err_msg=f"bias gradient of layer {k}")
+        np.testing.assert_allclose(
+            before.weights - after.weights, before.weights - w, atol=1e-5, err_msg=f"weight gradient of layer {k}"
+        )
+        np.testing.assert_allclose(
+            before.bias - after.bias, before.bias - b, atol=1e-5, err_msg=f"bias gradient of layer {k}"
+        )
         assert np.any(np.abs(before.weights - w) > 1e-4), "the step is too small to test anything"
 
 
-class _FromDram(Partitioned):
+class _FromDram(PartitionedBackprop):
     """The partitioned trainer with every core reading its samples from DRAM itself."""
 
     feed = "dram"
 
 
-@pytest.mark.parametrize(("trainer", "momentum"),
-                         [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0)],
-                         ids=["partitioned", "partitioned-momentum", "single", "partitioned-dram-feed"])
+@pytest.mark.parametrize(
+    ("trainer", "momentum"),
+    [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0)],
+    ids=["partitioned", "partitioned-momentum", "single", "partitioned-dram-feed"],
+)
 def test_twenty_epochs_of_sgd_equal_numpy(trainer: str | type, momentum: float, numpy_sgd) -> None:
     sizes = [4, 6, 3]
     data = _data(sizes, 6, seed=7)
@@ -150,7 +157,7 @@ def test_weights_stay_in_the_cores_and_only_data_comes_from_off_chip() -> None:
 
 
 def test_an_unnamed_subclass_does_not_replace_a_registered_trainer() -> None:
-    assert get_trainer("partitioned") is Partitioned
+    assert get_trainer("partitioned") is PartitionedBackprop
 
 
 def test_untrainable_output_activation_is_a_clear_error() -> None:

@@ -56,8 +56,25 @@ def test_tables_are_scaled_one_hot_and_in_a_seeded_order(name: str, shape: tuple
 
 def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, png = tmp_path / "or.json", tmp_path / "or.png"
-    code = main(["train", "--chip", "e16", "--strategies", "single,partitioned", "--dataset", "or", "--epochs", "3",
-                 "--lr", "0.3", "--json", str(out), "--plot", str(png)])
+    code = main(
+        [
+            "train",
+            "--chip",
+            "e16",
+            "--strategies",
+            "single,partitioned",
+            "--dataset",
+            "or",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.3",
+            "--json",
+            str(out),
+            "--plot",
+            str(png),
+        ]
+    )
     assert code == 0
     assert "partitioned" in capsys.readouterr().out
     doc = json.loads(out.read_text())
@@ -88,9 +105,12 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
         (["--momentum", "nan"], "momentum must be in [0, 1), got nan"),
         (["--strategy", "sync", "--div", "inf"], "div must be a finite number > 0 (updates are scaled by 1/div)"),
         (["--strategy", "downpour", "--n-push", "0"], "n_push must be >= 1"),
-        (["--n-push", "3", "--div", "2"], "--n-push, --div are for the data-parallel strategies only (downpour, "
-                                         "hogwild, sync), not partitioned"),
-        (["--strategies", "single,per-neuron", "--shards", "2"], "--shards is for the data-parallel strategies only"),
+        (["--n-push", "3", "--div", "2"], "--n-push is for downpour only, not partitioned"),
+        (["--strategy", "sync", "--div", "2"], "--div is for downpour only, not sync"),
+        (
+            ["--strategies", "single,per-neuron", "--shards", "2"],
+            "--shards is for downpour, hogwild, sync only, not single, per-neuron",
+        ),
         (["--strategy", "downpour", "--shards", "5"], "5 shards but only 4 samples"),
         (["--strategies", "single,sync"], "16 shards but only 4 samples"),  # sync: a shard per core
         (["--strategy", "downpour", "--chip", "1x1"], "downpour needs at least 2 cores: one parameter server and one"),

@@ -1,4 +1,4 @@
-"""Data-parallel trainers (sync, downpour, hogwild) against numpy and seed 002's findings.
+"""Data-parallel trainers (sync, downpour, hogwild) against numpy and two Downpour findings.
 
 The reference SGD is the tests' own (``conftest.py``, float64 back-propagation from the
 formulas), so agreement does not trust the code under test.
@@ -23,8 +23,7 @@ def _params(net: Network) -> list[np.ndarray]:
 
 def _data(n_in: int, n_out: int, n: int, seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
-    return Dataset("random", rng.random((n, n_in), dtype=np.float32),
-                   (rng.random((n, n_out)) > 0.5).astype(np.float32))
+    return Dataset("random", rng.random((n, n_in), dtype=np.float32), (rng.random((n, n_out)) > 0.5).astype(np.float32))
 
 
 @pytest.mark.parametrize(("chip", "sizes", "samples"), [("e16", [5, 7, 3], 40), ("2x3", [4, 40, 2], 13)])
@@ -51,8 +50,9 @@ def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
 
 
-@pytest.mark.parametrize(("trainer", "chip"), [("downpour", "e16"), ("hogwild", "e16"), ("hogwild", "1x1"),
-                                             ("sync", "1x1")])
+@pytest.mark.parametrize(
+    ("trainer", "chip"), [("downpour", "e16"), ("hogwild", "e16"), ("hogwild", "1x1"), ("sync", "1x1")]
+)
 def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str, chip: str, numpy_sgd) -> None:
     """With one client, every update travels to the server (or the shared copy) and back: plain SGD's weights."""
     net = random_network([3, 5, 2], seed=5)
@@ -76,14 +76,14 @@ def test_hogwild_clients_overwrite_each_other_and_one_client_does_not() -> None:
     assert alone.overlaps == 0
 
 
-SEED_002 = {"div": 5.0, "n_shuffle": 15, "lr": 0.3}  # the seed's DIV ~ clients, shuffle every 15 epochs
+DOWNPOUR = {"div": 5.0, "n_shuffle": 15, "lr": 0.3}  # DIV about the number of clients, shuffle every 15 epochs
 
 
 def _downpour_on_iris(n_fetch: int, n_push: int, numpy_forward) -> tuple[float, float, int]:
     """Downpour on iris on a 2x3 mesh (server and 5 clients); initial loss, final loss, epochs run."""
     data = load_dataset("iris")
     net = network_for(data, [8])
-    hp = Hyperparameters(epochs=25, target_loss=0.15, n_fetch=n_fetch, n_push=n_push, **SEED_002)
+    hp = Hyperparameters(epochs=25, target_loss=0.15, n_fetch=n_fetch, n_push=n_push, **DOWNPOUR)
     trainer = get_trainer("downpour")(chip_from_name("2x3"), net, data, hp)
     result = train(trainer)
 
@@ -93,15 +93,17 @@ def _downpour_on_iris(n_fetch: int, n_push: int, numpy_forward) -> tuple[float, 
     return loss(net), loss(trainer.network()), result.records[-1].epoch
 
 
+@pytest.mark.slow
 def test_downpour_converges_with_fetch_as_often_as_push(numpy_forward) -> None:
-    """Seed 002: n_fetch = n_push (300 there too) trains."""
+    """Fetching as often as pushing trains."""
     first, last, epochs = _downpour_on_iris(300, 300, numpy_forward)
     assert last <= 0.15 < first
     assert epochs < 25
 
 
+@pytest.mark.slow
 def test_downpour_fails_with_fetch_far_more_often_than_push(numpy_forward) -> None:
-    """Seed 002: fetching far more often than pushing "couldn't converge and would run for the maximum number
+    """Fetching far more often than pushing "couldn't converge and would run for the maximum number
     of epochs". The clients keep restarting from rarely updated parameters while their accrued updates
     pile up, and each push then throws the server's weights far off: the loss ends above where it began."""
     first, last, epochs = _downpour_on_iris(10, 300, numpy_forward)
@@ -111,13 +113,15 @@ def test_downpour_fails_with_fetch_far_more_often_than_push(numpy_forward) -> No
 
 @pytest.mark.parametrize(
     ("trainer", "chip", "changes", "message"),
-    [("downpour", "2x3", {"shards": 16}, "2x3 has 5 cores for clients"),
-     ("sync", "2x3", {"momentum": 0.5}, "no momentum"),
-     ("downpour", "1x1", {}, "downpour needs at least 2 cores: one parameter server and one client"),
-     ("downpour", "e16", {"shards": 9}, "9 shards but only 4 samples"),
-     ("downpour", "e16", {}, "15 shards but only 4 samples"),  # one per core but the server's
-     ("sync", "e16", {}, "16 shards but only 4 samples"),
-     ("hogwild", "e16", {"shards": 5}, "5 shards but only 4 samples")],
+    [
+        ("downpour", "2x3", {"shards": 16}, "2x3 has 5 cores for clients"),
+        ("sync", "2x3", {"momentum": 0.5}, "no momentum"),
+        ("downpour", "1x1", {}, "downpour needs at least 2 cores: one parameter server and one client"),
+        ("downpour", "e16", {"shards": 9}, "9 shards but only 4 samples"),
+        ("downpour", "e16", {}, "15 shards but only 4 samples"),  # one per core but the server's
+        ("sync", "e16", {}, "16 shards but only 4 samples"),
+        ("hogwild", "e16", {"shards": 5}, "5 shards but only 4 samples"),
+    ],
 )
 def test_impossible_setups_are_clear_errors(trainer: str, chip: str, changes: dict, message: str) -> None:
     data = load_dataset("or")
@@ -157,7 +161,8 @@ def _largest_hidden_layer(trainer: str, data: Dataset, hp: Hyperparameters) -> i
 
 @pytest.mark.parametrize("trainer", ["sync", "downpour", "hogwild", "partitioned", "per-neuron"])
 def test_the_sram_check_refuses_exactly_what_the_simulated_sram_cannot_hold(
-        trainer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    trainer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Checked on construction, before any training: the largest accepted network loads, one neuron more
     overflows the simulator's own allocator once the check is switched off."""
     data = _data(16, 4, 20, seed=9)
@@ -170,8 +175,9 @@ def test_the_sram_check_refuses_exactly_what_the_simulated_sram_cannot_hold(
         get_trainer(trainer)(E16, network_for(data, [h + 1]), data, hp).start()
 
 
-@pytest.mark.parametrize(("trainer", "vectors"), [("sync", "base, sum, new"), ("downpour", "base, acc, fetched"),
-                                                ("hogwild", "base")])
+@pytest.mark.parametrize(
+    ("trainer", "vectors"), [("sync", "base, sum, new"), ("downpour", "base, acc, fetched"), ("hogwild", "base")]
+)
 def test_a_network_too_big_for_one_client_says_more_cores_do_not_help(trainer: str, vectors: str) -> None:
     data = _data(64, 10, 20, seed=10)
     net = network_for(data, [80])
@@ -179,19 +185,26 @@ def test_a_network_too_big_for_one_client_says_more_cores_do_not_help(trainer: s
     with pytest.raises(TrainingError) as info:
         get_trainer(trainer)(E16, net, data, Hyperparameters(shards=2))
     message = str(info.value)
-    assert f"every {trainer} client core holds the whole network ({n_params} parameters) and vectors of that " \
-           f"size ({vectors}), so more cores do not help: use a smaller network (--layers)" in message
+    assert (
+        f"every {trainer} client core holds the whole network ({n_params} parameters) and vectors of that "
+        f"size ({vectors}), so more cores do not help: use a smaller network (--layers)" in message
+    )
     assert "batch" not in message
     get_trainer("partitioned")(E16, net, data, Hyperparameters())  # spread over 16 cores it fits
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--n-push", "0"], "n_push must be >= 1"), (["--n-fetch", "0"], "n_fetch must be >= 1"),
-     (["--shards", "5"], "5 shards but only 4 samples"), (["--div", "0"], "div must be a finite number > 0")],
+    [
+        (["--n-push", "0"], "n_push must be >= 1"),
+        (["--n-fetch", "0"], "n_fetch must be >= 1"),
+        (["--shards", "5"], "5 shards but only 4 samples"),
+        (["--div", "0"], "div must be a finite number > 0"),
+    ],
 )
-def test_bad_data_parallel_hyperparameters_exit_2(args: list[str], message: str,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_data_parallel_hyperparameters_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from nnmap.cli import main
 
     code = main(["train", "--strategy", "downpour", "--dataset", "or", "--epochs", "1", *args])

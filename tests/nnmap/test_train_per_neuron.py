@@ -1,4 +1,4 @@
-"""Seed 000's per-neuron workers: numpy's weights, one message in and one out per activation, and slower."""
+"""Per-neuron workers: numpy's weights, one message in and one out per activation, and slower."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ F32_BYTES = 4
 
 
 @pytest.mark.parametrize(("chip", "momentum"), [("e16", 0.0), ("2x3", 0.9)])
-def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str, momentum: float,
-                                                                       numpy_sgd) -> None:
+def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str, momentum: float, numpy_sgd) -> None:
     sizes = [3, 8, 2]  # 8 hidden neurons: on 2x3 some cores hold two
     net = random_network(sizes, seed=11)
     rng = np.random.default_rng(12)
     data = Dataset("random", rng.random((7, 3), dtype=np.float32), (rng.random((7, 2)) > 0.5).astype(np.float32))
-    run = get_trainer("per-neuron")(chip_from_name(chip), net, data, Hyperparameters(lr=0.5, momentum=momentum,
-                                                                                    epochs=3))
+    run = get_trainer("per-neuron")(
+        chip_from_name(chip), net, data, Hyperparameters(lr=0.5, momentum=momentum, epochs=3)
+    )
     result = train(run)
     expected = numpy_sgd(net, data.x, data.y, 0.5, 3, momentum)
     got = [a for layer in run.network().layers for a in (layer.weights, layer.bias)]
@@ -34,7 +34,7 @@ def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str,
 
 
 def test_per_neuron_is_slower_than_one_core_on_the_or_gate() -> None:
-    """Seed 000's lesson: handing out every activation costs more than computing it in place."""
+    """Handing out every activation costs more than computing it in place."""
     data = load_dataset("or")
     net = network_for(data, [])
     hp = Hyperparameters(lr=0.3, momentum=0.9, epochs=2000, target_loss=0.001)

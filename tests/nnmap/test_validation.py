@@ -1,10 +1,10 @@
 """Every strategy and broadcast variant computes what numpy computes, on every kind of mesh.
 
-The shapes are picked so that seed 003's two partial-sum cases really occur (checked from
+The shapes are picked so that the blog post's two partial-sum cases really occur (checked from
 the plan first): a core that finishes an output started upstream, computes another whole
-and starts a third (the seed's "Example 1", 6 inputs and 10 products per core), and a core
+and starts a third (the post's "Example 1", 6 inputs and 10 products per core), and a core
 whose products lie strictly inside one output, so it receives a partial sum and passes it
-on (the seed's "Example 2", "a common occurrence on the Epiphany-64").
+on (the post's "Example 2", "a common occurrence on the Epiphany-64").
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from epiphany_sim.config import load_chip
-from nnmap.broadcast import BROADCASTS
+from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.plan import LayerAssignment, Piece
 from nnmap.program import Activate, Mac, Send, Sum, Wait
 from nnmap.run import run, validate
-from nnmap.strategies import REGISTRY, get_strategy
+from nnmap.strategies import STRATEGIES, get_strategy
 
 # The variants the issue names; on small meshes every strategy also runs every broadcast.
 NAMED = [
@@ -32,15 +32,15 @@ NAMED = [
     ("round-robin", None),
     ("allgather", None),
 ]
-EVERY = [(s, b) for s in sorted(REGISTRY) for b in sorted(BROADCASTS)]
+EVERY = [(s, b) for s in sorted(STRATEGIES) for b in sorted(BROADCASTS)]
 
 E64_SHAPES = [
     [64, 8, 10],  # 8 products per core, 64 per output: six cores of eight sit inside each output
     [10, 100, 10],  # 15.6 products per core, 10 per output: cores end, hold whole and start outputs
 ]
 SMALL_SHAPES = [
-    ("e16", [6, 16, 4]),  # the seed's network; its output layer has cores strictly inside an output
-    ("e16", [6, 27, 5]),  # 10.1 products per core of 6 inputs: the seed's Example 1 on core 1
+    ("e16", [6, 16, 4]),  # the post's network; its output layer has cores strictly inside an output
+    ("e16", [6, 27, 5]),  # 10.1 products per core of 6 inputs: the post's Example 1 on core 1
     ("1x1", [6, 16, 4]),
     ("1x1", [5, 3]),
     ("2x3", [7, 11, 5]),
@@ -52,7 +52,7 @@ SMALL_SHAPES = [
 
 
 def _roles(layer: LayerAssignment, n_in: int, k: int) -> set[str]:
-    """Seed 003's cases for chain core ``k``, read off its pieces in the plan."""
+    """The partial-sum cases of chain core ``k``, read off its pieces in the plan."""
     roles = set()
     for p in layer.pieces[k]:
         starts, ends = p.start == 0, p.start + p.count == n_in
@@ -67,8 +67,11 @@ def _roles_by_hand(products: range, n_in: int) -> set[str]:
         return set()
     first, last = a // n_in, (b - 1) // n_in
     if first == last:
-        return {{(True, True): "whole", (True, False): "starts", (False, True): "ends"}.get(
-            (a % n_in == 0, b % n_in == 0), "inside")}
+        return {
+            {(True, True): "whole", (True, False): "starts", (False, True): "ends"}.get(
+                (a % n_in == 0, b % n_in == 0), "inside"
+            )
+        }
     roles = {"whole" if a % n_in == 0 else "ends", "whole" if b % n_in == 0 else "starts"}
     return roles | ({"whole"} if last - first > 1 else set())
 
@@ -77,10 +80,18 @@ def _partitioned_plan(chip: str, sizes: list[int]):
     return get_strategy("partitioned").plan(load_chip(chip), random_network(sizes), 1)
 
 
-@pytest.mark.parametrize(("chip", "sizes"), [
-    ("e16", [6, 16, 4]), ("e16", [6, 27, 5]), ("e64", [64, 8, 10]), ("e64", [10, 100, 10]),
-    ("2x3", [13, 1, 4]), ("3x5", [40, 2, 3]), ("3x5", [9, 13, 4]),
-])
+@pytest.mark.parametrize(
+    ("chip", "sizes"),
+    [
+        ("e16", [6, 16, 4]),
+        ("e16", [6, 27, 5]),
+        ("e64", [64, 8, 10]),
+        ("e64", [10, 100, 10]),
+        ("2x3", [13, 1, 4]),
+        ("3x5", [40, 2, 3]),
+        ("3x5", [9, 13, 4]),
+    ],
+)
 def test_plan_roles_follow_the_product_ranges(chip, sizes, product_range) -> None:
     plan = _partitioned_plan(chip, sizes)
     n_cores = len(plan.chain)
@@ -95,18 +106,24 @@ def _cores_with(plan, layer_index: int, wanted: set[str]) -> list[int]:
     return [k for k in range(len(plan.chain)) if wanted <= _roles(plan.layers[layer_index], n_in, k)]
 
 
-@pytest.mark.parametrize(("chip", "sizes"), [
-    # 6*27 = 162 products over 16 cores, core c from floor(10.125 c); outputs 6 wide.
-    ("e16", [6, 27, 5]),
-    # 10*100 = 1000 products over 64 cores, 15 or 16 each; outputs 10 wide.
-    ("e64", [10, 100, 10]),
-])
+@pytest.mark.parametrize(
+    ("chip", "sizes"),
+    [
+        # 6*27 = 162 products over 16 cores, core c from floor(10.125 c); outputs 6 wide.
+        ("e16", [6, 27, 5]),
+        # 10*100 = 1000 products over 64 cores, 15 or 16 each; outputs 10 wide.
+        ("e64", [10, 100, 10]),
+    ],
+)
 def test_cores_that_end_compute_whole_and_start_outputs(chip, sizes, product_range) -> None:
     plan = _partitioned_plan(chip, sizes)
     found = _cores_with(plan, 0, {"ends", "whole", "starts"})
     n_cores, total = len(plan.chain), sizes[0] * sizes[1]
-    assert found == [k for k in range(n_cores)
-                     if _roles_by_hand(product_range(k, total, n_cores), sizes[0]) == {"ends", "whole", "starts"}]
+    assert found == [
+        k
+        for k in range(n_cores)
+        if _roles_by_hand(product_range(k, total, n_cores), sizes[0]) == {"ends", "whole", "starts"}
+    ]
     assert len(found) >= 8
     if chip == "e16":
         # [10, 20), [40, 50), [70, 81), [81, 91), [101, 111), ...: worked out on paper
@@ -114,23 +131,26 @@ def test_cores_that_end_compute_whole_and_start_outputs(chip, sizes, product_ran
         assert plan.layers[0].pieces[1] == [Piece(1, 4, 2), Piece(2, 0, 6), Piece(3, 0, 2)]
         assert plan.layers[0].owned(1) == [1, 2]
         assert plan.layers[0].owner[3] == 2
-        # seed 003's order: the handed-off partial first, then whole outputs, then the awaited one
+        # the scheme's order: the handed-off partial first, then whole outputs, then the awaited one
         labels = [op.label for op in plan.ops[plan.chain[1]] if isinstance(op, Mac | Send | Wait | Activate)]
         assert labels[:2] == ["mac y3", "partial y3"]
         order = [labels.index(label) for label in ("act y2", "mac y1", "wait partial y1", "act y1")]
         assert order == sorted(order)
 
 
-@pytest.mark.parametrize(("chip", "sizes", "layer", "n_inside"), [
-    # 16 inputs per output, 4 products per core: two cores of four sit inside each output.
-    ("e16", [6, 16, 4], 1, 4 * 2),
-    # 64 inputs per output, 8 products per core: six of eight cores inside each of 8 outputs.
-    ("e64", [64, 8, 10], 0, 8 * 6),
-    # 40 inputs per output, 80 products over 15 cores (5 or 6 each): cores 1-6 and 8-13 inside.
-    ("3x5", [40, 2, 3], 0, 12),
-    # One hidden node of 13 products over 6 cores (2 or 3 each): the four middle cores.
-    ("2x3", [13, 1, 4], 0, 4),
-])
+@pytest.mark.parametrize(
+    ("chip", "sizes", "layer", "n_inside"),
+    [
+        # 16 inputs per output, 4 products per core: two cores of four sit inside each output.
+        ("e16", [6, 16, 4], 1, 4 * 2),
+        # 64 inputs per output, 8 products per core: six of eight cores inside each of 8 outputs.
+        ("e64", [64, 8, 10], 0, 8 * 6),
+        # 40 inputs per output, 80 products over 15 cores (5 or 6 each): cores 1-6 and 8-13 inside.
+        ("3x5", [40, 2, 3], 0, 12),
+        # One hidden node of 13 products over 6 cores (2 or 3 each): the four middle cores.
+        ("2x3", [13, 1, 4], 0, 4),
+    ],
+)
 def test_cores_strictly_inside_one_output(chip, sizes, layer, n_inside) -> None:
     plan = _partitioned_plan(chip, sizes)
     inside = _cores_with(plan, layer, {"inside"})
@@ -152,8 +172,9 @@ def test_cores_strictly_inside_one_output(chip, sizes, layer, n_inside) -> None:
         assert send.label == f"partial y{piece.j}"
 
 
-def _check_run(chip: str, sizes: list[int], strategy: str, broadcast: str | None, batch: int,
-               numpy_forward, assert_matches) -> None:
+def _check_run(
+    chip: str, sizes: list[int], strategy: str, broadcast: str | None, batch: int, numpy_forward, assert_matches
+) -> None:
     net = random_network(sizes, "sigmoid", "sigmoid", seed=sum(sizes))
     x = random_inputs(net, batch, seed=len(sizes))
     result = run(load_chip(chip), net, strategy, x, broadcast, baseline=False)
@@ -175,12 +196,13 @@ def test_every_variant_matches_numpy_on_e64(sizes, strategy, broadcast, numpy_fo
 
 @pytest.mark.parametrize(("strategy", "broadcast"), EVERY)
 @pytest.mark.parametrize(("chip", "sizes"), SMALL_SHAPES, ids=[f"{c}-{','.join(map(str, s))}" for c, s in SMALL_SHAPES])
-def test_every_variant_matches_numpy_on_small_and_odd_meshes(chip, sizes, strategy, broadcast,
-                                                              numpy_forward, assert_matches) -> None:
+def test_every_variant_matches_numpy_on_small_and_odd_meshes(
+    chip, sizes, strategy, broadcast, numpy_forward, assert_matches
+) -> None:
     _check_run(chip, sizes, strategy, broadcast, 3, numpy_forward, assert_matches)
 
 
-@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize(("chip", "sizes"), [("1x2", [20, 1]), ("2x3", [20, 3]), ("e16", [14, 3])])
 def test_single_layer_network_over_many_samples(chip, sizes, strategy, numpy_forward, assert_matches) -> None:
     """Without a hidden layer nothing keeps a fast core within one sample of a slow one.
@@ -191,10 +213,16 @@ def test_single_layer_network_over_many_samples(chip, sizes, strategy, numpy_for
     _check_run(chip, sizes, strategy, None, 8, numpy_forward, assert_matches)
 
 
-@pytest.mark.parametrize(("hidden", "output"), [
-    ("tanh", "softmax"), ("relu", "identity"), ("identity", "tanh"), ("sigmoid", "relu"),
-])
-@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+@pytest.mark.parametrize(
+    ("hidden", "output"),
+    [
+        ("tanh", "softmax"),
+        ("relu", "identity"),
+        ("identity", "tanh"),
+        ("sigmoid", "relu"),
+    ],
+)
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_every_activation(hidden, output, strategy, numpy_forward, assert_matches) -> None:
     net = random_network([7, 12, 9, 5], hidden, output, seed=3)
     x = random_inputs(net, 2, seed=3) * 4 - 2  # both signs, so relu clips some
@@ -205,14 +233,16 @@ def test_every_activation(hidden, output, strategy, numpy_forward, assert_matche
         np.testing.assert_allclose(result.outputs.sum(axis=1), 1.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("strategy", sorted(REGISTRY))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_xor_by_hand(strategy) -> None:
     """The textbook XOR net: h1 = s(20a + 20b - 10) (or), h2 = s(-20a - 20b + 30) (nand),
     out = s(20 h1 + 20 h2 - 30) (and), with s the logistic function."""
-    xor = Network((
-        Layer(np.array([[20, -20], [20, -20]], np.float32), np.array([-10, 30], np.float32), "sigmoid"),
-        Layer(np.array([[20], [20]], np.float32), np.array([-30], np.float32), "sigmoid"),
-    ))
+    xor = Network(
+        (
+            Layer(np.array([[20, -20], [20, -20]], np.float32), np.array([-10, 30], np.float32), "sigmoid"),
+            Layer(np.array([[20], [20]], np.float32), np.array([-30], np.float32), "sigmoid"),
+        )
+    )
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
 
     def s(z: float) -> float:
@@ -235,14 +265,17 @@ def test_large_outputs_are_checked_relative(numpy_forward, assert_matches) -> No
     assert result.metrics["validated"] is True
 
 
-@pytest.mark.parametrize(("output", "reference", "ok"), [
-    (1000.009, 1000.0, True),  # 9e-3 off is within 1e-5 of 1000
-    (1000.02, 1000.0, False),  # 2e-2 is not
-    (0.500009, 0.5, True),  # below 1 the tolerance is absolute
-    (0.50002, 0.5, False),
-    (-300.002, -300.0, True),
-    (float("nan"), 0.5, False),
-])
+@pytest.mark.parametrize(
+    ("output", "reference", "ok"),
+    [
+        (1000.009, 1000.0, True),  # 9e-3 off is within 1e-5 of 1000
+        (1000.02, 1000.0, False),  # 2e-2 is not
+        (0.500009, 0.5, True),  # below 1 the tolerance is absolute
+        (0.50002, 0.5, False),
+        (-300.002, -300.0, True),
+        (float("nan"), 0.5, False),
+    ],
+)
 def test_validate_tolerance(output, reference, ok) -> None:
     out = np.array([[0.25, output]])
     ref = np.array([[0.25, reference]])

@@ -1,44 +1,34 @@
 """How a finished hidden value reaches every core before the next layer.
 
-Seed 003 ("Carving up the task") proposes writing each hidden value to the left and right
-neighbours over the on-chip write network as soon as it is known, each core relaying it
-onward (``bidir``); or one direction first and then back, so the network writes one way at
-a time (``oneway``); against the "obvious method" of writing to global DRAM and reading
-back (``dram``). ``direct`` is what the author's later OpenCL code did: every core writes
-its block of outputs straight into every other core's buffer, then all wait (a barrier).
+The Parallella blog post "Parallel Neural Networks - Carving up the task" proposes writing
+each hidden value to the left and right neighbours over the on-chip write network as soon
+as it is known, each core relaying it onward (``bidir``); or one direction first and then
+back, so the network writes one way at a time (``oneway``); against the "obvious method"
+of writing to global DRAM and reading back (``dram``). ``direct`` is the all-to-all
+alternative: every core writes its block of outputs straight into every other core's
+buffer, then all wait (a barrier).
 
-Hidden layer ``l`` of sample ``s`` lives in buffer ``h{l}.{s % 2}`` on every core of the
-chain (double-buffered: no core can run two samples ahead of another, because each
-sample's next layer needs every core's values). Counts of element writes are cumulative,
-so sample ``s`` waits for ``(s // 2 + 1) * m`` writes.
+Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s)`` on every
+core of the chain, one of two copies by the sample's parity (double-buffered: no core can
+run two samples ahead of another, because each sample's next layer needs every core's
+values). Counts of element writes are cumulative, so sample ``s`` waits for
+``(s // 2 + 1) * m`` writes.
+
+To add a broadcast, subclass ``Broadcast``, give it a ``name``, override the hooks it needs
+and add it to ``BROADCASTS``.
 """
 
 from __future__ import annotations
 
+from epiphany_sim.mesh import HOST, Coord
+from nnmap.buffers import dram_flag, dram_hidden, hidden
+from nnmap.plan import runs
 from nnmap.program import Op, PollDram, ReadDram, Relay, Send, Signal, Wait
-
-Coord = tuple[int, int]
-
-
-def hidden(layer: int, sample: int) -> str:
-    """Name of the buffer that holds layer ``layer``'s outputs for ``sample``."""
-    return f"h{layer}.{sample % 2}"
 
 
 def full_count(sample: int, size: int) -> int:
     """Cumulative writes a hidden buffer holds once ``sample``'s vector is complete."""
     return (sample // 2 + 1) * size
-
-
-def runs(indices: list[int]) -> list[tuple[int, int]]:
-    """Sorted indices as ``(start, length)`` runs of consecutive values."""
-    out: list[tuple[int, int]] = []
-    for i in sorted(indices):
-        if out and out[-1][0] + out[-1][1] == i:
-            out[-1] = (out[-1][0], out[-1][1] + 1)
-        else:
-            out.append((i, 1))
-    return out
 
 
 class Broadcast:
@@ -135,7 +125,8 @@ class Direct(Broadcast):
     def after_layer(self, k: int, layer: int, sample: int, owned: list[int]) -> list[Op]:
         return [
             self._send(k, q, layer, sample, s, n, "allgather")
-            for q in range(len(self.chain)) if q != k
+            for q in range(len(self.chain))
+            if q != k
             for s, n in runs(owned)
         ]
 
@@ -148,16 +139,16 @@ class ThroughDram(Broadcast):
     def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
         size = self.sizes[layer + 1]
         buf = hidden(layer, sample)
-        return [Send(("host",), f"dram_h{layer}", sample * size + j, buf, j, 1, f"h{layer}[{j}] to DRAM")]
+        return [Send(HOST, dram_hidden(layer), sample * size + j, buf, j, 1, f"h{layer}[{j}] to DRAM")]
 
     def after_layer(self, k: int, layer: int, sample: int, owned: list[int]) -> list[Op]:
-        return [Signal(("host",), f"dram_flag{layer}", k, float(sample + 1), f"flag h{layer}")]
+        return [Signal(HOST, dram_flag(layer), k, float(sample + 1), f"flag h{layer}")]
 
     def before_next(self, k: int, layer: int, sample: int, size: int, owners: list[list[int]]) -> list[Op]:
         missing = sorted(set(range(size)) - set(owners[k]))
-        ops: list[Op] = [PollDram(f"dram_flag{layer}", len(self.chain), float(sample + 1), f"poll flags h{layer}")]
+        ops: list[Op] = [PollDram(dram_flag(layer), len(self.chain), float(sample + 1), f"poll flags h{layer}")]
         ops += [
-            ReadDram(f"dram_h{layer}", sample * size + s, hidden(layer, sample), s, n, f"read h{layer}[{s}:{s + n}]")
+            ReadDram(dram_hidden(layer), sample * size + s, hidden(layer, sample), s, n, f"read h{layer}[{s}:{s + n}]")
             for s, n in runs(missing)
         ]
         return ops + super().before_next(k, layer, sample, size, owners)
@@ -165,8 +156,8 @@ class ThroughDram(Broadcast):
     def dram_buffers(self, batch: int) -> dict[str, int]:
         buffers = {}
         for layer in range(len(self.sizes) - 2):
-            buffers[f"dram_h{layer}"] = batch * self.sizes[layer + 1]
-            buffers[f"dram_flag{layer}"] = len(self.chain)
+            buffers[dram_hidden(layer)] = batch * self.sizes[layer + 1]
+            buffers[dram_flag(layer)] = len(self.chain)
         return buffers
 
 

@@ -1,0 +1,204 @@
+"""The numbers behind the figures and the summaries, computed from runs without drawing.
+
+``nnmap.run`` reports some of these figures and ``nnmap.plots`` draws them; neither
+computes them on its own, so a test can check the data behind every figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from epiphany_sim.core import Agent
+from epiphany_sim.mesh import MESH_KINDS, Coord
+from epiphany_sim.stats import time_split
+
+if TYPE_CHECKING:
+    from nnmap.run import RunResult
+
+PHASES = ("setup", "compute", "readback")
+"""The phases of a run, in order: the host loads the cores, the cores compute, the outputs come back."""
+
+
+def core_utilisation(agent: Agent, start: float, end: float) -> float:
+    """Fraction of ``[start, end)`` a core (or the host) spent computing; 0 for an empty span."""
+    if end <= start:
+        return 0.0
+    return time_split(agent, start, end)["compute"] / (end - start)
+
+
+class LinkLoad(NamedTuple):
+    """Load of the links from one router to a neighbour over a phase, one per mesh.
+
+    Attributes:
+        name: the router pair (``"r0,0->r0,1"``).
+        src: mesh coordinate of the router the links leave.
+        dst: mesh coordinate of the router they enter.
+        utilisation: busy cycles over the phase's cycles, of the busiest of the cMesh, rMesh
+            and xMesh links between the two.
+        wait_cycles: cycles transactions waited for any of the three during the phase.
+    """
+
+    name: str
+    src: Coord
+    dst: Coord
+    utilisation: float
+    wait_cycles: float
+
+
+# Runs -------------------------------------------------------------------------------------
+
+
+def title_of(result: RunResult) -> str:
+    """Chip, network and strategy of a run, for figure titles."""
+    m = result.metrics
+    cfg = result.plan.config
+    return (
+        f"{m['chip']} ({cfg.rows}x{cfg.cols} cores), network {m['layers']}, "
+        f"{m['strategy']} / broadcast {m['broadcast']}, batch {m['batch']}"
+    )
+
+
+def utilisation_grid(result: RunResult) -> np.ndarray:
+    """Fraction of the compute phase each core spent computing, shaped like the mesh."""
+    cfg = result.plan.config
+    start, end = result.phases.span("compute")
+    grid = np.zeros((cfg.rows, cfg.cols))
+    for core in result.chip.cores:
+        grid[core.coord] = core_utilisation(core, start, end)
+    return grid
+
+
+def _phase_delta(result: RunResult, phase: str) -> tuple[list[tuple[int, float, float]], float]:
+    """Per-link (bytes, busy, wait) accumulated during ``phase``, and the phase's cycles."""
+    after = result.link_snapshots[phase]
+    i = PHASES.index(phase)
+    before = result.link_snapshots[PHASES[i - 1]] if i else [(0, 0.0, 0.0)] * len(after)
+    start, end = result.phases.span(phase)
+    cycles = end - start
+    delta = [(b1 - b0, u1 - u0, w1 - w0) for (b0, u0, w0), (b1, u1, w1) in zip(before, after, strict=True)]
+    return delta, cycles
+
+
+def link_congestion(result: RunResult, phase: str = "compute") -> list[LinkLoad]:
+    """Utilisation and total wait between every pair of neighbouring routers during ``phase``.
+
+    Args:
+        result: a finished run.
+        phase: ``"setup"``, ``"compute"`` or ``"readback"``.
+
+    Returns:
+        One ``LinkLoad`` per directed router pair, in the mesh's link order.
+    """
+    delta, cycles = _phase_delta(result, phase)
+    loads: dict[tuple[Coord, Coord], LinkLoad] = {}
+    for spec, (_, busy, wait) in zip(result.chip.mesh.links, delta, strict=True):
+        if spec.kind not in MESH_KINDS:
+            continue
+        src, dst = spec.src[1:], spec.dst[1:]
+        util = busy / cycles if cycles > 0 else 0.0
+        seen = loads.get((src, dst))
+        if seen is None:
+            name = f"r{src[0]},{src[1]}->r{dst[0]},{dst[1]}"
+            loads[(src, dst)] = LinkLoad(name, src, dst, util, wait)
+        else:
+            loads[(src, dst)] = seen._replace(
+                utilisation=max(seen.utilisation, util), wait_cycles=seen.wait_cycles + wait
+            )
+    return list(loads.values())
+
+
+def elink_load(result: RunResult, phase: str = "compute") -> dict[str, tuple[float, float]]:
+    """``(utilisation, wait cycles)`` of the eLink's two directions during ``phase``."""
+    delta, cycles = _phase_delta(result, phase)
+    out = {}
+    for spec, (_, busy, wait) in zip(result.chip.mesh.links, delta, strict=True):
+        if spec.kind.startswith("elink"):
+            out[spec.kind] = (busy / cycles if cycles > 0 else 0.0, wait)
+    return out
+
+
+def timeline_rows(result: RunResult) -> list[tuple[str, list[Any]]]:
+    """Timeline rows top to bottom: the host, then every core by index, with its activities."""
+    rows: list[tuple[str, list[Any]]] = [("host", list(result.chip.host.activities))]
+    for core in result.chip.cores:
+        rows.append((f"core {core.index} {core.coord}", list(core.activities)))
+    return rows
+
+
+def phase_starts(activities: Sequence[Any]) -> list[tuple[float, str]]:
+    """Cycle at which each new program phase (layer) begins in one agent's activities."""
+    marks = []
+    last = None
+    for act in activities:
+        if act.phase != last:
+            if last is not None:
+                marks.append((act.start, act.phase))
+            last = act.phase
+    return marks
+
+
+# Sweeps -----------------------------------------------------------------------------------
+
+
+def sweep_workloads(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of a sweep that ran (no ``error``), grouped by workload: network, activations, batch.
+
+    Chips, strategies, broadcasts and seeds vary inside a group; figures compare them there.
+    Groups come in order of network size, then batch (not in the order the runs finished).
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("error") is None:
+            sizes = tuple(int(n) for n in str(row["layers"]).split(","))
+            key = (sizes, row["hidden_activation"], row["output_activation"], int(row["batch"]))
+            groups.setdefault(key, []).append(row)
+    return {f"network {','.join(map(str, k[0]))} ({k[1]}/{k[2]}), batch {k[3]}": groups[k] for k in sorted(groups)}
+
+
+def variant_of(row: dict[str, Any]) -> str:
+    """``strategy/broadcast``: the name a sweep figure gives a mapping."""
+    return f"{row['strategy']}/{row['broadcast']}"
+
+
+def bytes_moved(row: dict[str, Any]) -> int:
+    """Bytes a run moved in its compute phase, on chip and over the eLinks."""
+    return int(row["compute_bytes_on_chip"]) + int(row["compute_bytes_off_chip"])
+
+
+def speedup_by_cores(rows: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """Per variant, ``(cores, speedup)`` sorted by cores; runs with equal cores (seeds) averaged."""
+    sums: dict[str, dict[int, list[float]]] = {}
+    for row in rows:
+        if row.get("speedup") is not None:
+            sums.setdefault(variant_of(row), {}).setdefault(int(row["cores"]), []).append(float(row["speedup"]))
+    return {v: [(c, float(np.mean(s))) for c, s in sorted(by.items())] for v, by in sorted(sums.items())}
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both coordinates (lower is better).
+
+    Sorted by the first coordinate; of equal points only the first is kept.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
+    front: list[int] = []
+    best = math.inf
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+# Training -----------------------------------------------------------------------------------
+
+
+def training_curves(runs: Sequence[dict[str, Any]]) -> list[tuple[str, list[float], list[float]]]:
+    """Per training run (``TrainResult.to_dict()``): its label, simulated time (us) and loss per epoch."""
+    return [
+        (f"{r['trainer']} on {r['chip']}", [e["time_us"] for e in r["epochs"]], [e["loss"] for e in r["epochs"]])
+        for r in runs
+    ]

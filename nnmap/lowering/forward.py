@@ -1,0 +1,211 @@
+"""The forward code generator: a plan's buffers, initial values and per-core programs.
+
+For each core and each layer the ops follow the blog post's steps: first the partial sums that
+another core waits for (computed and sent at once), then the outputs the core computes
+whole (each shared as soon as it is known), then the outputs whose partial sums arrive
+from other cores. The layer's flow (``nnmap.lowering.flows``) writes each piece's ops and
+says which of these stages they belong to; the broadcast (``nnmap.lowering.broadcast``)
+adds the ops that share hidden values.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import HOST, Coord, Mesh
+from nnmap import buffers
+from nnmap.errors import MappingError
+from nnmap.lowering.broadcast import BROADCASTS, Broadcast
+from nnmap.lowering.flows import PieceContext, Stage
+from nnmap.model import Network
+from nnmap.plan import LayerAssignment, Plan, runs
+from nnmap.program import Activate, Mac, Op, Phase, Send
+from nnmap.session import check_fits, larger_presets
+
+
+def partial_slots(net: Network, batch: int) -> int:
+    """How many samples' partial sums a receiving core keeps apart (the ``slot`` of their buffers).
+
+    With a hidden layer, two slots suffice for the reason the hidden buffers are double
+    buffered (see ``nnmap.lowering.broadcast``): each sample's hidden vector needs every
+    core's values, which keeps the cores within one sample of each other. A single-layer
+    network has no such broadcast, so a core that only hands off partial sums could run any
+    number of samples ahead of the core adding them and overwrite a slot not yet read:
+    there, every sample gets its own slot.
+    """
+    return 2 if len(net.layers) > 1 else batch
+
+
+def output_activation(net: Network) -> str:
+    """The activation the cores apply to the last layer: softmax needs the whole vector, so the host applies it."""
+    final = net.layers[-1].activation
+    return "identity" if final == "softmax" else final
+
+
+def build_plan(
+    name: str,
+    layers: list[LayerAssignment],
+    config: ChipConfig,
+    net: Network,
+    batch: int,
+    broadcast: str,
+    chain: list[Coord],
+) -> Plan:
+    """The whole plan of a network whose layers are dealt as ``layers``; raise ``MappingError`` if it does not fit."""
+    plan = Plan(config, net, name, broadcast, batch, chain, layers)
+    bc = BROADCASTS[broadcast](chain, net.sizes)
+    plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch)}
+    plan.relays = bc.relays(len(net.layers) - 1)
+    for k, coord in enumerate(chain):
+        _layout(plan, k, coord)
+        plan.ops[coord] = [op for s in range(batch) for op in _sample_ops(plan, bc, k, s, s)]
+        plan.readback[coord] = _readback(plan, k)
+    hint = f"use a chip with more cores or SRAM ({larger_presets(config)}), a smaller --batch, or a smaller network"
+    check_fits(config, net.sizes, plan.buffers, hint, MappingError, chain)
+    return plan
+
+
+def default_chain(config: ChipConfig) -> list[Coord]:
+    """The snake over the whole mesh: consecutive cores are neighbours."""
+    return Mesh(config).neighbour_chain()
+
+
+def _layout(plan: Plan, k: int, coord: Coord) -> None:
+    """Core ``k``'s buffers, initial values and parameter buffers, in the order they are allocated."""
+    net, batch = plan.net, plan.batch
+    named: dict[str, int] = {}
+    setup: dict[str, np.ndarray] = {}
+    if plan.layers[0].pieces[k]:
+        named[buffers.X] = batch * net.sizes[0]
+    for li, (layer, assign) in enumerate(zip(net.layers, plan.layers, strict=True)):
+        assign.flow.check(assign, k, li)
+        pieces = assign.pieces[k]
+        if pieces:
+            w = np.concatenate([layer.weights[list(p.inputs), p.j] for p in pieces]).astype(np.float32)
+            setup[buffers.weights(li)] = w
+            named[buffers.weights(li)] = len(w)
+            named[buffers.acc(li)] = len(pieces)
+        owned = assign.owned(k)
+        if owned:
+            setup[buffers.bias(li)] = layer.bias[owned].astype(np.float32)
+            named[buffers.bias(li)] = len(owned)
+        for slot in range(partial_slots(net, batch)):
+            named.update(assign.flow.receive_buffers(assign, k, li, slot))
+        if li < len(net.layers) - 1:
+            named[buffers.hidden(li, 0)] = named[buffers.hidden(li, 1)] = layer.n_out
+    if plan.layers[-1].owned(k):
+        named[buffers.Y] = batch * len(plan.layers[-1].owned(k))
+    plan.buffers[coord] = named
+    plan.setup[coord] = setup
+    plan.parameters[coord] = list(setup)
+
+
+def _readback(plan: Plan, k: int) -> list[Op]:
+    """Core ``k`` writes the outputs it owns into the host's DRAM, sample by sample."""
+    owned = plan.layers[-1].owned(k)
+    n_out = plan.net.sizes[-1]
+    return [
+        Send(
+            HOST,
+            buffers.OUT,
+            s * n_out + start,
+            buffers.Y,
+            s * len(owned) + owned.index(start),
+            n,
+            f"outputs y{start}..y{start + n - 1} of sample {s}",
+        )
+        for s in range(plan.batch)
+        for start, n in runs(owned)
+    ]
+
+
+def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
+    """The forward ops of chain core ``k`` for the ``s``-th sample the plan's cores run.
+
+    ``s`` sets the buffer parities and cumulative wait counts; ``row`` is where the sample's
+    inputs and outputs sit in the ``x`` and ``y`` buffers. A trainer reuses a plan of batch 1
+    this way, over and over.
+    """
+    return _sample_ops(plan, BROADCASTS[plan.broadcast](plan.chain, plan.net.sizes), k, s, row)
+
+
+def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, row: int) -> list[Op]:
+    ops: list[Op] = []
+    for li in range(len(plan.net.layers)):
+        ops += _LayerCode(plan, bc, k, s, li, row).ops()
+    return ops
+
+
+class _LayerCode:
+    """The ops of one layer of one sample on chain core ``k``."""
+
+    def __init__(self, plan: Plan, bc: Broadcast, k: int, s: int, li: int, row: int) -> None:
+        self.plan, self.bc, self.k, self.s, self.li, self.row = plan, bc, k, s, li, row
+        self.layer = plan.net.layers[li]
+        self.assign = plan.layers[li]
+        self.is_hidden = li < len(plan.net.layers) - 1
+        self.owned = self.assign.owned(k)
+
+    def ops(self) -> list[Op]:
+        plan, bc, k, s, li = self.plan, self.bc, self.k, self.s, self.li
+        ops: list[Op] = [Phase(f"layer {li}")]
+        if li > 0:
+            owners = [plan.layers[li - 1].owned(q) for q in range(len(plan.chain))]
+            ops += bc.before_next(k, li - 1, s, self.layer.n_in, owners)
+        pieces = self.assign.pieces[k]
+        if pieces:
+            ops += self._pieces()
+        if self.is_hidden:
+            ops += bc.after_layer(k, li, s, self.owned if pieces else [])
+        return ops
+
+    def _pieces(self) -> list[Op]:
+        """Every piece's ops, grouped by stage in the order the stages run."""
+        plan, li = self.plan, self.li
+        pieces = self.assign.pieces[self.k]
+        x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if li == 0 else (buffers.hidden(li - 1, self.s), 0)
+        offsets = np.cumsum([0] + [p.count for p in pieces])
+        slots = partial_slots(plan.net, plan.batch)
+        staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
+        for t, p in enumerate(pieces):
+            mac = Mac(
+                buffers.acc(li),
+                t,
+                x_buf,
+                x_base + p.start,
+                buffers.weights(li),
+                int(offsets[t]),
+                p.count,
+                p.stride,
+                f"mac y{p.j}",
+            )
+            ctx = PieceContext(
+                self.assign,
+                plan.chain,
+                li,
+                self.k,
+                t,
+                self.s % slots,
+                self.s // slots + 1,
+                mac,
+                partial(self._finish, t),
+            )
+            stage, ops = self.assign.flow.piece_ops(ctx)
+            staged[stage] += ops
+        return [op for stage in Stage for op in staged[stage]]
+
+    def _finish(self, t: int) -> list[Op]:
+        """Bias, activation and the store of piece ``t``'s output; a hidden value is also shared."""
+        j = self.assign.pieces[self.k][t].j
+        owned = self.owned
+        if self.is_hidden:
+            out, index, act = buffers.hidden(self.li, self.s), j, self.layer.activation
+        else:
+            out, index, act = buffers.Y, self.row * len(owned) + owned.index(j), output_activation(self.plan.net)
+        done: list[Op] = [
+            Activate(out, index, buffers.acc(self.li), t, buffers.bias(self.li), owned.index(j), act, f"act y{j}")
+        ]
+        return done + (self.bc.on_value(self.k, self.li, self.s, j) if self.is_hidden else [])

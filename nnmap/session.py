@@ -1,0 +1,177 @@
+"""The one road from per-core programs to the simulated chip, for inference and training alike.
+
+A ``Session`` is a simulated chip with a mapping's buffers on it, and these steps:
+
+1. allocate: every core's SRAM buffers and the host's DRAM buffers (``Session(...)``);
+2. load: the host writes initial values into the cores over the eLink (``load``);
+3. run: each core runs its op list (``program``, ``start``), its DMA engine relaying what
+   the relay rules say (``Relay``, registered with the chip, whose fabric forwards each
+   message that lands in a relayed buffer);
+4. read back: the cores' readback programs write outputs into the host's DRAM, where
+   ``chip.dram`` holds them;
+5. count: simulated time and the bytes moved on and off chip (``meter``, ``link_counts``,
+   ``traffic``).
+
+Before anything is allocated, ``check_fits`` refuses a layout that overflows a core's SRAM,
+naming the core, the bytes needed and the bytes available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from epiphany_sim.chip import Chip
+from epiphany_sim.config import PRESETS, ChipConfig
+from epiphany_sim.errors import SimError
+from epiphany_sim.mesh import INJECT_KINDS, MESH_KINDS, Coord
+from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
+from nnmap.plan import buffer_bytes, data_bytes
+from nnmap.program import Op, Relay, run_ops
+
+LinkCounts = list[tuple[int, float, float]]
+"""Per link of the chip, in the mesh's order: bytes, busy cycles and wait cycles so far."""
+
+
+@dataclass(frozen=True)
+class Meter:
+    """Simulated totals since the session began: time and bytes moved."""
+
+    cycles: float = 0.0
+    bytes_on_chip: int = 0
+    bytes_off_chip: int = 0
+
+
+def single_core_chip(config: ChipConfig) -> ChipConfig:
+    """One core of ``config`` with SRAM room for any network: the baseline of ``speedup``.
+
+    Capacity does not change timing, so the baseline measures the serial compute alone.
+    """
+    return config.replace(name=f"{config.name}-1core", rows=1, cols=1, sram_bytes=config.sram_banks << 28)
+
+
+def larger_presets(config: ChipConfig) -> str:
+    """The presets with more cores or more SRAM than ``config``, for the hint of a layout that does not fit."""
+    bigger = [p for p in PRESETS.values() if p.n_cores > config.n_cores or p.sram_bytes > config.sram_bytes]
+    return ", ".join(f"{p.name}: {p.n_cores} cores of {p.sram_bytes // 1024} KB" for p in bigger) or "none is larger"
+
+
+def check_fits(
+    config: ChipConfig,
+    sizes: list[int],
+    layout: dict[Coord, dict[str, int]],
+    hint: str,
+    error: type[SimError],
+    chain: list[Coord] | None = None,
+) -> None:
+    """Raise ``error`` naming the fullest core unless every core's buffers fit its SRAM.
+
+    Args:
+        config: the chip.
+        sizes: the network's layer sizes, for the message.
+        layout: per core, its buffers: name to float32 elements.
+        hint: what to change, the message's end.
+        error: the exception type to raise.
+        chain: the cores in chain order, if the message should give the core's chain position.
+    """
+    need = {coord: data_bytes(named) for coord, named in layout.items()}
+    worst = max(need, key=need.__getitem__)
+    if need[worst] <= config.data_bytes:
+        return
+    name, n = max(layout[worst].items(), key=lambda kv: kv[1])
+    where = f" (chain position {chain.index(worst)})" if chain else ""
+    raise error(
+        f"network {sizes} does not fit {config.name}: core {worst}{where} needs {need[worst]} bytes of data but "
+        f"has {config.data_bytes} bytes free ({config.sram_bytes} SRAM - {config.code_bytes} code; largest buffer "
+        f"{name} {buffer_bytes(n)} bytes); {hint}"
+    )
+
+
+class Session:
+    """A simulated chip with a mapping's buffers allocated, ready to load and run programs.
+
+    Args:
+        config: the chip.
+        layout: per core, its SRAM buffers (name to float32 elements), allocated in this order.
+        dram: the host DRAM's buffers (name to elements).
+        relays: per core, the forwarding rules of its DMA engine.
+        trace: keep every transfer (for traces and link plots).
+    """
+
+    def __init__(
+        self,
+        config: ChipConfig,
+        layout: dict[Coord, dict[str, int]],
+        dram: dict[str, int] | None = None,
+        relays: dict[Coord, list[Relay]] | None = None,
+        trace: bool = False,
+    ) -> None:
+        self.chip = Chip(config, trace=trace)
+        for coord, named in layout.items():
+            sram = self.chip.core(coord).sram
+            for name, n in named.items():
+                sram.alloc(name, n)
+        for name, n in (dram or {}).items():
+            self.chip.dram.alloc(name, n)
+        for coord, rules in (relays or {}).items():
+            for rule in rules:
+                self.chip.add_relay(coord, rule.buffer, rule.src, rule.dst)
+
+    @property
+    def now(self) -> float:
+        return self.chip.env.now
+
+    def load(self, setup: dict[Coord, dict[str, np.ndarray]]) -> Generator[simpy.Event, Any, None]:
+        """The host writes ``setup[coord][buffer]`` into each core over the eLink; ends once all have arrived."""
+        host = self.chip.host
+        host.phase = "setup"
+        yield from host.write_all(
+            [
+                (coord, name, values, f"load {name} {coord}")
+                for coord, named in setup.items()
+                for name, values in named.items()
+            ]
+        )
+
+    def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
+        """The process that runs ``ops`` on core ``coord``."""
+        return run_ops(self.chip.core(coord), ops)
+
+    def start(self, programs: Mapping[Coord, Iterable[Op]]) -> list[simpy.Process]:
+        """Start every core's program at once."""
+        return [self.chip.process(self.program(coord, ops)) for coord, ops in programs.items()]
+
+    def process(self, generator: Generator[simpy.Event, Any, Any]) -> simpy.Process:
+        return self.chip.process(generator)
+
+    def run(self) -> float:
+        """Simulate until nothing is left to do; return the cycle reached."""
+        return self.chip.run()
+
+    def meter(self) -> Meter:
+        """The totals so far: the clock, bytes the cores injected into the meshes, bytes over the eLink."""
+        return Meter(self.now, on_chip_bytes(self.chip.fabric), off_chip_bytes(self.chip.fabric))
+
+    def messages(self) -> int:
+        """Messages sent so far, relays included."""
+        return self.chip.fabric.messages_sent
+
+    def link_counts(self) -> LinkCounts:
+        return [(link.bytes, link.busy_cycles, link.wait_cycles) for link in self.chip.fabric.links]
+
+    def traffic(self, before: LinkCounts, after: LinkCounts, cycles: float) -> tuple[float, int, int]:
+        """Between two ``link_counts``: the busiest mesh link's utilisation, on-chip and off-chip bytes."""
+        util = 0.0
+        on_chip = off_chip = 0
+        for link, (b0, busy0, _), (b1, busy1, _) in zip(self.chip.fabric.links, before, after, strict=True):
+            if link.kind in MESH_KINDS and cycles > 0:
+                util = max(util, (busy1 - busy0) / cycles)
+            if link.kind.startswith("elink"):
+                off_chip += b1 - b0
+            elif link.kind in INJECT_KINDS:
+                on_chip += b1 - b0
+        return util, on_chip, off_chip

@@ -38,8 +38,8 @@ import numpy as np
 # Every function here is compiled on first use and cached on disk. The loop allocates nothing,
 # so numba's reference counting of arrays (``_nrt``) is switched off: it cost a third of the
 # loop's time. The helpers are inlined into the loop.
-compiled = numba.njit(cache=True, _nrt=False)  # type: ignore[call-overload]
-_inlined = numba.njit(cache=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+compiled = numba.njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
+_inlined = numba.njit(cache=True, inline="always", _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 
 # Networks a router belongs to; ``ELINK_IN`` and ``ELINK_OUT`` are the two ends of the
 # off-chip link, each modelled as one router.

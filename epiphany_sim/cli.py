@@ -22,13 +22,14 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
+from epiphany_sim import microbench
 from epiphany_sim import trace as chip_trace
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import check_output_path, write_atomic, write_bytes, write_json
-from epiphany_sim.plots import load_latency_figure
+from epiphany_sim.plots import dma_bandwidth_figure, load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
 EXIT_ERROR = 2
@@ -40,10 +41,21 @@ _COUNT_UNITS = {
     "cols": "cores",
     "sram_banks": "banks",
     "dma_channels": "channels",
+    "dma_outstanding_reads": "read requests in flight per DMA channel",
+    "loop_unroll": "elements per trip of a compute loop",
     "router_fifo_depth": "transactions per router input",
     "first_row": "row of the global address map",
     "first_col": "column of the global address map",
     "dram_base_address": "Epiphany address",
+}
+
+
+_MICROBENCH_OPTIONS = {
+    "size": ("dma", "dram-write", "dram-read"),
+    "hops": ("roundtrip",),
+    "streams": ("contention",),
+    "n": ("matmul",),
+    "plot": ("dma",),
 }
 
 
@@ -80,14 +92,16 @@ def describe_chip(chip: ChipConfig) -> str:
             value = f"0x{value:08x}"
         elif isinstance(value, str):
             value = repr(value)
-        lines.append(f"  {field.name:28} {value!s:>12}  {unit_of(field.name)}".rstrip())
-    lines += [
-        "derived:",
-        f"  {'cycle_ns':28} {chip.cycle_ns:>12.4g}  ns",
-        f"  {'bank_bytes':28} {chip.bank_bytes:>12}  bytes",
-        f"  {'data_bytes':28} {chip.data_bytes:>12}  bytes per core after code",
-        f"  {'elink_cycles_per_transaction':28} {chip.elink_cycles_per_transaction:>12.4g}  cycles/transaction",
+        lines.append(f"  {field.name:34} {value!s:>12}  {unit_of(field.name)}".rstrip())
+    derived = [
+        ("cycle_ns", f"{chip.cycle_ns:.4g}", "ns"),
+        ("bank_bytes", chip.bank_bytes, "bytes"),
+        ("data_bytes", chip.data_bytes, "bytes per core after code"),
+        ("elink_write_cycles_per_transaction", f"{chip.elink_write_cycles_per_transaction:.4g}", "cycles/transaction"),
+        ("elink_read_cycles_per_request", f"{chip.elink_read_cycles_per_request:.4g}", "cycles/request"),
     ]
+    lines.append("derived:")
+    lines += [f"  {name:34} {value!s:>12}  {unit}" for name, value, unit in derived]
     return "\n".join(lines)
 
 
@@ -143,14 +157,14 @@ def _parser() -> _Parser:
         "--trace",
         metavar="FILE.json",
         help="write a Chrome trace-event file (Perfetto) of the run: by default each link's "
-        f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 3 MB for 20,000 cycles on 8x8)",
+        f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 9 MB for 20,000 cycles on 8x8)",
     )
     traffic.add_argument(
         "--trace-window",
         metavar="START:END",
         type=_window,
         help="with --trace: every transaction on every link between these cycles instead (about "
-        "0.7 MB per 100 cycles on 8x8 at rate 0.2)",
+        "2 MB per 100 cycles on 8x8 at rate 0.2)",
     )
     traffic.add_argument("--trace-bin", metavar="N", type=int, help="with --trace: the bin width in cycles")
     traffic.add_argument(
@@ -160,6 +174,16 @@ def _parser() -> _Parser:
         help="one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate",
     )
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
+    bench = commands.add_parser(
+        "microbench", parents=[chip_args], help="run a benchmark Parallella owners ran on their boards"
+    )
+    bench.add_argument("kind", choices=microbench.KINDS)
+    bench.add_argument("--size", type=int, help="dma, dram-write, dram-read: bytes moved (default 8192)")
+    bench.add_argument("--hops", type=_hops, help="roundtrip: distances such as 1,2,3 (default 1 to 6)")
+    bench.add_argument("--streams", type=int, help="contention: streams crossing the measured one (default 3)")
+    bench.add_argument("--n", type=int, help="matmul: matrix size, a multiple of the mesh side (default 32 per core)")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="dma: bandwidth against transfer size")
     return parser
 
 
@@ -186,6 +210,13 @@ def _window(text: str) -> tuple[float, float]:
     return start, end
 
 
+def _hops(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected distances such as 1,2,3, got {text!r}") from None
+
+
 def _coord(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", text)
     if not match:
@@ -198,6 +229,9 @@ def _run(argv: Sequence[str] | None) -> None:
     chip = load_chip(args.chip, args.chip_config)
     if args.command == "info":
         print(describe_chip(chip))
+        return
+    if args.command == "microbench":
+        _microbench(chip, args)
         return
     if args.plot and not args.sweep:
         raise UsageError("--plot draws a load sweep: give --sweep LO:HI:STEP too")
@@ -241,6 +275,51 @@ def _run(argv: Sequence[str] | None) -> None:
     _write(args.json, lambda path: write_json(result.to_dict(), path))
     _write(args.trace, lambda path: write_atomic(path, lambda tmp: Path(tmp).write_text(trace_text)))
     print(describe_traffic(result))
+
+
+def _microbench(chip: ChipConfig, args: argparse.Namespace) -> None:
+    """Run one microbenchmark, print its figures as a short table, write its JSON and plot."""
+    for option, kinds in _MICROBENCH_OPTIONS.items():
+        if getattr(args, option) is not None and args.kind not in kinds:
+            raise UsageError(f"--{option} applies to {', '.join(kinds)} only, not {args.kind}")
+    for path in (args.json, args.plot):
+        check_output_path(path)
+    size = args.size if args.size is not None else 8192
+    if args.kind == "dma":
+        result = microbench.dma(chip, size)
+        if args.plot:
+            result["points"] = microbench.dma_sweep(chip, [s for s in microbench.DMA_SIZES if s < size] + [size])
+    elif args.kind in ("dram-write", "dram-read"):
+        result = (microbench.dram_write if args.kind == "dram-write" else microbench.dram_read)(chip, size)
+    elif args.kind == "roundtrip":
+        result = microbench.roundtrip(chip, args.hops)
+    elif args.kind == "contention":
+        result = microbench.contention(chip, args.streams if args.streams is not None else 3)
+    else:
+        result = microbench.matmul(chip, args.n if args.n is not None else 32 * chip.rows)
+    result = {"kind": args.kind, "chip": chip.name, "clock_hz": chip.clock_hz, **result}
+    print(describe_microbench(result))
+    figure = dma_bandwidth_figure(result["points"], chip.name) if args.plot else b""
+    _write(args.json, lambda path: write_json(result, path))
+    _write(args.plot, lambda path: write_bytes(figure, path))
+
+
+def describe_microbench(result: dict) -> str:
+    """A short table of a microbenchmark's figures."""
+    lines = [f"{result['kind']} on {result['chip']} at {result['clock_hz'] / 1e6:g} MHz"]
+    if "points" in result and result["kind"] == "roundtrip":
+        lines += [f"  {'hops':>5} {'cycles':>9}"] + [f"  {p['hops']:>5} {p['cycles']:>9.1f}" for p in result["points"]]
+        lines.append(
+            f"  fit: {result['fixed_cycles']:.1f} cycles + {result['cycles_per_hop_each_way']:.2f} per hop each way"
+        )
+        return "\n".join(lines)
+    if "points" in result:
+        lines += [f"  {'bytes':>6} {'cycles':>9} {'MB/s':>9}"]
+        lines += [f"  {p['bytes']:>6} {p['cycles']:>9.1f} {p['mb_per_s']:>9.1f}" for p in result["points"]]
+    for key, value in result.items():
+        if key not in ("kind", "chip", "clock_hz", "points"):
+            lines.append(f"  {key:20} {value:.6g}" if isinstance(value, float) else f"  {key:20} {value}")
+    return "\n".join(lines)
 
 
 def _sweep(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,21 @@ def test_presets_hold_the_datasheet_numbers() -> None:
         assert chip.dram_base_address == 0x8E000000
         assert chip.hop_latency_cycles == 1.5
         assert chip.cmesh_bytes_per_cycle / chip.elink_bytes_per_cycle == 8
+
+
+def test_e64_shares_every_per_core_and_per_link_figure_of_the_calibrated_e16() -> None:
+    own = {"name", "rows", "cols", "clock_hz"}
+    for field in dataclasses.fields(E16):
+        if field.name not in own:
+            assert getattr(E64, field.name) == getattr(E16, field.name), field.name
+
+
+def test_the_calibrated_fields_hold_their_fitted_values() -> None:
+    # 8 KB to a neighbour in 2404 cycles: setup + 1024 transactions 2 cycles apart + 2.5 + a 5-cycle poll.
+    assert E16.dma_setup_cycles + 2 * 1023 + 2.5 + 5 == 2404
+    assert 8192 / 2404 * 600e6 / 2**20 == pytest.approx(1949.88, abs=0.01)
+    # A byte of framing per 8-byte write on the eLink: 9 cycles per transaction.
+    assert E16.elink_write_cycles_per_transaction == 9
 
 
 @pytest.mark.parametrize(

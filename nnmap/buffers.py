@@ -27,6 +27,11 @@ def weights(layer: int) -> str:
     return f"w{layer}"
 
 
+def weight_inputs(layer: int) -> str:
+    """A sparse layer's companion of ``weights(layer)``: the input index of each weight stored there."""
+    return f"wi{layer}"
+
+
 def bias(layer: int) -> str:
     """The biases of the outputs of ``layer`` a core owns, ascending."""
     return f"b{layer}"
@@ -47,9 +52,9 @@ def gathered_partials(layer: int, slot: int, j: int) -> str:
     return f"ps{layer}.{slot}.{j}"
 
 
-def hidden(layer: int, sample: int) -> str:
-    """Holds hidden layer ``layer``'s whole vector for ``sample`` (one of two copies, by parity)."""
-    return f"h{layer}.{sample % 2}"
+def hidden(layer: int, sample: int, copies: int = 2) -> str:
+    """Holds hidden layer ``layer``'s whole vector for ``sample``: copy ``sample % copies`` of ``copies``."""
+    return f"h{layer}.{sample % copies}"
 
 
 def dram_hidden(layer: int) -> str:

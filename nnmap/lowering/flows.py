@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.errors import MappingError
-from nnmap.program import Mac, Op, Send, Sum, Wait
+from nnmap.program import Op, Send, Sum, Wait
 
 if TYPE_CHECKING:
     from nnmap.plan import LayerAssignment
@@ -53,7 +53,8 @@ class PieceContext:
         t: the piece's index among the core's pieces (its slot in ``acc``).
         slot: the sample's partial-sum slot (``nnmap.lowering.forward.partial_slots``).
         uses: how many samples have used that slot, this one included (cumulative waits).
-        mac: the op that sums the piece's products into ``acc[t]``.
+        mac: the op that sums the piece's products into ``acc[t]`` (a ``Mac``, or a
+            ``nnmap.lowering.sparse.SparseMac`` on a sparse layer).
         finish: makes the ops that turn ``acc[t]`` into the output and share it (only
             the owner calls it).
     """
@@ -65,7 +66,7 @@ class PieceContext:
     t: int
     slot: int
     uses: int
-    mac: Mac
+    mac: Op
     finish: Callable[[], list[Op]]
 
     @property

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap import buffers
-from nnmap.analysis import PHASES, core_utilisation
+from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
@@ -57,6 +57,10 @@ class RunResult:
         reference: the numpy forward pass of the same inputs.
         link_snapshots: per phase, every link's counts at the phase's end (``nnmap.session.LinkCounts``).
         metrics: the run's figures, ready for JSON.
+        cut_metrics: how the deal cuts the network, ready for JSON: ``edges_cut`` (connections
+            whose value must cross the mesh, ``nnmap.analysis.edges_cut``), ``hop_bytes``
+            (bytes times router hops on the meshes in the compute phase, as simulated) and
+            ``imbalance`` (the busiest core's multiply-adds over the mean).
     """
 
     plan: Plan
@@ -66,6 +70,11 @@ class RunResult:
     reference: np.ndarray
     link_snapshots: dict[str, LinkCounts]
     metrics: dict[str, Any]
+    cut_metrics: dict[str, Any]
+
+    def record(self) -> dict[str, Any]:
+        """``metrics`` and ``cut_metrics`` in one dict: what ``nnmap run --json`` writes."""
+        return {**self.metrics, **self.cut_metrics}
 
 
 def _counted(ops: list[Op], bar: tqdm) -> Iterator[Op]:
@@ -178,7 +187,12 @@ def run(
         single = end - start
     reference = net.forward(x)
     metrics = _metrics(plan, sim, reference, single)
-    return RunResult(plan, sim.session.chip, sim.phases, sim.outputs, reference, sim.snapshots, metrics)
+    cut = {
+        "edges_cut": edges_cut(plan),
+        "hop_bytes": hop_bytes(sim.session.chip.mesh.links, sim.snapshots["setup"], sim.snapshots["compute"]),
+        "imbalance": imbalance(plan),
+    }
+    return RunResult(plan, sim.session.chip, sim.phases, sim.outputs, reference, sim.snapshots, metrics, cut)
 
 
 def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | None) -> dict[str, Any]:

@@ -97,6 +97,10 @@ class Flow:
         """The ops of one piece and the stage they belong to."""
         raise NotImplementedError
 
+    def partial_sends(self, assign: LayerAssignment, j: int) -> list[tuple[int, int]]:
+        """``(from, to)`` chain positions of every partial sum of output ``j`` sent in one sample."""
+        raise NotImplementedError
+
     def check(self, assign: LayerAssignment, k: int, layer: int) -> None:
         """Raise ``MappingError`` if core ``k``'s pieces cannot run with this flow."""
 
@@ -115,6 +119,10 @@ class Chain(Flow):
         if any(self.receives(assign, k, p.j) for p in assign.pieces[k]):
             return {buffers.chained_partial(layer, slot): 1}
         return {}
+
+    def partial_sends(self, assign: LayerAssignment, j: int) -> list[tuple[int, int]]:
+        contributors = assign.contributors(j)
+        return list(zip(contributors, contributors[1:], strict=False))
 
     def check(self, assign: LayerAssignment, k: int, layer: int) -> None:
         incoming = sum(self.receives(assign, k, p.j) for p in assign.pieces[k])
@@ -151,6 +159,9 @@ class Gather(Flow):
             for p in assign.pieces[k]
             if self.receives(assign, k, p.j)
         }
+
+    def partial_sends(self, assign: LayerAssignment, j: int) -> list[tuple[int, int]]:
+        return [(q, assign.owner[j]) for q in self._others(assign, j)]
 
     def piece_ops(self, ctx: PieceContext) -> tuple[Stage, list[Op]]:
         owner = ctx.assign.owner[ctx.j]

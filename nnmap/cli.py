@@ -121,7 +121,7 @@ def _network(args: argparse.Namespace) -> Network:
     if args.model:
         if args.sparsity is not None:
             raise SimError(
-                "--sparsity makes a random sparse network: use it with --layers (a model's masks are M0, M1, ...)"
+                "--sparsity draws a random sparse network: use it with --layers (a model's masks are M0, M1, ...)"
             )
         return load_npz(args.model)
     sizes = parse_sizes(args.layers or DEFAULT_LAYERS)

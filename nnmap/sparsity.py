@@ -12,7 +12,7 @@ A pattern gives each layer a boolean mask shaped like its weights that keeps abo
 - ``banded``: input ``i`` connects to output ``j`` when their positions in their layers,
   ``(i + 1/2) / n_in`` and ``(j + 1/2) / n_out``, differ by at most ``(1 - sparsity) / 2``
   (the band keeps about ``1 - sparsity`` of each row, a little less at the edges); every
-  output keeps at least its nearest input.
+  output keeps at least its nearest inputs.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def _banded(n_in: int, n_out: int, density: float, rng: np.random.Generator) -> 
     pos_in = (np.arange(n_in) + 0.5) / n_in
     pos_out = (np.arange(n_out) + 0.5) / n_out
     distance = np.abs(pos_in[:, None] - pos_out[None, :])
-    return (distance <= density / 2) | (distance == distance.min(axis=0, keepdims=True))
+    nearest = distance.min(axis=0, keepdims=True) + 1e-9  # equally near inputs, whatever the rounding
+    return (distance <= density / 2) | (distance <= nearest)
 
 
 PATTERNS: dict[str, Callable[[int, int, float, np.random.Generator], np.ndarray]] = {

@@ -272,6 +272,18 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
+def sparsity_curves(
+    rows: Sequence[dict[str, Any]], figure: str
+) -> dict[tuple[str, str], dict[str, list[tuple[float, float]]]]:
+    """Rows of a sparsity sweep (``chip``, ``pattern``, ``sparsity``, ``strategy``, ``broadcast`` and
+    ``figure``): per ``(chip, pattern)``, per variant, ``(sparsity, figure)`` sorted by sparsity."""
+    curves: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for row in rows:
+        panel = curves.setdefault((row["chip"], row["pattern"]), {})
+        panel.setdefault(variant_of(row), []).append((float(row["sparsity"]), float(row[figure])))
+    return {key: {v: sorted(points) for v, points in sorted(panel.items())} for key, panel in curves.items()}
+
+
 # Training -----------------------------------------------------------------------------------
 
 

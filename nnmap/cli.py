@@ -257,7 +257,7 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
 
         figures = run_figures(result)
     trace_text = trace_json(result) if args.trace else None
-    page = report_html(result.metrics, figures) if args.report else None
+    page = report_html(result.record(), figures) if args.report else None
     print(_summary(result.record()))
     if args.outputs:
         write_atomic(args.outputs, lambda tmp: np.save(tmp, result.outputs))

@@ -2,10 +2,13 @@
 
 Every neuron a core computes is a node ``(layer, j)``: output ``j`` of layer ``layer``
 (the network's inputs are not nodes: the host loads each core the inputs it reads). A
-node weighs its multiply-adds (``macs``, the connections into it). Every connection from a
-hidden neuron to a neuron of the next layer is an edge weighing the bytes one value costs
-to send (``bytes``, a float32 per sample). A partition puts each node on one part; an
-edge whose ends sit on two parts is cut, and its value must travel between them.
+node has its multiply-adds (``macs``, the connections into it) and weighs the compute
+cycles they and its bias and activation take (``cycles``, as ``nnmap.program`` and
+``nnmap.lowering.sparse`` charge them): a neuron without connections still costs its
+activation. Every connection from a hidden neuron to a neuron of the next layer is an
+edge weighing the bytes one value costs to send (``bytes``, a float32 per sample). A
+partition puts each node on one part; an edge whose ends sit on two parts is cut, and its
+value must travel between them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Mapping
 import networkx as nx
 import numpy as np
 
+from epiphany_sim.config import ChipConfig
+from nnmap.lowering.sparse import SPARSE_MAC_COST
 from nnmap.model import Network
 from nnmap.plan import ELEMENT_BYTES
 
@@ -22,13 +27,19 @@ Node = tuple[int, int]
 """``(layer, j)``: output ``j`` of layer ``layer``."""
 
 
-def neuron_graph(net: Network) -> nx.Graph:
-    """The network as an undirected graph with node attributes ``layer``, ``macs`` and edge attribute ``bytes``."""
+def neuron_graph(net: Network, config: ChipConfig) -> nx.Graph:
+    """The network as an undirected graph: node attributes ``layer``, ``macs`` and ``cycles`` (on
+    ``config``'s cores), edge attribute ``bytes``."""
     graph = nx.Graph()
+    finish = config.cycles_per_add + config.cycles_per_activation
     for li, layer in enumerate(net.layers):
         connected = np.ones((layer.n_in, layer.n_out), bool) if layer.mask is None else layer.mask
+        per_product = config.cycles_per_mac * (1.0 if layer.mask is None else SPARSE_MAC_COST)
         macs = connected.sum(axis=0)
-        graph.add_nodes_from(((li, j), {"layer": li, "macs": int(macs[j])}) for j in range(layer.n_out))
+        graph.add_nodes_from(
+            ((li, j), {"layer": li, "macs": int(macs[j]), "cycles": float(macs[j] * per_product + finish)})
+            for j in range(layer.n_out)
+        )
         if li > 0:
             rows, cols = np.nonzero(connected)
             graph.add_edges_from(

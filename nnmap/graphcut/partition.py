@@ -1,16 +1,19 @@
-"""A neuron graph cut into parts balanced on multiply-adds, with few edges cut.
+"""A neuron graph cut into parts balanced on compute cycles, with few edges cut.
 
-The layers of a network run one after the other on every core, so a part must be
-balanced in every layer, not only in total. The limit of layer ``l`` is
-``max((1 + TOLERANCE) * W_l / C, w_l)``: ``TOLERANCE`` over the layer's mean share of its
-multiply-adds ``W_l`` over ``C`` parts, or its heaviest neuron ``w_l`` where a layer has
-fewer neurons than parts. Neurons are never split, so where they are few or uneven the
-limit may not be reachable; the partition then keeps the closest balance it finds.
+Each node weighs the cycles of its multiply-adds, bias and activation (``cycles``, see
+``nnmap.graphcut.graph``): a neuron without connections still costs its activation, so
+balancing multiply-adds alone would pile such neurons onto one core. The layers of a
+network run one after the other on every core, so a part must be balanced in every layer,
+not only in total. The limit of layer ``l`` is ``max((1 + TOLERANCE) * W_l / C, w_l)``:
+``TOLERANCE`` over the layer's mean share of its cycles ``W_l`` over ``C`` parts, or its
+heaviest neuron ``w_l`` where a layer has fewer neurons than parts. Neurons are never
+split, so where they are few or uneven the limit may not be reachable; the partition then
+keeps the closest balance it finds.
 
 The steps, each a pass over the whole graph:
 
 1. A start: the nodes in some order (``ORDERS``), each layer's nodes cut in that order
-   into ``C`` runs of about equal multiply-adds.
+   into ``C`` runs of about equal cycles.
 2. Balancing: nodes of a part over a layer's limit move (or swap with a lighter node) to a
    part with room, the move that cuts fewest edges first.
 3. Refinement, in the manner of Kernighan-Lin and Fiduccia-Mattheyses: a node moves to the
@@ -33,7 +36,7 @@ import networkx as nx
 from nnmap.graphcut.graph import Node, edges_cut
 
 TOLERANCE = 0.05
-"""How far above its layer's mean share a part's multiply-adds may go."""
+"""How far above its layer's mean share a part's cycles may go."""
 MAX_PASSES = 50
 """Refinement passes at most (each pass that moves anything cuts fewer edges or evens out loads)."""
 
@@ -52,12 +55,12 @@ Cuthill-McKee (a breadth-first order that keeps connected neurons close)."""
 
 
 def layer_limits(graph: nx.Graph, n_parts: int, tolerance: float = TOLERANCE) -> dict[int, float]:
-    """The most multiply-adds a part should hold in each layer (see the module's docstring)."""
-    total: Counter[int] = Counter()
-    heaviest: Counter[int] = Counter()
+    """The most cycles a part should hold in each layer (see the module's docstring)."""
+    total: dict[int, float] = {}
+    heaviest: dict[int, float] = {}
     for node, data in graph.nodes(data=True):
-        total[node[0]] += data["macs"]
-        heaviest[node[0]] = max(heaviest[node[0]], data["macs"])
+        total[node[0]] = total.get(node[0], 0.0) + data["cycles"]
+        heaviest[node[0]] = max(heaviest.get(node[0], 0.0), data["cycles"])
     return {li: max((1 + tolerance) * total[li] / n_parts, heaviest[li]) for li in total}
 
 
@@ -77,15 +80,15 @@ def partition(graph: nx.Graph, n_parts: int, tolerance: float = TOLERANCE) -> di
 
 
 def _start(graph: nx.Graph, order: list[Node], n_parts: int) -> dict[Node, int]:
-    """Each layer's nodes, in ``order``, cut into ``n_parts`` runs of about equal multiply-adds."""
+    """Each layer's nodes, in ``order``, cut into ``n_parts`` runs of about equal cycles."""
     part: dict[Node, int] = {}
     for li in sorted({node[0] for node in order}):
         nodes = [node for node in order if node[0] == li]
-        weights = [graph.nodes[node]["macs"] for node in nodes]
+        weights = [graph.nodes[node]["cycles"] for node in nodes]
         total = sum(weights)
-        if total == 0:  # no connections at all: deal the nodes evenly
-            weights, total = [1] * len(nodes), len(nodes)
-        before = 0
+        if total == 0:  # work that costs nothing: deal the nodes evenly
+            weights, total = [1.0] * len(nodes), float(len(nodes))
+        before = 0.0
         for node, w in zip(nodes, weights, strict=True):
             part[node] = min(n_parts - 1, int((before + w / 2) * n_parts // total))
             before += w
@@ -101,15 +104,13 @@ class _Parts:
         self.n_parts = n_parts
         self.part = part
         self.limits = limits
-        self.macs: dict[Node, int] = {node: data["macs"] for node, data in graph.nodes(data=True)}
-        self.load = {li: [0] * n_parts for li in limits}
+        self.cycles: dict[Node, float] = {node: data["cycles"] for node, data in graph.nodes(data=True)}
+        self.load = {li: [0.0] * n_parts for li in limits}
         self.members: dict[tuple[int, int], set[Node]] = {}
         for node, p in part.items():
-            self.load[node[0]][p] += self.macs[node]
+            self.load[node[0]][p] += self.cycles[node]
             self.members.setdefault((node[0], p), set()).add(node)
-        self.links: dict[Node, Counter[int]] = {
-            node: Counter({p: 0}) for node, p in part.items()
-        }  # the own part always present
+        self.links: dict[Node, Counter[int]] = {node: Counter() for node in part}
         for u, v, data in graph.edges(data=True):
             self.links[u][part[v]] += data["bytes"]
             self.links[v][part[u]] += data["bytes"]
@@ -125,13 +126,13 @@ class _Parts:
     def fits(self, node: Node, to: int, leaving: Node | None = None) -> bool:
         """Whether part ``to`` has room for ``node`` in its layer (once ``leaving`` has left it)."""
         li = node[0]
-        room = self.limits[li] - self.load[li][to] + (self.macs[leaving] if leaving is not None else 0)
-        return self.macs[node] <= room
+        room = self.limits[li] - self.load[li][to] + (self.cycles[leaving] if leaving is not None else 0)
+        return self.cycles[node] <= room
 
     def move(self, node: Node, to: int) -> None:
         li, was = node[0], self.part[node]
-        self.load[li][was] -= self.macs[node]
-        self.load[li][to] += self.macs[node]
+        self.load[li][was] -= self.cycles[node]
+        self.load[li][to] += self.cycles[node]
         self.members[(li, was)].discard(node)
         self.members.setdefault((li, to), set()).add(node)
         self.part[node] = to
@@ -161,7 +162,7 @@ class _Parts:
             for q in range(self.n_parts)
             if q != p
             for u in sorted(self.members.get((li, q), ()))
-            if self.macs[u] < self.macs[v] and self.fits(v, q, leaving=u)
+            if self.cycles[u] < self.cycles[v] and self.fits(v, q, leaving=u)
         ]
         if not swaps:
             return False
@@ -188,7 +189,7 @@ class _Parts:
             gain = self.gain(node, q)
             if gain < 0:
                 break
-            if self.fits(node, q) and (gain > 0 or load[q] + self.macs[node] < load[p]):
+            if self.fits(node, q) and (gain > 0 or load[q] + self.cycles[node] < load[p]):
                 self.move(node, q)
                 return True
             if gain > 0:

@@ -189,6 +189,10 @@ class Targeted(Broadcast):
 
     A core waits only for the values it reads, so the cores do not keep in step: every
     sample has its own copy of each hidden vector.
+
+    Attributes:
+        readers: per hidden layer, ``(cores, size)`` bool: whether each chain position reads
+            each value in the next layer.
     """
 
     name = "targeted"
@@ -197,7 +201,6 @@ class Targeted(Broadcast):
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         self.readers = [plan.layers[li + 1].readers(plan.net.sizes[li + 1]) for li in range(len(plan.layers) - 1)]
-        """Per hidden layer, ``(cores, size)`` bool: whether each chain position reads each value."""
 
     def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
         readers = np.flatnonzero(self.readers[layer][:, j])

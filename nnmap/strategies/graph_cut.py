@@ -2,7 +2,8 @@
 
 The approach of model-parallel sparse networks: neurons as the nodes of a graph and
 connections as its edges (``nnmap.graphcut.graph``), cut into as many parts as cores,
-balanced on multiply-adds layer by layer with as few edges cut as the partitioner finds
+balanced on compute cycles (multiply-adds and activations) layer by layer with as few
+edges cut as the partitioner finds
 (``nnmap.graphcut.partition``), the parts then placed on the mesh so that heavy traffic
 travels few hops (``nnmap.graphcut.placement``). Each core computes its neurons whole
 (no partial sums) and, with the default ``targeted`` broadcast, sends each value only to
@@ -27,7 +28,7 @@ class GraphCut(Strategy):
     default_broadcast = "targeted"
 
     def place(self, config: ChipConfig, net: Network, chain: list[Coord]) -> tuple[list[Coord], list[LayerAssignment]]:
-        graph = neuron_graph(net)
+        graph = neuron_graph(net, config)
         part = partition(graph, len(chain))
         coords = placement.place(part_traffic(graph, part), chain)
         layers = [

@@ -69,11 +69,6 @@ class Layer:
             _check_mask(self.mask, self.weights)
 
     @property
-    def macs(self) -> int:
-        """Multiply-adds of one sample: the connections the layer has."""
-        return int(self.weights.size if self.mask is None else np.count_nonzero(self.mask))
-
-    @property
     def n_in(self) -> int:
         return int(self.weights.shape[0])
 
@@ -95,7 +90,7 @@ def _check_mask(mask: np.ndarray, weights: np.ndarray) -> None:
         )
 
 
-def as_mask(values: np.ndarray) -> np.ndarray:
+def _as_mask(values: np.ndarray) -> np.ndarray:
     """``values`` as a boolean mask: booleans, or numbers that are all 0 or 1; otherwise a ``ModelError``."""
     values = np.asarray(values)
     if values.dtype == np.bool_:
@@ -107,7 +102,7 @@ def as_mask(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Network:
-    """A stack of dense layers, each feeding the next."""
+    """A stack of layers (dense, or sparse with a mask), each feeding the next."""
 
     layers: tuple[Layer, ...]
 
@@ -207,7 +202,7 @@ def load_npz(path: str | Path) -> Network:
                         np.asarray(data[f"W{k}"], dtype=np.float32),
                         np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
                         activations[k],
-                        as_mask(data[f"M{k}"]) if f"M{k}" in names else None,
+                        _as_mask(data[f"M{k}"]) if f"M{k}" in names else None,
                     )
                 )
             except ModelError as exc:

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 
 from epiphany_sim.config import ChipConfig
-from nnmap.lowering.sparse import SPARSE_MAC_COST
+from nnmap.lowering.sparse import sparse_mac_cycles
 from nnmap.model import Network
 from nnmap.plan import ELEMENT_BYTES
 
@@ -34,7 +34,7 @@ def neuron_graph(net: Network, config: ChipConfig) -> nx.Graph:
     finish = config.cycles_per_add + config.cycles_per_activation
     for li, layer in enumerate(net.layers):
         connected = np.ones((layer.n_in, layer.n_out), bool) if layer.mask is None else layer.mask
-        per_product = config.cycles_per_mac * (1.0 if layer.mask is None else SPARSE_MAC_COST)
+        per_product = config.cycles_per_mac if layer.mask is None else sparse_mac_cycles(config, 1)
         macs = connected.sum(axis=0)
         graph.add_nodes_from(
             ((li, j), {"layer": li, "macs": int(macs[j]), "cycles": float(macs[j] * per_product + finish)})

@@ -50,7 +50,6 @@ class Broadcast:
     """Whether every core's next layer waits for every core's values (two copies of a hidden vector suffice)."""
 
     def __init__(self, plan: Plan) -> None:
-        self.plan = plan
         self.chain = plan.chain
         self.sizes = plan.net.sizes
         self.copies = 2 if self.in_step else plan.batch

@@ -23,12 +23,18 @@ from typing import Any
 import numpy as np
 import simpy
 
+from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from nnmap.plan import LayerAssignment, SparsePiece
 from nnmap.program import Kernel
 
 SPARSE_MAC_COST = 2.0
 """Cycles of one sparse product in dense multiply-adds (``cycles_per_mac``): two loads where a dense one needs one."""
+
+
+def sparse_mac_cycles(config: ChipConfig, n: int) -> float:
+    """Cycles of ``n`` products of a sparse layer."""
+    return n * SPARSE_MAC_COST * config.cycles_per_mac
 
 
 def compress(assign: LayerAssignment, mask: np.ndarray | None) -> LayerAssignment:
@@ -75,5 +81,5 @@ class SparseMac(Kernel):
         xs = sram[self.x].data[self.x_offset + rows]
         w = sram[self.w].data[self.w_offset : self.w_offset + self.n]
         value = np.dot(xs, w)
-        yield from core.compute(self.n * SPARSE_MAC_COST * core.chip.config.cycles_per_mac, self.label)
+        yield from core.compute(sparse_mac_cycles(core.chip.config, self.n), self.label)
         sram[self.out].store(self.out_index, np.array([value], dtype=np.float32))

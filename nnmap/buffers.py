@@ -5,7 +5,8 @@ or waits on it, so every name is built here and nowhere else; nobody parses a na
 learn what a buffer holds (a plan lists its parameter buffers, ``Plan.parameters``).
 
 Buffers that receive messages while the previous sample may still be read are kept in
-two copies by sample parity (``.0`` and ``.1``); see ``nnmap.lowering.broadcast``.
+two copies by sample parity (``.0`` and ``.1``), or in one copy per sample where the cores
+do not keep in step; see ``nnmap.lowering.broadcast``.
 """
 
 from __future__ import annotations

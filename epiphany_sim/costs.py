@@ -11,6 +11,10 @@ keeps busier, counted here per element:
   the same cycles: 1 cycle per element;
 - with one operand strided (every ``stride``-th value), that operand needs a load per
   element and the other half a load: 1.5 cycles per element;
+- a sparse dot product stores each weight beside its input's index: a doubleword load
+  brings both, the FPU converts the index (an integer) and the core loads the input it
+  names, then the FPU multiplies and adds: two loads and two FPU operations per product,
+  2 cycles;
 - ``y += a * x`` loads ``x`` and ``y`` and stores ``y`` (1.5 loads or stores per element)
   while the FPU does one FMADD: 1.5 cycles per element;
 - a sum of contiguous values: half a load and one add per element: 1 cycle; a sum of up to
@@ -36,6 +40,7 @@ from epiphany_sim.config import ChipConfig
 
 CONTIGUOUS_DOT = 1.0  # cycles per element: one FMADD dual-issued with one doubleword load
 STRIDED_DOT = 1.5  # a load per strided element and half a load for the contiguous one
+SPARSE_DOT = 2.0  # a doubleword load of weight and index, a load of the input; a convert and an FMADD
 AXPY = 1.5  # load x, load y, store y (half a doubleword each), FMADD alongside
 SUM = 1.0  # one add per element, half a doubleword load alongside
 STORE = 0.5  # one doubleword store per two elements
@@ -55,6 +60,11 @@ def dot_cycles(config: ChipConfig, n: int, strided: bool = False) -> float:
     """A dot product of ``n`` products (one operand strided if ``strided``), reduced to one sum."""
     per_element = STRIDED_DOT if strided else CONTIGUOUS_DOT
     return loop_cycles(config, n, per_element) + REDUCTION_ADDS * config.fpu_latency_cycles
+
+
+def sparse_dot_cycles(config: ChipConfig, n: int) -> float:
+    """A dot product over ``n`` connections stored as (weight, input index) pairs."""
+    return loop_cycles(config, n, SPARSE_DOT) + REDUCTION_ADDS * config.fpu_latency_cycles
 
 
 def sum_cycles(config: ChipConfig, n: int) -> float:

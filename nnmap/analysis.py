@@ -7,17 +7,20 @@ computes them on its own, so a test can check the data behind every figure.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from epiphany_sim.core import Agent
-from epiphany_sim.mesh import MESH_KINDS, Coord
+from epiphany_sim.mesh import MESH_KINDS, Coord, LinkSpec
 from epiphany_sim.stats import time_split
+from nnmap.plan import ELEMENT_BYTES, Plan
 
 if TYPE_CHECKING:
     from nnmap.run import RunResult
+    from nnmap.session import LinkCounts
 
 PHASES = ("setup", "compute", "readback")
 """The phases of a run, in order: the host loads the cores, the cores compute, the outputs come back."""
@@ -49,7 +52,83 @@ class LinkLoad(NamedTuple):
     wait_cycles: float
 
 
+# Plans ------------------------------------------------------------------------------------
+
+
+def core_macs(plan: Plan) -> list[int]:
+    """Multiply-adds of one sample on each chain position, every layer together."""
+    return [sum(assign.products(k) for assign in plan.layers) for k in range(len(plan.chain))]
+
+
+def imbalance(plan: Plan) -> float:
+    """The busiest core's multiply-adds over the mean of the chain's cores (1.0: perfectly even)."""
+    work = core_macs(plan)
+    mean = sum(work) / len(work)
+    return max(work) / mean if mean else 1.0
+
+
+def edges_cut(plan: Plan) -> int:
+    """Connections between computed neurons whose product is not computed on the core that owns its input.
+
+    Each such connection needs its value to cross the mesh (the network's inputs are not
+    counted: the host loads each core the inputs it reads).
+    """
+    total = 0
+    for li in range(1, len(plan.layers)):
+        owners = plan.layers[li - 1].owners(plan.net.layers[li - 1].n_out)
+        for k, pieces in enumerate(plan.layers[li].pieces):
+            for piece in pieces:
+                total += int(np.count_nonzero(owners[piece.input_array()] != k))
+    return total
+
+
+def cut_traffic(plan: Plan) -> dict[tuple[int, int], int]:
+    """Bytes per sample chain position ``a`` must get to chain position ``b``, for every pair ``(a, b)`` exchanging any.
+
+    Every hidden value goes once to each other core that multiplies it in the next layer,
+    and every partial sum to where its flow sends it: the traffic the deal implies,
+    whatever the broadcast (``targeted`` sends exactly this; the others send more, or
+    along other paths).
+    """
+    traffic: Counter[tuple[int, int]] = Counter()
+    sizes = plan.net.sizes
+    for li, assign in enumerate(plan.layers):
+        for j in range(sizes[li + 1]):
+            for a, b in assign.flow.partial_sends(assign, j):
+                traffic[(a, b)] += ELEMENT_BYTES
+        if li + 1 < len(plan.layers):
+            readers = plan.layers[li + 1].readers(sizes[li + 1])
+            owners = assign.owners(sizes[li + 1])
+            for q in range(len(plan.chain)):
+                senders, counts = np.unique(owners[readers[q] & (owners != q)], return_counts=True)
+                for a, n in zip(senders, counts, strict=True):
+                    traffic[(int(a), q)] += int(n) * ELEMENT_BYTES
+    return dict(traffic)
+
+
+def cut_arrows(plan: Plan) -> list[tuple[Coord, Coord, int]]:
+    """``cut_traffic`` on the mesh: ``(from core, to core, bytes per sample)``, heaviest first."""
+    chain = plan.chain
+    arrows = [(chain[a], chain[b], n) for (a, b), n in cut_traffic(plan).items()]
+    return sorted(arrows, key=lambda arrow: (-arrow[2], arrow[0], arrow[1]))
+
+
+def macs_grid(plan: Plan) -> np.ndarray:
+    """Multiply-adds of one sample on each core, shaped like the mesh (NaN where the chain has no core)."""
+    grid = np.full((plan.config.rows, plan.config.cols), np.nan)
+    for coord, macs in zip(plan.chain, core_macs(plan), strict=True):
+        grid[coord] = macs
+    return grid
+
+
 # Runs -------------------------------------------------------------------------------------
+
+
+def hop_bytes(links: Sequence[LinkSpec], before: LinkCounts, after: LinkCounts) -> int:
+    """Bytes times router hops between two snapshots of the links: each byte counted on every mesh link it crossed."""
+    return sum(
+        b1 - b0 for spec, (b0, _, _), (b1, _, _) in zip(links, before, after, strict=True) if spec.kind in MESH_KINDS
+    )
 
 
 def title_of(result: RunResult) -> str:
@@ -191,6 +270,18 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
             front.append(i)
             best = points[i][1]
     return front
+
+
+def sparsity_curves(
+    rows: Sequence[dict[str, Any]], figure: str
+) -> dict[tuple[str, str], dict[str, list[tuple[float, float]]]]:
+    """Rows of a sparsity sweep (``chip``, ``pattern``, ``sparsity``, ``strategy``, ``broadcast`` and
+    ``figure``): per ``(chip, pattern)``, per variant, ``(sparsity, figure)`` sorted by sparsity."""
+    curves: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for row in rows:
+        panel = curves.setdefault((row["chip"], row["pattern"]), {})
+        panel.setdefault(variant_of(row), []).append((float(row["sparsity"]), float(row[figure])))
+    return {key: {v: sorted(points) for v, points in sorted(panel.items())} for key, panel in curves.items()}
 
 
 # Training -----------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ or waits on it, so every name is built here and nowhere else; nobody parses a na
 learn what a buffer holds (a plan lists its parameter buffers, ``Plan.parameters``).
 
 Buffers that receive messages while the previous sample may still be read are kept in
-two copies by sample parity (``.0`` and ``.1``); see ``nnmap.lowering.broadcast``.
+two copies by sample parity (``.0`` and ``.1``), or in one copy per sample where the cores
+do not keep in step; see ``nnmap.lowering.broadcast``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ OUT = "out"
 def weights(layer: int) -> str:
     """A core's slice of ``layer``'s weights, its pieces one after the other."""
     return f"w{layer}"
+
+
+def weight_inputs(layer: int) -> str:
+    """A sparse layer's companion of ``weights(layer)``: the input index of each weight stored there."""
+    return f"wi{layer}"
 
 
 def bias(layer: int) -> str:
@@ -47,9 +53,9 @@ def gathered_partials(layer: int, slot: int, j: int) -> str:
     return f"ps{layer}.{slot}.{j}"
 
 
-def hidden(layer: int, sample: int) -> str:
-    """Holds hidden layer ``layer``'s whole vector for ``sample`` (one of two copies, by parity)."""
-    return f"h{layer}.{sample % 2}"
+def hidden(layer: int, sample: int, copies: int = 2) -> str:
+    """Holds hidden layer ``layer``'s whole vector for ``sample``: copy ``sample % copies`` of ``copies``."""
+    return f"h{layer}.{sample % copies}"
 
 
 def dram_hidden(layer: int) -> str:

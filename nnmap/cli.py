@@ -24,6 +24,7 @@ from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes
 from nnmap.options import add_chip_arguments
 from nnmap.report import report_html
 from nnmap.run import run
+from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
 from nnmap.sweep_spec import load_spec
@@ -47,7 +48,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="FILE.npz", help="weights W0,b0,W1,b1,... and activations (instead of --layers)")
     p.add_argument("--hidden-activation", default="sigmoid", choices=ACTIVATIONS[:-1])
     p.add_argument("--output-activation", default="sigmoid", choices=ACTIVATIONS)
-    p.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights, masks and inputs (default 0)")
+    p.add_argument(
+        "--sparsity",
+        type=float,
+        metavar="S",
+        help="drop this fraction of the connections of every layer of --layers (0 <= S < 1): a sparse network",
+    )
+    p.add_argument(
+        "--sparse-pattern",
+        choices=list(PATTERNS),
+        help="which connections --sparsity keeps (default random)",
+    )
     p.add_argument("--inputs", metavar="FILE.npy", help="inputs of shape (batch, n_in)")
     p.add_argument("--batch", type=int, default=1, help="random input samples when no --inputs (default 1)")
 
@@ -104,10 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _network(args: argparse.Namespace) -> Network:
     if args.model and args.layers:
         raise SimError("give either --model or --layers, not both")
+    if args.sparse_pattern and args.sparsity is None:
+        raise SimError("--sparse-pattern chooses the connections --sparsity keeps: give --sparsity too")
     if args.model:
+        if args.sparsity is not None:
+            raise SimError(
+                "--sparsity draws a random sparse network: use it with --layers (a model's masks are M0, M1, ...)"
+            )
         return load_npz(args.model)
     sizes = parse_sizes(args.layers or DEFAULT_LAYERS)
-    return random_network(sizes, args.hidden_activation, args.output_activation, args.seed)
+    net = random_network(sizes, args.hidden_activation, args.output_activation, args.seed)
+    if args.sparsity is None:
+        return net
+    return sparsify(net, args.sparsity, args.sparse_pattern or "random", args.seed)
 
 
 def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
@@ -141,6 +162,8 @@ def _summary(m: dict[str, Any]) -> str:
             f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
             f"busiest mesh link {m['link_max_utilisation']:.0%}",
             f"  {m['messages']} messages; {m['bytes_on_chip']} bytes on chip, {m['bytes_off_chip']} off chip",
+            f"  {m['edges_cut']} connections cut; {m['hop_bytes']} bytes x hops in the compute phase; "
+            f"multiply-adds of the busiest core {m['imbalance']:.2f}x the mean",
             f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
         ]
     )
@@ -157,6 +180,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
         "on-chip B",
         "off-chip B",
         "messages",
+        "cut edges",
+        "hop x B",
+        "imbalance",
         "valid",
     ]
     lines = [
@@ -170,6 +196,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
             str(m["bytes_on_chip"]),
             str(m["bytes_off_chip"]),
             str(m["messages"]),
+            str(m["edges_cut"]),
+            str(m["hop_bytes"]),
+            f"{m['imbalance']:.2f}",
             "yes" if m["validated"] else "NO",
         ]
         for m in rows

@@ -2,6 +2,10 @@
 
 A layer maps ``n_in`` inputs to ``n_out`` outputs: ``y = act(x @ W + b)`` with ``W`` of
 shape ``(n_in, n_out)``, the layout of scikit-learn's ``coefs_``. All values are float32.
+
+A sparse layer also has a connectivity mask ``M`` shaped like ``W``: input ``i`` feeds
+output ``j`` only where ``M[i, j]`` is true, and ``W`` is zero everywhere else, so the
+reference pass ``x @ W`` is the masked pass ``x @ (W * M)``.
 """
 
 from __future__ import annotations
@@ -43,11 +47,14 @@ class Layer:
         weights: ``(n_in, n_out)`` float32.
         bias: ``(n_out,)`` float32.
         activation: one of ``ACTIVATIONS``; softmax only on the last layer.
+        mask: ``(n_in, n_out)`` bool, the connections a sparse layer has; ``None`` for a
+            dense layer. Weights outside the mask must be zero.
     """
 
     weights: np.ndarray
     bias: np.ndarray
     activation: str
+    mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.weights.ndim != 2:
@@ -58,6 +65,8 @@ class Layer:
             raise ModelError(f"unknown activation {self.activation!r}: use one of {', '.join(ACTIVATIONS)}")
         if not (np.all(np.isfinite(self.weights)) and np.all(np.isfinite(self.bias))):
             raise ModelError("weights or biases contain NaN or infinity")
+        if self.mask is not None:
+            _check_mask(self.mask, self.weights)
 
     @property
     def n_in(self) -> int:
@@ -68,9 +77,32 @@ class Layer:
         return int(self.weights.shape[1])
 
 
+def _check_mask(mask: np.ndarray, weights: np.ndarray) -> None:
+    if mask.shape != weights.shape:
+        raise ModelError(f"mask shape {mask.shape} does not match weights shape {weights.shape}")
+    if mask.dtype != np.bool_:
+        raise ModelError(f"mask must be boolean, got {mask.dtype}")
+    outside = np.argwhere(~mask & (weights != 0))
+    if len(outside):
+        i, j = outside[0]
+        raise ModelError(
+            f"{len(outside)} nonzero weights outside the mask (the first at W[{i}, {j}]): zero them or widen the mask"
+        )
+
+
+def _as_mask(values: np.ndarray) -> np.ndarray:
+    """``values`` as a boolean mask: booleans, or numbers that are all 0 or 1; otherwise a ``ModelError``."""
+    values = np.asarray(values)
+    if values.dtype == np.bool_:
+        return values
+    if values.dtype.kind not in "iuf" or not np.all((values == 0) | (values == 1)):
+        raise ModelError("mask has values other than true/false (or 1/0)")
+    return values.astype(bool)
+
+
 @dataclass(frozen=True)
 class Network:
-    """A stack of dense layers, each feeding the next."""
+    """A stack of layers (dense, or sparse with a mask), each feeding the next."""
 
     layers: tuple[Layer, ...]
 
@@ -105,6 +137,8 @@ class Network:
         for k, layer in enumerate(self.layers):
             arrays[f"W{k}"] = layer.weights
             arrays[f"b{k}"] = layer.bias
+            if layer.mask is not None:
+                arrays[f"M{k}"] = layer.mask
         arrays["activations"] = np.array([layer.activation for layer in self.layers])
         with open(path, "wb") as fh:
             np.savez(fh, **cast(dict[str, Any], arrays))  # names W0, b0, ...: never savez's own keywords
@@ -134,7 +168,8 @@ def random_network(sizes: Sequence[int], hidden: str = "sigmoid", output: str = 
 
 
 def load_npz(path: str | Path) -> Network:
-    """Load ``W0, b0, W1, b1, ...`` and a string array ``activations`` from an ``.npz``."""
+    """Load ``W0, b0, W1, b1, ...``, a string array ``activations`` and masks ``M0, M1, ...`` (for
+    sparse layers, any subset) from an ``.npz``."""
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
@@ -151,6 +186,9 @@ def load_npz(path: str | Path) -> Network:
         n_layers = 0
         while f"W{n_layers}" in names:
             n_layers += 1
+        stray = sorted(name for name in names if name[:1] == "M" and name[1:].isdigit() and int(name[1:]) >= n_layers)
+        if stray:
+            raise ModelError(f"{path}: mask {stray[0]} has no weight array W{stray[0][1:]}")
         activations = [str(a) for a in np.atleast_1d(data["activations"])]
         if len(activations) != n_layers:
             raise ModelError(f"{path}: {n_layers} weight arrays but {len(activations)} activations")
@@ -164,6 +202,7 @@ def load_npz(path: str | Path) -> Network:
                         np.asarray(data[f"W{k}"], dtype=np.float32),
                         np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
                         activations[k],
+                        _as_mask(data[f"M{k}"]) if f"M{k}" in names else None,
                     )
                 )
             except ModelError as exc:

@@ -3,7 +3,7 @@ and per-core op lists. Printable and testable before anything runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,41 @@ class Piece:
     @property
     def inputs(self) -> range:
         return range(self.start, self.start + self.count * self.stride, self.stride)
+
+    def input_array(self) -> np.ndarray:
+        """``inputs`` as an array of indices."""
+        return np.arange(self.start, self.start + self.count * self.stride, self.stride)
+
+    def describe(self) -> str:
+        return f"y{self.j}[x{self.start}..x{self.inputs[-1]}" + (f" step {self.stride}]" if self.stride > 1 else "]")
+
+
+@dataclass(frozen=True)
+class SparsePiece:
+    """Some of one output's products on one core, of a sparse layer: ``x[i] * W[i, j]`` for ``i`` in ``inputs``.
+
+    The core stores only these connections, compressed (``nnmap.lowering.sparse``).
+    """
+
+    j: int
+    inputs: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.inputs)
+
+    def input_array(self) -> np.ndarray:
+        """``inputs`` as an array of indices."""
+        return np.array(self.inputs, dtype=np.int64)
+
+    def describe(self) -> str:
+        if not self.inputs:
+            return f"y{self.j}[no connections]"
+        return f"y{self.j}[{self.count} of x{self.inputs[0]}..x{self.inputs[-1]}]"
+
+
+AnyPiece = Piece | SparsePiece
+"""A piece of a dense layer (a run of inputs) or of a sparse layer (the connections it has)."""
 
 
 class _Owners(dict):
@@ -75,7 +110,7 @@ class LayerAssignment:
         owner: chain position that finishes each output.
     """
 
-    pieces: list[list[Piece]]
+    pieces: Sequence[Sequence[AnyPiece]]
     flow: Flow
     owner: dict[int, int]
 
@@ -120,7 +155,20 @@ class LayerAssignment:
         return self._owned_by
 
     def products(self, k: int) -> int:
+        """Multiply-adds of one sample on chain position ``k``."""
         return sum(p.count for p in self.pieces[k])
+
+    def readers(self, n_in: int) -> np.ndarray:
+        """``(cores, n_in)`` bool: whether chain position ``k`` multiplies input ``i`` in this layer."""
+        reads = np.zeros((len(self.pieces), n_in), dtype=bool)
+        for k, pieces in enumerate(self.pieces):
+            for piece in pieces:
+                reads[k, piece.input_array()] = True
+        return reads
+
+    def owners(self, n_out: int) -> np.ndarray:
+        """The chain position that finishes each output, as an array."""
+        return np.array([self.owner[j] for j in range(n_out)], dtype=np.int64)
 
     def receives_partial(self, k: int, j: int) -> bool:
         """Whether chain position ``k`` is sent partial sums of output ``j`` (the flow decides)."""
@@ -190,37 +238,17 @@ class Plan:
         return self.config.code_bytes + data_bytes(self.buffers.get(coord, {}))
 
     def describe(self) -> str:
-        """The plan as text: per core, its products, owned outputs, partial sums and SRAM."""
+        """The plan as text: per core and layer, its products (multiply-adds), the outputs it owns, the
+        partial sums it sends and receives and the cores that read its outputs; then its SRAM."""
         lines = [
             f"plan: {self.strategy} (broadcast {self.broadcast}) of network {self.net.sizes} on "
             f"{self.config.name} ({self.config.rows}x{self.config.cols}), batch {self.batch}",
         ]
+        readers = [self.layers[li + 1].readers(self.net.layers[li].n_out) for li in range(len(self.layers) - 1)]
         for k, coord in enumerate(self.chain):
             lines.append(f"core {k} at {coord} (chain position {k}):")
-            for layer_index, layer in enumerate(self.layers):
-                n_in = self.net.layers[layer_index].n_in
-                pieces = layer.pieces[k]
-                if not pieces:
-                    lines.append(f"  layer {layer_index}: no products")
-                    continue
-                ranges = ", ".join(
-                    f"y{p.j}[x{p.start}..x{p.inputs[-1]}" + (f" step {p.stride}]" if p.stride > 1 else "]")
-                    for p in pieces
-                )
-                first = pieces[0].j * n_in + pieces[0].start
-                lines.append(
-                    f"  layer {layer_index}: {layer.products(k)} products"
-                    + (f" [{first}, {first + layer.products(k)})" if layer.flow.contiguous else "")
-                    + f": {ranges}"
-                )
-                owned = layer.owned(k)
-                lines.append(f"    owns outputs: {_compact(owned) or '-'}")
-                sends = [p.j for p in pieces if layer.owner[p.j] != k]
-                receives = [p.j for p in pieces if layer.receives_partial(k, p.j)]
-                if sends:
-                    lines.append(f"    sends partial sums of: {_compact(sends)}")
-                if receives:
-                    lines.append(f"    receives partial sums of: {_compact(receives)}")
+            for li in range(len(self.layers)):
+                lines += self._describe_layer(k, li, readers[li] if li < len(readers) else None)
             usage = ", ".join(f"{name} {buffer_bytes(n)}" for name, n in self.buffers.get(coord, {}).items())
             lines.append(
                 f"  SRAM: {self.sram_bytes(coord)} of {self.config.sram_bytes} bytes "
@@ -228,6 +256,33 @@ class Plan:
             )
         return "\n".join(lines)
 
+    def _describe_layer(self, k: int, li: int, readers: np.ndarray | None) -> list[str]:
+        layer = self.layers[li]
+        pieces = layer.pieces[k]
+        if not pieces:
+            return [f"  layer {li}: no products"]
+        span = ""
+        if layer.flow.contiguous and isinstance(pieces[0], Piece):
+            first = pieces[0].j * self.net.layers[li].n_in + pieces[0].start
+            span = f" [{first}, {first + layer.products(k)})"
+        owned = layer.owned(k)
+        lines = [
+            f"  layer {li}: {layer.products(k)} products{span}: {', '.join(p.describe() for p in pieces)}",
+            f"    owns outputs: {_compact(owned) or '-'}",
+        ]
+        if readers is not None and owned:
+            read_by = [int(q) for q in np.flatnonzero(readers[:, owned].any(axis=1)) if q != k]
+            lines.append(f"    outputs read by cores: {_compact(read_by, '') or '-'}")
+        sends = [p.j for p in pieces if layer.owner[p.j] != k]
+        receives = [p.j for p in pieces if layer.receives_partial(k, p.j)]
+        if sends:
+            lines.append(f"    sends partial sums of: {_compact(sends)}")
+        if receives:
+            lines.append(f"    receives partial sums of: {_compact(receives)}")
+        return lines
 
-def _compact(indices: list[int]) -> str:
-    return ", ".join(f"y{a}" if n == 1 else f"y{a}-y{a + n - 1}" for a, n in runs(list(set(indices))))
+
+def _compact(indices: list[int], prefix: str = "y") -> str:
+    return ", ".join(
+        f"{prefix}{a}" if n == 1 else f"{prefix}{a}-{prefix}{a + n - 1}" for a, n in runs(list(set(indices)))
+    )

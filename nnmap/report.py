@@ -32,6 +32,9 @@ _ROWS = [
     ("messages", "messages", "{}"),
     ("bytes on chip", "bytes_on_chip", "{} B"),
     ("bytes off chip", "bytes_off_chip", "{} B"),
+    ("connections cut", "edges_cut", "{}"),
+    ("bytes x hops (compute phase)", "hop_bytes", "{}"),
+    ("busiest core's multiply-adds over the mean", "imbalance", "{:.2f}"),
     ("max abs error vs numpy", "max_abs_error", "{:.3g}"),
 ]
 
@@ -54,7 +57,7 @@ def report_html(metrics: dict[str, Any], figures: dict[str, bytes]) -> str:
     """The page of one run.
 
     Args:
-        metrics: ``RunResult.metrics``.
+        metrics: ``RunResult.metrics``: the metrics and the cut metrics.
         figures: ``{file name: PNG bytes}`` as made by ``nnmap.plots.run_figures``.
     """
     from nnmap.plots import RUN_FIGURES  # matplotlib only when the report is written

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap import buffers
-from nnmap.analysis import PHASES, core_utilisation
+from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
@@ -56,7 +56,11 @@ class RunResult:
         outputs: the simulated outputs, ``(batch, n_out)``.
         reference: the numpy forward pass of the same inputs.
         link_snapshots: per phase, every link's counts at the phase's end (``nnmap.session.LinkCounts``).
-        metrics: the run's figures, ready for JSON.
+        metrics: the run's figures, ready for JSON; among them how the deal cuts the
+            network: ``edges_cut`` (connections whose value must cross the mesh,
+            ``nnmap.analysis.edges_cut``), ``hop_bytes`` (bytes times router hops on the meshes
+            in the compute phase, as simulated) and ``imbalance`` (the busiest core's
+            multiply-adds over the mean).
     """
 
     plan: Plan
@@ -221,4 +225,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "compute_bytes_off_chip": off_compute,
         "messages": session.messages(),
         "sram_peak_bytes": [core.sram.peak_bytes for core in chip.cores],
+        "edges_cut": edges_cut(plan),
+        "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
+        "imbalance": imbalance(plan),
     }

@@ -34,6 +34,15 @@ EXPECTED = {
         rf"^simulated cycles: {NUMBER}; messages: {NUMBER}",
         rf"^simulated cycles per wall-second: {NUMBER}",
     ],
+    "bench_sparse.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        rf"^e16 +random +0\.50 +graph-cut/targeted +{NUMBER} +{NUMBER}x( +{NUMBER}){{4}} +yes",
+        rf"^e16 +block-shuffled +0\.90 +partitioned/bidir +{NUMBER} +{NUMBER}x( +{NUMBER}){{4}} +yes",
+        r"^runs: 12, validated against numpy: 12$",
+        rf"^e16 +block-shuffled +{NUMBER}x \({NUMBER} \.\. {NUMBER}\) +{NUMBER}x \({NUMBER} \.\. {NUMBER}\)",
+        rf"^graph-cut of 256,256,10 at 90% random sparsity on e64: wall seconds {NUMBER} \(median of 3, .*"
+        rf"target < 10 s: (met|NOT met)\); compute {NUMBER} cycles, speedup {NUMBER}x",
+    ],
     "bench_scale.py": [
         r"^machine: .+, \d+ cpus, CPython",
         rf"^  e16: layers \d+,\d+,10: {NUMBER} weights = {NUMBER}% of SRAM",

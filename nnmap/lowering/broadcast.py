@@ -6,13 +6,15 @@ as it is known, each core relaying it onward (``bidir``); or one direction first
 back, so the network writes one way at a time (``oneway``); against the "obvious method"
 of writing to global DRAM and reading back (``dram``). ``direct`` is the all-to-all
 alternative: every core writes its block of outputs straight into every other core's
-buffer, then all wait (a barrier).
+buffer, then all wait (a barrier). ``targeted`` sends each value only to the cores that
+multiply it in the next layer: the messages of a sparse network cut along its graph.
 
-Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s)`` on every
-core of the chain, one of two copies by the sample's parity (double-buffered: no core can
-run two samples ahead of another, because each sample's next layer needs every core's
-values). Counts of element writes are cumulative, so sample ``s`` waits for
-``(s // 2 + 1) * m`` writes.
+Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s, copies)``
+on every core of the chain. A broadcast ``in_step`` makes every core's next layer wait for
+every core's values, so no core can run two samples ahead of another: two copies by the
+sample's parity suffice (double-buffered). Counts of element writes are cumulative, so
+sample ``s`` waits for ``(s // 2 + 1) * m`` writes. A broadcast that does not keep the
+cores in step (``targeted``) keeps one copy per sample instead.
 
 To add a broadcast, subclass ``Broadcast``, give it a ``name``, override the hooks it needs
 and add it to ``BROADCASTS``.
@@ -20,30 +22,45 @@ and add it to ``BROADCASTS``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import numpy as np
+
 from epiphany_sim.mesh import HOST, Coord
 from nnmap.buffers import dram_flag, dram_hidden, hidden
-from nnmap.plan import runs
+from nnmap.plan import Plan, runs
 from nnmap.program import Op, PollDram, ReadDram, Relay, Send, Signal, Wait
-
-
-def full_count(sample: int, size: int) -> int:
-    """Cumulative writes a hidden buffer holds once ``sample``'s vector is complete."""
-    return (sample // 2 + 1) * size
 
 
 class Broadcast:
     """A way to share hidden values along the chain of cores.
 
     Args:
-        chain: cores in chain order (consecutive cores are mesh neighbours).
+        plan: the plan it writes ops for; its chain (consecutive cores are mesh
+            neighbours), network and layers' deals are set.
+
+    Attributes:
+        chain: the cores in chain order.
         sizes: the network's layer sizes, inputs first.
+        copies: how many copies of each hidden vector a core keeps (``buffer``).
     """
 
     name = ""
+    in_step: ClassVar[bool] = True
+    """Whether every core's next layer waits for every core's values (two copies of a hidden vector suffice)."""
 
-    def __init__(self, chain: list[Coord], sizes: list[int]) -> None:
-        self.chain = chain
-        self.sizes = sizes
+    def __init__(self, plan: Plan) -> None:
+        self.chain = plan.chain
+        self.sizes = plan.net.sizes
+        self.copies = 2 if self.in_step else plan.batch
+
+    def buffer(self, layer: int, sample: int) -> str:
+        """The buffer that holds hidden layer ``layer``'s vector of ``sample``."""
+        return hidden(layer, sample, self.copies)
+
+    def full_count(self, sample: int, size: int) -> int:
+        """Cumulative writes ``sample``'s buffer holds once ``size`` of its elements have been written."""
+        return (sample // self.copies + 1) * size
 
     def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
         """Ops for chain core ``k`` right after it computed hidden value ``j``."""
@@ -58,7 +75,7 @@ class Broadcast:
 
         ``owners[q]`` lists the hidden indices chain core ``q`` computes.
         """
-        return [Wait(hidden(layer, sample), full_count(sample, size), f"wait h{layer}")]
+        return [Wait(self.buffer(layer, sample), self.full_count(sample, size), f"wait h{layer}")]
 
     def relays(self, n_hidden: int) -> dict[Coord, list[Relay]]:
         """Forwarding rules for the cores' DMA engines."""
@@ -69,7 +86,7 @@ class Broadcast:
         return {}
 
     def _send(self, k: int, to: int, layer: int, sample: int, start: int, n: int, why: str) -> Send:
-        buf = hidden(layer, sample)
+        buf = self.buffer(layer, sample)
         return Send(self.chain[to], buf, start, buf, start, n, f"{why} h{layer}[{start}:{start + n}]")
 
 
@@ -86,8 +103,8 @@ class Bidirectional(Broadcast):
         c = self.chain
         for k in range(len(c)):
             for layer in range(n_hidden):
-                for parity in (0, 1):
-                    buf = hidden(layer, parity)
+                for copy in range(self.copies):
+                    buf = hidden(layer, copy, self.copies)
                     if 0 < k < len(c) - 1:
                         rules.setdefault(c[k], []).append(Relay(buf, c[k - 1], c[k + 1]))
                         rules.setdefault(c[k], []).append(Relay(buf, c[k + 1], c[k - 1]))
@@ -112,7 +129,11 @@ class OneWay(Bidirectional):
     def relays(self, n_hidden: int) -> dict[Coord, list[Relay]]:
         c = self.chain
         return {
-            c[k]: [Relay(hidden(layer, parity), c[k - 1], c[k + 1]) for layer in range(n_hidden) for parity in (0, 1)]
+            c[k]: [
+                Relay(hidden(layer, copy, self.copies), c[k - 1], c[k + 1])
+                for layer in range(n_hidden)
+                for copy in range(self.copies)
+            ]
             for k in range(1, len(c) - 1)
         }
 
@@ -138,7 +159,7 @@ class ThroughDram(Broadcast):
 
     def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
         size = self.sizes[layer + 1]
-        buf = hidden(layer, sample)
+        buf = self.buffer(layer, sample)
         return [Send(HOST, dram_hidden(layer), sample * size + j, buf, j, 1, f"h{layer}[{j}] to DRAM")]
 
     def after_layer(self, k: int, layer: int, sample: int, owned: list[int]) -> list[Op]:
@@ -147,8 +168,9 @@ class ThroughDram(Broadcast):
     def before_next(self, k: int, layer: int, sample: int, size: int, owners: list[list[int]]) -> list[Op]:
         missing = sorted(set(range(size)) - set(owners[k]))
         ops: list[Op] = [PollDram(dram_flag(layer), len(self.chain), float(sample + 1), f"poll flags h{layer}")]
+        buf = self.buffer(layer, sample)
         ops += [
-            ReadDram(dram_hidden(layer), sample * size + s, hidden(layer, sample), s, n, f"read h{layer}[{s}:{s + n}]")
+            ReadDram(dram_hidden(layer), sample * size + s, buf, s, n, f"read h{layer}[{s}:{s + n}]")
             for s, n in runs(missing)
         ]
         return ops + super().before_next(k, layer, sample, size, owners)
@@ -161,4 +183,33 @@ class ThroughDram(Broadcast):
         return buffers
 
 
-BROADCASTS: dict[str, type[Broadcast]] = {b.name: b for b in (Bidirectional, OneWay, Direct, ThroughDram)}
+class Targeted(Broadcast):
+    """Each value goes straight to the cores that multiply it in the next layer, and nowhere else.
+
+    A core waits only for the values it reads, so the cores do not keep in step: every
+    sample has its own copy of each hidden vector.
+
+    Attributes:
+        readers: per hidden layer, ``(cores, size)`` bool: whether each chain position reads
+            each value in the next layer.
+    """
+
+    name = "targeted"
+    in_step = False
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self.readers = [plan.layers[li + 1].readers(plan.net.sizes[li + 1]) for li in range(len(plan.layers) - 1)]
+
+    def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
+        readers = np.flatnonzero(self.readers[layer][:, j])
+        return [self._send(k, int(q), layer, sample, j, 1, "send") for q in readers if q != k]
+
+    def before_next(self, k: int, layer: int, sample: int, size: int, owners: list[list[int]]) -> list[Op]:
+        held = self.readers[layer][k].copy()
+        held[owners[k]] = True  # its own values land in its copy too
+        count = int(held.sum())
+        return [Wait(self.buffer(layer, sample), self.full_count(sample, count), f"wait h{layer}")] if count else []
+
+
+BROADCASTS: dict[str, type[Broadcast]] = {b.name: b for b in (Bidirectional, OneWay, Direct, ThroughDram, Targeted)}

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.errors import MappingError
-from nnmap.program import Mac, Op, Send, Sum, Wait
+from nnmap.program import Op, Send, Sum, Wait
 
 if TYPE_CHECKING:
     from nnmap.plan import LayerAssignment
@@ -53,7 +53,8 @@ class PieceContext:
         t: the piece's index among the core's pieces (its slot in ``acc``).
         slot: the sample's partial-sum slot (``nnmap.lowering.forward.partial_slots``).
         uses: how many samples have used that slot, this one included (cumulative waits).
-        mac: the op that sums the piece's products into ``acc[t]``.
+        mac: the op that sums the piece's products into ``acc[t]`` (a ``Mac``, or a
+            ``nnmap.lowering.sparse.SparseMac`` on a sparse layer).
         finish: makes the ops that turn ``acc[t]`` into the output and share it (only
             the owner calls it).
     """
@@ -65,7 +66,7 @@ class PieceContext:
     t: int
     slot: int
     uses: int
-    mac: Mac
+    mac: Op
     finish: Callable[[], list[Op]]
 
     @property
@@ -96,6 +97,10 @@ class Flow:
         """The ops of one piece and the stage they belong to."""
         raise NotImplementedError
 
+    def partial_sends(self, assign: LayerAssignment, j: int) -> list[tuple[int, int]]:
+        """``(from, to)`` chain positions of every partial sum of output ``j`` sent in one sample."""
+        raise NotImplementedError
+
     def check(self, assign: LayerAssignment, k: int, layer: int) -> None:
         """Raise ``MappingError`` if core ``k``'s pieces cannot run with this flow."""
 
@@ -114,6 +119,10 @@ class Chain(Flow):
         if any(self.receives(assign, k, p.j) for p in assign.pieces[k]):
             return {buffers.chained_partial(layer, slot): 1}
         return {}
+
+    def partial_sends(self, assign: LayerAssignment, j: int) -> list[tuple[int, int]]:
+        contributors = assign.contributors(j)
+        return list(zip(contributors, contributors[1:], strict=False))
 
     def check(self, assign: LayerAssignment, k: int, layer: int) -> None:
         incoming = sum(self.receives(assign, k, p.j) for p in assign.pieces[k])
@@ -150,6 +159,9 @@ class Gather(Flow):
             for p in assign.pieces[k]
             if self.receives(assign, k, p.j)
         }
+
+    def partial_sends(self, assign: LayerAssignment, j: int) -> list[tuple[int, int]]:
+        return [(q, assign.owner[j]) for q in self._others(assign, j)]
 
     def piece_ops(self, ctx: PieceContext) -> tuple[Stage, list[Op]]:
         owner = ctx.assign.owner[ctx.j]

@@ -20,23 +20,25 @@ from nnmap import buffers
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS, Broadcast
 from nnmap.lowering.flows import PieceContext, Stage
+from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
-from nnmap.plan import LayerAssignment, Plan, runs
+from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Activate, Mac, Op, Phase, Send
 from nnmap.session import check_fits, larger_presets
 
 
-def partial_slots(net: Network, batch: int) -> int:
+def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
     """How many samples' partial sums a receiving core keeps apart (the ``slot`` of their buffers).
 
-    With a hidden layer, two slots suffice for the reason the hidden buffers are double
-    buffered (see ``nnmap.lowering.broadcast``): each sample's hidden vector needs every
-    core's values, which keeps the cores within one sample of each other. A single-layer
-    network has no such broadcast, so a core that only hands off partial sums could run any
-    number of samples ahead of the core adding them and overwrite a slot not yet read:
-    there, every sample gets its own slot.
+    With a hidden layer and a broadcast that keeps the cores in step, two slots suffice for
+    the reason the hidden buffers are double buffered (see ``nnmap.lowering.broadcast``):
+    each sample's hidden vector needs every core's values, which keeps the cores within one
+    sample of each other. Without that (a single-layer network, or a broadcast that is not
+    ``in_step``), a core that only hands off partial sums could run any number of samples
+    ahead of the core adding them and overwrite a slot not yet read: there, every sample
+    gets its own slot.
     """
-    return 2 if len(net.layers) > 1 else batch
+    return 2 if len(net.layers) > 1 and bc.in_step else batch
 
 
 def output_activation(net: Network) -> str:
@@ -54,13 +56,18 @@ def build_plan(
     broadcast: str,
     chain: list[Coord],
 ) -> Plan:
-    """The whole plan of a network whose layers are dealt as ``layers``; raise ``MappingError`` if it does not fit."""
+    """The whole plan of a network whose layers are dealt as ``layers``; raise ``MappingError`` if it does not fit.
+
+    A sparse layer's deal is compressed first: each core keeps only the connections it has
+    (``nnmap.lowering.sparse``).
+    """
+    layers = [compress(assign, layer.mask) for assign, layer in zip(layers, net.layers, strict=True)]
     plan = Plan(config, net, name, broadcast, batch, chain, layers)
-    bc = BROADCASTS[broadcast](chain, net.sizes)
+    bc = BROADCASTS[broadcast](plan)
     plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch)}
     plan.relays = bc.relays(len(net.layers) - 1)
     for k, coord in enumerate(chain):
-        _layout(plan, k, coord)
+        _layout(plan, bc, k, coord)
         plan.ops[coord] = [op for s in range(batch) for op in _sample_ops(plan, bc, k, s, s)]
         plan.readback[coord] = _readback(plan, k)
     hint = f"use a chip with more cores or SRAM ({larger_presets(config)}), a smaller --batch, or a smaller network"
@@ -73,7 +80,7 @@ def default_chain(config: ChipConfig) -> list[Coord]:
     return Mesh(config).neighbour_chain()
 
 
-def _layout(plan: Plan, k: int, coord: Coord) -> None:
+def _layout(plan: Plan, bc: Broadcast, k: int, coord: Coord) -> None:
     """Core ``k``'s buffers, initial values and parameter buffers, in the order they are allocated."""
     net, batch = plan.net, plan.batch
     named: dict[str, int] = {}
@@ -87,15 +94,20 @@ def _layout(plan: Plan, k: int, coord: Coord) -> None:
             w = np.concatenate([layer.weights[list(p.inputs), p.j] for p in pieces]).astype(np.float32)
             setup[buffers.weights(li)] = w
             named[buffers.weights(li)] = len(w)
+            if layer.mask is not None:
+                rows = np.concatenate([p.input_array() for p in pieces]).astype(np.float32)
+                setup[buffers.weight_inputs(li)] = rows
+                named[buffers.weight_inputs(li)] = len(rows)
             named[buffers.acc(li)] = len(pieces)
         owned = assign.owned(k)
         if owned:
             setup[buffers.bias(li)] = layer.bias[owned].astype(np.float32)
             named[buffers.bias(li)] = len(owned)
-        for slot in range(partial_slots(net, batch)):
+        for slot in range(partial_slots(net, batch, bc)):
             named.update(assign.flow.receive_buffers(assign, k, li, slot))
         if li < len(net.layers) - 1:
-            named[buffers.hidden(li, 0)] = named[buffers.hidden(li, 1)] = layer.n_out
+            for copy in range(bc.copies):
+                named[bc.buffer(li, copy)] = layer.n_out
     if plan.layers[-1].owned(k):
         named[buffers.Y] = batch * len(plan.layers[-1].owned(k))
     plan.buffers[coord] = named
@@ -129,7 +141,7 @@ def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
     inputs and outputs sit in the ``x`` and ``y`` buffers. A trainer reuses a plan of batch 1
     this way, over and over.
     """
-    return _sample_ops(plan, BROADCASTS[plan.broadcast](plan.chain, plan.net.sizes), k, s, row)
+    return _sample_ops(plan, BROADCASTS[plan.broadcast](plan), k, s, row)
 
 
 def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, row: int) -> list[Op]:
@@ -166,22 +178,17 @@ class _LayerCode:
         """Every piece's ops, grouped by stage in the order the stages run."""
         plan, li = self.plan, self.li
         pieces = self.assign.pieces[self.k]
-        x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if li == 0 else (buffers.hidden(li - 1, self.s), 0)
+        x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if li == 0 else (self.bc.buffer(li - 1, self.s), 0)
         offsets = np.cumsum([0] + [p.count for p in pieces])
-        slots = partial_slots(plan.net, plan.batch)
+        slots = partial_slots(plan.net, plan.batch, self.bc)
         staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
         for t, p in enumerate(pieces):
-            mac = Mac(
-                buffers.acc(li),
-                t,
-                x_buf,
-                x_base + p.start,
-                buffers.weights(li),
-                int(offsets[t]),
-                p.count,
-                p.stride,
-                f"mac y{p.j}",
-            )
+            acc, w, at = buffers.acc(li), buffers.weights(li), int(offsets[t])
+            mac: Op
+            if isinstance(p, Piece):
+                mac = Mac(acc, t, x_buf, x_base + p.start, w, at, p.count, p.stride, f"mac y{p.j}")
+            else:
+                mac = SparseMac(acc, t, x_buf, x_base, w, buffers.weight_inputs(li), at, p.count, f"mac y{p.j}")
             ctx = PieceContext(
                 self.assign,
                 plan.chain,
@@ -202,7 +209,7 @@ class _LayerCode:
         j = self.assign.pieces[self.k][t].j
         owned = self.owned
         if self.is_hidden:
-            out, index, act = buffers.hidden(self.li, self.s), j, self.layer.activation
+            out, index, act = self.bc.buffer(self.li, self.s), j, self.layer.activation
         else:
             out, index, act = buffers.Y, self.row * len(owned) + owned.index(j), output_activation(self.plan.net)
         done: list[Op] = [

@@ -1,4 +1,4 @@
-"""The figures of one run: the core timeline, core utilisation on the mesh, link congestion.
+"""The figures of one run: the core timeline, core utilisation on the mesh, link congestion, placement.
 
 ``RUN_FIGURES`` is the one table of them: ``nnmap run --plots`` writes each, and the HTML
 report shows each under its caption. A new run figure is one more row there.
@@ -20,8 +20,10 @@ from matplotlib.ticker import PercentFormatter
 from epiphany_sim.config import ChipConfig
 from nnmap.analysis import (
     LinkLoad,
+    cut_arrows,
     elink_load,
     link_congestion,
+    macs_grid,
     phase_starts,
     timeline_rows,
     title_of,
@@ -279,6 +281,72 @@ def congestion_figure(result: RunResult, phase: str = "compute") -> bytes:
     return png(fig)
 
 
+MAX_ARROWS = 600  # the heaviest pairs only: a dense all-to-all on a big mesh would hide the mesh
+
+
+def placement_figure(result: RunResult) -> bytes:
+    """Each core's multiply-adds on the mesh, and the bytes the deal's cut sends between cores as arrows.
+
+    An arrow from core ``a`` to core ``b`` carries the hidden values ``a`` computes that
+    ``b`` multiplies and the partial sums ``a`` hands to ``b`` (``nnmap.analysis.cut_traffic``),
+    its width and colour by bytes per sample; what the broadcast relays on the way is not drawn.
+    """
+    plan = result.plan
+    cfg = plan.config
+    grid = macs_grid(plan)
+    arrows = cut_arrows(plan)
+    size = min(MAX_INCHES / 2, 1.5 + 0.9 * max(cfg.rows, cfg.cols))
+    fig, ax = plt.subplots(figsize=(size + 2.6, size))
+    image = ax.imshow(grid, cmap="Greens", vmin=0.0, vmax=max(1.0, float(np.nanmax(grid))), alpha=0.5)
+    if max(cfg.rows, cfg.cols) <= 16:
+        position = {coord: k for k, coord in enumerate(plan.chain)}
+        for (r, c), macs in np.ndenumerate(grid):
+            if (r, c) in position:
+                ax.text(c, r - 0.28, f"#{position[(r, c)]}", ha="center", va="center", fontsize=6, color="grey")
+                ax.text(c, r + 0.3, f"{macs:.0f}", ha="center", va="center", fontsize=6)
+    shown = arrows[:MAX_ARROWS]
+    heaviest = shown[0][2] if shown else 1
+    colours = plt.get_cmap("plasma")
+    norm = Normalize(0.0, heaviest)
+    for (r0, c0), (r1, c1), n_bytes in reversed(shown):  # the heaviest drawn last, on top
+        ax.add_patch(
+            FancyArrowPatch(
+                (c0, r0),
+                (c1, r1),
+                arrowstyle="-|>",
+                connectionstyle="arc3,rad=0.2",  # the two directions of a pair bend apart
+                mutation_scale=8,
+                lw=0.4 + 3.0 * n_bytes / heaviest,
+                color=colours(norm(n_bytes)),
+                alpha=0.75,
+                shrinkA=6,
+                shrinkB=6,
+            )
+        )
+    ax.set_xticks(range(cfg.cols))
+    ax.set_yticks(range(cfg.rows))
+    ax.set_xlabel("mesh column")
+    ax.set_ylabel("mesh row")
+    fig.colorbar(image, ax=ax, label="multiply-adds per sample", fraction=0.046, pad=0.04)
+    fig.colorbar(
+        plt.cm.ScalarMappable(norm=norm, cmap=colours),
+        ax=ax,
+        label="bytes per sample (arrows)",
+        fraction=0.046,
+        pad=0.1,
+    )
+    m = result.metrics
+    drawn = f"the {len(shown)} heaviest of {len(arrows)} core pairs" if len(shown) < len(arrows) else "every core pair"
+    ax.set_title(
+        f"Placement: multiply-adds per core (#: chain position) and the traffic of the cut ({drawn})\n"
+        f"{m['edges_cut']} connections cut, {m['hop_bytes']} bytes x hops, busiest core {m['imbalance']:.2f}x "
+        f"the mean\n{title_of(result)}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return png(fig)
+
+
 @dataclass(frozen=True)
 class RunFigure:
     """A figure of one run.
@@ -298,6 +366,7 @@ RUN_FIGURES: list[RunFigure] = [
     RunFigure("timeline.png", "Core timeline: what each core does, cycle by cycle", timeline_figure),
     RunFigure("utilisation.png", "Core utilisation on the mesh", utilisation_figure),
     RunFigure("congestion.png", "Link congestion: utilisation and queueing per directed link", congestion_figure),
+    RunFigure("placement.png", "Placement: work per core and the bytes the cut sends between cores", placement_figure),
 ]
 
 

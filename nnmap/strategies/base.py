@@ -1,7 +1,9 @@
 """The strategy interface: how a layer's products are dealt to a chain of cores.
 
-A strategy only deals products (``assign``) and declares what it supports; turning the
-deal into per-core programs is the middle layer's (``nnmap.lowering``).
+A strategy only deals products (``assign``, or ``deal`` for a layer that may be sparse,
+or ``place`` for the whole network and the cores it sits on) and declares what it
+supports; turning the deal into per-core programs is the middle layer's
+(``nnmap.lowering``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.forward import build_plan, default_chain
-from nnmap.model import Network
+from nnmap.model import Layer, Network
 from nnmap.plan import LayerAssignment, Plan
 
 STRATEGIES: dict[str, type[Strategy]] = {}
@@ -57,6 +59,25 @@ class Strategy:
         """Deal the ``n_in * n_out`` products of a layer over ``n_cores`` chain positions."""
         raise NotImplementedError
 
+    def deal(self, layer: Layer, n_cores: int) -> LayerAssignment:
+        """Deal one layer over ``n_cores`` chain positions.
+
+        The default deals it as a dense layer (``assign``); on a sparse layer the plan then
+        keeps, of each piece, only the connections the layer has
+        (``nnmap.lowering.sparse.compress``). A strategy that balances the connections
+        themselves overrides this.
+        """
+        return self.assign(layer.n_in, layer.n_out, n_cores)
+
+    def place(self, config: ChipConfig, net: Network, chain: list[Coord]) -> tuple[list[Coord], list[LayerAssignment]]:
+        """The chain of cores and every layer's deal over it.
+
+        The default keeps ``chain`` and deals the layers one by one (``deal``); a strategy
+        that also chooses where its parts sit on the mesh overrides this and returns the
+        cores of ``chain`` in the order of its parts.
+        """
+        return chain, [self.deal(layer, len(chain)) for layer in net.layers]
+
     def plan(
         self,
         config: ChipConfig,
@@ -76,8 +97,7 @@ class Strategy:
             raise MappingError(f"strategy {self.name} does not support broadcast {broadcast!r}")
         if batch < 1:
             raise MappingError(f"batch must be >= 1, got {batch}")
-        chain = chain or default_chain(config)
-        layers = [self.assign(layer.n_in, layer.n_out, len(chain)) for layer in net.layers]
+        chain, layers = self.place(config, net, chain or default_chain(config))
         return build_plan(self.name, layers, config, net, batch, broadcast, chain)
 
 

@@ -58,12 +58,20 @@ from nnmap.buffers import (
 from nnmap.errors import TrainingError
 from nnmap.lowering.forward import default_chain, sample_ops
 from nnmap.model import Layer, Network
-from nnmap.plan import Plan, runs
+from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Op, Phase, Relay, Send, Wait
 from nnmap.session import single_core_chip
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.training.feed import FEEDS, Feed, x_range
 from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
+
+
+def _contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:
+    """Layer ``li``'s pieces per core, each a contiguous run of a dense layer's inputs, or a ``TrainingError``."""
+    dense = [[p for p in pieces if isinstance(p, Piece) and p.stride == 1] for pieces in assign.pieces]
+    if sum(map(len, dense)) != sum(map(len, assign.pieces)):
+        raise TrainingError(f"layer {li}: back-propagation needs dense layers dealt in contiguous product ranges")
+    return dense
 
 
 class BackpropProgram:
@@ -106,15 +114,13 @@ class BackpropProgram:
         self.lr = lr
         self.momentum = momentum
         self.loss = loss
-        for li, assign in enumerate(self.plan.layers):
-            if any(p.stride != 1 for pieces in assign.pieces for p in pieces):
-                raise TrainingError(f"layer {li}: back-propagation needs contiguous product ranges")
-        first, last = self.plan.layers[0], self.plan.layers[-1]
+        self.pieces = [_contiguous(li, assign) for li, assign in enumerate(self.plan.layers)]
+        last = self.plan.layers[-1]
         self.feed: Feed = FEEDS[feed](
             self.chain,
             net.sizes[0],
             net.sizes[-1],
-            [x_range([(p.start, p.count) for p in first.pieces[k]]) for k in range(len(self.chain))],
+            [x_range([(p.start, p.count) for p in self.pieces[0][k]]) for k in range(len(self.chain))],
             [runs(last.owned(k)) for k in range(len(self.chain))],
         )
         self.relays = self._relays()
@@ -220,7 +226,7 @@ class BackpropProgram:
             ops.append(Wait(delta, uses * len(needed), "wait output errors"))
         for li in range(n_layers - 1, -1, -1):
             ops.append(Phase(f"backward layer {li}"))
-            pieces = plan.layers[li].pieces[k]
+            pieces = self.pieces[li][k]
             offsets = np.cumsum([0] + [p.count for p in pieces])
             if li > 0:
                 ops += self._reduce_error(k, li, pieces, offsets, delta, parity, uses)
@@ -312,12 +318,13 @@ class BackpropProgram:
         """The weights and biases as the cores' SRAMs hold them now."""
         layers = []
         for li, (layer, assign) in enumerate(zip(self.net.layers, self.plan.layers, strict=True)):
+            pieces = self.pieces[li]
             w = np.full_like(layer.weights, np.nan)
             b = np.full_like(layer.bias, np.nan)
             for k, coord in enumerate(self.chain):
                 sram = chip.core(coord).sram
                 offset = 0
-                for p in assign.pieces[k]:
+                for p in pieces[k]:
                     w[p.start : p.start + p.count, p.j] = sram[weights(li)].data[offset : offset + p.count]
                     offset += p.count
                 for t, j in enumerate(assign.owned(k)):

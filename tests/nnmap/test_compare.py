@@ -31,6 +31,7 @@ VARIANTS = [  # every strategy with the broadcasts it is compared with, written 
     ("node-per-core", "bidir"),
     ("round-robin", "bidir"),
     ("allgather", "direct"),
+    ("graph-cut", "targeted"),
 ]
 N_WEIGHTS = 64 * 128 + 128 * 10
 N_BIASES = 128 + 10
@@ -144,6 +145,9 @@ def test_table_prints_every_variant_with_its_figures(compared) -> None:
             str(m["bytes_on_chip"]),
             str(m["bytes_off_chip"]),
             str(m["messages"]),
+            str(m["edges_cut"]),
+            str(m["hop_bytes"]),
+            f"{m['imbalance']:.2f}",
             "yes",
         ]
 

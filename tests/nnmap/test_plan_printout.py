@@ -4,7 +4,8 @@ The blog post's network 6,16,4 on e16. Layer 0: 96 products, 6 per core, so chai
 products [6k, 6k + 6) = all of hidden node k. Layer 1: 64 products, 4 per core, 16 per
 output, so core k holds [4k, 4k + 4) = inputs 4(k mod 4) .. 4(k mod 4) + 3 of output
 k // 4; the fourth core of each group owns it, the others hand their partial sum on, and
-all but the first of the group receive one. Buffers (float32, 8-byte aligned): x 24 bytes,
+all but the first of the group receive one. Hidden node k is read by the cores q whose
+inputs hold it: q mod 4 = k // 4. Buffers (float32, 8-byte aligned): x 24 bytes,
 w0 24, acc0 8, b0 8, h0.0 and h0.1 64 each, w1 16, acc1 8; owners add b1 8 and y 8; the
 receivers add pin1.0 and pin1.1 8 each; 4096 bytes of code come first.
 """
@@ -41,6 +42,7 @@ def test_core_0_in_full(blocks) -> None:
         "core 0 at (0, 0) (chain position 0):",
         "  layer 0: 6 products [0, 6): y0[x0..x5]",
         "    owns outputs: y0",
+        "    outputs read by cores: 4, 8, 12",
         "  layer 1: 4 products [0, 4): y0[x0..x3]",
         "    owns outputs: -",
         "    sends partial sums of: y0",
@@ -49,7 +51,7 @@ def test_core_0_in_full(blocks) -> None:
 
 
 def test_core_inside_an_output_receives_and_passes_on(blocks) -> None:
-    assert blocks[1][3:] == [
+    assert blocks[1][4:] == [
         "  layer 1: 4 products [4, 8): y0[x4..x7]",
         "    owns outputs: -",
         "    sends partial sums of: y0",
@@ -64,6 +66,7 @@ def test_core_that_finishes_an_output(blocks) -> None:
         "core 15 at (3, 0) (chain position 15):",  # the snake's last row runs right to left
         "  layer 0: 6 products [90, 96): y15[x0..x5]",
         "    owns outputs: y15",
+        "    outputs read by cores: 3, 7, 11",
         "  layer 1: 4 products [60, 64): y3[x12..x15]",
         "    owns outputs: y3",
         "    receives partial sums of: y3",
@@ -81,6 +84,7 @@ def test_every_core(blocks, snake) -> None:
             f"core {k} at {chain[k]} (chain position {k}):",
             f"  layer 0: 6 products [{6 * k}, {6 * k + 6}): y{k}[x0..x5]",
             f"    owns outputs: y{k}",
+            "    outputs read by cores: " + ", ".join(str(q) for q in range(k // 4, 16, 4) if q != k),
             f"  layer 1: 4 products [{4 * k}, {4 * k + 4}): y{j}[x{first}..x{first + 3}]",
             f"    owns outputs: {f'y{j}' if owner else '-'}",
         ]
@@ -91,14 +95,18 @@ def test_every_core(blocks, snake) -> None:
         assert blocks[k][-1].startswith(f"  SRAM: {sram} of 32768 bytes (code 4096, ")
 
 
-def test_seed_example_one_printout(capsys: pytest.CaptureFixture[str]) -> None:
-    """6,27,5: chain core 1 holds products [10, 20), the post's picture of core J."""
+def test_seed_example_one_printout(capsys: pytest.CaptureFixture[str], product_range) -> None:
+    """6,27,5: chain core 1 holds products [10, 20), the post's picture of core J. In layer 1
+    core q holds products ``[q 135 // 16, (q + 1) 135 // 16)`` of 27 inputs each: it reads
+    hidden node ``p mod 27`` for each of its products ``p``."""
     assert main(["plan", "--chip", "e16", "--layers", "6,27,5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     start = lines.index("core 1 at (0, 1) (chain position 1):")
-    assert lines[start + 1 : start + 5] == [
+    readers = [q for q in range(16) if q != 1 and {p % 27 for p in product_range(q, 135, 16)} & {1, 2}]
+    assert lines[start + 1 : start + 6] == [
         "  layer 0: 10 products [10, 20): y1[x4..x5], y2[x0..x5], y3[x0..x1]",
         "    owns outputs: y1-y2",
+        "    outputs read by cores: " + ", ".join(map(str, readers)),
         "    sends partial sums of: y3",
         "    receives partial sums of: y1",
     ]

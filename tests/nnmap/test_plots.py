@@ -116,7 +116,7 @@ def test_timeline_rows_and_layer_marks(node_per_core: RunResult) -> None:
 
 def test_figures_render_with_titles(node_per_core: RunResult) -> None:
     figures = plots.run_figures(node_per_core)
-    assert set(figures) == {"timeline.png", "utilisation.png", "congestion.png"}
+    assert set(figures) == {"timeline.png", "utilisation.png", "congestion.png", "placement.png"}
     for png in figures.values():
         assert png.startswith(b"\x89PNG")
         assert len(png) > 10_000
@@ -124,3 +124,21 @@ def test_figures_render_with_titles(node_per_core: RunResult) -> None:
     assert "node-per-core" in analysis.title_of(node_per_core)
     compare = plots.compare_figures([node_per_core.metrics])
     assert compare["compare.png"].startswith(b"\x89PNG")
+
+
+def test_sparsity_curves_and_figure() -> None:
+    rows = [
+        {"chip": c, "pattern": p, "sparsity": s, "strategy": st, "broadcast": "targeted", "speedup": v, "b": 1}
+        for c, p, s, st, v in [
+            ("e16", "random", 0.9, "graph-cut", 3.0),
+            ("e16", "random", 0.5, "graph-cut", 2.0),
+            ("e16", "random", 0.5, "partitioned", 2.5),
+            ("e64", "block", 0.5, "graph-cut", 7.0),
+        ]
+    ]
+    assert analysis.sparsity_curves(rows, "speedup") == {
+        ("e16", "random"): {"graph-cut/targeted": [(0.5, 2.0), (0.9, 3.0)], "partitioned/targeted": [(0.5, 2.5)]},
+        ("e64", "block"): {"graph-cut/targeted": [(0.5, 7.0)]},
+    }
+    figure_rows = [{**r, "compute_bytes_on_chip": 100 * r["speedup"]} for r in rows]
+    assert plots.sparsity_figure(figure_rows, "sparse").startswith(b"\x89PNG")

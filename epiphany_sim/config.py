@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from epiphany_sim import checks
 from epiphany_sim.errors import ConfigError
 
 ELINK_SIDES = ("east", "west", "north", "south")
 TICKS_PER_CYCLE = 2
 """The interconnect's time grain: half a cycle, at which a 1.5-cycle router hop is exact."""
+DRAM_ALIGNMENT_BYTES = 8
+"""The DRAM window starts on a doubleword, the widest access of the architecture."""
 _FABRIC_TIMES = (
     "hop_latency_cycles",
     "write_overhead_cycles",
@@ -106,6 +109,14 @@ class ChipConfig:
     dma_channels: int = 2
 
     def __post_init__(self) -> None:
+        for declared in dataclasses.fields(self):
+            value = getattr(self, declared.name)
+            if declared.type == "int":
+                checks.integer(f"chip field {declared.name}", value, ConfigError)
+            elif declared.type == "float":
+                checks.number(f"chip field {declared.name}", value, ConfigError)
+            elif not isinstance(value, str):
+                raise ConfigError(f"chip field {declared.name} must be text, got {value!r}")
         positive = (
             "rows cols clock_hz sram_bytes sram_banks transaction_bytes "
             "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
@@ -137,6 +148,12 @@ class ChipConfig:
             raise ConfigError(f"elink_side must be one of {ELINK_SIDES}, got {self.elink_side!r}")
         if self.first_row + self.rows > 64 or self.first_col + self.cols > 64:
             raise ConfigError("the mesh does not fit the 6-bit row/column fields of the address map")
+        checks.address("chip field dram_base_address", self.dram_base_address, ConfigError, DRAM_ALIGNMENT_BYTES)
+        if self.dram_base_address + self.dram_bytes > 1 << checks.ADDRESS_BITS:
+            raise ConfigError(
+                f"the DRAM window (dram_base_address 0x{self.dram_base_address:08x}, dram_bytes "
+                f"{self.dram_bytes}) runs past the end of the {checks.ADDRESS_BITS}-bit address map"
+            )
 
     @property
     def n_cores(self) -> int:

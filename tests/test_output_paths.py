@@ -79,5 +79,5 @@ def test_sweep_connect_timeout_must_be_positive(
         == 2
     )
     err = capsys.readouterr().err
-    assert err.startswith("nnmap: error: --connect-timeout is seconds, a positive number")
+    assert err == f"nnmap: error: argument --connect-timeout: expected a finite number > 0, got '{timeout}'\n"
     assert not out.exists()

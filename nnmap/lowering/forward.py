@@ -23,7 +23,7 @@ from nnmap.lowering.flows import PieceContext, Stage
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Plan, runs
 from nnmap.program import Activate, Mac, Op, Phase, Send
-from nnmap.session import check_fits, larger_presets
+from nnmap.session import check_fits, fit_hint
 
 
 def partial_slots(net: Network, batch: int) -> int:
@@ -45,6 +45,29 @@ def output_activation(net: Network) -> str:
     return "identity" if final == "softmax" else final
 
 
+def layout(
+    name: str,
+    layers: list[LayerAssignment],
+    config: ChipConfig,
+    net: Network,
+    batch: int,
+    broadcast: str,
+    chain: list[Coord],
+) -> Plan:
+    """A plan with its buffers, initial values, DRAM buffers and relays, but no programs yet.
+
+    Cheap next to the programs (whose length grows with the batch), so it is what a check
+    of whether a batch fits looks at.
+    """
+    plan = Plan(config, net, name, broadcast, batch, chain, layers)
+    bc = BROADCASTS[broadcast](chain, net.sizes)
+    plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch)}
+    plan.relays = bc.relays(len(net.layers) - 1)
+    for k, coord in enumerate(chain):
+        _layout(plan, k, coord)
+    return plan
+
+
 def build_plan(
     name: str,
     layers: list[LayerAssignment],
@@ -55,16 +78,12 @@ def build_plan(
     chain: list[Coord],
 ) -> Plan:
     """The whole plan of a network whose layers are dealt as ``layers``; raise ``MappingError`` if it does not fit."""
-    plan = Plan(config, net, name, broadcast, batch, chain, layers)
+    plan = layout(name, layers, config, net, batch, broadcast, chain)
+    check_fits(config, net.sizes, plan.buffers, fit_hint(config, batch), MappingError, chain)
     bc = BROADCASTS[broadcast](chain, net.sizes)
-    plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch)}
-    plan.relays = bc.relays(len(net.layers) - 1)
     for k, coord in enumerate(chain):
-        _layout(plan, k, coord)
         plan.ops[coord] = [op for s in range(batch) for op in _sample_ops(plan, bc, k, s, s)]
         plan.readback[coord] = _readback(plan, k)
-    hint = f"use a chip with more cores or SRAM ({larger_presets(config)}), a smaller --batch, or a smaller network"
-    check_fits(config, net.sizes, plan.buffers, hint, MappingError, chain)
     return plan
 
 

@@ -136,7 +136,8 @@ def _layers(path: Path, value: Any) -> tuple[int, ...]:
         raise _fail(path, f'layers entries are "6,16,4" or [6, 16, 4], got {value!r}')
     if len(value) < 2:
         raise _fail(path, f"layers entry {value!r} needs 2 or more sizes")
-    return tuple(checks.integer(f"sweep file {path}: a size in layers entry {value!r}", n, SweepError, 1) for n in value)
+    where = f"sweep file {path}: a size in layers entry {value!r}"
+    return tuple(checks.integer(where, size, SweepError, low=1) for size in value)
 
 
 def _broadcast(path: Path, name: Any, where: str) -> str:

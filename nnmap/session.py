@@ -79,14 +79,16 @@ def check_capacity(config: ChipConfig, sizes: list[int], batch: int, hint: str, 
     total_bytes = config.n_cores * config.data_bytes
     if parameters * ELEMENT_BYTES > total_bytes:
         raise error(
-            f"network {sizes} has {parameters} weights and biases ({parameters * ELEMENT_BYTES} bytes) but the "
-            f"{config.n_cores} cores of {config.name} hold {total_bytes} bytes of data in all; {hint}"
+            f"network {sizes} does not fit {config.name}: its {parameters} weights and biases take "
+            f"{parameters * ELEMENT_BYTES} bytes but its {config.n_cores} cores hold {total_bytes} bytes of data "
+            f"in all; {hint}"
         )
     input_bytes = batch * sizes[0] * ELEMENT_BYTES
     if input_bytes > config.data_bytes:
         raise error(
-            f"a batch of {batch} samples of {sizes[0]} inputs takes {input_bytes} bytes on every core that "
-            f"computes first-layer products, but a core of {config.name} has {config.data_bytes} bytes free; {hint}"
+            f"network {sizes} does not fit {config.name} with a batch of {batch}: a core that computes "
+            f"first-layer products holds every sample's inputs, {input_bytes} bytes, but has "
+            f"{config.data_bytes} bytes free; {hint}"
         )
 
 

@@ -146,11 +146,11 @@ def test_parameters_beyond_the_whole_chip_are_refused_from_the_sizes(fails) -> N
     """100,100,10: 100 * 100 + 100 + 100 * 10 + 10 = 11110 weights and biases, 44440 bytes,
     more than one core's 28672; 30000,30000 would take 3.6 GB before any layout is built."""
     error = fails("run", "--chip", "1x1", "--layers", "100,100,10")
-    assert error.startswith("network [100, 100, 10] has 11110 weights and biases (44440 bytes) but the 1 cores")
-    assert "hold 28672 bytes of data in all" in error
+    assert error.startswith("network [100, 100, 10] does not fit 1x1: its 11110 weights and biases take 44440 bytes")
+    assert "its 1 cores hold 28672 bytes of data in all" in error
     error = fails("plan", "--chip", "e64", "--layers", "30000,30000")
-    assert "has 900030000 weights and biases (3600120000 bytes)" in error
-    assert "64 cores of e64 hold 1835008 bytes" in error
+    assert "its 900030000 weights and biases take 3600120000 bytes" in error
+    assert "its 64 cores hold 1835008 bytes" in error
 
 
 def test_batch_too_large_for_sram(fails) -> None:
@@ -166,7 +166,8 @@ def test_batch_too_large_for_sram(fails) -> None:
 def test_batch_beyond_a_core_is_refused_from_the_sizes(fails) -> None:
     """x = 1200 * 6 * 4 = 28800 bytes on a core of 28672: refused before the inputs exist."""
     error = fails("run", "--chip", "e16", "--layers", "6,16,4", "--batch", "1200")
-    assert error.startswith("a batch of 1200 samples of 6 inputs takes 28800 bytes on every core")
+    assert error.startswith("network [6, 16, 4] does not fit e16 with a batch of 1200: a core that computes")
+    assert "every sample's inputs, 28800 bytes, but has 28672 bytes free" in error
     assert "smaller --batch" in error
 
 
@@ -231,3 +232,23 @@ def test_no_command_at_all(capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("nnmap: error: ")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--layers", "100000000,2"), "its 200000002 weights and biases take 800000008 bytes"),
+        (("--layers", "30000,30000"), "its 900030000 weights and biases take 3600120000 bytes"),
+        (("--batch", "100000000"), "with a batch of 100000000"),
+    ],
+)
+def test_sizes_are_refused_before_anything_large_is_allocated(fails, monkeypatch, args, message) -> None:
+    """Before: minutes of work or a MemoryError. The network and its inputs are never built."""
+
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("allocated before the size check")
+
+    monkeypatch.setattr("nnmap.cli.random_network", never)
+    monkeypatch.setattr("nnmap.cli.random_inputs", never)
+    for command in ("run", "plan", "compare"):
+        assert message in fails(command, *args)

@@ -121,7 +121,7 @@ def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureF
         (["--layers", ""], "--layers (hidden sizes, or 'none') is empty"),
         (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
         (["--strategy", "single", "--strategies", "single,partitioned"], "either --strategy or --strategies, not both"),
-        (["--dataset", "digits", "--layers", "100000000"], "has 7500000010 weights and biases"),
+        (["--dataset", "digits", "--layers", "100000000"], "its 7500000010 weights and biases take 30000000040 bytes"),
         (["--strategy", "nope"], "unknown training strategy 'nope'"),
         (["--loss", "hinge"], "invalid choice: 'hinge'"),
     ],

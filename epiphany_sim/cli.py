@@ -288,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimError as exc:
         print(f"epiphany-sim: error: {exc}".replace("\n", " "), file=sys.stderr)
         return EXIT_ERROR
+    except MemoryError:  # past every size check: the machine itself is too small
+        print("epiphany-sim: error: out of memory: this machine cannot hold the simulation asked for", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("epiphany-sim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

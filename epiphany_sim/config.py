@@ -27,6 +27,22 @@ TICKS_PER_CYCLE = 2
 """The interconnect's time grain: half a cycle, at which a 1.5-cycle router hop is exact."""
 DRAM_ALIGNMENT_BYTES = 8
 """The DRAM window starts on a doubleword, the widest access of the architecture."""
+CEILINGS: dict[str, float] = {
+    "clock_hz": 1e12,
+    "sram_banks": 64,
+    "dma_channels": 16,
+    "router_fifo_depth": 64,
+    "cycles_per_mac": 1e6,
+    "cycles_per_activation": 1e6,
+    "cycles_per_add": 1e6,
+    "dram_latency_cycles": 1e6,
+}
+"""Upper bounds far beyond any Epiphany (1 GHz, 4 banks, 2 DMA channels, tens of cycles per
+operation) that keep a simulation's arrays and its integer clock within reach."""
+MAX_FABRIC_CYCLES = 256
+"""The most cycles a hop, a transaction on a link or the eLink crossing may take (the
+hardware's are 1.5 to 8): the interconnect keeps a timing wheel as long as the slowest."""
+MIN_CLOCK_HZ = 1e3
 _FABRIC_TIMES = (
     "hop_latency_cycles",
     "write_overhead_cycles",
@@ -125,6 +141,11 @@ class ChipConfig:
         for field in positive:
             if getattr(self, field) <= 0:
                 raise ConfigError(f"chip field {field} must be > 0, got {getattr(self, field)!r}")
+        for field, ceiling in CEILINGS.items():
+            if getattr(self, field) > ceiling:
+                raise ConfigError(f"chip field {field} must be <= {ceiling:g}, got {getattr(self, field)!r}")
+        if self.clock_hz < MIN_CLOCK_HZ:
+            raise ConfigError(f"chip field clock_hz must be >= {MIN_CLOCK_HZ:g}, got {self.clock_hz!r}")
         non_negative = (
             "code_bytes cycles_per_mac cycles_per_activation cycles_per_add "
             "write_overhead_cycles elink_latency_cycles "
@@ -135,6 +156,11 @@ class ChipConfig:
                 raise ConfigError(f"chip field {field} must be >= 0, got {getattr(self, field)!r}")
         for field in _FABRIC_TIMES:
             value = getattr(self, field)
+            if value > MAX_FABRIC_CYCLES:
+                raise ConfigError(
+                    f"{field} is {value:g} cycles, more than the {MAX_FABRIC_CYCLES} the interconnect allows: "
+                    "change the chip fields that set it"
+                )
             if not float(value * TICKS_PER_CYCLE).is_integer():
                 raise ConfigError(
                     f"{field} is {value:g} cycles, not a multiple of the interconnect's "
@@ -149,6 +175,11 @@ class ChipConfig:
         if self.first_row + self.rows > 64 or self.first_col + self.cols > 64:
             raise ConfigError("the mesh does not fit the 6-bit row/column fields of the address map")
         checks.address("chip field dram_base_address", self.dram_base_address, ConfigError, DRAM_ALIGNMENT_BYTES)
+        if self.n_cores * self.sram_bytes + self.dram_bytes > 1 << checks.ADDRESS_BITS:
+            raise ConfigError(
+                f"{self.n_cores} cores of {self.sram_bytes} bytes of SRAM and {self.dram_bytes} bytes of DRAM "
+                f"exceed the {checks.ADDRESS_BITS}-bit address space"
+            )
         if self.dram_base_address + self.dram_bytes > 1 << checks.ADDRESS_BITS:
             raise ConfigError(
                 f"the DRAM window (dram_base_address 0x{self.dram_base_address:08x}, dram_bytes "

@@ -354,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file that could not be read or written after all
         print(f"nnmap: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
+    except MemoryError:  # past every size check: the machine itself is too small
+        print("nnmap: error: out of memory: this machine cannot hold the simulation asked for", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("nnmap: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -153,3 +153,20 @@ def test_the_dram_window_lies_inside_the_address_map(tmp_path: Path, value: str,
 def test_fields_hold_their_declared_kind_from_python_too(changes: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         E16.replace(**changes)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("hop_latency_cycles = 1e30", "hop_latency_cycles is 1e\\+30 cycles, more than the 256"),
+        ("elink_bytes_per_cycle = 1e-6", "elink_cycles_per_transaction is 8e\\+06 cycles, more than the 256"),
+        ("cycles_per_mac = 1e30", "chip field cycles_per_mac must be <= 1e\\+06"),
+        ("dma_channels = 1000000000", "chip field dma_channels must be <= 16"),
+        ("clock_hz = 1e-300", "chip field clock_hz must be >= 1000"),
+        ("sram_bytes = 4294967296", "16 cores of 4294967296 bytes of SRAM .* exceed the 32-bit address space"),
+    ],
+)
+def test_finite_but_absurd_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    """Values no Epiphany comes near that would overflow the clock or allocate terabytes."""
+    with pytest.raises(ConfigError, match=message):
+        load_chip("e16", _toml(tmp_path, text + "\n"))

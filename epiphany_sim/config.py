@@ -27,22 +27,26 @@ TICKS_PER_CYCLE = 2
 """The interconnect's time grain: half a cycle, at which a 1.5-cycle router hop is exact."""
 DRAM_ALIGNMENT_BYTES = 8
 """The DRAM window starts on a doubleword, the widest access of the architecture."""
-CEILINGS: dict[str, float] = {
-    "clock_hz": 1e12,
+CEILINGS: dict[str, int] = {
+    "clock_hz": 10**12,
+    "sram_bytes": 1 << 30,
     "sram_banks": 64,
     "dma_channels": 16,
     "router_fifo_depth": 64,
-    "cycles_per_mac": 1e6,
-    "cycles_per_activation": 1e6,
-    "cycles_per_add": 1e6,
-    "dram_latency_cycles": 1e6,
+    "cycles_per_mac": 10**6,
+    "cycles_per_activation": 10**6,
+    "cycles_per_add": 10**6,
+    "dram_latency_cycles": 10**6,
 }
-"""Upper bounds far beyond any Epiphany (1 GHz, 4 banks, 2 DMA channels, tens of cycles per
-operation) that keep a simulation's arrays and its integer clock within reach."""
+"""Upper bounds far beyond any Epiphany (1 GHz, 64 KB in 4 banks, 2 DMA channels, tens of
+cycles per operation) that keep a simulation's arrays and its integer clock within reach.
+SRAM goes up to 1 GB, past the 1 MB a core's slot of the address map holds, because the
+single-core baseline of a speedup is given room for any network."""
 MAX_FABRIC_CYCLES = 256
 """The most cycles a hop, a transaction on a link or the eLink crossing may take (the
 hardware's are 1.5 to 8): the interconnect keeps a timing wheel as long as the slowest."""
 MIN_CLOCK_HZ = 1e3
+"""The slowest clock taken: below it a cycle's nanoseconds stop being a useful number."""
 _FABRIC_TIMES = (
     "hop_latency_cycles",
     "write_overhead_cycles",
@@ -143,7 +147,7 @@ class ChipConfig:
                 raise ConfigError(f"chip field {field} must be > 0, got {getattr(self, field)!r}")
         for field, ceiling in CEILINGS.items():
             if getattr(self, field) > ceiling:
-                raise ConfigError(f"chip field {field} must be <= {ceiling:g}, got {getattr(self, field)!r}")
+                raise ConfigError(f"chip field {field} must be <= {ceiling}, got {getattr(self, field)!r}")
         if self.clock_hz < MIN_CLOCK_HZ:
             raise ConfigError(f"chip field clock_hz must be >= {MIN_CLOCK_HZ:g}, got {self.clock_hz!r}")
         non_negative = (
@@ -175,11 +179,6 @@ class ChipConfig:
         if self.first_row + self.rows > 64 or self.first_col + self.cols > 64:
             raise ConfigError("the mesh does not fit the 6-bit row/column fields of the address map")
         checks.address("chip field dram_base_address", self.dram_base_address, ConfigError, DRAM_ALIGNMENT_BYTES)
-        if self.n_cores * self.sram_bytes + self.dram_bytes > 1 << checks.ADDRESS_BITS:
-            raise ConfigError(
-                f"{self.n_cores} cores of {self.sram_bytes} bytes of SRAM and {self.dram_bytes} bytes of DRAM "
-                f"exceed the {checks.ADDRESS_BITS}-bit address space"
-            )
         if self.dram_base_address + self.dram_bytes > 1 << checks.ADDRESS_BITS:
             raise ConfigError(
                 f"the DRAM window (dram_base_address 0x{self.dram_base_address:08x}, dram_bytes "

@@ -6,6 +6,8 @@ same inputs, within 1e-5.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -215,3 +217,22 @@ def test_from_sklearn_wants_a_fitted_mlp() -> None:
         from_sklearn(MLPClassifier())
     with pytest.raises(ModelError, match="got str"):
         from_sklearn("model")
+
+
+def test_reading_onnx_needs_only_the_onnx_package(sklearn_onnx: Path) -> None:
+    probe = (
+        "import sys\nfrom nnmap.model_files import load_model\nload_model(sys.argv[1])\n"
+        "print(sorted(m for m in ('onnxruntime', 'skl2onnx', 'sklearn') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(sklearn_onnx)], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
+
+
+def test_without_onnx_an_onnx_model_is_one_line_saying_what_to_install(
+    sklearn_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(
+        ModelError, match=r"^reading ONNX models needs the onnx package: pip install 'epiphany-nnmap\[onnx\]'$"
+    ):
+        load_model(sklearn_onnx)

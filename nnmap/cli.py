@@ -41,6 +41,7 @@ from nnmap.train_cli import add_train_parser, train_command
 
 DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
 DEFAULT_STRATEGY = "partitioned"
+DEFAULT_ACTIVATION = "sigmoid"
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT (128 + 2)
 Variant = tuple[str, str | None]  # a strategy and its broadcast (None: the strategy's own)
@@ -60,13 +61,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the network instead of --layers: an .npz of W0,b0,W1,b1,... and activations, or an .onnx file",
     )
-    p.add_argument("--hidden-activation", default="sigmoid", choices=ACTIVATIONS[:-1])
-    p.add_argument("--output-activation", default="sigmoid", choices=ACTIVATIONS)
+    for option, choices in (("--hidden-activation", ACTIVATIONS[:-1]), ("--output-activation", ACTIVATIONS)):
+        p.add_argument(option, choices=choices, help=f"of the random network (default {DEFAULT_ACTIVATION})")
     p.add_argument("--seed", type=int_arg(0), default=0, help="seed of random weights and inputs (default 0)")
     p.add_argument(
         "--inputs", metavar="FILE.npy", help="inputs of shape (rows, n_in); more rows than fit run in chunks"
     )
-    p.add_argument("--batch", type=int_arg(1), default=1, help="random input samples when no --inputs (default 1)")
+    p.add_argument("--batch", type=int_arg(1), help="random input samples instead of --inputs (default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,19 +133,24 @@ def _network(args: argparse.Namespace, chip: ChipConfig) -> Network:
     """The network of ``--model`` or ``--layers``, its sizes checked against the chip before it is allocated."""
     if args.model and args.layers is not None:
         raise SimError("give either --model or --layers, not both")
-    batch = 1 if args.inputs else args.batch
+    if args.model and (args.hidden_activation or args.output_activation):
+        raise SimError("--hidden-activation and --output-activation shape a random network: the model has its own")
+    if args.inputs and args.batch is not None:
+        raise SimError("give either --inputs or --batch, not both")
+    batch = args.batch or 1
     fits = partial(check_capacity, chip, batch=batch, hint=fit_hint(chip, batch), error=MappingError)
     if args.model:
         return load_model(args.model, fits)
     sizes = parse_sizes(DEFAULT_LAYERS if args.layers is None else args.layers)
     fits(sizes)
-    return random_network(sizes, args.hidden_activation, args.output_activation, args.seed)
+    hidden, output = args.hidden_activation or DEFAULT_ACTIVATION, args.output_activation or DEFAULT_ACTIVATION
+    return random_network(sizes, hidden, output, args.seed)
 
 
 def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
     if args.inputs:
         return load_inputs(args.inputs, net.sizes[0])
-    return random_inputs(net, args.batch, args.seed)
+    return random_inputs(net, args.batch or 1, args.seed)
 
 
 def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:

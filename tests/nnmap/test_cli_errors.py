@@ -252,3 +252,11 @@ def test_sizes_are_refused_before_anything_large_is_allocated(fails, monkeypatch
     monkeypatch.setattr("nnmap.cli.random_inputs", never)
     for command in ("run", "plan", "compare"):
         assert message in fails(command, *args)
+
+
+def test_options_that_would_be_ignored_are_refused(fails, tmp_path) -> None:
+    model, inputs = _npz(tmp_path, _good()), tmp_path / "x.npy"
+    np.save(inputs, np.zeros((2, 6), np.float32))
+    message = "--hidden-activation and --output-activation shape a random network: the model has its own"
+    assert fails("run", "--model", model, "--output-activation", "relu") == message
+    assert fails("run", "--inputs", str(inputs), "--batch", "2") == "give either --inputs or --batch, not both"

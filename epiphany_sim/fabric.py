@@ -76,7 +76,8 @@ class Transfer:
         hops: router-to-router links its transactions crossed.
         zero_load_cycles: its latency on an idle chip.
         label: what it carries.
-        link_spans: ``(link index, start, end)`` for each transaction on each link, when traced.
+        link_spans: ``(link index, start, end)`` for each transaction on each link, when traced,
+            by start and then link.
     """
 
     serial: int
@@ -209,6 +210,10 @@ class Fabric:
         self._bufs = np.zeros((64, k.B_FIELDS), np.int64)
         self._n_bufs = 0
         self._buf_names: list[str] = []
+        self._buffer_base: list[int] = []
+        self._endpoint_of: dict[tuple, int] = {HOST: self.host}
+        self._endpoint_of.update({mesh.coord_of(e): e for e in range(self.n_cores)})
+        self._overhead = ticks(chip.write_overhead_cycles)
         self._rules: dict[int, list[tuple[int, int, int]]] = {}
         self._rule_table = np.zeros((1, 3), np.int64)
         self._rules_stale = False
@@ -404,6 +409,7 @@ class Fabric:
         state[k.S_SLOTS] = n_slots
         state[k.S_WMASK] = slots - 1
         self._state = state
+        self._view = state.data  # a memoryview: fast reads of single fields from Python
         self._routes = k.route_table(state, routers, self._endpoints)
         self._hop_ticks, self._rates, self._elink, self._elink_latency = hop, rate, elink, elink_latency
 
@@ -427,7 +433,7 @@ class Fabric:
         if state[k.S_FREE] < bound * (state[k.S_MAX_RULES] + 1):
             self._grow_messages(len(self._msgs) + bound * (int(state[k.S_MAX_RULES]) + 1))
         if self.record and len(self._recs) - state[k.S_RECS] < bound:
-            self._grow_records(_GROW * len(self._recs) + bound)
+            self._grow_records(len(self._recs) + bound)
         spare = len(self._outputs) + k.N_PORTS * len(self._endpoints)
         if state[k.S_TRACE_TO] > state[k.S_TRACE_FROM] and len(self._spans) - state[k.S_SPANS] < spare:
             self._spans = np.concatenate([self._spans, np.zeros((max(len(self._spans), spare), k.SP_FIELDS), np.int64)])
@@ -436,9 +442,14 @@ class Fabric:
             more = np.zeros((len(self.links), self._bins.shape[1] + 64), np.int64)
             self._bins = np.concatenate([self._bins, more], axis=1)
 
+    def reserve_records(self, messages: int) -> None:
+        """Make room at once for the records of ``messages`` more messages (when their number
+        is known in advance), instead of growing the table as they complete."""
+        self._grow_records(int(self._state[k.S_RECS]) + messages + self._wheel.shape[1])
+
     def _grow_records(self, at_least: int) -> None:
         if len(self._recs) < at_least:
-            recs = np.empty((at_least, k.C_FIELDS), np.int64)
+            recs = np.empty((max(at_least, _GROW * len(self._recs)), k.C_FIELDS), np.int64)
             recs[: len(self._recs)] = self._recs
             self._recs = recs
 
@@ -456,6 +467,7 @@ class Fabric:
             self._bufs = np.concatenate([self._bufs, np.zeros_like(self._bufs)])
         b = self._n_bufs
         self._bufs[b] = (base_word, 0, k.NEVER, 0, 0)
+        self._buffer_base.append(base_word)
         self._n_bufs += 1
         self._buf_names.append(name)
         self._rules_stale = True
@@ -495,9 +507,10 @@ class Fabric:
     # Posting ----------------------------------------------------------------------
     def endpoint(self, node: tuple) -> int:
         """The endpoint index of a core coordinate or ``HOST``."""
-        if node == HOST:
-            return self.host
-        return self.mesh.index_of(cast(Coord, node))
+        try:
+            return self._endpoint_of[node]
+        except (KeyError, TypeError):
+            return self.mesh.index_of(cast(Coord, node))  # the error that says what is wrong
 
     def node(self, endpoint: int) -> tuple:
         return HOST if endpoint == self.host else self.mesh.coord_of(endpoint)
@@ -533,12 +546,9 @@ class Fabric:
             sent: called when the last transaction has left the sender's port.
             label: what it carries, for records.
         """
-        state = self._state
-        if state[k.S_FREE] == 0:
+        view = self._view
+        if view[k.S_FREE] == 0:
             self._grow_messages(len(self._msgs) + 1)
-        top = int(state[k.S_FREE]) - 1
-        m = int(self._free[top])
-        state[k.S_FREE] = top
         words, pay, addr = 0, -1, -1
         if values is not None:
             words = len(values)
@@ -548,18 +558,23 @@ class Fabric:
                 pay = self._pay_top
             self._pay[pay : pay + words] = values
             self._pay_top = pay + words
-            addr = int(self._bufs[buffer, k.B_BASE]) + offset_word
+            addr = self._buffer_base[buffer] + offset_word
         net = _PORT_OF_NETWORK[network]
-        if network == "c" and self.host in (src, dst):
+        if network == "c" and (src == self.host or dst == self.host):
             net = k.PORT_X
         port = k.PORT_C if src == self.host else net
         tick = math.ceil(at * TICKS_PER_CYCLE - 1e-9)
-        if tick < state[k.S_TICK]:
-            raise SimError(f"a message posted at cycle {at:g} is behind the fabric, already at tick {state[k.S_TICK]}")
-        tick += ticks(self.chip.write_overhead_cycles)
+        if tick < view[k.S_TICK]:
+            raise SimError(f"a message posted at cycle {at:g} is behind the fabric, already at tick {view[k.S_TICK]}")
         flags = (k.F_NOTIFY_SENT if sent else 0) | (k.F_NOTIFY_DONE if then else 0) | (k.F_DMA if dma else 0)
-        serial = int(state[k.S_SERIAL])
-        self._msgs[m] = (
+        serial = view[k.S_SERIAL]
+        m = k.post_one(
+            self._state,
+            self._msgs,
+            self._free,
+            self._endpoints,
+            self._slots,
+            self._act_e,
             src,
             dst,
             port,
@@ -569,47 +584,16 @@ class Fabric:
             words,
             n_bytes,
             pay,
-            max(1, -(-n_bytes // 8)),
-            0,
-            0,
             flags,
-            tick,
-            -1,
-            -1,
-            serial,
-            0,
+            tick + self._overhead,
+            dma,
         )
-        state[k.S_SERIAL] = serial + 1
-        state[k.S_LIVE] += 1
-        state[k.S_BYTES_SENT] += n_bytes
         if then:
             self._on_done[m] = then
         if sent:
             self._on_sent[m] = sent
         if self.record and label:
             self._labels[serial] = label
-        endpoints = self._endpoints
-        if dma:
-            tail = endpoints[src, k.E_DMA_TAIL]
-            if tail < 0:
-                endpoints[src, k.E_DMA_HEAD] = m
-            else:
-                self._msgs[tail, k.M_NEXT] = m
-            endpoints[src, k.E_DMA_TAIL] = m
-        else:
-            slot = self._slots[src, 0]
-            if slot[k.S_TAIL] < 0:
-                slot[k.S_HEAD] = m
-            else:
-                self._msgs[slot[k.S_TAIL], k.M_NEXT] = m
-            slot[k.S_TAIL] = m
-        endpoints[src, k.E_PENDING] += 1
-        if tick < endpoints[src, k.E_NEXT]:
-            endpoints[src, k.E_NEXT] = tick
-        if not endpoints[src, k.E_ACTIVE]:
-            endpoints[src, k.E_ACTIVE] = 1
-            self._act_e[state[k.S_ACT_E]] = src
-            state[k.S_ACT_E] += 1
         return serial
 
     def post_many(self, src: np.ndarray, dst: np.ndarray, at_tick: np.ndarray, n_bytes: int) -> None:
@@ -660,12 +644,13 @@ class Fabric:
     @property
     def tick(self) -> int:
         """The first tick not yet (wholly) simulated."""
-        return int(self._state[k.S_TICK])
+        return self._view[k.S_TICK]
 
     @property
     def busy(self) -> bool:
         """Whether anything is still in flight or queued."""
-        return bool(self._state[k.S_LIVE] or self._state[k.S_WHEEL])
+        view = self._view
+        return bool(view[k.S_LIVE] or view[k.S_WHEEL])
 
     @property
     def last_delivery_cycle(self) -> float:
@@ -681,7 +666,6 @@ class Fabric:
         if self._rules_stale:
             self._rebuild_rules()
         while True:
-            self._grow_for_kernel()
             status = k.advance(
                 limit,
                 self._state,
@@ -711,6 +695,7 @@ class Fabric:
                 self._routes,
             )
             if status == k.DONE_ROOM:
+                self._grow_for_kernel()
                 continue
             if status == k.DONE_STUCK:
                 raise DeadlockError(
@@ -723,8 +708,7 @@ class Fabric:
                 if not self.busy and self._pay_top:
                     self._pay_top = 0
                 return self.tick, []
-            n = int(self._state[k.S_WAKES])
-            return self.tick, [(int(kind), int(ident)) for kind, ident in self._wakes[:n]]
+            return self.tick, self._wakes[: self._view[k.S_WAKES]].tolist()
 
     def react(self, wakes: list[tuple[int, int]]) -> None:
         """Run what Python attached to the wakes ``advance`` returned."""
@@ -746,34 +730,22 @@ class Fabric:
     def messages_delivered(self) -> int:
         return self.messages_sent - int(self._state[k.S_LIVE])
 
-    def zero_load_cycles(self, src: Any, dst: Any, n_bytes: Any, network: Any) -> Any:
-        """The latency of messages on an idle chip, from the formulas of the module docstring.
+    def zero_load_cycles(self, recs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The latency each recorded message (of ``rows``, a mask, if given) would have had on
+        an idle chip: the formulas of the module docstring, with the router hops it crossed."""
 
-        Every argument may be a number or an array (endpoints, payload bytes, the network
-        as a ``fabric_kernel.PORT_*``).
-        """
-        src, dst, n_bytes, network = np.broadcast_arrays(
-            *(np.asarray(v, np.int64) for v in (src, dst, n_bytes, network))
-        )
-        chip = self.chip
-        n = np.maximum(1, -(-n_bytes // 8))
-        src_row, src_col = np.divmod(src, chip.cols)
-        dst_row, dst_col = np.divmod(dst, chip.cols)
-        to_edge = {
-            "east": lambda r, c: chip.cols - 1 - c,
-            "west": lambda r, c: c,
-            "north": lambda r, c: r,
-            "south": lambda r, c: chip.rows - 1 - r,
-        }[chip.elink_side]
-        hops = np.abs(src_row - dst_row) + np.abs(src_col - dst_col)
-        per = np.where(network == k.PORT_R, self._rates["r"], self._rates["c"])
-        on_chip = hops * self._hop_ticks + n * per
-        last_hop = np.where(network == k.PORT_R, self._rates["r"], self._rates["x"])
-        from_host = n * self._elink + self._elink_latency + to_edge(dst_row, dst_col) * self._hop_ticks + last_hop
-        to_host = to_edge(src_row, src_col) * self._hop_ticks + 1 + n * self._elink + self._elink_latency
-        t = np.where(src == self.host, from_host, np.where(dst == self.host, to_host, on_chip))
-        cycles = (t + ticks(self.chip.write_overhead_cycles)) / TICKS_PER_CYCLE
-        return cycles if cycles.ndim else float(cycles)
+        def column(c: int) -> np.ndarray:
+            return recs[:, c] if rows is None else recs[:, c][rows]
+
+        src, dst, network, hops = column(k.C_SRC), column(k.C_DST), column(k.C_NET), column(k.C_HOPS)
+        n = np.maximum(1, -(-column(k.C_BYTES) // 8))
+        t = hops * self._hop_ticks + n * np.where(network == k.PORT_R, self._rates["r"], self._rates["c"])
+        to_host = dst == self.host
+        if to_host.any() or (src == self.host).any():
+            off_chip = hops * self._hop_ticks + n * self._elink + self._elink_latency
+            last = np.where(network == k.PORT_R, self._rates["r"], self._rates["x"])
+            t = np.where(src == self.host, off_chip + last, np.where(to_host, off_chip + 1, t))
+        return (t + self._overhead) / TICKS_PER_CYCLE
 
     def records(self, ordered: bool = True) -> np.ndarray:
         """One row per completed message (``fabric_kernel.C_*`` columns), in posting order if
@@ -803,10 +775,12 @@ class Fabric:
     def _transfers(self, recs: np.ndarray) -> list[Transfer]:
         """``Transfer`` objects of the given records, with their link spans."""
         overhead = ticks(self.chip.write_overhead_cycles)
+        kept = self._spans[: int(self._state[k.S_SPANS])]
+        kept = kept[np.lexsort((kept[:, k.SP_LINK], kept[:, k.SP_START]))]  # in time order, whatever the loop's
         spans: dict[int, list[tuple[int, float, float]]] = {}
-        for link, first, last, serial in self._spans[: int(self._state[k.S_SPANS])].tolist():
+        for link, first, last, serial in kept.tolist():
             spans.setdefault(serial, []).append((link, first / TICKS_PER_CYCLE, last / TICKS_PER_CYCLE))
-        zero_load = self.zero_load_cycles(recs[:, k.C_SRC], recs[:, k.C_DST], recs[:, k.C_BYTES], recs[:, k.C_NET])
+        zero_load = self.zero_load_cycles(recs)
         out = []
         for row, zero in zip(recs.tolist(), np.atleast_1d(zero_load).tolist(), strict=True):
             serial = row[k.C_SERIAL]

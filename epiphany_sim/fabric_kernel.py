@@ -38,8 +38,8 @@ import numpy as np
 # Every function here is compiled on first use and cached on disk. The loop allocates nothing,
 # so numba's reference counting of arrays (``_nrt``) is switched off: it cost a third of the
 # loop's time. The helpers are inlined into the loop.
-compiled = numba.njit(cache=True, _nrt=False)  # type: ignore[call-overload]
-_inlined = numba.njit(cache=True, inline="always", _nrt=False)  # type: ignore[call-overload]
+compiled = numba.njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
+_inlined = numba.njit(cache=True, inline="always", _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 
 # Networks a router belongs to; ``ELINK_IN`` and ``ELINK_OUT`` are the two ends of the
 # off-chip link, each modelled as one router.
@@ -147,8 +147,9 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_MAX_RULES,
     S_BYTES_SENT,
     S_BYTES_DONE,
-) = range(27)
-S_FIELDS = 27
+    S_SOON,
+) = range(28)
+S_FIELDS = 28
 NEVER = np.int64(1) << 62
 
 # What ``advance`` returns.
@@ -229,6 +230,7 @@ def _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msg
     routers[r, R_COUNT] += 1
     if ready < routers[r, R_NEXT]:
         routers[r, R_NEXT] = ready
+    state[S_SOON] = min(state[S_SOON], ready)
     state[S_FLITS] += 1
     _activate_router(state, routers, act_r, r)
 
@@ -403,6 +405,7 @@ def _pop(state, routers, inputs, endpoints, i, t, depth):
         e = inputs[i, I_UP_ENDPOINT]
         if t + 1 < endpoints[e, E_NEXT]:
             endpoints[e, E_NEXT] = t + 1
+    state[S_SOON] = min(state[S_SOON], t + 1)
 
 
 @_inlined
@@ -439,9 +442,13 @@ def _inject(
 ):
     """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
     n_slots = state[S_SLOTS]
+    kept = 0
     for a in range(state[S_ACT_E]):
         e = act_e[a]
         if endpoints[e, E_NEXT] > t:
+            act_e[kept] = e
+            kept += 1
+            state[S_SOON] = min(state[S_SOON], endpoints[e, E_NEXT])
             continue
         endpoints[e, E_NEXT] = NEVER
         soon = NEVER
@@ -489,11 +496,11 @@ def _inject(
             rate = ports[e, p, P_RATE]
             _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, t, msgs, table)
             ports[e, p, P_FREE] = t + rate
-            soon = min(soon, t + rate)
             link = ports[e, p, P_LINK]
             _count(links, link, _flit_bytes(msgs, m, flit), rate, 0, flit == 0)
             _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
             msgs[m, M_SENT] = flit + 1
+            after = m  # what this source sends next, and so when the port is worth a look again
             if flit + 1 == msgs[m, M_FLITS]:
                 msgs[m, M_INJ] = t + rate
                 nxt = msgs[m, M_NEXT]
@@ -504,8 +511,23 @@ def _inject(
                 endpoints[e, E_PENDING] -= 1
                 if msgs[m, M_FLAGS] & F_NOTIFY_SENT:
                     _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
+                after = nxt
+            if after >= 0 or chosen > 0:  # a DMA channel may take the next transfer once the port is free
+                soon = min(soon, max(t + rate, msgs[after, M_POST]) if after >= 0 else t + rate)
+            for other in range(n_slots):  # the other sources on this port wait for it too
+                o_m = slots[e, other, S_HEAD]
+                if other != chosen and o_m >= 0 and msgs[o_m, M_PORT] == p:
+                    soon = min(soon, max(t + rate, msgs[o_m, M_POST]))
         if soon < endpoints[e, E_NEXT]:
             endpoints[e, E_NEXT] = soon
+        if endpoints[e, E_PENDING] > 0:
+            act_e[kept] = e
+            kept += 1
+            state[S_SOON] = min(state[S_SOON], endpoints[e, E_NEXT])
+        else:
+            endpoints[e, E_ACTIVE] = 0
+            endpoints[e, E_NEXT] = NEVER
+    state[S_ACT_E] = kept
 
 
 @_inlined
@@ -514,9 +536,14 @@ def _forward(
 ):
     """Step 3 of tick ``t``: every router due grants its free outputs."""
     depth = state[S_DEPTH]
-    for a in range(state[S_ACT_R]):
+    n_active = state[S_ACT_R]
+    kept = 0
+    for a in range(n_active):
         r = act_r[a]
         if routers[r, R_NEXT] > t:
+            act_r[kept] = r
+            kept += 1
+            state[S_SOON] = min(state[S_SOON], routers[r, R_NEXT])
             continue
         soon = routers[r, R_POKE] if routers[r, R_POKE] > t else NEVER
         in0 = routers[r, R_IN0]
@@ -569,7 +596,7 @@ def _forward(
             waited = t - fifo[i, head, Q_READY]
             _pop(state, routers, inputs, endpoints, i, t, depth)
             if inputs[i, I_COUNT]:
-                soon = min(soon, inputs[i, I_FREE])
+                soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
             rate = outputs[o, O_RATE]
             outputs[o, O_BUSY] = t + rate
             if losers:
@@ -598,36 +625,18 @@ def _forward(
             else:
                 _schedule(state, wheel, wheel_n, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, flit)
         routers[r, R_NEXT] = soon
-
-
-@_inlined
-def _compact(state, routers, endpoints, act_r, act_e):
-    """Drop emptied routers and idle endpoints from the active lists; return the earliest
-    tick at which anything left on them may move."""
-    soonest = NEVER
-    kept = 0
-    for a in range(state[S_ACT_R]):
-        r = act_r[a]
         if routers[r, R_COUNT] > 0:
             act_r[kept] = r
             kept += 1
-            soonest = min(soonest, routers[r, R_NEXT])
+            state[S_SOON] = min(state[S_SOON], soon)
         else:
             routers[r, R_ACTIVE] = 0
             routers[r, R_NEXT] = NEVER
+    # Routers that received their first transaction during this tick joined the list's end.
+    for a in range(n_active, state[S_ACT_R]):
+        act_r[kept] = act_r[a]
+        kept += 1
     state[S_ACT_R] = kept
-    kept = 0
-    for a in range(state[S_ACT_E]):
-        e = act_e[a]
-        if endpoints[e, E_PENDING] > 0:
-            act_e[kept] = e
-            kept += 1
-            soonest = min(soonest, endpoints[e, E_NEXT])
-        else:
-            endpoints[e, E_ACTIVE] = 0
-            endpoints[e, E_NEXT] = NEVER
-    state[S_ACT_E] = kept
-    return soonest
 
 
 @_inlined
@@ -704,6 +713,7 @@ def advance(
                 return DONE_WAKE
             if state[S_LIVE] == 0 and state[S_WHEEL] == 0:
                 return DONE_IDLE  # at tick t, whose injection a later post may still join
+        state[S_SOON] = NEVER
         _inject(
             state,
             t,
@@ -742,7 +752,7 @@ def advance(
             table,
         )
         state[S_PHASE] = 0
-        nxt = min(_compact(state, routers, endpoints, act_r, act_e), _next_wheel_tick(state, t, wheel_n))
+        nxt = min(state[S_SOON], _next_wheel_tick(state, t, wheel_n))
         if nxt == NEVER:
             state[S_TICK] = t + 1
             return DONE_IDLE if state[S_LIVE] == 0 else DONE_STUCK
@@ -800,3 +810,47 @@ def route_table(state, routers, endpoints):
         for dst in range(endpoints.shape[0]):
             table[r, dst] = route(state, routers, endpoints, r, dst, PORT_C)
     return table
+
+
+@compiled
+def post_one(
+    state, msgs, free, endpoints, slots, act_e, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at, dma
+):
+    """Queue one message at endpoint ``src`` (its store slot, or its DMA queue if ``dma``);
+    return its message id. The caller has made sure a free id exists."""
+    top = state[S_FREE] - 1
+    m = free[top]
+    state[S_FREE] = top
+    msgs[m, M_SRC] = src
+    msgs[m, M_DST] = dst
+    msgs[m, M_PORT] = port
+    msgs[m, M_NET] = network
+    msgs[m, M_ADDR] = addr
+    msgs[m, M_BUF] = buf
+    msgs[m, M_WORDS] = words
+    msgs[m, M_BYTES] = n_bytes
+    msgs[m, M_PAY] = pay
+    msgs[m, M_FLITS] = max(1, (n_bytes + 7) // 8)
+    msgs[m, M_SENT] = 0
+    msgs[m, M_DONE] = 0
+    msgs[m, M_FLAGS] = flags
+    msgs[m, M_POST] = at
+    msgs[m, M_INJ] = -1
+    msgs[m, M_NEXT] = -1
+    msgs[m, M_SERIAL] = state[S_SERIAL]
+    msgs[m, M_HOPS] = 0
+    state[S_SERIAL] += 1
+    state[S_LIVE] += 1
+    state[S_BYTES_SENT] += n_bytes
+    if dma:
+        _enqueue_dma(msgs, endpoints, src, m)
+    else:
+        tail = slots[src, 0, S_TAIL]
+        if tail < 0:
+            slots[src, 0, S_HEAD] = m
+        else:
+            msgs[tail, M_NEXT] = m
+        slots[src, 0, S_TAIL] = m
+    endpoints[src, E_PENDING] += 1
+    _activate_endpoint(state, endpoints, act_e, src, at)
+    return m

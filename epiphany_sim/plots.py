@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from epiphany_sim.traffic import TrafficResult  # noqa: E402
 
@@ -51,6 +52,8 @@ def load_latency_figure(results: Sequence[TrafficResult]) -> bytes:
         )
         lat_ax.axhline(measured[0].zero_load_latency_cycles, color="grey", linestyle=":", label="zero load")
         lat_ax.set_yscale("log")
+        for axis in (lat_ax.yaxis.set_major_formatter, lat_ax.yaxis.set_minor_formatter):
+            axis(ticker.FormatStrFormatter("%g"))
     if saturated:
         lat_ax.axvspan(
             saturated[0].offered_rate,
@@ -77,10 +80,10 @@ def load_latency_figure(results: Sequence[TrafficResult]) -> bytes:
     acc_ax.set_xlabel("offered load (transactions per core per cycle)")
     acc_ax.set_ylabel("accepted load (transactions per core per cycle)")
     acc_ax.set_title("accepted against offered load")
-    for ax in (lat_ax, acc_ax):
+    for ax, corner in ((lat_ax, "center left"), (acc_ax, "upper left")):
         ax.set_xlim(0, top * 1.03)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left")
+        ax.legend(loc=corner)
     fig.suptitle(
         f"{first.pattern} traffic on {first.chip} ({first.rows}x{first.cols} mesh), "
         f"{first.cycles}-cycle window per point, seed {first.seed}"

@@ -37,6 +37,7 @@ source queues were allowed to grow. Link utilisation is busy cycles within the w
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -55,6 +56,7 @@ SATURATION_RATIO = 0.9
 LATENCY_LIMIT = 10.0
 TRAFFIC_LINK_KINDS = ("inject", "cmesh", "eject")
 _DRAWS_PER_CHUNK = 1 << 20  # random numbers drawn per batch: bounds memory on big meshes
+_POST_CYCLES = 1000  # offers handed to the fabric per step of the run
 
 
 class Pattern:
@@ -318,21 +320,26 @@ def run_traffic(chip: Chip, spec: TrafficSpec) -> TrafficResult:
     fabric.record_transfers()
     pattern = PATTERNS[spec.pattern](chip.config.rows, chip.config.cols, spec)
     cycle, source, dest = offers(pattern, spec)
-    fabric.post_many(
-        source, dest, cycle * TICKS_PER_CYCLE + ticks(chip.config.write_overhead_cycles), chip.config.transaction_bytes
-    )
+    fabric.reserve_records(len(cycle))
+    at_tick = cycle * TICKS_PER_CYCLE + ticks(chip.config.write_overhead_cycles)
     start, end = spec.warmup_cycles, spec.warmup_cycles + spec.cycles
-    busy = []
-    for until in (start, end, end + spec.drain_cycles):
-        if until > chip.env.now:
-            chip.run(until=until)
-        busy.append(np.array([link.busy_cycles for link in fabric.links]))
+    stops = sorted({*range(0, end + spec.drain_cycles, _POST_CYCLES), start, end, end + spec.drain_cycles})
+    busy = {}
+    for first, last in itertools.pairwise(stops):
+        # Posting as the run goes keeps the fabric's table of messages small.
+        lo, hi = np.searchsorted(cycle, (first, last))
+        fabric.post_many(source[lo:hi], dest[lo:hi], at_tick[lo:hi], chip.config.transaction_bytes)
+        chip.run(until=last)
+        if last in (start, end):
+            busy[last] = np.array([link.busy_cycles for link in fabric.links])
+    if start == 0:
+        busy[0] = np.zeros(len(fabric.links))
     in_window = (cycle >= start) & (cycle < end)
     if not in_window.any():
         raise TrafficError(
             f"no transaction was offered in {spec.cycles} cycles at rate {spec.rate}: raise rate or cycles"
         )
-    return _result(chip, pattern, spec, busy[1] - busy[0], int(in_window.sum()))
+    return _result(chip, pattern, spec, busy[end] - busy[start], int(in_window.sum()))
 
 
 def _result(chip: Chip, pattern: Pattern, spec: TrafficSpec, window_busy: np.ndarray, offered: int) -> TrafficResult:
@@ -346,7 +353,7 @@ def _result(chip: Chip, pattern: Pattern, spec: TrafficSpec, window_busy: np.nda
     accepted_rate = int(np.count_nonzero((delivered >= start) & (delivered < end))) / (n_cores * cycles)
     mine = (posted >= start) & (posted < end)
     latency = delivered[mine] - posted[mine]
-    zero_load = fabric.zero_load_cycles(recs[mine, k.C_SRC], recs[mine, k.C_DST], config.transaction_bytes, k.PORT_C)
+    zero_load = fabric.zero_load_cycles(recs, mine)
     injected_rate = offered / (n_cores * cycles)
     zero_load_mean = float(zero_load.mean()) if len(zero_load) else 0.0
     saturated = (
@@ -371,7 +378,7 @@ def _result(chip: Chip, pattern: Pattern, spec: TrafficSpec, window_busy: np.nda
         p99_latency_cycles=None if saturated else float(np.percentile(latency, 99)),
         max_latency_cycles=None if saturated else float(latency.max()),
         zero_load_latency_cycles=zero_load_mean,
-        avg_hops=float(recs[mine][:, k.C_HOPS].mean()) if len(latency) else 0.0,
+        avg_hops=float(recs[:, k.C_HOPS][mine].mean()) if len(latency) else 0.0,
         transactions=offered,
         delivered_fraction=len(latency) / offered,
         saturated=bool(saturated),

@@ -88,6 +88,7 @@ class LayerAssignment:
         self._owned_of: _Owners | None = None  # the owners indexed (held, so no other object takes its id)
         self._owned_version = -1
         self._owned_by: dict[int, list[int]] = {}
+        self._owned_all: list[list[int]] = []
         self._contributors: dict[int, list[int]] = {}
         for k, pieces in enumerate(self.pieces):
             for piece in pieces:
@@ -95,9 +96,17 @@ class LayerAssignment:
 
     def owned(self, k: int) -> list[int]:
         """Outputs chain position ``k`` finishes, ascending."""
-        # Planning asks this for every core, sample and layer (a million times on 1024
-        # cores): index the owners once, and again only after ``owner`` has changed
-        # (strategies fill it after construction).
+        return list(self._index().get(k, ()))
+
+    def all_owned(self) -> list[list[int]]:
+        """``owned(k)`` of every chain position ``k``; the list is shared: do not change it."""
+        self._index()
+        return self._owned_all
+
+    def _index(self) -> dict[int, list[int]]:
+        """The outputs of each chain position. Planning asks for them for every core, sample
+        and layer (a million times on 1024 cores): they are indexed once, and again only
+        after ``owner`` has changed (strategies fill it after construction)."""
         owner = self.owner
         if type(owner) is not _Owners:  # replaced by a plain dict
             owner = self.owner = _Owners(owner)
@@ -106,8 +115,9 @@ class LayerAssignment:
             for j in sorted(owner):
                 by.setdefault(owner[j], []).append(j)
             self._owned_by = by
+            self._owned_all = [by.get(q, []) for q in range(len(self.pieces))]
             self._owned_of, self._owned_version = owner, owner.version
-        return list(self._owned_by.get(k, ()))
+        return self._owned_by
 
     def products(self, k: int) -> int:
         return sum(p.count for p in self.pieces[k])

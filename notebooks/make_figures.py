@@ -1,7 +1,7 @@
-"""Draw the figures the README shows: ``python notebooks/make_figures.py [OUT_DIR]``.
+"""Draw the figures the README and the docs show: ``python notebooks/make_figures.py [OUT_DIR]``.
 
-Default output: ``notebooks/figures/`` next to this script. Every figure comes from a
-simulated run with fixed seeds, so the files are the same on every run.
+Default output: ``docs/figures/``. Every figure comes from a simulated run with fixed seeds,
+so the files are the same on every run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ VARIANTS = [
     ("allgather", None),
     ("round-robin", None),
 ]
-RATES = [round(0.01 + 0.05 * k, 2) for k in range(12)]  # --sweep 0.01:0.6:0.05
+RATES = [round(0.02 + 0.02 * k, 2) for k in range(25)]  # --sweep 0.02:0.5:0.02
 
 
 def main(out: Path) -> list[Path]:
@@ -44,6 +44,6 @@ def main(out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "figures"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "figures"
     for path in main(target):
         print(path)

@@ -172,7 +172,7 @@ class _LayerCode:
         plan, bc, k, s, li = self.plan, self.bc, self.k, self.s, self.li
         ops: list[Op] = [Phase(f"layer {li}")]
         if li > 0:
-            owners = [plan.layers[li - 1].owned(q) for q in range(len(plan.chain))]
+            owners = plan.layers[li - 1].all_owned()
             ops += bc.before_next(k, li - 1, s, self.layer.n_in, owners)
         pieces = self.assign.pieces[k]
         if pieces:

@@ -29,13 +29,12 @@ from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
+from epiphany_sim.exits import exit_status
 from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import OutputFiles, json_text
 from epiphany_sim.plots import load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT (128 + 2)
 DEFAULT_TRACE_BIN = 100
 MAX_SWEEP_RATES = 1000
 
@@ -211,12 +210,12 @@ def _coord(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _run(argv: Sequence[str] | None) -> None:
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     chip = load_chip(args.chip, args.chip_config)
     if args.command == "info":
         print(describe_chip(chip))
-        return
+        return 0
     if args.plot and not args.sweep:
         raise UsageError("--plot draws a load sweep: give --sweep LO:HI:STEP too")
     if args.trace and args.sweep:
@@ -241,7 +240,7 @@ def _run(argv: Sequence[str] | None) -> None:
         plot_path = out.file(args.plot, "--plot")
         if args.sweep:
             _sweep(chip, spec, args.sweep, out, json_path, plot_path)
-            return
+            return 0
         options = None
         if args.trace:
             options = (
@@ -257,6 +256,7 @@ def _run(argv: Sequence[str] | None) -> None:
             metadata = {"chip": chip.name, "pattern": spec.pattern, "rate": spec.rate}
             out.write(trace_path, chip_trace.trace_json(trace_events(sim), metadata))
     print(describe_traffic(result))
+    return 0
 
 
 def _sweep(
@@ -283,20 +283,7 @@ def _sweep(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0, 2 after a one-line error, 130 after Ctrl-C)."""
-    try:
-        _run(argv)
-    except SimError as exc:
-        print(f"epiphany-sim: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return EXIT_ERROR
-    except MemoryError:  # past every size check: the machine itself is too small
-        print("epiphany-sim: error: out of memory: this machine cannot hold the simulation asked for", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("epiphany-sim: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except SystemExit as exc:  # --help, --version
-        return int(exc.code or 0)
-    return 0
+    return exit_status("epiphany-sim", lambda: _run(argv))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
+from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.files import OutputFiles, json_text
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError
@@ -42,8 +43,6 @@ from nnmap.train_cli import add_train_parser, train_command
 DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
 DEFAULT_STRATEGY = "partitioned"
 DEFAULT_ACTIVATION = "sigmoid"
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT (128 + 2)
 Variant = tuple[str, str | None]  # a strategy and its broadcast (None: the strategy's own)
 
 
@@ -254,8 +253,7 @@ def _sweep(args: argparse.Namespace) -> int:
         save_figures(sweep_figures(outcome.rows), args.out)
     print(_sweep_summary(args.out, outcome))
     if outcome.interrupted:
-        print("nnmap: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted("nnmap")
     return 1 if outcome.lost or outcome.not_validated else 0
 
 
@@ -352,22 +350,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2 or 130."""
-    try:
-        return _main(argv)
-    except SimError as exc:
-        print(f"nnmap: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return EXIT_ERROR
-    except OSError as exc:  # a file that could not be read or written after all
-        print(f"nnmap: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except MemoryError:  # past every size check: the machine itself is too small
-        print("nnmap: error: out of memory: this machine cannot hold the simulation asked for", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("nnmap: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except SystemExit as exc:  # --help, --version
-        return int(exc.code or 0)
+    return exit_status("nnmap", lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def layout(
     """A plan with its buffers, initial values, DRAM buffers and relays, but no programs yet.
 
     Cheap next to the programs (whose length grows with the batch), so it is what a check
-    of whether a batch fits looks at.
+    of whether a batch fits looks at; ``add_programs`` completes it.
     """
     plan = Plan(config, net, name, broadcast, batch, chain, layers)
     bc = BROADCASTS[broadcast](chain, net.sizes)
@@ -68,21 +68,13 @@ def layout(
     return plan
 
 
-def build_plan(
-    name: str,
-    layers: list[LayerAssignment],
-    config: ChipConfig,
-    net: Network,
-    batch: int,
-    broadcast: str,
-    chain: list[Coord],
-) -> Plan:
-    """The whole plan of a network whose layers are dealt as ``layers``; raise ``MappingError`` if it does not fit."""
-    plan = layout(name, layers, config, net, batch, broadcast, chain)
-    check_fits(config, net.sizes, plan.buffers, fit_hint(config, batch), MappingError, chain)
-    bc = BROADCASTS[broadcast](chain, net.sizes)
+def add_programs(plan: Plan) -> Plan:
+    """``plan`` (a ``layout``) completed with every core's programs; ``MappingError`` if its buffers do not fit."""
+    config, net, chain = plan.config, plan.net, plan.chain
+    check_fits(config, net.sizes, plan.buffers, fit_hint(config, plan.batch), MappingError, chain)
+    bc = BROADCASTS[plan.broadcast](chain, net.sizes)
     for k, coord in enumerate(chain):
-        plan.ops[coord] = [op for s in range(batch) for op in _sample_ops(plan, bc, k, s, s)]
+        plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, k, s, s)]
         plan.readback[coord] = _readback(plan, k)
     return plan
 

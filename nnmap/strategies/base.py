@@ -12,7 +12,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
-from nnmap.lowering.forward import build_plan, default_chain, layout
+from nnmap.lowering.forward import add_programs, default_chain, layout
 from nnmap.model import Network
 from nnmap.plan import ELEMENT_BYTES, LayerAssignment, Plan
 from nnmap.session import fullest_core
@@ -73,7 +73,7 @@ class Strategy:
         if batch < 1:
             raise MappingError(f"batch must be >= 1, got {batch}")
         broadcast, chain, layers = self._deal(config, net, broadcast, chain)
-        return build_plan(self.name, layers, config, net, batch, broadcast, chain)
+        return add_programs(layout(self.name, layers, config, net, batch, broadcast, chain))
 
     def largest_batch(self, config: ChipConfig, net: Network, rows: int, broadcast: str | None = None) -> int:
         """The most samples, at most ``rows``, whose plan fits every core's SRAM; 0 if not even one does.

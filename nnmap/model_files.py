@@ -112,6 +112,8 @@ def load_inputs(path: str | Path, n_in: int) -> np.ndarray:
         checks.real_dtype(where, header.dtype, ModelError)
         if len(header.shape) not in (1, 2) or header.shape[-1] != n_in:
             raise ModelError(f"inputs have shape {header.shape} but the network takes {n_in} inputs per sample")
+        if header.shape[0] == 0:
+            raise ModelError(f"{where} has no rows: expected an array of shape (rows, {n_in}) with rows >= 1")
         array = read_data(fh, header, path.stat().st_size - fh.tell(), where)
     x = checks.real_array("inputs", array, ModelError)
     return x.reshape(-1, n_in)

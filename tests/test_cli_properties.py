@@ -112,6 +112,7 @@ INPUTS: dict[str, bytes | None] = {
     "good": _npy(np.random.default_rng(0).random((3, 6))),
     "one-row": _npy(np.arange(6.0)),
     "wide": _npy(np.ones((2, 7))),
+    "no-rows": _npy(np.zeros((0, 6))),
     "strings": _npy(np.array([["a"] * 6])),
     "complex": _npy(np.ones((2, 6), complex)),
     "objects": _npy(np.array([[1] * 6, None], dtype=object)),

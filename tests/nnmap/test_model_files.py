@@ -143,8 +143,9 @@ def test_inputs_files(tmp_path: Path) -> None:
         (lambda p: np.savez(p, x=np.ones((2, 6))) or p.with_suffix(".npy.npz").rename(p), "is an .npz archive"),
         (lambda p: p.write_bytes(_npy(np.ones((4, 6)))[:-8]), "is truncated: its header declares shape (4, 6)"),
         (lambda p: p.write_bytes(b""), "is not a .npy file: expected an array of shape (rows, 6)"),
+        (lambda p: np.save(p, np.zeros((0, 6))), "has no rows: expected an array of shape (rows, 6) with rows >= 1"),
     ],
-    ids=["strings", "complex", "objects", "npz", "truncated", "empty"],
+    ids=["strings", "complex", "objects", "npz", "truncated", "empty", "no-rows"],
 )
 def test_bad_inputs_files(tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "x.npy"

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,7 +222,10 @@ def connect(scheduler: str | None, workers: int, timeout_s: float = CONNECT_TIME
     from dask.distributed import Client, LocalCluster  # heavy import: only when a sweep runs
 
     if scheduler is None:
-        with _sigint_ignored():  # inherited by the workers: Ctrl-C is the sweep's to handle, not theirs
+        # SIGINT ignored is inherited by the workers: Ctrl-C is the sweep's to handle, not theirs. The
+        # scheduler's unused HTTP server moves to another port if another cluster holds its own: no need to say.
+        with _sigint_ignored(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -301,7 +305,7 @@ def run_sweep(
         on_record: called with each row right after it is written (a progress hook).
         progress: show a progress bar; by default only when stderr is a terminal.
         on_start: called with the runs to do and the runs recorded before, once the output
-            directory and any results to resume have been checked.
+            directory, any results to resume and the cluster have all been checked.
 
     Nothing is written before the output directory, any results to resume and the cluster
     have all been checked. A ``KeyboardInterrupt`` (Ctrl-C, or raised by ``on_record``) stops
@@ -314,15 +318,17 @@ def run_sweep(
     done = store.done_ids
     todo = [p for p in spec.runs if p.run_id not in done]
     skipped = len(spec.runs) - len(todo)
-    if on_start is not None:
-        on_start(len(todo), skipped)
     ran = failed = not_validated = lost = 0
     if not todo:
         store.open()
+        if on_start is not None:
+            on_start(0, skipped)
         return SweepOutcome(len(spec.runs), skipped, 0, 0, 0, 0, False, time.perf_counter() - started, store.rows)
     from dask.distributed import as_completed
 
     client, cluster = connect(scheduler, workers, connect_timeout_s)
+    if on_start is not None:
+        on_start(len(todo), skipped)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not show, leave=False)
     futures: list[Any] = []

@@ -157,14 +157,14 @@ def _parser() -> _Parser:
         "--trace",
         metavar="FILE.json",
         help="write a Chrome trace-event file (Perfetto) of the run: by default each link's "
-        f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 3 MB for 20,000 cycles on 8x8)",
+        f"utilisation per {DEFAULT_TRACE_BIN}-cycle bin (about 9 MB for 20,000 cycles on 8x8)",
     )
     traffic.add_argument(
         "--trace-window",
         metavar="START:END",
         type=_window,
         help="with --trace: every transaction on every link between these cycles instead (about "
-        "0.7 MB per 100 cycles on 8x8 at rate 0.2)",
+        "2.3 MB per 100 cycles on 8x8 at rate 0.2)",
     )
     traffic.add_argument("--trace-bin", metavar="N", type=int_arg(1), help="with --trace: the bin width in cycles")
     traffic.add_argument(

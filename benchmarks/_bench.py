@@ -60,7 +60,7 @@ import numpy as np
 from epiphany_sim import E16, Chip
 chip = Chip(E16)
 chip.core((3, 3)).sram.alloc("x", 2)
-chip.core((0, 0)).post((3, 3), "x", 0, np.ones(2))
+chip.process(chip.core((0, 0)).write((3, 3), "x", 0, np.ones(2)))
 chip.run()
 print(time.perf_counter() - start)
 """

@@ -11,7 +11,7 @@ from epiphany_sim.clock import FabricEnvironment
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
-from epiphany_sim.fabric import Fabric, TraceOptions
+from epiphany_sim.fabric import LOAD_WORDS, Fabric, TraceOptions
 from epiphany_sim.host import ExternalDram, Host
 from epiphany_sim.memory import WORD_BYTES, Memory
 from epiphany_sim.mesh import HOST, Coord, Mesh
@@ -41,7 +41,7 @@ class Chip:
         self.fabric = Fabric(
             config,
             self.mesh,
-            config.n_cores * sram_words + config.dram_bytes // WORD_BYTES,
+            config.n_cores * sram_words + config.dram_bytes // WORD_BYTES + (config.n_cores + 1) * LOAD_WORDS,
             record=record,
             trace=options,
         )

@@ -24,6 +24,7 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
+from epiphany_sim import microbench
 from epiphany_sim import trace as chip_trace
 from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.chip import Chip
@@ -32,7 +33,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status
 from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import OutputFiles, json_text
-from epiphany_sim.plots import load_latency_figure
+from epiphany_sim.plots import dma_bandwidth_figure, load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
 DEFAULT_TRACE_BIN = 100
@@ -44,10 +45,21 @@ _COUNT_UNITS = {
     "cols": "cores",
     "sram_banks": "banks",
     "dma_channels": "channels",
+    "dma_outstanding_reads": "read requests in flight per DMA channel",
+    "loop_unroll": "elements per trip of a compute loop",
     "router_fifo_depth": "transactions per router input",
     "first_row": "row of the global address map",
     "first_col": "column of the global address map",
     "dram_base_address": "Epiphany address",
+}
+
+
+_MICROBENCH_OPTIONS = {
+    "size": ("dma", "dram-write", "dram-read"),
+    "hops": ("roundtrip",),
+    "streams": ("contention",),
+    "n": ("matmul",),
+    "plot": ("dma",),
 }
 
 
@@ -84,14 +96,16 @@ def describe_chip(chip: ChipConfig) -> str:
             value = f"0x{value:08x}"
         elif isinstance(value, str):
             value = repr(value)
-        lines.append(f"  {field.name:28} {value!s:>12}  {unit_of(field.name)}".rstrip())
-    lines += [
-        "derived:",
-        f"  {'cycle_ns':28} {chip.cycle_ns:>12.4g}  ns",
-        f"  {'bank_bytes':28} {chip.bank_bytes:>12}  bytes",
-        f"  {'data_bytes':28} {chip.data_bytes:>12}  bytes per core after code",
-        f"  {'elink_cycles_per_transaction':28} {chip.elink_cycles_per_transaction:>12.4g}  cycles/transaction",
+        lines.append(f"  {field.name:34} {value!s:>12}  {unit_of(field.name)}".rstrip())
+    derived = [
+        ("cycle_ns", f"{chip.cycle_ns:.4g}", "ns"),
+        ("bank_bytes", chip.bank_bytes, "bytes"),
+        ("data_bytes", chip.data_bytes, "bytes per core after code"),
+        ("elink_write_cycles_per_transaction", f"{chip.elink_write_cycles_per_transaction:.4g}", "cycles/transaction"),
+        ("elink_read_cycles_per_request", f"{chip.elink_read_cycles_per_request:.4g}", "cycles/request"),
     ]
+    lines.append("derived:")
+    lines += [f"  {name:34} {value!s:>12}  {unit}" for name, value, unit in derived]
     return "\n".join(lines)
 
 
@@ -164,7 +178,7 @@ def _parser() -> _Parser:
         metavar="START:END",
         type=_window,
         help="with --trace: every transaction on every link between these cycles instead (about "
-        "2.3 MB per 100 cycles on 8x8 at rate 0.2)",
+        "2 MB per 100 cycles on 8x8 at rate 0.2)",
     )
     traffic.add_argument("--trace-bin", metavar="N", type=int_arg(1), help="with --trace: the bin width in cycles")
     traffic.add_argument(
@@ -175,6 +189,18 @@ def _parser() -> _Parser:
         f"(at most {MAX_SWEEP_RATES} rates)",
     )
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
+    bench = commands.add_parser(
+        "microbench", parents=[chip_args], help="run a benchmark Parallella owners ran on their boards"
+    )
+    bench.add_argument("kind", choices=microbench.KINDS)
+    bench.add_argument("--size", type=int_arg(1), help="dma, dram-write, dram-read: bytes moved (default 8192)")
+    bench.add_argument("--hops", type=_hops, help="roundtrip: distances such as 1,2,3 (default 1 to 6)")
+    bench.add_argument("--streams", type=int_arg(1), help="contention: streams crossing the measured one (default 3)")
+    bench.add_argument(
+        "--n", type=int_arg(1), help="matmul: matrix size, a multiple of the mesh side (default 32 per core)"
+    )
+    bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="dma: bandwidth against transfer size")
     return parser
 
 
@@ -203,6 +229,13 @@ def _window(text: str) -> tuple[float, float]:
     return start, end
 
 
+def _hops(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected distances such as 1,2,3, got {text!r}") from None
+
+
 def _coord(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*,\s*(\d+)\s*", text)
     if not match:
@@ -216,6 +249,8 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command == "info":
         print(describe_chip(chip))
         return 0
+    if args.command == "microbench":
+        return _microbench(chip, args)
     if args.plot and not args.sweep:
         raise UsageError("--plot draws a load sweep: give --sweep LO:HI:STEP too")
     if args.trace and args.sweep:
@@ -257,6 +292,59 @@ def _run(argv: Sequence[str] | None) -> int:
             out.write(trace_path, chip_trace.trace_json(trace_events(sim), metadata))
     print(describe_traffic(result))
     return 0
+
+
+def _microbench(chip: ChipConfig, args: argparse.Namespace) -> int:
+    """Run one microbenchmark, print its figures as a short table, write its JSON and plot."""
+    for option, kinds in _MICROBENCH_OPTIONS.items():
+        if getattr(args, option) is not None and args.kind not in kinds:
+            raise UsageError(f"--{option} applies to {', '.join(kinds)} only, not {args.kind}")
+    with OutputFiles() as out:
+        json_path = out.file(args.json, "--json")
+        plot_path = out.file(args.plot, "--plot")
+        result = _bench_result(chip, args)
+        if json_path:
+            out.write(json_path, json_text(result))
+        if plot_path:
+            out.write(plot_path, dma_bandwidth_figure(result["points"], chip.name))
+    print(describe_microbench(result))
+    return 0
+
+
+def _bench_result(chip: ChipConfig, args: argparse.Namespace) -> dict:
+    """The figures of the microbenchmark ``args.kind`` asks for."""
+    size = args.size if args.size is not None else 8192
+    if args.kind == "dma":
+        result = microbench.dma(chip, size)
+        if args.plot:
+            result["points"] = microbench.dma_sweep(chip, [s for s in microbench.DMA_SIZES if s < size] + [size])
+    elif args.kind in ("dram-write", "dram-read"):
+        result = (microbench.dram_write if args.kind == "dram-write" else microbench.dram_read)(chip, size)
+    elif args.kind == "roundtrip":
+        result = microbench.roundtrip(chip, args.hops)
+    elif args.kind == "contention":
+        result = microbench.contention(chip, args.streams if args.streams is not None else 3)
+    else:
+        result = microbench.matmul(chip, args.n if args.n is not None else 32 * chip.rows)
+    return {"kind": args.kind, "chip": chip.name, "clock_hz": chip.clock_hz, **result}
+
+
+def describe_microbench(result: dict) -> str:
+    """A short table of a microbenchmark's figures."""
+    lines = [f"{result['kind']} on {result['chip']} at {result['clock_hz'] / 1e6:g} MHz"]
+    if "points" in result and result["kind"] == "roundtrip":
+        lines += [f"  {'hops':>5} {'cycles':>9}"] + [f"  {p['hops']:>5} {p['cycles']:>9.1f}" for p in result["points"]]
+        lines.append(
+            f"  fit: {result['fixed_cycles']:.1f} cycles + {result['cycles_per_hop_each_way']:.2f} per hop each way"
+        )
+        return "\n".join(lines)
+    if "points" in result:
+        lines += [f"  {'bytes':>6} {'cycles':>9} {'MB/s':>9}"]
+        lines += [f"  {p['bytes']:>6} {p['cycles']:>9.1f} {p['mb_per_s']:>9.1f}" for p in result["points"]]
+    for key, value in result.items():
+        if key not in ("kind", "chip", "clock_hz", "points"):
+            lines.append(f"  {key:20} {value:.6g}" if isinstance(value, float) else f"  {key:20} {value}")
+    return "\n".join(lines)
 
 
 def _sweep(

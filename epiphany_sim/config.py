@@ -1,12 +1,16 @@
 """Chip parameters: one frozen, validated dataclass and the named presets.
 
-Every hardware number is a named field with its unit. Sources (see DESIGN.md section 1):
-the E16G301 and E64G401 datasheets and product pages (4x4 at up to 1 GHz, run at 600 MHz
-on the Parallella-16; 8x8 at 800 MHz; 32 KB per core; 6.4 GB/s off-chip on the E64),
-the Epiphany Architecture Reference (cMesh 8 bytes/cycle per link, 1.5 cycles per
-router hop, row-first routing, core 0 at row 32 / column 8, global address
-``row << 26 | col << 20``, 32 MB shared DRAM window at 0x8e000000, eLink one byte per
-cycle per direction) and the Epiphany-V paper (1024 cores, 64 KB per core).
+Every hardware number is a named field with its unit, set from a public source (cited on
+the field) or, where no source gives it, marked as an assumption. Two fields of the e16
+preset are fitted to two published measurements of a Parallella-16 (``dma_setup_cycles``
+and ``elink_write_overhead_bytes``; see ``ChipConfig``); every other preset uses the same
+per-core and per-link figures at its own clock.
+
+Sources: the Epiphany Architecture Reference (REV 14.03.11) for the meshes, routing, the
+DMA engine, the core's pipeline and the memory map; the E16G301 and E64G401 datasheets for
+the meshes, clocks and SRAM; the Parallella reference manual and the eLink protocol of the
+open-source Parallella FPGA design (github.com/parallella/oh, ``elink/README.md``) for the
+off-chip link; the Epiphany-V paper (arXiv:1610.01832) for the 1024-core preset.
 """
 
 from __future__ import annotations
@@ -32,19 +36,25 @@ CEILINGS: dict[str, int] = {
     "sram_bytes": 1 << 30,
     "sram_banks": 64,
     "dma_channels": 16,
+    "dma_outstanding_reads": 64,
     "router_fifo_depth": 64,
-    "cycles_per_mac": 10**6,
+    "loop_unroll": 1024,
     "cycles_per_activation": 10**6,
-    "cycles_per_add": 10**6,
-    "dram_latency_cycles": 10**6,
+    "dma_setup_cycles": 10**6,
+    "poll_cycles": 10**6,
+    "call_cycles": 10**6,
+    "branch_cycles": 10**6,
+    "fpu_latency_cycles": 10**6,
 }
-"""Upper bounds far beyond any Epiphany (1 GHz, 64 KB in 4 banks, 2 DMA channels, tens of
-cycles per operation) that keep a simulation's arrays and its integer clock within reach.
+"""Upper bounds far beyond any Epiphany (1 GHz, 64 KB in 4 banks, 2 DMA channels, hundreds
+of cycles per operation at most) that keep a simulation's arrays and its integer clock
+within reach.
 SRAM goes up to 1 GB, past the 1 MB a core's slot of the address map holds, because the
 single-core baseline of a speedup is given room for any network."""
-MAX_FABRIC_CYCLES = 256
-"""The most cycles a hop, a transaction on a link or the eLink crossing may take (the
-hardware's are 1.5 to 8): the interconnect keeps a timing wheel as long as the slowest."""
+MAX_FABRIC_CYCLES = 1024
+"""The most cycles a hop, a transaction on a link, the eLink crossing or a DRAM access may
+take (the hardware's are 1.5 to about 100): the interconnect keeps a timing wheel as long
+as the slowest of them."""
 MIN_CLOCK_HZ = 1e3
 """The slowest clock taken: below it a cycle's nanoseconds stop being a useful number."""
 _FABRIC_TIMES = (
@@ -54,7 +64,10 @@ _FABRIC_TIMES = (
     "cmesh_cycles_per_transaction",
     "xmesh_cycles_per_transaction",
     "rmesh_cycles_per_request",
-    "elink_cycles_per_transaction",
+    "elink_write_cycles_per_transaction",
+    "elink_read_cycles_per_request",
+    "dma_cycles_per_transaction",
+    "dram_latency_cycles",
 )
 
 
@@ -64,41 +77,79 @@ class ChipConfig:
 
     Attributes:
         name: preset name, shown in reports.
-        rows: mesh rows.
+        rows: mesh rows (E16G301: 4; E64G401: 8).
         cols: mesh columns.
-        clock_hz: core and mesh clock.
-        sram_bytes: local SRAM per core.
-        sram_banks: banks the SRAM is split into (equal size).
-        code_bytes: SRAM reserved at the start of bank 0 for interrupt vectors and code.
-        cycles_per_mac: cycles for one fused multiply-add at the achieved issue rate
-            (1.0 is the datasheet peak of 2 FLOP/cycle).
-        cycles_per_activation: cycles to evaluate one activation function (software exp
-            and divide; the FPU has no transcendental unit).
-        cycles_per_add: cycles for one float add or compare outside a MAC.
-        transaction_bytes: payload of one mesh transaction.
-        cmesh_bytes_per_cycle: on-chip write network bandwidth per directed link.
-        xmesh_bytes_per_cycle: bandwidth per directed link of the network that carries writes
-            across the chip boundary (its routers are the cMesh's kind; the eLink behind them
-            is what limits off-chip traffic).
-        hop_latency_cycles: latency of one router hop on any mesh.
-        router_fifo_depth: transactions each router input port holds. The architecture
-            reference gives the mesh one stage of buffering and one of pipelining per hop;
-            here a slot is claimed when a transaction starts across the link that feeds it,
-            so two slots are the least that lets one stream run at the full link rate.
-        write_overhead_cycles: fixed cost added once to every message (0: the datasheet
+        clock_hz: core and mesh clock (600 MHz on the Parallella-16; the E16G301 datasheet
+            allows 1 GHz; E64G401: 800 MHz).
+        sram_bytes: local SRAM per core (32 KB on both datasheets).
+        sram_banks: banks the SRAM is split into, equal in size (4 x 8 KB, reference).
+        code_bytes: SRAM reserved at the start of bank 0 for interrupt vectors and code
+            (assumed: 4 KB, the bank-0 share the SDK's linker scripts give code).
+        transaction_bytes: payload of one mesh transaction (a doubleword, reference).
+        cmesh_bytes_per_cycle: on-chip write network bandwidth per directed link (one
+            transaction per cycle, reference; 64 GB/s bisection at 1 GHz, E16G301 datasheet).
+        xmesh_bytes_per_cycle: bandwidth per directed link of the mesh that carries writes
+            across the chip boundary (its routers are the cMesh's kind; the eLink behind
+            them limits off-chip traffic).
+        rmesh_cycles_per_request: cycles a read request occupies each rMesh link (one read
+            request every 8 cycles, reference).
+        hop_latency_cycles: latency of one router hop on any mesh (1.5 cycles, reference;
+            1.5 ns per hop at 1 GHz, E16G301 datasheet).
+        router_fifo_depth: transactions each router input port holds. The reference gives
+            the mesh one stage of buffering and one of pipelining per hop; here a slot is
+            claimed when a transaction starts across the link that feeds it, so two slots
+            are the least that lets one stream run at the full link rate.
+        write_overhead_cycles: fixed cost added once to every message (0: the reference
             names none beyond hops and serialisation).
-        rmesh_cycles_per_request: cycles a read request occupies each rMesh link (the
-            read network carries one request every 8 cycles, 1/8 of the cMesh rate).
-        elink_bytes_per_cycle: off-chip link bandwidth per direction.
-        elink_latency_cycles: extra latency of crossing the chip boundary once.
-        elink_side: mesh edge the eLink to the host attaches to; all routers on that
-            edge share it.
-        dram_bytes: size of the shared DRAM window.
-        dram_latency_cycles: DRAM access latency on the host side, per read.
-        dram_base_address: Epiphany address of the DRAM window.
-        first_row: mesh row of core 0 in the global address map.
-        first_col: mesh column of core 0 in the global address map.
-        dma_channels: DMA channels per core.
+        dma_channels: DMA channels per core (2, reference).
+        dma_cycles_per_transaction: cycles the DMA engine spends per transaction it issues.
+            The reference's peak is one per cycle; no published measurement comes near it,
+            and we assume one every 2 cycles (the engine reads the source doubleword from a
+            local bank and writes it to the mesh in turns).
+        dma_setup_cycles: core cycles to start a DMA transfer and to see it finish:
+            computing and storing the six-word descriptor, starting the channel, polling its
+            status. Fitted on e16: an 8 KB DMA transfer to a neighbouring core takes 2,404
+            cycles on a Parallella-16 (1,949.88 MB/s in the e-bandwidth-test's MiB at
+            600 MHz); the 1,024 transactions take 2 cycles each, the last lands 2.5 cycles
+            after it leaves, and one 5-cycle iteration of the poll sees it: the rest, 350.5
+            cycles, is setup.
+        dma_outstanding_reads: read requests a DMA channel keeps in flight before it waits
+            for a reply (assumed 4: the reference says a channel waits for the last data to
+            return but publishes no bound).
+        poll_cycles: cycles of one iteration of a loop polling a local flag: a load whose
+            result the integer unit can use a cycle later, a compare, a taken branch (3
+            cycles), from the reference's pipeline table: 5.
+        call_cycles: cycles to call a compute kernel and return from it, its setup included
+            (two taken branches of 3 cycles and about 4 instructions of setup: 10).
+        branch_cycles: the penalty of a taken branch (3 cycles, reference), paid once per
+            trip of an unrolled loop.
+        fpu_latency_cycles: cycles before an FPU result can feed the next FPU instruction
+            (3, plus one with rounding: 4, reference).
+        loop_unroll: elements a compute loop handles per trip (assumed: 8, as a compiler
+            unrolls a loop of doubleword loads four times).
+        cycles_per_activation: cycles to evaluate one activation function (software exp
+            and divide; the FPU has no transcendental unit). Assumed: 20; the reference
+            gives no figure.
+        elink_bytes_per_cycle: off-chip link bandwidth per direction (8-bit DDR at half the
+            core clock: 1 byte per cycle, Parallella manual; 8 GB/s off chip at 1 GHz over
+            four links, E16G301 datasheet).
+        elink_write_overhead_bytes: bytes the eLink sends per write transaction beyond its
+            8 bytes of data (a burst repeats only the data, a lone write carries 6 more,
+            eLink protocol). Fitted on e16: a DMA write of 8 KB from a core into the DRAM
+            takes 9,504 cycles on a Parallella-16 (493 MB/s as printed): with the fitted
+            setup, 1,024 transactions of 9 bytes on the eLink take 9,576.5 cycles, 0.8% more,
+            the closest the half-cycle grain allows: 1 byte.
+        elink_read_request_bytes: bytes a read request takes on the eLink (its address and
+            return address: 14, eLink protocol).
+        elink_latency_cycles: extra latency of crossing the chip boundary once (0 assumed).
+        elink_side: mesh edge the eLink to the host attaches to (the DRAM window at
+            0x8e000000 lies east of the E16's cores: east).
+        dram_bytes: size of the shared DRAM window (32 MB, Parallella board files).
+        dram_latency_cycles: cycles from a read request reaching the DRAM until its reply
+            leaves (assumed 100; no published figure).
+        dram_base_address: Epiphany address of the DRAM window (0x8e000000, Parallella).
+        first_row: mesh row of core 0 in the global address map (32 on the E16G301).
+        first_col: mesh column of core 0 in the global address map (8).
     """
 
     name: str = "e16"
@@ -108,17 +159,26 @@ class ChipConfig:
     sram_bytes: int = 32 * 1024
     sram_banks: int = 4
     code_bytes: int = 4 * 1024
-    cycles_per_mac: float = 1.0
-    cycles_per_activation: float = 20.0
-    cycles_per_add: float = 1.0
     transaction_bytes: int = 8
     cmesh_bytes_per_cycle: float = 8.0
     xmesh_bytes_per_cycle: float = 8.0
+    rmesh_cycles_per_request: float = 8.0
     hop_latency_cycles: float = 1.5
     router_fifo_depth: int = 2
     write_overhead_cycles: float = 0.0
-    rmesh_cycles_per_request: float = 8.0
+    dma_channels: int = 2
+    dma_cycles_per_transaction: float = 2.0
+    dma_setup_cycles: float = 350.5
+    dma_outstanding_reads: int = 4
+    poll_cycles: float = 5.0
+    call_cycles: float = 10.0
+    branch_cycles: float = 3.0
+    fpu_latency_cycles: float = 4.0
+    loop_unroll: int = 8
+    cycles_per_activation: float = 20.0
     elink_bytes_per_cycle: float = 1.0
+    elink_write_overhead_bytes: float = 1.0
+    elink_read_request_bytes: float = 14.0
     elink_latency_cycles: float = 0.0
     elink_side: str = "east"
     dram_bytes: int = 32 * 1024 * 1024
@@ -126,7 +186,6 @@ class ChipConfig:
     dram_base_address: int = 0x8E000000
     first_row: int = 32
     first_col: int = 8
-    dma_channels: int = 2
 
     def __post_init__(self) -> None:
         for declared in dataclasses.fields(self):
@@ -140,7 +199,8 @@ class ChipConfig:
         positive = (
             "rows cols clock_hz sram_bytes sram_banks transaction_bytes "
             "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
-            "rmesh_cycles_per_request hop_latency_cycles router_fifo_depth"
+            "rmesh_cycles_per_request hop_latency_cycles router_fifo_depth dma_cycles_per_transaction "
+            "dma_outstanding_reads poll_cycles loop_unroll elink_read_request_bytes"
         ).split()
         for field in positive:
             if getattr(self, field) <= 0:
@@ -151,9 +211,9 @@ class ChipConfig:
         if self.clock_hz < MIN_CLOCK_HZ:
             raise ConfigError(f"chip field clock_hz must be >= {MIN_CLOCK_HZ:g}, got {self.clock_hz!r}")
         non_negative = (
-            "code_bytes cycles_per_mac cycles_per_activation cycles_per_add "
-            "write_overhead_cycles elink_latency_cycles "
-            "dram_latency_cycles first_row first_col"
+            "code_bytes cycles_per_activation write_overhead_cycles elink_latency_cycles dram_latency_cycles "
+            "first_row first_col dma_setup_cycles call_cycles branch_cycles fpu_latency_cycles "
+            "elink_write_overhead_bytes"
         ).split()
         for field in non_negative:
             if getattr(self, field) < 0:
@@ -203,8 +263,14 @@ class ChipConfig:
         return 1e9 / self.clock_hz
 
     @property
-    def elink_cycles_per_transaction(self) -> float:
-        return self.transaction_bytes / self.elink_bytes_per_cycle
+    def elink_write_cycles_per_transaction(self) -> float:
+        """Cycles a write transaction takes on the eLink, its overhead included."""
+        return (self.transaction_bytes + self.elink_write_overhead_bytes) / self.elink_bytes_per_cycle
+
+    @property
+    def elink_read_cycles_per_request(self) -> float:
+        """Cycles a read request takes on the eLink."""
+        return self.elink_read_request_bytes / self.elink_bytes_per_cycle
 
     @property
     def cmesh_cycles_per_transaction(self) -> float:

@@ -2,21 +2,31 @@
 
 Each method that takes simulated time is a simpy process generator; run it with
 ``yield from core.compute(...)`` inside the program's process. Every span of time the core
-spends is recorded as an ``Activity`` of kind ``compute``, ``wait`` (for data written by
-another core, or stalled on a remote read) or ``send`` (issuing the stores of a posted
-write into its router). Time in no activity is idle.
+spends is recorded as an ``Activity`` of kind ``compute``, ``wait`` (polling a flag for data
+another core writes, or stalled on a remote load) or ``send`` (issuing the stores of a
+posted write into its router, or programming its DMA engine). Time in no activity is idle.
+
+Costs a core pays (``ChipConfig``): a remote store issues one transaction per cycle and the
+core stalls while its port takes them; a wait polls a local flag in a loop of
+``poll_cycles``, so the core goes on one iteration after the data has arrived;
+a remote load stalls the core for the request's and the reply's round trip, one
+transaction at a time; starting a DMA transfer costs ``dma_setup_cycles``, after which the
+engine moves the data while the core goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import simpy
 
+from epiphany_sim.dma import Descriptor, runs
+from epiphany_sim.errors import MemoryAccessError, SimError
+from epiphany_sim.fabric import LOAD_WORDS
 from epiphany_sim.memory import WORD_BYTES, Buffer, LocalSram
-from epiphany_sim.mesh import HOST, Coord
+from epiphany_sim.mesh import Coord
 
 if TYPE_CHECKING:
     from epiphany_sim.chip import Chip
@@ -89,7 +99,7 @@ class Agent:
         offset: int,
         values: np.ndarray,
         label: str = "",
-        then: Callable[[], None] | None = None,
+        then: Callable[[], object] | None = None,
     ) -> Generator[simpy.Event, Any, None]:
         """A posted write of ``values`` into ``buffer`` of core ``dst`` (or ``HOST`` DRAM).
 
@@ -138,83 +148,131 @@ class Agent:
         if writes:
             yield arrived
 
-    def post(
-        self,
-        dst: tuple,
-        buffer: str,
-        offset: int,
-        values: np.ndarray,
-        label: str = "",
-        then: Callable[[], None] | None = None,
-    ) -> None:
-        """Hand a write to the DMA engine and go on at once (no core time is spent).
+    def dma(
+        self, descriptors: Sequence[Descriptor], then: Callable[[], object] | None = None, label: str = ""
+    ) -> Generator[simpy.Event, Any, None]:
+        """Program the DMA engine with a chain of descriptors and start it.
 
-        The transfer starts when one of the ``dma_channels`` channels is free; a channel
-        is busy until its transfer has left the core's port. ``then`` runs after the
-        values are stored at ``dst``.
+        The core spends ``dma_setup_cycles`` (``send`` time); the engine then moves the
+        elements on one of its channels while the core goes on, a transaction every
+        ``dma_cycles_per_transaction``. A descriptor from this node's buffer writes to another
+        node; one from another node's buffer into this node's reads, keeping up to
+        ``dma_outstanding_reads`` requests in flight. ``then`` runs once the last element of
+        the last descriptor has landed.
         """
-        values = _float32(values)
-        target = self._target(dst, buffer, offset, len(values))
-        if dst == self.node:
-            target.store(offset, values)
-            if then is not None:
-                then()
-            return
-        self.chip.fabric.post(
-            self.endpoint,
-            self.chip.fabric.endpoint(dst),
-            values.nbytes,
-            self.env.now,
-            values,
-            target.id,
-            offset,
-            dma=True,
-            then=then,
-            label=label,
-        )
+        if not descriptors:
+            raise SimError("a DMA chain needs at least one descriptor")
+        start = self.env.now
+        yield self.env.timeout(self.chip.config.dma_setup_cycles)
+        self._record("send", start, label or "DMA setup")
+        for k, descriptor in enumerate(descriptors):
+            last = k == len(descriptors) - 1
+            self._start_dma(descriptor, then if last else None, not last, label)
+
+    def _start_dma(self, d: Descriptor, then: Callable[[], object] | None, chained: bool, label: str) -> None:
+        fabric = self.chip.fabric
+        source = self.chip.memory_at(d.src)[d.src_buffer]
+        target = self.chip.memory_at(d.dst)[d.dst_buffer]
+        reads, writes = d.source_indices(), d.target_indices()
+        for buffer, index in ((source, reads), (target, writes)):
+            if index.min() < 0 or index.max() >= len(buffer.data):
+                raise MemoryAccessError(f"DMA descriptor reaches outside buffer {buffer.name!r} of {len(buffer.data)}")
+        if d.src == self.node and d.dst != self.node:
+            pieces = runs(writes)
+            for k, (first, n) in enumerate(pieces):
+                last = k == len(pieces) - 1
+                values = source.data[reads[first : first + n]]
+                fabric.post(
+                    self.endpoint,
+                    fabric.endpoint(d.dst),
+                    4 * n,
+                    self.env.now,
+                    values,
+                    target.id,
+                    int(writes[first]),
+                    dma=True,
+                    then=then if last else None,
+                    label=label,
+                    chain=chained or not last,
+                )
+        elif d.dst == self.node and d.src != self.node:
+            pieces = runs(reads, writes, limit=self.chip.config.transaction_bytes // WORD_BYTES)
+            there = fabric.endpoint(d.src)
+            for k, (first, n) in enumerate(pieces):
+                last = k == len(pieces) - 1
+                fabric.post_read(
+                    self.endpoint,
+                    there,
+                    source.word(int(reads[first])),
+                    n,
+                    self.env.now,
+                    target.id,
+                    int(writes[first]),
+                    dma=True,
+                    then=then if last else None,
+                    label=label,
+                    chain=chained or not last,
+                )
+        else:
+            raise SimError("a DMA descriptor moves data between this node's memory and another node's")
 
     def wait(self, buffer: str, count: int, label: str = "") -> Generator[simpy.Event, Any, None]:
-        """Wait until ``count`` elements have been written into own ``buffer`` in all."""
+        """Poll a flag until ``count`` elements have been written into own ``buffer`` in all."""
         target = self.chip.memory_at(self.node)[buffer]
-        if target.written >= count:
-            return
-        event = self.env.event()
-        target.add_waiter(count, event)
-        self.chip.pending_waits[id(event)] = lambda: (
-            f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
-        )
         start = self.env.now
-        yield event
-        del self.chip.pending_waits[id(event)]
-        self._record("wait", start, label or f"wait {buffer}")
+        if target.written < count:
+            event = self.env.event()
+            target.add_waiter(count, event)
+            self.chip.pending_waits[id(event)] = lambda: (
+                f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
+            )
+            yield event
+            del self.chip.pending_waits[id(event)]
+        yield from self._polled(start, label or f"wait {buffer}")
+
+    def poll(self, event: simpy.Event, label: str = "") -> Generator[simpy.Event, Any, None]:
+        """Poll a status until ``event`` has happened (a DMA transfer finished, say)."""
+        start = self.env.now
+        if not event.processed:
+            yield event
+        yield from self._polled(start, label or "poll")
+
+    def _polled(self, start: float, label: str) -> Generator[simpy.Event, Any, None]:
+        """End a poll loop that began at ``start`` and whose condition became true now: the
+        core notices it in the loop iteration that follows (``poll_cycles``), or in its first
+        if it was true from the start."""
+        yield self.env.timeout(self.chip.config.poll_cycles)
+        self._record("wait", start, label)
 
     def read(
         self, src: tuple, buffer: str, offset: int, n: int, label: str = ""
     ) -> Generator[simpy.Event, Any, np.ndarray]:
-        """Read ``n`` elements of ``buffer`` from core ``src`` (or ``HOST`` DRAM); stall until done.
+        """Load ``n`` elements of ``buffer`` from core ``src`` (or ``HOST`` DRAM); stall until done.
 
         Each transaction is a request on the read network and a reply on the write
-        network; loads are blocking, so transactions do not overlap.
+        network; loads are blocking, so one transaction is in flight at a time.
         """
         source = self.chip.memory_at(src)[buffer]
+        if offset < 0 or n < 0 or offset + n > len(source.data):
+            raise MemoryAccessError(f"read of {n} elements at {offset} is outside buffer {buffer!r}")
         fabric = self.chip.fabric
-        here, there = self.endpoint, fabric.endpoint(src)
         out = np.empty(n, dtype=np.float32)
-        per_tx = self.chip.config.transaction_bytes // out.itemsize
         start = self.env.now
-        latency = self.chip.config.dram_latency_cycles if src == HOST else 0.0
-        for first in range(0, n, per_tx):
-            count = min(per_tx, n - first)
+        area = fabric.load_area(self.endpoint)
+        for first in range(0, n, LOAD_WORDS):
+            count = min(LOAD_WORDS, n - first)
             arrived = self.env.event()
-            fabric.post(here, there, 0, self.env.now, network="r", then=arrived.succeed, label=f"read {buffer}")
+            fabric.post_read(
+                self.endpoint,
+                fabric.endpoint(src),
+                source.word(offset + first),
+                count,
+                self.env.now,
+                then=arrived.succeed,
+                label=label or f"read {buffer}",
+            )
             yield arrived
-            if latency:
-                yield self.env.timeout(latency)
-            chunk = source.load(offset + first, count)
-            replied = self.env.event()
-            fabric.post(there, here, chunk.nbytes, self.env.now, then=replied.succeed, label=f"reply {buffer}")
-            yield replied
-            out[first : first + count] = chunk
+            out[first : first + count] = fabric.memory[area : area + count]
         self._record("wait", start, label or f"read {buffer}", out.nbytes)
         return out
 

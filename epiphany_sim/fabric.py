@@ -54,6 +54,8 @@ _DIRS = {(0, 1): k.DIR_EAST, (0, -1): k.DIR_WEST, (1, 0): k.DIR_SOUTH, (-1, 0): 
 _NETS = ((k.NET_C, ""), (k.NET_R, "r"), (k.NET_X, "x"))
 _PORT_OF_NETWORK = {"c": k.PORT_C, "r": k.PORT_R}
 _GROW = 2
+LOAD_WORDS = 4096
+"""Words of each endpoint's load area, where the values of its own loads land."""
 
 
 def ticks(cycles: float) -> int:
@@ -219,6 +221,7 @@ class Fabric:
         self._rules_stale = False
         self._on_done: dict[int, Callable[[], Any]] = {}
         self._on_sent: dict[int, Callable[[], Any]] = {}
+        self._tokens = 0
         self.buffers: list[Any] = []
         """The ``memory.Buffer`` of each buffer id, which ``react`` wakes."""
         self._labels: dict[int, str] = {}
@@ -234,10 +237,12 @@ class Fabric:
             "r": ticks(chip.rmesh_cycles_per_request),
             "x": ticks(chip.xmesh_cycles_per_transaction),
         }
-        elink = ticks(chip.elink_cycles_per_transaction)
+        elink = {"x": ticks(chip.elink_write_cycles_per_transaction), "r": ticks(chip.elink_read_cycles_per_request)}
         elink_latency = ticks(chip.elink_latency_cycles)
-        n_routers = 3 * n + 2
-        self.elink_in_router, self.elink_out_router = 3 * n, 3 * n + 1
+        # The eLink's ends: writes and read requests coming in, writes and read requests going out.
+        elink_routers = {k.NET_ELINK_IN: "x", k.NET_ELINK_IN_R: "r", k.NET_ELINK_OUT: "x", k.NET_ELINK_OUT_R: "r"}
+        n_routers = 3 * n + len(elink_routers)
+        eid = {net: 3 * n + j for j, net in enumerate(elink_routers)}
         routers = np.zeros((n_routers, k.R_FIELDS), np.int64)
         routers[:, k.R_DIR :] = -1
         routers[:, k.R_NEXT] = k.NEVER
@@ -255,8 +260,8 @@ class Fabric:
                 coord = divmod(index, cols)
                 rid = mesh_router(net, coord)
                 routers[rid, [k.R_ROW, k.R_COL, k.R_NET]] = (coord[0], coord[1], net)
-        routers[self.elink_in_router, k.R_NET] = k.NET_ELINK_IN
-        routers[self.elink_out_router, k.R_NET] = k.NET_ELINK_OUT
+        for net, rid in eid.items():
+            routers[rid, k.R_NET] = net
 
         for rid in range(n_routers):
             net = int(routers[rid, k.R_NET])
@@ -273,14 +278,14 @@ class Fabric:
                 if net != k.NET_C and coord in edges:
                     input_of[(rid, "elink")] = len(in_rows)
                     in_rows.append([rid, kind_rate])
-            elif net == k.NET_ELINK_IN:
+            elif net in (k.NET_ELINK_IN, k.NET_ELINK_IN_R):
                 input_of[(rid, "host")] = len(in_rows)
-                in_rows.append([rid, elink])
+                in_rows.append([rid, elink[elink_routers[net]]])
             else:
-                for src_net, prefix in ((k.NET_X, "x"), (k.NET_R, "r")):
-                    for coord in edges:
-                        input_of[(rid, (src_net, coord))] = len(in_rows)
-                        in_rows.append([rid, rate[prefix]])
+                prefix = elink_routers[net]
+                for coord in edges:
+                    input_of[(rid, coord)] = len(in_rows)
+                    in_rows.append([rid, rate[prefix]])
             routers[rid, k.R_IN1] = len(in_rows)
 
         for rid in range(n_routers):
@@ -329,27 +334,30 @@ class Fabric:
                 if net != k.NET_C and coord in edges:
                     add_out(
                         k.DIR_OFF,
-                        input_of[(self.elink_out_router, (net, coord))],
+                        input_of[(eid[k.NET_ELINK_OUT if net == k.NET_X else k.NET_ELINK_OUT_R], coord)],
                         -1,
                         1,
                         kind_rate,
                         mesh.link(prefix + "edge-out", router(coord), ELINK),
                         0,
                     )
-            elif net == k.NET_ELINK_IN:
-                for into, prefix in ((k.NET_X, "x"), (k.NET_R, "r")):
-                    for coord in edges:
-                        add_out(
-                            -1,
-                            input_of[(mesh_router(into, coord), "elink")],
-                            -1,
-                            elink + elink_latency,
-                            rate[prefix],
-                            mesh.link(prefix + "edge-in", ELINK, router(coord)),
-                            0,
-                        )
+            elif net in (k.NET_ELINK_IN, k.NET_ELINK_IN_R):
+                prefix = elink_routers[net]
+                into = k.NET_X if prefix == "x" else k.NET_R
+                for coord in edges:
+                    # A transaction enters the mesh once all of it has crossed the eLink.
+                    add_out(
+                        -1,
+                        input_of[(mesh_router(into, coord), "elink")],
+                        -1,
+                        elink[prefix] + elink_latency,
+                        rate[prefix],
+                        mesh.link(prefix + "edge-in", ELINK, router(coord)),
+                        0,
+                    )
             else:
-                add_out(k.DIR_LOCAL, -1, self.host, elink_latency, elink, mesh.elink_out, 0)
+                out = mesh.elink_out if net == k.NET_ELINK_OUT else mesh.elink_rout
+                add_out(k.DIR_LOCAL, -1, self.host, elink_latency, elink[elink_routers[net]], out, 0)
             routers[rid, k.R_OUT1] = len(out_rows)
 
         self._routers = routers
@@ -361,14 +369,16 @@ class Fabric:
         self._inputs[self._outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self._outputs[fed, k.O_ROUTER]
         depth = chip.router_fifo_depth
         self._fifo = np.zeros((len(in_rows), depth, k.Q_FIELDS), np.int64)
-        n_slots = 1 + chip.dma_channels
+        n_slots = 1 + chip.dma_channels + 1  # the core's own, each DMA channel, replies to reads
         self._endpoints = np.zeros((n + 1, k.E_FIELDS), np.int64)
         self._endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL, k.E_ELINK_X, k.E_ELINK_R]] = -1
         self._endpoints[:, k.E_NEXT] = k.NEVER
-        first_out = int(routers[self.elink_in_router, k.R_OUT0])
         for index in range(n):
             edge = edges.index(mesh.edge_router(divmod(index, cols)))
-            self._endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (first_out + edge, first_out + len(edges) + edge)
+            self._endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (
+                int(routers[eid[k.NET_ELINK_IN], k.R_OUT0]) + edge,
+                int(routers[eid[k.NET_ELINK_IN_R], k.R_OUT0]) + edge,
+            )
         self._ports = np.zeros((n + 1, k.N_PORTS, k.P_FIELDS), np.int64)
         self._ports[:, :, k.P_FIFO] = -1
         for index in range(n):
@@ -378,13 +388,17 @@ class Fabric:
                 self._ports[index, port, k.P_RATE] = rate[prefix or "c"]
                 self._ports[index, port, k.P_LINK] = mesh.link(prefix + "inject", core_node(coord), router(coord))
                 self._inputs[self._ports[index, port, k.P_FIFO], k.I_UP_ENDPOINT] = index
-        self._ports[self.host, k.PORT_C, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (
-            input_of[(self.elink_in_router, "host")],
-            elink,
-            mesh.elink_in,
-        )
-        self._inputs[self._ports[self.host, k.PORT_C, k.P_FIFO], k.I_UP_ENDPOINT] = self.host
-        self._slots = np.full((n + 1, n_slots, 2), -1, np.int64)
+        for port, net, link in (
+            (k.PORT_C, k.NET_ELINK_IN, mesh.elink_in),
+            (k.PORT_R, k.NET_ELINK_IN_R, mesh.elink_rin),
+        ):
+            fifo = input_of[(eid[net], "host")]
+            self._ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, elink[elink_routers[net]], link)
+            self._inputs[fifo, k.I_UP_ENDPOINT] = self.host
+        self._slots = np.zeros((n + 1, n_slots, k.SL_FIELDS), np.int64)
+        self._slots[:, :, [k.SL_HEAD, k.SL_TAIL]] = -1
+        self._slots[:, 1:-1, k.SL_RATE] = ticks(chip.dma_cycles_per_transaction)
+        self._slots[:, :, k.SL_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
         sinks = int(np.count_nonzero(self._outputs[:, k.O_DEST] < 0))
         per_tick = sinks + k.N_PORTS * (n + 1)
         longest = int(
@@ -408,6 +422,7 @@ class Fabric:
         state[k.S_SIDE] = _SIDES[chip.elink_side]
         state[k.S_SLOTS] = n_slots
         state[k.S_WMASK] = slots - 1
+        state[k.S_DRAM_TICKS] = ticks(chip.dram_latency_cycles)
         self._state = state
         self._view = state.data  # a memoryview: fast reads of single fields from Python
         self._routes = k.route_table(state, routers, self._endpoints)
@@ -525,12 +540,12 @@ class Fabric:
         buffer: int = -1,
         offset_word: int = 0,
         dma: bool = False,
-        network: str = "c",
         then: Callable[[], Any] | None = None,
         sent: Callable[[], Any] | None = None,
         label: str = "",
+        chain: bool = False,
     ) -> int:
-        """Queue a message at endpoint ``src``; return its serial number.
+        """Queue a write at endpoint ``src``; return its serial number.
 
         Args:
             src: sending endpoint.
@@ -541,34 +556,119 @@ class Fabric:
             buffer: the id of the destination buffer the values land in (-1: none).
             offset_word: where in that buffer, in elements.
             dma: hand it to the sender's DMA engine rather than its own stores.
-            network: ``"c"`` for a write, ``"r"`` for a read request.
             then: called when the last transaction has arrived.
             sent: called when the last transaction has left the sender's port.
             label: what it carries, for records.
+            chain: the next message posted belongs to the same DMA transfer.
         """
+        words, pay = 0, -1
+        if values is not None:
+            words = len(values)
+            pay = self._reserve_payload(words)
+            self._pay[pay : pay + words] = values
+        addr = self._buffer_base[buffer] + offset_word if buffer >= 0 else -1
+        network = k.PORT_X if self.host in (src, dst) else k.PORT_C
+        flags = (k.F_DMA if dma else 0) | (k.F_CHAIN if chain else 0)
+        return self._post(src, dst, network, addr, buffer, words, n_bytes, pay, flags, at, dma, -1, then, sent, label)
+
+    def post_read(
+        self,
+        src: int,
+        dst: int,
+        source_word: int,
+        n_words: int,
+        at: float,
+        buffer: int = -1,
+        offset_word: int = 0,
+        dma: bool = False,
+        then: Callable[[], Any] | None = None,
+        label: str = "",
+        chain: bool = False,
+    ) -> None:
+        """Queue read requests at endpoint ``src`` for ``n_words`` elements at word ``source_word``
+        of the memory image, which belongs to endpoint ``dst``: one request per transaction,
+        sent over the read mesh; ``dst`` writes the values back when each request arrives.
+
+        They land in ``buffer`` at ``offset_word`` if given, else in ``src``'s load area (see
+        ``load_area``). ``dma``: the DMA engine issues them, keeping up to
+        ``dma_outstanding_reads`` in flight; else the endpoint's own loads, one at a time.
+        ``then`` is called once the last value has landed; ``chain``: the next message posted
+        belongs to the same DMA transfer.
+        """
+        per = self.chip.transaction_bytes // 4
+        base = self._buffer_base[buffer] + offset_word if buffer >= 0 else self.load_area(src)
+        if buffer < 0 and n_words > LOAD_WORDS:
+            raise SimError(f"a load of {n_words} elements is more than the {LOAD_WORDS} a load area holds")
+        pay = self._reserve_payload(n_words)
+        for first in range(0, n_words, per):
+            words = min(per, n_words - first)
+            last = first + per >= n_words
+            flags = k.F_READ | (k.F_DMA if dma else 0) | (k.F_CHAIN if chain or not last else 0)
+            self._post(
+                src,
+                dst,
+                k.PORT_R,
+                base + first,
+                buffer,
+                words,
+                0,
+                pay + first,
+                flags,
+                at,
+                dma,
+                source_word + first,
+                then if last else None,
+                None,
+                label,
+            )
+
+    def load_area(self, endpoint: int) -> int:
+        """Where the values an endpoint's own loads bring land: ``LOAD_WORDS`` words of the memory
+        image past every SRAM and the DRAM, one area per endpoint."""
+        return len(self.memory) - (self.n_cores + 1 - endpoint) * LOAD_WORDS
+
+    def _reserve_payload(self, words: int) -> int:
+        pay = self._pay_top
+        if pay + words > len(self._pay):
+            self._compact_payload(words)
+            pay = self._pay_top
+        self._pay_top = pay + words
+        return pay
+
+    def _post(
+        self,
+        src: int,
+        dst: int,
+        network: int,
+        addr: int,
+        buffer: int,
+        words: int,
+        n_bytes: int,
+        pay: int,
+        flags: int,
+        at: float,
+        dma: bool,
+        source: int,
+        then: Callable[[], Any] | None,
+        sent: Callable[[], Any] | None,
+        label: str,
+    ) -> int:
         view = self._view
         if view[k.S_FREE] == 0:
             self._grow_messages(len(self._msgs) + 1)
-        words, pay, addr = 0, -1, -1
-        if values is not None:
-            words = len(values)
-            pay = self._pay_top
-            if pay + words > len(self._pay):
-                self._compact_payload(words)
-                pay = self._pay_top
-            self._pay[pay : pay + words] = values
-            self._pay_top = pay + words
-            addr = self._buffer_base[buffer] + offset_word
-        net = _PORT_OF_NETWORK[network]
-        if network == "c" and (src == self.host or dst == self.host):
-            net = k.PORT_X
-        port = k.PORT_C if src == self.host else net
         tick = math.ceil(at * TICKS_PER_CYCLE - 1e-9)
         if tick < view[k.S_TICK]:
             raise SimError(f"a message posted at cycle {at:g} is behind the fabric, already at tick {view[k.S_TICK]}")
-        flags = (k.F_NOTIFY_SENT if sent else 0) | (k.F_NOTIFY_DONE if then else 0) | (k.F_DMA if dma else 0)
-        serial = view[k.S_SERIAL]
-        m = k.post_one(
+        token = -1
+        if then or sent:
+            token = self._tokens = self._tokens + 1
+            flags |= (k.F_NOTIFY_SENT if sent else 0) | (k.F_NOTIFY_DONE if then else 0)
+            if then:
+                self._on_done[token] = then
+            if sent:
+                self._on_sent[token] = sent
+        port = k.PORT_C if src == self.host and network != k.PORT_R else network
+        serial = k.post_one(
             self._state,
             self._msgs,
             self._free,
@@ -578,7 +678,7 @@ class Fabric:
             src,
             dst,
             port,
-            net,
+            network,
             addr,
             buffer,
             words,
@@ -587,14 +687,12 @@ class Fabric:
             flags,
             tick + self._overhead,
             dma,
+            source,
+            token,
         )
-        if then:
-            self._on_done[m] = then
-        if sent:
-            self._on_sent[m] = sent
         if self.record and label:
             self._labels[serial] = label
-        return serial
+        return int(serial)
 
     def post_many(self, src: np.ndarray, dst: np.ndarray, at_tick: np.ndarray, n_bytes: int) -> None:
         """Queue many payload-free messages at once (synthetic traffic): ``src[j]`` sends
@@ -739,11 +837,13 @@ class Fabric:
 
         src, dst, network, hops = column(k.C_SRC), column(k.C_DST), column(k.C_NET), column(k.C_HOPS)
         n = np.maximum(1, -(-column(k.C_BYTES) // 8))
-        t = hops * self._hop_ticks + n * np.where(network == k.PORT_R, self._rates["r"], self._rates["c"])
+        reads = network == k.PORT_R
+        t = hops * self._hop_ticks + n * np.where(reads, self._rates["r"], self._rates["c"])
         to_host = dst == self.host
         if to_host.any() or (src == self.host).any():
-            off_chip = hops * self._hop_ticks + n * self._elink + self._elink_latency
-            last = np.where(network == k.PORT_R, self._rates["r"], self._rates["x"])
+            crossing = n * np.where(reads, self._elink["r"], self._elink["x"]) + self._elink_latency
+            off_chip = hops * self._hop_ticks + crossing
+            last = np.where(reads, self._rates["r"], self._rates["x"])
             t = np.where(src == self.host, off_chip + last, np.where(to_host, off_chip + 1, t))
         return (t + self._overhead) / TICKS_PER_CYCLE
 

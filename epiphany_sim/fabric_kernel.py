@@ -41,15 +41,15 @@ import numpy as np
 compiled = numba.njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 _inlined = numba.njit(cache=True, inline="always", _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 
-# Networks a router belongs to; ``ELINK_IN`` and ``ELINK_OUT`` are the two ends of the
-# off-chip link, each modelled as one router.
-NET_C, NET_R, NET_X, NET_ELINK_IN, NET_ELINK_OUT = range(5)
+# Networks a router belongs to. The off-chip link is four routers: its incoming end for
+# writes and for read requests, and its outgoing end for each.
+NET_C, NET_R, NET_X, NET_ELINK_IN, NET_ELINK_IN_R, NET_ELINK_OUT, NET_ELINK_OUT_R = range(7)
 # Output directions of a mesh router: along the row, along the column, to its core, off chip.
 DIR_EAST, DIR_WEST, DIR_SOUTH, DIR_NORTH, DIR_LOCAL, DIR_OFF = range(6)
 N_DIRS = 6
 SIDE_EAST, SIDE_WEST, SIDE_NORTH, SIDE_SOUTH = range(4)
 # Ports a core injects through, one per network: writes to cores, read requests, writes off
-# chip. The host has one port, the eLink, into every network (its messages say which).
+# chip. The host has two, the eLink's write and read paths (``PORT_C`` and ``PORT_R``).
 PORT_C, PORT_R, PORT_X = range(3)
 N_PORTS = 3
 
@@ -73,9 +73,12 @@ E_FIELDS = 7
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
-# slots[e, s, :]: a queue of messages per source of an endpoint: slot 0 its own stores, then a
-# slot per DMA channel
-S_HEAD, S_TAIL = range(2)
+# slots[e, s, :]: a queue of messages per source of an endpoint: slot 0 its own stores and
+# loads, then a slot per DMA channel, then the replies to the read requests it serves.
+# SL_FREE: the tick the source may issue again (its rate); SL_OUT and SL_BOUND: its reads in
+# flight, and how many it may have.
+SL_HEAD, SL_TAIL, SL_FREE, SL_RATE, SL_OUT, SL_BOUND = range(6)
+SL_FIELDS = 6
 # links[l, :]: counters per directed link
 L_FLITS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
 L_FIELDS = 6
@@ -99,9 +102,17 @@ L_FIELDS = 6
     M_NEXT,
     M_SERIAL,
     M_HOPS,
-) = range(18)
-M_FIELDS = 18
-F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_DMA = 1, 2, 4, 8
+    M_FROM,
+    M_SLOT,
+    M_TOKEN,
+) = range(21)
+M_FIELDS = 21
+# M_FROM: a read request's source address at its target; M_SLOT: the slot a read request (and
+# so its reply) belongs to;
+# M_TOKEN: the number Python gave what it attached to the message (its reply keeps it).
+# F_READ: a read request; F_REPLY: the reply to one; F_CHAIN: the same transfer goes on in
+# the next message (a DMA channel takes them together).
+F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_DMA, F_READ, F_REPLY, F_CHAIN = 1, 2, 4, 8, 16, 32, 64
 # records[k, :]: one per completed message, when recording
 (C_SERIAL, C_SRC, C_DST, C_BYTES, C_POST, C_INJ, C_DEL, C_HOPS, C_FLAGS, C_BUF, C_NET) = range(11)
 C_FIELDS = 11
@@ -116,7 +127,7 @@ U_SRC, U_DST, U_BUF = range(3)
 # wheel[slot, k, :]: what happens at a future tick
 W_KIND, W_MSG, W_FLIT = range(3)
 KIND_DELIVER, KIND_SENT = 0, 1
-# wakes[k, :]: what Python must react to
+# wakes[k, :]: what Python must react to: a buffer's id, or a message's token
 WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
 # state[:]: scalars
 (
@@ -148,8 +159,9 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_BYTES_SENT,
     S_BYTES_DONE,
     S_SOON,
-) = range(28)
-S_FIELDS = 28
+    S_DRAM_TICKS,
+) = range(29)
+S_FIELDS = 29
 NEVER = np.int64(1) << 62
 
 # What ``advance`` returns.
@@ -157,13 +169,15 @@ DONE_LIMIT, DONE_WAKE, DONE_ROOM, DONE_IDLE, DONE_STUCK = 0, 1, 2, 3, 4
 
 
 @_inlined
-def route(state, routers, endpoints, r, dst, network):
-    """The output of router ``r`` a transaction for endpoint ``dst`` on ``network`` (a
-    ``PORT_*``) takes: along the row first, then along the column."""
+def route(state, routers, endpoints, r, dst):
+    """The output of router ``r`` a transaction for endpoint ``dst`` takes: along the row
+    first, then along the column."""
     net = routers[r, R_NET]
     if net == NET_ELINK_IN:
-        return endpoints[dst, E_ELINK_R] if network == PORT_R else endpoints[dst, E_ELINK_X]
-    if net == NET_ELINK_OUT:
+        return endpoints[dst, E_ELINK_X]
+    if net == NET_ELINK_IN_R:
+        return endpoints[dst, E_ELINK_R]
+    if net == NET_ELINK_OUT or net == NET_ELINK_OUT_R:
         return routers[r, R_DIR + DIR_LOCAL]
     row = routers[r, R_ROW]
     col = routers[r, R_COL]
@@ -222,8 +236,8 @@ def _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msg
     fifo[i, slot, Q_MSG] = m
     fifo[i, slot, Q_FLIT] = flit
     fifo[i, slot, Q_READY] = ready
-    if routers[r, R_NET] == NET_ELINK_IN:
-        fifo[i, slot, Q_OUT] = route(state, routers, endpoints, r, msgs[m, M_DST], msgs[m, M_NET])
+    if routers[r, R_NET] == NET_ELINK_IN or routers[r, R_NET] == NET_ELINK_IN_R:
+        fifo[i, slot, Q_OUT] = route(state, routers, endpoints, r, msgs[m, M_DST])
     else:
         fifo[i, slot, Q_OUT] = table[r, msgs[m, M_DST]]
     inputs[i, I_COUNT] += 1
@@ -298,45 +312,129 @@ def _enqueue_dma(msgs, endpoints, e, m):
 
 
 @_inlined
-def _complete(state, t, m, msgs, free, endpoints, act_e, bufs, rules, wakes, recs):
-    """A message's last transaction landed at tick ``t``: relays, wakes, records, then free it."""
+def _enqueue_slot(msgs, slots, e, s, m):
+    msgs[m, M_NEXT] = -1
+    tail = slots[e, s, SL_TAIL]
+    if tail < 0:
+        slots[e, s, SL_HEAD] = m
+    else:
+        msgs[tail, M_NEXT] = m
+    slots[e, s, SL_TAIL] = m
+
+
+@_inlined
+def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at):
+    """A message made inside the loop (a relay or a reply), counted as posted at tick ``at``."""
+    n = free[state[S_FREE] - 1]
+    state[S_FREE] -= 1
+    msgs[n, M_SRC] = src
+    msgs[n, M_DST] = dst
+    msgs[n, M_PORT] = port
+    msgs[n, M_NET] = network
+    msgs[n, M_ADDR] = addr
+    msgs[n, M_BUF] = buf
+    msgs[n, M_WORDS] = words
+    msgs[n, M_BYTES] = n_bytes
+    msgs[n, M_PAY] = pay
+    msgs[n, M_FLITS] = max(1, (n_bytes + 7) // 8)
+    msgs[n, M_SENT] = 0
+    msgs[n, M_DONE] = 0
+    msgs[n, M_FLAGS] = flags
+    msgs[n, M_POST] = at
+    msgs[n, M_INJ] = -1
+    msgs[n, M_NEXT] = -1
+    msgs[n, M_SERIAL] = state[S_SERIAL]
+    msgs[n, M_HOPS] = 0
+    msgs[n, M_FROM] = -1
+    msgs[n, M_SLOT] = -1
+    msgs[n, M_TOKEN] = -1
+    state[S_SERIAL] += 1
+    state[S_LIVE] += 1
+    state[S_BYTES_SENT] += n_bytes
+    return n
+
+
+@_inlined
+def _reply(state, t, m, msgs, free, endpoints, slots, act_e, mem, pay):
+    """A read request ``m`` reached its target at tick ``t``: the target reads the values now
+    and queues a write of them back to the requester (after the DRAM's latency for the host)."""
+    here = msgs[m, M_DST]
+    asker = msgs[m, M_SRC]
+    words = msgs[m, M_WORDS]
+    at = msgs[m, M_PAY]
+    for w in range(words):
+        pay[at + w] = mem[msgs[m, M_FROM] + w]
+    host = state[S_HOST]
+    network = PORT_X if here == host or asker == host else PORT_C
+    port = PORT_C if here == host else network
+    when = t + (state[S_DRAM_TICKS] if here == host else 0)
+    flags = F_REPLY | (msgs[m, M_FLAGS] & F_NOTIFY_DONE)
+    n = _new_message(
+        state,
+        msgs,
+        free,
+        here,
+        asker,
+        port,
+        network,
+        msgs[m, M_ADDR],
+        msgs[m, M_BUF],
+        words,
+        4 * words,
+        at,
+        flags,
+        when,
+    )
+    msgs[n, M_SLOT] = msgs[m, M_SLOT]
+    msgs[n, M_TOKEN] = msgs[m, M_TOKEN]
+    _enqueue_slot(msgs, slots, here, state[S_SLOTS] - 1, n)
+    endpoints[here, E_PENDING] += 1
+    _activate_endpoint(state, endpoints, act_e, here, when)
+
+
+@_inlined
+def _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wakes, recs, mem, pay):
+    """A message's last transaction landed at tick ``t``: replies, relays, wakes, records, then
+    free it."""
     state[S_LIVE] -= 1
     state[S_LAST] = t
     state[S_BYTES_DONE] += msgs[m, M_BYTES]
+    flags = msgs[m, M_FLAGS]
     b = msgs[m, M_BUF]
     here = msgs[m, M_DST]
-    if b >= 0:
+    if flags & F_READ:
+        _reply(state, t, m, msgs, free, endpoints, slots, act_e, mem, pay)
+    else:
+        if flags & F_REPLY:  # the requester may send another read request
+            slots[here, msgs[m, M_SLOT], SL_OUT] -= 1
+            _activate_endpoint(state, endpoints, act_e, here, t)
+        if flags & F_NOTIFY_DONE:
+            _wake(state, wakes, WAKE_DONE, msgs[m, M_TOKEN])
+    if b >= 0 and not flags & F_READ:
         for k in range(bufs[b, B_RULE0], bufs[b, B_RULE1]):
             if rules[k, U_SRC] != msgs[m, M_SRC]:
                 continue
-            n = free[state[S_FREE] - 1]
-            state[S_FREE] -= 1
             to_buf = rules[k, U_BUF]
-            msgs[n, M_SRC] = here
-            msgs[n, M_DST] = rules[k, U_DST]
-            msgs[n, M_PORT] = PORT_C
-            msgs[n, M_NET] = PORT_C
-            msgs[n, M_ADDR] = bufs[to_buf, B_BASE] + msgs[m, M_ADDR] - bufs[b, B_BASE]
-            msgs[n, M_BUF] = to_buf
-            msgs[n, M_WORDS] = msgs[m, M_WORDS]
-            msgs[n, M_BYTES] = msgs[m, M_BYTES]
-            msgs[n, M_PAY] = msgs[m, M_PAY]
-            msgs[n, M_FLITS] = msgs[m, M_FLITS]
-            msgs[n, M_SENT] = 0
-            msgs[n, M_DONE] = 0
-            msgs[n, M_FLAGS] = F_RELAYED | F_DMA
-            msgs[n, M_POST] = t
-            msgs[n, M_INJ] = -1
-            msgs[n, M_SERIAL] = state[S_SERIAL]
-            msgs[n, M_HOPS] = 0
-            state[S_SERIAL] += 1
-            state[S_LIVE] += 1
-            state[S_BYTES_SENT] += msgs[m, M_BYTES]
+            addr = bufs[to_buf, B_BASE] + msgs[m, M_ADDR] - bufs[b, B_BASE]
+            n = _new_message(
+                state,
+                msgs,
+                free,
+                here,
+                rules[k, U_DST],
+                PORT_C,
+                PORT_C,
+                addr,
+                to_buf,
+                msgs[m, M_WORDS],
+                msgs[m, M_BYTES],
+                msgs[m, M_PAY],
+                F_RELAYED | F_DMA,
+                t,
+            )
             _enqueue_dma(msgs, endpoints, here, n)
             endpoints[here, E_PENDING] += 1
             _activate_endpoint(state, endpoints, act_e, here, t)
-    if msgs[m, M_FLAGS] & F_NOTIFY_DONE:
-        _wake(state, wakes, WAKE_DONE, m)
     if state[S_RECORD]:
         k = state[S_RECS]
         recs[k, C_SERIAL] = msgs[m, M_SERIAL]
@@ -347,7 +445,7 @@ def _complete(state, t, m, msgs, free, endpoints, act_e, bufs, rules, wakes, rec
         recs[k, C_INJ] = msgs[m, M_INJ]
         recs[k, C_DEL] = t
         recs[k, C_HOPS] = msgs[m, M_HOPS]
-        recs[k, C_FLAGS] = msgs[m, M_FLAGS]
+        recs[k, C_FLAGS] = flags
         recs[k, C_BUF] = b
         recs[k, C_NET] = msgs[m, M_NET]
         state[S_RECS] = k + 1
@@ -356,18 +454,18 @@ def _complete(state, t, m, msgs, free, endpoints, act_e, bufs, rules, wakes, rec
 
 
 @_inlined
-def _deliver_due(state, t, msgs, free, endpoints, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
+def _deliver_due(state, t, msgs, free, endpoints, slots, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
     """Step 1 of tick ``t``: land what is due and note whom it wakes."""
     slot = t & state[S_WMASK]
     n = wheel_n[slot]
     for k in range(n):
         m = wheel[slot, k, W_MSG]
         if wheel[slot, k, W_KIND] == KIND_SENT:
-            _wake(state, wakes, WAKE_SENT, m)
+            _wake(state, wakes, WAKE_SENT, msgs[m, M_TOKEN])
             continue
         flit = wheel[slot, k, W_FLIT]
         lo = 2 * flit
-        hi = min(lo + 2, msgs[m, M_WORDS])
+        hi = min(lo + 2, msgs[m, M_WORDS]) if not msgs[m, M_FLAGS] & F_READ else lo  # a request carries none
         addr = msgs[m, M_ADDR]
         if addr >= 0 and hi > lo:
             src = msgs[m, M_PAY]
@@ -381,7 +479,7 @@ def _deliver_due(state, t, msgs, free, endpoints, act_e, bufs, rules, wheel, whe
                 _wake(state, wakes, WAKE_BUFFER, b)
         msgs[m, M_DONE] += 1
         if msgs[m, M_DONE] == msgs[m, M_FLITS]:
-            _complete(state, t, m, msgs, free, endpoints, act_e, bufs, rules, wakes, recs)
+            _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wakes, recs, mem, pay)
     wheel_n[slot] = 0
     state[S_WHEEL] -= n
 
@@ -442,6 +540,7 @@ def _inject(
 ):
     """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
     n_slots = state[S_SLOTS]
+    replies = n_slots - 1
     kept = 0
     for a in range(state[S_ACT_E]):
         e = act_e[a]
@@ -450,80 +549,87 @@ def _inject(
             kept += 1
             state[S_SOON] = min(state[S_SOON], endpoints[e, E_NEXT])
             continue
-        endpoints[e, E_NEXT] = NEVER
-        soon = NEVER
-        # Idle DMA channels take the next posted DMA transfer.
-        for s in range(1, n_slots):
+        # Idle DMA channels take the next posted DMA transfer, all the messages of its chain.
+        for s in range(1, replies):
             head = endpoints[e, E_DMA_HEAD]
-            if head < 0:
+            if head < 0 or msgs[head, M_POST] > t:
                 break
-            if slots[e, s, S_HEAD] >= 0:
+            if slots[e, s, SL_HEAD] >= 0:
                 continue
-            if msgs[head, M_POST] > t:
-                soon = min(soon, msgs[head, M_POST])
-                break
-            endpoints[e, E_DMA_HEAD] = msgs[head, M_NEXT]
-            if msgs[head, M_NEXT] < 0:
+            while head >= 0:
+                nxt = msgs[head, M_NEXT]
+                _enqueue_slot(msgs, slots, e, s, head)
+                last = not msgs[head, M_FLAGS] & F_CHAIN
+                head = nxt
+                if last:
+                    break
+            endpoints[e, E_DMA_HEAD] = head
+            if head < 0:
                 endpoints[e, E_DMA_TAIL] = -1
-            msgs[head, M_NEXT] = -1
-            slots[e, s, S_HEAD] = head
-            slots[e, s, S_TAIL] = head
         for p in range(N_PORTS):
             i = ports[e, p, P_FIFO]
-            if i < 0:
+            if i < 0 or ports[e, p, P_FREE] > t:
                 continue
             chosen = -1
             for s in range(n_slots):
-                m = slots[e, s, S_HEAD]
-                if m < 0 or msgs[m, M_PORT] != p:
+                m = slots[e, s, SL_HEAD]
+                if m < 0 or msgs[m, M_PORT] != p or msgs[m, M_POST] > t or slots[e, s, SL_FREE] > t:
                     continue
-                if msgs[m, M_POST] > t:
-                    soon = min(soon, msgs[m, M_POST])
+                if msgs[m, M_FLAGS] & F_READ and slots[e, s, SL_OUT] >= slots[e, s, SL_BOUND]:
                     continue
-                if chosen < 0 or (s > 0 and msgs[m, M_SERIAL] < msgs[slots[e, chosen, S_HEAD], M_SERIAL]):
+                # Replies to read requests first, then the core's own stores and loads, then the
+                # DMA channel whose transfer was posted first.
+                if s == replies or s == 0 or chosen < 0:
                     chosen = s
-                if chosen == 0:
+                elif chosen != 0 and msgs[m, M_SERIAL] < msgs[slots[e, chosen, SL_HEAD], M_SERIAL]:
+                    chosen = s
+                if chosen == replies:
                     break
-            if chosen < 0:
-                continue
-            if ports[e, p, P_FREE] > t:
-                soon = min(soon, ports[e, p, P_FREE])
-                continue
-            if not _room(state, inputs, i, t):
-                continue  # the router's pop of this FIFO brings the endpoint back
-            m = slots[e, chosen, S_HEAD]
+            if chosen < 0 or not _room(state, inputs, i, t):
+                continue  # a full FIFO: the router's pop of it brings the endpoint back
+            m = slots[e, chosen, SL_HEAD]
             flit = msgs[m, M_SENT]
+            if msgs[m, M_FLAGS] & F_READ:
+                msgs[m, M_SLOT] = chosen  # its reply frees a place in this source's reads in flight
             rate = ports[e, p, P_RATE]
             _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, t, msgs, table)
             ports[e, p, P_FREE] = t + rate
+            slots[e, chosen, SL_FREE] = t + slots[e, chosen, SL_RATE]
             link = ports[e, p, P_LINK]
             _count(links, link, _flit_bytes(msgs, m, flit), rate, 0, flit == 0)
             _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
             msgs[m, M_SENT] = flit + 1
-            after = m  # what this source sends next, and so when the port is worth a look again
             if flit + 1 == msgs[m, M_FLITS]:
                 msgs[m, M_INJ] = t + rate
                 nxt = msgs[m, M_NEXT]
-                slots[e, chosen, S_HEAD] = nxt
+                slots[e, chosen, SL_HEAD] = nxt
                 if nxt < 0:
-                    slots[e, chosen, S_TAIL] = -1
+                    slots[e, chosen, SL_TAIL] = -1
                 msgs[m, M_NEXT] = -1
                 endpoints[e, E_PENDING] -= 1
+                if msgs[m, M_FLAGS] & F_READ:
+                    slots[e, chosen, SL_OUT] += 1
                 if msgs[m, M_FLAGS] & F_NOTIFY_SENT:
                     _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
-                after = nxt
-            if after >= 0 or chosen > 0:  # a DMA channel may take the next transfer once the port is free
-                soon = min(soon, max(t + rate, msgs[after, M_POST]) if after >= 0 else t + rate)
-            for other in range(n_slots):  # the other sources on this port wait for it too
-                o_m = slots[e, other, S_HEAD]
-                if other != chosen and o_m >= 0 and msgs[o_m, M_PORT] == p:
-                    soon = min(soon, max(t + rate, msgs[o_m, M_POST]))
-        if soon < endpoints[e, E_NEXT]:
-            endpoints[e, E_NEXT] = soon
+        # When this endpoint is worth a look again: the earliest tick at which one of its
+        # sources has a transaction, its rate allows it and its port is free. A source held
+        # back by its reads in flight, or by a full FIFO, is brought back by what frees it.
+        soon = NEVER
+        for s in range(n_slots):
+            m = slots[e, s, SL_HEAD]
+            if m < 0:
+                if 0 < s < replies and endpoints[e, E_DMA_HEAD] >= 0:
+                    soon = min(soon, max(t + 1, slots[e, s, SL_FREE], msgs[endpoints[e, E_DMA_HEAD], M_POST]))
+                continue
+            if msgs[m, M_FLAGS] & F_READ and slots[e, s, SL_OUT] >= slots[e, s, SL_BOUND]:
+                continue
+            ready = max(msgs[m, M_POST], slots[e, s, SL_FREE], ports[e, msgs[m, M_PORT], P_FREE])
+            soon = min(soon, max(ready, t + 1))
+        endpoints[e, E_NEXT] = soon
         if endpoints[e, E_PENDING] > 0:
             act_e[kept] = e
             kept += 1
-            state[S_SOON] = min(state[S_SOON], endpoints[e, E_NEXT])
+            state[S_SOON] = min(state[S_SOON], soon)
         else:
             endpoints[e, E_ACTIVE] = 0
             endpoints[e, E_NEXT] = NEVER
@@ -707,7 +813,9 @@ def advance(
                 return DONE_ROOM
             if state[S_BIN_TICKS] > 0 and (t + 64 * state[S_BIN_TICKS]) // state[S_BIN_TICKS] >= bins.shape[1]:
                 return DONE_ROOM
-            _deliver_due(state, t, msgs, free, endpoints, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay)
+            _deliver_due(
+                state, t, msgs, free, endpoints, slots, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay
+            )
             state[S_PHASE] = 1
             if state[S_WAKES]:
                 return DONE_WAKE
@@ -787,15 +895,18 @@ def post_bulk(state, msgs, free, endpoints, slots, act_e, src, dst, at, n_bytes)
         msgs[m, M_NEXT] = -1
         msgs[m, M_SERIAL] = state[S_SERIAL]
         msgs[m, M_HOPS] = 0
+        msgs[m, M_FROM] = -1
+        msgs[m, M_SLOT] = -1
+        msgs[m, M_TOKEN] = -1
         state[S_SERIAL] += 1
         state[S_LIVE] += 1
         state[S_BYTES_SENT] += n_bytes
-        tail = slots[e, 0, S_TAIL]
+        tail = slots[e, 0, SL_TAIL]
         if tail < 0:
-            slots[e, 0, S_HEAD] = m
+            slots[e, 0, SL_HEAD] = m
         else:
             msgs[tail, M_NEXT] = m
-        slots[e, 0, S_TAIL] = m
+        slots[e, 0, SL_TAIL] = m
         endpoints[e, E_PENDING] += 1
         _activate_endpoint(state, endpoints, act_e, e, at[j])
 
@@ -805,52 +916,46 @@ def route_table(state, routers, endpoints):
     """``route`` of every mesh router (and the eLink's outgoing end) to every endpoint."""
     table = np.full((routers.shape[0], endpoints.shape[0]), -1, np.int32)
     for r in range(routers.shape[0]):
-        if routers[r, R_NET] == NET_ELINK_IN:
+        if routers[r, R_NET] == NET_ELINK_IN or routers[r, R_NET] == NET_ELINK_IN_R:
             continue
         for dst in range(endpoints.shape[0]):
-            table[r, dst] = route(state, routers, endpoints, r, dst, PORT_C)
+            table[r, dst] = route(state, routers, endpoints, r, dst)
     return table
 
 
 @compiled
 def post_one(
-    state, msgs, free, endpoints, slots, act_e, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at, dma
+    state,
+    msgs,
+    free,
+    endpoints,
+    slots,
+    act_e,
+    src,
+    dst,
+    port,
+    network,
+    addr,
+    buf,
+    words,
+    n_bytes,
+    pay,
+    flags,
+    at,
+    dma,
+    source,
+    token,
 ):
-    """Queue one message at endpoint ``src`` (its store slot, or its DMA queue if ``dma``);
-    return its message id. The caller has made sure a free id exists."""
-    top = state[S_FREE] - 1
-    m = free[top]
-    state[S_FREE] = top
-    msgs[m, M_SRC] = src
-    msgs[m, M_DST] = dst
-    msgs[m, M_PORT] = port
-    msgs[m, M_NET] = network
-    msgs[m, M_ADDR] = addr
-    msgs[m, M_BUF] = buf
-    msgs[m, M_WORDS] = words
-    msgs[m, M_BYTES] = n_bytes
-    msgs[m, M_PAY] = pay
-    msgs[m, M_FLITS] = max(1, (n_bytes + 7) // 8)
-    msgs[m, M_SENT] = 0
-    msgs[m, M_DONE] = 0
-    msgs[m, M_FLAGS] = flags
-    msgs[m, M_POST] = at
-    msgs[m, M_INJ] = -1
-    msgs[m, M_NEXT] = -1
-    msgs[m, M_SERIAL] = state[S_SERIAL]
-    msgs[m, M_HOPS] = 0
-    state[S_SERIAL] += 1
-    state[S_LIVE] += 1
-    state[S_BYTES_SENT] += n_bytes
+    """Queue one message at endpoint ``src`` (its own slot, or its DMA queue if ``dma``) and
+    return its serial number; ``source`` is a read request's address at its target. The
+    caller has made sure a free id exists."""
+    m = _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at)
+    msgs[m, M_FROM] = source
+    msgs[m, M_TOKEN] = token
     if dma:
         _enqueue_dma(msgs, endpoints, src, m)
     else:
-        tail = slots[src, 0, S_TAIL]
-        if tail < 0:
-            slots[src, 0, S_HEAD] = m
-        else:
-            msgs[tail, M_NEXT] = m
-        slots[src, 0, S_TAIL] = m
+        _enqueue_slot(msgs, slots, src, 0, m)
     endpoints[src, E_PENDING] += 1
     _activate_endpoint(state, endpoints, act_e, src, at)
-    return m
+    return msgs[m, M_SERIAL]

@@ -40,19 +40,26 @@ class Buffer:
         waiters: ``(count, event)`` pairs to trigger once ``written`` reaches ``count``.
     """
 
-    __slots__ = ("name", "offset_bytes", "data", "id", "waiters", "_fabric")
+    __slots__ = ("name", "offset_bytes", "data", "id", "waiters", "_fabric", "_base_word")
 
-    def __init__(self, name: str, offset_bytes: int, data: np.ndarray, fabric: Fabric, ident: int) -> None:
+    def __init__(
+        self, name: str, offset_bytes: int, data: np.ndarray, fabric: Fabric, ident: int, base_word: int
+    ) -> None:
         self.name = name
         self.offset_bytes = offset_bytes
         self.data = data
         self.id = ident
+        self._base_word = base_word
         self.waiters: list[tuple[int, simpy.Event]] = []
         self._fabric = fabric
 
     @property
     def n_bytes(self) -> int:
         return int(self.data.nbytes)
+
+    def word(self, index: int) -> int:
+        """The memory image's word that holds element ``index``."""
+        return self._base_word + index
 
     @property
     def written(self) -> int:
@@ -149,7 +156,7 @@ class Memory:
         word = self._base_word + self._top // WORD_BYTES
         data = self._fabric.memory[word : word + n]
         data[:] = np.nan
-        buffer = Buffer(name, self._top, data, self._fabric, self._fabric.add_buffer(name, word, n))
+        buffer = Buffer(name, self._top, data, self._fabric, self._fabric.add_buffer(name, word, n), word)
         self._fabric.buffers.append(buffer)
         self._top += size
         self.peak_bytes = max(self.peak_bytes, self._top)

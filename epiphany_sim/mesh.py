@@ -35,7 +35,8 @@ ELINK = ("elink",)
 # (``cmesh``), router to its core (``eject``); "r" and "x" prefix the read-request and
 # off-chip networks' own. ``xedge-in`` and ``redge-in`` join the eLink's incoming end to an
 # xMesh or rMesh edge router, ``xedge-out`` and ``redge-out`` join such a router to its
-# outgoing end, and ``elink-in`` and ``elink-out`` are the off-chip link itself.
+# outgoing end; ``elink-in`` and ``elink-out`` are the off-chip link's write paths into the
+# chip and out of it, ``elink-rin`` and ``elink-rout`` its read-request paths.
 KINDS = (
     "inject",
     "cmesh",
@@ -52,6 +53,8 @@ KINDS = (
     "redge-out",
     "elink-in",
     "elink-out",
+    "elink-rin",
+    "elink-rout",
 )
 MESH_KINDS = ("cmesh", "rmesh", "xmesh")
 INJECT_KINDS = ("inject", "rinject", "xinject")  # what the cores put on chip
@@ -114,6 +117,8 @@ class Mesh:
                     self._add("redge-out", router((r, c)), ELINK)
         self.elink_out = self._add("elink-out", ELINK, HOST)
         self.elink_in = self._add("elink-in", HOST, ELINK)
+        self.elink_rout = self._add("elink-rout", ELINK, HOST)
+        self.elink_rin = self._add("elink-rin", HOST, ELINK)
 
     def neighbours(self, coord: Coord) -> list[Coord]:
         """The mesh neighbours of a router, east, west, south, north, those that exist."""
@@ -204,7 +209,10 @@ class Mesh:
             prefix = "r" if network == "r" else "x"
             self.check(target)
             start = self.edge_router(target)
-            links = [self.elink_in, self.link(prefix + "edge-in", ELINK, router(start))]
+            links = [
+                self.elink_rin if network == "r" else self.elink_in,
+                self.link(prefix + "edge-in", ELINK, router(start)),
+            ]
             links += self._mesh_links(self.router_path(start, target), prefix + "mesh")
             return (*links, self.link(prefix + "eject", router(target), core_node(target)))
         source = cast(Coord, src)
@@ -215,7 +223,8 @@ class Mesh:
         if dst == HOST:
             edge = self.edge_router(source)
             links += self._mesh_links(self.router_path(source, edge), mesh_kind)
-            return (*links, self.link(prefix + "edge-out", router(edge), ELINK), self.elink_out)
+            out = self.elink_rout if network == "r" else self.elink_out
+            return (*links, self.link(prefix + "edge-out", router(edge), ELINK), out)
         target = cast(Coord, dst)
         self.check(target)
         links += self._mesh_links(self.router_path(source, target), mesh_kind)

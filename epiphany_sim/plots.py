@@ -92,3 +92,18 @@ def load_latency_figure(results: Sequence[TrafficResult]) -> bytes:
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def dma_bandwidth_figure(points: Sequence[dict], chip: str) -> bytes:
+    """PNG of a DMA transfer's bandwidth against its size (``microbench.dma_sweep``)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
+    ax.plot([p["bytes"] for p in points], [p["mb_per_s"] for p in points], "o-", color="#1f77b4")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("transfer size (bytes)")
+    ax.set_ylabel("MB/s (MiB per second, as the Parallella benchmarks print it)")
+    ax.set_title(f"DMA from a core to its neighbour on {chip}: setup, then 2 cycles per 8 bytes")
+    ax.grid(alpha=0.3)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -3,8 +3,9 @@
 A strategy turns a network into one op list per core. Ops read and write only the core's
 own SRAM buffers; values reach another core only through ``Send`` (a posted write the core
 issues) or a relay (the receiving core's DMA engine forwarding what arrived, see
-``Relay``). Costs come from the chip config: ``cycles_per_mac`` per product,
-``cycles_per_add`` per addition, ``cycles_per_activation`` per activation.
+``Relay``). Each op charges the cycles of its kernel on an Epiphany core
+(``epiphany_sim.costs``): a dot product for ``Mac``, a sum for ``Sum``, a bias and an
+activation for ``Activate``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from epiphany_sim import costs
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
 from epiphany_sim.mesh import HOST, Coord
@@ -165,16 +167,16 @@ def run_ops(core: Core, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
             xs = x[op.x_offset : op.x_offset + op.n * op.x_stride : op.x_stride]
             w = sram[op.w].data[op.w_offset : op.w_offset + op.n]
             value = np.dot(xs, w)
-            yield from core.compute(op.n * cfg.cycles_per_mac, op.label)
+            yield from core.compute(costs.dot_cycles(cfg, op.n, op.x_stride != 1), op.label)
             sram[op.out].store(op.out_index, np.array([value], dtype=np.float32))
         elif isinstance(op, Sum):
             out = sram[op.out]
             total = out.data[op.out_index] + np.sum(sram[op.src].data[op.offset : op.offset + op.n], dtype=np.float32)
-            yield from core.compute(op.n * cfg.cycles_per_add, op.label)
+            yield from core.compute(costs.sum_cycles(cfg, op.n), op.label)
             out.store(op.out_index, np.array([total], dtype=np.float32))
         elif isinstance(op, Activate):
             z = sram[op.src].data[op.src_index] + sram[op.bias].data[op.bias_index]
-            yield from core.compute(cfg.cycles_per_add + cfg.cycles_per_activation, op.label)
+            yield from core.compute(costs.activation_cycles(cfg), op.label)
             sram[op.out].store(op.out_index, activate(op.activation, np.array([z], dtype=np.float32)))
         elif isinstance(op, Send):
             values = sram[op.src].data[op.src_offset : op.src_offset + op.n]

@@ -123,7 +123,7 @@ INPUTS: dict[str, bytes | None] = {
     "random": bytes(range(256)),
     "missing": None,
 }
-CHIP_FIELDS = ["clock_hz", "hop_latency_cycles", "cycles_per_mac", "rows", "sram_bytes", "dram_base_address", "bogus"]
+CHIP_FIELDS = ["clock_hz", "hop_latency_cycles", "fpu_latency_cycles", "rows", "sram_bytes", "dram_base_address", "x"]
 CHIP_VALUES = ["nan", "inf", "-1", "0", "2", "2.5", "1e30", "0x8e000000", '"x"', "true", "[1]"]
 SPECS = {
     "good": 'chips = ["2x2"]\nlayers = ["6,5,3"]\nstrategies = ["partitioned"]\n',
@@ -228,7 +228,7 @@ CHIPS = _either(["e16", "e64", "2x2", "1x1", "3x1"], ["64x64", "0x4", *BAD_NAMES
 TOML = st.tuples(
     st.just("toml"),
     _either(
-        ["clock_hz = 1e9\n", "[chip]\ncycles_per_mac = 2.0\n", "hop_latency_cycles = 2\n"],
+        ["clock_hz = 1e9\n", "[chip]\ncycles_per_activation = 30.0\n", "hop_latency_cycles = 2\n"],
         ["", "rows = = 2\n", "\udcff", *(f"{f} = {v}\n" for f in CHIP_FIELDS for v in CHIP_VALUES)],
     ),
 )

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 import simpy
 
+from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.memory import Buffer
@@ -272,7 +273,7 @@ class Sync(DataParallel):
             if b < len(rows):
                 yield from self.local_step(k, rows[b])
                 update = p.get(core) - sram[BASE].data
-                yield from core.compute(p.size * cfg.cycles_per_add, "own update")
+                yield from core.compute(costs.axpy_cycles(cfg, p.size), "own update")
             else:
                 update = np.zeros(p.size, dtype=F32)
             for offset, n in p.chunks():  # reduce up the chain
@@ -280,12 +281,12 @@ class Sync(DataParallel):
                 if down is not None:
                     yield from core.wait(SUM, g * p.size + offset + n, "wait partial update")
                     part = sram[SUM].data[offset : offset + n] + part
-                    yield from core.compute(n * cfg.cycles_per_add, "add update")
+                    yield from core.compute(costs.axpy_cycles(cfg, n), "add update")
                 if up is not None:
                     yield from core.write(up, SUM, offset, part, "partial update")
                 else:
                     new = sram[BASE].data[offset : offset + n] + part / F32(m)
-                    yield from compute_store(core, NEW, offset, new, n * cfg.cycles_per_mac, "average update")
+                    yield from compute_store(core, NEW, offset, new, costs.axpy_cycles(cfg, n), "average update")
                     if down is not None:
                         yield from core.write(down, NEW, offset, new, "new parameters")
             if up is not None:  # the new parameters come back down the chain
@@ -294,7 +295,7 @@ class Sync(DataParallel):
                     if down is not None:
                         yield from core.write(down, NEW, offset, sram[NEW].data[offset : offset + n], "new parameters")
             new = sram[NEW].data.copy()
-            yield from core.compute(2 * p.size * cfg.cycles_per_add, "take new parameters")
+            yield from core.compute(costs.copy_cycles(cfg, 2 * p.size), "take new parameters")
             p.put(core, new)
             sram[BASE].store(0, new)
 
@@ -355,7 +356,7 @@ class Downpour(DataParallel):
                 yield from core.write(client, GRANT, 0, np.array([1.0], dtype=F32), "grant push")
                 yield from core.wait(INBOX, self.pushes * p.size, "wait for the update")
                 new = sram[SERVER_PARAMS].data + sram[INBOX].data / F32(self.hp.div)
-                yield from compute_store(core, SERVER_PARAMS, 0, new, p.size * cfg.cycles_per_mac, "apply update")
+                yield from compute_store(core, SERVER_PARAMS, 0, new, costs.axpy_cycles(cfg, p.size), "apply update")
 
     def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
         cfg, hp = self.config, self.hp
@@ -370,7 +371,7 @@ class Downpour(DataParallel):
                 self.fetches[k] += 1
                 yield from core.wait(FETCHED, self.fetches[k] * p.size, "wait for parameters")
                 fetched = sram[FETCHED].data.copy()
-                yield from core.compute(2 * p.size * cfg.cycles_per_add, "take parameters")
+                yield from core.compute(costs.copy_cycles(cfg, 2 * p.size), "take parameters")
                 p.put(core, fetched)
                 sram[BASE].store(0, fetched)
             yield from self.local_step(k, row)
@@ -381,7 +382,7 @@ class Downpour(DataParallel):
                 yield from core.wait(GRANT, grants + 1, "wait for the server")
                 yield from core.write(self.server, INBOX, 0, sram[ACCRUED].data, "push update")
                 yield from compute_store(
-                    core, ACCRUED, 0, np.zeros(p.size, F32), p.size * cfg.cycles_per_add, "clear update"
+                    core, ACCRUED, 0, np.zeros(p.size, F32), costs.fill_cycles(cfg, p.size), "clear update"
                 )
         yield from self._request(k, self.DONE, "epoch done")
 
@@ -390,7 +391,7 @@ class Downpour(DataParallel):
         sram = core.sram
         now = self.params.get(core)
         acc = sram[ACCRUED].data + (now - sram[BASE].data)
-        yield from core.compute(3 * self.params.size * self.config.cycles_per_add, "collect updates")
+        yield from core.compute(costs.axpy_cycles(self.config, 3 * self.params.size), "collect updates")
         sram[ACCRUED].store(0, acc.astype(F32))
         sram[BASE].store(0, now)
 
@@ -445,18 +446,18 @@ class Hogwild(DataParallel):
                 shared = self.chip.core(home).sram[SHARED]
                 written = shared.written
                 if home == core.coord:  # its own slice: local loads
-                    yield from core.compute((hi - lo) * cfg.cycles_per_add, "load own slice")
+                    yield from core.compute(costs.copy_cycles(cfg, hi - lo), "load own slice")
                     fresh = shared.load()
                 else:
                     fresh = yield from core.read(home, SHARED, 0, hi - lo, "read shared parameters")
                 new[lo:hi] = fresh + update[lo:hi]
-                yield from core.compute((hi - lo) * cfg.cycles_per_add, "add own update")
+                yield from core.compute(costs.axpy_cycles(cfg, hi - lo), "add own update")
 
                 def count_overlaps(shared: Buffer = shared, mine: int = written + hi - lo, n: int = hi - lo) -> None:
                     self.overlaps += (shared.written - mine) // n
 
                 yield from core.write(home, SHARED, 0, new[lo:hi], "write shared parameters", then=count_overlaps)
-            yield from core.compute(2 * p.size * cfg.cycles_per_add, "keep the new parameters")
+            yield from core.compute(costs.copy_cycles(cfg, 2 * p.size), "keep the new parameters")
             p.put(core, new)
             core.sram[BASE].store(0, new)
 

@@ -1,12 +1,11 @@
 """The instructions back-propagation adds to a core's program (``nnmap.program.Kernel``s).
 
-Like the forward ops, each reads only its core's own SRAM, charges cycles from the chip
-config and stores its result with a simulated write; arithmetic is float32, as on the
-Epiphany's FPU. A multiply followed by an add counts as one fused multiply-add
-(``cycles_per_mac``); the derivative of an activation, written from its output
-(``y (1 - y)`` for the sigmoid), costs one add and one multiply. Each kernel's cost is a
-function here (``fill_cycles``, ...), so a trainer that does the same arithmetic elsewhere
-(the per-neuron trainer's host) charges the same.
+Like the forward ops, each reads only its core's own SRAM, charges the cycles of its loop on
+an Epiphany core (``epiphany_sim.costs``) and stores its result with a simulated write;
+arithmetic is float32, as on the Epiphany's FPU. The derivative of an activation, written
+from its output (``y (1 - y)`` for the sigmoid), is two dependent FPU operations. Each
+kernel's cost is a function here (``fill_cycles``, ...), so a trainer that does the same
+arithmetic elsewhere (the per-neuron trainer's host) charges the same.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from nnmap.program import Kernel
@@ -27,35 +27,30 @@ F32 = np.float32
 
 
 def fill_cycles(cfg: ChipConfig, n: int) -> float:
-    """``Fill`` of ``n`` elements: one store each, charged as an add."""
-    return n * cfg.cycles_per_add
+    """``Fill`` of ``n`` elements: a store loop."""
+    return costs.fill_cycles(cfg, n)
 
 
-def axpy_cycles(cfg: ChipConfig, n: int, scaled: bool) -> float:
-    """``Axpy`` of ``n`` elements: a fused multiply-add each if ``scaled`` (by a coefficient), else an add."""
-    return n * (cfg.cycles_per_mac if scaled else cfg.cycles_per_add)
+def axpy_cycles(cfg: ChipConfig, n: int) -> float:
+    """``Axpy`` of ``n`` elements: ``y += c * x`` (or ``y += x``)."""
+    return costs.axpy_cycles(cfg, n)
 
 
 def output_error_cycles(cfg: ChipConfig, loss: str) -> float:
-    """``OutputError`` of one output: ``y - t``, then times ``f'(z) = y (1 - y)`` unless the loss is cross-entropy."""
-    cycles = cfg.cycles_per_add
-    if loss != "cross-entropy":
-        cycles += cfg.cycles_per_add + 2 * cfg.cycles_per_mac
-    return cycles
+    """``OutputError`` of one output: ``y - t``, then times ``f'(z) = y (1 - y)`` (two more
+    dependent operations) unless the loss is cross-entropy."""
+    return costs.elementwise_cycles(cfg, 1, 1 if loss == "cross-entropy" else 3)
 
 
 def hidden_error_cycles(cfg: ChipConfig, n: int) -> float:
-    """``HiddenError`` of ``n`` values: the derivative (an add, a multiply) and the product with the error."""
-    return n * (cfg.cycles_per_add + 2 * cfg.cycles_per_mac)
+    """``HiddenError`` of ``n`` values: the derivative ``y (1 - y)`` and its product with the error."""
+    return costs.elementwise_cycles(cfg, n, 3)
 
 
 def descend_cycles(cfg: ChipConfig, n: int, momentum: bool) -> float:
-    """``Descend`` of ``n`` parameters: ``-lr * delta`` once, an FMA per parameter, and with momentum
-    a multiply-add and an add more per parameter."""
-    cycles = cfg.cycles_per_mac + n * cfg.cycles_per_mac
-    if momentum:
-        cycles += n * (cfg.cycles_per_mac + cfg.cycles_per_add)
-    return cycles
+    """``Descend`` of ``n`` parameters: ``-lr * delta`` once, then ``w += s * x`` per parameter
+    (an axpy); with momentum the velocity is an axpy more."""
+    return cfg.fpu_latency_cycles + costs.axpy_cycles(cfg, n) * (2 if momentum else 1)
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,7 @@ class Axpy(Kernel):
             value = acc + xs
         else:
             value = acc + sram[self.coeff].data[self.coeff_index] * xs
-        yield from core.compute(axpy_cycles(core.chip.config, self.n, self.coeff is not None), self.label)
+        yield from core.compute(axpy_cycles(core.chip.config, self.n), self.label)
         sram[self.out].store(self.out_offset, value.astype(F32))
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord, Mesh
@@ -93,7 +94,7 @@ class PerNeuron(Trainer):
             x, w, b = buffer.data[: layer.n_in], buffer.data[layer.n_in : -1], buffer.data[-1]
             y = activate(layer.activation, np.array([np.dot(x, w) + b], dtype=F32))
             yield from core.compute(
-                layer.n_in * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation, f"neuron {li}.{j}"
+                costs.dot_cycles(cfg, layer.n_in) + costs.activation_cycles(cfg), f"neuron {li}.{j}"
             )
             yield from core.write(HOST, ACTIVATIONS, offset, y, f"activation {li}.{j}")
 
@@ -132,7 +133,7 @@ class PerNeuron(Trainer):
             below = None
             if li > 0:  # the error of the layer below, with the weights before this step
                 below = (w @ delta).astype(F32) * derivative(net.layers[li - 1].activation, hs[li])
-                cycles += n_out * axpy_cycles(cfg, n_in, scaled=True) + hidden_error_cycles(cfg, n_in)
+                cycles += n_out * axpy_cycles(cfg, n_in) + hidden_error_cycles(cfg, n_in)
             for param, velocity, step in (
                 (w, self.velocity[li][0], np.outer(hs[li], lr * delta)),
                 (b, self.velocity[li][1], lr * delta),

@@ -1,8 +1,9 @@
 """Shared fixtures of the simulator's tests: fresh chips and a timed one-off write.
 
-Expected numbers in these tests are worked out by hand from the hardware figures of
-DESIGN.md section 1 (8 bytes per cMesh transaction and cycle, 1.5 cycles per router hop,
-1 byte per cycle on the eLink), never read back from the code under test.
+Expected numbers in these tests are worked out by hand from the hardware figures in
+docs/hardware.md (8 bytes per cMesh transaction and cycle, 1.5 cycles per router hop, 1 byte
+per cycle on the eLink plus a byte of framing per write transaction), never read back from
+the code under test.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,21 @@ def test_presets_hold_the_datasheet_numbers() -> None:
         assert chip.dram_base_address == 0x8E000000
         assert chip.hop_latency_cycles == 1.5
         assert chip.cmesh_bytes_per_cycle / chip.elink_bytes_per_cycle == 8
+
+
+def test_e64_shares_every_per_core_and_per_link_figure_of_the_calibrated_e16() -> None:
+    own = {"name", "rows", "cols", "clock_hz"}
+    for field in dataclasses.fields(E16):
+        if field.name not in own:
+            assert getattr(E64, field.name) == getattr(E16, field.name), field.name
+
+
+def test_the_calibrated_fields_hold_their_fitted_values() -> None:
+    # 8 KB to a neighbour in 2404 cycles: setup + 1024 transactions 2 cycles apart + 2.5 + a 5-cycle poll.
+    assert E16.dma_setup_cycles + 2 * 1023 + 2.5 + 5 == 2404
+    assert 8192 / 2404 * 600e6 / 2**20 == pytest.approx(1949.88, abs=0.01)
+    # A byte of framing per 8-byte write on the eLink: 9 cycles per transaction.
+    assert E16.elink_write_cycles_per_transaction == 9
 
 
 @pytest.mark.parametrize(
@@ -118,7 +134,7 @@ def test_unreadable_toml_paths_are_config_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "field", ["clock_hz", "hop_latency_cycles", "cycles_per_mac", "cycles_per_activation", "cmesh_bytes_per_cycle"]
+    "field", ["clock_hz", "hop_latency_cycles", "fpu_latency_cycles", "cycles_per_activation", "cmesh_bytes_per_cycle"]
 )
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_non_finite_numbers_are_refused(tmp_path: Path, field: str, value: str) -> None:
@@ -158,9 +174,10 @@ def test_fields_hold_their_declared_kind_from_python_too(changes: dict, message:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("hop_latency_cycles = 1e30", "hop_latency_cycles is 1e\\+30 cycles, more than the 256"),
-        ("elink_bytes_per_cycle = 1e-6", "elink_cycles_per_transaction is 8e\\+06 cycles, more than the 256"),
-        ("cycles_per_mac = 1e30", "chip field cycles_per_mac must be <= 1000000, got 1e\\+30"),
+        ("hop_latency_cycles = 1e30", "hop_latency_cycles is 1e\\+30 cycles, more than the 1024"),
+        ("elink_bytes_per_cycle = 1e-6", "elink_write_cycles_per_transaction is 9e\\+06 cycles, more than the 1024"),
+        ("dram_latency_cycles = 1e9", "dram_latency_cycles is 1e\\+09 cycles, more than the 1024"),
+        ("fpu_latency_cycles = 1e30", "chip field fpu_latency_cycles must be <= 1000000, got 1e\\+30"),
         ("dma_channels = 1000000000", "chip field dma_channels must be <= 16"),
         ("clock_hz = 1e-300", "chip field clock_hz must be >= 1000"),
         ("sram_bytes = 4294967296", "chip field sram_bytes must be <= 1073741824, got 4294967296"),

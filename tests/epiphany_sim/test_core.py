@@ -30,9 +30,29 @@ def test_a_core_waits_for_data_and_resumes_when_it_arrives(chip: Chip) -> None:
     chip.process(receive())
     chip.process(send())
     chip.run()
-    assert resumed == [20 + 4 * 1.5 + 2]  # 16 B after 4 hops
-    assert time_split(receiver, 0, 38) == {"compute": 10.0, "wait": 28.0, "send": 0.0, "idle": 0.0}
-    assert time_split(sender, 0, 38) == {"compute": 20.0, "wait": 0.0, "send": 2.0, "idle": 16.0}
+    # 16 B after 4 hops; the receiver's poll loop sees them on its next pass (5 cycles).
+    assert resumed == [20 + 4 * 1.5 + 2 + 5]
+    assert time_split(receiver, 0, 43) == {"compute": 10.0, "wait": 33.0, "send": 0.0, "idle": 0.0}
+    assert time_split(sender, 0, 43) == {"compute": 20.0, "wait": 0.0, "send": 2.0, "idle": 21.0}
+
+
+def test_remote_stores_and_polling_are_the_core_s_own_time(chip: Chip) -> None:
+    core = chip.core((0, 0))
+    core.sram.alloc("flag", 1).store(0, np.ones(1, np.float32))
+    chip.core((2, 1)).sram.alloc("x", 16)
+
+    def program():
+        yield from core.write((2, 1), "x", 0, np.ones(16), "store x")
+        yield from core.wait("flag", 1, "poll flag")  # already set: one pass of the poll loop
+
+    chip.process(program())
+    chip.run()
+    # 64 B leave as 8 transactions, one per cycle; one poll pass costs poll_cycles (5).
+    assert [(a.kind, a.start, a.end, a.label) for a in core.activities] == [
+        ("send", 0.0, 8.0, "store x"),
+        ("wait", 8.0, 13.0, "poll flag"),
+    ]
+    assert core.totals == {"compute": 0.0, "wait": 5.0, "send": 8.0}
 
 
 def test_waiting_for_data_that_never_comes_is_a_deadlock_naming_core_and_buffer(chip: Chip) -> None:
@@ -91,9 +111,10 @@ def test_host_writes_inputs_and_reads_results_back(chip: Chip) -> None:
     chip.process(kernel())
     chip.run()
     np.testing.assert_array_equal(results[0], [10.0, 24.0])
-    # 16 B in over the eLink (16 cycles) and the edge core's xMesh port (1), 4 cycles of compute,
-    # an 8-byte read: the request over the eLink (8) and the rMesh port (8), the reply out (0.5 + 8).
-    assert chip.env.now == (16 + 1) + 4 + (8 + 8) + (0.5 + 8)
+    # 16 B in over the eLink (2 transactions of 9 cycles) and the edge core's xMesh port (1),
+    # the kernel's poll (5), 4 cycles of compute, an 8-byte read: the request over the eLink
+    # (14 cycles) and the rMesh port (8), the reply out (0.5 + 9).
+    assert chip.env.now == (18 + 1) + 5 + 4 + (14 + 8) + (0.5 + 9)
 
 
 def test_cores_write_to_and_read_from_dram(chip: Chip) -> None:

@@ -2,18 +2,21 @@
 
 Expected latencies are worked out by hand from the hardware figures: 1.5 cycles per router
 hop, one 8-byte transaction per cycle on the cMesh and the xMesh, one request per 8 cycles
-on the rMesh, one byte per cycle (8 cycles per transaction) on the eLink, and half a cycle
-to hand a transaction from an edge router to the eLink.
+on the rMesh, one byte per cycle on the eLink (a write transaction carries one byte of
+framing besides its 8, so 9 cycles; a read request 14), and half a cycle to hand a
+transaction from an edge router to the eLink. A DMA transfer costs its core
+``dma_setup_cycles`` (350.5) and then sends a transaction every 2 cycles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import numpy as np
 import pytest
 
 from epiphany_sim import E16, E64, HOST, Chip, ChipConfig, ConfigError, DeadlockError
+from epiphany_sim.dma import Descriptor
 
 # (chip, src, dst, float32 values, expected latency worked out as hops*1.5 + ceil(B/8) + overhead)
 LONE_WRITES = [
@@ -26,11 +29,12 @@ LONE_WRITES = [
     (E16.replace(write_overhead_cycles=3.0), (2, 2), (0, 0), 25, 22.0),  # 4 hops, 100 B: 6 + 13 + 3
     (E64.replace(write_overhead_cycles=0.5), (7, 0), (0, 7), 2, 22.5),  # 14 hops: 21 + 1 + 0.5
     (E16.replace(hop_latency_cycles=2.0), (0, 0), (2, 2), 2, 9.0),  # 4 hops of 2 cycles + 1
-    # Off chip, the eLink on the east edge of the E16:
-    (E16, HOST, (1, 3), 16, 65.0),  # 64 B over the eLink (64) into the edge core (1 on the xMesh)
-    (E16, HOST, (1, 0), 16, 69.5),  # ... then 3 hops west: 64 + 4.5 + 1
-    (E16, (2, 0), HOST, 16, 69.0),  # 3 hops east to the edge (4.5), the hand-off (0.5), then 64 B out
-    (E16, (0, 3), HOST, 2, 8.5),  # one transaction: 0.5 + 8
+    # Off chip, the eLink on the east edge of the E16, 9 cycles per write transaction:
+    (E16, HOST, (1, 3), 16, 73.0),  # 8 transactions over the eLink (72) into the edge core (1 on the xMesh)
+    (E16, HOST, (1, 0), 16, 77.5),  # ... then 3 hops west: 72 + 4.5 + 1
+    (E16, (2, 0), HOST, 16, 77.0),  # 3 hops east to the edge (4.5), the hand-off (0.5), then 72 out
+    (E16, (0, 3), HOST, 2, 9.5),  # one transaction: 0.5 + 9
+    (E16.replace(elink_write_overhead_bytes=0.0), HOST, (1, 3), 16, 65.0),  # no framing: 64 + 1
 ]
 
 
@@ -91,26 +95,25 @@ def test_a_transfer_crosses_its_links_row_first_one_hop_after_another() -> None:
     assert transfer.delivered_at == 9.5
 
 
-# DMA streams of 8 KB: 1024 transactions, so 1024 cycles on any one link.
+# Streams of 8 KB of a core's own stores: 1024 transactions, so 1024 cycles on any one link.
 STREAM_FLOATS, STREAM_TX = 2048, 1024
 
 
 def _streams(config: ChipConfig, streams: list[tuple[tuple, tuple]]) -> tuple[list[float], Chip]:
-    """Post one 8 KB DMA transfer per stream in cycle 0, in the order given; return each one's arrival."""
+    """Start one 8 KB write per stream in cycle 0, in the order given; return each one's arrival."""
     chip = Chip(config)
     arrived = [0.0] * len(streams)
     for _, dst in streams:
         if "inbox" not in chip.core(dst).sram:
             chip.core(dst).sram.alloc("inbox", STREAM_FLOATS)
 
-    def post_all():
-        for k, (src, dst) in enumerate(streams):
-            chip.core(src).post(
-                dst, "inbox", 0, np.full(STREAM_FLOATS, k), then=lambda k=k: arrived.__setitem__(k, chip.env.now)
-            )
-        yield chip.env.timeout(0)
+    def stream(k: int, src: tuple, dst: tuple):
+        yield from chip.core(src).write(
+            dst, "inbox", 0, np.full(STREAM_FLOATS, k), then=lambda: arrived.__setitem__(k, chip.env.now)
+        )
 
-    chip.process(post_all())
+    for k, (src, dst) in enumerate(streams):
+        chip.process(stream(k, src, dst))
     chip.run()
     return arrived, chip
 
@@ -157,8 +160,11 @@ def test_streams_on_disjoint_links_do_not_slow_each_other(a: tuple, b: tuple, ho
 
 
 @pytest.mark.parametrize("n_bytes", [8, 64, 1000])
-def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link(n_bytes: int) -> None:
-    chip = Chip(E16, trace=True)
+@pytest.mark.parametrize(("framing", "per_byte"), [(0.0, 8), (1.0, 9)])
+def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link_plus_framing(
+    n_bytes: int, framing: float, per_byte: int
+) -> None:
+    chip = Chip(E16.replace(elink_write_overhead_bytes=framing), trace=True)
     chip.core((1, 3)).sram.alloc("inbox", 256)
     chip.core((0, 1)).sram.alloc("inbox", 256)
     n_floats = n_bytes // 4
@@ -168,7 +174,7 @@ def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link(n_bytes: int) -> None:
     links = chip.fabric.links
     busy = {link.kind: link.busy_cycles for link in links if link.transactions}
     transactions = -(-n_bytes // 8)
-    assert busy["elink-in"] == 8 * transactions  # 1 byte per cycle
+    assert busy["elink-in"] == per_byte * transactions  # 1 byte per cycle, framing included
     assert busy["cmesh"] == transactions  # 8 bytes per cycle, one link crossed
 
 
@@ -192,12 +198,12 @@ def _timed_read(chip: Chip, reader: tuple, src: tuple, n: int) -> tuple[float, n
         # request: hops + 8 cycles on the read network; reply: a write of one transaction.
         ((0, 0), (0, 2), 2, (3 + 8) + (3 + 1)),
         ((0, 0), (0, 2), 4, 2 * ((3 + 8) + (3 + 1))),  # two transactions, one after the other
-        # DRAM from an edge core: request (0.5 hand-off + 8 on the eLink) + DRAM 100 + reply (8 + 1).
-        ((0, 3), HOST, 4, 2 * ((0.5 + 8) + 100 + (8 + 1))),
-        ((2, 1), HOST, 2, (3 + 0.5 + 8) + 100 + (8 + 3 + 1)),  # 2 hops east to the edge and back
-        # The host reads a core: request over the eLink and the rMesh (8 + 8), reply out (0.5 + 8).
-        (HOST, (1, 3), 2, (8 + 8) + (0.5 + 8)),
-        (HOST, (1, 0), 2, (8 + 4.5 + 8) + (4.5 + 0.5 + 8)),
+        # DRAM from an edge core: request (0.5 hand-off + 14 on the eLink) + DRAM 100 + reply (9 + 1).
+        ((0, 3), HOST, 4, 2 * ((0.5 + 14) + 100 + (9 + 1))),
+        ((2, 1), HOST, 2, (3 + 0.5 + 14) + 100 + (9 + 3 + 1)),  # 2 hops east to the edge and back
+        # The host reads a core: request over the eLink and the rMesh (14 + 8), reply out (0.5 + 9).
+        (HOST, (1, 3), 2, (14 + 8) + (0.5 + 9)),
+        (HOST, (1, 0), 2, (14 + 4.5 + 8) + (4.5 + 0.5 + 9)),
     ],
 )
 def test_reads_stall_the_reader_until_the_reply_arrives(
@@ -214,42 +220,69 @@ def test_a_remote_read_is_much_slower_than_a_write(lone_write: Callable) -> None
     assert read_cycles >= 3 * write_cycles
 
 
-def test_dma_posts_queue_behind_the_port_in_order_and_cost_the_core_nothing(chip: Chip) -> None:
-    chip.core((0, 1)).sram.alloc("inbox", 20)
-    arrivals: list[tuple[int, float]] = []
+SETUP, DMA_RATE = E16.dma_setup_cycles, E16.dma_cycles_per_transaction
+
+
+def _dma_to_neighbour(chip: Chip, n_floats: int, copies: int, arrivals: dict) -> Generator:
+    """Core (0, 0) starts ``copies`` DMA transfers of ``n_floats`` to (0, 1), one after another."""
     sender = chip.core((0, 0))
+    sender.sram.alloc("out", n_floats).store(0, np.arange(n_floats, dtype=np.float32))
+    for n in range(copies):
+        chip.core((0, 1)).sram.alloc(f"in{n}", n_floats)
+    for n in range(copies):
+        copy = Descriptor((0, 0), "out", (0, 1), f"in{n}", n_floats)
+        yield from sender.dma([copy], then=lambda n=n: arrivals.setdefault(n, chip.env.now))
+
+
+def test_a_dma_transfer_costs_the_core_its_setup_and_streams_at_the_engine_s_rate(chip: Chip) -> None:
+    arrivals: dict = {}
 
     def program():
-        for n in range(5):  # 80 B = 10 transactions each, more posts than channels
-            sender.post((0, 1), "inbox", 0, np.full(20, n), then=lambda n=n: arrivals.append((n, chip.env.now)))
-        yield from sender.compute(5)
+        yield from _dma_to_neighbour(chip, 80, 1, arrivals)
+        yield from chip.core((0, 0)).compute(5)
 
     chip.process(program())
     chip.run()
-    # Channel 0 goes before channel 1 at the port: one message per 10 cycles, each one hop away.
-    assert arrivals == [(n, 10 * (n + 1) + 1.5) for n in range(5)]
-    np.testing.assert_array_equal(chip.core((0, 1)).sram["inbox"].data, np.full(20, 4.0))
-    assert sender.totals == {"compute": 5.0, "wait": 0.0, "send": 0.0}
+    # 40 transactions, one every 2 cycles after the setup; the last takes 1 cycle out and a hop.
+    assert arrivals == {0: SETUP + DMA_RATE * 39 + 1 + 1.5}
+    np.testing.assert_array_equal(chip.core((0, 1)).sram["in0"].data, np.arange(80))
+    assert chip.core((0, 0)).totals == {"compute": 5.0, "wait": 0.0, "send": SETUP}
+
+
+def test_a_third_dma_transfer_waits_for_one_of_the_two_channels() -> None:
+    chip = Chip(E16)
+    arrivals: dict = {}
+    chip.process(_dma_to_neighbour(chip, STREAM_FLOATS, 3, arrivals))
+    chip.run()
+    stream = DMA_RATE * (STREAM_TX - 1) + 1 + 1.5
+    assert arrivals[0] == SETUP + stream
+    # The second channel starts after the second setup; the port, busy for half a cycle with
+    # the first channel's transaction, holds it back by half a cycle.
+    assert arrivals[1] == 2 * SETUP + 0.5 + stream
+    # The third transfer is set up by cycle 1051.5 but starts when channel 0 has sent its last.
+    assert arrivals[2] == SETUP + DMA_RATE * STREAM_TX + stream
+    for n in range(3):
+        np.testing.assert_array_equal(chip.core((0, 1)).sram[f"in{n}"].data, np.arange(STREAM_FLOATS))
 
 
 def test_a_core_s_own_stores_go_before_its_dma_at_the_port(chip: Chip) -> None:
-    chip.core((0, 1)).sram.alloc("dma", 80)
     chip.core((0, 1)).sram.alloc("store", 20)
-    arrivals: dict[str, float] = {}
+    arrivals: dict = {}
     sender = chip.core((0, 0))
 
     def program():
-        sender.post((0, 1), "dma", 0, np.ones(80), then=lambda: arrivals.setdefault("dma", chip.env.now))
-        yield from sender.compute(4)
+        yield from _dma_to_neighbour(chip, 80, 1, arrivals)
+        yield from sender.compute(10)
         yield from sender.write(
             (0, 1), "store", 0, np.ones(20), then=lambda: arrivals.setdefault("store", chip.env.now)
         )
 
     chip.process(program())
     chip.run()
-    # The DMA transfer (40 transactions) has sent 4 when the stores (10) take the port over.
-    assert arrivals == {"store": 4 + 10 + 1.5, "dma": 40 + 10 + 1.5}
-    assert sender.totals["send"] == 10
+    # The DMA transfer (40 transactions) has sent 5 when the stores (10) take the port over.
+    assert arrivals["store"] == SETUP + 10 + 10 + 1.5
+    assert arrivals[0] == SETUP + 10 + 10 + DMA_RATE * 34 + 1 + 1.5
+    assert sender.totals["send"] == SETUP + 10
 
 
 def test_a_buffer_relay_forwards_along_the_chain_inside_the_fabric() -> None:
@@ -291,8 +324,9 @@ def test_a_buffer_relay_forwards_along_the_chain_inside_the_fabric() -> None:
     assert chip.fabric.messages_delivered == 64 * (len(chain) - 1)  # 128 writes, 3,904 relays
     # Python saw the 128 writes leave the core and the waiting core wake, not the relays.
     assert steps < 1000
-    # Value 63 leaves for chain[21] at cycle 127; 43 neighbour hops of 2.5 cycles bring it to the end.
-    assert resumed == [127 + 43 * 2.5]
+    # Value 63 leaves for chain[21] at cycle 127; 43 neighbour hops of 2.5 cycles bring it to the
+    # end, whose poll loop sees it on its next pass.
+    assert resumed == [127 + 43 * 2.5 + E64.poll_cycles]
 
 
 def test_bytes_injected_equal_bytes_delivered() -> None:
@@ -350,10 +384,10 @@ def test_fabric_times_off_the_half_cycle_grain_are_refused(field: str, value: fl
 def test_a_chip_that_has_run_keeps_its_clock_at_the_last_delivery() -> None:
     chip = Chip(E16)
     chip.core((3, 3)).sram.alloc("inbox", 2)
-    chip.core((0, 0)).post((3, 3), "inbox", 0, np.ones(2))
+    chip.process(chip.core((0, 0)).write((3, 3), "inbox", 0, np.ones(2)))
     chip.run()
     assert chip.env.now == 6 * 1.5 + 1
-    chip.core((0, 0)).post((3, 3), "inbox", 0, np.ones(2))  # the fabric picks up where it left off
+    chip.process(chip.core((0, 0)).write((3, 3), "inbox", 0, np.ones(2)))  # the fabric picks up where it left off
     chip.run()
     assert chip.env.now == 2 * (6 * 1.5 + 1)
     assert chip.core((3, 3)).sram["inbox"].written == 4
@@ -385,8 +419,14 @@ def test_waiting_on_the_fabric_for_ever_is_a_deadlock(chip: Chip) -> None:
 def test_a_message_crosses_the_links_of_its_documented_route(src: tuple, dst: tuple, read: bool) -> None:
     chip = Chip(E16, trace=True)
     fabric = chip.fabric
-    fabric.post(fabric.endpoint(src), fabric.endpoint(dst), 8, 0.0, network="r" if read else "c")
+    if read:
+        word = chip.memory_at(dst).alloc("data", 2).word(0)
+        fabric.post_read(fabric.endpoint(src), fabric.endpoint(dst), word, 2, 0.0)
+    else:
+        fabric.post(fabric.endpoint(src), fabric.endpoint(dst), 8, 0.0)
     chip.run()
-    (transfer,) = fabric.transfers
-    crossed = {index for index, _, _ in transfer.link_spans}
-    assert crossed == set(chip.mesh.route(src, dst, "r" if read else "c"))
+    crossed = [{index for index, _, _ in transfer.link_spans} for transfer in fabric.transfers]
+    if read:  # the request on the read network, the reply back on the write network
+        assert crossed == [set(chip.mesh.route(src, dst, "r")), set(chip.mesh.route(dst, src, "c"))]
+    else:
+        assert crossed == [set(chip.mesh.route(src, dst, "c"))]

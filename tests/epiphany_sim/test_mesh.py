@@ -104,7 +104,7 @@ def test_host_traffic_crosses_the_mesh_to_the_elink_edge() -> None:
         "rinject:c1,2->r1,2",
         "rmesh:r1,2->r1,3",
         "redge-out:r1,3->elink",
-        "elink-out:elink->host",
+        "elink-rout:elink->host",
     ]
     south = Mesh(E16.replace(elink_side="south"))
     assert [south.links[i].name for i in south.route((1, 2), HOST)] == [

@@ -88,9 +88,10 @@ def test_cores_without_outputs_sit_idle() -> None:
     index = {coord: i for i, coord in enumerate(sorted(result.plan.chain))}  # row-major mesh index
     util = result.metrics["core_utilisation"]
     compute = result.metrics["compute_cycles"]
+    # An output: its dot product (a cycle per product, a branch per 8, the call, two adds to
+    # reduce), then its bias (one add) and its activation.
     per_sample = [
-        8 * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
-        5 * cfg.cycles_per_mac + cfg.cycles_per_add + cfg.cycles_per_activation,
+        n + cfg.branch_cycles + cfg.call_cycles + 3 * cfg.fpu_latency_cycles + cfg.cycles_per_activation for n in (8, 5)
     ]
     for k, coord in enumerate(result.plan.chain):
         busy = 2 * ((k < 5) * per_sample[0] + (k < 3) * per_sample[1])

@@ -1,7 +1,7 @@
 """Property: whatever the arguments and files, each command ends cleanly and leaves nothing half-done.
 
 Hypothesis drives ``nnmap`` (plan, run, compare, train, sweep) and ``epiphany-sim`` (info,
-traffic) with generated arguments, good and bad, and generated files, well-formed and
+traffic, microbench) with generated arguments, good and bad, and generated files, well-formed and
 malformed (models, inputs, chip TOML, sweep specs). For every command line:
 
 - nothing escapes ``main`` (no traceback);
@@ -295,8 +295,22 @@ COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
         "--connect-timeout": _either(["0.1"], ["0", "nan", "-1"]),
     },
 }
+MICROBENCH: dict[str, st.SearchStrategy[object]] = {
+    "--chip": CHIPS,
+    "--chip-config": TOML,
+    "--size": _either(["64", "4096"], ["0", "-1", "3", "100000000", "x"]),
+    "--hops": _either(["1,2"], ["0", "99", "x"]),
+    "--streams": _either(["1"], ["0", "99", "x"]),
+    "--n": _either(["8", "16"], ["3", "100000", "x"]),
+    "--json": _output("json"),
+    "--plot": _output("png"),
+}
 SIM_COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
     "info": {"--chip": CHIPS, "--chip-config": TOML},
+    **{
+        f"microbench {kind}": MICROBENCH
+        for kind in ("dma", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
+    },
     "traffic": {
         "--chip": CHIPS,
         "--chip-config": TOML,
@@ -324,7 +338,7 @@ def _check(main: Main, program: str, command: str, options: list[tuple[str, obje
     with tempfile.TemporaryDirectory() as directory:
         scene = _prepare(Path(directory))
         quick = {"sweep": ["--connect-timeout", "0.2"], "traffic": ["--cycles", "120"]}.get(command, [])
-        argv = [command, *quick, *_resolve(scene, options)]  # a generated option comes later: it wins
+        argv = [*command.split(), *quick, *_resolve(scene, options)]  # a generated option comes later: it wins
         if command == "sweep":
             argv += ["--scheduler", "tcp://127.0.0.1:9"]
         before = scene.snapshot()

@@ -243,7 +243,7 @@ def test_no_command_at_all(capsys) -> None:
     ],
 )
 def test_sizes_are_refused_before_anything_large_is_allocated(fails, monkeypatch, args, message) -> None:
-    """Before: minutes of work or a MemoryError. The network and its inputs are never built."""
+    """Refused from the sizes alone: the network and its inputs are never built, so no MemoryError, no wait."""
 
     def never(*_: object, **__: object) -> None:
         raise AssertionError("allocated before the size check")

@@ -95,7 +95,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_outputs_get_the_umasks_permissions(tmp_path: Path) -> None:
-    """Before, files written atomically came out 0600 while the others were 0644."""
+    """Every output, the atomically written ones included, gets the mode the umask leaves: 0644 under 022."""
     previous = os.umask(0o022)
     try:
         assert main([*RUN, "--json", str(tmp_path / "r.json"), "--outputs", str(tmp_path / "y.npy")]) == 0

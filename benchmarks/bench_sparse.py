@@ -36,7 +36,7 @@ from typing import Any
 from _bench import machine, median, spread
 
 from epiphany_sim import chip_from_name
-from epiphany_sim.files import check_output_path, write_bytes, write_json
+from epiphany_sim.files import check_output_path, write_atomic, write_json
 from nnmap.analysis import variant_of
 from nnmap.model import Network, random_inputs, random_network
 from nnmap.run import run
@@ -167,7 +167,7 @@ def main() -> None:
         from nnmap.plots import sparsity_figure
 
         title = f"Sparse {','.join(map(str, sizes))}: graph cut against contiguous ranges"
-        write_bytes(sparsity_figure(rows, title), args.plot)
+        write_atomic(args.plot, sparsity_figure(rows, title))
     if args.json:
         write_json({"layers": sizes, "runs": rows, "timed_wall_s": walls}, args.json)
 

@@ -6,7 +6,8 @@
     epiphany-sim traffic --chip e64 --pattern uniform --sweep 0.01:0.6:0.05 --plot FILE.png [--json FILE]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
-status 2; no output file is written then.
+status 2; Ctrl-C is the line ``interrupted`` and exit status 130. Either way no output file
+is written: every output is claimed before the run and moved into place at the end.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import dataclasses
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,16 +26,18 @@ from tqdm import tqdm
 
 from epiphany_sim import microbench
 from epiphany_sim import trace as chip_trace
+from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
+from epiphany_sim.exits import exit_status
 from epiphany_sim.fabric import TraceOptions
-from epiphany_sim.files import check_output_path, write_atomic, write_bytes, write_json
+from epiphany_sim.files import OutputFiles, json_text
 from epiphany_sim.plots import dma_bandwidth_figure, load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
-EXIT_ERROR = 2
 DEFAULT_TRACE_BIN = 100
+MAX_SWEEP_RATES = 1000
 
 # Units of fields whose name does not end in one (``_hz``, ``_bytes``, ``_cycles``, ...).
 _COUNT_UNITS = {
@@ -67,7 +71,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser that raises instead of printing usage and exiting."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(message)
 
 
 def unit_of(field: str) -> str:
@@ -133,6 +137,7 @@ def describe_traffic(result: TrafficResult) -> str:
 
 def _parser() -> _Parser:
     parser = _Parser(prog="epiphany-sim", description="A transaction-level simulator of the Adapteva Epiphany mesh.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('epiphany-nnmap')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     chip_args = _Parser(add_help=False)
     chip_args.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
@@ -140,18 +145,27 @@ def _parser() -> _Parser:
     commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
     traffic = commands.add_parser("traffic", parents=[chip_args], help="run synthetic traffic and report latency")
     traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS))
-    traffic.add_argument("--rate", type=float, default=0.1, help="offered transactions per core per cycle, (0, 1]")
-    traffic.add_argument("--cycles", type=int, default=10_000, help="measurement window (default 10000)")
-    traffic.add_argument("--warmup", type=int, default=1_000, help="cycles of traffic before the window (default 1000)")
+    traffic.add_argument(
+        "--rate",
+        type=number_arg(0, 1, low_open=True),
+        default=0.1,
+        help="offered transactions per core per cycle, (0, 1]",
+    )
+    traffic.add_argument("--cycles", type=int_arg(1), default=10_000, help="measurement window (default 10000)")
+    traffic.add_argument(
+        "--warmup", type=int_arg(0), default=1_000, help="cycles of traffic before the window (default 1000)"
+    )
     traffic.add_argument(
         "--drain",
-        type=int,
+        type=int_arg(0),
         default=2_000,
         help="cycles of traffic after the window, for its transactions to arrive (default 2000)",
     )
-    traffic.add_argument("--seed", type=int, default=0)
+    traffic.add_argument("--seed", type=int_arg(0), default=0, help="seed of the random traffic (default 0)")
     traffic.add_argument("--hotspot", metavar="ROW,COL", type=_coord, help="hotspot core (default: the centre)")
-    traffic.add_argument("--hotspot-fraction", type=float, default=0.1, help="share of traffic to the hotspot")
+    traffic.add_argument(
+        "--hotspot-fraction", type=number_arg(0, 1), default=0.1, help="share of traffic to the hotspot, [0, 1]"
+    )
     traffic.add_argument("--json", metavar="FILE", help="also write every measure, per-link utilisation included")
     traffic.add_argument(
         "--trace",
@@ -166,22 +180,27 @@ def _parser() -> _Parser:
         help="with --trace: every transaction on every link between these cycles instead (about "
         "2 MB per 100 cycles on 8x8 at rate 0.2)",
     )
-    traffic.add_argument("--trace-bin", metavar="N", type=int, help="with --trace: the bin width in cycles")
+    traffic.add_argument("--trace-bin", metavar="N", type=int_arg(1), help="with --trace: the bin width in cycles")
     traffic.add_argument(
         "--sweep",
         metavar="LO:HI:STEP",
         type=_rates,
-        help="one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate",
+        help=f"one run per offered rate from LO to HI (inclusive) by STEP, instead of --rate "
+        f"(at most {MAX_SWEEP_RATES} rates)",
     )
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
     bench = commands.add_parser(
         "microbench", parents=[chip_args], help="run a benchmark Parallella owners ran on their boards"
     )
     bench.add_argument("kind", choices=microbench.KINDS)
-    bench.add_argument("--size", type=int, help="dma, dma-read, dram-write, dram-read: bytes moved (default 8192)")
+    bench.add_argument(
+        "--size", type=int_arg(1), help="dma, dma-read, dram-write, dram-read: bytes moved (default 8192)"
+    )
     bench.add_argument("--hops", type=_hops, help="roundtrip: distances such as 1,2,3 (default 1 to 6)")
-    bench.add_argument("--streams", type=int, help="contention: streams crossing the measured one (default 3)")
-    bench.add_argument("--n", type=int, help="matmul: matrix size, a multiple of the mesh side (default 32 per core)")
+    bench.add_argument("--streams", type=int_arg(1), help="contention: streams crossing the measured one (default 3)")
+    bench.add_argument(
+        "--n", type=int_arg(1), help="matmul: matrix size, a multiple of the mesh side (default 32 per core)"
+    )
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     bench.add_argument("--plot", metavar="FILE.png", help="dma: bandwidth against transfer size")
     return parser
@@ -196,6 +215,8 @@ def _rates(text: str) -> list[float]:
     if not (0 < lo <= hi <= 1 and step > 0):
         raise argparse.ArgumentTypeError(f"need 0 < LO <= HI <= 1 and STEP > 0, got {text!r}")
     count = math.floor((hi - lo) / step + 1e-9) + 1
+    if count > MAX_SWEEP_RATES:
+        raise argparse.ArgumentTypeError(f"{text!r} gives {count} rates, over {MAX_SWEEP_RATES}: use a larger STEP")
     return [round(lo + k * step, 10) for k in range(count)]
 
 
@@ -224,15 +245,14 @@ def _coord(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _run(argv: Sequence[str] | None) -> None:
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     chip = load_chip(args.chip, args.chip_config)
     if args.command == "info":
         print(describe_chip(chip))
-        return
+        return 0
     if args.command == "microbench":
-        _microbench(chip, args)
-        return
+        return _microbench(chip, args)
     if args.plot and not args.sweep:
         raise UsageError("--plot draws a load sweep: give --sweep LO:HI:STEP too")
     if args.trace and args.sweep:
@@ -241,10 +261,6 @@ def _run(argv: Sequence[str] | None) -> None:
         raise UsageError("--trace-window and --trace-bin shape the trace: give --trace FILE.json too")
     if args.trace_window and args.trace_bin is not None:
         raise UsageError("--trace-window keeps every transaction, --trace-bin sums them per bin: choose one")
-    if args.trace_bin is not None and args.trace_bin < 1:
-        raise UsageError(f"--trace-bin must be a positive number of cycles, got {args.trace_bin}")
-    for path in (args.json, args.trace, args.plot):
-        check_output_path(path)
     spec = TrafficSpec(
         args.pattern,
         args.rate,
@@ -255,35 +271,50 @@ def _run(argv: Sequence[str] | None) -> None:
         warmup_cycles=args.warmup,
         drain_cycles=args.drain,
     )
-    if args.sweep:
-        _sweep(chip, spec, args.sweep, args.json, args.plot)
-        return
-    options = None
-    if args.trace:
-        options = (
-            TraceOptions(window=args.trace_window)
-            if args.trace_window
-            else TraceOptions(window=None, bin_cycles=args.trace_bin or DEFAULT_TRACE_BIN)
-        )
-    sim = Chip(chip, trace=options or False, record=True)
-    result = run_traffic(sim, spec)
-    trace_text = (
-        chip_trace.trace_json(trace_events(sim), {"chip": chip.name, "pattern": spec.pattern, "rate": spec.rate})
-        if args.trace
-        else ""
-    )
-    _write(args.json, lambda path: write_json(result.to_dict(), path))
-    _write(args.trace, lambda path: write_atomic(path, lambda tmp: Path(tmp).write_text(trace_text)))
+    with OutputFiles() as out:
+        json_path = out.file(args.json, "--json")
+        trace_path = out.file(args.trace, "--trace")
+        plot_path = out.file(args.plot, "--plot")
+        if args.sweep:
+            _sweep(chip, spec, args.sweep, out, json_path, plot_path)
+            return 0
+        options = None
+        if args.trace:
+            options = (
+                TraceOptions(window=args.trace_window)
+                if args.trace_window
+                else TraceOptions(window=None, bin_cycles=args.trace_bin or DEFAULT_TRACE_BIN)
+            )
+        sim = Chip(chip, trace=options or False, record=True)
+        result = run_traffic(sim, spec)
+        if json_path:
+            out.write(json_path, json_text(result.to_dict()))
+        if trace_path:
+            metadata = {"chip": chip.name, "pattern": spec.pattern, "rate": spec.rate}
+            out.write(trace_path, chip_trace.trace_json(trace_events(sim), metadata))
     print(describe_traffic(result))
+    return 0
 
 
-def _microbench(chip: ChipConfig, args: argparse.Namespace) -> None:
+def _microbench(chip: ChipConfig, args: argparse.Namespace) -> int:
     """Run one microbenchmark, print its figures as a short table, write its JSON and plot."""
     for option, kinds in _MICROBENCH_OPTIONS.items():
         if getattr(args, option) is not None and args.kind not in kinds:
             raise UsageError(f"--{option} applies to {', '.join(kinds)} only, not {args.kind}")
-    for path in (args.json, args.plot):
-        check_output_path(path)
+    with OutputFiles() as out:
+        json_path = out.file(args.json, "--json")
+        plot_path = out.file(args.plot, "--plot")
+        result = _bench_result(chip, args)
+        if json_path:
+            out.write(json_path, json_text(result))
+        if plot_path:
+            out.write(plot_path, dma_bandwidth_figure(result["points"], chip.name))
+    print(describe_microbench(result))
+    return 0
+
+
+def _bench_result(chip: ChipConfig, args: argparse.Namespace) -> dict:
+    """The figures of the microbenchmark ``args.kind`` asks for."""
     size = args.size if args.size is not None else 8192
     if args.kind in microbench.SIZED:
         result = microbench.SIZED[args.kind](chip, size)
@@ -295,11 +326,7 @@ def _microbench(chip: ChipConfig, args: argparse.Namespace) -> None:
         result = microbench.contention(chip, args.streams if args.streams is not None else 3)
     else:
         result = microbench.matmul(chip, args.n if args.n is not None else 32 * chip.rows)
-    result = {"kind": args.kind, "chip": chip.name, "clock_hz": chip.clock_hz, **result}
-    print(describe_microbench(result))
-    figure = dma_bandwidth_figure(result["points"], chip.name) if args.plot else b""
-    _write(args.json, lambda path: write_json(result, path))
-    _write(args.plot, lambda path: write_bytes(figure, path))
+    return {"kind": args.kind, "chip": chip.name, "clock_hz": chip.clock_hz, **result}
 
 
 def describe_microbench(result: dict) -> str:
@@ -321,39 +348,30 @@ def describe_microbench(result: dict) -> str:
 
 
 def _sweep(
-    chip: ChipConfig, spec: TrafficSpec, rates: list[float], json_path: str | None, plot_path: str | None
+    chip: ChipConfig,
+    spec: TrafficSpec,
+    rates: list[float],
+    out: OutputFiles,
+    json_path: Path | None,
+    plot_path: Path | None,
 ) -> None:
     """Run the load sweep, print one line per rate, write the JSON and the figure."""
     progress = tqdm(rates, desc="offered rates", unit="run", disable=not sys.stderr.isatty(), leave=False)
     results = sweep(chip, spec, progress)
+    if json_path:
+        out.write(json_path, json_text({"sweep": [r.to_dict() for r in results]}))
+    if plot_path:
+        out.write(plot_path, load_latency_figure(results))
     print(f"{spec.pattern} traffic on {chip.name} ({chip.rows}x{chip.cols}), {spec.cycles}-cycle window per rate")
     print(f"  {'offered':>8} {'accepted':>9} {'avg lat':>9} {'p99 lat':>9}")
     for r in results:
         latency = "saturated" if r.saturated else f"{r.avg_latency_cycles:9.2f} {r.p99_latency_cycles:9.2f}"
         print(f"  {r.offered_rate:8.3f} {r.accepted_rate:9.4f} {latency:>19}")
-    figure = load_latency_figure(results) if plot_path else b""
-    _write(json_path, lambda path: write_json({"sweep": [r.to_dict() for r in results]}, path))
-    _write(plot_path, lambda path: write_bytes(figure, path))
-
-
-def _write(path: str | None, write: Callable[[str], None]) -> None:
-    if path:
-        try:
-            write(path)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0, or 2 after a one-line error)."""
-    try:
-        _run(argv)
-    except SimError as exc:
-        print(f"epiphany-sim: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return EXIT_ERROR
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    return 0
+    """Run the command line; return the exit status (0, 2 after a one-line error, 130 after Ctrl-C)."""
+    return exit_status("epiphany-sim", lambda: _run(argv))
 
 
 if __name__ == "__main__":

@@ -23,11 +23,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from epiphany_sim import checks
 from epiphany_sim.errors import ConfigError
 
 ELINK_SIDES = ("east", "west", "north", "south")
 TICKS_PER_CYCLE = 2
 """The interconnect's time grain: half a cycle, at which a 1.5-cycle router hop is exact."""
+DRAM_ALIGNMENT_BYTES = 8
+"""The DRAM window starts on a doubleword, the widest access of the architecture."""
+CEILINGS: dict[str, int] = {
+    "clock_hz": 10**12,
+    "sram_bytes": 1 << 30,
+    "sram_banks": 64,
+    "dma_channels": 16,
+    "dma_outstanding_reads": 64,
+    "router_fifo_depth": 64,
+    "loop_unroll": 1024,
+    "cycles_per_activation": 10**6,
+    "dma_setup_cycles": 10**6,
+    "poll_cycles": 10**6,
+    "call_cycles": 10**6,
+    "branch_cycles": 10**6,
+    "fpu_latency_cycles": 10**6,
+}
+"""Upper bounds far beyond any Epiphany (1 GHz, 64 KB in 4 banks, 2 DMA channels, hundreds
+of cycles per operation at most) that keep a simulation's arrays and its integer clock
+within reach.
+SRAM goes up to 1 GB, past the 1 MB a core's slot of the address map holds, because the
+single-core baseline of a speedup is given room for any network."""
+MAX_FABRIC_CYCLES = 1024
+"""The most cycles a hop, a transaction on a link, the eLink crossing or a DRAM access may
+take (the hardware's are 1.5 to about 100): the interconnect keeps a timing wheel as long
+as the slowest of them."""
+MIN_CLOCK_HZ = 1e3
+"""The slowest clock taken: below it a cycle's nanoseconds stop being a useful number."""
 _FABRIC_TIMES = (
     "hop_latency_cycles",
     "write_overhead_cycles",
@@ -159,6 +188,14 @@ class ChipConfig:
     first_col: int = 8
 
     def __post_init__(self) -> None:
+        for declared in dataclasses.fields(self):
+            value = getattr(self, declared.name)
+            if declared.type == "int":
+                checks.integer(f"chip field {declared.name}", value, ConfigError)
+            elif declared.type == "float":
+                checks.number(f"chip field {declared.name}", value, ConfigError)
+            elif not isinstance(value, str):
+                raise ConfigError(f"chip field {declared.name} must be text, got {value!r}")
         positive = (
             "rows cols clock_hz sram_bytes sram_banks transaction_bytes "
             "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
@@ -168,6 +205,11 @@ class ChipConfig:
         for field in positive:
             if getattr(self, field) <= 0:
                 raise ConfigError(f"chip field {field} must be > 0, got {getattr(self, field)!r}")
+        for field, ceiling in CEILINGS.items():
+            if getattr(self, field) > ceiling:
+                raise ConfigError(f"chip field {field} must be <= {ceiling}, got {getattr(self, field)!r}")
+        if self.clock_hz < MIN_CLOCK_HZ:
+            raise ConfigError(f"chip field clock_hz must be >= {MIN_CLOCK_HZ:g}, got {self.clock_hz!r}")
         non_negative = (
             "code_bytes cycles_per_activation write_overhead_cycles elink_latency_cycles dram_latency_cycles "
             "first_row first_col dma_setup_cycles call_cycles branch_cycles fpu_latency_cycles "
@@ -178,6 +220,11 @@ class ChipConfig:
                 raise ConfigError(f"chip field {field} must be >= 0, got {getattr(self, field)!r}")
         for field in _FABRIC_TIMES:
             value = getattr(self, field)
+            if value > MAX_FABRIC_CYCLES:
+                raise ConfigError(
+                    f"{field} is {value:g} cycles, more than the {MAX_FABRIC_CYCLES} the interconnect allows: "
+                    "change the chip fields that set it"
+                )
             if not float(value * TICKS_PER_CYCLE).is_integer():
                 raise ConfigError(
                     f"{field} is {value:g} cycles, not a multiple of the interconnect's "
@@ -191,6 +238,12 @@ class ChipConfig:
             raise ConfigError(f"elink_side must be one of {ELINK_SIDES}, got {self.elink_side!r}")
         if self.first_row + self.rows > 64 or self.first_col + self.cols > 64:
             raise ConfigError("the mesh does not fit the 6-bit row/column fields of the address map")
+        checks.address("chip field dram_base_address", self.dram_base_address, ConfigError, DRAM_ALIGNMENT_BYTES)
+        if self.dram_base_address + self.dram_bytes > 1 << checks.ADDRESS_BITS:
+            raise ConfigError(
+                f"the DRAM window (dram_base_address 0x{self.dram_base_address:08x}, dram_bytes "
+                f"{self.dram_bytes}) runs past the end of the {checks.ADDRESS_BITS}-bit address map"
+            )
 
     @property
     def n_cores(self) -> int:

@@ -1,23 +1,33 @@
-"""Output files written whole or not at all: a failure never leaves half a file behind."""
+"""Output files: checked before any work, written whole, moved into place together.
+
+A command's outputs go through one ``OutputFiles``. Each path is claimed (``file``,
+``directory``) before the work starts: claiming a file creates a hidden temporary next to
+it, which proves the path writable then rather than after an hour of simulation. At the
+end ``write`` fills the temporaries and ``commit`` moves them all into place. A failure or
+an interrupt before that (``discard``, which leaving a ``with`` block by an exception
+calls) removes every temporary and every directory the claims made, so a failed command
+leaves no file behind, not even half of one. Files get the permissions the umask gives
+any new file.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable
+import secrets
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from epiphany_sim.errors import SimError
 
+TEMPORARY_SUFFIX = ".tmp"
+"""Temporaries are named ``.<name>.<random>.tmp`` beside the file they become."""
+
 
 def check_output_path(path: str | Path | None) -> None:
-    """Raise ``SimError`` unless ``path`` (if given) can be written as a file.
-
-    Called before any work, so a bad path costs nothing and leaves nothing behind.
-    """
+    """Raise ``SimError`` unless ``path`` (if given) names a file in an existing directory."""
     if not path:
         return
     target = Path(path)
@@ -27,20 +37,121 @@ def check_output_path(path: str | Path | None) -> None:
         raise SimError(f"cannot write {path}: directory {target.parent} does not exist")
 
 
-def write_atomic(path: str | Path, write: Callable[[str], Any], prefix: str | None = None) -> None:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then move it into place.
-
-    ``prefix`` names the temporary file (by default a random name with ``path``'s suffix).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix, prefix=prefix)
-    os.close(fd)
+def _temporary(target: Path) -> Path:
+    """An empty new file beside ``target``, created with mode 0666 so that the umask decides."""
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}{TEMPORARY_SUFFIX}"
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise SimError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return tmp
+
+
+class OutputFiles:
+    """The files one command writes: claimed first, moved into place together at the end.
+
+    Use as a context manager: leaving the block normally commits, leaving it by an
+    exception (``KeyboardInterrupt`` included) discards.
+    """
+
+    def __init__(self) -> None:
+        self._claims: dict[Path, tuple[Path, Path, str]] = {}  # resolved path: (target, temporary, option)
+        self._directories: set[Path] = set()
+        self._made: list[Path] = []  # directories created by ``directory``, removed again by ``discard``
+        self._written: set[Path] = set()
+
+    def file(self, path: str | Path | None, option: str = "") -> Path | None:
+        """Claim ``path`` (if given) for a file; ``option`` names it in messages. Returns the path."""
+        if not path:
+            return None
+        target = Path(path)
+        check_output_path(target)
+        key = target.resolve()
+        if key in self._claims:
+            raise SimError(f"{self._claims[key][2] or 'one output'} and {option or 'another'} both name {path}")
+        self._claims[key] = (target, _temporary(target), option)
+        return target
+
+    def directory(self, path: str | Path | None) -> Path | None:
+        """Claim a directory (if given) for files named later; made if missing, its parent must exist."""
+        if not path:
+            return None
+        directory = Path(path)
+        if directory.exists() and not directory.is_dir():
+            raise SimError(f"cannot write into {path}: it is a file, not a directory")
+        if not directory.exists():
+            if not directory.resolve().parent.is_dir():
+                raise SimError(f"cannot create {path}: directory {directory.parent} does not exist")
+            try:
+                directory.mkdir()
+            except OSError as exc:
+                raise SimError(f"cannot create {path}: {exc.strerror or exc}") from None
+            self._made.append(directory)
+        _temporary(directory / "probe").unlink()
+        self._directories.add(directory.resolve())
+        return directory
+
+    def write(self, path: str | Path, data: str | bytes) -> None:
+        """Fill the temporary of ``path``, a claimed file or a file in a claimed directory."""
+        target = Path(path)
+        key = target.resolve()
+        if key not in self._claims:
+            if key.parent not in self._directories:
+                raise ValueError(f"{path} was not claimed")
+            self._claims[key] = (target, _temporary(target), "")
+        tmp = self._claims[key][1]
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        except OSError as exc:
+            raise SimError(f"cannot write {target}: {exc.strerror or exc}") from None
+        self._written.add(key)
+
+    def commit(self) -> list[Path]:
+        """Move every written file into place (claimed files never written are dropped); return their paths."""
+        placed = []
+        try:
+            for key, (target, tmp, _) in self._claims.items():
+                if key in self._written:
+                    os.replace(tmp, target)
+                    placed.append(target)
+                else:
+                    tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            self.discard()
+            raise SimError(f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}") from None
+        self._claims.clear()
+        return placed
+
+    def discard(self) -> None:
+        """Remove every temporary, and the directories the claims made if nothing else is in them."""
+        for _, tmp, _ in self._claims.values():
+            tmp.unlink(missing_ok=True)
+        self._claims.clear()
+        for directory in reversed(self._made):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass  # something else was put there meanwhile: not ours to remove
+        self._made.clear()
+
+    def __enter__(self) -> OutputFiles:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write one file whole or not at all."""
+    with OutputFiles() as out:
+        out.file(path)
+        out.write(path, data)
 
 
 def json_safe(value: Any) -> Any:
@@ -54,12 +165,11 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text (NaN as null), ending in a newline."""
+    return json.dumps(json_safe(data), indent=2) + "\n"
+
+
 def write_json(data: Any, path: str | Path) -> None:
     """Write ``data`` as indented JSON (NaN as null), atomically."""
-    text = json.dumps(json_safe(data), indent=2) + "\n"
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def write_bytes(data: bytes, path: str | Path) -> None:
-    """Write ``data`` atomically."""
-    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+    write_atomic(path, json_text(data))

@@ -214,6 +214,7 @@ def contention(config: ChipConfig, streams: int = 3, size: int = 4096) -> dict[s
 
 def matmul(config: ChipConfig, n: int, seed: int = 0) -> dict[str, Any]:
     """Cannon's algorithm on two random ``n x n`` matrices, timed and checked against numpy."""
+    _check_cannon(config, n)  # before the matrices exist: a large n is refused without allocating it
     rng = np.random.default_rng(seed)
     a, bm = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
     c, cycles = cannon(config, a, bm)
@@ -237,20 +238,10 @@ def cannon(config: ChipConfig, a: np.ndarray, bm: np.ndarray) -> tuple[np.ndarra
     square mesh, loaded by the host; return the product gathered from the cores' SRAM and
     the cycles from the end of loading to the last core's last step."""
     k, n = config.rows, len(a)
-    if config.cols != k:
-        raise BenchError(f"Cannon's algorithm needs a square mesh, not {config.rows}x{config.cols}")
     if a.shape != (n, n) or bm.shape != (n, n):
         raise BenchError(f"Cannon's algorithm multiplies two square matrices of one size, not {a.shape} and {bm.shape}")
-    if n < k or n % k:
-        raise BenchError(f"n must be a multiple of the mesh side {k}, got {n}")
+    _check_cannon(config, n)
     b = n // k
-    blocks = 5  # A and B twice (the block in use and the one arriving), C once
-    need = blocks * aligned_bytes(b * b * WORD_BYTES) + 2 * aligned_bytes(WORD_BYTES)
-    if need > config.data_bytes:
-        raise BenchError(
-            f"{n}x{n} matrices need {need} bytes per core ({blocks} blocks of {b}x{b}) but a core has "
-            f"{config.data_bytes} bytes of data SRAM: use a smaller n"
-        )
     chip = Chip(config)
 
     def block(m: np.ndarray, i: int, j: int) -> np.ndarray:
@@ -279,6 +270,23 @@ def cannon(config: ChipConfig, a: np.ndarray, bm: np.ndarray) -> tuple[np.ndarra
     chip.run()
     c = np.block([[chip.core((i, j)).sram["c"].data.reshape(b, b) for j in range(k)] for i in range(k)])
     return c, span["end"] - span["start"]
+
+
+def _check_cannon(config: ChipConfig, n: int) -> None:
+    """Raise ``BenchError`` unless ``n x n`` matrices can be multiplied by Cannon's algorithm on ``config``."""
+    k = config.rows
+    if config.cols != k:
+        raise BenchError(f"Cannon's algorithm needs a square mesh, not {config.rows}x{config.cols}")
+    if n < k or n % k:
+        raise BenchError(f"n must be a multiple of the mesh side {k}, got {n}")
+    b = n // k
+    blocks = 5  # A and B twice (the block in use and the one arriving), C once
+    need = blocks * aligned_bytes(b * b * WORD_BYTES) + 2 * aligned_bytes(WORD_BYTES)
+    if need > config.data_bytes:
+        raise BenchError(
+            f"{n}x{n} matrices need {need} bytes per core ({blocks} blocks of {b}x{b}) but a core has "
+            f"{config.data_bytes} bytes of data SRAM: use a smaller n"
+        )
 
 
 def _cannon(chip: Chip, coord: Coord, k: int, b: int) -> Generator[simpy.Event, Any, None]:

@@ -1,39 +1,50 @@
 """``nnmap``: plan, run and compare neural-network mappings on a simulated Epiphany chip.
 
-Every error the tools raise on purpose becomes one line on stderr and exit status 2;
-output files are written only once everything they hold has been computed.
+Every error the tools raise on purpose becomes one line on stderr and exit status 2, and
+Ctrl-C the line ``interrupted`` and exit status 130. Every output path is claimed before
+any simulation starts and the files are moved into place together at the end, so a
+command that fails leaves none of them behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import io
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from functools import partial
+from importlib.metadata import version
 from typing import Any, NoReturn
 
 import numpy as np
 from tqdm import tqdm
 
+from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
-from epiphany_sim.files import check_output_path, write_atomic, write_json
+from epiphany_sim.exits import exit_status, interrupted
+from epiphany_sim.files import OutputFiles, json_text
+from nnmap.chunks import chunk_rows, run_chunks
+from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
-from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
+from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
+from nnmap.model_files import load_inputs, load_model
 from nnmap.options import add_chip_arguments
 from nnmap.report import report_html
 from nnmap.run import run
+from nnmap.session import check_capacity, fit_hint
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
-from nnmap.sweep_spec import load_spec
+from nnmap.sweep_spec import DEFAULT_MAX_RUNS, load_spec
 from nnmap.text import table
 from nnmap.trace import trace_json
 from nnmap.train_cli import add_train_parser, train_command
 
 DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
 DEFAULT_STRATEGY = "partitioned"
+DEFAULT_ACTIVATION = "sigmoid"
+Variant = tuple[str, str | None]  # a strategy and its broadcast (None: the strategy's own)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,13 +56,17 @@ class _Parser(argparse.ArgumentParser):
 def _common(p: argparse.ArgumentParser) -> None:
     add_chip_arguments(p)
     p.add_argument("--layers", default=None, help=f"layer sizes, inputs first (default {DEFAULT_LAYERS})")
-    p.add_argument("--model", metavar="FILE.npz", help="weights W0,b0,W1,b1,... and activations (instead of --layers)")
-    p.add_argument("--hidden-activation", default="sigmoid", choices=ACTIVATIONS[:-1])
-    p.add_argument("--output-activation", default="sigmoid", choices=ACTIVATIONS)
-    p.add_argument("--seed", type=int, default=0, help="seed of random weights, masks and inputs (default 0)")
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        help="the network instead of --layers: an .npz of W0,b0,W1,b1,... and activations, or an .onnx file",
+    )
+    for option, choices in (("--hidden-activation", ACTIVATIONS[:-1]), ("--output-activation", ACTIVATIONS)):
+        p.add_argument(option, choices=choices, help=f"of the random network (default {DEFAULT_ACTIVATION})")
+    p.add_argument("--seed", type=int_arg(0), default=0, help="seed of random weights, masks and inputs (default 0)")
     p.add_argument(
         "--sparsity",
-        type=float,
+        type=number_arg(0.0, 1.0, high_open=True),
         metavar="S",
         help="drop this fraction of the connections of every layer of --layers (0 <= S < 1): a sparse network",
     )
@@ -60,12 +75,15 @@ def _common(p: argparse.ArgumentParser) -> None:
         choices=list(PATTERNS),
         help="which connections --sparsity keeps (default random)",
     )
-    p.add_argument("--inputs", metavar="FILE.npy", help="inputs of shape (batch, n_in)")
-    p.add_argument("--batch", type=int, default=1, help="random input samples when no --inputs (default 1)")
+    p.add_argument(
+        "--inputs", metavar="FILE.npy", help="inputs of shape (rows, n_in); more rows than fit run in chunks"
+    )
+    p.add_argument("--batch", type=int_arg(1), help="random input samples instead of --inputs (default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0].replace("``", ""))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('epiphany-nnmap')}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM")
     p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy")
@@ -101,10 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--out", metavar="DIR", required=True, help="results.csv, results.json and figures go here")
     p_sweep.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a local cluster)")
     p_sweep.add_argument("--resume", action="store_true", help="skip the runs DIR already records")
-    p_sweep.add_argument("--workers", type=int, help=f"local cluster worker processes (default {DEFAULT_WORKERS})")
+    p_sweep.add_argument(
+        "--workers", type=int_arg(1), help=f"local cluster worker processes (default {DEFAULT_WORKERS})"
+    )
+    p_sweep.add_argument(
+        "--max-runs",
+        type=int_arg(1),
+        default=DEFAULT_MAX_RUNS,
+        metavar="N",
+        help=f"refuse a grid of more runs than this (default {DEFAULT_MAX_RUNS})",
+    )
     p_sweep.add_argument(
         "--connect-timeout",
-        type=float,
+        type=number_arg(0, low_open=True),
         default=CONNECT_TIMEOUT_S,
         metavar="SECONDS",
         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
@@ -113,19 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _network(args: argparse.Namespace) -> Network:
-    if args.model and args.layers:
+def _network(args: argparse.Namespace, chip: ChipConfig) -> Network:
+    """The network of ``--model`` or ``--layers``, its sizes checked against the chip before it is allocated."""
+    if args.model and args.layers is not None:
         raise SimError("give either --model or --layers, not both")
+    if args.model and (args.hidden_activation or args.output_activation):
+        raise SimError("--hidden-activation and --output-activation shape a random network: the model has its own")
     if args.sparse_pattern and args.sparsity is None:
         raise SimError("--sparse-pattern chooses the connections --sparsity keeps: give --sparsity too")
+    if args.model and args.sparsity is not None:
+        raise SimError(
+            "--sparsity draws a random sparse network: use it with --layers (a model's masks are M0, M1, ...)"
+        )
+    if args.inputs and args.batch is not None:
+        raise SimError("give either --inputs or --batch, not both")
+    batch = args.batch or 1
+    fits = partial(check_capacity, chip, batch=batch, hint=fit_hint(chip, batch), error=MappingError)
     if args.model:
-        if args.sparsity is not None:
-            raise SimError(
-                "--sparsity draws a random sparse network: use it with --layers (a model's masks are M0, M1, ...)"
-            )
-        return load_npz(args.model)
-    sizes = parse_sizes(args.layers or DEFAULT_LAYERS)
-    net = random_network(sizes, args.hidden_activation, args.output_activation, args.seed)
+        return load_model(args.model, fits)
+    sizes = parse_sizes(DEFAULT_LAYERS if args.layers is None else args.layers)
+    fits(sizes, density=1.0 - (args.sparsity or 0.0))
+    hidden, output = args.hidden_activation or DEFAULT_ACTIVATION, args.output_activation or DEFAULT_ACTIVATION
+    net = random_network(sizes, hidden, output, args.seed)
     if args.sparsity is None:
         return net
     return sparsify(net, args.sparsity, args.sparse_pattern or "random", args.seed)
@@ -133,14 +169,19 @@ def _network(args: argparse.Namespace) -> Network:
 
 def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
     if args.inputs:
-        return load_inputs(args.inputs, net)
-    return random_inputs(net, args.batch, args.seed)
+        return load_inputs(args.inputs, net.sizes[0])
+    return random_inputs(net, args.batch or 1, args.seed)
 
 
-def _variants(text: str) -> list[tuple[str, str | None]]:
+def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:
+    """The rows one run takes: as many as fit for ``--inputs``; all of them for ``--batch``, the batch asked for."""
+    return chunk_rows(chip, net, *variant, len(x)) if args.inputs else len(x)
+
+
+def _variants(text: str) -> list[Variant]:
     if text == "all":
         return list(all_variants())
-    out: list[tuple[str, str | None]] = []
+    out: list[Variant] = []
     for item in text.split(","):
         name, _, bc = item.strip().partition(":")
         get_strategy(name)
@@ -220,83 +261,107 @@ def _sweep_summary(out: str, outcome: SweepOutcome) -> str:
     if outcome.lost:
         lines.append(f"  {outcome.lost} runs lost with their workers: run again with --resume")
     if outcome.interrupted:
-        lines.append("  interrupted: run again with --resume to finish")
+        lines.append("  stopped by Ctrl-C: run again with --resume to finish")
     return "\n".join(lines)
 
 
 def _sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.workers is not None:
         raise SimError("--workers sizes the local cluster: drop it when using --scheduler")
-    if not 0 < args.connect_timeout < math.inf:
-        raise SimError(f"--connect-timeout is seconds, a positive number; got {args.connect_timeout}")
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, args.max_runs)
     workers = DEFAULT_WORKERS if args.workers is None else args.workers
-    try:
-        outcome = run_sweep(spec, args.out, args.scheduler, args.resume, workers, args.connect_timeout)
-    except KeyboardInterrupt:  # while the cluster started: nothing ran yet
-        print("nnmap: sweep interrupted before any run finished", file=sys.stderr)
-        return 130
+
+    def announce(todo: int, recorded: int) -> None:
+        before = f", {recorded} recorded before" if recorded else ""
+        print(f"sweep: {len(spec.runs)} runs in {args.spec}{before}; {todo} to run", flush=True)
+
+    outcome = run_sweep(spec, args.out, args.scheduler, args.resume, workers, args.connect_timeout, on_start=announce)
     if not outcome.interrupted:
         from nnmap.plots import save_figures, sweep_figures  # matplotlib only when drawing
 
         save_figures(sweep_figures(outcome.rows), args.out)
     print(_sweep_summary(args.out, outcome))
     if outcome.interrupted:
-        return 130
+        return interrupted("nnmap")
     return 1 if outcome.lost or outcome.not_validated else 0
 
 
 def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
-    for path in (args.json, args.plots, args.outputs, args.trace, args.report):
-        check_output_path(path)
+    rows = _rows_per_run(args, chip, net, x, (args.strategy, args.broadcast))
     visual = bool(args.plots or args.trace or args.report)
-    result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
-    figures: dict[str, bytes] = {}
-    if args.plots or args.report:
-        from nnmap.plots import run_figures  # matplotlib only when drawing
+    if rows < len(x) and visual:
+        raise SimError(
+            f"--plots, --trace and --report show one run, but the {len(x)} input rows fit {chip.name}'s SRAM "
+            f"only in chunks of {rows}: give at most {rows} rows, or drop those options"
+        )
+    with OutputFiles() as out:
+        json_path = out.file(args.json, "--json")
+        outputs_path = out.file(args.outputs, "--outputs")
+        trace_path = out.file(args.trace, "--trace")
+        report_path = out.file(args.report, "--report")
+        plots = out.directory(args.plots)
+        if rows < len(x):
+            chunked = run_chunks(chip, net, args.strategy, args.broadcast, x, rows, progress=True)
+            metrics, outputs = chunked.metrics, chunked.outputs
+            note = f"  {len(x)} input rows run in {chunked.chunks} chunks of up to {rows} rows that fit the SRAM"
+        else:
+            result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
+            metrics, outputs, note = result.metrics, result.outputs, ""
+            figures: dict[str, bytes] = {}
+            if plots or report_path:
+                from nnmap.plots import run_figures  # matplotlib only when drawing
 
-        figures = run_figures(result)
-    trace_text = trace_json(result) if args.trace else None
-    page = report_html(result.metrics, figures) if args.report else None
-    print(_summary(result.metrics))
-    if args.outputs:
-        write_atomic(args.outputs, lambda tmp: np.save(tmp, result.outputs))
-    if args.json:
-        write_json(result.metrics, args.json)
-    if trace_text is not None:
-        write_atomic(args.trace, lambda tmp: Path(tmp).write_text(trace_text))
-    if page is not None:
-        write_atomic(args.report, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
-    _save(figures, args.plots)
-    return 0 if result.metrics["validated"] else 1
+                figures = run_figures(result)
+            if trace_path:
+                out.write(trace_path, trace_json(result))
+            if report_path:
+                out.write(report_path, report_html(metrics, figures))
+            if plots:
+                for name, png in figures.items():
+                    out.write(plots / name, png)
+        if json_path:
+            out.write(json_path, json_text(metrics))
+        if outputs_path:
+            out.write(outputs_path, _npy(outputs))
+    print(_summary(metrics) + (f"\n{note}" if note else ""))
+    return 0 if metrics["validated"] else 1
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
-    check_output_path(args.json)
-    check_output_path(args.plots)
     variants = _variants(args.strategies)
-    rows = [
-        run(chip, net, name, x, bc).metrics
-        for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
-    ]
-    figures: dict[str, bytes] = {}
-    if args.plots:
-        from nnmap.plots import compare_figures  # matplotlib only when drawing
+    with OutputFiles() as out:
+        json_path = out.file(args.json, "--json")
+        plots = out.directory(args.plots)
+        bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
+        done = [run_chunks(chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc))) for name, bc in bar]
+        rows = [d.metrics for d in done]
+        if plots:
+            from nnmap.plots import compare_figures  # matplotlib only when drawing
 
-        figures = compare_figures(rows)
+            for name, png in compare_figures(rows).items():
+                out.write(plots / name, png)
+        if json_path:
+            out.write(json_path, json_text({"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows}))
     print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}")
     print(_table(rows))
-    if args.json:
-        write_json({"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows}, args.json)
-    _save(figures, args.plots)
+    for m, d in zip(rows, done, strict=True):
+        if d.chunks > 1:
+            print(f"  {m['strategy']}:{m['broadcast']}: {len(x)} rows in {d.chunks} chunks of up to {d.rows_per_chunk}")
     return 0 if all(m["validated"] for m in rows) else 1
 
 
-def _save(figures: dict[str, bytes], directory: str | None) -> None:
-    if directory:
-        from nnmap.plots import save_figures
-
-        save_figures(figures, directory)
+def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
+    rows = _rows_per_run(args, chip, net, x, (args.strategy, args.broadcast))
+    if rows < len(x):
+        print(f"the {len(x)} input rows run in chunks of up to {rows} rows; the plan of one such chunk:")
+    print(get_strategy(args.strategy).plan(chip, net, rows, args.broadcast).describe())
+    return 0
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -306,26 +371,15 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "sweep":
         return _sweep(args)
     chip = load_chip(args.chip, args.chip_config)
-    net = _network(args)
+    net = _network(args, chip)
     x = _inputs(args, net)
-    if args.command == "plan":
-        print(get_strategy(args.strategy).plan(chip, net, len(x), args.broadcast).describe())
-        return 0
-    if args.command == "run":
-        return _run(args, chip, net, x)
-    return _compare(args, chip, net, x)
+    command = {"plan": _plan, "run": _run, "compare": _compare}[args.command]
+    return command(args, chip, net, x)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nnmap`` console script."""
-    try:
-        return _main(argv)
-    except SimError as exc:
-        print(f"nnmap: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a file that could not be read or written after all
-        print(f"nnmap: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+    """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2 or 130."""
+    return exit_status("nnmap", lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Feed-forward networks: layer specs, weights, loaders and the numpy reference pass.
+"""Feed-forward networks: layer specs, weights, the numpy reference pass and scikit-learn import.
 
 A layer maps ``n_in`` inputs to ``n_out`` outputs: ``y = act(x @ W + b)`` with ``W`` of
 shape ``(n_in, n_out)``, the layout of scikit-learn's ``coefs_``. All values are float32.
+``Network.save`` writes the ``.npz`` that ``nnmap --model`` reads (``nnmap.model_files``),
+and ``from_sklearn`` turns a fitted scikit-learn MLP into a network.
 
 A sparse layer also has a connectivity mask ``M`` shaped like ``W``: input ``i`` feeds
 output ``j`` only where ``M[i, j]`` is true, and ``W`` is zero everywhere else, so the
@@ -17,9 +19,18 @@ from typing import Any, cast
 
 import numpy as np
 
+from epiphany_sim import checks
 from nnmap.errors import ModelError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
+SKLEARN_ACTIVATIONS = {
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "identity": "identity",
+    "softmax": "softmax",
+}
+"""scikit-learn's names of the activations (``MLPClassifier.activation``, ``out_activation_``) to this module's."""
 
 
 def activate(name: str, z: np.ndarray) -> np.ndarray:
@@ -57,8 +68,12 @@ class Layer:
     mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        checks.real_dtype("weights", self.weights.dtype, ModelError)
+        checks.real_dtype("biases", self.bias.dtype, ModelError)
         if self.weights.ndim != 2:
             raise ModelError(f"weights must be 2-D (inputs, outputs), got shape {self.weights.shape}")
+        if 0 in self.weights.shape:
+            raise ModelError(f"a layer needs inputs and outputs, got weights of shape {self.weights.shape}")
         if self.bias.shape != (self.weights.shape[1],):
             raise ModelError(f"bias shape {self.bias.shape} does not match {self.weights.shape[1]} outputs")
         if self.activation not in ACTIVATIONS:
@@ -90,7 +105,7 @@ def _check_mask(mask: np.ndarray, weights: np.ndarray) -> None:
         )
 
 
-def _as_mask(values: np.ndarray) -> np.ndarray:
+def as_mask(values: np.ndarray) -> np.ndarray:
     """``values`` as a boolean mask: booleans, or numbers that are all 0 or 1; otherwise a ``ModelError``."""
     values = np.asarray(values)
     if values.dtype == np.bool_:
@@ -132,7 +147,13 @@ class Network:
         return h
 
     def save(self, path: str | Path) -> None:
-        """Write the ``.npz`` format that ``load_npz`` reads."""
+        """Write the network as the ``.npz`` that ``nnmap run --model`` reads.
+
+        The archive holds float32 arrays ``W0, b0, W1, b1, ...`` (``W{k}`` of shape
+        ``(n_in, n_out)``), a string array ``activations``, one name per layer, and a boolean
+        mask ``M{k}`` for each sparse layer.
+        ``nnmap.model_files.load_model`` reads it back into an equal network.
+        """
         arrays: dict[str, np.ndarray] = {}
         for k, layer in enumerate(self.layers):
             arrays[f"W{k}"] = layer.weights
@@ -146,13 +167,7 @@ class Network:
 
 def parse_sizes(text: str) -> list[int]:
     """``"6,16,4"`` to ``[6, 16, 4]``, with a clear error for anything else."""
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ModelError(f"--layers must be comma-separated integers like 6,16,4, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ModelError(f"--layers needs at least two sizes, all >= 1, got {text!r}")
-    return sizes
+    return checks.int_list("--layers", text, ModelError, min_count=2)
 
 
 def random_network(sizes: Sequence[int], hidden: str = "sigmoid", output: str = "sigmoid", seed: int = 0) -> Network:
@@ -167,75 +182,44 @@ def random_network(sizes: Sequence[int], hidden: str = "sigmoid", output: str = 
     return Network(tuple(layers))
 
 
-def load_npz(path: str | Path) -> Network:
-    """Load ``W0, b0, W1, b1, ...``, a string array ``activations`` and masks ``M0, M1, ...`` (for
-    sparse layers, any subset) from an ``.npz``."""
-    path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ModelError(f"model file {path} does not exist") from None
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"model file {path} is not a readable .npz: {exc}") from None
-    with data:
-        names = set(data.files)
-        if "W0" not in names:
-            raise ModelError(f"{path}: missing array W0 (expected W0, b0, W1, b1, ... and activations)")
-        if "activations" not in names:
-            raise ModelError(f"{path}: missing string array 'activations'")
-        n_layers = 0
-        while f"W{n_layers}" in names:
-            n_layers += 1
-        stray = sorted(name for name in names if name[:1] == "M" and name[1:].isdigit() and int(name[1:]) >= n_layers)
-        if stray:
-            raise ModelError(f"{path}: mask {stray[0]} has no weight array W{stray[0][1:]}")
-        activations = [str(a) for a in np.atleast_1d(data["activations"])]
-        if len(activations) != n_layers:
-            raise ModelError(f"{path}: {n_layers} weight arrays but {len(activations)} activations")
-        layers = []
-        for k in range(n_layers):
-            if f"b{k}" not in names:
-                raise ModelError(f"{path}: missing array b{k}")
-            try:
-                layers.append(
-                    Layer(
-                        np.asarray(data[f"W{k}"], dtype=np.float32),
-                        np.asarray(data[f"b{k}"], dtype=np.float32).reshape(-1),
-                        activations[k],
-                        _as_mask(data[f"M{k}"]) if f"M{k}" in names else None,
-                    )
-                )
-            except ModelError as exc:
-                raise ModelError(f"{path}: layer {k}: {exc}") from None
-            except (TypeError, ValueError) as exc:
-                raise ModelError(f"{path}: layer {k} is not numeric: {exc}") from None
-    try:
-        return Network(tuple(layers))
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
+def from_sklearn(estimator: Any) -> Network:
+    """The network of a fitted scikit-learn ``MLPClassifier`` or ``MLPRegressor``.
+
+    Its ``coefs_`` already have this module's ``(n_in, n_out)`` layout; sklearn's
+    ``logistic`` is ``sigmoid`` here. A multi-class classifier ends in softmax and gives what
+    ``predict_proba`` gives; a binary classifier has one logistic output, the probability
+    of the positive class (``predict_proba(x)[:, 1]``); a regressor's output is what
+    ``predict`` gives. Values become float32.
+
+    Raises:
+        ModelError: ``estimator`` is not a fitted MLP.
+    """
+    kind = type(estimator).__name__
+    if not all(hasattr(estimator, a) for a in ("coefs_", "intercepts_", "activation", "out_activation_")):
+        raise ModelError(f"from_sklearn takes a fitted MLPClassifier or MLPRegressor, got {kind} (fitted?)")
+    names = [estimator.activation] * (len(estimator.coefs_) - 1) + [estimator.out_activation_]
+    layers = []
+    for k, (weights, bias, name) in enumerate(zip(estimator.coefs_, estimator.intercepts_, names, strict=True)):
+        if name not in SKLEARN_ACTIVATIONS:
+            raise ModelError(f"{kind} layer {k}: activation {name!r} has no counterpart in {', '.join(ACTIVATIONS)}")
+        layers.append(
+            Layer(
+                checks.real_array(f"{kind} layer {k} weights", weights, ModelError),
+                checks.real_array(f"{kind} layer {k} biases", bias, ModelError),
+                SKLEARN_ACTIVATIONS[name],
+            )
+        )
+    return Network(tuple(layers))
 
 
-def check_inputs(net: Network, x: np.ndarray) -> np.ndarray:
+def check_inputs(net: Network, x: Any) -> np.ndarray:
     """``x`` as a float32 ``(batch, n_in)`` array, or a ``ModelError`` saying what is wrong."""
-    x = np.asarray(x, dtype=np.float32)
+    x = checks.real_array("inputs", x, ModelError)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != net.sizes[0]:
         raise ModelError(f"inputs have shape {x.shape} but the network takes {net.sizes[0]} inputs per sample")
-    if not np.all(np.isfinite(x)):
-        raise ModelError("inputs contain NaN or infinity")
     return x
-
-
-def load_inputs(path: str | Path, net: Network) -> np.ndarray:
-    """Inputs from a ``.npy`` file of shape ``(batch, n_in)``."""
-    try:
-        x = np.load(Path(path), allow_pickle=False)
-    except FileNotFoundError:
-        raise ModelError(f"inputs file {path} does not exist") from None
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"inputs file {path} is not a readable .npy: {exc}") from None
-    return check_inputs(net, x)
 
 
 def random_inputs(net: Network, batch: int = 1, seed: int = 0) -> np.ndarray:

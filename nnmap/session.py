@@ -13,11 +13,13 @@ A ``Session`` is a simulated chip with a mapping's buffers on it, and these step
    ``traffic``).
 
 Before anything is allocated, ``check_fits`` refuses a layout that overflows a core's SRAM,
-naming the core, the bytes needed and the bytes available.
+naming the core, the bytes needed and the bytes available; before even a network exists,
+``check_capacity`` refuses layer sizes and batches that no layout could fit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +32,7 @@ from epiphany_sim.config import PRESETS, ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.mesh import INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
-from nnmap.plan import buffer_bytes, data_bytes
+from nnmap.plan import ELEMENT_BYTES, buffer_bytes, data_bytes
 from nnmap.program import Op, Relay, run_ops
 
 LinkCounts = list[tuple[int, float, float]]
@@ -60,6 +62,50 @@ def larger_presets(config: ChipConfig) -> str:
     return ", ".join(f"{p.name}: {p.n_cores} cores of {p.sram_bytes // 1024} KB" for p in bigger) or "none is larger"
 
 
+def fit_hint(config: ChipConfig, batch: int) -> str:
+    """What to change when a forward pass of ``batch`` samples does not fit ``config``."""
+    smaller_batch = ", a smaller --batch" if batch > 1 else ""
+    return f"use a chip with more cores or SRAM ({larger_presets(config)}){smaller_batch}, or a smaller network"
+
+
+def check_capacity(
+    config: ChipConfig, sizes: list[int], batch: int, hint: str, error: type[SimError], density: float = 1.0
+) -> None:
+    """Raise ``error`` if, from the shapes alone, no mapping of ``sizes`` and ``batch`` can fit ``config``.
+
+    Two conditions every layout meets, tested before a network or its inputs are allocated
+    (a network of 30000 x 30000 weights would take 3.6 GB before the layout's own check):
+    each weight and bias is held somewhere, so all of them fit the chip's data SRAM
+    together; and a core that computes first-layer products holds every sample's inputs.
+    A sparse network of ``density`` (1 - sparsity) stores a weight and an input index per
+    connection it keeps; its patterns keep at least about half the nominal density, so it
+    is counted as ``density`` times the dense weights.
+    """
+    weights = sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:], strict=False))
+    parameters = math.floor(weights * density) + sum(sizes[1:])
+    total_bytes = config.n_cores * config.data_bytes
+    if parameters * ELEMENT_BYTES > total_bytes:
+        raise error(
+            f"network {sizes} does not fit {config.name}: its {parameters} weights and biases take "
+            f"{parameters * ELEMENT_BYTES} bytes but its {config.n_cores} cores hold {total_bytes} bytes of data "
+            f"in all; {hint}"
+        )
+    input_bytes = batch * sizes[0] * ELEMENT_BYTES
+    if input_bytes > config.data_bytes:
+        raise error(
+            f"network {sizes} does not fit {config.name} with a batch of {batch}: a core that computes "
+            f"first-layer products holds every sample's inputs, {input_bytes} bytes, but has "
+            f"{config.data_bytes} bytes free; {hint}"
+        )
+
+
+def fullest_core(layout: dict[Coord, dict[str, int]]) -> tuple[Coord, int]:
+    """The core whose buffers (name to float32 elements) take the most SRAM, and those bytes."""
+    need = {coord: data_bytes(named) for coord, named in layout.items()}
+    worst = max(need, key=need.__getitem__)
+    return worst, need[worst]
+
+
 def check_fits(
     config: ChipConfig,
     sizes: list[int],
@@ -78,14 +124,13 @@ def check_fits(
         error: the exception type to raise.
         chain: the cores in chain order, if the message should give the core's chain position.
     """
-    need = {coord: data_bytes(named) for coord, named in layout.items()}
-    worst = max(need, key=need.__getitem__)
-    if need[worst] <= config.data_bytes:
+    worst, need = fullest_core(layout)
+    if need <= config.data_bytes:
         return
     name, n = max(layout[worst].items(), key=lambda kv: kv[1])
     where = f" (chain position {chain.index(worst)})" if chain else ""
     raise error(
-        f"network {sizes} does not fit {config.name}: core {worst}{where} needs {need[worst]} bytes of data but "
+        f"network {sizes} does not fit {config.name}: core {worst}{where} needs {need} bytes of data but "
         f"has {config.data_bytes} bytes free ({config.sram_bytes} SRAM - {config.code_bytes} code; largest buffer "
         f"{name} {buffer_bytes(n)} bytes); {hint}"
     )

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,12 @@ from typing import Any
 from tqdm import tqdm
 
 from epiphany_sim.config import chip_from_name
-from epiphany_sim.files import json_safe, write_atomic
-from nnmap.errors import SweepError
+from epiphany_sim.errors import SimError
+from epiphany_sim.files import TEMPORARY_SUFFIX, json_safe, write_atomic
+from nnmap.errors import MappingError, SweepError
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
+from nnmap.session import check_capacity, fit_hint
 from nnmap.sweep_spec import RunParams, SweepSpec
 
 RESULTS_CSV = "results.csv"
@@ -99,7 +102,9 @@ def execute(params: RunParams) -> dict[str, Any]:
     try:
         chip = chip_from_name(params.chip)
         row.update(rows=chip.rows, cols=chip.cols, cores=chip.n_cores)
-        net = random_network(list(params.layers), params.hidden_activation, params.output_activation, params.seed)
+        sizes = list(params.layers)
+        check_capacity(chip, sizes, params.batch, fit_hint(chip, params.batch), MappingError)
+        net = random_network(sizes, params.hidden_activation, params.output_activation, params.seed)
         x = random_inputs(net, params.batch, params.seed)
         metrics = run(chip, net, params.strategy, x, params.broadcast).metrics
         row.update({key: json_safe(metrics[key]) for key in METRIC_COLUMNS})
@@ -107,10 +112,6 @@ def execute(params: RunParams) -> dict[str, Any]:
         row["error"] = f"{type(exc).__name__}: {exc}"
     row["wall_seconds"] = time.perf_counter() - start
     return row
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), prefix=f".{path.name}.")
 
 
 def _csv_value(value: Any) -> Any:
@@ -163,7 +164,7 @@ class ResultStore:
             self.directory.mkdir(exist_ok=True)
         except OSError as exc:
             raise SweepError(f"cannot create --out {self.directory}: {exc.strerror or exc}") from None
-        for stale in self.directory.glob(f".{RESULTS_JSON}.*.tmp"):  # a kill mid-rewrite leaves these
+        for stale in self.directory.glob(f".{RESULTS_JSON}.*{TEMPORARY_SUFFIX}"):  # a kill mid-rewrite leaves these
             stale.unlink()
         self._write_json()
         with self.csv_path.open("w", newline="", encoding="utf-8") as f:
@@ -172,7 +173,7 @@ class ResultStore:
             writer.writerows({k: _csv_value(r.get(k)) for k in COLUMNS} for r in self.rows)
 
     def _write_json(self) -> None:
-        _write_atomic(self.json_path, json.dumps({"columns": list(COLUMNS), "runs": self.rows}, indent=1) + "\n")
+        write_atomic(self.json_path, json.dumps({"columns": list(COLUMNS), "runs": self.rows}, indent=1) + "\n")
 
     def record(self, row: dict[str, Any]) -> None:
         """Add one finished run: the JSON first (atomic), then one flushed CSV line."""
@@ -182,7 +183,7 @@ class ResultStore:
             with self.csv_path.open("a", newline="", encoding="utf-8") as f:
                 csv.DictWriter(f, COLUMNS).writerow({k: _csv_value(row.get(k)) for k in COLUMNS})
                 f.flush()
-        except OSError as exc:
+        except (OSError, SimError) as exc:
             raise SweepError(f"cannot record run {row['run_id']} in {self.directory}: {exc}") from None
 
 
@@ -221,14 +222,40 @@ def connect(scheduler: str | None, workers: int, timeout_s: float = CONNECT_TIME
     from dask.distributed import Client, LocalCluster  # heavy import: only when a sweep runs
 
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
-        )
+        # SIGINT ignored is inherited by the workers: Ctrl-C is the sweep's to handle, not theirs. The
+        # scheduler's unused HTTP server moves to another port if another cluster holds its own: no need to say.
+        with _sigint_ignored(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=f"{timeout_s}s"), None
     except (OSError, ValueError, TimeoutError) as exc:
         raise SweepError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile, in the main thread: processes started now inherit that.
+
+    A terminal's Ctrl-C reaches every process of the foreground group; Dask's workers,
+    started while it was ignored, let the sweep stop them instead of each printing its
+    own traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -264,6 +291,7 @@ def run_sweep(
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     progress: bool | None = None,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> SweepOutcome:
     """Run every run of ``spec`` not yet recorded in ``out``, recording each as it finishes.
 
@@ -276,6 +304,8 @@ def run_sweep(
         connect_timeout_s: how long to try reaching ``scheduler``.
         on_record: called with each row right after it is written (a progress hook).
         progress: show a progress bar; by default only when stderr is a terminal.
+        on_start: called with the runs to do and the runs recorded before, once the output
+            directory, any results to resume and the cluster have all been checked.
 
     Nothing is written before the output directory, any results to resume and the cluster
     have all been checked. A ``KeyboardInterrupt`` (Ctrl-C, or raised by ``on_record``) stops
@@ -291,10 +321,14 @@ def run_sweep(
     ran = failed = not_validated = lost = 0
     if not todo:
         store.open()
+        if on_start is not None:
+            on_start(0, skipped)
         return SweepOutcome(len(spec.runs), skipped, 0, 0, 0, 0, False, time.perf_counter() - started, store.rows)
     from dask.distributed import as_completed
 
     client, cluster = connect(scheduler, workers, connect_timeout_s)
+    if on_start is not None:
+        on_start(len(todo), skipped)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not show, leave=False)
     futures: list[Any] = []

@@ -23,8 +23,10 @@ run. Each run has a stable ``run_id``, a hash of its parameters, by which
 
 The whole file is checked before anything runs: a malformed file, an unknown key, a wrong
 type, an unknown chip, strategy, broadcast or activation is a ``SweepError`` naming the file
-and the key. Whether a network fits a chip's SRAM is not checked here: a run that does not
-fit is a result of the sweep (recorded with its error), not a malformed file.
+and the key. So is a grid of more than ``DEFAULT_MAX_RUNS`` runs (or ``--max-runs``),
+counted from the axes before the grid is expanded. Whether a network fits a chip's SRAM
+is not checked here: a run that does not fit is a result of the sweep (recorded with its
+error, found from the shapes before anything is allocated), not a malformed file.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from epiphany_sim import checks
 from epiphany_sim.config import PRESETS, chip_from_name
 from epiphany_sim.errors import SimError
 from nnmap.errors import SweepError
@@ -45,6 +49,8 @@ from nnmap.model import ACTIVATIONS
 from nnmap.strategies import STRATEGIES, all_variants
 
 DEFAULT_BROADCAST = "default"
+DEFAULT_MAX_RUNS = 10_000
+"""The most runs a sweep file may describe unless ``nnmap sweep --max-runs`` says otherwise."""
 KEYS = ("chips", "layers", "strategies", "broadcasts", "batches", "seeds", "hidden_activation", "output_activation")
 REQUIRED = ("chips", "layers", "strategies")
 
@@ -111,10 +117,7 @@ def _list(path: Path, data: dict[str, Any], key: str, default: list[Any] | None)
 
 
 def _ints(path: Path, key: str, values: list[Any], minimum: int) -> list[int]:
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise _fail(path, f"{key} must hold integers >= {minimum}, got {v!r}")
-    return values
+    return [checks.integer(f"sweep file {path}: each of {key}", v, SweepError, low=minimum) for v in values]
 
 
 def _chip(path: Path, name: Any) -> str:
@@ -128,18 +131,13 @@ def _chip(path: Path, name: Any) -> str:
 
 def _layers(path: Path, value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
-        parts: list[Any] = value.split(",")
-        try:
-            sizes = [int(p) for p in parts]
-        except ValueError:
-            raise _fail(path, f'layers entry {value!r} is not comma-separated integers like "6,16,4"') from None
-    elif isinstance(value, list):
-        sizes = value
-    else:
+        return tuple(checks.int_list(f"sweep file {path}: layers entry", value, SweepError, min_count=2))
+    if not isinstance(value, list):
         raise _fail(path, f'layers entries are "6,16,4" or [6, 16, 4], got {value!r}')
-    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
-        raise _fail(path, f"layers entry {value!r} needs at least two sizes, all integers >= 1")
-    return tuple(sizes)
+    if len(value) < 2:
+        raise _fail(path, f"layers entry {value!r} needs 2 or more sizes")
+    where = f"sweep file {path}: a size in layers entry {value!r}"
+    return tuple(checks.integer(where, size, SweepError, low=1) for size in value)
 
 
 def _broadcast(path: Path, name: Any, where: str) -> str:
@@ -181,8 +179,11 @@ def _activation(path: Path, data: dict[str, Any], key: str, allowed: tuple[str, 
     return value
 
 
-def parse_spec(text: str, path: str | Path = "<string>") -> SweepSpec:
-    """Check a sweep file's text and expand its grid; raise ``SweepError`` on anything wrong."""
+def parse_spec(text: str, path: str | Path = "<string>", max_runs: int = DEFAULT_MAX_RUNS) -> SweepSpec:
+    """Check a sweep file's text and expand its grid; raise ``SweepError`` on anything wrong.
+
+    A grid of more than ``max_runs`` combinations is refused before it is expanded.
+    """
     path = Path(path)
     try:
         data = tomllib.loads(text)
@@ -201,6 +202,17 @@ def parse_spec(text: str, path: str | Path = "<string>") -> SweepSpec:
     seeds = _ints(path, "seeds", _list(path, data, "seeds", [0]), 0)
     hidden = _activation(path, data, "hidden_activation", ACTIVATIONS[:-1])
     output = _activation(path, data, "output_activation", ACTIVATIONS)
+    axes: dict[str, list[Any]] = {
+        "chips": chips,
+        "layers": layers,
+        "strategies": variants,
+        "batches": batches,
+        "seeds": seeds,
+    }
+    count = math.prod([len(values) for values in axes.values()])
+    if count > max_runs:
+        shape = " x ".join(f"{len(values)} {key}" for key, values in axes.items())
+        raise _fail(path, f"{shape} make {count} runs, more than --max-runs {max_runs}: shrink the grid or raise it")
     runs: dict[str, RunParams] = {}
     for chip, sizes, (strategy, bc), batch, seed in itertools.product(chips, layers, variants, batches, seeds):
         params = RunParams(chip, sizes, strategy, bc, batch, seed, hidden, output)
@@ -208,8 +220,8 @@ def parse_spec(text: str, path: str | Path = "<string>") -> SweepSpec:
     return SweepSpec(path, tuple(runs.values()))
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read and check a sweep file (see the module docstring for its format)."""
+def load_spec(path: str | Path, max_runs: int = DEFAULT_MAX_RUNS) -> SweepSpec:
+    """Read and check a sweep file (see the module docstring for its format) of at most ``max_runs`` runs."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -217,4 +229,4 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SweepError(f"sweep file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SweepError(f"cannot read sweep file {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_spec(text, path)
+    return parse_spec(text, path, max_runs)

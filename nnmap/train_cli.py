@@ -14,16 +14,20 @@ from typing import Any
 
 from tqdm import tqdm
 
+from epiphany_sim import checks
+from epiphany_sim.checks import int_arg
 from epiphany_sim.config import load_chip
-from epiphany_sim.files import check_output_path, write_bytes, write_json
+from epiphany_sim.files import OutputFiles, json_text
 from nnmap.errors import TrainingError
 from nnmap.options import add_chip_arguments
+from nnmap.session import check_capacity
 from nnmap.text import table
 from nnmap.training import (
     DATASETS,
     TRAINERS,
     EpochRecord,
     Hyperparameters,
+    Trainer,
     TrainResult,
     get_trainer,
     load_dataset,
@@ -31,6 +35,7 @@ from nnmap.training import (
     takers,
     train,
 )
+from nnmap.training.base import bigger_chip_hint
 from nnmap.training.loss import LOSSES
 
 # Hidden layers when --layers is not given: none for the gates (a single neuron learns OR),
@@ -53,7 +58,6 @@ def add_train_parser(sub: Any) -> None:
     add_chip_arguments(p)
     p.add_argument(
         "--strategy",
-        default=DEFAULT_TRAINER,
         help=f"training strategy: {', '.join(sorted(TRAINERS))} (default {DEFAULT_TRAINER})",
     )
     p.add_argument(
@@ -62,7 +66,7 @@ def add_train_parser(sub: Any) -> None:
         help="several strategies, run one after the other from the same weights (instead of --strategy)",
     )
     p.add_argument("--dataset", default="or", choices=DATASETS, help="training set (default or)")
-    p.add_argument("--samples", type=int, metavar="N", help="train on the first N samples only")
+    p.add_argument("--samples", type=int_arg(1), metavar="N", help="train on the first N samples only")
     p.add_argument(
         "--layers",
         metavar="H1,H2,...",
@@ -72,7 +76,7 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=0.3, help="learning rate (default 0.3)")
     p.add_argument("--momentum", type=float, default=0.0, help="momentum (default 0: plain SGD)")
     p.add_argument("--loss", default="mse", choices=LOSSES, help="loss (default mse)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and sample order (default 0)")
+    p.add_argument("--seed", type=int_arg(0), default=0, help="seed of weights and sample order (default 0)")
     p.add_argument("--target-loss", type=float, help="stop once the loss is at most this")
     p.add_argument("--target-accuracy", type=float, help="stop once the accuracy is at least this (0..1)")
     for option in Hyperparameters.option_fields():
@@ -85,15 +89,9 @@ def add_train_parser(sub: Any) -> None:
 def _hidden(text: str | None, dataset: str) -> list[int]:
     if text is None:
         return DEFAULT_HIDDEN[dataset]
-    if text.strip().lower() in ("none", ""):
+    if text.strip().lower() == "none":
         return []
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise TrainingError(f"--layers takes hidden sizes like 8,4 (or 'none'), got {text!r}") from None
-    if min(sizes) < 1:
-        raise TrainingError(f"--layers sizes must be >= 1, got {text!r}")
-    return sizes
+    return checks.int_list("--layers (hidden sizes, or 'none')", text, TrainingError)
 
 
 def _flag(option: str) -> str:
@@ -101,7 +99,9 @@ def _flag(option: str) -> str:
 
 
 def _names(args: argparse.Namespace) -> list[str]:
-    names = [n.strip() for n in args.strategies.split(",")] if args.strategies else [args.strategy]
+    if args.strategy is not None and args.strategies is not None:
+        raise TrainingError("give either --strategy or --strategies, not both")
+    names = [n.strip() for n in args.strategies.split(",")] if args.strategies else [args.strategy or DEFAULT_TRAINER]
     for name in names:
         get_trainer(name)
     return names
@@ -136,6 +136,19 @@ def _summary(results: list[TrainResult]) -> str:
     return table(header, rows)
 
 
+def _train(trainer: Trainer, hp: Hyperparameters) -> TrainResult:
+    """Train with a progress bar over the epochs on a terminal."""
+    quiet = not sys.stderr.isatty()
+    with tqdm(total=hp.epochs, desc=trainer.name, unit="epoch", disable=quiet, leave=False) as bar:
+
+        def progress(rec: EpochRecord) -> None:
+            if rec.epoch:
+                bar.update(1)
+            bar.set_postfix(loss=f"{rec.loss:.4g}", acc=f"{rec.accuracy:.0%}")
+
+        return train(trainer, progress)
+
+
 def train_command(args: argparse.Namespace) -> int:
     """Run ``nnmap train``; return the exit status (0, or 1 if a target was set and missed)."""
     names = _names(args)
@@ -152,46 +165,32 @@ def train_command(args: argparse.Namespace) -> int:
     )
     _check_options(names, options)
     chip = load_chip(args.chip, args.chip_config)
-    check_output_path(args.json)
-    check_output_path(args.plot)
     data = load_dataset(args.dataset, args.seed)
     if args.samples is not None:
         data = data.head(args.samples)
-    net = network_for(data, _hidden(args.layers, args.dataset), args.seed)
+    hidden = _hidden(args.layers, args.dataset)
+    check_capacity(chip, [data.n_in, *hidden, data.n_out], 1, bigger_chip_hint(chip), TrainingError)
+    net = network_for(data, hidden, args.seed)
     trainers = [get_trainer(name)(chip, net, data, hp) for name in names]
     # constructing every trainer first checked each one (SRAM fit, shards): nothing has run yet
-    results = []
-    quiet = not sys.stderr.isatty()
-    for trainer in trainers:
-        with tqdm(total=hp.epochs, desc=trainer.name, unit="epoch", disable=quiet, leave=False) as bar:
+    with OutputFiles() as out:
+        json_path = out.file(args.json, "--json")
+        plot_path = out.file(args.plot, "--plot")
+        results = [_train(trainer, hp) for trainer in trainers]
+        if plot_path:
+            from nnmap.plots import training_figure  # matplotlib only when asked for
 
-            def progress(rec: EpochRecord, bar: tqdm = bar) -> None:
-                if rec.epoch:
-                    bar.update(1)
-                bar.set_postfix(loss=f"{rec.loss:.4g}", acc=f"{rec.accuracy:.0%}")
-
-            results.append(train(trainer, progress))
-    figure = None
-    if args.plot:
-        from nnmap.plots import training_figure  # matplotlib only when asked for
-
-        figure = training_figure([r.to_dict() for r in results])
+            out.write(plot_path, training_figure([r.to_dict() for r in results]))
+        if json_path:
+            runs = [r.to_dict() for r in results]
+            out.write(
+                json_path,
+                json_text({"dataset": data.name, "samples": data.n_samples, "layers": net.sizes, "runs": runs}),
+            )
     print(
         f"{data.name}: {data.n_samples} samples, network {net.sizes}, lr {hp.lr}, momentum {hp.momentum}, "
         f"loss {hp.loss}"
     )
     print(_summary(results))
-    if args.json:
-        write_json(
-            {
-                "dataset": data.name,
-                "samples": data.n_samples,
-                "layers": net.sizes,
-                "runs": [r.to_dict() for r in results],
-            },
-            args.json,
-        )
-    if figure is not None:
-        write_bytes(figure, args.plot)
     targeted = hp.target_loss is not None or hp.target_accuracy is not None
     return 1 if targeted and not all(r.reached_target for r in results) else 0

@@ -92,8 +92,8 @@ def test_a_new_chip_preset_is_an_entry_in_presets(registries: None) -> None:
     assert result.metrics["validated"]
     assert result.metrics["time_us"] == pytest.approx(result.metrics["total_cycles"] / 400)  # 400 cycles per us
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        main(["run", "--help"])
+    with contextlib.redirect_stdout(out):
+        assert main(["run", "--help"]) == 0
     assert "e4 (2x2)" in " ".join(out.getvalue().split())  # the help lists every preset
 
 

@@ -79,5 +79,51 @@ def test_sweep_connect_timeout_must_be_positive(
         == 2
     )
     err = capsys.readouterr().err
-    assert err.startswith("nnmap: error: --connect-timeout is seconds, a positive number")
+    assert err == f"nnmap: error: argument --connect-timeout: expected a finite number > 0, got '{timeout}'\n"
     assert not out.exists()
+
+
+# A good output next to a bad one: the good one is not written either (the bad one is found first).
+GOOD_AND_BAD: list[tuple[Main, list[str]]] = [
+    (nnmap_main, ["run", "--layers", "6,8,4", "--json", "{ok}", "--plots", "{file}"]),
+    (nnmap_main, ["run", "--layers", "6,8,4", "--json", "{ok}", "--trace", "{missing}"]),
+    (nnmap_main, ["run", "--layers", "6,8,4", "--outputs", "{ok}", "--json", "{missing}"]),
+    (nnmap_main, ["run", "--layers", "6,8,4", "--json", "{ok}", "--report", "{ok}"]),
+    (
+        nnmap_main,
+        ["compare", "--layers", "6,8,4", "--strategies", "partitioned", "--json", "{ok}", "--plots", "{file}"],
+    ),
+    (nnmap_main, ["train", "--dataset", "or", "--epochs", "1", "--json", "{ok}", "--plot", "{missing}"]),
+    (sim_main, ["traffic", "--cycles", "50", "--json", "{ok}", "--trace", "{missing}"]),
+    (sim_main, ["traffic", "--cycles", "50", "--sweep", "0.1:0.2:0.1", "--json", "{ok}", "--plot", "{missing}"]),
+]
+
+
+@pytest.mark.parametrize(("main", "args"), GOOD_AND_BAD)
+def test_a_good_output_is_not_written_when_another_is_bad(
+    main: Main, args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "plain").write_text("a file where a directory is wanted")
+    paths = {"{ok}": str(tmp_path / "ok.out"), "{file}": str(tmp_path / "plain"), "{missing}": str(tmp_path / "no/x")}
+    assert main([paths.get(a, a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert ".tmp" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+
+
+def test_the_readme_plots_run_then_compare_into_one_existing_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    figs = tmp_path / "figs"
+    assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs)]) == 0
+    assert nnmap_main(["compare", "--layers", "6,16,4", "--strategies", "partitioned", "--plots", str(figs)]) == 0
+    assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs)]) == 0  # and again
+    assert sorted(p.name for p in figs.iterdir()) == [
+        "compare.png",
+        "congestion.png",
+        "placement.png",
+        "timeline.png",
+        "utilisation.png",
+    ]
+    assert capsys.readouterr().err == ""

@@ -24,7 +24,7 @@ from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Activate, Mac, Op, Phase, Send
-from nnmap.session import check_fits, larger_presets
+from nnmap.session import check_fits, fit_hint
 
 
 def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
@@ -47,7 +47,7 @@ def output_activation(net: Network) -> str:
     return "identity" if final == "softmax" else final
 
 
-def build_plan(
+def layout(
     name: str,
     layers: list[LayerAssignment],
     config: ChipConfig,
@@ -56,10 +56,12 @@ def build_plan(
     broadcast: str,
     chain: list[Coord],
 ) -> Plan:
-    """The whole plan of a network whose layers are dealt as ``layers``; raise ``MappingError`` if it does not fit.
+    """A plan with its buffers, initial values, DRAM buffers and relays, but no programs yet.
 
     A sparse layer's deal is compressed first: each core keeps only the connections it has
-    (``nnmap.lowering.sparse``).
+    (``nnmap.lowering.sparse``). Cheap next to the programs (whose length grows with the
+    batch), so it is what a check of whether a batch fits looks at; ``add_programs``
+    completes it.
     """
     layers = [compress(assign, layer.mask) for assign, layer in zip(layers, net.layers, strict=True)]
     plan = Plan(config, net, name, broadcast, batch, chain, layers)
@@ -68,10 +70,17 @@ def build_plan(
     plan.relays = bc.relays(len(net.layers) - 1)
     for k, coord in enumerate(chain):
         _layout(plan, bc, k, coord)
-        plan.ops[coord] = [op for s in range(batch) for op in _sample_ops(plan, bc, k, s, s)]
+    return plan
+
+
+def add_programs(plan: Plan) -> Plan:
+    """``plan`` (a ``layout``) completed with every core's programs; ``MappingError`` if its buffers do not fit."""
+    config, net, chain = plan.config, plan.net, plan.chain
+    check_fits(config, net.sizes, plan.buffers, fit_hint(config, plan.batch), MappingError, chain)
+    bc = BROADCASTS[plan.broadcast](plan)
+    for k, coord in enumerate(chain):
+        plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, k, s, s)]
         plan.readback[coord] = _readback(plan, k)
-    hint = f"use a chip with more cores or SRAM ({larger_presets(config)}), a smaller --batch, or a smaller network"
-    check_fits(config, net.sizes, plan.buffers, hint, MappingError, chain)
     return plan
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import matplotlib
 
+from epiphany_sim.files import OutputFiles
+
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -28,12 +30,9 @@ def png(fig: Figure) -> bytes:
 
 
 def save_figures(figures: dict[str, bytes], directory: str | Path) -> list[Path]:
-    """Write rendered figures into ``directory`` (created if missing); return the paths."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, png in figures.items():
-        path = directory / name
-        path.write_bytes(png)
-        paths.append(path)
-    return paths
+    """Write rendered figures into ``directory`` (made if missing, its parent must exist), all or none."""
+    with OutputFiles() as out:
+        out.directory(directory)
+        for name, data in figures.items():
+            out.write(Path(directory) / name, data)
+    return [Path(directory) / name for name in figures]

@@ -14,9 +14,10 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
-from nnmap.lowering.forward import build_plan, default_chain
+from nnmap.lowering.forward import add_programs, default_chain, layout
 from nnmap.model import Layer, Network
-from nnmap.plan import LayerAssignment, Plan
+from nnmap.plan import ELEMENT_BYTES, LayerAssignment, Plan
+from nnmap.session import fullest_core
 
 STRATEGIES: dict[str, type[Strategy]] = {}
 """Every strategy by name, in the order their modules were imported; defining a subclass adds it."""
@@ -90,15 +91,41 @@ class Strategy:
 
         ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours).
         """
+        if batch < 1:
+            raise MappingError(f"batch must be >= 1, got {batch}")
+        broadcast, chain, layers = self._deal(config, net, broadcast, chain)
+        return add_programs(layout(self.name, layers, config, net, batch, broadcast, chain))
+
+    def largest_batch(self, config: ChipConfig, net: Network, rows: int, broadcast: str | None = None) -> int:
+        """The most samples, at most ``rows``, whose plan fits every core's SRAM; 0 if not even one does.
+
+        Every buffer grows with the batch, so the batches that fit are the ones below a
+        bound, found by bisection on the plan's buffers alone (no programs are built).
+        """
+        broadcast, chain, layers = self._deal(config, net, broadcast, None)
+
+        def fits(batch: int) -> bool:
+            plan = layout(self.name, layers, config, net, batch, broadcast, chain)
+            return fullest_core(plan.buffers)[1] <= config.data_bytes
+
+        # a core with first-layer products holds every sample's inputs: no batch beyond this fits
+        low, high = 0, min(rows, config.data_bytes // (net.sizes[0] * ELEMENT_BYTES))
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return low
+
+    def _deal(
+        self, config: ChipConfig, net: Network, broadcast: str | None, chain: list[Coord] | None
+    ) -> tuple[str, list[Coord], list[LayerAssignment]]:
+        """The broadcast (checked), the chain and every layer's deal of products."""
         broadcast = broadcast or self.default_broadcast
         if broadcast not in BROADCASTS:
             raise MappingError(f"unknown broadcast {broadcast!r}: use one of {', '.join(BROADCASTS)}")
         if not self.supports(broadcast):
             raise MappingError(f"strategy {self.name} does not support broadcast {broadcast!r}")
-        if batch < 1:
-            raise MappingError(f"batch must be >= 1, got {batch}")
         chain, layers = self.place(config, net, chain or default_chain(config))
-        return build_plan(self.name, layers, config, net, batch, broadcast, chain)
+        return broadcast, chain, layers
 
 
 def get_strategy(name: str) -> Strategy:

@@ -66,7 +66,7 @@ class Hyperparameters:
         momentum: momentum of the weight updates, in [0, 1); 0 is plain SGD.
         loss: ``mse`` or ``cross-entropy`` (see ``nnmap.training.loss``).
         epochs: cap on the epochs run, >= 1.
-        seed: seed of everything random a trainer draws (shuffles, initial weights).
+        seed: seed of everything random a trainer draws (shuffles, initial weights), >= 0.
         target_loss: stop once the loss is at most this (None: no such target).
         target_accuracy: stop once the accuracy is at least this (None: no such target).
 
@@ -103,6 +103,7 @@ class Hyperparameters:
             ),
             (self.loss in LOSSES, f"unknown loss {self.loss!r}: use one of {', '.join(LOSSES)}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.target_loss is None or self.target_loss > 0, f"target loss must be > 0, got {self.target_loss}"),
             (
                 self.target_accuracy is None or 0 < self.target_accuracy <= 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,12 @@ def test_traffic_hotspot_options(tmp_path: Path) -> None:
         ["traffic", "--sweep", "0.1:0.5"],
         ["traffic", "--sweep", "0.1:1.5:0.1"],
         ["traffic", "--sweep", "0.1:0.2:0.1", "--trace", "PLOT"],
+        ["traffic", "--sweep", "0.001:1:0.0001"],
+        ["traffic", "--rate", "nan"],
+        ["traffic", "--seed", "-1"],
+        ["traffic", "--warmup", "-5"],
+        ["traffic", "--hotspot-fraction", "inf"],
+        ["traffic", "--trace", "PLOT", "--trace-bin", "0"],
         ["launch"],
         [],
     ],
@@ -156,3 +163,24 @@ def test_an_unwritable_json_path_is_one_line_and_exit_2(tmp_path: Path, capsys: 
     assert err.count("\n") == 1
     assert "cannot write" in err
     assert not target.exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"epiphany-sim {version('epiphany-nnmap')}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["traffic", "--rate", "nan"], "argument --rate: expected a finite number in (0, 1], got 'nan'"),
+        (["traffic", "--bogus"], "unrecognized arguments: --bogus"),
+        (
+            ["traffic", "--sweep", "0.001:1:0.0001"],
+            "argument --sweep: '0.001:1:0.0001' gives 9991 rates, over 1000: use a larger STEP",
+        ),
+    ],
+)
+def test_messages_name_the_program_once(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"epiphany-sim: error: {message}\n"

@@ -131,3 +131,59 @@ def test_unreadable_toml_paths_are_config_errors(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00rows")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_chip("e16", binary)
+
+
+@pytest.mark.parametrize(
+    "field", ["clock_hz", "hop_latency_cycles", "fpu_latency_cycles", "cycles_per_activation", "cmesh_bytes_per_cycle"]
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_numbers_are_refused(tmp_path: Path, field: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^chip field {field} must be a finite number, got {value}$"):
+        load_chip("e16", _toml(tmp_path, f"{field} = {value}\n"))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", r"dram_base_address must be an address in \[0x0, 0xffffffff\], got -1"),
+        ("0x100000000", r"dram_base_address must be an address in \[0x0, 0xffffffff\], got 4294967296"),
+        ("0x8e000004", "dram_base_address 0x8e000004 is not aligned to 8 bytes"),
+        ("0xff000000", "the DRAM window .* runs past the end of the 32-bit address map"),
+    ],
+)
+def test_the_dram_window_lies_inside_the_address_map(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_chip("e16", _toml(tmp_path, f"dram_base_address = {value}\n"))
+    assert load_chip("e16", _toml(tmp_path, "dram_base_address = 0xfe000000\n")).dram_base_address == 0xFE000000
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rows": 4.0}, "chip field rows must be an integer, got 4.0"),
+        ({"sram_banks": True}, "chip field sram_banks must be an integer, got True"),
+        ({"clock_hz": "fast"}, "chip field clock_hz must be a finite number, got 'fast'"),
+        ({"elink_side": 3}, "chip field elink_side must be text, got 3"),
+    ],
+)
+def test_fields_hold_their_declared_kind_from_python_too(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        E16.replace(**changes)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("hop_latency_cycles = 1e30", "hop_latency_cycles is 1e\\+30 cycles, more than the 1024"),
+        ("elink_bytes_per_cycle = 1e-6", "elink_write_cycles_per_transaction is 9e\\+06 cycles, more than the 1024"),
+        ("dram_latency_cycles = 1e9", "dram_latency_cycles is 1e\\+09 cycles, more than the 1024"),
+        ("fpu_latency_cycles = 1e30", "chip field fpu_latency_cycles must be <= 1000000, got 1e\\+30"),
+        ("dma_channels = 1000000000", "chip field dma_channels must be <= 16"),
+        ("clock_hz = 1e-300", "chip field clock_hz must be >= 1000"),
+        ("sram_bytes = 4294967296", "chip field sram_bytes must be <= 1073741824, got 4294967296"),
+    ],
+)
+def test_finite_but_absurd_values_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    """Values no Epiphany comes near that would overflow the clock or allocate terabytes."""
+    with pytest.raises(ConfigError, match=message):
+        load_chip("e16", _toml(tmp_path, text + "\n"))

@@ -88,7 +88,7 @@ def _nan_weight() -> dict[str, np.ndarray]:
         (_replace(activations=np.array(["swish", "softmax"])), "layer 0: unknown activation 'swish'"),
         (_replace(activations=np.array(["softmax", "softmax"])), "softmax is only allowed on the output layer"),
         (_replace(activations=np.array(["sigmoid"])), "2 weight arrays but 1 activations"),
-        (_replace(W1=np.array([["a", "b", "c"]] * 5)), "layer 1 is not numeric"),
+        (_replace(W1=np.array([["a", "b", "c"]] * 5)), "array W1 holds text (<U1); expected real numbers"),
     ],
     ids=[
         "no-b0",
@@ -124,26 +124,50 @@ def test_the_good_model_runs(tmp_path, capsys) -> None:
 def test_not_an_npz(fails, tmp_path) -> None:
     path = tmp_path / "model.npz"
     path.write_text("W0 = [[1, 2], [3, 4]]\n")
-    assert f"model file {path} is not a readable .npz" in fails("run", "--model", str(path))
+    assert fails("run", "--model", str(path)) == (
+        f"model file {path} is not a model file: expected an .npz archive of arrays W0, b0, W1, b1, ... and "
+        "activations (as Network.save writes), or an ONNX file ending in .onnx"
+    )
     path.unlink()
     assert fails("run", "--model", str(path)) == f"model file {path} does not exist"
 
 
 def test_network_too_large_for_one_core(fails) -> None:
-    """100,100,10 on one core: x 400 + w0 40000 + acc0 400 + b0 400 + h0.0 400 + h0.1 400
-    + w1 4000 + acc1 40 + b1 40 + y 40 = 46120 bytes, against 32768 - 4096 of code."""
+    """1,1500,1 on one core: x 8 (one float, aligned to 8) + w0 6000 + acc0 6000 + b0 6000
+    + h0.0 6000 + h0.1 6000 + w1 6000 + acc1 8 + b1 8 + y 8 = 36032 bytes, against 32768 - 4096
+    of code; its 4501 weights and biases (18004 bytes) alone would fit."""
+    error = fails("run", "--chip", "1x1", "--layers", "1,1500,1")
+    assert "core (0, 0) (chain position 0) needs 36032 bytes of data but has 28672 bytes free" in error
+    assert "largest buffer w0 6000 bytes" in error
+    assert "smaller --batch" not in error  # a batch of one: no --batch to make smaller
+
+
+def test_parameters_beyond_the_whole_chip_are_refused_from_the_sizes(fails) -> None:
+    """100,100,10: 100 * 100 + 100 + 100 * 10 + 10 = 11110 weights and biases, 44440 bytes,
+    more than one core's 28672; 30000,30000 would take 3.6 GB before any layout is built."""
     error = fails("run", "--chip", "1x1", "--layers", "100,100,10")
-    assert "core (0, 0) (chain position 0) needs 46120 bytes of data but has 28672 bytes free" in error
-    assert "largest buffer w0 40000 bytes" in error
+    assert error.startswith("network [100, 100, 10] does not fit 1x1: its 11110 weights and biases take 44440 bytes")
+    assert "its 1 cores hold 28672 bytes of data in all" in error
+    error = fails("plan", "--chip", "e64", "--layers", "30000,30000")
+    assert "its 900030000 weights and biases take 3600120000 bytes" in error
+    assert "its 64 cores hold 1835008 bytes" in error
 
 
 def test_batch_too_large_for_sram(fails) -> None:
-    """6,16,4 on e16 with 1200 samples: every core holds all inputs, x = 1200 * 6 * 4 = 28800
-    bytes; the owners of outputs (chain cores 3, 7, 11, 15) hold the most: 28800 + w0 24 +
-    acc0 8 + b0 8 + h0 2 * 64 + w1 16 + acc1 8 + b1 8 + pin1 2 * 8 + y 1200 * 4 = 33816."""
-    error = fails("run", "--chip", "e16", "--layers", "6,16,4", "--batch", "1200")
-    assert "core (0, 3) (chain position 3) needs 33816 bytes of data but has 28672 bytes free" in error
+    """6,16,4 on e16 with 1150 samples: every core holds all inputs, x = 1150 * 6 * 4 = 27600
+    bytes; the owners of outputs (chain cores 3, 7, 11, 15) hold the most: 27600 + w0 24 +
+    acc0 8 + b0 8 + h0 2 * 64 + w1 16 + acc1 8 + b1 8 + pin1 2 * 8 + y 1150 * 4 = 32416."""
+    error = fails("run", "--chip", "e16", "--layers", "6,16,4", "--batch", "1150")
+    assert "core (0, 3) (chain position 3) needs 32416 bytes of data but has 28672 bytes free" in error
     assert "e64" in error
+    assert "smaller --batch" in error
+
+
+def test_batch_beyond_a_core_is_refused_from_the_sizes(fails) -> None:
+    """x = 1200 * 6 * 4 = 28800 bytes on a core of 28672: refused before the inputs exist."""
+    error = fails("run", "--chip", "e16", "--layers", "6,16,4", "--batch", "1200")
+    assert error.startswith("network [6, 16, 4] does not fit e16 with a batch of 1200: a core that computes")
+    assert "every sample's inputs, 28800 bytes, but has 28672 bytes free" in error
     assert "smaller --batch" in error
 
 
@@ -158,16 +182,19 @@ def test_inputs_of_the_wrong_width(fails, tmp_path) -> None:
     np.save(path, np.full((2, 6), np.nan, np.float32))
     assert fails("run", "--layers", "6,16,4", "--inputs", str(path)) == "inputs contain NaN or infinity"
     path.write_text("not numpy")
-    assert "is not a readable .npy" in fails("run", "--layers", "6,16,4", "--inputs", str(path))
+    assert fails("run", "--layers", "6,16,4", "--inputs", str(path)) == (
+        f"inputs file {path} is not a .npy file: expected an array of shape (rows, 6) from numpy.save"
+    )
 
 
 @pytest.mark.parametrize(
     ("layers", "message"),
     [
         ("6,x,4", "--layers must be comma-separated integers like 6,16,4, got '6,x,4'"),
-        ("6", "--layers needs at least two sizes, all >= 1, got '6'"),
-        ("6,0,4", "--layers needs at least two sizes, all >= 1, got '6,0,4'"),
-        ("6,-3,4", "--layers needs at least two sizes, all >= 1, got '6,-3,4'"),
+        ("6", "--layers needs 2 or more sizes, all >= 1, got '6'"),
+        ("6,0,4", "--layers needs 2 or more sizes, all >= 1, got '6,0,4'"),
+        ("6,-3,4", "--layers needs 2 or more sizes, all >= 1, got '6,-3,4'"),
+        ("", "--layers is empty: give comma-separated sizes like 6,16,4"),
         ("6;16;4", "--layers must be comma-separated integers like 6,16,4, got '6;16;4'"),
     ],
 )
@@ -185,8 +212,9 @@ def test_bad_layers(layers, message, fails) -> None:
         (("compare", "--strategies", "partitioned:sideways"), "unknown broadcast 'sideways' in --strategies"),
         (("run", "--broadcast", "sideways"), "argument --broadcast: invalid choice: 'sideways'"),
         (("run", "--chip", "e99"), "unknown chip 'e99'"),
-        (("run", "--batch", "0"), "--batch must be >= 1, got 0"),
-        (("run", "--batch", "two"), "argument --batch: invalid int value: 'two'"),
+        (("run", "--batch", "0"), "argument --batch: expected an integer >= 1, got '0'"),
+        (("run", "--batch", "two"), "argument --batch: expected an integer >= 1, got 'two'"),
+        (("run", "--seed", "-1"), "argument --seed: expected an integer >= 0, got '-1'"),
         (("run", "--no-such-option"), "unrecognized arguments: --no-such-option"),
     ],
 )
@@ -204,3 +232,31 @@ def test_no_command_at_all(capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("nnmap: error: ")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--layers", "100000000,2"), "its 200000002 weights and biases take 800000008 bytes"),
+        (("--layers", "30000,30000"), "its 900030000 weights and biases take 3600120000 bytes"),
+        (("--batch", "100000000"), "with a batch of 100000000"),
+    ],
+)
+def test_sizes_are_refused_before_anything_large_is_allocated(fails, monkeypatch, args, message) -> None:
+    """Refused from the sizes alone: the network and its inputs are never built, so no MemoryError, no wait."""
+
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("allocated before the size check")
+
+    monkeypatch.setattr("nnmap.cli.random_network", never)
+    monkeypatch.setattr("nnmap.cli.random_inputs", never)
+    for command in ("run", "plan", "compare"):
+        assert message in fails(command, *args)
+
+
+def test_options_that_would_be_ignored_are_refused(fails, tmp_path) -> None:
+    model, inputs = _npz(tmp_path, _good()), tmp_path / "x.npy"
+    np.save(inputs, np.zeros((2, 6), np.float32))
+    message = "--hidden-activation and --output-activation shape a random network: the model has its own"
+    assert fails("run", "--model", model, "--output-activation", "relu") == message
+    assert fails("run", "--inputs", str(inputs), "--batch", "2") == "give either --inputs or --batch, not both"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import stat
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,18 @@ def test_run_progress_bar_counts_every_op_only_on_a_terminal(
     assert f"0/{total}" in terminal.getvalue()
     assert f"{total}/{total}" in terminal.getvalue()  # every op was counted by the end
     assert "single-core baseline" in terminal.getvalue()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"nnmap {version('epiphany-nnmap')}\n"
+
+
+def test_outputs_get_the_umasks_permissions(tmp_path: Path) -> None:
+    """Every output, the atomically written ones included, gets the mode the umask leaves: 0644 under 022."""
+    previous = os.umask(0o022)
+    try:
+        assert main([*RUN, "--json", str(tmp_path / "r.json"), "--outputs", str(tmp_path / "y.npy")]) == 0
+    finally:
+        os.umask(previous)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {"r.json": 0o644, "y.npy": 0o644}

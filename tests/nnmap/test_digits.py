@@ -18,7 +18,7 @@ from sklearn.neural_network import MLPClassifier
 
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
-from nnmap.model import load_npz
+from nnmap.model_files import load_npz
 from nnmap.run import run
 
 N_TEST = 100

@@ -13,7 +13,8 @@ import pytest
 
 from nnmap.cli import main
 from nnmap.errors import ModelError
-from nnmap.model import Layer, load_npz, random_inputs, random_network
+from nnmap.model import Layer, random_inputs, random_network
+from nnmap.model_files import load_npz
 from nnmap.sparsity import shuffle_hidden, sparse_mask, sparsify
 
 
@@ -85,8 +86,9 @@ def test_a_mask_without_its_layer(tmp_path: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--sparsity", "1.0"], "--sparsity is the fraction of connections dropped, in [0, 1); got 1.0"),
-        (["--sparsity", "-0.1"], "in [0, 1); got -0.1"),
+        (["--sparsity", "1.0"], "argument --sparsity: expected a finite number in [0, 1), got '1.0'"),
+        (["--sparsity", "-0.1"], "in [0, 1), got '-0.1'"),
+        (["--sparsity", "nan"], "in [0, 1), got 'nan'"),
         (["--sparse-pattern", "block"], "--sparse-pattern chooses the connections --sparsity keeps"),
         (["--sparsity", "0.5", "--sparse-pattern", "stripes"], "argument --sparse-pattern: invalid choice: 'stripes'"),
     ],

@@ -24,6 +24,7 @@ import pytest
 
 from nnmap.analysis import pareto_front
 from nnmap.cli import main
+from nnmap.sweep import execute
 from nnmap.sweep_spec import load_spec, parse_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -288,9 +289,9 @@ def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys:
         (GRID.replace('"2x2"', '"e99"'), "unknown chip 'e99'"),
         (GRID.replace('"allgather"', '"telepathy"'), "unknown strategy 'telepathy'"),
         (GRID + 'broadcasts = ["pigeon"]\n', "unknown broadcast 'pigeon'"),
-        (GRID.replace('"8,6"', '"8,x"'), "'8,x' is not comma-separated integers"),
-        (GRID.replace('"8,6"', '"8"'), "needs at least two sizes"),
-        (GRID.replace("batches = [1, 2]", "batches = [0]"), "batches must hold integers >= 1"),
+        (GRID.replace('"8,6"', '"8,x"'), "layers entry must be comma-separated integers like 6,16,4, got '8,x'"),
+        (GRID.replace('"8,6"', '"8"'), "layers entry needs 2 or more sizes, all >= 1, got '8'"),
+        (GRID.replace("batches = [1, 2]", "batches = [0]"), "each of batches must be an integer >= 1, got 0"),
         (GRID.replace("batches = [1, 2]", "batches = 2"), "batches must be a list"),
         (GRID.replace("seeds = [3]", "seeds = []"), "seeds is empty"),
         ('layers = ["6,8,4"]\nstrategies = "all"\n', "missing key 'chips'"),
@@ -455,3 +456,54 @@ def test_pareto_front_is_the_undominated_points(seed: int) -> None:
     front = pareto_front(points)
     assert {points[i] for i in front} == {p for p in points if not _dominated(p, points)}
     assert len(front) == len({points[i] for i in front})  # each point of the front once
+
+
+# The grid's size: counted from its axes, printed, capped -----------------------------------------------
+
+MILLIONS = """
+chips = [{chips}]
+layers = [{layers}]
+strategies = ["partitioned", "allgather"]
+seeds = [{seeds}]
+"""
+
+
+def test_a_grid_beyond_max_runs_is_refused_before_it_is_expanded(tmp_path: Path, monkeypatch) -> None:
+    """100 chips x 100 layers x 2 strategies x 1 batch x 100 seeds = 2,000,000 runs."""
+    spec = tmp_path / "huge.toml"
+    spec.write_text(
+        MILLIONS.format(
+            chips=", ".join(f'"{r}x{c}"' for r in range(1, 11) for c in range(1, 11)),
+            layers=", ".join(f'"6,{n},4"' for n in range(1, 101)),
+            seeds=", ".join(map(str, range(100))),
+        )
+    )
+
+    def never(*_: object) -> None:
+        raise AssertionError("the grid was expanded")
+
+    monkeypatch.setattr("nnmap.sweep_spec.itertools.product", never)
+    code, stdout, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"))
+    assert (code, stdout) == (2, "")
+    assert stderr == (
+        f"nnmap: error: sweep file {spec}: 100 chips x 100 layers x 2 strategies x 1 batches x 100 seeds make "
+        "2000000 runs, more than --max-runs 10000: shrink the grid or raise it\n"
+    )
+    code, _, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"), "--max-runs", "1999999")
+    assert "2000000 runs, more than --max-runs 1999999" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_run_count_is_printed_first(tmp_path: Path) -> None:
+    """Every run already recorded: the count line, then the summary; no cluster is started."""
+    spec_path = tmp_path / "grid.toml"
+    spec_path.write_text('chips = ["2x2"]\nlayers = ["6,8,4", "8,6"]\nstrategies = ["partitioned"]\n')
+    spec = load_spec(spec_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    rows = [execute(p) for p in spec.runs]
+    (out / "results.json").write_text(json.dumps({"runs": rows}))
+    code, stdout, stderr = _sweep("--spec", str(spec_path), "--out", str(out), "--resume")
+    assert (code, stderr) == (0, "")
+    assert stdout.splitlines()[0] == f"sweep: 2 runs in {spec_path}, 2 recorded before; 0 to run"
+    assert stdout.splitlines()[1].startswith(f"sweep: 2 of 2 runs recorded in {out} (2 from before, 0 now")

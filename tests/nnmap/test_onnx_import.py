@@ -1,0 +1,238 @@
+"""Models from where users have them: ONNX files and fitted scikit-learn MLPs, run on the chip.
+
+Every simulated output is compared with what onnxruntime or scikit-learn computes for the
+same inputs, within 1e-5.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from skl2onnx import to_onnx
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from epiphany_sim.config import load_chip
+from nnmap.cli import main
+from nnmap.errors import ModelError
+from nnmap.model import from_sklearn
+from nnmap.model_files import load_model
+from nnmap.run import run
+
+TOLERANCE = 1e-5
+RNG = np.random.default_rng(12)
+X_TRAIN = RNG.random((90, 6)).astype(np.float32)
+X = RNG.random((5, 6)).astype(np.float32)
+
+
+def _fit(estimator, y: np.ndarray):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X_TRAIN, y)
+
+
+def _classifier(classes: int = 3) -> MLPClassifier:
+    y = (X_TRAIN[:, 0] * classes).astype(int) % classes
+    return _fit(MLPClassifier((9,), activation="relu", max_iter=300, random_state=0), y)
+
+
+def _onnxruntime(path: Path, x: np.ndarray, output: str | None = None) -> np.ndarray:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = output or session.get_outputs()[0].name
+    return session.run([name], {session.get_inputs()[0].name: x})[0]
+
+
+def _on_chip(path: Path, chip: str, x: np.ndarray) -> np.ndarray:
+    result = run(load_chip(chip), load_model(path), "partitioned", x)
+    assert result.metrics["validated"]
+    return result.outputs
+
+
+@pytest.fixture(scope="module")
+def sklearn_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    clf = _classifier()
+    model = to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
+    path = tmp_path_factory.mktemp("skl") / "clf.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _tensor(name: str, array: np.ndarray) -> TensorProto:
+    return numpy_helper.from_array(array.astype(np.float32), name)
+
+
+def _graph_model(nodes: list, initializers: dict[str, np.ndarray], n_in: int = 6, n_out: int = 4) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes,
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, n_out])],
+        [_tensor(name, value) for name, value in initializers.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def _every_operator() -> onnx.ModelProto:
+    """Every supported operator: Gemm (transB, alpha, beta), Tanh, MatMul + Add, Relu, Identity, Sigmoid, Softmax."""
+    rng = np.random.default_rng(3)
+    return _graph_model(
+        [
+            helper.make_node("Gemm", ["x", "w0t", "b0"], ["z0"], transB=1, alpha=0.5, beta=2.0),
+            helper.make_node("Tanh", ["z0"], ["h0"]),
+            helper.make_node("MatMul", ["h0", "w1"], ["m1"]),
+            helper.make_node("Add", ["b1", "m1"], ["z1"]),  # the constant first: Add commutes
+            helper.make_node("Relu", ["z1"], ["r1"]),
+            helper.make_node("Identity", ["r1"], ["h1"]),
+            helper.make_node("MatMul", ["h1", "w2"], ["m2"]),
+            helper.make_node("Add", ["m2", "b2"], ["z2"]),
+            helper.make_node("Sigmoid", ["z2"], ["h2"]),
+            helper.make_node("Gemm", ["h2", "w3", "b3"], ["z3"]),
+            helper.make_node("Softmax", ["z3"], ["y"], axis=-1),
+        ],
+        {
+            "w0t": rng.standard_normal((7, 6)),
+            "b0": rng.standard_normal((1, 7)),
+            "w1": rng.standard_normal((7, 5)),
+            "b1": rng.standard_normal(5),
+            "w2": rng.standard_normal((5, 8)),
+            "b2": rng.standard_normal(8),
+            "w3": rng.standard_normal((8, 4)),
+            "b3": rng.standard_normal(4),
+        },
+    )
+
+
+@pytest.mark.parametrize("chip", ["e16", "e64"])
+def test_an_sklearn_model_converted_by_skl2onnx_matches_onnxruntime(sklearn_onnx: Path, chip: str) -> None:
+    expected = _onnxruntime(sklearn_onnx, X, "probabilities")
+    assert load_model(sklearn_onnx).sizes == [6, 9, 3]
+    np.testing.assert_allclose(_on_chip(sklearn_onnx, chip, X), expected, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("chip", ["e16", "e64"])
+def test_a_graph_built_with_onnx_helper_matches_onnxruntime(tmp_path: Path, chip: str) -> None:
+    path = tmp_path / "net.onnx"
+    onnx.save(_every_operator(), path)
+    net = load_model(path)
+    assert net.sizes == [6, 7, 5, 8, 4]
+    assert [layer.activation for layer in net.layers] == ["tanh", "relu", "sigmoid", "softmax"]
+    np.testing.assert_allclose(_on_chip(path, chip, X), _onnxruntime(path, X), rtol=0, atol=TOLERANCE)
+
+
+def test_matmul_without_add_is_a_layer_without_bias(tmp_path: Path) -> None:
+    path = tmp_path / "net.onnx"
+    w = np.random.default_rng(4).standard_normal((6, 4))
+    onnx.save(_graph_model([helper.make_node("MatMul", ["x", "w"], ["y"])], {"w": w}), path)
+    net = load_model(path)
+    assert net.layers[0].activation == "identity"
+    assert np.array_equal(net.layers[0].bias, np.zeros(4, np.float32))
+    np.testing.assert_allclose(_on_chip(path, "e16", X), _onnxruntime(path, X), rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "operator"),
+    [
+        ([helper.make_node("LeakyRelu", ["x"], ["y"])], "LeakyRelu"),
+        ([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Reshape", ["m", "s"], ["y"])], "Reshape"),
+        ([helper.make_node("Conv", ["x", "w"], ["y"])], "Conv"),
+        ([helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Exp", ["m"], ["y"])], "Exp"),
+    ],
+)
+def test_any_other_operator_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nodes: list, operator: str
+) -> None:
+    path = tmp_path / "net.onnx"
+    onnx.save(_graph_model(nodes, {"w": np.ones((6, 4)), "s": np.array([-1, 4])}), path)
+    with pytest.raises(ModelError, match=f"operator {operator} .* is not supported"):
+        load_model(path)
+    assert main(["run", "--model", str(path), "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nnmap: error: ONNX model {path}: operator {operator} ")
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"not a protobuf \xff\xff", "is not a valid ONNX model"), (b"", "a network has one input, the model has 0")],
+)
+def test_a_broken_onnx_file_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "net.onnx"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=message):
+        load_model(path)
+
+
+def test_the_cli_runs_an_onnx_model(sklearn_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(inputs, X)
+    assert (
+        main(["run", "--chip", "e64", "--model", str(sklearn_onnx), "--inputs", str(inputs), "--outputs", str(outputs)])
+        == 0
+    )
+    assert "validated against numpy: yes" in capsys.readouterr().out
+    expected = _onnxruntime(sklearn_onnx, X, "probabilities")
+    np.testing.assert_allclose(np.load(outputs), expected, rtol=0, atol=TOLERANCE)
+
+
+def test_from_sklearn_matches_predict_proba_of_a_multiclass_classifier() -> None:
+    clf = _classifier(classes=4)
+    net = from_sklearn(clf)
+    assert net.sizes == [6, 9, 4]
+    assert [layer.activation for layer in net.layers] == ["relu", "softmax"]
+    np.testing.assert_allclose(net.forward(X), clf.predict_proba(X), rtol=0, atol=TOLERANCE)
+    result = run(load_chip("e16"), net, "partitioned", X)
+    np.testing.assert_allclose(result.outputs, clf.predict_proba(X), rtol=0, atol=TOLERANCE)
+
+
+def test_from_sklearn_binary_classifier_gives_the_positive_class() -> None:
+    """sklearn's logistic is sigmoid here: one output, predict_proba's second column."""
+    clf = _fit(MLPClassifier((5, 4), activation="logistic", max_iter=300, random_state=1), X_TRAIN[:, 1] > 0.5)
+    net = from_sklearn(clf)
+    assert [layer.activation for layer in net.layers] == ["sigmoid", "sigmoid", "sigmoid"]
+    result = run(load_chip("e64"), net, "partitioned", X)
+    np.testing.assert_allclose(result.outputs[:, 0], clf.predict_proba(X)[:, 1], rtol=0, atol=TOLERANCE)
+
+
+def test_from_sklearn_regressor_gives_predict() -> None:
+    reg = _fit(
+        MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", max_iter=300, random_state=2),
+        X_TRAIN[:, :2] @ [1.0, -2.0],
+    )
+    net = from_sklearn(reg)
+    assert [layer.activation for layer in net.layers] == ["tanh", "identity"]
+    np.testing.assert_allclose(net.forward(X)[:, 0], reg.predict(X), rtol=0, atol=TOLERANCE)
+
+
+def test_from_sklearn_wants_a_fitted_mlp() -> None:
+    with pytest.raises(ModelError, match="takes a fitted MLPClassifier or MLPRegressor, got MLPClassifier"):
+        from_sklearn(MLPClassifier())
+    with pytest.raises(ModelError, match="got str"):
+        from_sklearn("model")
+
+
+def test_reading_onnx_needs_only_the_onnx_package(sklearn_onnx: Path) -> None:
+    probe = (
+        "import sys\nfrom nnmap.model_files import load_model\nload_model(sys.argv[1])\n"
+        "print(sorted(m for m in ('onnxruntime', 'skl2onnx', 'sklearn') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(sklearn_onnx)], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
+
+
+def test_without_onnx_an_onnx_model_is_one_line_saying_what_to_install(
+    sklearn_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(
+        ModelError, match=r"^reading ONNX models needs the onnx package: pip install 'epiphany-nnmap\[onnx\]'$"
+    ):
+        load_model(sklearn_onnx)

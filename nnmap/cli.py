@@ -23,6 +23,7 @@ from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
 from nnmap.options import add_chip_arguments
 from nnmap.report import report_html
+from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
     )
     add_train_parser(sub)
+    add_rnn_parser(sub)
     return parser
 
 
@@ -303,6 +305,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return train_command(args)
+    if args.command == "rnn":
+        return rnn_command(args)
     if args.command == "sweep":
         return _sweep(args)
     chip = load_chip(args.chip, args.chip_config)

@@ -167,17 +167,24 @@ def random_network(sizes: Sequence[int], hidden: str = "sigmoid", output: str = 
     return Network(tuple(layers))
 
 
-def load_npz(path: str | Path) -> Network:
-    """Load ``W0, b0, W1, b1, ...``, a string array ``activations`` and masks ``M0, M1, ...`` (for
-    sparse layers, any subset) from an ``.npz``."""
-    path = Path(path)
+def open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """The arrays of the model file ``path``, or a ``ModelError`` if it is not a readable ``.npz``."""
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ModelError(f"model file {path} does not exist") from None
     except (ValueError, OSError) as exc:
         raise ModelError(f"model file {path} is not a readable .npz: {exc}") from None
-    with data:
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ModelError(f"model file {path} holds a single array, not an .npz of named arrays")
+    return data
+
+
+def load_npz(path: str | Path) -> Network:
+    """Load ``W0, b0, W1, b1, ...``, a string array ``activations`` and masks ``M0, M1, ...`` (for
+    sparse layers, any subset) from an ``.npz``."""
+    path = Path(path)
+    with open_npz(path) as data:
         names = set(data.files)
         if "W0" not in names:
             raise ModelError(f"{path}: missing array W0 (expected W0, b0, W1, b1, ... and activations)")

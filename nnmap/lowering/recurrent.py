@@ -5,30 +5,29 @@ chain and deals its cell (``[x; h] @ [W; U]``, ``n_in + H`` inputs, ``H`` output
 them as the partitioned scheme deals a layer. Every core of group ``i`` holds:
 
 - the cell's input: on layer 0, every step's input (``x``, ``T N`` values, loaded by the
-  host); above it, the states of layer ``i - 1`` at step ``t`` (``layer_input(i, t)``), two
-  copies by step parity;
-- the state step ``t`` reads, ``h[i, t - 1]`` (``state(i, t)``), two copies by step
-  parity; each core zeroes copy 0 before step 0 (``h[i, -1] = 0``);
+  host); above it, the states of the layer below, ``h[i - 1, t]`` (``state(i - 1, t)``),
+  two copies by step parity;
+- the layer's own states ``h[i, t]`` (``state(i, t)``), two copies by step parity; the zero
+  state ``h[i, -1]`` is copy 1, which each core zeroes before step 0;
 - its pieces' weights (rows of ``[W; U]``), sums, biases and chained partial sum, as in the
   feed-forward pass (``nnmap.lowering.forward``), and the states it owns, step by step
   (``states(i)``), which it writes to the host's DRAM at the end.
 
-How values travel:
-
-- the owner of a state value stores it in its own copy and writes it to its neighbours in
-  the group, whose DMA engines relay it along the group (``bidir`` kept inside the group);
-- the last core of group ``i`` hands each step's whole state vector to the first core of
-  group ``i + 1`` in one message, once it is complete; that core's engine relays it along
-  its group;
-- back-pressure: that message goes into the copy the step two before used, so the first
-  core of group ``i + 1`` tells the sender (a count in ``freed(i + 1)``) each time its group
-  is done with a step's input, which it knows when that step's state is complete.
+How values travel: ``h[i, t]`` is read by group ``i`` at step ``t + 1`` and by group
+``i + 1`` at step ``t``. Its owner keeps each value (a local store) and writes it to its
+neighbours on the chain, inside the group and, from the group's last core, to the first
+core of the group above; the DMA engines relay it both ways along the group and on along
+the group above. A state of step ``t`` lands in the copy of step ``t - 2``, which the group
+above may still be reading: its first core counts the steps it is done with (it knows once
+its own state of that step is complete) into ``freed(i)`` on the last core of group ``i``,
+whose relays pass the count down the group, and every core of group ``i`` waits for it
+before step ``t`` (back-pressure).
 
 The cores of a group stay within a step of each other: a step starts by waiting for the
 whole state of the step before, and that state is complete only once every core of the
-group has done that step's products. So two copies of the state and of the input suffice,
-and one chained partial-sum buffer (a core hands on step ``t + 1``'s partial sum only once
-``h[i, t]`` is complete, and its receiver added step ``t``'s before that).
+group has done that step's products. So two copies of the states suffice for the group's
+own reads, and one chained partial-sum buffer (a core hands on step ``t + 1``'s partial sum
+only once ``h[i, t]`` is complete, and its receiver added step ``t``'s before that).
 
 The orders (``nnmap.recurrent.plan.ORDERS``): in the ``wavefront`` each cell waits only for
 the values it reads, so it starts as soon as the cells it needs are done. The ``serial``
@@ -65,7 +64,7 @@ from nnmap.training.kernels import Fill
 if TYPE_CHECKING:
     from nnmap.recurrent.plan import RecurrentPlan
 
-COPIES = 2  # of a group's input and state: the cores of a group stay within a step of each other
+COPIES = 2  # of a layer's states, by step parity
 ZEROING = "zero state"
 """The program phase before the first cell, in which each core sets ``h[i, -1] = 0``."""
 

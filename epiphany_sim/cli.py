@@ -51,7 +51,7 @@ _COUNT_UNITS = {
 
 
 _MICROBENCH_OPTIONS = {
-    "size": ("dma", "dram-write", "dram-read"),
+    "size": ("dma", "dma-read", "dram-write", "dram-read"),
     "hops": ("roundtrip",),
     "streams": ("contention",),
     "n": ("matmul",),
@@ -178,7 +178,7 @@ def _parser() -> _Parser:
         "microbench", parents=[chip_args], help="run a benchmark Parallella owners ran on their boards"
     )
     bench.add_argument("kind", choices=microbench.KINDS)
-    bench.add_argument("--size", type=int, help="dma, dram-write, dram-read: bytes moved (default 8192)")
+    bench.add_argument("--size", type=int, help="dma, dma-read, dram-write, dram-read: bytes moved (default 8192)")
     bench.add_argument("--hops", type=_hops, help="roundtrip: distances such as 1,2,3 (default 1 to 6)")
     bench.add_argument("--streams", type=int, help="contention: streams crossing the measured one (default 3)")
     bench.add_argument("--n", type=int, help="matmul: matrix size, a multiple of the mesh side (default 32 per core)")
@@ -285,12 +285,10 @@ def _microbench(chip: ChipConfig, args: argparse.Namespace) -> None:
     for path in (args.json, args.plot):
         check_output_path(path)
     size = args.size if args.size is not None else 8192
-    if args.kind == "dma":
-        result = microbench.dma(chip, size)
+    if args.kind in microbench.SIZED:
+        result = microbench.SIZED[args.kind](chip, size)
         if args.plot:
             result["points"] = microbench.dma_sweep(chip, [s for s in microbench.DMA_SIZES if s < size] + [size])
-    elif args.kind in ("dram-write", "dram-read"):
-        result = (microbench.dram_write if args.kind == "dram-write" else microbench.dram_read)(chip, size)
     elif args.kind == "roundtrip":
         result = microbench.roundtrip(chip, args.hops)
     elif args.kind == "contention":

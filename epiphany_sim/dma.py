@@ -54,17 +54,10 @@ class Descriptor:
     def __post_init__(self) -> None:
         if self.inner < 1 or self.outer < 1:
             raise SimError(f"a DMA descriptor moves at least one element: inner {self.inner}, outer {self.outer}")
-        if self.src_outer_stride is None:
-            object.__setattr__(self, "src_outer_stride", self.inner * self.src_inner_stride)
-        if self.dst_outer_stride is None:
-            object.__setattr__(self, "dst_outer_stride", self.inner * self.dst_inner_stride)
-
-    @property
-    def count(self) -> int:
-        return self.inner * self.outer
 
     def _indices(self, offset: int, inner_stride: int, outer_stride: int | None) -> np.ndarray:
-        assert outer_stride is not None  # set in __post_init__
+        if outer_stride is None:
+            outer_stride = self.inner * inner_stride
         rows = offset + outer_stride * np.arange(self.outer)
         return (rows[:, None] + inner_stride * np.arange(self.inner)[None, :]).reshape(-1)
 

@@ -871,42 +871,10 @@ def advance(
 def post_bulk(state, msgs, free, endpoints, slots, act_e, src, dst, at, n_bytes):
     """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on the store slots of
     their sources, in the order given (which is by tick for each source)."""
-    flits = max(1, (n_bytes + 7) // 8)
     for j in range(len(src)):
-        top = state[S_FREE] - 1
-        m = free[top]
-        state[S_FREE] = top
         e = src[j]
-        msgs[m, M_SRC] = e
-        msgs[m, M_DST] = dst[j]
-        msgs[m, M_PORT] = PORT_C
-        msgs[m, M_NET] = PORT_C
-        msgs[m, M_ADDR] = -1
-        msgs[m, M_BUF] = -1
-        msgs[m, M_WORDS] = 0
-        msgs[m, M_BYTES] = n_bytes
-        msgs[m, M_PAY] = -1
-        msgs[m, M_FLITS] = flits
-        msgs[m, M_SENT] = 0
-        msgs[m, M_DONE] = 0
-        msgs[m, M_FLAGS] = 0
-        msgs[m, M_POST] = at[j]
-        msgs[m, M_INJ] = -1
-        msgs[m, M_NEXT] = -1
-        msgs[m, M_SERIAL] = state[S_SERIAL]
-        msgs[m, M_HOPS] = 0
-        msgs[m, M_FROM] = -1
-        msgs[m, M_SLOT] = -1
-        msgs[m, M_TOKEN] = -1
-        state[S_SERIAL] += 1
-        state[S_LIVE] += 1
-        state[S_BYTES_SENT] += n_bytes
-        tail = slots[e, 0, SL_TAIL]
-        if tail < 0:
-            slots[e, 0, SL_HEAD] = m
-        else:
-            msgs[tail, M_NEXT] = m
-        slots[e, 0, SL_TAIL] = m
+        m = _new_message(state, msgs, free, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
+        _enqueue_slot(msgs, slots, e, 0, m)
         endpoints[e, E_PENDING] += 1
         _activate_endpoint(state, endpoints, act_e, e, at[j])
 

@@ -7,6 +7,7 @@ returns its figures as plain data. Bandwidths are in the unit those programs pri
 
 - ``dma``: core (0, 0) copies ``size`` bytes to its east neighbour with its DMA engine and
   polls until the transfer is done (as ``e_dma_copy`` does).
+- ``dma_read``: core (0, 0) reads ``size`` bytes from its east neighbour with its DMA engine.
 - ``dram_write``, ``dram_read``: the same between core (0, 0) and the DRAM window.
 - ``roundtrip``: core (0, 0) writes a flag into a core ``hops`` away (along row 0, then down
   the last column) and polls its own flag; that core polls, then writes back. The cycles
@@ -39,7 +40,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.memory import WORD_BYTES, aligned_bytes
 from epiphany_sim.mesh import HOST, Coord
 
-KINDS = ("dma", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
+KINDS = ("dma", "dma-read", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
 DMA_SIZES = [8, 64, 512, 1024, 2048, 4096, 8192]
 MATMUL_TOLERANCE = 1e-4  # relative, against numpy in float64
 _ORIGIN = (0, 0)
@@ -91,9 +92,18 @@ def _timed_dma(config: ChipConfig, size: int, other: tuple, read: bool) -> dict[
 
 def dma(config: ChipConfig, size: int = 8192) -> dict[str, Any]:
     """A DMA copy of ``size`` bytes from core (0, 0) to its east neighbour."""
+    return _timed_dma(config, size, _east_neighbour(config), read=False)
+
+
+def dma_read(config: ChipConfig, size: int = 8192) -> dict[str, Any]:
+    """A DMA read of ``size`` bytes from the east neighbour into core (0, 0)."""
+    return _timed_dma(config, size, _east_neighbour(config), read=True)
+
+
+def _east_neighbour(config: ChipConfig) -> Coord:
     if config.cols < 2:
-        raise BenchError("the dma benchmark needs a mesh of at least two columns")
-    return _timed_dma(config, size, (0, 1), read=False)
+        raise BenchError("the dma benchmarks need a mesh of at least two columns")
+    return (0, 1)
 
 
 def dma_sweep(config: ChipConfig, sizes: list[int]) -> list[dict[str, Any]]:
@@ -109,6 +119,10 @@ def dram_write(config: ChipConfig, size: int = 8192) -> dict[str, Any]:
 def dram_read(config: ChipConfig, size: int = 8192) -> dict[str, Any]:
     """A DMA read of ``size`` bytes from the DRAM window into core (0, 0)."""
     return _timed_dma(config, size, HOST, read=True)
+
+
+SIZED = {"dma": dma, "dma-read": dma_read, "dram-write": dram_write, "dram-read": dram_read}
+"""The benchmarks that time one DMA transfer of a given size, by kind."""
 
 
 def _core_at(config: ChipConfig, hops: int) -> Coord:

@@ -16,7 +16,7 @@ import pytest
 
 from epiphany_sim import E16, E64
 from epiphany_sim.cli import main
-from epiphany_sim.microbench import BenchError, cannon, contention, dma, dma_sweep, dram_write, roundtrip
+from epiphany_sim.microbench import BenchError, cannon, contention, dma, dma_read, dma_sweep, dram_write, roundtrip
 
 
 def test_an_8kb_dma_copy_to_a_neighbour_reproduces_the_published_bandwidth() -> None:
@@ -34,6 +34,12 @@ def test_dma_bandwidth_grows_with_size_as_the_setup_is_spread() -> None:
     # Bytes per cycle from the cycles: 8 B in one transaction after the setup and a poll.
     assert points[0]["cycles"] == E16.dma_setup_cycles + 1 + 1.5 + E16.poll_cycles
     assert points[0]["mb_per_s"] == pytest.approx(8 / points[0]["cycles"] * 600e6 / 2**20)
+
+
+def test_a_dma_read_from_a_neighbour_goes_at_the_read_mesh_s_rate() -> None:
+    # One request per 8 cycles on the rMesh; the last one's round trip (1.5 + 8 out, 1.5 + 1
+    # back) and the poll after the setup.
+    assert dma_read(E16, 8192)["cycles"] == E16.dma_setup_cycles + 8 * 1023 + (1.5 + 8 + 1.5 + 1) + E16.poll_cycles
 
 
 def test_roundtrip_cycles_grow_by_3_per_hop() -> None:
@@ -108,6 +114,7 @@ def test_roundtrip_json_has_the_fit(tmp_path: Path) -> None:
         ["dma", "--size", "0"],
         ["dma", "--size", "6"],
         ["dram-read", "--size", "65536"],
+        ["dma-read", "--size", "-8"],
         ["dma", "--chip", "1x1"],
         ["roundtrip", "--hops", "7"],
         ["roundtrip", "--hops", "0"],

@@ -12,6 +12,7 @@ any new file.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -19,6 +20,8 @@ import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import numpy as np
 
 from epiphany_sim.errors import SimError
 
@@ -152,6 +155,13 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     with OutputFiles() as out:
         out.file(path)
         out.write(path, data)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """``array`` as the bytes of the ``.npy`` file ``numpy.save`` writes."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def json_safe(value: Any) -> Any:

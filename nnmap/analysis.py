@@ -16,9 +16,12 @@ import numpy as np
 from epiphany_sim.core import Agent
 from epiphany_sim.mesh import MESH_KINDS, Coord, LinkSpec
 from epiphany_sim.stats import time_split
+from nnmap.lowering.recurrent import cell_phase
 from nnmap.plan import ELEMENT_BYTES, Plan
 
 if TYPE_CHECKING:
+    from epiphany_sim.chip import Chip
+    from nnmap.recurrent.plan import RecurrentPlan
     from nnmap.run import RunResult
     from nnmap.session import LinkCounts
 
@@ -292,4 +295,40 @@ def training_curves(runs: Sequence[dict[str, Any]]) -> list[tuple[str, list[floa
     return [
         (f"{r['trainer']} on {r['chip']}", [e["time_us"] for e in r["epochs"]], [e["loss"] for e in r["epochs"]])
         for r in runs
+    ]
+
+
+# Recurrent stacks -----------------------------------------------------------------------------
+
+
+def cells_of(plan: RecurrentPlan) -> dict[str, tuple[int, int]]:
+    """The program phase of every cell (``nnmap.lowering.recurrent.cell_phase``) to its ``(layer, step)``."""
+    return {cell_phase(i, t): (i, t) for i in range(plan.stack.depth) for t in range(plan.steps)}
+
+
+def band(layer: int, step: int) -> int:
+    """The diagonal band of a cell, ``layer + step``: the wavefront runs the cells of a band together."""
+    return layer + step
+
+
+def cell_spans(plan: RecurrentPlan, chip: Chip) -> list[list[tuple[float, float]]]:
+    """Per layer and step, the cycles from the first compute of the cell on any core of its
+    group to the end of the last."""
+    cells = cells_of(plan)
+    first = np.full((plan.stack.depth, plan.steps), math.inf)
+    last = np.full((plan.stack.depth, plan.steps), -math.inf)
+    for coord in plan.chain:
+        for act in chip.core(coord).activities:
+            cell = cells.get(act.phase)
+            if cell is not None and act.kind == "compute":
+                first[cell], last[cell] = min(first[cell], act.start), max(last[cell], act.end)
+    return [[(float(a), float(b)) for a, b in zip(f, e, strict=True)] for f, e in zip(first, last, strict=True)]
+
+
+def group_rows(plan: RecurrentPlan, chip: Chip) -> list[tuple[str, int, list[Any]]]:
+    """Timeline rows in chain order, so that each layer's group is a block: label, layer, activities."""
+    return [
+        (f"L{i} core {chip.core(c).index} {c}", i, list(chip.core(c).activities))
+        for i in range(plan.stack.depth)
+        for c in plan.group_cores(i)
     ]

@@ -68,6 +68,29 @@ def dram_flag(layer: int) -> str:
     return f"dram_flag{layer}"
 
 
+# Recurrent stacks (``nnmap.lowering.recurrent``) -----------------------------------------
+
+
+def state(layer: int, step: int) -> str:
+    """``h[layer, step]``, the state of ``layer`` after ``step``, on its group (which reads it at
+    ``step + 1``) and the group above (which reads it at ``step``): copy ``step % 2`` of two, so
+    the zero state of step -1 is copy 1."""
+    return f"s{layer}.{step % 2}"
+
+
+def states(layer: int) -> str:
+    """The states of ``layer`` a core computes, step by step, until the host reads them back."""
+    return f"ys{layer}"
+
+
+def freed(layer: int) -> str:
+    """On ``layer``'s group: how many steps of its states the group above is done with."""
+    return f"freed{layer}"
+
+
+GO = "go"
+"""The serial order's token on the first layer's cores: how many steps the last layer has finished."""
+
 # Back-propagation -------------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ command that fails leaves none of them behind.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -23,7 +22,7 @@ from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
-from epiphany_sim.files import OutputFiles, json_text
+from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
@@ -31,6 +30,7 @@ from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random
 from nnmap.model_files import load_inputs, load_model
 from nnmap.options import add_chip_arguments
 from nnmap.report import report_html
+from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
 from nnmap.session import check_capacity, fit_hint
 from nnmap.sparsity import PATTERNS, sparsify
@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
     )
     add_train_parser(sub)
+    add_rnn_parser(sub)
     return parser
 
 
@@ -322,15 +323,9 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         if json_path:
             out.write(json_path, json_text(metrics))
         if outputs_path:
-            out.write(outputs_path, _npy(outputs))
+            out.write(outputs_path, npy_bytes(outputs))
     print(_summary(metrics) + (f"\n{note}" if note else ""))
     return 0 if metrics["validated"] else 1
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
@@ -368,6 +363,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return train_command(args)
+    if args.command == "rnn":
+        return rnn_command(args)
     if args.command == "sweep":
         return _sweep(args)
     chip = load_chip(args.chip, args.chip_config)

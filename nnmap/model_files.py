@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from nnmap.model import Layer, Network, as_mask
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries, an empty zip
 NPZ_FORMAT = "an .npz archive of arrays W0, b0, W1, b1, ... and activations (as Network.save writes)"
+T = TypeVar("T")
 SizesCheck = Callable[[list[int]], None]
 """Called with a dense model's layer sizes, read from its headers, before its weights are read
 (a sparse model's size depends on its masks; the plan's own check sees it)."""
@@ -140,13 +141,34 @@ def load_npz(path: str | Path, check_sizes: SizesCheck | None = None) -> Network
     """Load ``W0, b0, W1, b1, ...``, a string array ``activations`` and masks ``M0, M1, ...``
     (for sparse layers, any subset) from an ``.npz`` archive."""
     path = Path(path)
+    expected = f"{NPZ_FORMAT}, or an ONNX file ending in .onnx"
+    return read_npz(path, expected, lambda archive: _network(path, archive, check_sizes))
+
+
+def npz_arrays(path: str | Path, expected: str) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` archive ``path``, each checked from its header before its data is
+    read; ``expected`` says, in a refusal, what the file should have been."""
+    path = Path(path)
+
+    def arrays(archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+        return {
+            info.filename.removesuffix(".npy"): _member(path, archive, info, info.filename.removesuffix(".npy"))
+            for info in archive.infolist()
+        }
+
+    return read_npz(path, expected, arrays)
+
+
+def read_npz(path: Path, expected: str, read: Callable[[zipfile.ZipFile], T]) -> T:
+    """``read`` applied to the ``.npz`` archive ``path``, or one ``ModelError`` line if the file is
+    not a readable archive (``expected`` says what it should have been)."""
     opening = _opening(path, "model file")
     if not opening.startswith(ZIP_MAGICS):
         kind = "a single .npy array" if opening == NPY_MAGIC else "not a model file"
-        raise ModelError(f"model file {path} is {kind}: expected {NPZ_FORMAT}, or an ONNX file ending in .onnx")
+        raise ModelError(f"model file {path} is {kind}: expected {expected}")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _network(path, archive, check_sizes)
+            return read(archive)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
         raise ModelError(f"model file {path} is a damaged .npz archive: {exc}") from None
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance
 from nnmap.model import Network, activate, check_inputs, random_inputs
@@ -99,44 +100,67 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
     if len(x) != plan.batch:
         raise ValueError(f"plan is for batch {plan.batch} but {len(x)} input rows were given")
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
+    n_out = plan.net.sizes[-1]
+    setup = {coord: plan.setup[coord] for coord in plan.chain}
+    programs = {coord: plan.ops[coord] for coord in plan.chain}
+    readback = {coord: plan.readback[coord] for coord in plan.chain}
+    phases, snapshots = run_phases(session, setup, x, programs, readback, plan.batch * n_out, progress)
+    out = session.chip.dram[buffers.OUT].data.reshape(plan.batch, n_out).copy()
+    if plan.net.layers[-1].activation == "softmax":
+        out = activate("softmax", out)
+    return Simulated(session, phases, out, snapshots)
+
+
+def run_phases(
+    session: Session,
+    setup: dict[Coord, dict[str, np.ndarray]],
+    x: np.ndarray,
+    programs: dict[Coord, list[Op]],
+    readback: dict[Coord, list[Op]],
+    n_outputs: int,
+    progress: str | None = None,
+) -> tuple[Phases, dict[str, LinkCounts]]:
+    """The three phases on ``session``, with every link's counts at the end of each.
+
+    The host loads ``setup`` into the cores, and the inputs ``x`` into every one of them that
+    has the buffer ``buffers.X``; the cores run ``programs`` from the same start; then the
+    ``readback`` programs write ``n_outputs`` values into the DRAM buffer ``buffers.OUT``.
+    ``progress``: as for ``simulate``.
+    """
+    loads = {
+        coord: {**values, **({buffers.X: x.reshape(-1)} if buffers.X in session.chip.core(coord).sram else {})}
+        for coord, values in setup.items()
+    }
     phases = Phases()
     snapshots: dict[str, LinkCounts] = {}
-    n_out = plan.net.sizes[-1]
-    loads = {
-        coord: {**plan.setup[coord], **({buffers.X: x.reshape(-1)} if buffers.X in plan.buffers[coord] else {})}
-        for coord in plan.chain
-    }
 
     def driver() -> Generator[simpy.Event, Any, None]:
         yield from session.load(loads)
         phases.setup_end = session.now
         snapshots["setup"] = session.link_counts()
         bar = tqdm(
-            total=sum(len(plan.ops[c]) for c in plan.chain),
+            total=sum(len(ops) for ops in programs.values()),
             desc=progress,
             unit="op",
             leave=False,
             disable=progress is None or not sys.stderr.isatty(),
         )
-        programs = {c: _counted(plan.ops[c], bar) if not bar.disable else plan.ops[c] for c in plan.chain}
-        yield simpy.AllOf(session.chip.env, session.start(programs))
+        counted = {c: _counted(ops, bar) if not bar.disable else ops for c, ops in programs.items()}
+        yield simpy.AllOf(session.chip.env, session.start(counted))
         bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
         bar.close()
         phases.compute_end = session.now
         snapshots["compute"] = session.link_counts()
-        for coord in plan.chain:
+        for coord in readback:
             session.chip.core(coord).phase = "readback"
-        session.start({coord: plan.readback[coord] for coord in plan.chain})
-        yield from session.chip.host.wait(buffers.OUT, plan.batch * n_out, "wait for outputs")
+        session.start(readback)
+        yield from session.chip.host.wait(buffers.OUT, n_outputs, "wait for outputs")
         phases.readback_end = session.now
         snapshots["readback"] = session.link_counts()
 
     session.process(driver())
     session.run()
-    out = session.chip.dram[buffers.OUT].data.reshape(plan.batch, n_out).copy()
-    if plan.net.layers[-1].activation == "softmax":
-        out = activate("softmax", out)
-    return Simulated(session, phases, out, snapshots)
+    return phases, snapshots
 
 
 def validate(outputs: np.ndarray, reference: np.ndarray) -> tuple[float, bool]:
@@ -188,12 +212,8 @@ def run(
 def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | None) -> dict[str, Any]:
     """The figures of a run, as plain data."""
     config, net, phases, session = plan.config, plan.net, sim.phases, sim.session
-    max_err, ok = validate(sim.outputs, reference)
     compute = phases.compute_end - phases.setup_end
     snaps = sim.snapshots
-    zero = [(0, 0.0, 0.0)] * len(snaps["setup"])
-    util, on_compute, off_compute = session.traffic(snaps["setup"], snaps["compute"], compute)
-    _, on_total, _ = session.traffic(zero, snaps["readback"], 1.0)
     chip = session.chip
     return {
         "chip": config.name,
@@ -204,19 +224,43 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "layers": net.sizes,
         "activations": [layer.activation for layer in net.layers],
         "batch": plan.batch,
+        **simulated_figures(session, phases, sim.snapshots, plan.chain),
+        "single_core_cycles": single,
+        "speedup": (single / compute) if single and compute > 0 else None,
+        **validation_figures(sim.outputs, reference),
+        "sram_peak_bytes": [core.sram.peak_bytes for core in chip.cores],
+        "edges_cut": edges_cut(plan),
+        "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
+        "imbalance": imbalance(plan),
+    }
+
+
+def validation_figures(outputs: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """``max_abs_error`` and ``validated`` of simulated outputs against their reference (``validate``)."""
+    max_err, ok = validate(outputs, reference)
+    return {"max_abs_error": max_err, "validated": ok}
+
+
+def simulated_figures(
+    session: Session, phases: Phases, snapshots: dict[str, LinkCounts], cores: list[Coord]
+) -> dict[str, Any]:
+    """What a finished run's session measured: each phase's cycles and time, the utilisation of
+    ``cores`` (in the mesh's order), the busiest link, bytes and messages."""
+    config, chip = session.chip.config, session.chip
+    compute = phases.compute_end - phases.setup_end
+    zero = [(0, 0.0, 0.0)] * len(snapshots["setup"])
+    util, on_compute, off_compute = session.traffic(snapshots["setup"], snapshots["compute"], compute)
+    _, on_total, _ = session.traffic(zero, snapshots["readback"], 1.0)
+    return {
         "setup_cycles": phases.setup_end,
         "compute_cycles": compute,
         "readback_cycles": phases.readback_end - phases.compute_end,
         "total_cycles": phases.readback_end,
         "time_us": config.cycles_to_us(phases.readback_end),
         "compute_time_us": config.cycles_to_us(compute),
-        "single_core_cycles": single,
-        "speedup": (single / compute) if single and compute > 0 else None,
-        "max_abs_error": max_err,
-        "validated": ok,
         "core_utilisation": [
             core_utilisation(chip.core(c), phases.setup_end, phases.compute_end)
-            for c in sorted(plan.chain, key=chip.mesh.index_of)
+            for c in sorted(cores, key=chip.mesh.index_of)
         ],
         "link_max_utilisation": util,
         "bytes_on_chip": on_total,
@@ -224,8 +268,4 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "compute_bytes_on_chip": on_compute,
         "compute_bytes_off_chip": off_compute,
         "messages": session.messages(),
-        "sram_peak_bytes": [core.sram.peak_bytes for core in chip.cores],
-        "edges_cut": edges_cut(plan),
-        "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
-        "imbalance": imbalance(plan),
     }

@@ -2,9 +2,9 @@
 
 The layout is ``epiphany_sim.trace``'s: a track per core and one for the host, and a
 track per link that carried anything. Core spans carry the activity's kind, bytes and
-the layer or phase it belongs to (``args.layer``); link spans carry the bytes and the
-phase of the run (setup, compute or readback) they fall in. Link spans need a run with
-``trace=True``.
+the layer or phase it belongs to (``args.layer``: a layer, or a recurrent cell such as
+``L1T3``); link spans carry the bytes and the phase of the run (setup, compute or
+readback) they fall in. Link spans need a run with ``trace=True``.
 """
 
 from __future__ import annotations
@@ -12,22 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from epiphany_sim import trace as chip_trace
+from epiphany_sim.chip import Chip
 from epiphany_sim.trace import CORES_PID, HOST_TID, LINKS_PID, span
-from nnmap.run import RunResult
+from nnmap.run import Phases, RunResult
 
-__all__ = ["CORES_PID", "HOST_TID", "LINKS_PID", "trace_events", "trace_json"]
+__all__ = ["CORES_PID", "HOST_TID", "LINKS_PID", "phased_trace_json", "trace_events", "trace_json"]
 
 
-def _phase_at(result: RunResult, cycle: float) -> str:
-    ph = result.phases
-    if cycle < ph.setup_end:
+def _phase_at(phases: Phases, cycle: float) -> str:
+    if cycle < phases.setup_end:
         return "setup"
-    return "compute" if cycle < ph.compute_end else "readback"
+    return "compute" if cycle < phases.compute_end else "readback"
 
 
-def trace_events(result: RunResult) -> list[dict[str, Any]]:
+def trace_events(chip: Chip, phases: Phases) -> list[dict[str, Any]]:
     """The trace events of a run: metadata, a span per core activity, a span per link hold."""
-    chip = result.chip
     us = 1e6 / chip.config.clock_hz
     events = chip_trace.core_tracks(chip, host=True)
     for tid, agent in [(HOST_TID, chip.host)] + [(core.index + 1, core) for core in chip.cores]:
@@ -44,19 +43,19 @@ def trace_events(result: RunResult) -> list[dict[str, Any]]:
             )
             for act in agent.activities
         ]
-    return events + chip_trace.link_events(chip, lambda start: {"phase": _phase_at(result, start)})
+    return events + chip_trace.link_events(chip, lambda start: {"phase": _phase_at(phases, start)})
+
+
+def phased_trace_json(chip: Chip, phases: Phases, other: dict[str, Any]) -> str:
+    """The Chrome trace-event JSON text of a run on ``chip`` with ``phases``; ``other`` says what ran."""
+    return chip_trace.trace_json(trace_events(chip, phases), {**other, "clock_hz": chip.config.clock_hz})
 
 
 def trace_json(result: RunResult) -> str:
     """The Chrome trace-event JSON text of a run."""
     m = result.metrics
-    return chip_trace.trace_json(
-        trace_events(result),
-        {
-            "chip": m["chip"],
-            "layers": m["layers"],
-            "strategy": m["strategy"],
-            "broadcast": m["broadcast"],
-            "clock_hz": m["clock_hz"],
-        },
+    return phased_trace_json(
+        result.chip,
+        result.phases,
+        {"chip": m["chip"], "layers": m["layers"], "strategy": m["strategy"], "broadcast": m["broadcast"]},
     )

@@ -43,6 +43,14 @@ EXPECTED = {
         rf"^graph-cut of 256,256,10 at 90% random sparsity on e64: wall seconds {NUMBER} \(median of 3, .*"
         rf"target < 10 s: (met|NOT met)\); compute {NUMBER} cycles, speedup {NUMBER}x",
     ],
+    "bench_rnn.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        rf"^e16 +3 +16 +16 +8 +6,5,5 +{NUMBER} +{NUMBER} +{NUMBER}x +2\.40x +{NUMBER} +yes",
+        rf"^e64 +3 +16 +16 +8 +22,21,21 +{NUMBER} +{NUMBER} +{NUMBER}x +2\.40x +{NUMBER} +yes",
+        r"^runs: 2, validated against numpy: 2$",
+        rf"^simulated cycles per wall-second: {NUMBER}",
+        rf"^bare simpy timeout loop, events per wall-second: {NUMBER}",
+    ],
     "bench_scale.py": [
         r"^machine: .+, \d+ cpus, CPython",
         rf"^  e16: layers \d+,\d+,10: {NUMBER} weights = {NUMBER}% of SRAM",

@@ -286,6 +286,18 @@ COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
         "--json": _output("json"),
         "--plot": _output("png"),
     },
+    "rnn": {
+        **COMMON,
+        "--layers": _either(["1", "2"], ["0", "-1", "x", "17"]),
+        "--hidden": _either(["4", "8"], ["0", "x", "100000"]),
+        "--inputs-size": _either(["3"], ["0", "x"]),
+        "--steps": _either(["1", "3"], ["0", "-2", "x"]),
+        "--order": _either(["serial", "wavefront"], BAD_NAMES),
+        "--json": _output("json"),
+        "--outputs": _output("npy"),
+        "--trace": _output("json"),
+        "--plots": _directory(),
+    },
     "sweep": {
         "--spec": _files("spec", ["good", "all"], [k for k in SPECS if k not in ("good", "all")]),
         "--out": _directory(),
@@ -309,7 +321,7 @@ SIM_COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
     "info": {"--chip": CHIPS, "--chip-config": TOML},
     **{
         f"microbench {kind}": MICROBENCH
-        for kind in ("dma", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
+        for kind in ("dma", "dma-read", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
     },
     "traffic": {
         "--chip": CHIPS,
@@ -337,7 +349,9 @@ SIM_COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
 def _check(main: Main, program: str, command: str, options: list[tuple[str, object]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         scene = _prepare(Path(directory))
-        quick = {"sweep": ["--connect-timeout", "0.2"], "traffic": ["--cycles", "120"]}.get(command, [])
+        quick = {"sweep": ["--connect-timeout", "0.2"], "traffic": ["--cycles", "120"], "rnn": ["--steps", "2"]}.get(
+            command, []
+        )
         argv = [*command.split(), *quick, *_resolve(scene, options)]  # a generated option comes later: it wins
         if command == "sweep":
             argv += ["--scheduler", "tcp://127.0.0.1:9"]

@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, Main, list[str], str]] = [
     ("nnmap: error: ", nnmap_main, ["run", "--layers", "6,8,4"], "--trace"),
     ("nnmap: error: ", nnmap_main, ["compare", "--layers", "6,8,4", "--strategies", "partitioned"], "--json"),
     ("nnmap: error: ", nnmap_main, ["train", "--dataset", "or", "--epochs", "1", "--json", "{ok}"], "--plot"),
+    ("nnmap: error: ", nnmap_main, ["rnn", "--layers", "2", "--hidden", "4", "--json", "{ok}"], "--trace"),
     ("epiphany-sim: error: ", sim_main, ["traffic", "--cycles", "50"], "--json"),
     ("epiphany-sim: error: ", sim_main, ["traffic", "--cycles", "50", "--sweep", "0.1:0.2:0.1"], "--plot"),
 ]

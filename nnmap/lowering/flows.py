@@ -19,7 +19,7 @@ arrive from other cores).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar
@@ -76,6 +76,15 @@ class PieceContext:
     @property
     def acc(self) -> str:
         return buffers.acc(self.layer)
+
+
+def staged_ops(pieces: Iterable[PieceContext]) -> list[Op]:
+    """The ops of one core's pieces of one layer, grouped by stage in the order the stages run."""
+    staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
+    for ctx in pieces:
+        stage, ops = ctx.assign.flow.piece_ops(ctx)
+        staged[stage] += ops
+    return [op for stage in Stage for op in staged[stage]]
 
 
 class Flow:

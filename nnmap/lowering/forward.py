@@ -19,7 +19,7 @@ from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap import buffers
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS, Broadcast
-from nnmap.lowering.flows import PieceContext, Stage
+from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
@@ -190,7 +190,7 @@ class _LayerCode:
         x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if li == 0 else (self.bc.buffer(li - 1, self.s), 0)
         offsets = np.cumsum([0] + [p.count for p in pieces])
         slots = partial_slots(plan.net, plan.batch, self.bc)
-        staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
+        contexts = []
         for t, p in enumerate(pieces):
             acc, w, at = buffers.acc(li), buffers.weights(li), int(offsets[t])
             mac: Op
@@ -198,20 +198,20 @@ class _LayerCode:
                 mac = Mac(acc, t, x_buf, x_base + p.start, w, at, p.count, p.stride, f"mac y{p.j}")
             else:
                 mac = SparseMac(acc, t, x_buf, x_base, w, buffers.weight_inputs(li), at, p.count, f"mac y{p.j}")
-            ctx = PieceContext(
-                self.assign,
-                plan.chain,
-                li,
-                self.k,
-                t,
-                self.s % slots,
-                self.s // slots + 1,
-                mac,
-                partial(self._finish, t),
+            contexts.append(
+                PieceContext(
+                    self.assign,
+                    plan.chain,
+                    li,
+                    self.k,
+                    t,
+                    self.s % slots,
+                    self.s // slots + 1,
+                    mac,
+                    partial(self._finish, t),
+                )
             )
-            stage, ops = self.assign.flow.piece_ops(ctx)
-            staged[stage] += ops
-        return [op for stage in Stage for op in staged[stage]]
+        return staged_ops(contexts)
 
     def _finish(self, t: int) -> list[Op]:
         """Bias, activation and the store of piece ``t``'s output; a hidden value is also shared."""

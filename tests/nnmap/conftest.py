@@ -1,6 +1,6 @@
 """Shared fixtures of the mapper's tests: independent numpy references and plan arithmetic.
 
-The references here are written apart from ``nnmap.model`` and ``nnmap.training``
+The references here are written apart from ``nnmap.model``, ``nnmap.recurrent`` and ``nnmap.training``
 (activations, derivatives and updates from their formulas), so a test that compares
 against them does not trust the code under test.
 """
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from nnmap.model import Network
+from nnmap.recurrent.model import RecurrentStack
 
 TOLERANCE = 1e-5  # absolute below 1, relative above, as nnmap.run checks
 
@@ -97,6 +98,23 @@ def _forward(net: Network, x: np.ndarray) -> np.ndarray:
     return h
 
 
+def _rnn_states(stack: RecurrentStack, x: np.ndarray) -> np.ndarray:
+    """Every state ``(L, T, H)`` of an Elman stack over ``x`` in float64, from the cell's formula
+    ``h[i, t] = tanh(h[i - 1, t] @ W_i + h[i, t - 1] @ U_i + b_i)``, ``h[-1, t] = x[t]``, ``h[i, -1] = 0``."""
+    below = np.asarray(x, dtype=np.float64)
+    out = []
+    for layer in stack.layers:
+        w, u, b = (np.asarray(a, dtype=np.float64) for a in (layer.w, layer.u, layer.b))
+        h = np.zeros(len(b))
+        states = []
+        for x_t in below:
+            h = np.tanh(x_t @ w + h @ u + b)
+            states.append(h)
+        below = np.array(states)
+        out.append(below)
+    return np.array(out)
+
+
 def _assert_matches(outputs: np.ndarray, reference: np.ndarray) -> None:
     outputs = np.asarray(outputs, dtype=np.float64)
     assert outputs.shape == reference.shape
@@ -118,6 +136,12 @@ def numpy_sgd() -> Callable[..., list[np.ndarray]]:
     """``sgd(net, x, t, lr, epochs, momentum=0, loss="mse", batch=1, dtype=float64)``: the trained
     ``[W0, b0, W1, b1, ...]`` by plain numpy SGD (see ``_sgd``)."""
     return _sgd
+
+
+@pytest.fixture(scope="session")
+def numpy_rnn() -> Callable[[RecurrentStack, np.ndarray], np.ndarray]:
+    """``states(stack, x)``: every state of a recurrent stack over ``x``, computed by plain numpy."""
+    return _rnn_states
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,8 @@ def fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Fails:
     def check(*args: str) -> str:
         before = set(tmp_path.iterdir())
         outputs = tmp_path / "out.json", tmp_path / "out.npy"
-        extra = ["--json", str(outputs[0])] if args[0] in ("run", "compare") else []
-        extra += ["--outputs", str(outputs[1])] if args[0] == "run" else []
+        extra = ["--json", str(outputs[0])] if args[0] in ("run", "compare", "rnn") else []
+        extra += ["--outputs", str(outputs[1])] if args[0] in ("run", "rnn") else []
         code = main([*args, *extra])
         captured = capsys.readouterr()
         assert code == 2
@@ -260,3 +260,104 @@ def test_options_that_would_be_ignored_are_refused(fails, tmp_path) -> None:
     message = "--hidden-activation and --output-activation shape a random network: the model has its own"
     assert fails("run", "--model", model, "--output-activation", "relu") == message
     assert fails("run", "--inputs", str(inputs), "--batch", "2") == "give either --inputs or --batch, not both"
+
+
+def _recurrent() -> dict[str, np.ndarray]:
+    """Two layers of 4 units over 3 inputs."""
+    rng = np.random.default_rng(1)
+    arrays = {}
+    for i in range(2):
+        arrays[f"W{i}"] = rng.uniform(-0.5, 0.5, (3 if i == 0 else 4, 4)).astype(np.float32)
+        arrays[f"U{i}"] = rng.uniform(-0.5, 0.5, (4, 4)).astype(np.float32)
+        arrays[f"b{i}"] = rng.uniform(-0.5, 0.5, 4).astype(np.float32)
+    return arrays
+
+
+def _recurrent_with(**changes: np.ndarray) -> dict[str, np.ndarray]:
+    return {**_recurrent(), **changes}
+
+
+def _recurrent_without(name: str) -> dict[str, np.ndarray]:
+    arrays = _recurrent()
+    del arrays[name]
+    return arrays
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (_recurrent_without("U1"), "missing array U1 (a recurrent model holds W0, U0, b0, W1, U1, b1, ...)"),
+        (_recurrent_without("W0"), "missing array W0"),
+        ({}, "missing array W0"),
+        (_recurrent_with(activations=np.array(["tanh"])), "unexpected array activations"),
+        (_recurrent_with(U0=np.ones((4, 3), np.float32)), "layer 0: U has shape (4, 3) but W has 4 hidden units"),
+        (_recurrent_with(b1=np.ones(5, np.float32)), "layer 1: b has shape (5,) but W has 4 hidden units"),
+        (_recurrent_with(W1=np.ones((3, 4), np.float32)), "layer 1 takes 3 inputs but the layer below has 4 units"),
+        (
+            _recurrent_with(W0=np.ones((3, 2), np.float32), U0=np.ones((2, 2), np.float32), b0=np.ones(2, np.float32)),
+            "layer 1 has 4 hidden units but layer 0 has 2: every layer of a stack has the same number",
+        ),
+        (_recurrent_with(W0=np.full((3, 4), np.nan, np.float32)), "layer 0: weights or biases contain NaN"),
+        (_recurrent_with(U1=np.array([["a"] * 4] * 4)), "layer 1: U1 holds <U1 values, not real numbers"),
+        (_recurrent_with(W0=np.ones(3, np.float32)), "layer 0: W must be 2-D (inputs, hidden)"),
+    ],
+    ids=["no-U1", "no-W0", "empty", "extra", "U-shape", "b-shape", "W-rows", "hidden-sizes", "nan", "strings", "W-1d"],
+)
+def test_malformed_recurrent_model(arrays, message, fails, tmp_path) -> None:
+    error = fails("rnn", "--model", _npz(tmp_path, arrays), "--steps", "2")
+    assert error.startswith(str(tmp_path / "model.npz"))
+    assert message in error
+
+
+def test_the_good_recurrent_model_runs(tmp_path, capsys) -> None:
+    """The base of the malformed ones is itself fine: each failure above is the one change."""
+    path = _npz(tmp_path, _recurrent())
+    assert main(["rnn", "--model", path, "--steps", "2", "--json", str(tmp_path / "out.json")]) == 0
+    assert (tmp_path / "out.json").exists()
+    assert "wavefront over serial" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--chip", "e16", "--layers", "17"), "17 layers need a group of cores each but the chip has 16 cores"),
+        (("--steps", "0"), "--steps must be >= 1, got 0"),
+        (("--steps", "-3"), "--steps must be >= 1, got -3"),
+        (("--layers", "0"), "--layers must be >= 1, got 0"),
+        (("--hidden", "0"), "--hidden must be >= 1, got 0"),
+        (("--inputs-size", "-1"), "--inputs-size must be >= 1, got -1"),
+        (("--layers", "two"), "argument --layers: invalid int value: 'two'"),
+        (("--order", "diagonal"), "argument --order: invalid choice: 'diagonal'"),
+        (("--chip", "e99"), "unknown chip 'e99'"),
+    ],
+)
+def test_bad_recurrent_options(args, message, fails) -> None:
+    assert message in fails("rnn", *args)
+
+
+def test_a_recurrent_group_that_cannot_hold_its_weights(fails) -> None:
+    """128 inputs, 128 units, 16 steps on e16: layer 0's group of 6 cores deals (128 + 128) * 128 = 32768
+    products; chain position 2 takes [10922, 16384): y42 from x170 and y43..y63 whole, 22 pieces and
+    5462 weights (w0 21848 bytes), and it owns y42..y63. With x 16 * 128 * 4 = 8192, two states
+    2 * 512, sums 88, one partial sum 8, biases 88, its states 16 * 22 * 4 = 1408, freed 8 and the
+    serial order's token 8 (the serial plan is made first): 32672 bytes, against 32768 - 4096 of code."""
+    error = fails("rnn", "--chip", "e16", "--hidden", "128", "--inputs-size", "128", "--steps", "16")
+    assert "core (0, 2) (chain position 2) needs 32672 bytes of data but has 28672 bytes free" in error
+    assert "largest buffer w0 21848 bytes" in error
+    assert "layer 0's group, chain positions 0-5" in error
+
+
+def test_a_recurrent_model_and_its_shape_together(fails, tmp_path) -> None:
+    path = _npz(tmp_path, _recurrent())
+    assert fails("rnn", "--model", path, "--hidden", "4") == (
+        "give either --model or --hidden, not both (the model sets the shape)"
+    )
+
+
+def test_a_recurrent_model_that_is_not_an_npz(fails, tmp_path) -> None:
+    path = tmp_path / "model.npz"
+    path.write_text("W0 = [[1, 2], [3, 4]]\n")
+    assert fails("rnn", "--model", str(path)).startswith(f"model file {path} is not a model file: expected an .npz")
+    np.save(tmp_path / "one.npy", np.zeros(3, np.float32))
+    single = str(tmp_path / "one.npy")
+    assert fails("rnn", "--model", single).startswith(f"model file {single} is a single .npy array: expected")

@@ -1,0 +1,126 @@
+"""A stacked recurrent network on the chip as data: core groups, deals, buffers and programs.
+
+Layer ``i`` sits on core group ``i``: a run of consecutive cores of the snake over the
+mesh (``nnmap.lowering.forward.default_chain``), so groups ``i`` and ``i + 1`` touch. Every
+layer first gets one core; each further core goes to the layer with the most multiply-adds
+per core (the first on ties), which keeps the slowest group as fast as the cores allow.
+Inside its group a layer's cell, a dense layer of ``n_in + H`` inputs (``[x; h]``) and
+``H`` outputs, is dealt as the partitioned scheme deals a layer
+(``nnmap.strategies.partitioned``): contiguous product ranges, partial sums handed along the
+group's chain. ``nnmap.lowering.recurrent`` writes the programs.
+
+The cell of layer ``i`` at step ``t`` (``LiTt``) needs the cells ``L(i-1)Tt`` (its input)
+and ``LiT(t-1)`` (its state). The two orders run the same cells:
+
+- ``serial``: one cell at a time, ``L0T0, L1T0, ..., L(L-1)T0, L0T1, ...``;
+- ``wavefront``: a cell starts as soon as the two it needs are done, so the cells of one
+  diagonal band ``i + t = d`` run together, ``LiTt`` beside ``L(i+1)T(t-1)``: the loop
+  skewing of L. Lamport, "The parallel execution of DO loops" (CACM 17(2), 1974), and M. E.
+  Wolf and M. S. Lam, "A loop transformation theory and an algorithm to maximize
+  parallelism" (IEEE TPDS 2(4), 1991). ``L + T - 1`` bands instead of ``L T`` cells: the
+  ideal speedup is ``L T / (L + T - 1)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import Coord
+from nnmap.errors import MappingError
+from nnmap.lowering.forward import default_chain
+from nnmap.lowering.recurrent import write_programs
+from nnmap.plan import LayerAssignment
+from nnmap.program import Op, Relay
+from nnmap.recurrent.model import RecurrentStack
+from nnmap.strategies.partitioned import Partitioned
+
+ORDERS = ("serial", "wavefront")
+
+
+def ideal_speedup(depth: int, steps: int) -> float:
+    """``L T / (L + T - 1)``: the cells over the bands, the wavefront's speedup if every cell took as long."""
+    return depth * steps / (depth + steps - 1)
+
+
+def core_groups(n_cores: int, work: list[int]) -> list[range]:
+    """Consecutive chain positions per layer, for layers of ``work`` multiply-adds each.
+
+    Every layer gets a core; each further core goes to the layer with the most
+    multiply-adds per core, the first on ties.
+    """
+    if len(work) > n_cores:
+        raise MappingError(
+            f"{len(work)} layers need a group of cores each but the chip has {n_cores} cores: "
+            "give fewer --layers or a chip with more cores"
+        )
+    counts = [1] * len(work)
+    for _ in range(n_cores - len(work)):
+        busiest = max(range(len(work)), key=lambda i: (work[i] / counts[i], -i))
+        counts[busiest] += 1
+    starts = np.cumsum([0, *counts])
+    return [range(int(a), int(b)) for a, b in zip(starts, starts[1:], strict=False)]
+
+
+@dataclass
+class RecurrentPlan:
+    """Everything needed to run a recurrent stack over a sequence on a chip in one order.
+
+    Attributes:
+        config: the chip.
+        stack: the network.
+        steps: the sequence's length ``T``.
+        order: one of ``ORDERS``.
+        chain: the cores in chain order (consecutive cores are mesh neighbours).
+        groups: per layer, the chain positions of its group.
+        layers: per layer, its cell's deal over its group (positions counted from the group's first).
+        buffers: per core, its SRAM buffers: name to float32 elements.
+        setup: per core, the initial values the host loads (buffer name to values).
+        ops: per core, its program for the whole sequence.
+        readback: per core, the program that writes its states to the host.
+        relays: per core, the forwarding rules of its DMA engine.
+        dram: the host DRAM's buffers: name to elements.
+    """
+
+    config: ChipConfig
+    stack: RecurrentStack
+    steps: int
+    order: str
+    chain: list[Coord]
+    groups: list[range]
+    layers: list[LayerAssignment]
+    buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
+    setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
+    ops: dict[Coord, list[Op]] = field(default_factory=dict)
+    readback: dict[Coord, list[Op]] = field(default_factory=dict)
+    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
+    dram: dict[str, int] = field(default_factory=dict)
+
+    def group_cores(self, layer: int) -> list[Coord]:
+        """The cores of ``layer``'s group, in chain order."""
+        return [self.chain[k] for k in self.groups[layer]]
+
+
+def plan_stack(config: ChipConfig, stack: RecurrentStack, steps: int, order: str) -> RecurrentPlan:
+    """Group the cores, deal every layer's cell over its group and write the programs.
+
+    Raises ``MappingError`` for an unknown order, more layers than cores, or a group whose
+    cores cannot hold their share.
+    """
+    if order not in ORDERS:
+        raise MappingError(f"unknown order {order!r}: use one of {', '.join(ORDERS)}")
+    if steps < 1:
+        raise MappingError(f"a sequence needs at least one step, got {steps}")
+    chain = default_chain(config)
+    cells = [(layer.n_in + layer.hidden) * layer.hidden for layer in stack.layers]
+    groups = core_groups(len(chain), cells)
+    deal = Partitioned()
+    layers = [
+        deal.assign(layer.n_in + layer.hidden, layer.hidden, len(group))
+        for layer, group in zip(stack.layers, groups, strict=True)
+    ]
+    plan = RecurrentPlan(config, stack, steps, order, chain, groups, layers)
+    write_programs(plan)
+    return plan

@@ -1,9 +1,11 @@
-"""The ``epiphany-sim`` command: show a chip, run synthetic traffic on it.
+"""The ``epiphany-sim`` command: show a chip, run synthetic traffic on it, run the Parallella microbenchmarks.
 
     epiphany-sim info --chip e16 [--chip-config FILE.toml]
     epiphany-sim traffic --chip e64 --pattern uniform --rate 0.2 --cycles 20000 --seed 1 --json FILE
                          [--warmup N] [--drain N] [--trace FILE.json [--trace-window START:END | --trace-bin N]]
     epiphany-sim traffic --chip e64 --pattern uniform --sweep 0.01:0.6:0.05 --plot FILE.png [--json FILE]
+    epiphany-sim microbench dma|dma-read|dram-write|dram-read|roundtrip|contention|matmul --chip e16
+                         [--size N] [--hops 1,2,3] [--streams N] [--n N] [--json FILE] [--plot FILE.png]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
 status 2; Ctrl-C is the line ``interrupted`` and exit status 130. Either way no output file
@@ -332,17 +334,21 @@ def _bench_result(chip: ChipConfig, args: argparse.Namespace) -> dict:
 def describe_microbench(result: dict) -> str:
     """A short table of a microbenchmark's figures."""
     lines = [f"{result['kind']} on {result['chip']} at {result['clock_hz'] / 1e6:g} MHz"]
-    if "points" in result and result["kind"] == "roundtrip":
+    if result["kind"] == "roundtrip":
         lines += [f"  {'hops':>5} {'cycles':>9}"] + [f"  {p['hops']:>5} {p['cycles']:>9.1f}" for p in result["points"]]
+        slope = result["cycles_per_hop_each_way"]
         lines.append(
-            f"  fit: {result['fixed_cycles']:.1f} cycles + {result['cycles_per_hop_each_way']:.2f} per hop each way"
+            f"  fit: {result['fixed_cycles']:.1f} cycles + {slope:.2f} per hop each way"
+            if math.isfinite(slope)
+            else "  fit: needs two distances or more"
         )
         return "\n".join(lines)
-    if "points" in result:
+    if "points" in result:  # a sweep of sizes, the asked one last
         lines += [f"  {'bytes':>6} {'cycles':>9} {'MB/s':>9}"]
         lines += [f"  {p['bytes']:>6} {p['cycles']:>9.1f} {p['mb_per_s']:>9.1f}" for p in result["points"]]
+        return "\n".join(lines)
     for key, value in result.items():
-        if key not in ("kind", "chip", "clock_hz", "points"):
+        if key not in ("kind", "chip", "clock_hz"):
             lines.append(f"  {key:20} {value:.6g}" if isinstance(value, float) else f"  {key:20} {value}")
     return "\n".join(lines)
 

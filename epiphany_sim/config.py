@@ -85,7 +85,8 @@ class ChipConfig:
         sram_banks: banks the SRAM is split into, equal in size (4 x 8 KB, reference).
         code_bytes: SRAM reserved at the start of bank 0 for interrupt vectors and code
             (assumed: 4 KB, the bank-0 share the SDK's linker scripts give code).
-        transaction_bytes: payload of one mesh transaction (a doubleword, reference).
+        transaction_bytes: payload of one mesh transaction (a doubleword, reference); the
+            fabric moves 8-byte transactions, so no other value is accepted.
         cmesh_bytes_per_cycle: on-chip write network bandwidth per directed link (one
             transaction per cycle, reference; 64 GB/s bisection at 1 GHz, E16G301 datasheet).
         xmesh_bytes_per_cycle: bandwidth per directed link of the mesh that carries writes
@@ -110,9 +111,9 @@ class ChipConfig:
             computing and storing the six-word descriptor, starting the channel, polling its
             status. Fitted on e16: an 8 KB DMA transfer to a neighbouring core takes 2,404
             cycles on a Parallella-16 (1,949.88 MB/s in the e-bandwidth-test's MiB at
-            600 MHz); the 1,024 transactions take 2 cycles each, the last lands 2.5 cycles
-            after it leaves, and one 5-cycle iteration of the poll sees it: the rest, 350.5
-            cycles, is setup.
+            600 MHz); the engine starts the 1,024 transactions 2 cycles apart, the last
+            2,046 cycles after the first, which lands 2.5 cycles after it starts, and one
+            5-cycle iteration of the poll sees it: the rest, 350.5 cycles, is setup.
         dma_outstanding_reads: read requests a DMA channel keeps in flight before it waits
             for a reply (assumed 4: the reference says a channel waits for the last data to
             return but publishes no bound).
@@ -230,6 +231,11 @@ class ChipConfig:
                     f"{field} is {value:g} cycles, not a multiple of the interconnect's "
                     f"{1 / TICKS_PER_CYCLE:g}-cycle time grain: change the chip fields that set it"
                 )
+        if self.transaction_bytes != 8:
+            raise ConfigError(
+                f"transaction_bytes must be 8 (a doubleword, the one transaction size the mesh moves), "
+                f"got {self.transaction_bytes}: set the links' bytes per cycle to change their speed"
+            )
         if self.sram_bytes % self.sram_banks:
             raise ConfigError(f"sram_bytes {self.sram_bytes} does not split into {self.sram_banks} equal banks")
         if self.code_bytes >= self.sram_bytes:

@@ -157,17 +157,29 @@ class Agent:
         elements on one of its channels while the core goes on, a transaction every
         ``dma_cycles_per_transaction``. A descriptor from this node's buffer writes to another
         node; one from another node's buffer into this node's reads, keeping up to
-        ``dma_outstanding_reads`` requests in flight. ``then`` runs once the last element of
-        the last descriptor has landed.
+        ``dma_outstanding_reads`` requests in flight. ``then`` runs once every element of every
+        descriptor has landed. The values a write moves are the source's when the transfer
+        starts; a read takes the source's values as each request arrives.
         """
         if not descriptors:
             raise SimError("a DMA chain needs at least one descriptor")
+        # Messages between two nodes in one direction land in the order they were sent: the
+        # chain has landed when the last descriptor with each other node, each way, has.
+        final = {(d.src if d.dst == self.node else d.dst, d.dst == self.node): k for k, d in enumerate(descriptors)}
+        remaining = len(final)
+
+        def landed() -> None:
+            nonlocal remaining
+            remaining -= 1
+            if not remaining and then is not None:
+                then()
+
         start = self.env.now
         yield self.env.timeout(self.chip.config.dma_setup_cycles)
         self._record("send", start, label or "DMA setup")
+        notified = set(final.values()) if then is not None else set()
         for k, descriptor in enumerate(descriptors):
-            last = k == len(descriptors) - 1
-            self._start_dma(descriptor, then if last else None, not last, label)
+            self._start_dma(descriptor, landed if k in notified else None, k < len(descriptors) - 1, label)
 
     def _start_dma(self, d: Descriptor, then: Callable[[], object] | None, chained: bool, label: str) -> None:
         fabric = self.chip.fabric
@@ -234,7 +246,9 @@ class Agent:
         """Poll a status until ``event`` has happened (a DMA transfer finished, say)."""
         start = self.env.now
         if not event.processed:
+            self.chip.pending_waits[id(event)] = lambda: f"{self.name} polls for {label or 'an event'} that never comes"
             yield event
+            del self.chip.pending_waits[id(event)]
         yield from self._polled(start, label or "poll")
 
     def _polled(self, start: float, label: str) -> Generator[simpy.Event, Any, None]:

@@ -52,6 +52,12 @@ class Descriptor:
     dst_outer_stride: int | None = None
 
     def __post_init__(self) -> None:
+        counts = ("inner", "outer", "src_offset", "dst_offset", "src_inner_stride", "dst_inner_stride")
+        strides = ("src_outer_stride", "dst_outer_stride")
+        for name in counts + strides:
+            value = getattr(self, name)
+            if not (value is None and name in strides) and (isinstance(value, bool) or not isinstance(value, int)):
+                raise SimError(f"a DMA descriptor's {name} counts elements: an integer, got {value!r}")
         if self.inner < 1 or self.outer < 1:
             raise SimError(f"a DMA descriptor moves at least one element: inner {self.inner}, outer {self.outer}")
 

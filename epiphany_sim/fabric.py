@@ -9,18 +9,23 @@ the inputs whose head transaction wants it. An output carries one transaction pe
 it feeds has room, so a full FIFO pushes back on the routers behind it (back-pressure), and
 a head transaction that cannot move blocks those behind it in its FIFO (head-of-line
 blocking). The cMesh carries writes between cores, the rMesh read requests (one per
-``rmesh_cycles_per_request``), the xMesh writes that cross the chip boundary either way;
-the eLink carries one transaction per ``elink_cycles_per_transaction`` each way.
+``rmesh_cycles_per_request``), the xMesh writes that cross the chip boundary either way.
+The eLink has a write path and a read-request path each way: a write transaction takes
+``elink_write_cycles_per_transaction`` on it (its 8 bytes and its framing, a byte a cycle),
+a read request ``elink_read_cycles_per_request``. A read request that reaches its target
+is answered by a write of the values back to the requester (from the DRAM, after
+``dram_latency_cycles``).
 
 A lone message of ``n`` transactions crossing ``h`` router-to-router hops arrives
 
 - core to core: ``h * hop_latency_cycles + n * cmesh_cycles_per_transaction`` after it
   is posted (plus ``write_overhead_cycles``);
-- core to host: ``h * hop + 0.5 + n * elink_cycles_per_transaction + elink_latency_cycles``
-  (the half cycle hands the transaction from the edge router to the eLink);
-- host to core: ``n * elink_cycles_per_transaction + elink_latency_cycles + h * hop +
-  xmesh_cycles_per_transaction``: a transaction enters the mesh once all of it has crossed
-  the eLink.
+- core to host: ``h * hop + 0.5 + n * elink_write_cycles_per_transaction +
+  elink_latency_cycles`` (the half cycle hands the transaction from the edge router to the
+  eLink);
+- host to core: ``n * elink_write_cycles_per_transaction + elink_latency_cycles + h * hop
+  + xmesh_cycles_per_transaction``: a transaction enters the mesh once all of it has
+  crossed the eLink.
 
 Time. The fabric counts ticks of half a cycle (``TICKS_PER_CYCLE``), the grain at which
 every hop of 1.5 cycles is exact; every timing field of the chip must be a multiple of it.
@@ -31,7 +36,8 @@ write count, a blocking write leaving its core, a message with a callback arrivi
 a simpy event at its tick. Everything else, relays included, stays inside the compiled loop.
 
 Data really travels: a message's values are copied when it is posted and land in the
-destination's memory (one flat float32 image of every SRAM and the DRAM) when each of its
+destination's memory (one flat float32 image of every SRAM, the DRAM and, past them, one
+load area per endpoint where the values of its own loads land) when each of its
 transactions arrives, counted in the destination buffer's write count.
 """
 
@@ -52,7 +58,6 @@ from epiphany_sim.mesh import ELINK, HOST, Coord, Mesh, core_node, router
 _SIDES = {"east": k.SIDE_EAST, "west": k.SIDE_WEST, "north": k.SIDE_NORTH, "south": k.SIDE_SOUTH}
 _DIRS = {(0, 1): k.DIR_EAST, (0, -1): k.DIR_WEST, (1, 0): k.DIR_SOUTH, (-1, 0): k.DIR_NORTH}
 _NETS = ((k.NET_C, ""), (k.NET_R, "r"), (k.NET_X, "x"))
-_PORT_OF_NETWORK = {"c": k.PORT_C, "r": k.PORT_R}
 _GROW = 2
 LOAD_WORDS = 4096
 """Words of each endpoint's load area, where the values of its own loads land."""
@@ -174,7 +179,8 @@ class Fabric:
     Args:
         chip: the hardware.
         mesh: its topology.
-        memory_words: size of the flat memory image (every SRAM, then the DRAM window).
+        memory_words: size of the flat memory image (every SRAM, then the DRAM window, then a
+            load area per endpoint).
         record: keep a ``Transfer`` per message (for statistics of every message).
         trace: what to keep of the links' activity (``None``: nothing but the counters).
     """
@@ -568,7 +574,7 @@ class Fabric:
             self._pay[pay : pay + words] = values
         addr = self._buffer_base[buffer] + offset_word if buffer >= 0 else -1
         network = k.PORT_X if self.host in (src, dst) else k.PORT_C
-        flags = (k.F_DMA if dma else 0) | (k.F_CHAIN if chain else 0)
+        flags = k.F_CHAIN if chain else 0
         return self._post(src, dst, network, addr, buffer, words, n_bytes, pay, flags, at, dma, -1, then, sent, label)
 
     def post_read(
@@ -603,7 +609,7 @@ class Fabric:
         for first in range(0, n_words, per):
             words = min(per, n_words - first)
             last = first + per >= n_words
-            flags = k.F_READ | (k.F_DMA if dma else 0) | (k.F_CHAIN if chain or not last else 0)
+            flags = k.F_READ | (k.F_CHAIN if chain or not last else 0)
             self._post(
                 src,
                 dst,
@@ -887,6 +893,8 @@ class Fabric:
             label = self._labels.get(serial, "")
             if not label and row[k.C_FLAGS] & k.F_RELAYED:
                 label = f"relay {self._buf_names[row[k.C_BUF]]}"
+            elif not label and row[k.C_FLAGS] & k.F_REPLY:
+                label = f"reply {self._buf_names[row[k.C_BUF]]}" if row[k.C_BUF] >= 0 else "reply to a load"
             out.append(
                 Transfer(
                     serial,

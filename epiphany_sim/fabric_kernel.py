@@ -15,9 +15,11 @@ What one tick ``t`` does, in this order:
    and ``advance`` returns, so that Python's reaction (a write posted at this very cycle)
    enters at step 2 of the same tick.
 2. Injection: every endpoint (a core or the host) with work pushes at most one transaction
-   per port into its router's local input FIFO, if the port is free and the FIFO has room:
-   the core's own stores go first, as in the architecture reference, then the DMA channel
-   whose transfer was posted first (so transfers sharing a port leave in posting order).
+   per port into its router's local input FIFO, if the port is free and the FIFO has room.
+   Its source queues ("slots") take turns by priority, as in the architecture reference:
+   the replies to read requests it serves first, then the core's own stores, then its DMA
+   channels, each of which sends at most one transaction per ``dma_cycles_per_transaction``
+   and keeps at most ``dma_outstanding_reads`` read requests in flight.
 3. Forwarding: every router with transactions grants each free output, round-robin among
    the input FIFOs whose head transaction is ready and routed there, if the downstream
    FIFO has room (credit-based back-pressure). A granted transaction holds the output for
@@ -112,7 +114,7 @@ M_FIELDS = 21
 # M_TOKEN: the number Python gave what it attached to the message (its reply keeps it).
 # F_READ: a read request; F_REPLY: the reply to one; F_CHAIN: the same transfer goes on in
 # the next message (a DMA channel takes them together).
-F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_DMA, F_READ, F_REPLY, F_CHAIN = 1, 2, 4, 8, 16, 32, 64
+F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_READ, F_REPLY, F_CHAIN = 1, 2, 4, 16, 32, 64
 # records[k, :]: one per completed message, when recording
 (C_SERIAL, C_SRC, C_DST, C_BYTES, C_POST, C_INJ, C_DEL, C_HOPS, C_FLAGS, C_BUF, C_NET) = range(11)
 C_FIELDS = 11
@@ -429,7 +431,7 @@ def _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wak
                 msgs[m, M_WORDS],
                 msgs[m, M_BYTES],
                 msgs[m, M_PAY],
-                F_RELAYED | F_DMA,
+                F_RELAYED,
                 t,
             )
             _enqueue_dma(msgs, endpoints, here, n)

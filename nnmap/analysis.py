@@ -194,7 +194,8 @@ def link_congestion(result: RunResult, phase: str = "compute") -> list[LinkLoad]
 
 
 def elink_load(result: RunResult, phase: str = "compute") -> dict[str, tuple[float, float]]:
-    """``(utilisation, wait cycles)`` of the eLink's two directions during ``phase``."""
+    """``(utilisation, wait cycles)`` of each of the eLink's paths during ``phase``: writes
+    (``elink-out``, ``elink-in``) and read requests (``elink-rout``, ``elink-rin``), each way."""
     delta, cycles = _phase_delta(result, phase)
     out = {}
     for spec, (_, busy, wait) in zip(result.chip.mesh.links, delta, strict=True):

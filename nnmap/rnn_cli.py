@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from epiphany_sim.checks import int_arg
-from epiphany_sim.config import load_chip
+from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from nnmap.options import add_chip_arguments
 from nnmap.recurrent.model import RecurrentStack, load_stack, random_sequence, random_stack
-from nnmap.recurrent.plan import ORDERS
+from nnmap.recurrent.plan import ORDERS, check_capacity
 from nnmap.recurrent.run import RecurrentRuns, run_orders
 from nnmap.text import table
 from nnmap.trace import phased_trace_json
@@ -36,13 +36,21 @@ def add_rnn_parser(sub: Any) -> None:
     """Add ``rnn`` to the subparsers ``sub`` of the ``nnmap`` parser."""
     p = sub.add_parser("rnn", help="a stacked recurrent network in serial and wavefront order, against numpy")
     add_chip_arguments(p)
-    p.add_argument("--layers", type=int, metavar="L", help=f"recurrent layers (default {SHAPE_DEFAULTS['layers']})")
-    p.add_argument("--hidden", type=int, metavar="H", help=f"units per layer (default {SHAPE_DEFAULTS['hidden']})")
     p.add_argument(
-        "--inputs-size", type=int, metavar="N", help=f"inputs per step (default {SHAPE_DEFAULTS['inputs_size']})"
+        "--layers", type=int_arg(1), metavar="L", help=f"recurrent layers (default {SHAPE_DEFAULTS['layers']})"
     )
     p.add_argument(
-        "--steps", type=int, default=DEFAULT_STEPS, metavar="T", help=f"sequence length (default {DEFAULT_STEPS})"
+        "--hidden", type=int_arg(1), metavar="H", help=f"units per layer (default {SHAPE_DEFAULTS['hidden']})"
+    )
+    p.add_argument(
+        "--inputs-size", type=int_arg(1), metavar="N", help=f"inputs per step (default {SHAPE_DEFAULTS['inputs_size']})"
+    )
+    p.add_argument(
+        "--steps",
+        type=int_arg(1),
+        default=DEFAULT_STEPS,
+        metavar="T",
+        help=f"sequence length (default {DEFAULT_STEPS})",
     )
     p.add_argument(
         "--order",
@@ -62,14 +70,18 @@ def add_rnn_parser(sub: Any) -> None:
     p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
 
 
-def _stack(args: argparse.Namespace) -> RecurrentStack:
+def _stack(args: argparse.Namespace, chip: ChipConfig) -> RecurrentStack:
+    """The stack of ``--model`` or of the shape options, checked against the chip before it is allocated."""
     shape = {name: getattr(args, name) for name in SHAPE_DEFAULTS}
     if args.model:
         given = [f"--{name.replace('_', '-')}" for name, value in shape.items() if value is not None]
         if given:
             raise SimError(f"give either --model or {', '.join(given)}, not both (the model sets the shape)")
-        return load_stack(args.model)
+        stack = load_stack(args.model)
+        check_capacity(chip, stack.depth, stack.hidden, stack.n_in, args.steps)
+        return stack
     depth, hidden, n_in = (SHAPE_DEFAULTS[name] if value is None else value for name, value in shape.items())
+    check_capacity(chip, depth, hidden, n_in, args.steps)
     return random_stack(depth, hidden, n_in, args.seed)
 
 
@@ -109,7 +121,7 @@ def rnn_command(args: argparse.Namespace) -> int:
         outputs_path = out.file(args.outputs, "--outputs")
         trace_path = out.file(args.trace, "--trace")
         plots = out.directory(args.plots)
-        stack = _stack(args)
+        stack = _stack(args, chip)
         x = random_sequence(stack, args.steps, args.seed)
         result = run_orders(chip, stack, x, args.order if trace_path else None, progress=True)
         shown = result.runs[args.order]

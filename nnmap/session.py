@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from epiphany_sim.chip import Chip
-from epiphany_sim.config import PRESETS, ChipConfig
+from epiphany_sim.config import CEILINGS, PRESETS, ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.mesh import INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
@@ -53,7 +53,8 @@ def single_core_chip(config: ChipConfig) -> ChipConfig:
 
     Capacity does not change timing, so the baseline measures the serial compute alone.
     """
-    return config.replace(name=f"{config.name}-1core", rows=1, cols=1, sram_bytes=config.sram_banks << 28)
+    room = CEILINGS["sram_bytes"] // config.sram_banks * config.sram_banks  # the most SRAM a core may have
+    return config.replace(name=f"{config.name}-1core", rows=1, cols=1, sram_bytes=room)
 
 
 def larger_presets(config: ChipConfig) -> str:

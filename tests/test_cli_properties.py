@@ -386,7 +386,7 @@ def _sim_case() -> st.SearchStrategy[tuple[str, list[tuple[str, object]]]]:
 
 
 QUICK = settings(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-LONG = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LONG = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @QUICK

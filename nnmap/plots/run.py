@@ -193,7 +193,8 @@ class _Panel:
             )
 
     def _elink(self, fmt: str) -> None:
-        """A box on the eLink's edge of the mesh, one half per direction."""
+        """A box on the eLink's edge of the mesh, one half per direction, coloured by the busier of its
+        write path and its read-request path."""
         cfg = self.cfg
         side = cfg.elink_side
         horizontal = side in ("east", "west")
@@ -204,9 +205,12 @@ class _Panel:
             "south": cfg.rows - 0.5 + 0.35,
             "north": -0.5 - 0.65,
         }[side]
-        for i, kind in enumerate(("elink-out", "elink-in")):
-            value = self.elink.get(kind, 0.0)
-            colour = self.colours(self.norm(value)) if value > 0 else "#eeeeee"
+        for i, (direction, writes, reads) in enumerate(
+            (("out", "elink-out", "elink-rout"), ("in", "elink-in", "elink-rin"))
+        ):
+            value, requests = self.elink.get(writes, 0.0), self.elink.get(reads, 0.0)
+            busiest = max(value, requests)
+            colour = self.colours(self.norm(busiest)) if busiest > 0 else "#eeeeee"
             middle = -0.5 + (i + 0.5) * span / 2
             if horizontal:
                 rect = Rectangle((pos, -0.5 + i * span / 2), 0.3, span / 2, fc=colour, ec="black", lw=0.8)
@@ -217,12 +221,12 @@ class _Panel:
             self.ax.add_patch(rect)
             self.ax.text(
                 *xy,
-                f"eLink {kind[6:]}: {value:{fmt}}",
+                f"eLink {direction}: {value:{fmt}}" + (f", reads {requests:{fmt}}" if requests > 0 else ""),
                 rotation=rot,
                 ha="center",
                 va="center",
                 fontsize=7,
-                color="white" if self.norm(value) > 0.6 else "black",
+                color="white" if self.norm(busiest) > 0.6 else "black",
             )
 
     def _axes(self, label: str, fmt: str) -> None:

@@ -164,9 +164,10 @@ def load_stack(path: str | Path) -> RecurrentStack:
 
 def _real(values: np.ndarray, name: str) -> np.ndarray:
     """``values`` as float32 if they are real numbers; otherwise a ``ModelError``."""
-    if values.dtype.kind not in "biuf":
+    if values.dtype.kind not in "iuf":
         raise ModelError(f"{name} holds {values.dtype} values, not real numbers")
-    return values.astype(np.float32)
+    with np.errstate(over="ignore"):  # a value too large for float32 becomes inf, which the layer refuses
+        return values.astype(np.float32)
 
 
 def check_sequence(stack: RecurrentStack, x: np.ndarray) -> np.ndarray:

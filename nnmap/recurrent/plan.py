@@ -32,7 +32,7 @@ from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.forward import default_chain
 from nnmap.lowering.recurrent import write_programs
-from nnmap.plan import LayerAssignment
+from nnmap.plan import ELEMENT_BYTES, LayerAssignment
 from nnmap.program import Op, Relay
 from nnmap.recurrent.model import RecurrentStack
 from nnmap.strategies.partitioned import Partitioned
@@ -62,6 +62,29 @@ def core_groups(n_cores: int, work: list[int]) -> list[range]:
         counts[busiest] += 1
     starts = np.cumsum([0, *counts])
     return [range(int(a), int(b)) for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def check_capacity(config: ChipConfig, depth: int, hidden: int, n_in: int, steps: int) -> None:
+    """Raise ``MappingError`` if, from the shapes alone, no grouping of the cores can hold the stack.
+
+    Tested before the weights, the inputs or any program exist: every layer needs a core;
+    every weight and bias is held somewhere, so all of them fit the chip's data SRAM
+    together; and a core of layer 0's group holds the whole input sequence.
+    """
+    core_groups(config.n_cores, [1] * depth)
+    parameters = sum(((n_in if i == 0 else hidden) + hidden + 1) * hidden for i in range(depth))
+    total = config.n_cores * config.data_bytes
+    if parameters * ELEMENT_BYTES > total:
+        raise MappingError(
+            f"{depth} layers of {hidden} units take {parameters * ELEMENT_BYTES} bytes of weights and biases but "
+            f"the chip's {config.n_cores} cores hold {total} bytes of data in all: use fewer or smaller layers"
+        )
+    inputs = steps * n_in * ELEMENT_BYTES
+    if inputs > config.data_bytes:
+        raise MappingError(
+            f"{steps} steps of {n_in} inputs take {inputs} bytes, and every core of layer 0's group holds them "
+            f"all, but a core has {config.data_bytes} bytes of data: use fewer --steps or --inputs-size"
+        )
 
 
 @dataclass

@@ -71,6 +71,8 @@ def test_unknown_or_empty_chip_names_are_config_errors(name: str) -> None:
         ({"elink_side": "up"}, "elink_side"),
         ({"rows": 40}, "address map"),
         ({"no_such_field": 1}, "no_such_field"),
+        ({"transaction_bytes": 16}, "transaction_bytes must be 8"),
+        ({"transaction_bytes": 2, "cmesh_bytes_per_cycle": 4.0, "xmesh_bytes_per_cycle": 4.0}, "transaction_bytes"),
     ],
 )
 def test_invalid_fields_are_config_errors_that_name_the_problem(changes: dict, named: str) -> None:

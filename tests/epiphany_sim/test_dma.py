@@ -8,10 +8,12 @@ transaction, 9 cycles on the eLink) comes back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
-from epiphany_sim import E16, HOST, Chip, ChipConfig
+from epiphany_sim import E16, HOST, Chip, ChipConfig, DeadlockError
 from epiphany_sim.dma import Descriptor
 from epiphany_sim.errors import MemoryAccessError, SimError
 from epiphany_sim.microbench import dram_read, dram_write
@@ -20,8 +22,9 @@ SETUP = E16.dma_setup_cycles
 N_TX = 1024  # 8 KB in 8-byte transactions
 
 
-def _run_dma(chip: Chip, core: tuple, chain: list[Descriptor]) -> float:
-    """Core ``core`` runs one DMA chain and polls until it is done; return the cycles it took."""
+def _run_dma(chip: Chip, core: tuple, chain: list[Descriptor], seen: Callable[[], object] = lambda: None) -> float:
+    """Core ``core`` runs one DMA chain and polls until it is done; return the cycles it took.
+    ``seen`` is called the moment the poll ends, to look at memory then."""
     agent = chip.core(core)
     finished: list[float] = []
 
@@ -30,6 +33,7 @@ def _run_dma(chip: Chip, core: tuple, chain: list[Descriptor]) -> float:
         yield from agent.dma(chain, then=done.succeed)
         yield from agent.poll(done, "wait for the DMA")
         finished.append(chip.env.now)
+        seen()
 
     chip.process(program())
     chip.run()
@@ -83,6 +87,12 @@ def test_a_descriptor_outside_its_buffer_is_refused(chip: Chip) -> None:
         _run_dma(chip, (0, 0), [Descriptor((0, 0), "out", (0, 1), "in", 4, outer=3, src_outer_stride=4)])
 
 
+@pytest.mark.parametrize(("field", "value"), [("inner", 2.5), ("outer", True), ("src_outer_stride", 4.0)])
+def test_a_descriptor_s_counts_and_strides_are_integers(field: str, value: object) -> None:
+    with pytest.raises(SimError, match=f"{field} counts elements: an integer"):
+        Descriptor((0, 0), "out", (0, 1), "in", **{"inner": 2, field: value})
+
+
 def test_a_descriptor_between_two_other_nodes_is_refused(chip: Chip) -> None:
     chip.core((0, 1)).sram.alloc("out", 8)
     chip.core((0, 2)).sram.alloc("in", 8)
@@ -131,3 +141,37 @@ def test_past_the_elink_s_request_rate_more_outstanding_reads_gain_nothing() -> 
     assert times[0] > times[1]
     assert bound <= times[1] < 1.01 * bound
     assert times[2] == times[1]
+
+
+def test_a_chain_to_two_nodes_is_done_when_both_have_landed(chip: Chip) -> None:
+    sender = chip.core((0, 0))
+    sender.sram.alloc("out", 2048).store(0, np.arange(2048, dtype=np.float32))
+    far, near = chip.dram.alloc("far", 2048), chip.core((0, 1)).sram.alloc("near", 4)
+    # 8 KB to the DRAM over the eLink, then 16 B to the neighbour: the second lands before the first.
+    chain = [Descriptor((0, 0), "out", HOST, "far", 2048), Descriptor((0, 0), "out", (0, 1), "near", 4)]
+    counts: list[tuple[int, int]] = []
+    _run_dma(chip, (0, 0), chain, lambda: counts.append((far.written, near.written)))
+    assert counts == [(2048, 4)]
+
+
+def test_a_chain_reading_from_two_nodes_is_done_when_both_have_landed(chip: Chip) -> None:
+    chip.dram.alloc("a", 4).store(0, np.arange(4, dtype=np.float32))
+    chip.core((3, 3)).sram.alloc("b", 8).store(0, np.arange(8, dtype=np.float32) + 4)
+    into = chip.core((0, 3)).sram.alloc("both", 12)
+    # Two requests to the DRAM (100 cycles there), then four to a core 3 hops away, whose
+    # replies come back first.
+    reads = [Descriptor(HOST, "a", (0, 3), "both", 4), Descriptor((3, 3), "b", (0, 3), "both", 8, dst_offset=4)]
+    seen: list[np.ndarray] = []
+    _run_dma(chip, (0, 3), reads, lambda: seen.append(into.data.copy()))
+    np.testing.assert_array_equal(seen[0], np.arange(12))
+
+
+def test_polling_for_a_transfer_that_never_ends_is_a_deadlock(chip: Chip) -> None:
+    core = chip.core((0, 0))
+
+    def program():
+        yield from core.poll(chip.env.event(), "the DMA status")
+
+    chip.process(program())
+    with pytest.raises(DeadlockError, match="polls for the DMA status that never comes"):
+        chip.run()

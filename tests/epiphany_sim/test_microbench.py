@@ -100,6 +100,13 @@ def test_dma_plot_draws_bandwidth_against_size(tmp_path: Path) -> None:
     assert [p["bytes"] for p in points] == [8, 64, 512, 1024, 2048, 4096]
 
 
+def test_a_roundtrip_at_one_distance_has_no_slope(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["microbench", "roundtrip", "--hops", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "      1      15.0" in out  # 2 x (1 + 1.5 + 5)
+    assert "fit: needs two distances or more" in out
+
+
 def test_roundtrip_json_has_the_fit(tmp_path: Path) -> None:
     path = tmp_path / "rt.json"
     assert main(["microbench", "roundtrip", "--hops", "1,3", "--json", str(path)]) == 0

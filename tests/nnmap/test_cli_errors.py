@@ -299,9 +299,25 @@ def _recurrent_without(name: str) -> dict[str, np.ndarray]:
         ),
         (_recurrent_with(W0=np.full((3, 4), np.nan, np.float32)), "layer 0: weights or biases contain NaN"),
         (_recurrent_with(U1=np.array([["a"] * 4] * 4)), "layer 1: U1 holds <U1 values, not real numbers"),
+        (_recurrent_with(b0=np.ones(4, bool)), "layer 0: b0 holds bool values, not real numbers"),
+        (_recurrent_with(W1=np.full((4, 4), 1e300)), "layer 1: weights or biases contain NaN or infinity"),
         (_recurrent_with(W0=np.ones(3, np.float32)), "layer 0: W must be 2-D (inputs, hidden)"),
     ],
-    ids=["no-U1", "no-W0", "empty", "extra", "U-shape", "b-shape", "W-rows", "hidden-sizes", "nan", "strings", "W-1d"],
+    ids=[
+        "no-U1",
+        "no-W0",
+        "empty",
+        "extra",
+        "U-shape",
+        "b-shape",
+        "W-rows",
+        "hidden-sizes",
+        "nan",
+        "strings",
+        "bools",
+        "overflow",
+        "W-1d",
+    ],
 )
 def test_malformed_recurrent_model(arrays, message, fails, tmp_path) -> None:
     error = fails("rnn", "--model", _npz(tmp_path, arrays), "--steps", "2")
@@ -321,17 +337,35 @@ def test_the_good_recurrent_model_runs(tmp_path, capsys) -> None:
     ("args", "message"),
     [
         (("--chip", "e16", "--layers", "17"), "17 layers need a group of cores each but the chip has 16 cores"),
-        (("--steps", "0"), "--steps must be >= 1, got 0"),
-        (("--steps", "-3"), "--steps must be >= 1, got -3"),
-        (("--layers", "0"), "--layers must be >= 1, got 0"),
-        (("--hidden", "0"), "--hidden must be >= 1, got 0"),
-        (("--inputs-size", "-1"), "--inputs-size must be >= 1, got -1"),
-        (("--layers", "two"), "argument --layers: invalid int value: 'two'"),
+        (("--steps", "0"), "argument --steps: expected an integer >= 1, got '0'"),
+        (("--steps", "-3"), "argument --steps: expected an integer >= 1, got '-3'"),
+        (("--layers", "0"), "argument --layers: expected an integer >= 1, got '0'"),
+        (("--hidden", "0"), "argument --hidden: expected an integer >= 1, got '0'"),
+        (("--inputs-size", "-1"), "argument --inputs-size: expected an integer >= 1, got '-1'"),
+        (("--layers", "two"), "argument --layers: expected an integer >= 1, got 'two'"),
         (("--order", "diagonal"), "argument --order: invalid choice: 'diagonal'"),
         (("--chip", "e99"), "unknown chip 'e99'"),
     ],
 )
 def test_bad_recurrent_options(args, message, fails) -> None:
+    assert message in fails("rnn", *args)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # 100000000 steps of 32 inputs: 12,800,000,000 bytes, against 28,672 a core has.
+        (("--steps", "100000000"), "100000000 steps of 32 inputs take 12800000000 bytes"),
+        # 3 layers of 100000 units: (32 + 100000 + 1) 100000 + 2 (200001 x 100000) parameters, 4 bytes each.
+        (("--hidden", "100000"), "3 layers of 100000 units take 200014000000 bytes of weights and biases"),
+    ],
+)
+def test_recurrent_sizes_are_refused_before_anything_is_allocated(fails, monkeypatch, args, message) -> None:
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("allocated before the size check")
+
+    monkeypatch.setattr("nnmap.rnn_cli.random_stack", never)
+    monkeypatch.setattr("nnmap.rnn_cli.random_sequence", never)
     assert message in fails("rnn", *args)
 
 

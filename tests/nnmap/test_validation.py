@@ -285,3 +285,11 @@ def test_validate_tolerance(output, reference, ok) -> None:
         assert max_err == pytest.approx(abs(output - reference), rel=1e-9)
     else:
         assert np.isnan(max_err)
+
+
+def test_a_chip_with_more_banks_validates_and_has_a_one_core_baseline() -> None:
+    """The baseline core gets the most SRAM a core may have, split into the chip's banks."""
+    net = random_network([6, 16, 4], seed=2)
+    result = run(load_chip("e16").replace(sram_banks=8), net, "partitioned", random_inputs(net, 2, seed=2))
+    assert result.metrics["validated"] is True
+    assert result.metrics["single_core_cycles"] > result.metrics["compute_cycles"] > 0

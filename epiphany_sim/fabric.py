@@ -58,6 +58,12 @@ from epiphany_sim.mesh import ELINK, HOST, Coord, Mesh, core_node, router
 _SIDES = {"east": k.SIDE_EAST, "west": k.SIDE_WEST, "north": k.SIDE_NORTH, "south": k.SIDE_SOUTH}
 _DIRS = {(0, 1): k.DIR_EAST, (0, -1): k.DIR_WEST, (1, 0): k.DIR_SOUTH, (-1, 0): k.DIR_NORTH}
 _NETS = ((k.NET_C, ""), (k.NET_R, "r"), (k.NET_X, "x"))
+_PREFIXES = dict(_NETS)
+"""The prefix of each mesh's link kinds, by its net."""
+_ELINK_ENDS = {k.NET_ELINK_IN: "x", k.NET_ELINK_IN_R: "r", k.NET_ELINK_OUT: "x", k.NET_ELINK_OUT_R: "r"}
+"""The eLink's ends, writes and read requests coming in, then going out, and the path (``"x"``
+writes, ``"r"`` read requests) each carries."""
+_ELINK_INCOMING = (k.NET_ELINK_IN, k.NET_ELINK_IN_R)
 _GROW = 2
 LOAD_WORDS = 4096
 """Words of each endpoint's load area, where the values of its own loads land."""
@@ -173,6 +179,221 @@ class TraceOptions:
     bin_cycles: float = 0.0
 
 
+class _Layout:
+    """The routers of a chip's three meshes and of the eLink's ends, their inputs and outputs,
+    and the endpoints' ports into them, as the compiled loop's tables.
+
+    Routers are numbered mesh by mesh (cMesh, rMesh, xMesh; each by core index), then the
+    eLink's ends in the order of ``_ELINK_ENDS``. A router's inputs are the consecutive rows
+    ``R_IN0:R_IN1`` of ``inputs``, its outputs the rows ``R_OUT0:R_OUT1`` of ``outputs``.
+
+    Attributes:
+        hop: ticks of a router-to-router hop.
+        rates: ticks per transaction on the cMesh, rMesh and xMesh (``"c"``, ``"r"``, ``"x"``).
+        elink: ticks per write (``"x"``) and per read request (``"r"``) on the eLink.
+        elink_latency: ticks across the eLink.
+        edges: the routers on the eLink's edge, through which traffic leaves and enters the chip.
+        ends: the router index of each of the eLink's ends, by its net.
+        routers: the ``R_*`` table.
+        inputs: the ``I_*`` table.
+        outputs: the ``O_*`` table.
+        endpoints: the ``E_*`` table (each core, then the host).
+        ports: the ``P_*`` table of each endpoint.
+    """
+
+    def __init__(self, chip: ChipConfig, mesh: Mesh) -> None:
+        self.mesh = mesh
+        self.n_cores = chip.n_cores
+        self.cols = chip.cols
+        self.hop = ticks(chip.hop_latency_cycles)
+        self.rates = {
+            "c": ticks(chip.cmesh_cycles_per_transaction),
+            "r": ticks(chip.rmesh_cycles_per_request),
+            "x": ticks(chip.xmesh_cycles_per_transaction),
+        }
+        self.elink = {
+            "x": ticks(chip.elink_write_cycles_per_transaction),
+            "r": ticks(chip.elink_read_cycles_per_request),
+        }
+        self.elink_latency = ticks(chip.elink_latency_cycles)
+        self.edges = [(r, c) for r in range(chip.rows) for c in range(chip.cols) if mesh.edge_router((r, c)) == (r, c)]
+        self.ends = {net: 3 * self.n_cores + j for j, net in enumerate(_ELINK_ENDS)}
+        self.routers = self._router_table()
+        self._input_of: dict[tuple[int, Any], int] = {}
+        self._in_rows: list[list[int]] = []
+        self._out_rows: list[list[int]] = []
+        for rid in range(len(self.routers)):
+            self._add_inputs(rid)
+        for rid in range(len(self.routers)):
+            self._add_outputs(rid)
+        self.outputs = np.array(self._out_rows, np.int64)
+        self.inputs = self._input_table()
+        self.endpoints = self._endpoint_table()
+        self.ports = self._port_table()
+
+    @property
+    def host(self) -> int:
+        """The host's endpoint index, past every core's."""
+        return self.n_cores
+
+    def mesh_router(self, net: int, coord: Coord) -> int:
+        """The index of the router of mesh ``net`` at ``coord``."""
+        return net * self.n_cores + coord[0] * self.cols + coord[1]
+
+    def _coord(self, rid: int) -> Coord:
+        return int(self.routers[rid, k.R_ROW]), int(self.routers[rid, k.R_COL])
+
+    def _mesh_rate(self, net: int) -> int:
+        return self.rates[_PREFIXES[net] or "c"]
+
+    def _reaches_elink(self, net: int, coord: Coord) -> bool:
+        """Whether the router of mesh ``net`` at ``coord`` is linked to the eLink: the rMesh's and
+        the xMesh's edge routers are."""
+        return net != k.NET_C and coord in self.edges
+
+    def _router_table(self) -> np.ndarray:
+        """Every router, idle, with its place: the row, column and net of a mesh router, the net of
+        an eLink end."""
+        routers = np.zeros((3 * self.n_cores + len(_ELINK_ENDS), k.R_FIELDS), np.int64)
+        routers[:, k.R_DIR :] = -1
+        routers[:, k.R_NEXT] = k.NEVER
+        for net, _ in _NETS:
+            for index in range(self.n_cores):
+                coord = divmod(index, self.cols)
+                routers[self.mesh_router(net, coord), [k.R_ROW, k.R_COL, k.R_NET]] = (coord[0], coord[1], net)
+        for net, rid in self.ends.items():
+            routers[rid, k.R_NET] = net
+        return routers
+
+    # Inputs -----------------------------------------------------------------------
+    def _add_inputs(self, rid: int) -> None:
+        """The input FIFOs of router ``rid``: a mesh router's from its core, from each neighbour
+        and, if it reaches the eLink, from the eLink; an incoming eLink end's from the host; an
+        outgoing end's from each edge router."""
+        net = int(self.routers[rid, k.R_NET])
+        self.routers[rid, k.R_IN0] = len(self._in_rows)
+        if net in _PREFIXES:
+            coord = self._coord(rid)
+            upstreams: list[Any] = ["core", *self.mesh.neighbours(coord)]
+            if self._reaches_elink(net, coord):
+                upstreams.append("elink")
+            for upstream in upstreams:
+                self._add_input(rid, upstream, self._mesh_rate(net))
+        elif net in _ELINK_INCOMING:
+            self._add_input(rid, "host", self.elink[_ELINK_ENDS[net]])
+        else:
+            for coord in self.edges:
+                self._add_input(rid, coord, self.rates[_ELINK_ENDS[net]])
+        self.routers[rid, k.R_IN1] = len(self._in_rows)
+
+    def _add_input(self, rid: int, upstream: Any, rate: int) -> None:
+        """An input of router ``rid`` fed by ``upstream`` (a neighbour's coordinate, ``"core"``,
+        ``"elink"`` or ``"host"``), which frees a FIFO slot once per ``rate`` ticks."""
+        self._input_of[(rid, upstream)] = len(self._in_rows)
+        self._in_rows.append([rid, rate])
+
+    def _input_table(self) -> np.ndarray:
+        """The ``I_*`` table, each input knowing the router that feeds it (its endpoint, if a port
+        feeds it, is set by ``_port_table``)."""
+        inputs = np.zeros((len(self._in_rows), k.I_FIELDS), np.int64)
+        inputs[:, [k.I_ROUTER, k.I_RATE]] = np.array(self._in_rows, np.int64)
+        inputs[:, [k.I_POPPED, k.I_UP_ROUTER, k.I_UP_ENDPOINT]] = -1
+        fed = self.outputs[:, k.O_DEST] >= 0
+        inputs[self.outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self.outputs[fed, k.O_ROUTER]
+        return inputs
+
+    # Outputs ----------------------------------------------------------------------
+    def _add_outputs(self, rid: int) -> None:
+        """The outputs of router ``rid``, by the kind of router it is."""
+        net = int(self.routers[rid, k.R_NET])
+        self.routers[rid, k.R_OUT0] = len(self._out_rows)
+        if net in _PREFIXES:
+            self._add_mesh_outputs(rid, net)
+        elif net in _ELINK_INCOMING:
+            self._add_incoming_elink_outputs(rid, net)
+        else:
+            self._add_outgoing_elink_output(rid, net)
+        self.routers[rid, k.R_OUT1] = len(self._out_rows)
+
+    def _add_output(
+        self, rid: int, direction: int, dest: int, sink: int, latency: int, rate: int, link: int, hops: int
+    ) -> None:
+        """An output of router ``rid``: in ``direction`` (-1: none, chosen by destination instead),
+        into input ``dest`` or else out to endpoint ``sink``, arriving ``latency`` ticks after it
+        starts, one transaction per ``rate`` ticks, over ``link``, counting ``hops`` router hops."""
+        if direction >= 0:
+            self.routers[rid, k.R_DIR + direction] = len(self._out_rows)
+        self._out_rows.append([rid, dest, sink, latency, rate, link, hops, 0, -1])
+
+    def _add_mesh_outputs(self, rid: int, net: int) -> None:
+        """A mesh router's outputs: to each neighbour, to its core and, if it reaches the eLink,
+        to the eLink's outgoing end on its path (half a cycle from the edge router)."""
+        coord = self._coord(rid)
+        prefix, rate = _PREFIXES[net], self._mesh_rate(net)
+        for other in self.mesh.neighbours(coord):
+            direction = _DIRS[(other[0] - coord[0], other[1] - coord[1])]
+            dest = self._input_of[(self.mesh_router(net, other), coord)]
+            link = self.mesh.link((prefix or "c") + "mesh", router(coord), router(other))
+            self._add_output(rid, direction, dest, -1, self.hop, rate, link, 1)
+        eject = self.mesh.link(prefix + "eject", router(coord), core_node(coord))
+        self._add_output(rid, k.DIR_LOCAL, -1, coord[0] * self.cols + coord[1], 0, rate, eject, 0)
+        if self._reaches_elink(net, coord):
+            end = self.ends[k.NET_ELINK_OUT if net == k.NET_X else k.NET_ELINK_OUT_R]
+            link = self.mesh.link(prefix + "edge-out", router(coord), ELINK)
+            self._add_output(rid, k.DIR_OFF, self._input_of[(end, coord)], -1, 1, rate, link, 0)
+
+    def _add_incoming_elink_outputs(self, rid: int, net: int) -> None:
+        """An incoming eLink end's outputs, one to each edge router of the mesh its path feeds: a
+        transaction enters the mesh once all of it has crossed the eLink."""
+        path = _ELINK_ENDS[net]
+        into = k.NET_X if path == "x" else k.NET_R
+        for coord in self.edges:
+            dest = self._input_of[(self.mesh_router(into, coord), "elink")]
+            link = self.mesh.link(path + "edge-in", ELINK, router(coord))
+            self._add_output(rid, -1, dest, -1, self.elink[path] + self.elink_latency, self.rates[path], link, 0)
+
+    def _add_outgoing_elink_output(self, rid: int, net: int) -> None:
+        """An outgoing eLink end's one output, to the host."""
+        link = self.mesh.elink_out if net == k.NET_ELINK_OUT else self.mesh.elink_rout
+        self._add_output(rid, k.DIR_LOCAL, -1, self.host, self.elink_latency, self.elink[_ELINK_ENDS[net]], link, 0)
+
+    # Endpoints and ports ----------------------------------------------------------
+    def _endpoint_table(self) -> np.ndarray:
+        """The ``E_*`` table, nothing queued, each core knowing the incoming eLink's outputs (for
+        writes and for read requests) toward the edge router its traffic with the host crosses."""
+        endpoints = np.zeros((self.n_cores + 1, k.E_FIELDS), np.int64)
+        endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL, k.E_ELINK_X, k.E_ELINK_R]] = -1
+        endpoints[:, k.E_NEXT] = k.NEVER
+        for index in range(self.n_cores):
+            edge = self.edges.index(self.mesh.edge_router(divmod(index, self.cols)))
+            endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (
+                int(self.routers[self.ends[k.NET_ELINK_IN], k.R_OUT0]) + edge,
+                int(self.routers[self.ends[k.NET_ELINK_IN_R], k.R_OUT0]) + edge,
+            )
+        return endpoints
+
+    def _port_table(self) -> np.ndarray:
+        """The ``P_*`` table: a core's port on each mesh into its router there, the host's write and
+        read-request ports into the eLink's incoming ends; each port's input learns its endpoint."""
+        ports = np.zeros((self.n_cores + 1, k.N_PORTS, k.P_FIELDS), np.int64)
+        ports[:, :, k.P_FIFO] = -1
+        for index in range(self.n_cores):
+            coord = divmod(index, self.cols)
+            for port, (net, prefix) in zip((k.PORT_C, k.PORT_R, k.PORT_X), _NETS, strict=True):
+                fifo = self._input_of[(self.mesh_router(net, coord), "core")]
+                link = self.mesh.link(prefix + "inject", core_node(coord), router(coord))
+                ports[index, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self._mesh_rate(net), link)
+                self.inputs[fifo, k.I_UP_ENDPOINT] = index
+        for port, net, link in (
+            (k.PORT_C, k.NET_ELINK_IN, self.mesh.elink_in),
+            (k.PORT_R, k.NET_ELINK_IN_R, self.mesh.elink_rin),
+        ):
+            fifo = self._input_of[(self.ends[net], "host")]
+            ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self.elink[_ELINK_ENDS[net]], link)
+            self.inputs[fifo, k.I_UP_ENDPOINT] = self.host
+        return ports
+
+
 class Fabric:
     """Every router, FIFO and link of a chip, and the messages moving through them.
 
@@ -235,204 +456,64 @@ class Fabric:
 
     # Topology -------------------------------------------------------------------
     def _build(self) -> None:
-        chip, mesh = self.chip, self.mesh
-        n, rows, cols = self.n_cores, chip.rows, chip.cols
-        hop = ticks(chip.hop_latency_cycles)
-        rate = {
-            "c": ticks(chip.cmesh_cycles_per_transaction),
-            "r": ticks(chip.rmesh_cycles_per_request),
-            "x": ticks(chip.xmesh_cycles_per_transaction),
-        }
-        elink = {"x": ticks(chip.elink_write_cycles_per_transaction), "r": ticks(chip.elink_read_cycles_per_request)}
-        elink_latency = ticks(chip.elink_latency_cycles)
-        # The eLink's ends: writes and read requests coming in, writes and read requests going out.
-        elink_routers = {k.NET_ELINK_IN: "x", k.NET_ELINK_IN_R: "r", k.NET_ELINK_OUT: "x", k.NET_ELINK_OUT_R: "r"}
-        n_routers = 3 * n + len(elink_routers)
-        eid = {net: 3 * n + j for j, net in enumerate(elink_routers)}
-        routers = np.zeros((n_routers, k.R_FIELDS), np.int64)
-        routers[:, k.R_DIR :] = -1
-        routers[:, k.R_NEXT] = k.NEVER
-        # Inputs and outputs, grouped by router: (router, from, rate) and (router, dir, to, ...).
-        in_rows: list[list[int]] = []
-        out_rows: list[list[int]] = []
-        input_of: dict[tuple[int, Any], int] = {}  # (router, upstream) -> input id
-        edges = [(r, c) for r in range(rows) for c in range(cols) if mesh.edge_router((r, c)) == (r, c)]
+        """Lay out the interconnect as the compiled loop's tables, each idle."""
+        layout = _Layout(self.chip, self.mesh)
+        self._routers, self._inputs, self._outputs = layout.routers, layout.inputs, layout.outputs
+        self._endpoints, self._ports = layout.endpoints, layout.ports
+        self._fifo = np.zeros((len(self._inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
+        self._build_slots()
+        self._build_wheel()
+        self._build_state()
+        self._hop_ticks, self._rates = layout.hop, layout.rates
+        self._elink, self._elink_latency = layout.elink, layout.elink_latency
 
-        def mesh_router(net: int, coord: tuple[int, int]) -> int:
-            return net * n + coord[0] * cols + coord[1]
-
-        for net, _ in _NETS:
-            for index in range(n):
-                coord = divmod(index, cols)
-                rid = mesh_router(net, coord)
-                routers[rid, [k.R_ROW, k.R_COL, k.R_NET]] = (coord[0], coord[1], net)
-        for net, rid in eid.items():
-            routers[rid, k.R_NET] = net
-
-        for rid in range(n_routers):
-            net = int(routers[rid, k.R_NET])
-            routers[rid, k.R_IN0] = len(in_rows)
-            if net in (k.NET_C, k.NET_R, k.NET_X):
-                coord = (int(routers[rid, k.R_ROW]), int(routers[rid, k.R_COL]))
-                prefix = "" if net == k.NET_C else ("r" if net == k.NET_R else "x")
-                kind_rate = rate[prefix or "c"]
-                input_of[(rid, "core")] = len(in_rows)
-                in_rows.append([rid, kind_rate])
-                for other in mesh.neighbours(coord):
-                    input_of[(rid, other)] = len(in_rows)
-                    in_rows.append([rid, kind_rate])
-                if net != k.NET_C and coord in edges:
-                    input_of[(rid, "elink")] = len(in_rows)
-                    in_rows.append([rid, kind_rate])
-            elif net in (k.NET_ELINK_IN, k.NET_ELINK_IN_R):
-                input_of[(rid, "host")] = len(in_rows)
-                in_rows.append([rid, elink[elink_routers[net]]])
-            else:
-                prefix = elink_routers[net]
-                for coord in edges:
-                    input_of[(rid, coord)] = len(in_rows)
-                    in_rows.append([rid, rate[prefix]])
-            routers[rid, k.R_IN1] = len(in_rows)
-
-        for rid in range(n_routers):
-            net = int(routers[rid, k.R_NET])
-            routers[rid, k.R_OUT0] = len(out_rows)
-
-            def add_out(
-                direction: int,
-                dest: int,
-                sink: int,
-                latency: int,
-                out_rate: int,
-                link: int,
-                hop_count: int,
-                rid: int = rid,
-            ) -> None:
-                if direction >= 0:
-                    routers[rid, k.R_DIR + direction] = len(out_rows)
-                out_rows.append([rid, dest, sink, latency, out_rate, link, hop_count, 0, -1])
-
-            if net in (k.NET_C, k.NET_R, k.NET_X):
-                coord = (int(routers[rid, k.R_ROW]), int(routers[rid, k.R_COL]))
-                prefix = "" if net == k.NET_C else ("r" if net == k.NET_R else "x")
-                kind_rate = rate[prefix or "c"]
-                for other in mesh.neighbours(coord):
-                    direction = _DIRS[(other[0] - coord[0], other[1] - coord[1])]
-                    dest = input_of[(mesh_router(net, other), coord)]
-                    add_out(
-                        direction,
-                        dest,
-                        -1,
-                        hop,
-                        kind_rate,
-                        mesh.link((prefix or "c") + "mesh", router(coord), router(other)),
-                        1,
-                    )
-                add_out(
-                    k.DIR_LOCAL,
-                    -1,
-                    coord[0] * cols + coord[1],
-                    0,
-                    kind_rate,
-                    mesh.link(prefix + "eject", router(coord), core_node(coord)),
-                    0,
-                )
-                if net != k.NET_C and coord in edges:
-                    add_out(
-                        k.DIR_OFF,
-                        input_of[(eid[k.NET_ELINK_OUT if net == k.NET_X else k.NET_ELINK_OUT_R], coord)],
-                        -1,
-                        1,
-                        kind_rate,
-                        mesh.link(prefix + "edge-out", router(coord), ELINK),
-                        0,
-                    )
-            elif net in (k.NET_ELINK_IN, k.NET_ELINK_IN_R):
-                prefix = elink_routers[net]
-                into = k.NET_X if prefix == "x" else k.NET_R
-                for coord in edges:
-                    # A transaction enters the mesh once all of it has crossed the eLink.
-                    add_out(
-                        -1,
-                        input_of[(mesh_router(into, coord), "elink")],
-                        -1,
-                        elink[prefix] + elink_latency,
-                        rate[prefix],
-                        mesh.link(prefix + "edge-in", ELINK, router(coord)),
-                        0,
-                    )
-            else:
-                out = mesh.elink_out if net == k.NET_ELINK_OUT else mesh.elink_rout
-                add_out(k.DIR_LOCAL, -1, self.host, elink_latency, elink[elink_routers[net]], out, 0)
-            routers[rid, k.R_OUT1] = len(out_rows)
-
-        self._routers = routers
-        self._inputs = np.zeros((len(in_rows), k.I_FIELDS), np.int64)
-        self._inputs[:, [k.I_ROUTER, k.I_RATE]] = np.array(in_rows, np.int64)
-        self._inputs[:, [k.I_POPPED, k.I_UP_ROUTER, k.I_UP_ENDPOINT]] = -1
-        self._outputs = np.array(out_rows, np.int64)
-        fed = self._outputs[:, k.O_DEST] >= 0
-        self._inputs[self._outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self._outputs[fed, k.O_ROUTER]
-        depth = chip.router_fifo_depth
-        self._fifo = np.zeros((len(in_rows), depth, k.Q_FIELDS), np.int64)
-        n_slots = 1 + chip.dma_channels + 1  # the core's own, each DMA channel, replies to reads
-        self._endpoints = np.zeros((n + 1, k.E_FIELDS), np.int64)
-        self._endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL, k.E_ELINK_X, k.E_ELINK_R]] = -1
-        self._endpoints[:, k.E_NEXT] = k.NEVER
-        for index in range(n):
-            edge = edges.index(mesh.edge_router(divmod(index, cols)))
-            self._endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (
-                int(routers[eid[k.NET_ELINK_IN], k.R_OUT0]) + edge,
-                int(routers[eid[k.NET_ELINK_IN_R], k.R_OUT0]) + edge,
-            )
-        self._ports = np.zeros((n + 1, k.N_PORTS, k.P_FIELDS), np.int64)
-        self._ports[:, :, k.P_FIFO] = -1
-        for index in range(n):
-            coord = divmod(index, cols)
-            for port, (net, prefix) in zip((k.PORT_C, k.PORT_R, k.PORT_X), _NETS, strict=True):
-                self._ports[index, port, k.P_FIFO] = input_of[(mesh_router(net, coord), "core")]
-                self._ports[index, port, k.P_RATE] = rate[prefix or "c"]
-                self._ports[index, port, k.P_LINK] = mesh.link(prefix + "inject", core_node(coord), router(coord))
-                self._inputs[self._ports[index, port, k.P_FIFO], k.I_UP_ENDPOINT] = index
-        for port, net, link in (
-            (k.PORT_C, k.NET_ELINK_IN, mesh.elink_in),
-            (k.PORT_R, k.NET_ELINK_IN_R, mesh.elink_rin),
-        ):
-            fifo = input_of[(eid[net], "host")]
-            self._ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, elink[elink_routers[net]], link)
-            self._inputs[fifo, k.I_UP_ENDPOINT] = self.host
-        self._slots = np.zeros((n + 1, n_slots, k.SL_FIELDS), np.int64)
+    def _build_slots(self) -> None:
+        """Each endpoint's source queues, empty: its own stores, each DMA channel (one transaction
+        per ``dma_cycles_per_transaction``, up to ``dma_outstanding_reads`` reads in flight) and
+        its replies to reads."""
+        chip = self.chip
+        n_slots = 1 + chip.dma_channels + 1
+        self._slots = np.zeros((self.n_cores + 1, n_slots, k.SL_FIELDS), np.int64)
         self._slots[:, :, [k.SL_HEAD, k.SL_TAIL]] = -1
         self._slots[:, 1:-1, k.SL_RATE] = ticks(chip.dma_cycles_per_transaction)
         self._slots[:, :, k.SL_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
+
+    def _build_wheel(self) -> None:
+        """The time wheel, with room in a tick for every sink output and every port and a turn
+        longer than anything a link or port holds a transaction; the wakes of a tick, the lists of
+        active routers and endpoints, and the scratch of one router's arbitration."""
+        n_endpoints = self.n_cores + 1
         sinks = int(np.count_nonzero(self._outputs[:, k.O_DEST] < 0))
-        per_tick = sinks + k.N_PORTS * (n + 1)
+        per_tick = sinks + k.N_PORTS * n_endpoints
         longest = int(
             max(
                 self._outputs[:, k.O_RATE].max() + self._outputs[:, k.O_LATENCY].max(),
                 self._ports[:, :, k.P_RATE].max(),
             )
         )
-        slots = 1 << max(1, (longest + 1).bit_length())
-        self._wheel = np.zeros((slots, per_tick, 3), np.int64)
-        self._wheel_n = np.zeros(slots, np.int64)
+        size = 1 << max(1, (longest + 1).bit_length())
+        self._wheel = np.zeros((size, per_tick, 3), np.int64)
+        self._wheel_n = np.zeros(size, np.int64)
         self._wakes = np.zeros((2 * per_tick, 2), np.int64)
-        self._act_r = np.zeros(n_routers + 1, np.int64)
-        self._act_e = np.zeros(n + 2, np.int64)
-        self._want = np.zeros(int(np.max(routers[:, k.R_IN1] - routers[:, k.R_IN0])), np.int64)
+        self._act_r = np.zeros(len(self._routers) + 1, np.int64)
+        self._act_e = np.zeros(n_endpoints + 1, np.int64)
+        self._want = np.zeros(int(np.max(self._routers[:, k.R_IN1] - self._routers[:, k.R_IN0])), np.int64)
+
+    def _build_state(self) -> None:
+        """The loop's scalar state at tick 0, and the route each router takes to each endpoint."""
+        chip = self.chip
         state = np.zeros(k.S_FIELDS, np.int64)
-        state[k.S_DEPTH] = depth
-        state[k.S_COLS] = cols
-        state[k.S_ROWS] = rows
+        state[k.S_DEPTH] = chip.router_fifo_depth
+        state[k.S_COLS] = chip.cols
+        state[k.S_ROWS] = chip.rows
         state[k.S_HOST] = self.host
         state[k.S_SIDE] = _SIDES[chip.elink_side]
-        state[k.S_SLOTS] = n_slots
-        state[k.S_WMASK] = slots - 1
+        state[k.S_SLOTS] = self._slots.shape[1]
+        state[k.S_WMASK] = len(self._wheel) - 1
         state[k.S_DRAM_TICKS] = ticks(chip.dram_latency_cycles)
         self._state = state
         self._view = state.data  # a memoryview: fast reads of single fields from Python
-        self._routes = k.route_table(state, routers, self._endpoints)
-        self._hop_ticks, self._rates, self._elink, self._elink_latency = hop, rate, elink, elink_latency
+        self._routes = k.route_table(state, self._routers, self._endpoints)
 
     # Tables that grow ---------------------------------------------------------------
     def _grow_messages(self, at_least: int) -> None:

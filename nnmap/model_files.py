@@ -175,7 +175,26 @@ def read_npz(path: Path, expected: str, read: Callable[[zipfile.ZipFile], T]) ->
 
 
 def _network(path: Path, archive: zipfile.ZipFile, check_sizes: SizesCheck | None) -> Network:
+    """The network in the ``.npz`` ``archive``: its arrays named and typed from their headers, a
+    dense model's sizes given to ``check_sizes``, and only then their data read."""
     members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+    n_layers = _layer_count(path, members)
+    masks = [f"M{k}" for k in range(n_layers) if f"M{k}" in members]
+    names = ["activations"] + [f"{kind}{k}" for k in range(n_layers) for kind in "Wb"] + masks
+    headers = _checked_headers(path, archive, members, names, masks)
+    if check_sizes is not None and not masks:
+        _check_dense_sizes([headers[f"W{k}"].shape for k in range(n_layers)], check_sizes)
+    arrays = {name: _member(path, archive, members[name], name) for name in names}
+    layers = _layers(path, arrays, n_layers)
+    try:
+        return Network(tuple(layers))
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+
+
+def _layer_count(path: Path, members: dict[str, zipfile.ZipInfo]) -> int:
+    """The number of layers the archive's arrays name (``W0, W1, ...`` in a row), once the
+    activations are there, each weight array has its bias and each mask its weight array."""
     if "W0" not in members:
         raise ModelError(f"{path}: missing array W0 (expected W0, b0, W1, b1, ... and activations)")
     if "activations" not in members:
@@ -189,8 +208,14 @@ def _network(path: Path, archive: zipfile.ZipFile, check_sizes: SizesCheck | Non
     stray = sorted(name for name in members if name[:1] == "M" and name[1:].isdigit() and int(name[1:]) >= n_layers)
     if stray:
         raise ModelError(f"{path}: mask {stray[0]} has no weight array W{stray[0][1:]}")
-    masks = [f"M{k}" for k in range(n_layers) if f"M{k}" in members]
-    names = ["activations"] + [f"{kind}{k}" for k in range(n_layers) for kind in "Wb"] + masks
+    return n_layers
+
+
+def _checked_headers(
+    path: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], names: list[str], masks: list[str]
+) -> dict[str, ArrayHeader]:
+    """The headers of the arrays ``names``, each of the dtype it must have: text for the
+    activations, booleans or real numbers for the ``masks``, real numbers for the rest."""
     headers: dict[str, ArrayHeader] = {}
     for name in names:
         with archive.open(members[name]) as fh:
@@ -200,11 +225,19 @@ def _network(path: Path, archive: zipfile.ZipFile, check_sizes: SizesCheck | Non
     for name in names[1:]:
         if name not in masks or headers[name].dtype.kind != "b":
             checks.real_dtype(f"{path}: array {name}", headers[name].dtype, ModelError)
-    shapes = [headers[f"W{k}"].shape for k in range(n_layers)]
-    if check_sizes is not None and not masks and all(len(s) == 2 for s in shapes):
-        if all(a[1] == b[0] for a, b in zip(shapes, shapes[1:], strict=False)):
-            check_sizes([shapes[0][0]] + [s[1] for s in shapes])
-    arrays = {name: _member(path, archive, members[name], name) for name in names}
+    return headers
+
+
+def _check_dense_sizes(shapes: list[tuple[int, ...]], check_sizes: SizesCheck) -> None:
+    """Give ``check_sizes`` the layer sizes of a dense model's weight ``shapes``, if they are
+    matrices that chain (else the layers refuse them once read)."""
+    if all(len(s) == 2 for s in shapes) and all(a[1] == b[0] for a, b in zip(shapes, shapes[1:], strict=False)):
+        check_sizes([shapes[0][0]] + [s[1] for s in shapes])
+
+
+def _layers(path: Path, arrays: dict[str, np.ndarray], n_layers: int) -> list[Layer]:
+    """The ``n_layers`` layers of the arrays read: float32 weights and biases, each with its
+    activation and, if it has one, its mask."""
     activations = [str(a) for a in np.atleast_1d(arrays["activations"])]
     if len(activations) != n_layers:
         raise ModelError(f"{path}: {n_layers} weight arrays but {len(activations)} activations")
@@ -217,10 +250,7 @@ def _network(path: Path, archive: zipfile.ZipFile, check_sizes: SizesCheck | Non
             layers.append(Layer(weights, bias, activations[k], mask))
         except ModelError as exc:
             raise ModelError(f"{path}: layer {k}: {exc}") from None
-    try:
-        return Network(tuple(layers))
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
+    return layers
 
 
 def _member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:

@@ -189,6 +189,12 @@ class ChipConfig:
     first_col: int = 8
 
     def __post_init__(self) -> None:
+        self._check_types_and_ranges()
+        self._check_fabric_times()
+        self._check_layout()
+
+    def _check_types_and_ranges(self) -> None:
+        """Every field of its type, and within its bounds."""
         for declared in dataclasses.fields(self):
             value = getattr(self, declared.name)
             if declared.type == "int":
@@ -219,6 +225,9 @@ class ChipConfig:
         for field in non_negative:
             if getattr(self, field) < 0:
                 raise ConfigError(f"chip field {field} must be >= 0, got {getattr(self, field)!r}")
+
+    def _check_fabric_times(self) -> None:
+        """Every time the interconnect counts: within its range, and on its half-cycle grain."""
         for field in _FABRIC_TIMES:
             value = getattr(self, field)
             if value > MAX_FABRIC_CYCLES:
@@ -231,6 +240,9 @@ class ChipConfig:
                     f"{field} is {value:g} cycles, not a multiple of the interconnect's "
                     f"{1 / TICKS_PER_CYCLE:g}-cycle time grain: change the chip fields that set it"
                 )
+
+    def _check_layout(self) -> None:
+        """Transactions, SRAM banks, the eLink's edge and the address map."""
         if self.transaction_bytes != 8:
             raise ConfigError(
                 f"transaction_bytes must be 8 (a doubleword, the one transaction size the mesh moves), "

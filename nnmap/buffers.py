@@ -16,11 +16,15 @@ from epiphany_sim.mesh import Coord
 # The forward pass -------------------------------------------------------------------------
 
 X = "x"
-"""A core's inputs: every sample's input vector, row by row (two rows, by step parity, in training)."""
+"""A core's inputs: every sample's input vector, row by row (two rows, by sample parity, where they stream in)."""
 Y = "y"
 """The final-layer outputs a core owns, sample by sample."""
 OUT = "out"
 """DRAM: every sample's outputs, where the host reads them back."""
+X_DONE = "xdone"
+"""On the first reader of a streamed batch: one flag per reader, the samples whose inputs it is done with."""
+X_FREE = "xfree"
+"""DRAM: the samples whose inputs the first reader of a streamed batch has passed on (the host may write the next)."""
 
 
 def weights(layer: int) -> str:
@@ -56,6 +60,11 @@ def gathered_partials(layer: int, slot: int, j: int) -> str:
 def hidden(layer: int, sample: int, copies: int = 2) -> str:
     """Holds hidden layer ``layer``'s whole vector for ``sample``: copy ``sample % copies`` of ``copies``."""
     return f"h{layer}.{sample % copies}"
+
+
+def credits(layer: int) -> str:
+    """One flag per core that reads hidden layer ``layer``: the samples it is done with (``stream``)."""
+    return f"cr{layer}"
 
 
 def dram_hidden(layer: int) -> str:

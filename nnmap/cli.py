@@ -20,6 +20,7 @@ from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import check_output_path, write_atomic, write_json
 from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, load_inputs, load_npz, parse_sizes, random_inputs, random_network
 from nnmap.options import add_chip_arguments
 from nnmap.report import report_html
@@ -62,6 +63,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--inputs", metavar="FILE.npy", help="inputs of shape (batch, n_in)")
     p.add_argument("--batch", type=int, default=1, help="random input samples when no --inputs (default 1)")
+    p.add_argument(
+        "--feed",
+        default="preload",
+        choices=list(FEEDS),
+        help="preload: every input loaded before the compute phase (default); "
+        "host: the host streams the samples in during it, two at a time",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +174,17 @@ def _summary(m: dict[str, Any]) -> str:
             f"multiply-adds of the busiest core {m['imbalance']:.2f}x the mean",
             f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
         ]
+        + ([_stream_line(m)] if "fill_cycles" in m else [])
+    )
+
+
+def _stream_line(m: dict[str, Any]) -> str:
+    steady = m["steady_cycles_per_sample"]
+    per_sample = f"{steady:.0f} cycles per sample in the steady state" if steady is not None else "one sample"
+    cores = "+".join(map(str, m["layer_cores"]))
+    return (
+        f"  stream over {cores} cores by layer: fill {m['fill_cycles']:.0f} cycles, {per_sample}, "
+        f"drain {m['drain_cycles']:.0f}"
     )
 
 
@@ -250,7 +269,7 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
     for path in (args.json, args.plots, args.outputs, args.trace, args.report):
         check_output_path(path)
     visual = bool(args.plots or args.trace or args.report)
-    result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
+    result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed)
     figures: dict[str, bytes] = {}
     if args.plots or args.report:
         from nnmap.plots import run_figures  # matplotlib only when drawing
@@ -276,7 +295,7 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
     check_output_path(args.plots)
     variants = _variants(args.strategies)
     rows = [
-        run(chip, net, name, x, bc).metrics
+        run(chip, net, name, x, bc, feed=args.feed).metrics
         for name, bc in tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
     ]
     figures: dict[str, bytes] = {}
@@ -309,7 +328,7 @@ def _main(argv: Sequence[str] | None) -> int:
     net = _network(args)
     x = _inputs(args, net)
     if args.command == "plan":
-        print(get_strategy(args.strategy).plan(chip, net, len(x), args.broadcast).describe())
+        print(get_strategy(args.strategy).plan(chip, net, len(x), args.broadcast, feed=args.feed).describe())
         return 0
     if args.command == "run":
         return _run(args, chip, net, x)

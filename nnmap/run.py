@@ -20,7 +20,9 @@ from tqdm import tqdm
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap import buffers
-from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance
+from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance, stream_figures
+from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
@@ -60,7 +62,9 @@ class RunResult:
             network: ``edges_cut`` (connections whose value must cross the mesh,
             ``nnmap.analysis.edges_cut``), ``hop_bytes`` (bytes times router hops on the meshes
             in the compute phase, as simulated) and ``imbalance`` (the busiest core's
-            multiply-adds over the mean).
+            multiply-adds over the mean). A run whose broadcast names the sample in its phases
+            (``stream``) also reports how it filled and drained
+            (``nnmap.analysis.stream_figures``).
     """
 
     plan: Plan
@@ -102,10 +106,8 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
     phases = Phases()
     snapshots: dict[str, LinkCounts] = {}
     n_out = plan.net.sizes[-1]
-    loads = {
-        coord: {**plan.setup[coord], **({buffers.X: x.reshape(-1)} if buffers.X in plan.buffers[coord] else {})}
-        for coord in plan.chain
-    }
+    feed = FEEDS[plan.feed](plan)
+    loads = {coord: {**plan.setup[coord], **feed.loads(k, x)} for k, coord in enumerate(plan.chain)}
 
     def driver() -> Generator[simpy.Event, Any, None]:
         yield from session.load(loads)
@@ -119,6 +121,9 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
             disable=progress is None or not sys.stderr.isatty(),
         )
         programs = {c: _counted(plan.ops[c], bar) if not bar.disable else plan.ops[c] for c in plan.chain}
+        feeding = feed.host(session.chip, x)
+        if feeding is not None:
+            session.process(feeding)
         yield simpy.AllOf(session.chip.env, session.start(programs))
         bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
         bar.close()
@@ -156,6 +161,7 @@ def run(
     trace: bool = False,
     baseline: bool = True,
     progress: bool = False,
+    feed: str = "preload",
 ) -> RunResult:
     """Map ``net`` with ``strategy``, simulate it on inputs ``x`` and validate the outputs.
 
@@ -168,12 +174,14 @@ def run(
         trace: keep every transfer (for traces and link plots).
         baseline: also run the single-core baseline for ``speedup``.
         progress: show progress bars on a terminal while simulating.
+        feed: how the inputs reach the cores (``nnmap.lowering.feed``); the single-core
+            baseline always has them loaded beforehand, so ``speedup`` compares compute alone.
     """
     if x is None:
         x = random_inputs(net)
     x = check_inputs(net, x)
     chosen = get_strategy(strategy)
-    plan = chosen.plan(config, net, len(x), broadcast)
+    plan = chosen.plan(config, net, len(x), broadcast, feed=feed)
     sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None)
     single = None
     if baseline:
@@ -228,4 +236,10 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "edges_cut": edges_cut(plan),
         "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
         "imbalance": imbalance(plan),
+        **({"feed": plan.feed} if plan.feed != "preload" else {}),
+        **(
+            stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
+            if BROADCASTS[plan.broadcast].names_samples
+            else {}
+        ),
     }

@@ -14,6 +14,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.lowering.forward import build_plan, default_chain
 from nnmap.model import Layer, Network
 from nnmap.plan import LayerAssignment, Plan
@@ -85,20 +86,24 @@ class Strategy:
         batch: int = 1,
         broadcast: str | None = None,
         chain: list[Coord] | None = None,
+        feed: str = "preload",
     ) -> Plan:
         """Build the whole plan; raise ``MappingError`` if it cannot run on ``config``.
 
-        ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours).
+        ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours);
+        ``feed`` names how the inputs reach the cores (``nnmap.lowering.feed``).
         """
         broadcast = broadcast or self.default_broadcast
         if broadcast not in BROADCASTS:
             raise MappingError(f"unknown broadcast {broadcast!r}: use one of {', '.join(BROADCASTS)}")
         if not self.supports(broadcast):
             raise MappingError(f"strategy {self.name} does not support broadcast {broadcast!r}")
+        if feed not in FEEDS:
+            raise MappingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
         if batch < 1:
             raise MappingError(f"batch must be >= 1, got {batch}")
         chain, layers = self.place(config, net, chain or default_chain(config))
-        return build_plan(self.name, layers, config, net, batch, broadcast, chain)
+        return build_plan(self.name, layers, config, net, batch, broadcast, chain, feed)
 
 
 def get_strategy(name: str) -> Strategy:

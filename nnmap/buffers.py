@@ -108,6 +108,27 @@ def total_error(layer: int, parity: int) -> str:
 ERROR_SUM = "eacc"
 """A core's running sum of a hidden layer's error terms."""
 
+# Decoupled layers -------------------------------------------------------------------------
+
+
+def layer_delta(parity: int) -> str:
+    """``dni``: the deltas of a group's layer, at the cores holding products of each output."""
+    return f"dl.{parity}"
+
+
+def synthetic_gradient(parity: int) -> str:
+    """``dni``: receives the synthetic gradient of each output a core holds products of."""
+    return f"sg.{parity}"
+
+
+def synthetic_error(parity: int) -> str:
+    """``dni``: receives the synthetic-gradient model's error of each of its outputs a core holds products of."""
+    return f"se.{parity}"
+
+
+KEPT = "hk"
+"""``dni``: a group's hidden vector of the step before, the input of its model's update."""
+
 # Feeding samples --------------------------------------------------------------------------
 
 T = "t"

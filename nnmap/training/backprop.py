@@ -67,7 +67,7 @@ from nnmap.training.feed import FEEDS, Feed, x_range
 from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
 
 
-def _contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:
+def contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:
     """Layer ``li``'s pieces per core, each a contiguous run of a dense layer's inputs, or a ``TrainingError``."""
     dense = [[p for p in pieces if isinstance(p, Piece) and p.stride == 1] for pieces in assign.pieces]
     if sum(map(len, dense)) != sum(map(len, assign.pieces)):
@@ -120,7 +120,7 @@ class BackpropProgram:
         self.lr = lr
         self.momentum = momentum
         self.loss = loss
-        self.pieces = [_contiguous(li, assign) for li, assign in enumerate(self.plan.layers)]
+        self.pieces = [contiguous(li, assign) for li, assign in enumerate(self.plan.layers)]
         last = self.plan.layers[-1]
         self.feed: Feed = FEEDS[feed](
             self.chain,
@@ -227,7 +227,17 @@ class BackpropProgram:
             if li > 0 and k in self._participants(li):
                 share = self._share(k, li, parity)
                 ops += reduce_error(
-                    chain, self._participants(li), k, pieces, li, net.sizes[li], delta, parity, uses, share
+                    chain,
+                    self._participants(li),
+                    k,
+                    pieces,
+                    weights(li),
+                    li - 1,
+                    net.sizes[li],
+                    delta,
+                    parity,
+                    uses,
+                    share,
                 )
             a, base = (X, parity * net.sizes[0]) if li == 0 else (hidden(li - 1, step), 0)
             ops += descend(pieces, plan.layers[li].owned(k), li, a, base, delta, self.lr, self.momentum)
@@ -274,7 +284,7 @@ def read_layer(chip: Chip, plan: Plan, li: int) -> Layer:
     for k, coord in enumerate(plan.chain):
         sram = chip.core(coord).sram
         offset = 0
-        for p in _contiguous(li, assign)[k]:
+        for p in contiguous(li, assign)[k]:
             w[p.start : p.start + p.count, p.j] = sram[weights(li)].data[offset : offset + p.count]
             offset += p.count
         for t, j in enumerate(assign.owned(k)):
@@ -313,7 +323,8 @@ def reduce_error(
     participants: list[int],
     k: int,
     pieces: list[Piece],
-    li: int,
+    w: str,
+    below: int,
     size: int,
     delta: str,
     parity: int,
@@ -321,9 +332,10 @@ def reduce_error(
     complete: list[Op],
     between: Sequence[Op] = (),
 ) -> list[Op]:
-    """Step 2 of the module docstring on core ``k``, one of the ``participants`` of layer ``li``.
+    """Step 2 of the module docstring on core ``k``, one of the ``participants`` of a layer whose weights
+    it keeps in ``w``.
 
-    Its error terms of hidden layer ``li - 1`` (``size`` values: ``W[i, j] delta_j`` over its
+    Its error terms of hidden layer ``below`` (``size`` values: ``W[i, j] delta_j`` over its
     pieces, added up per ``i`` with the weights as they are) go into ``ERROR_SUM``; then come the
     ops ``between``; then it adds the partial vector of the participants after it and hands the
     sum to the one before it, or, the first participant, ends with ``complete``.
@@ -331,19 +343,19 @@ def reduce_error(
     offsets = np.cumsum([0] + [p.count for p in pieces])
     ops: list[Op] = [Fill(ERROR_SUM, 0, size, 0.0, "clear error sums")]
     ops += [
-        Axpy(ERROR_SUM, p.start, weights(li), int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+        Axpy(ERROR_SUM, p.start, w, int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
         for t, p in enumerate(pieces)
     ]
     ops += between
     pos = participants.index(k)
-    incoming = partial_error(li - 1, parity)
+    incoming = partial_error(below, parity)
     if pos + 1 < len(participants):
         ops += [
-            Wait(incoming, uses * size, f"wait partial e{li - 1}"),
-            Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{li - 1}"),
+            Wait(incoming, uses * size, f"wait partial e{below}"),
+            Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{below}"),
         ]
     if pos > 0:
-        return ops + [Send(chain[participants[pos - 1]], incoming, 0, ERROR_SUM, 0, size, f"partial e{li - 1}")]
+        return ops + [Send(chain[participants[pos - 1]], incoming, 0, ERROR_SUM, 0, size, f"partial e{below}")]
     return ops + complete
 
 

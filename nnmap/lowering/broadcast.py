@@ -12,12 +12,13 @@ multiply it in the next layer: the messages of a sparse network cut along its gr
 credit per sample: the hand-off between the core groups of a layer pipeline.
 
 Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s, copies)``
-on every core of the chain. A broadcast ``in_step`` makes every core's next layer wait for
-every core's values, so no core can run two samples ahead of another: two copies by the
-sample's parity suffice (double-buffered). Counts of element writes are cumulative, so
-sample ``s`` waits for ``(s // 2 + 1) * m`` writes. A broadcast that does not keep the
-cores in step keeps one copy per sample instead (``targeted``), or bounds how far ahead a
-core may run by other means (``stream``: credits).
+on every core of the chain (on its owners and readers only, with ``stream``). A broadcast
+``in_step`` makes every core's next layer wait for every core's values, so no core can run
+two samples ahead of another: two copies by the sample's parity suffice (double-buffered).
+Counts of element writes are cumulative, so sample ``s`` waits for ``(s // 2 + 1) * m``
+writes. A broadcast that does not keep the cores in step keeps one copy per sample instead
+(``targeted``), or bounds how far ahead a core may run by other means (``stream``:
+credits).
 
 To add a broadcast, subclass ``Broadcast``, give it a ``name``, override the hooks it needs
 and add it to ``BROADCASTS``.

@@ -35,9 +35,10 @@ def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
     suffice, for the reason those copies do (see ``nnmap.lowering.broadcast``): a broadcast
     that keeps the cores in step keeps them within one sample of each other (two copies);
     ``stream`` keeps the cores of a layer within ``DEPTH`` samples of every reader of it
-    (``DEPTH`` copies); ``targeted`` bounds nothing (a copy per sample). Without a hidden layer, a core
-    that only hands off partial sums could run any number of samples ahead of the core
-    adding them and overwrite a slot not yet read: there, every sample gets its own slot.
+    (``DEPTH`` copies); ``targeted`` bounds nothing (a copy per sample). Without a hidden
+    layer, a core that only hands off partial sums could run any number of samples ahead of
+    the core adding them and overwrite a slot not yet read: there, every sample gets its
+    own slot.
     """
     return bc.copies if len(net.layers) > 1 else batch
 

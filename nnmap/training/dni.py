@@ -15,12 +15,12 @@ one step of each, below), the layer dealt by the partitioned scheme inside its g
    ``l > 0`` gets hidden vector ``h_{l-1}`` of sample ``s`` and its targets from the last core
    of group ``l - 1``, into one of two rows by step parity, relayed along the group.
 2. Forward: layer ``l`` over the group, every core getting all of ``h_l``
-   (``nnmap.lowering.forward``, ``bidir`` inside the group); the group's last core passes
-   ``h_l`` and the targets on to group ``l + 1``. A hidden layer's group then runs its
-   synthetic-gradient model, ``g^_l = h_l A_l + c_l`` (``n_l x n_l`` weights and ``n_l``
-   biases, dealt over the same group as a second layer, starting at zero as the paper's
-   models do), whose outputs' owners send each ``g^_j`` to the cores holding products of
-   output ``j`` of layer ``l``. The output layer's group computes its errors from the
+   (``nnmap.lowering.forward``, ``bidir`` inside the group). A hidden layer's group then
+   runs its synthetic-gradient model, ``g^_l = h_l A_l + c_l`` (``n_l x n_l`` weights and
+   ``n_l`` biases, dealt over the same group as a second layer, starting at zero as the
+   paper's models do), whose outputs' owners send each ``g^_j`` to the cores holding
+   products of output ``j`` of layer ``l``; the group's last core passes ``h_l`` and the
+   targets on to group ``l + 1``. The output layer's group computes its errors from the
    targets instead (back-propagation's step 1, ``nnmap.training.backprop.output_errors``).
 3. Deltas: ``d_l = g^_l f'(h_l)`` on the cores holding products of each output.
 4. Backward, for ``l > 0``: the error of the layer below, ``e = W_l d_l`` with the weights
@@ -89,7 +89,7 @@ def step_cycles(config: ChipConfig, net: Network, li: int, momentum: bool) -> fl
 
 
 class Group:
-    """One layer's group of cores and its programs.
+    """One layer's group of cores: the deal of its layer (and model) over them.
 
     Args:
         plan: the layer, and for a hidden layer its model as a second layer, dealt over the

@@ -68,7 +68,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         default="preload",
         choices=list(FEEDS),
         help="preload: every input loaded before the compute phase (default); "
-        "host: the host streams the samples in during it, two at a time",
+        "host: the host streams the samples in during it, into three rows per core",
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from epiphany_sim.core import Agent
 from epiphany_sim.mesh import MESH_KINDS, Coord, LinkSpec
 from epiphany_sim.stats import time_split
+from nnmap.lowering.forward import phase_name
 from nnmap.lowering.recurrent import cell_phase
 from nnmap.plan import ELEMENT_BYTES, Plan
 
@@ -125,6 +126,41 @@ def macs_grid(plan: Plan) -> np.ndarray:
 
 
 # Runs -------------------------------------------------------------------------------------
+
+
+def layer_ends(cores: Sequence[Agent], layer: int, batch: int) -> list[float]:
+    """Per sample, the cycle at which the cores finished ``layer`` of it: the end of the last
+    activity any core recorded in that layer's phase of that sample (phases that name the
+    sample, ``nnmap.lowering.forward.phase_name``)."""
+    last: dict[str, float] = {}
+    for core in cores:
+        for act in core.activities:
+            last[act.phase] = max(last.get(act.phase, -math.inf), act.end)
+    return [last[phase_name(layer, s)] for s in range(batch)]
+
+
+def stream_figures(plan: Plan, cores: Sequence[Agent], start: float, end: float) -> dict[str, Any]:
+    """How a run whose phases name the sample filled and drained, from ``start`` to ``end`` of its compute phase.
+
+    - ``fill_cycles``: from the start until the last layer finished the first sample (the
+      first sample's way through every layer, the others queued behind it);
+    - ``steady_cycles_per_sample``: between the last layer finishing the first sample and
+      finishing the last, per sample (None for a batch of one);
+    - ``drain_cycles``: from the first layer finishing the last sample until the end;
+    - ``layer_cores``: the cores holding products of each layer.
+
+    ``start + fill_cycles + (batch - 1) * steady_cycles_per_sample`` is when the last layer
+    finished the last sample: the compute phase's end, but for the cores' last messages.
+    """
+    batch = plan.batch
+    done = layer_ends(cores, len(plan.layers) - 1, batch)
+    first = layer_ends(cores, 0, batch)
+    return {
+        "fill_cycles": done[0] - start,
+        "steady_cycles_per_sample": (done[-1] - done[0]) / (batch - 1) if batch > 1 else None,
+        "drain_cycles": end - first[-1],
+        "layer_cores": [sum(1 for pieces in assign.pieces if pieces) for assign in plan.layers],
+    }
 
 
 def hop_bytes(links: Sequence[LinkSpec], before: LinkCounts, after: LinkCounts) -> int:

@@ -16,11 +16,15 @@ from epiphany_sim.mesh import Coord
 # The forward pass -------------------------------------------------------------------------
 
 X = "x"
-"""A core's inputs: every sample's input vector, row by row (two rows, by step parity, in training)."""
+"""A core's inputs: every sample's input vector, row by row (two rows, by sample parity, where they stream in)."""
 Y = "y"
 """The final-layer outputs a core owns, sample by sample."""
 OUT = "out"
 """DRAM: every sample's outputs, where the host reads them back."""
+X_DONE = "xdone"
+"""On the first reader of a streamed batch: one flag per reader, the samples whose inputs it is done with."""
+X_FREE = "xfree"
+"""DRAM: the samples whose inputs the first reader of a streamed batch has passed on (the host may write the next)."""
 
 
 def weights(layer: int) -> str:
@@ -56,6 +60,11 @@ def gathered_partials(layer: int, slot: int, j: int) -> str:
 def hidden(layer: int, sample: int, copies: int = 2) -> str:
     """Holds hidden layer ``layer``'s whole vector for ``sample``: copy ``sample % copies`` of ``copies``."""
     return f"h{layer}.{sample % copies}"
+
+
+def credits(layer: int) -> str:
+    """One flag per core that reads hidden layer ``layer``: the samples it is done with (``stream``)."""
+    return f"cr{layer}"
 
 
 def dram_hidden(layer: int) -> str:
@@ -121,6 +130,27 @@ def total_error(layer: int, parity: int) -> str:
 
 ERROR_SUM = "eacc"
 """A core's running sum of a hidden layer's error terms."""
+
+# Decoupled layers -------------------------------------------------------------------------
+
+
+def layer_delta(parity: int) -> str:
+    """``dni``: the deltas of a group's layer, at the cores holding products of each output."""
+    return f"dl.{parity}"
+
+
+def synthetic_gradient(parity: int) -> str:
+    """``dni``: receives the synthetic gradient of each output a core holds products of."""
+    return f"sg.{parity}"
+
+
+def synthetic_error(parity: int) -> str:
+    """``dni``: receives the synthetic-gradient model's error of each of its outputs a core holds products of."""
+    return f"se.{parity}"
+
+
+KEPT = "hk"
+"""``dni``: a group's hidden vector of the step before, the input of its model's update."""
 
 # Feeding samples --------------------------------------------------------------------------
 

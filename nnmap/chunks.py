@@ -24,7 +24,7 @@ from nnmap.run import run
 from nnmap.strategies import get_strategy
 
 SAME = ("chip", "mesh", "clock_hz", "strategy", "broadcast", "layers", "activations", "edges_cut", "imbalance")
-"""Figures every chunk shares."""
+"""Figures every chunk shares (and ``feed``, where the runs have it)."""
 SUMMED = (
     "batch",
     "setup_cycles",
@@ -46,12 +46,14 @@ HIGHEST = ("max_abs_error", "link_max_utilisation")
 """Figures whose worst chunk speaks for the whole set."""
 
 
-def chunk_rows(config: ChipConfig, net: Network, strategy: str, broadcast: str | None, rows: int) -> int:
+def chunk_rows(
+    config: ChipConfig, net: Network, strategy: str, broadcast: str | None, rows: int, feed: str = "preload"
+) -> int:
     """The rows per chunk: the most, up to ``rows``, that fit; raise ``MappingError`` if not even one does."""
     chosen = get_strategy(strategy)
-    fitting = chosen.largest_batch(config, net, rows, broadcast)
+    fitting = chosen.largest_batch(config, net, rows, broadcast, feed)
     if fitting == 0:
-        chosen.plan(config, net, 1, broadcast)  # raises the error that names the fullest core
+        chosen.plan(config, net, 1, broadcast, feed=feed)  # raises the error that names the fullest core
     return fitting
 
 
@@ -80,6 +82,7 @@ def run_chunks(
     x: np.ndarray,
     rows: int,
     progress: bool = False,
+    feed: str = "preload",
 ) -> ChunkedRun:
     """Run inputs ``x`` in chunks of ``rows`` rows (``chunk_rows``); one chunk is a plain run and its figures.
 
@@ -91,12 +94,13 @@ def run_chunks(
         x: inputs ``(n, n_in)``.
         rows: the most rows a chunk holds.
         progress: show a progress bar over the chunks on a terminal.
+        feed: how the inputs reach the cores (``nnmap.lowering.feed``).
     """
     starts = range(0, len(x), rows)
     bar = tqdm(starts, desc="chunks", unit="chunk", leave=False, disable=not progress or not sys.stderr.isatty())
     figures, outputs = [], []
     for start in bar:  # keeps each chunk's figures and outputs, not its simulated chip
-        result = run(config, net, strategy, x[start : start + rows], broadcast)
+        result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed)
         figures.append(result.metrics)
         outputs.append(result.outputs)
     metrics = figures[0] if len(figures) == 1 else combine(figures)
@@ -108,10 +112,11 @@ def combine(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
     Cycles, time, bytes and messages add up; the error and the busiest link are the worst
     chunk's; the set is validated if every chunk is; each core's utilisation is its busy
-    share of the summed compute time, and its SRAM peak the highest of any chunk.
+    share of the summed compute time, and its SRAM peak the highest of any chunk. A pipeline's
+    fill, drain and steady state stay with each chunk's figures.
     """
     first = chunks[0]
-    combined: dict[str, Any] = {key: first[key] for key in SAME}
+    combined: dict[str, Any] = {key: first[key] for key in (*SAME, "feed") if key in first}
     for key in SUMMED:
         values = [m[key] for m in chunks]
         combined[key] = None if None in values else sum(values)

@@ -26,6 +26,7 @@ from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
 from nnmap.options import add_chip_arguments
@@ -79,6 +80,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--inputs", metavar="FILE.npy", help="inputs of shape (rows, n_in); more rows than fit run in chunks"
     )
     p.add_argument("--batch", type=int_arg(1), help="random input samples instead of --inputs (default 1)")
+    p.add_argument(
+        "--feed",
+        default="preload",
+        choices=list(FEEDS),
+        help="preload: every input loaded before the compute phase (default); "
+        "host: the host streams the samples in during it, into three rows per core",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +184,7 @@ def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
 
 def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:
     """The rows one run takes: as many as fit for ``--inputs``; all of them for ``--batch``, the batch asked for."""
-    return chunk_rows(chip, net, *variant, len(x)) if args.inputs else len(x)
+    return chunk_rows(chip, net, *variant, len(x), args.feed) if args.inputs else len(x)
 
 
 def _variants(text: str) -> list[Variant]:
@@ -208,6 +216,17 @@ def _summary(m: dict[str, Any]) -> str:
             f"multiply-adds of the busiest core {m['imbalance']:.2f}x the mean",
             f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
         ]
+        + ([_stream_line(m)] if "fill_cycles" in m else [])
+    )
+
+
+def _stream_line(m: dict[str, Any]) -> str:
+    steady = m["steady_cycles_per_sample"]
+    per_sample = f"{steady:.0f} cycles per sample in the steady state" if steady is not None else "one sample"
+    cores = "+".join(map(str, m["layer_cores"]))
+    return (
+        f"  stream over {cores} cores by layer: fill {m['fill_cycles']:.0f} cycles, {per_sample}, "
+        f"drain {m['drain_cycles']:.0f}"
     )
 
 
@@ -302,11 +321,11 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         report_path = out.file(args.report, "--report")
         plots = out.directory(args.plots)
         if rows < len(x):
-            chunked = run_chunks(chip, net, args.strategy, args.broadcast, x, rows, progress=True)
+            chunked = run_chunks(chip, net, args.strategy, args.broadcast, x, rows, progress=True, feed=args.feed)
             metrics, outputs = chunked.metrics, chunked.outputs
             note = f"  {len(x)} input rows run in {chunked.chunks} chunks of up to {rows} rows that fit the SRAM"
         else:
-            result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True)
+            result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed)
             metrics, outputs, note = result.metrics, result.outputs, ""
             figures: dict[str, bytes] = {}
             if plots or report_path:
@@ -334,7 +353,10 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
         json_path = out.file(args.json, "--json")
         plots = out.directory(args.plots)
         bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
-        done = [run_chunks(chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc))) for name, bc in bar]
+        done = [
+            run_chunks(chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed)
+            for name, bc in bar
+        ]
         rows = [d.metrics for d in done]
         if plots:
             from nnmap.plots import compare_figures  # matplotlib only when drawing
@@ -355,7 +377,7 @@ def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarra
     rows = _rows_per_run(args, chip, net, x, (args.strategy, args.broadcast))
     if rows < len(x):
         print(f"the {len(x)} input rows run in chunks of up to {rows} rows; the plan of one such chunk:")
-    print(get_strategy(args.strategy).plan(chip, net, rows, args.broadcast).describe())
+    print(get_strategy(args.strategy).plan(chip, net, rows, args.broadcast, feed=args.feed).describe())
     return 0
 
 

@@ -216,6 +216,7 @@ class Plan:
         readback: per core, the program that writes its outputs to the host.
         relays: per core, the forwarding rules of its DMA engine.
         dram: the host DRAM's buffers: name to elements.
+        feed: how the inputs reach the cores (``nnmap.lowering.feed``): ``preload`` or ``host``.
     """
 
     config: ChipConfig
@@ -232,6 +233,7 @@ class Plan:
     readback: dict[Coord, list[Op]] = field(default_factory=dict)
     relays: dict[Coord, list[Relay]] = field(default_factory=dict)
     dram: dict[str, int] = field(default_factory=dict)
+    feed: str = "preload"
 
     def sram_bytes(self, coord: Coord) -> int:
         """Bytes a core needs: its code area plus every buffer, aligned."""
@@ -241,7 +243,9 @@ class Plan:
         """The plan as text: per core and layer, its products (multiply-adds), the outputs it owns, the
         partial sums it sends and receives and the cores that read its outputs; then its SRAM."""
         lines = [
-            f"plan: {self.strategy} (broadcast {self.broadcast}) of network {self.net.sizes} on "
+            f"plan: {self.strategy} (broadcast {self.broadcast}"
+            + (f", feed {self.feed}" if self.feed != "preload" else "")
+            + f") of network {self.net.sizes} on "
             f"{self.config.name} ({self.config.rows}x{self.config.cols}), batch {self.batch}",
         ]
         readers = [self.layers[li + 1].readers(self.net.layers[li].n_out) for li in range(len(self.layers) - 1)]

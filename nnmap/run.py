@@ -21,7 +21,9 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
-from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance
+from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance, stream_figures
+from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
@@ -61,7 +63,9 @@ class RunResult:
             network: ``edges_cut`` (connections whose value must cross the mesh,
             ``nnmap.analysis.edges_cut``), ``hop_bytes`` (bytes times router hops on the meshes
             in the compute phase, as simulated) and ``imbalance`` (the busiest core's
-            multiply-adds over the mean).
+            multiply-adds over the mean). A run whose broadcast names the sample in its phases
+            (``stream``) also reports how it filled and drained
+            (``nnmap.analysis.stream_figures``).
     """
 
     plan: Plan
@@ -101,10 +105,12 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
         raise ValueError(f"plan is for batch {plan.batch} but {len(x)} input rows were given")
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
     n_out = plan.net.sizes[-1]
-    setup = {coord: plan.setup[coord] for coord in plan.chain}
+    feed = FEEDS[plan.feed](plan)
+    loads = {coord: {**plan.setup[coord], **feed.loads(k, x)} for k, coord in enumerate(plan.chain)}
     programs = {coord: plan.ops[coord] for coord in plan.chain}
     readback = {coord: plan.readback[coord] for coord in plan.chain}
-    phases, snapshots = run_phases(session, setup, x, programs, readback, plan.batch * n_out, progress)
+    feeding = feed.host(session.chip, x)
+    phases, snapshots = run_phases(session, loads, programs, readback, plan.batch * n_out, progress, feeding)
     out = session.chip.dram[buffers.OUT].data.reshape(plan.batch, n_out).copy()
     if plan.net.layers[-1].activation == "softmax":
         out = activate("softmax", out)
@@ -113,24 +119,20 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
 
 def run_phases(
     session: Session,
-    setup: dict[Coord, dict[str, np.ndarray]],
-    x: np.ndarray,
+    loads: dict[Coord, dict[str, np.ndarray]],
     programs: dict[Coord, list[Op]],
     readback: dict[Coord, list[Op]],
     n_outputs: int,
     progress: str | None = None,
+    feeding: Generator[simpy.Event, Any, None] | None = None,
 ) -> tuple[Phases, dict[str, LinkCounts]]:
     """The three phases on ``session``, with every link's counts at the end of each.
 
-    The host loads ``setup`` into the cores, and the inputs ``x`` into every one of them that
-    has the buffer ``buffers.X``; the cores run ``programs`` from the same start; then the
-    ``readback`` programs write ``n_outputs`` values into the DRAM buffer ``buffers.OUT``.
-    ``progress``: as for ``simulate``.
+    The host loads ``loads`` (per core, buffer name to values) into the cores; the cores run
+    ``programs`` from the same start, while the host runs ``feeding`` if given (inputs
+    streamed in during compute); then the ``readback`` programs write ``n_outputs`` values
+    into the DRAM buffer ``buffers.OUT``. ``progress``: as for ``simulate``.
     """
-    loads = {
-        coord: {**values, **({buffers.X: x.reshape(-1)} if buffers.X in session.chip.core(coord).sram else {})}
-        for coord, values in setup.items()
-    }
     phases = Phases()
     snapshots: dict[str, LinkCounts] = {}
 
@@ -146,6 +148,8 @@ def run_phases(
             disable=progress is None or not sys.stderr.isatty(),
         )
         counted = {c: _counted(ops, bar) if not bar.disable else ops for c, ops in programs.items()}
+        if feeding is not None:
+            session.process(feeding)
         yield simpy.AllOf(session.chip.env, session.start(counted))
         bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
         bar.close()
@@ -180,6 +184,7 @@ def run(
     trace: bool = False,
     baseline: bool = True,
     progress: bool = False,
+    feed: str = "preload",
 ) -> RunResult:
     """Map ``net`` with ``strategy``, simulate it on inputs ``x`` and validate the outputs.
 
@@ -192,12 +197,14 @@ def run(
         trace: keep every transfer (for traces and link plots).
         baseline: also run the single-core baseline for ``speedup``.
         progress: show progress bars on a terminal while simulating.
+        feed: how the inputs reach the cores (``nnmap.lowering.feed``); the single-core
+            baseline always has them loaded beforehand, so ``speedup`` compares compute alone.
     """
     if x is None:
         x = random_inputs(net)
     x = check_inputs(net, x)
     chosen = get_strategy(strategy)
-    plan = chosen.plan(config, net, len(x), broadcast)
+    plan = chosen.plan(config, net, len(x), broadcast, feed=feed)
     sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None)
     single = None
     if baseline:
@@ -232,6 +239,12 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "edges_cut": edges_cut(plan),
         "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
         "imbalance": imbalance(plan),
+        **({"feed": plan.feed} if plan.feed != "preload" else {}),
+        **(
+            stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
+            if BROADCASTS[plan.broadcast].names_samples
+            else {}
+        ),
     }
 
 

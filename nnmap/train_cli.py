@@ -49,6 +49,7 @@ OPTION_HELP = {
     "n_shuffle": ("N", int, "reshuffle shards every N epochs (default 0: never)"),
     "div": ("DIV", float, "scale updates by 1/DIV (default 1)"),
     "shards": ("N", int, "shards (clients) (default 0: one per core)"),
+    "sg_lr": ("LR", float, "learning rate of the synthetic-gradient models (default 0.1)"),
 }
 
 

@@ -51,6 +51,15 @@ EXPECTED = {
         rf"^simulated cycles per wall-second: {NUMBER}",
         rf"^bare simpy timeout loop, events per wall-second: {NUMBER}",
     ],
+    "bench_layerwise.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        rf"^e16 +64,64,10 +8 +pipeline/stream( +{NUMBER}){{5}} +\d+\+\d+ +yes",
+        rf"^e16 +64,64,10 +8 +partitioned/bidir +{NUMBER} +{NUMBER} +- +- +- +all +yes",
+        rf"^e16 64,64,10 batch 8: partitioned {NUMBER} cycles per sample, pipeline {NUMBER} \({NUMBER}x\), "
+        rf"its steady state {NUMBER} \({NUMBER}x\)",
+        rf"^partitioned +e16 +not in 1 +> {NUMBER} +{NUMBER} +{NUMBER}% +1\.00x",
+        rf"^dni +e16 +not in 1 +> {NUMBER} +{NUMBER} +{NUMBER}% +{NUMBER}x",
+    ],
     "bench_scale.py": [
         r"^machine: .+, \d+ cpus, CPython",
         rf"^  e16: layers \d+,\d+,10: {NUMBER} weights = {NUMBER}% of SRAM",

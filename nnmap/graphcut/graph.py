@@ -3,10 +3,10 @@
 Every neuron a core computes is a node ``(layer, j)``: output ``j`` of layer ``layer``
 (the network's inputs are not nodes: the host loads each core the inputs it reads). A
 node has its multiply-adds (``macs``, the connections into it) and weighs the compute
-cycles its dot product and its bias and activation take (``cycles``, from
-``epiphany_sim.costs`` as the programs charge them): a neuron without connections still costs its
-activation. Every connection from a hidden neuron to a neuron of the next layer is an
-edge weighing the bytes one value costs to send (``bytes``, a float32 per sample). A
+cycles its dot product and its bias and activation take (``cycles``, ``nnmap.work``): a
+neuron without connections still costs its activation. Every connection from a hidden
+neuron to a neuron of the next layer is an edge weighing the bytes one value costs to
+send (``bytes``, a float32 per sample). A
 partition puts each node on one part; an edge whose ends sit on two parts is cut, and its
 value must travel between them.
 """
@@ -18,10 +18,10 @@ from collections.abc import Mapping
 import networkx as nx
 import numpy as np
 
-from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
 from nnmap.plan import ELEMENT_BYTES
+from nnmap.work import output_cycles, output_macs
 
 Node = tuple[int, int]
 """``(layer, j)``: output ``j`` of layer ``layer``."""
@@ -31,16 +31,13 @@ def neuron_graph(net: Network, config: ChipConfig) -> nx.Graph:
     """The network as an undirected graph: node attributes ``layer``, ``macs`` and ``cycles`` (on
     ``config``'s cores), edge attribute ``bytes``."""
     graph = nx.Graph()
-    finish = costs.activation_cycles(config)
     for li, layer in enumerate(net.layers):
-        connected = np.ones((layer.n_in, layer.n_out), bool) if layer.mask is None else layer.mask
-        dot = costs.dot_cycles if layer.mask is None else costs.sparse_dot_cycles
-        macs = connected.sum(axis=0)
+        macs, cycles = output_macs(layer), output_cycles(config, layer)
         graph.add_nodes_from(
-            ((li, j), {"layer": li, "macs": int(macs[j]), "cycles": float(dot(config, int(macs[j])) + finish)})
-            for j in range(layer.n_out)
+            ((li, j), {"layer": li, "macs": int(macs[j]), "cycles": float(cycles[j])}) for j in range(layer.n_out)
         )
         if li > 0:
+            connected = np.ones((layer.n_in, layer.n_out), bool) if layer.mask is None else layer.mask
             rows, cols = np.nonzero(connected)
             graph.add_edges_from(
                 ((li - 1, int(i)), (li, int(j)), {"bytes": ELEMENT_BYTES}) for i, j in zip(rows, cols, strict=True)

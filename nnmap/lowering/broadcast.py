@@ -8,13 +8,17 @@ of writing to global DRAM and reading back (``dram``). ``direct`` is the all-to-
 alternative: every core writes its block of outputs straight into every other core's
 buffer, then all wait (a barrier). ``targeted`` sends each value only to the cores that
 multiply it in the next layer: the messages of a sparse network cut along its graph.
+``stream`` hands each layer's values to the cores of the next layer only, which return a
+credit per sample: the hand-off between the core groups of a layer pipeline.
 
 Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s, copies)``
-on every core of the chain. A broadcast ``in_step`` makes every core's next layer wait for
-every core's values, so no core can run two samples ahead of another: two copies by the
-sample's parity suffice (double-buffered). Counts of element writes are cumulative, so
-sample ``s`` waits for ``(s // 2 + 1) * m`` writes. A broadcast that does not keep the
-cores in step (``targeted``) keeps one copy per sample instead.
+on every core of the chain (on its owners and readers only, with ``stream``). A broadcast
+``in_step`` makes every core's next layer wait for every core's values, so no core can run
+two samples ahead of another: two copies by the sample's parity suffice (double-buffered).
+Counts of element writes are cumulative, so sample ``s`` waits for ``(s // 2 + 1) * m``
+writes. A broadcast that does not keep the cores in step keeps one copy per sample instead
+(``targeted``), or bounds how far ahead a core may run by other means (``stream``:
+credits).
 
 To add a broadcast, subclass ``Broadcast``, give it a ``name``, override the hooks it needs
 and add it to ``BROADCASTS``.
@@ -22,14 +26,20 @@ and add it to ``BROADCASTS``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import bisect
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+import simpy
 
+from epiphany_sim import costs
+from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord
-from nnmap.buffers import dram_flag, dram_hidden, hidden
+from nnmap.buffers import credits, dram_flag, dram_hidden, hidden
 from nnmap.plan import Plan, runs
-from nnmap.program import Op, PollDram, ReadDram, Relay, Send, Signal, Wait
+from nnmap.program import Kernel, Op, PollDram, ReadDram, Relay, Send, Signal, Wait
 
 
 class Broadcast:
@@ -48,6 +58,9 @@ class Broadcast:
     name = ""
     in_step: ClassVar[bool] = True
     """Whether every core's next layer waits for every core's values (two copies of a hidden vector suffice)."""
+    names_samples: ClassVar[bool] = False
+    """Whether a core's program phases name the sample too (``nnmap.lowering.forward.phase_name``): where
+    cores work on different samples at once, a layer's name alone does not say which."""
 
     def __init__(self, plan: Plan) -> None:
         self.chain = plan.chain
@@ -61,6 +74,18 @@ class Broadcast:
     def full_count(self, sample: int, size: int) -> int:
         """Cumulative writes ``sample``'s buffer holds once ``size`` of its elements have been written."""
         return (sample // self.copies + 1) * size
+
+    def holds(self, k: int, layer: int) -> bool:
+        """Whether chain core ``k`` keeps copies of hidden layer ``layer``'s vector."""
+        return True
+
+    def buffers(self, k: int) -> dict[str, int]:
+        """SRAM buffers (name to elements) chain core ``k`` needs besides the hidden vectors."""
+        return {}
+
+    def before_layer(self, k: int, layer: int, sample: int) -> list[Op]:
+        """Ops for chain core ``k`` before anything else of ``layer`` for ``sample``."""
+        return []
 
     def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
         """Ops for chain core ``k`` right after it computed hidden value ``j``."""
@@ -76,6 +101,10 @@ class Broadcast:
         ``owners[q]`` lists the hidden indices chain core ``q`` computes.
         """
         return [Wait(self.buffer(layer, sample), self.full_count(sample, size), f"wait h{layer}")]
+
+    def after_reading(self, k: int, layer: int, sample: int) -> list[Op]:
+        """Ops for chain core ``k`` once it has multiplied all it reads of hidden layer ``layer``'s vector."""
+        return []
 
     def relays(self, n_hidden: int) -> dict[Coord, list[Relay]]:
         """Forwarding rules for the cores' DMA engines."""
@@ -212,4 +241,160 @@ class Targeted(Broadcast):
         return [Wait(self.buffer(layer, sample), self.full_count(sample, count), f"wait h{layer}")] if count else []
 
 
-BROADCASTS: dict[str, type[Broadcast]] = {b.name: b for b in (Bidirectional, OneWay, Direct, ThroughDram, Targeted)}
+DEPTH = 3
+"""Copies of each vector a stream keeps: how many samples a producer may be ahead of its readers.
+
+With ``d`` copies a producer starts sample ``s`` once its readers are done with ``s - d``.
+If the producer takes ``W_p`` cycles a sample, the readers ``W_r``, and the values and the
+credits take ``L`` cycles to travel, the producer then starts a sample every
+``max(W_p, W_r, (W_p + W_r + L) / d)`` cycles at best: with two copies the travel time adds
+to every sample of two equal groups; three hide it while it is less than a group's work.
+"""
+
+
+class Spread(NamedTuple):
+    """How messages from some sources reach every member of a sub-chain (``spread``).
+
+    Attributes:
+        targets: per source, the members it writes to itself.
+        rules: ``(at, src, dst)``: member ``at`` relays what lands from ``src`` on to ``dst``.
+    """
+
+    targets: dict[int, list[int]]
+    rules: list[tuple[int, int, int]]
+
+
+def spread(members: list[int], sources: Iterable[int]) -> Spread:
+    """Each source's messages relayed both ways along ``members`` (chain positions, ascending).
+
+    A source writes to the nearest member below it and the nearest above it (its
+    neighbours among the members when it is one); each member passes what comes from below
+    on to the next member up, and what comes from above to the next one down. Every member
+    but the source itself gets each message once. ``Bidirectional`` is this over the whole
+    chain.
+    """
+    targets: dict[int, list[int]] = {}
+    for p in sources:
+        i = bisect.bisect_left(members, p)
+        above = i + 1 if i < len(members) and members[i] == p else i
+        targets[p] = members[max(i - 1, 0) : i][-1:] + members[above : above + 1]
+    senders: dict[int, set[int]] = {m: set() for m in members}
+    for p, written in targets.items():
+        for m in written:
+            senders[m].add(p)
+    rules = []
+    for i, m in enumerate(members):
+        down = members[i - 1] if i > 0 else None
+        up = members[i + 1] if i + 1 < len(members) else None
+        for src in sorted(senders[m] | {q for q in (down, up) if q is not None}):
+            to = up if src < m else down
+            if to is not None:
+                rules.append((m, src, to))
+    return Spread(targets, rules)
+
+
+@dataclass(frozen=True)
+class WaitFlags(Kernel):
+    """Wait until each of the first ``n`` flags of own ``buffer`` is at least ``done``.
+
+    Each flag is a reader's count of the samples it is done with, written once per sample,
+    so the flags cannot all say ``done`` before the buffer has received ``n * done`` writes:
+    the core polls for that many, then reads the flags and takes their least, a loop priced
+    as a sum over them (``epiphany_sim.costs.sum_cycles``); if one is still short, it polls for
+    the next write and reads them again.
+    """
+
+    buffer: str
+    n: int
+    done: int
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        flags = core.sram[self.buffer]
+        cycles = costs.sum_cycles(core.chip.config, self.n)
+        writes = self.n * self.done
+        while True:
+            yield from core.wait(self.buffer, writes, self.label)
+            yield from core.compute(cycles, self.label)
+            if np.min(flags.data[: self.n]) >= self.done:  # NaN, never written, fails
+                return
+            writes = flags.written + 1
+
+
+class Stream(Broadcast):
+    """Each layer's values go to the cores that compute the next layer, and nowhere else; they
+    return a credit per sample.
+
+    The cores holding products of layer ``l + 1`` (its readers) get hidden vector ``l``
+    whole: each owner writes a value to the nearest readers on either side of it in the
+    chain, whose DMA engines relay it along the readers (``spread``). ``DEPTH`` copies of
+    each vector are kept, sample ``s`` in copy ``s % DEPTH``; a reader that has multiplied
+    sample ``s``'s vector writes ``s + 1`` into its flag of ``credits(l)`` on the cores
+    holding products of layer ``l``, relayed the same way, and those cores start layer ``l``
+    of sample ``s`` only once every reader's flag says it is done with sample ``s - DEPTH``
+    (``WaitFlags``). A core of layer ``l`` is thus at most ``DEPTH`` samples ahead of any
+    reader of it, which bounds the partial-sum slots too
+    (``nnmap.lowering.forward.partial_slots``). Where each layer has
+    its own cores (the ``pipeline`` strategy), layer ``l`` works on sample ``s`` while layer
+    ``l + 1`` works on sample ``s - 1``.
+
+    Attributes:
+        computing: per layer, the chain positions holding products of it.
+        values: per hidden layer, how its values reach its readers.
+        credits: per hidden layer, how the readers' credits reach the cores of that layer.
+    """
+
+    name = "stream"
+    in_step = False
+    names_samples = True
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self.copies = DEPTH
+        self.computing = [[k for k, pieces in enumerate(a.pieces) if pieces] for a in plan.layers]
+        self._owners = [set(a.owner.values()) for a in plan.layers[:-1]]
+        self._readers = [set(r) for r in self.computing[1:]]
+        self._producers = [set(p) for p in self.computing[:-1]]
+        self.values = [spread(self.computing[li + 1], sorted(o)) for li, o in enumerate(self._owners)]
+        self.credits = [spread(self.computing[li], self.computing[li + 1]) for li in range(len(self._owners))]
+
+    def holds(self, k: int, layer: int) -> bool:
+        return k in self._readers[layer] or k in self._owners[layer]
+
+    def buffers(self, k: int) -> dict[str, int]:
+        return {credits(li): len(self.computing[li + 1]) for li, mine in enumerate(self._producers) if k in mine}
+
+    def before_layer(self, k: int, layer: int, sample: int) -> list[Op]:
+        if layer >= len(self._producers) or k not in self._producers[layer] or sample < self.copies:
+            return []
+        n = len(self.computing[layer + 1])
+        return [WaitFlags(credits(layer), n, sample - self.copies + 1, f"wait credits h{layer}")]
+
+    def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
+        return [self._send(k, q, layer, sample, j, 1, "stream") for q in self.values[layer].targets[k]]
+
+    def before_next(self, k: int, layer: int, sample: int, size: int, owners: list[list[int]]) -> list[Op]:
+        if k not in self._readers[layer]:
+            return []
+        return super().before_next(k, layer, sample, size, owners)
+
+    def after_reading(self, k: int, layer: int, sample: int) -> list[Op]:
+        i = self.computing[layer + 1].index(k)
+        to = self.credits[layer].targets[k] + ([k] if k in self._producers[layer] else [])
+        return [Signal(self.chain[q], credits(layer), i, float(sample + 1), f"credit h{layer}") for q in to]
+
+    def relays(self, n_hidden: int) -> dict[Coord, list[Relay]]:
+        rules: dict[Coord, list[Relay]] = {}
+        c = self.chain
+        for li in range(n_hidden):
+            names = [hidden(li, copy, self.copies) for copy in range(self.copies)]
+            for (at, src, dst), named in [(r, names) for r in self.values[li].rules] + [
+                (r, [credits(li)]) for r in self.credits[li].rules
+            ]:
+                rules.setdefault(c[at], []).extend(Relay(name, c[src], c[dst]) for name in named)
+        return rules
+
+
+BROADCASTS: dict[str, type[Broadcast]] = {
+    b.name: b for b in (Bidirectional, OneWay, Direct, ThroughDram, Targeted, Stream)
+}

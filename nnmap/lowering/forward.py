@@ -19,6 +19,7 @@ from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap import buffers
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS, Broadcast
+from nnmap.lowering.feed import FEEDS, Feed
 from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
@@ -30,15 +31,21 @@ from nnmap.session import check_fits, fit_hint
 def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
     """How many samples' partial sums a receiving core keeps apart (the ``slot`` of their buffers).
 
-    With a hidden layer and a broadcast that keeps the cores in step, two slots suffice for
-    the reason the hidden buffers are double buffered (see ``nnmap.lowering.broadcast``):
-    each sample's hidden vector needs every core's values, which keeps the cores within one
-    sample of each other. Without that (a single-layer network, or a broadcast that is not
-    ``in_step``), a core that only hands off partial sums could run any number of samples
-    ahead of the core adding them and overwrite a slot not yet read: there, every sample
-    gets its own slot.
+    With a hidden layer, as many slots as the broadcast keeps copies of a hidden vector
+    suffice, for the reason those copies do (see ``nnmap.lowering.broadcast``): a broadcast
+    that keeps the cores in step keeps them within one sample of each other (two copies);
+    ``stream`` keeps the cores of a layer within ``DEPTH`` samples of every reader of it
+    (``DEPTH`` copies); ``targeted`` bounds nothing (a copy per sample). Without a hidden
+    layer, a core that only hands off partial sums could run any number of samples ahead of
+    the core adding them and overwrite a slot not yet read: there, every sample gets its
+    own slot.
     """
-    return 2 if len(net.layers) > 1 and bc.in_step else batch
+    return bc.copies if len(net.layers) > 1 else batch
+
+
+def phase_name(layer: int, sample: int | None = None) -> str:
+    """The program phase of ``layer``, and of ``sample`` where the broadcast ``names_samples``."""
+    return f"layer {layer}" if sample is None else f"layer {layer} sample {sample}"
 
 
 def output_activation(net: Network) -> str:
@@ -55,21 +62,26 @@ def layout(
     batch: int,
     broadcast: str,
     chain: list[Coord],
+    feed: str = "preload",
 ) -> Plan:
     """A plan with its buffers, initial values, DRAM buffers and relays, but no programs yet.
 
     A sparse layer's deal is compressed first: each core keeps only the connections it has
-    (``nnmap.lowering.sparse``). Cheap next to the programs (whose length grows with the
+    (``nnmap.lowering.sparse``). ``feed`` names how the inputs reach the cores
+    (``nnmap.lowering.feed``). Cheap next to the programs (whose length grows with the
     batch), so it is what a check of whether a batch fits looks at; ``add_programs``
     completes it.
     """
     layers = [compress(assign, layer.mask) for assign, layer in zip(layers, net.layers, strict=True)]
-    plan = Plan(config, net, name, broadcast, batch, chain, layers)
+    plan = Plan(config, net, name, broadcast, batch, chain, layers, feed=feed)
     bc = BROADCASTS[broadcast](plan)
-    plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch)}
+    fd = FEEDS[feed](plan)
+    plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch), **fd.dram_buffers()}
     plan.relays = bc.relays(len(net.layers) - 1)
+    for coord, rules in fd.relays().items():
+        plan.relays.setdefault(coord, []).extend(rules)
     for k, coord in enumerate(chain):
-        _layout(plan, bc, k, coord)
+        _layout(plan, bc, fd, k, coord)
     return plan
 
 
@@ -77,9 +89,9 @@ def add_programs(plan: Plan) -> Plan:
     """``plan`` (a ``layout``) completed with every core's programs; ``MappingError`` if its buffers do not fit."""
     config, net, chain = plan.config, plan.net, plan.chain
     check_fits(config, net.sizes, plan.buffers, fit_hint(config, plan.batch), MappingError, chain)
-    bc = BROADCASTS[plan.broadcast](plan)
+    bc, fd = BROADCASTS[plan.broadcast](plan), FEEDS[plan.feed](plan)
     for k, coord in enumerate(chain):
-        plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, k, s, s)]
+        plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, fd, k, s, fd.row(s), s)]
         plan.readback[coord] = _readback(plan, k)
     return plan
 
@@ -89,13 +101,13 @@ def default_chain(config: ChipConfig) -> list[Coord]:
     return Mesh(config).neighbour_chain()
 
 
-def _layout(plan: Plan, bc: Broadcast, k: int, coord: Coord) -> None:
+def _layout(plan: Plan, bc: Broadcast, fd: Feed, k: int, coord: Coord) -> None:
     """Core ``k``'s buffers, initial values and parameter buffers, in the order they are allocated."""
     net, batch = plan.net, plan.batch
     named: dict[str, int] = {}
     setup: dict[str, np.ndarray] = {}
     if plan.layers[0].pieces[k]:
-        named[buffers.X] = batch * net.sizes[0]
+        named[buffers.X] = fd.rows() * net.sizes[0]
     for li, (layer, assign) in enumerate(zip(net.layers, plan.layers, strict=True)):
         assign.flow.check(assign, k, li)
         pieces = assign.pieces[k]
@@ -114,9 +126,11 @@ def _layout(plan: Plan, bc: Broadcast, k: int, coord: Coord) -> None:
             named[buffers.bias(li)] = len(owned)
         for slot in range(partial_slots(net, batch, bc)):
             named.update(assign.flow.receive_buffers(assign, k, li, slot))
-        if li < len(net.layers) - 1:
+        if li < len(net.layers) - 1 and bc.holds(k, li):
             for copy in range(bc.copies):
                 named[bc.buffer(li, copy)] = layer.n_out
+    named.update(bc.buffers(k))
+    named.update(fd.buffers(k))
     if plan.layers[-1].owned(k):
         named[buffers.Y] = batch * len(plan.layers[-1].owned(k))
     plan.buffers[coord] = named
@@ -147,24 +161,26 @@ def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
     """The forward ops of chain core ``k`` for the ``s``-th sample the plan's cores run.
 
     ``s`` sets the buffer parities and cumulative wait counts; ``row`` is where the sample's
-    inputs and outputs sit in the ``x`` and ``y`` buffers. A trainer reuses a plan of batch 1
+    inputs and outputs sit in the ``x`` and ``y`` buffers. A trainer reuses a plan of batch 2
     this way, over and over.
     """
-    return _sample_ops(plan, BROADCASTS[plan.broadcast](plan), k, s, row)
+    return _sample_ops(plan, BROADCASTS[plan.broadcast](plan), FEEDS[plan.feed](plan), k, s, row, row)
 
 
-def _sample_ops(plan: Plan, bc: Broadcast, k: int, s: int, row: int) -> list[Op]:
+def _sample_ops(plan: Plan, bc: Broadcast, fd: Feed, k: int, s: int, x_row: int, y_row: int) -> list[Op]:
     ops: list[Op] = []
     for li in range(len(plan.net.layers)):
-        ops += _LayerCode(plan, bc, k, s, li, row).ops()
+        ops += _LayerCode(plan, bc, fd, k, s, li, x_row, y_row).ops()
     return ops
 
 
 class _LayerCode:
-    """The ops of one layer of one sample on chain core ``k``."""
+    """The ops of one layer of one sample on chain core ``k``; the sample's inputs sit in row ``x_row`` of ``x``,
+    its outputs go to row ``y_row`` of ``y``."""
 
-    def __init__(self, plan: Plan, bc: Broadcast, k: int, s: int, li: int, row: int) -> None:
-        self.plan, self.bc, self.k, self.s, self.li, self.row = plan, bc, k, s, li, row
+    def __init__(self, plan: Plan, bc: Broadcast, fd: Feed, k: int, s: int, li: int, x_row: int, y_row: int) -> None:
+        self.plan, self.bc, self.fd, self.k, self.s, self.li = plan, bc, fd, k, s, li
+        self.x_row, self.y_row = x_row, y_row
         self.layer = plan.net.layers[li]
         self.assign = plan.layers[li]
         self.is_hidden = li < len(plan.net.layers) - 1
@@ -172,13 +188,17 @@ class _LayerCode:
 
     def ops(self) -> list[Op]:
         plan, bc, k, s, li = self.plan, self.bc, self.k, self.s, self.li
-        ops: list[Op] = [Phase(f"layer {li}")]
+        ops: list[Op] = [Phase(phase_name(li, s if bc.names_samples else None))]
+        ops += bc.before_layer(k, li, s)
         if li > 0:
             owners = plan.layers[li - 1].all_owned()
             ops += bc.before_next(k, li - 1, s, self.layer.n_in, owners)
         pieces = self.assign.pieces[k]
         if pieces:
+            first = li == 0
+            ops += self.fd.before(k, s) if first else []
             ops += self._pieces()
+            ops += self.fd.after(k, s) if first else bc.after_reading(k, li - 1, s)
         if self.is_hidden:
             ops += bc.after_layer(k, li, s, self.owned if pieces else [])
         return ops
@@ -187,7 +207,7 @@ class _LayerCode:
         """Every piece's ops, grouped by stage in the order the stages run."""
         plan, li = self.plan, self.li
         pieces = self.assign.pieces[self.k]
-        x_buf, x_base = (buffers.X, self.row * self.layer.n_in) if li == 0 else (self.bc.buffer(li - 1, self.s), 0)
+        x_buf, x_base = (buffers.X, self.x_row * self.layer.n_in) if li == 0 else (self.bc.buffer(li - 1, self.s), 0)
         offsets = np.cumsum([0] + [p.count for p in pieces])
         slots = partial_slots(plan.net, plan.batch, self.bc)
         contexts = []
@@ -220,7 +240,7 @@ class _LayerCode:
         if self.is_hidden:
             out, index, act = self.bc.buffer(self.li, self.s), j, self.layer.activation
         else:
-            out, index, act = buffers.Y, self.row * len(owned) + owned.index(j), output_activation(self.plan.net)
+            out, index, act = buffers.Y, self.y_row * len(owned) + owned.index(j), output_activation(self.plan.net)
         done: list[Op] = [
             Activate(out, index, buffers.acc(self.li), t, buffers.bias(self.li), owned.index(j), act, f"act y{j}")
         ]

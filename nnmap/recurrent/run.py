@@ -74,7 +74,11 @@ def simulate_order(plan: RecurrentPlan, x: np.ndarray, trace: bool = False, prog
     stack = plan.stack
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
     shape = (stack.depth, plan.steps, stack.hidden)
-    phases, snapshots = run_phases(session, plan.setup, x, plan.ops, plan.readback, int(np.prod(shape)), progress)
+    loads = {
+        coord: {**values, **({buffers.X: x.reshape(-1)} if buffers.X in plan.buffers[coord] else {})}
+        for coord, values in plan.setup.items()
+    }
+    phases, snapshots = run_phases(session, loads, plan.ops, plan.readback, int(np.prod(shape)), progress)
     states = session.chip.dram[buffers.OUT].data.reshape(shape).copy()
     metrics = {
         "order": plan.order,

@@ -14,6 +14,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.lowering.forward import add_programs, default_chain, layout
 from nnmap.model import Layer, Network
 from nnmap.plan import ELEMENT_BYTES, LayerAssignment, Plan
@@ -86,17 +87,23 @@ class Strategy:
         batch: int = 1,
         broadcast: str | None = None,
         chain: list[Coord] | None = None,
+        feed: str = "preload",
     ) -> Plan:
         """Build the whole plan; raise ``MappingError`` if it cannot run on ``config``.
 
-        ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours).
+        ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours);
+        ``feed`` names how the inputs reach the cores (``nnmap.lowering.feed``).
         """
+        if feed not in FEEDS:
+            raise MappingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
         if batch < 1:
             raise MappingError(f"batch must be >= 1, got {batch}")
         broadcast, chain, layers = self._deal(config, net, broadcast, chain)
-        return add_programs(layout(self.name, layers, config, net, batch, broadcast, chain))
+        return add_programs(layout(self.name, layers, config, net, batch, broadcast, chain, feed))
 
-    def largest_batch(self, config: ChipConfig, net: Network, rows: int, broadcast: str | None = None) -> int:
+    def largest_batch(
+        self, config: ChipConfig, net: Network, rows: int, broadcast: str | None = None, feed: str = "preload"
+    ) -> int:
         """The most samples, at most ``rows``, whose plan fits every core's SRAM; 0 if not even one does.
 
         Every buffer grows with the batch, so the batches that fit are the ones below a
@@ -105,11 +112,13 @@ class Strategy:
         broadcast, chain, layers = self._deal(config, net, broadcast, None)
 
         def fits(batch: int) -> bool:
-            plan = layout(self.name, layers, config, net, batch, broadcast, chain)
+            plan = layout(self.name, layers, config, net, batch, broadcast, chain, feed)
             return fullest_core(plan.buffers)[1] <= config.data_bytes
 
-        # a core with first-layer products holds every sample's inputs: no batch beyond this fits
-        low, high = 0, min(rows, config.data_bytes // (net.sizes[0] * ELEMENT_BYTES))
+        high = rows
+        if feed == "preload":  # a core with first-layer products holds every sample's inputs
+            high = min(rows, config.data_bytes // (net.sizes[0] * ELEMENT_BYTES))
+        low = 0
         while low < high:
             middle = (low + high + 1) // 2
             low, high = (middle, high) if fits(middle) else (low, middle - 1)

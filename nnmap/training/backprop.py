@@ -32,7 +32,7 @@ writes each sample into the chain, which relays it), into two rows by step parit
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,12 +61,13 @@ from nnmap.model import Layer, Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Op, Phase, Relay, Send, Wait
 from nnmap.session import single_core_chip
+from nnmap.strategies.base import Strategy
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.training.feed import FEEDS, Feed, x_range
 from nnmap.training.kernels import Axpy, Descend, Fill, HiddenError, OutputError
 
 
-def _contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:
+def contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:
     """Layer ``li``'s pieces per core, each a contiguous run of a dense layer's inputs, or a ``TrainingError``."""
     dense = [[p for p in pieces if isinstance(p, Piece) and p.stride == 1] for pieces in assign.pieces]
     if sum(map(len, dense)) != sum(map(len, assign.pieces)):
@@ -87,6 +88,9 @@ class BackpropProgram:
         chain: the cores in chain order (default: the snake over the whole mesh); a chain of
             one core is plain SGD on that core.
         feed: how samples reach the cores, a name of ``nnmap.training.feed.FEEDS``.
+        strategy: how the layers' products are dealt to the chain (default the partitioned
+            scheme); it must deal dense layers in contiguous product ranges. The hidden values
+            are broadcast to every core (``bidir``) whatever its own broadcast.
 
     The plan is made as if the SRAM had room for anything (capacity changes no plan): the
     trainer checks that what it allocates fits (``nnmap.training.base.check_fits``), these
@@ -103,18 +107,20 @@ class BackpropProgram:
         loss: str = "mse",
         chain: list[Coord] | None = None,
         feed: str = "dram",
+        strategy: Strategy | None = None,
     ) -> None:
         if feed not in FEEDS:
             raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
         # batch 2: the x and y buffers get a row per step parity
         roomy = config.replace(sram_bytes=single_core_chip(config).sram_bytes)
-        self.plan: Plan = Partitioned().plan(roomy, net, 2, chain=chain or default_chain(config))
+        dealer = strategy or Partitioned()
+        self.plan: Plan = dealer.plan(roomy, net, 2, "bidir", chain=chain or default_chain(config))
         self.net = net
         self.n_samples = n_samples
         self.lr = lr
         self.momentum = momentum
         self.loss = loss
-        self.pieces = [_contiguous(li, assign) for li, assign in enumerate(self.plan.layers)]
+        self.pieces = [contiguous(li, assign) for li, assign in enumerate(self.plan.layers)]
         last = self.plan.layers[-1]
         self.feed: Feed = FEEDS[feed](
             self.chain,
@@ -201,70 +207,40 @@ class BackpropProgram:
         net, plan, chain = self.net, self.plan, self.chain
         n_layers = len(net.layers)
         parity, uses = step % 2, step // 2 + 1
-        last = plan.layers[-1]
         ops: list[Op] = [Phase("backward")]
-        owned = last.owned(k)
-        n_out = net.sizes[-1]
         delta = output_error(n_layers, parity)
-        for t, j in enumerate(owned):
-            ops.append(
-                OutputError(
-                    delta,
-                    j,
-                    Y,
-                    parity * len(owned) + t,
-                    T,
-                    parity * n_out + j,
-                    net.layers[-1].activation,
-                    self.loss,
-                    f"error y{j}",
-                )
-            )
-            ops += [Send(chain[q], delta, j, delta, j, 1, f"error y{j}") for q in last.contributors(j) if q != k]
-        needed = {p.j for p in last.pieces[k]}
-        if needed:
-            ops.append(Wait(delta, uses * len(needed), "wait output errors"))
+        ops += output_errors(
+            chain,
+            plan.layers[-1],
+            k,
+            delta,
+            T,
+            parity * net.sizes[-1],
+            parity,
+            uses,
+            net.layers[-1].activation,
+            self.loss,
+        )
         for li in range(n_layers - 1, -1, -1):
             ops.append(Phase(f"backward layer {li}"))
             pieces = self.pieces[li][k]
-            offsets = np.cumsum([0] + [p.count for p in pieces])
-            if li > 0:
-                ops += self._reduce_error(k, li, pieces, offsets, delta, parity, uses)
+            if li > 0 and k in self._participants(li):
+                share = self._share(k, li, parity)
+                ops += reduce_error(
+                    chain,
+                    self._participants(li),
+                    k,
+                    pieces,
+                    weights(li),
+                    li - 1,
+                    net.sizes[li],
+                    delta,
+                    parity,
+                    uses,
+                    share,
+                )
             a, base = (X, parity * net.sizes[0]) if li == 0 else (hidden(li - 1, step), 0)
-            w, b = weights(li), bias(li)
-            ops += [
-                Descend(
-                    w,
-                    int(offsets[t]),
-                    a,
-                    base + p.start,
-                    delta,
-                    p.j,
-                    p.count,
-                    self.lr,
-                    self.momentum,
-                    velocity(w) if self.momentum else None,
-                    f"update W[:, {p.j}]",
-                )
-                for t, p in enumerate(pieces)
-            ]
-            mine = plan.layers[li].owned(k)
-            ops += [
-                Descend(
-                    b,
-                    t,
-                    None,
-                    0,
-                    delta,
-                    j,
-                    1,
-                    self.lr,
-                    self.momentum,
-                    velocity(b) if self.momentum else None,
-                    f"update b{j}",
-                )
-                for t, j in enumerate(mine)
-            ]
+            ops += descend(pieces, plan.layers[li].owned(k), li, a, base, delta, self.lr, self.momentum)
             if li > 0 and plan.layers[li - 1].pieces[k]:
                 size = net.sizes[li]
                 total = total_error(li - 1, parity)
@@ -285,49 +261,136 @@ class BackpropProgram:
             delta = hidden_error(li - 1)
         return ops
 
-    def _reduce_error(
-        self, k: int, li: int, pieces: list, offsets: np.ndarray, delta: str, parity: int, uses: int
-    ) -> list[Op]:
-        """Step 2 of the module docstring for core ``k`` and layer ``li``: partial sums up the chain."""
-        participants = self._participants(li)
-        if k not in participants:
-            return []
-        size = self.net.sizes[li]
-        chain = self.chain
-        ops: list[Op] = [Fill(ERROR_SUM, 0, size, 0.0, "clear error sums")]
-        ops += [
-            Axpy(ERROR_SUM, p.start, weights(li), int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
-            for t, p in enumerate(pieces)
-        ]
-        pos = participants.index(k)
-        incoming = partial_error(li - 1, parity)
-        if pos + 1 < len(participants):
-            ops += [
-                Wait(incoming, uses * size, f"wait partial e{li - 1}"),
-                Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{li - 1}"),
-            ]
-        if pos > 0:
-            return ops + [Send(chain[participants[pos - 1]], incoming, 0, ERROR_SUM, 0, size, f"partial e{li - 1}")]
+    def _share(self, k: int, li: int, parity: int) -> list[Op]:
+        """The first core holding products of layer ``li`` shares the whole error of hidden layer ``li - 1``
+        with every core: into its own copy, then to its neighbours, whose DMA engines relay it."""
+        chain, size = self.chain, self.net.sizes[li]
         total = total_error(li - 1, parity)
-        ops.append(Send(chain[k], total, 0, ERROR_SUM, 0, size, f"e{li - 1} complete"))
+        ops: list[Op] = [Send(chain[k], total, 0, ERROR_SUM, 0, size, f"e{li - 1} complete")]
         return ops + [
             Send(chain[q], total, 0, total, 0, size, f"share e{li - 1}") for q in (k - 1, k + 1) if 0 <= q < len(chain)
         ]
 
     def read_network(self, chip: Chip) -> Network:
         """The weights and biases as the cores' SRAMs hold them now."""
-        layers = []
-        for li, (layer, assign) in enumerate(zip(self.net.layers, self.plan.layers, strict=True)):
-            pieces = self.pieces[li]
-            w = np.full_like(layer.weights, np.nan)
-            b = np.full_like(layer.bias, np.nan)
-            for k, coord in enumerate(self.chain):
-                sram = chip.core(coord).sram
-                offset = 0
-                for p in pieces[k]:
-                    w[p.start : p.start + p.count, p.j] = sram[weights(li)].data[offset : offset + p.count]
-                    offset += p.count
-                for t, j in enumerate(assign.owned(k)):
-                    b[j] = sram[bias(li)].data[t]
-            layers.append(Layer(w, b, layer.activation))
-        return Network(tuple(layers))
+        return Network(tuple(read_layer(chip, self.plan, li) for li in range(len(self.net.layers))))
+
+
+def read_layer(chip: Chip, plan: Plan, li: int) -> Layer:
+    """Layer ``li`` of ``plan`` (dense, dealt in contiguous ranges) as the cores' SRAMs hold it now."""
+    layer, assign = plan.net.layers[li], plan.layers[li]
+    w = np.full_like(layer.weights, np.nan)
+    b = np.full_like(layer.bias, np.nan)
+    for k, coord in enumerate(plan.chain):
+        sram = chip.core(coord).sram
+        offset = 0
+        for p in contiguous(li, assign)[k]:
+            w[p.start : p.start + p.count, p.j] = sram[weights(li)].data[offset : offset + p.count]
+            offset += p.count
+        for t, j in enumerate(assign.owned(k)):
+            b[j] = sram[bias(li)].data[t]
+    return Layer(w, b, layer.activation)
+
+
+def output_errors(
+    chain: list[Coord],
+    assign: LayerAssignment,
+    k: int,
+    delta: str,
+    targets: str,
+    t_base: int,
+    parity: int,
+    uses: int,
+    activation: str,
+    loss: str,
+) -> list[Op]:
+    """Step 1 of the module docstring on core ``k``: the errors of the outputs it owns, from its ``y`` row
+    ``parity`` and ``targets[t_base + j]``, into ``delta[j]``, and to every core holding products of
+    them; then it waits for the errors of every output it holds products of."""
+    owned = assign.owned(k)
+    ops: list[Op] = []
+    for t, j in enumerate(owned):
+        ops.append(
+            OutputError(delta, j, Y, parity * len(owned) + t, targets, t_base + j, activation, loss, f"error y{j}")
+        )
+        ops += [Send(chain[q], delta, j, delta, j, 1, f"error y{j}") for q in assign.contributors(j) if q != k]
+    needed = {p.j for p in assign.pieces[k]}
+    return ops + ([Wait(delta, uses * len(needed), "wait output errors")] if needed else [])
+
+
+def reduce_error(
+    chain: list[Coord],
+    participants: list[int],
+    k: int,
+    pieces: list[Piece],
+    w: str,
+    below: int,
+    size: int,
+    delta: str,
+    parity: int,
+    uses: int,
+    complete: list[Op],
+    between: Sequence[Op] = (),
+) -> list[Op]:
+    """Step 2 of the module docstring on core ``k``, one of the ``participants`` of a layer whose weights
+    it keeps in ``w``.
+
+    Its error terms of hidden layer ``below`` (``size`` values: ``W[i, j] delta_j`` over its
+    pieces, added up per ``i`` with the weights as they are) go into ``ERROR_SUM``; then come the
+    ops ``between``; then it adds the partial vector of the participants after it and hands the
+    sum to the one before it, or, the first participant, ends with ``complete``.
+    """
+    offsets = np.cumsum([0] + [p.count for p in pieces])
+    ops: list[Op] = [Fill(ERROR_SUM, 0, size, 0.0, "clear error sums")]
+    ops += [
+        Axpy(ERROR_SUM, p.start, w, int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+        for t, p in enumerate(pieces)
+    ]
+    ops += between
+    pos = participants.index(k)
+    incoming = partial_error(below, parity)
+    if pos + 1 < len(participants):
+        ops += [
+            Wait(incoming, uses * size, f"wait partial e{below}"),
+            Axpy(ERROR_SUM, 0, incoming, 0, size, None, 0, f"add partial e{below}"),
+        ]
+    if pos > 0:
+        return ops + [Send(chain[participants[pos - 1]], incoming, 0, ERROR_SUM, 0, size, f"partial e{below}")]
+    return ops + complete
+
+
+def descend(
+    pieces: list[Piece],
+    owned: list[int],
+    li: int,
+    a: str,
+    base: int,
+    delta: str,
+    lr: float,
+    momentum: float = 0.0,
+) -> list[Op]:
+    """Step 3 of the module docstring on one core: an SGD step of each piece's weights of layer ``li``
+    (its inputs at ``a[base + start ...]``, its output's error ``delta[j]``), then of the biases of
+    the outputs it ``owned``; with momentum, on velocity buffers beside them."""
+    w, b = weights(li), bias(li)
+    offsets = np.cumsum([0] + [p.count for p in pieces])
+    ops: list[Op] = [
+        Descend(
+            w,
+            int(offsets[t]),
+            a,
+            base + p.start,
+            delta,
+            p.j,
+            p.count,
+            lr,
+            momentum,
+            velocity(w) if momentum else None,
+            f"update W[:, {p.j}]",
+        )
+        for t, p in enumerate(pieces)
+    ]
+    return ops + [
+        Descend(b, t, None, 0, delta, j, 1, lr, momentum, velocity(b) if momentum else None, f"update b{j}")
+        for t, j in enumerate(owned)
+    ]

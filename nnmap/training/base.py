@@ -79,6 +79,7 @@ class Hyperparameters:
         n_shuffle: reshuffle the samples over the shards every ``n_shuffle`` epochs (0: never).
         div: data-parallel updates are scaled by ``1 / div`` at the parameter server; finite, > 0.
         shards: data shards (clients) of a data-parallel trainer; 0 means one per core.
+        sg_lr: learning rate of the synthetic-gradient models (``dni``); finite, > 0.
     """
 
     lr: float = 0.3
@@ -93,6 +94,7 @@ class Hyperparameters:
     n_shuffle: int = 0
     div: float = 1.0
     shards: int = 0
+    sg_lr: float = 0.1
 
     def __post_init__(self) -> None:
         checks = [
@@ -117,6 +119,10 @@ class Hyperparameters:
                 f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}",
             ),
             (self.shards >= 0, f"shards must be >= 0 (0: one per core), got {self.shards}"),
+            (
+                math.isfinite(self.sg_lr) and self.sg_lr > 0,
+                f"sg_lr must be a finite number > 0 (the synthetic-gradient models' learning rate), got {self.sg_lr}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

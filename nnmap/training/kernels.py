@@ -69,6 +69,23 @@ class Fill(Kernel):
 
 
 @dataclass(frozen=True)
+class Copy(Kernel):
+    """``out[out_offset : out_offset + n] = src[src_offset : src_offset + n]``."""
+
+    out: str
+    out_offset: int
+    src: str
+    src_offset: int
+    n: int
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        values = core.sram[self.src].data[self.src_offset : self.src_offset + self.n].copy()
+        yield from core.compute(costs.copy_cycles(core.chip.config, self.n), self.label)
+        core.sram[self.out].store(self.out_offset, values)
+
+
+@dataclass(frozen=True)
 class Axpy(Kernel):
     """``out[out_offset + t] += c * x[x_offset + t]`` for ``t < n``; ``c = coeff[coeff_index]``, or 1 with no ``coeff``.
 

@@ -13,6 +13,7 @@ from typing import ClassVar
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
 from nnmap.session import Meter, Session
+from nnmap.strategies import get_strategy
 from nnmap.training.backprop import BackpropProgram
 from nnmap.training.base import Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
@@ -24,10 +25,21 @@ class PartitionedBackprop(Trainer):
     name = "partitioned"
     feed: ClassVar[str] = "host"
     """How samples reach the cores (``nnmap.training.feed.FEEDS``)."""
+    strategy: ClassVar[str] = "partitioned"
+    """How the layers are dealt to the cores (a ``nnmap.strategies`` name)."""
 
     def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         super().__init__(config, net, data, hp)
-        self.program = BackpropProgram(self.config, net, data.n_samples, hp.lr, hp.momentum, hp.loss, feed=self.feed)
+        self.program = BackpropProgram(
+            self.config,
+            net,
+            data.n_samples,
+            hp.lr,
+            hp.momentum,
+            hp.loss,
+            feed=self.feed,
+            strategy=get_strategy(self.strategy),
+        )
         check_fits(self.config, net, self.program.plan.buffers, bigger_chip_hint(self.config))
 
     def start(self) -> Meter:

@@ -123,8 +123,8 @@ class _FromDram(PartitionedBackprop):
 
 @pytest.mark.parametrize(
     ("trainer", "momentum"),
-    [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0)],
-    ids=["partitioned", "partitioned-momentum", "single", "partitioned-dram-feed"],
+    [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0), ("pipeline", 0.6)],
+    ids=["partitioned", "partitioned-momentum", "single", "partitioned-dram-feed", "pipeline-momentum"],
 )
 def test_twenty_epochs_of_sgd_equal_numpy(trainer: str | type, momentum: float, numpy_sgd) -> None:
     sizes = [4, 6, 3]

@@ -1,0 +1,76 @@
+"""Layer pipelining: each layer on its own contiguous group of cores, the batch streamed through.
+
+The chain is cut into consecutive groups, one per layer in layer order, so the last core of
+one group neighbours the first core of the next. Group sizes follow the layers' work
+(``group_sizes``): their multiply-adds counted in the cycles one core spends on them,
+each output's loop overhead, bias and activation included (``nnmap.work``), since a layer
+of short dot products costs more per multiply-add than one of long ones. Inside its group
+a layer is dealt by the partitioned scheme (contiguous product ranges, partial sums
+handed along the group). With the
+``stream`` broadcast each layer's values go only to the next group, which returns a credit
+per sample, so layer ``l`` works on sample ``s`` while layer ``l + 1`` works on sample
+``s - 1`` (``nnmap.lowering.broadcast.Stream``).
+
+With fewer cores than layers no layer can have cores of its own: every layer is then dealt
+over all of them, as the partitioned scheme deals it (the single-core baseline of
+``speedup`` is such a chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import Coord
+from nnmap.model import Network
+from nnmap.plan import LayerAssignment
+from nnmap.strategies.base import Strategy
+from nnmap.strategies.partitioned import Partitioned
+from nnmap.work import output_cycles
+
+
+def group_sizes(work: Sequence[float], n_cores: int) -> list[int]:
+    """Cores per layer, one at least each: every further core goes to the layer with the most work per core so far.
+
+    This is D'Hondt's method of highest averages; of all ways to share ``n_cores`` it leaves
+    the smallest largest ``work[l] / cores[l]``, the busiest group's share of the work. Ties
+    go to the earlier layer.
+    """
+    sizes = [1] * len(work)
+    for _ in range(n_cores - len(work)):
+        busiest = max(range(len(work)), key=lambda li: work[li] / sizes[li])
+        sizes[busiest] += 1
+    return sizes
+
+
+def on_group(assign: LayerAssignment, start: int, n_cores: int) -> LayerAssignment:
+    """``assign``, dealt over a group of cores, moved to positions ``start, start + 1, ...`` of ``n_cores``."""
+    before: list[list] = [[] for _ in range(start)]
+    after: list[list] = [[] for _ in range(n_cores - start - len(assign.pieces))]
+    owner = {j: k + start for j, k in assign.owner.items()}
+    return LayerAssignment([*before, *assign.pieces, *after], assign.flow, owner)
+
+
+def groups(sizes: Sequence[int]) -> list[range]:
+    """The chain positions of each group, consecutive groups of ``sizes`` cores."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(range(start, start + size))
+        start += size
+    return out
+
+
+class Pipeline(Strategy):
+    name = "pipeline"
+    default_broadcast = "stream"
+
+    def place(self, config: ChipConfig, net: Network, chain: list[Coord]) -> tuple[list[Coord], list[LayerAssignment]]:
+        n = len(chain)
+        inside = Partitioned()
+        if n < len(net.layers):
+            return chain, [inside.deal(layer, n) for layer in net.layers]
+        sizes = group_sizes([float(output_cycles(config, layer).sum()) for layer in net.layers], n)
+        return chain, [
+            on_group(inside.deal(layer, len(group)), group.start, n)
+            for layer, group in zip(net.layers, groups(sizes), strict=True)
+        ]

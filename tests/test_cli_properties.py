@@ -244,6 +244,7 @@ NETWORK = {
     "--inputs": _files("inputs", ["good", "one-row"], [k for k in INPUTS if k not in ("good", "one-row")]),
     "--batch": _either(["1", "2"], ["0", "-3", "x", "100000000"]),
     "--hidden-activation": _either(list(ACTIVATIONS[:-1]), ["softmax", *BAD_NAMES]),
+    "--feed": _either(["preload", "host"], BAD_NAMES),
     "--output-activation": _either(list(ACTIVATIONS), BAD_NAMES),
 }
 FORWARD = {

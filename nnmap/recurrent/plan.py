@@ -36,6 +36,7 @@ from nnmap.plan import ELEMENT_BYTES, LayerAssignment
 from nnmap.program import Op, Relay
 from nnmap.recurrent.model import RecurrentStack
 from nnmap.strategies.partitioned import Partitioned
+from nnmap.strategies.pipeline import group_sizes, groups
 
 ORDERS = ("serial", "wavefront")
 
@@ -46,22 +47,15 @@ def ideal_speedup(depth: int, steps: int) -> float:
 
 
 def core_groups(n_cores: int, work: list[int]) -> list[range]:
-    """Consecutive chain positions per layer, for layers of ``work`` multiply-adds each.
-
-    Every layer gets a core; each further core goes to the layer with the most
-    multiply-adds per core, the first on ties.
-    """
+    """Consecutive chain positions per layer, for layers of ``work`` multiply-adds each, sized
+    as the layer pipeline sizes its groups (``nnmap.strategies.pipeline.group_sizes``): every
+    layer gets a core, each further core goes to the layer with the most multiply-adds per core."""
     if len(work) > n_cores:
         raise MappingError(
             f"{len(work)} layers need a group of cores each but the chip has {n_cores} cores: "
             "give fewer --layers or a chip with more cores"
         )
-    counts = [1] * len(work)
-    for _ in range(n_cores - len(work)):
-        busiest = max(range(len(work)), key=lambda i: (work[i] / counts[i], -i))
-        counts[busiest] += 1
-    starts = np.cumsum([0, *counts])
-    return [range(int(a), int(b)) for a, b in zip(starts, starts[1:], strict=False)]
+    return groups(group_sizes(work, n_cores))
 
 
 def check_capacity(config: ChipConfig, depth: int, hidden: int, n_in: int, steps: int) -> None:

@@ -170,9 +170,14 @@ def main() -> None:
     rows = inference(networks, batches)
     print(inference_table(rows))
     print("\n".join(inference_ratios(rows)))
-    results = training(["e16"], 48, 1) if args.short else training(["e16", "e64"], None, HP["epochs"])
+    samples, epochs = (48, 1) if args.short else (None, HP["epochs"])
+    results = training(["e16"] if args.short else ["e16", "e64"], samples, epochs)
     print()
-    print(f"digits, network 64,{','.join(map(str, HIDDEN))},10, {HP}, target accuracy {TARGET}")
+    shown = {**HP, "epochs": epochs}
+    print(
+        f"digits ({samples or 'all'} samples), network 64,{','.join(map(str, HIDDEN))},10, {shown}, "
+        f"target accuracy {TARGET}"
+    )
     print(training_table(results))
     if args.plot:
         from nnmap.plots import training_figure  # matplotlib only when drawing

@@ -164,7 +164,8 @@ def _network(args: argparse.Namespace, chip: ChipConfig) -> Network:
     if args.inputs and args.batch is not None:
         raise SimError("give either --inputs or --batch, not both")
     batch = args.batch or 1
-    fits = partial(check_capacity, chip, batch=batch, hint=fit_hint(chip, batch), error=MappingError)
+    held = FEEDS[args.feed].held(batch)
+    fits = partial(check_capacity, chip, batch=batch, hint=fit_hint(chip, batch), error=MappingError, held=held)
     if args.model:
         return load_model(args.model, fits)
     sizes = parse_sizes(DEFAULT_LAYERS if args.layers is None else args.layers)

@@ -70,14 +70,21 @@ def fit_hint(config: ChipConfig, batch: int) -> str:
 
 
 def check_capacity(
-    config: ChipConfig, sizes: list[int], batch: int, hint: str, error: type[SimError], density: float = 1.0
+    config: ChipConfig,
+    sizes: list[int],
+    batch: int,
+    hint: str,
+    error: type[SimError],
+    density: float = 1.0,
+    held: int | None = None,
 ) -> None:
     """Raise ``error`` if, from the shapes alone, no mapping of ``sizes`` and ``batch`` can fit ``config``.
 
     Two conditions every layout meets, tested before a network or its inputs are allocated
     (a network of 30000 x 30000 weights would take 3.6 GB before the layout's own check):
     each weight and bias is held somewhere, so all of them fit the chip's data SRAM
-    together; and a core that computes first-layer products holds every sample's inputs.
+    together; and a core that computes first-layer products holds ``held`` samples' inputs
+    at once (every sample's, ``batch``, unless the inputs are streamed in).
     A sparse network of ``density`` (1 - sparsity) stores a weight and an input index per
     connection it keeps; its patterns keep at least about half the nominal density, so it
     is counted as ``density`` times the dense weights.
@@ -91,12 +98,13 @@ def check_capacity(
             f"{parameters * ELEMENT_BYTES} bytes but its {config.n_cores} cores hold {total_bytes} bytes of data "
             f"in all; {hint}"
         )
-    input_bytes = batch * sizes[0] * ELEMENT_BYTES
+    rows = batch if held is None else held
+    input_bytes = rows * sizes[0] * ELEMENT_BYTES
     if input_bytes > config.data_bytes:
+        what = "every sample's inputs" if rows == batch else f"{rows} samples' inputs at once"
         raise error(
             f"network {sizes} does not fit {config.name} with a batch of {batch}: a core that computes "
-            f"first-layer products holds every sample's inputs, {input_bytes} bytes, but has "
-            f"{config.data_bytes} bytes free; {hint}"
+            f"first-layer products holds {what}, {input_bytes} bytes, but has {config.data_bytes} bytes free; {hint}"
         )
 
 

@@ -53,6 +53,11 @@ class Feed:
 
     def rows(self) -> int:
         """Samples' inputs a reader's ``x`` holds at once."""
+        return self.held(self.batch)
+
+    @staticmethod
+    def held(batch: int) -> int:
+        """Samples' inputs a reader's ``x`` holds at once for a batch of ``batch``."""
         raise NotImplementedError
 
     def row(self, sample: int) -> int:
@@ -93,8 +98,9 @@ class Preload(Feed):
 
     name = "preload"
 
-    def rows(self) -> int:
-        return self.batch
+    @staticmethod
+    def held(batch: int) -> int:
+        return batch
 
     def row(self, sample: int) -> int:
         return sample
@@ -113,7 +119,8 @@ class HostStream(Feed):
         self.first, *self.others = self.readers
         self.spread = spread(self.readers, [self.first])
 
-    def rows(self) -> int:
+    @staticmethod
+    def held(batch: int) -> int:
         return DEPTH
 
     def row(self, sample: int) -> int:

@@ -204,6 +204,15 @@ def test_a_group_that_cannot_hold_its_weights_is_one_line_and_status_2(tmp_path:
     assert main(["plan", "--chip", "e16", "--layers", "32,512,128,10", "--strategy", "partitioned"]) == 0
 
 
+def test_the_command_line_lets_a_streamed_batch_past_the_input_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """120 samples of 64 inputs take 30,720 bytes, more than an e16 core's 28,672: refused when
+    preloaded, planned when the host streams them in three rows at a time."""
+    args = ["plan", "--chip", "e16", "--layers", "64,32,10", "--strategy", "pipeline", "--batch", "120"]
+    assert main(args) == 2
+    assert "holds every sample's inputs, 30720 bytes, but has 28672 bytes free" in capsys.readouterr().err
+    assert main([*args, "--feed", "host"]) == 0
+
+
 def test_run_prints_and_writes_the_stream_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "run.json"
     code = main(

@@ -8,6 +8,7 @@ from typing import Any, cast
 import simpy
 
 from epiphany_sim.clock import FabricEnvironment
+from epiphany_sim.collection import fewer_collections
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
@@ -93,7 +94,8 @@ class Chip:
             DeadlockError: no event is left while processes still wait for data; the
                 message lists each waiting core and what it waits for.
         """
-        self.env.run(until=until)
+        with fewer_collections():
+            self.env.run(until=until)
         if until is None and self.pending_waits:
             raise DeadlockError([describe() for describe in self.pending_waits.values()])
         return self.env.now

@@ -56,12 +56,14 @@ PORT_C, PORT_R, PORT_X = range(3)
 N_PORTS = 3
 
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
-# R_POKE the tick after a downstream FIFO it feeds last freed a slot
+# R_POKE the tick after a downstream FIFO it found full last freed a slot
 R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_DIR = range(12)
 R_FIELDS = R_DIR + N_DIRS
-# inputs[i, :]: one FIFO per router input port, fed by a router or by an endpoint
-I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_UP_ENDPOINT = range(8)
-I_FIELDS = 8
+# inputs[i, :]: one FIFO per router input port, fed by a router or by an endpoint; I_BLOCKED:
+# its feeder found it full and waits for its next pop (only such a pop wakes the feeder, so
+# that a router is not visited after every pop downstream)
+I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_UP_ENDPOINT, I_BLOCKED = range(9)
+I_FIELDS = 9
 # fifo[i, slot, :]
 Q_MSG, Q_FLIT, Q_READY, Q_OUT = range(4)
 Q_FIELDS = 4
@@ -256,6 +258,16 @@ def _room(state, inputs, i, t):
     """Whether input FIFO ``i`` has a free slot, as its upstream sees it at tick ``t``."""
     seen = inputs[i, I_COUNT] + (1 if inputs[i, I_POPPED] == t else 0)
     return seen < state[S_DEPTH]
+
+
+@_inlined
+def _blocked(state, inputs, i, t):
+    """Whoever feeds FIFO ``i`` found it full at tick ``t``: its next pop brings them back.
+    Returns whether that pop happened during ``t`` already (look again at ``t + 1``)."""
+    if inputs[i, I_POPPED] == t:
+        return True
+    inputs[i, I_BLOCKED] = 1
+    return False
 
 
 @_inlined
@@ -496,6 +508,9 @@ def _pop(state, routers, inputs, endpoints, i, t, depth):
     inputs[i, I_FREE] = t + inputs[i, I_RATE]
     routers[inputs[i, I_ROUTER], R_COUNT] -= 1
     state[S_FLITS] -= 1
+    if inputs[i, I_BLOCKED] == 0:
+        return
+    inputs[i, I_BLOCKED] = 0
     up = inputs[i, I_UP_ROUTER]
     if up >= 0:
         routers[up, R_POKE] = t + 1
@@ -587,8 +602,11 @@ def _inject(
                     chosen = s
                 if chosen == replies:
                     break
-            if chosen < 0 or not _room(state, inputs, i, t):
-                continue  # a full FIFO: the router's pop of it brings the endpoint back
+            if chosen < 0:
+                continue
+            if not _room(state, inputs, i, t):
+                _blocked(state, inputs, i, t)
+                continue
             m = slots[e, chosen, SL_HEAD]
             flit = msgs[m, M_SENT]
             if msgs[m, M_FLAGS] & F_READ:
@@ -696,7 +714,9 @@ def _forward(
                 continue
             dest = outputs[o, O_DEST]
             if dest >= 0 and not _room(state, inputs, dest, t):
-                continue  # the downstream router's pop brings this one back
+                if _blocked(state, inputs, dest, t):
+                    soon = min(soon, t + 1)
+                continue
             i = in0 + k
             head = inputs[i, I_HEAD]
             m = fifo[i, head, Q_MSG]

@@ -41,6 +41,9 @@ class Stage(IntEnum):
     TAKE = 2
 
 
+STAGES = tuple(Stage)  # iterating an Enum class is slow, and staged_ops runs per core, layer and sample
+
+
 @dataclass(frozen=True)
 class PieceContext:
     """What a flow needs to write the ops of piece ``t`` of chain core ``k`` in one layer.
@@ -80,11 +83,11 @@ class PieceContext:
 
 def staged_ops(pieces: Iterable[PieceContext]) -> list[Op]:
     """The ops of one core's pieces of one layer, grouped by stage in the order the stages run."""
-    staged: dict[Stage, list[Op]] = {stage: [] for stage in Stage}
+    staged: dict[Stage, list[Op]] = {stage: [] for stage in STAGES}
     for ctx in pieces:
         stage, ops = ctx.assign.flow.piece_ops(ctx)
         staged[stage] += ops
-    return [op for stage in Stage for op in staged[stage]]
+    return [op for stage in STAGES for op in staged[stage]]
 
 
 class Flow:

@@ -14,6 +14,7 @@ from functools import partial
 
 import numpy as np
 
+from epiphany_sim.collection import fewer_collections
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap import buffers
@@ -90,9 +91,10 @@ def add_programs(plan: Plan) -> Plan:
     config, net, chain = plan.config, plan.net, plan.chain
     check_fits(config, net.sizes, plan.buffers, fit_hint(config, plan.batch), MappingError, chain)
     bc, fd = BROADCASTS[plan.broadcast](plan), FEEDS[plan.feed](plan)
-    for k, coord in enumerate(chain):
-        plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, fd, k, s, fd.row(s), s)]
-        plan.readback[coord] = _readback(plan, k)
+    with fewer_collections():
+        for k, coord in enumerate(chain):
+            plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, fd, k, s, fd.row(s), s)]
+            plan.readback[coord] = _readback(plan, k)
     return plan
 
 

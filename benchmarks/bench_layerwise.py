@@ -1,4 +1,4 @@
-"""Layer-wise parallelism: the layer pipeline against layer-by-layer partitioned, DNI against back-propagation.
+"""Layer-wise parallelism: the layer pipeline, DNI and the recurrent wavefront against their baselines.
 
 Usage: python benchmarks/bench_layerwise.py [--short] [--plot FILE.png] [--json FILE]
 
@@ -20,9 +20,12 @@ time to it, the simulated time per epoch and its ratio to back-propagation's ove
 partitioned scheme, the accuracy at the end. ``--plot`` draws loss against simulated time
 for every training run.
 
-``--short`` (for CI, seconds): e16 only, the network 64,64,10 at batches 4 and 8, and the
-first 48 digits for one epoch: it checks that every row runs, not the figures. The full
-run takes about half an hour of wall time.
+Recurrent networks: the table of ``bench_rnn.py``, the wavefront order against the serial
+one and against the ideal ``L T / (L + T - 1)``, on e16 and e64.
+
+``--short`` (for CI, seconds): e16 only, the network 64,64,10 at batches 4 and 8, the
+first 48 digits for one epoch, one small recurrent shape per chip: it checks that every
+row runs, not the figures. The full run takes about half an hour of wall time.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import sys
 from typing import Any
 
 from _bench import machine
+from bench_rnn import SHAPES, SHORT_SHAPES, wavefront, wavefront_table
 
 from epiphany_sim import chip_from_name
 from epiphany_sim.errors import SimError
@@ -179,13 +183,16 @@ def main() -> None:
         f"target accuracy {TARGET}"
     )
     print(training_table(results))
+    print()
+    recurrent = wavefront(SHORT_SHAPES if args.short else SHAPES)
+    print(wavefront_table(recurrent))
     if args.plot:
         from nnmap.plots import training_figure  # matplotlib only when drawing
 
         write_atomic(args.plot, training_figure([r.to_dict() for rs in results.values() for r in rs]))
     if args.json:
         runs = {chip: [r.to_dict() for r in rs] for chip, rs in results.items()}
-        write_json({"inference": rows, "training": runs}, args.json)
+        write_json({"inference": rows, "training": runs, "recurrent": recurrent}, args.json)
 
 
 if __name__ == "__main__":

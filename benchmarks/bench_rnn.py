@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from _bench import bare_simpy_events_per_s, machine
 
@@ -29,45 +30,68 @@ SHAPES = [(3, 32, 32, 16), (2, 64, 32, 16), (4, 32, 16, 32), (3, 64, 64, 8), (8,
 SHORT_SHAPES = [(3, 16, 16, 8)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--short", action="store_true", help="one small shape per chip: seconds (for CI)")
-    args = parser.parse_args()
-    shapes = SHORT_SHAPES if args.short else SHAPES
-    rows, validated, simulated = [], 0, 0.0
-    start = time.perf_counter()
+def wavefront(shapes: list[tuple[int, int, int, int]]) -> list[dict[str, Any]]:
+    """Both orders of every shape on every chip, validated: one dict of figures per run."""
+    results = []
     for name in CHIPS:
         chip = chip_from_name(name)
         for depth, hidden, n_in, steps in shapes:
             stack = random_stack(depth, hidden, n_in, seed=1)
             m = run_orders(chip, stack, random_sequence(stack, steps, seed=1)).metrics
-            serial, wavefront = m["serial"]["compute_cycles"], m["wavefront"]["compute_cycles"]
-            validated += m["validated"]
-            simulated += sum(m[order]["total_cycles"] for order in ("serial", "wavefront"))
-            rows.append(
-                [
-                    name,
-                    str(depth),
-                    str(hidden),
-                    str(n_in),
-                    str(steps),
-                    ",".join(str(b - a + 1) for a, b in m["group_chain_positions"]),
-                    f"{serial:.0f}",
-                    f"{wavefront:.0f}",
-                    f"{m['speedup']:.2f}x",
-                    f"{m['ideal_speedup']:.2f}x",
-                    f"{m['ratio_to_ideal']:.2f}",
-                    "yes" if m["validated"] else "NO",
-                ]
+            results.append(
+                {
+                    "chip": name,
+                    "layers": depth,
+                    "hidden": hidden,
+                    "inputs": n_in,
+                    "steps": steps,
+                    "groups": [b - a + 1 for a, b in m["group_chain_positions"]],
+                    "serial_cycles": m["serial"]["compute_cycles"],
+                    "wavefront_cycles": m["wavefront"]["compute_cycles"],
+                    "simulated_cycles": sum(m[order]["total_cycles"] for order in ("serial", "wavefront")),
+                    **{key: m[key] for key in ("speedup", "ideal_speedup", "ratio_to_ideal", "validated")},
+                }
             )
-    wall = time.perf_counter() - start
+    return results
+
+
+def wavefront_table(results: list[dict[str, Any]]) -> str:
     header = ["chip", "L", "H", "N", "T", "groups", "serial cyc", "wavefront cyc", "speedup", "ideal", "ratio", "valid"]
+    rows = [
+        [
+            r["chip"],
+            *(str(r[key]) for key in ("layers", "hidden", "inputs", "steps")),
+            ",".join(map(str, r["groups"])),
+            f"{r['serial_cycles']:.0f}",
+            f"{r['wavefront_cycles']:.0f}",
+            f"{r['speedup']:.2f}x",
+            f"{r['ideal_speedup']:.2f}x",
+            f"{r['ratio_to_ideal']:.2f}",
+            "yes" if r["validated"] else "NO",
+        ]
+        for r in results
+    ]
+    validated = sum(r["validated"] for r in results)
+    return "\n".join(
+        [
+            "compute-phase cycles of both orders; speedup = serial / wavefront; ideal = L*T/(L+T-1)",
+            table(header, rows),
+            f"runs: {len(rows)}, validated against numpy: {validated}",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="one small shape per chip: seconds (for CI)")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    results = wavefront(SHORT_SHAPES if args.short else SHAPES)
+    wall = time.perf_counter() - start
     print(machine())
-    print("compute-phase cycles of both orders; speedup = serial / wavefront; ideal = L*T/(L+T-1)")
-    print(table(header, rows))
-    print(f"runs: {len(rows)}, validated against numpy: {validated}")
+    print(wavefront_table(results))
     print(f"wall seconds: {wall:.2f} (both orders of every shape, planning included)")
-    print(f"simulated cycles per wall-second: {simulated / wall:,.0f}")
+    print(f"simulated cycles per wall-second: {sum(r['simulated_cycles'] for r in results) / wall:,.0f}")
     print(f"bare simpy timeout loop, events per wall-second: {bare_simpy_events_per_s(100_000):,.0f}")
 
 

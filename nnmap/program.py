@@ -141,6 +141,21 @@ class Kernel:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Fill(Kernel):
+    """``buffer[offset : offset + n] = value``: a store loop."""
+
+    buffer: str
+    offset: int
+    n: int
+    value: float = 0.0
+    label: str = ""
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        yield from core.compute(costs.fill_cycles(core.chip.config, self.n), self.label)
+        core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=np.float32))
+
+
 Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase | Kernel
 
 

@@ -56,10 +56,9 @@ from nnmap import buffers
 from nnmap.errors import MappingError
 from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.plan import Piece, runs
-from nnmap.program import Activate, Kernel, Mac, Op, Phase, Relay, Send, Signal, Wait
+from nnmap.program import Activate, Fill, Kernel, Mac, Op, Phase, Relay, Send, Signal, Wait
 from nnmap.recurrent.model import ACTIVATION
 from nnmap.session import check_fits, larger_presets
-from nnmap.training.kernels import Fill
 
 if TYPE_CHECKING:
     from nnmap.recurrent.plan import RecurrentPlan

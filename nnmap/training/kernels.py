@@ -4,7 +4,7 @@ Like the forward ops, each reads only its core's own SRAM, charges the cycles of
 an Epiphany core (``epiphany_sim.costs``) and stores its result with a simulated write;
 arithmetic is float32, as on the Epiphany's FPU. The derivative of an activation, written
 from its output (``y (1 - y)`` for the sigmoid), is two dependent FPU operations. Each
-kernel's cost is a function here (``fill_cycles``, ...), so a trainer that does the same
+kernel's cost is a function here (``axpy_cycles``, ...), so a trainer that does the same
 arithmetic elsewhere (the per-neuron trainer's host) charges the same.
 """
 
@@ -24,11 +24,6 @@ from nnmap.program import Kernel
 from nnmap.training.loss import derivative, output_error
 
 F32 = np.float32
-
-
-def fill_cycles(cfg: ChipConfig, n: int) -> float:
-    """``Fill`` of ``n`` elements: a store loop."""
-    return costs.fill_cycles(cfg, n)
 
 
 def axpy_cycles(cfg: ChipConfig, n: int) -> float:
@@ -51,21 +46,6 @@ def descend_cycles(cfg: ChipConfig, n: int, momentum: bool) -> float:
     """``Descend`` of ``n`` parameters: ``-lr * delta`` once, then ``w += s * x`` per parameter
     (an axpy); with momentum the velocity is an axpy more."""
     return cfg.fpu_latency_cycles + costs.axpy_cycles(cfg, n) * (2 if momentum else 1)
-
-
-@dataclass(frozen=True)
-class Fill(Kernel):
-    """``buffer[offset : offset + n] = value``."""
-
-    buffer: str
-    offset: int
-    n: int
-    value: float = 0.0
-    label: str = ""
-
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        yield from core.compute(fill_cycles(core.chip.config, self.n), self.label)
-        core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=F32))
 
 
 @dataclass(frozen=True)

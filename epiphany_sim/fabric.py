@@ -461,22 +461,22 @@ class Fabric:
         self._routers, self._inputs, self._outputs = layout.routers, layout.inputs, layout.outputs
         self._endpoints, self._ports = layout.endpoints, layout.ports
         self._fifo = np.zeros((len(self._inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
-        self._build_slots()
+        self._build_sources()
         self._build_wheel()
         self._build_state()
         self._hop_ticks, self._rates = layout.hop, layout.rates
         self._elink, self._elink_latency = layout.elink, layout.elink_latency
 
-    def _build_slots(self) -> None:
+    def _build_sources(self) -> None:
         """Each endpoint's source queues, empty: its own stores, each DMA channel (one transaction
         per ``dma_cycles_per_transaction``, up to ``dma_outstanding_reads`` reads in flight) and
         its replies to reads."""
         chip = self.chip
-        n_slots = 1 + chip.dma_channels + 1
-        self._slots = np.zeros((self.n_cores + 1, n_slots, k.SL_FIELDS), np.int64)
-        self._slots[:, :, [k.SL_HEAD, k.SL_TAIL]] = -1
-        self._slots[:, 1:-1, k.SL_RATE] = ticks(chip.dma_cycles_per_transaction)
-        self._slots[:, :, k.SL_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
+        n_sources = 1 + chip.dma_channels + 1
+        self._sources = np.zeros((self.n_cores + 1, n_sources, k.SRC_FIELDS), np.int64)
+        self._sources[:, :, [k.SRC_HEAD, k.SRC_TAIL]] = -1
+        self._sources[:, 1:-1, k.SRC_RATE] = ticks(chip.dma_cycles_per_transaction)
+        self._sources[:, :, k.SRC_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
 
     def _build_wheel(self) -> None:
         """The time wheel, with room in a tick for every sink output and every port and a turn
@@ -508,7 +508,7 @@ class Fabric:
         state[k.S_ROWS] = chip.rows
         state[k.S_HOST] = self.host
         state[k.S_SIDE] = _SIDES[chip.elink_side]
-        state[k.S_SLOTS] = self._slots.shape[1]
+        state[k.S_SOURCES] = self._sources.shape[1]
         state[k.S_WMASK] = len(self._wheel) - 1
         state[k.S_DRAM_TICKS] = ticks(chip.dram_latency_cycles)
         self._state = state
@@ -760,7 +760,7 @@ class Fabric:
             self._msgs,
             self._free,
             self._endpoints,
-            self._slots,
+            self._sources,
             self._act_e,
             src,
             dst,
@@ -783,7 +783,7 @@ class Fabric:
 
     def post_many(self, src: np.ndarray, dst: np.ndarray, at_tick: np.ndarray, n_bytes: int) -> None:
         """Queue many payload-free messages at once (synthetic traffic): ``src[j]`` sends
-        ``n_bytes`` to ``dst[j]`` from its store slot at tick ``at_tick[j]``, in the order
+        ``n_bytes`` to ``dst[j]`` from its store source at tick ``at_tick[j]``, in the order
         given (which must be by tick for each source)."""
         count = len(src)
         state = self._state
@@ -796,7 +796,7 @@ class Fabric:
             self._msgs,
             self._free,
             self._endpoints,
-            self._slots,
+            self._sources,
             self._act_e,
             np.ascontiguousarray(src, np.int64),
             np.ascontiguousarray(dst, np.int64),
@@ -860,7 +860,7 @@ class Fabric:
                 self._outputs,
                 self._endpoints,
                 self._ports,
-                self._slots,
+                self._sources,
                 self._link_counts,
                 self._msgs,
                 self._free,

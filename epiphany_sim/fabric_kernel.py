@@ -16,7 +16,7 @@ What one tick ``t`` does, in this order:
    enters at step 2 of the same tick.
 2. Injection: every endpoint (a core or the host) with work pushes at most one transaction
    per port into its router's local input FIFO, if the port is free and the FIFO has room.
-   Its source queues ("slots") take turns by priority, as in the architecture reference:
+   Its sources (a queue of messages each) take turns by priority, as in the architecture reference:
    the replies to read requests it serves first, then the core's own stores, then its DMA
    channels, each of which sends at most one transaction per ``dma_cycles_per_transaction``
    and keeps at most ``dma_outstanding_reads`` read requests in flight.
@@ -77,12 +77,12 @@ E_FIELDS = 7
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
-# slots[e, s, :]: a queue of messages per source of an endpoint: slot 0 its own stores and
-# loads, then a slot per DMA channel, then the replies to the read requests it serves.
-# SL_FREE: the tick the source may issue again (its rate); SL_OUT and SL_BOUND: its reads in
+# sources[e, s, :]: a queue of messages per source of an endpoint: source 0 its own stores and
+# loads, then one per DMA channel, then the replies to the read requests it serves.
+# SRC_FREE: the tick the source may issue again (its rate); SRC_OUT and SRC_BOUND: its reads in
 # flight, and how many it may have.
-SL_HEAD, SL_TAIL, SL_FREE, SL_RATE, SL_OUT, SL_BOUND = range(6)
-SL_FIELDS = 6
+SRC_HEAD, SRC_TAIL, SRC_FREE, SRC_RATE, SRC_OUT, SRC_BOUND = range(6)
+SRC_FIELDS = 6
 # links[l, :]: counters per directed link
 L_FLITS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
 L_FIELDS = 6
@@ -107,11 +107,11 @@ L_FIELDS = 6
     M_SERIAL,
     M_HOPS,
     M_FROM,
-    M_SLOT,
+    M_SOURCE,
     M_TOKEN,
 ) = range(21)
 M_FIELDS = 21
-# M_FROM: a read request's source address at its target; M_SLOT: the slot a read request (and
+# M_FROM: a read request's source address at its target; M_SOURCE: the source a read request (and
 # so its reply) belongs to;
 # M_TOKEN: the number Python gave what it attached to the message (its reply keeps it).
 # F_READ: a read request; F_REPLY: the reply to one; F_CHAIN: the same transfer goes on in
@@ -128,7 +128,7 @@ B_BASE, B_WRITTEN, B_WAIT_AT, B_RULE0, B_RULE1 = range(5)
 B_FIELDS = 5
 # rules[k, :]: relay rules, grouped by the buffer they watch
 U_SRC, U_DST, U_BUF = range(3)
-# wheel[slot, k, :]: what happens at a future tick
+# wheel[bucket, k, :]: what happens at a future tick (the bucket is the tick modulo the wheel's size)
 W_KIND, W_MSG, W_FLIT = range(3)
 KIND_DELIVER, KIND_SENT = 0, 1
 # wakes[k, :]: what Python must react to: a buffer's id, or a message's token
@@ -157,7 +157,7 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_ROWS,
     S_HOST,
     S_SIDE,
-    S_SLOTS,
+    S_SOURCES,
     S_WMASK,
     S_MAX_RULES,
     S_BYTES_SENT,
@@ -272,12 +272,12 @@ def _blocked(state, inputs, i, t):
 
 @_inlined
 def _schedule(state, wheel, wheel_n, at, kind, m, flit):
-    slot = at & state[S_WMASK]
-    k = wheel_n[slot]
-    wheel[slot, k, W_KIND] = kind
-    wheel[slot, k, W_MSG] = m
-    wheel[slot, k, W_FLIT] = flit
-    wheel_n[slot] = k + 1
+    bucket = at & state[S_WMASK]
+    k = wheel_n[bucket]
+    wheel[bucket, k, W_KIND] = kind
+    wheel[bucket, k, W_MSG] = m
+    wheel[bucket, k, W_FLIT] = flit
+    wheel_n[bucket] = k + 1
     state[S_WHEEL] += 1
 
 
@@ -326,14 +326,14 @@ def _enqueue_dma(msgs, endpoints, e, m):
 
 
 @_inlined
-def _enqueue_slot(msgs, slots, e, s, m):
+def _enqueue_source(msgs, sources, e, s, m):
     msgs[m, M_NEXT] = -1
-    tail = slots[e, s, SL_TAIL]
+    tail = sources[e, s, SRC_TAIL]
     if tail < 0:
-        slots[e, s, SL_HEAD] = m
+        sources[e, s, SRC_HEAD] = m
     else:
         msgs[tail, M_NEXT] = m
-    slots[e, s, SL_TAIL] = m
+    sources[e, s, SRC_TAIL] = m
 
 
 @_inlined
@@ -360,7 +360,7 @@ def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n
     msgs[n, M_SERIAL] = state[S_SERIAL]
     msgs[n, M_HOPS] = 0
     msgs[n, M_FROM] = -1
-    msgs[n, M_SLOT] = -1
+    msgs[n, M_SOURCE] = -1
     msgs[n, M_TOKEN] = -1
     state[S_SERIAL] += 1
     state[S_LIVE] += 1
@@ -369,7 +369,7 @@ def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n
 
 
 @_inlined
-def _reply(state, t, m, msgs, free, endpoints, slots, act_e, mem, pay):
+def _reply(state, t, m, msgs, free, endpoints, sources, act_e, mem, pay):
     """A read request ``m`` reached its target at tick ``t``: the target reads the values now
     and queues a write of them back to the requester (after the DRAM's latency for the host)."""
     here = msgs[m, M_DST]
@@ -399,15 +399,15 @@ def _reply(state, t, m, msgs, free, endpoints, slots, act_e, mem, pay):
         flags,
         when,
     )
-    msgs[n, M_SLOT] = msgs[m, M_SLOT]
+    msgs[n, M_SOURCE] = msgs[m, M_SOURCE]
     msgs[n, M_TOKEN] = msgs[m, M_TOKEN]
-    _enqueue_slot(msgs, slots, here, state[S_SLOTS] - 1, n)
+    _enqueue_source(msgs, sources, here, state[S_SOURCES] - 1, n)
     endpoints[here, E_PENDING] += 1
     _activate_endpoint(state, endpoints, act_e, here, when)
 
 
 @_inlined
-def _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wakes, recs, mem, pay):
+def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, wakes, recs, mem, pay):
     """A message's last transaction landed at tick ``t``: replies, relays, wakes, records, then
     free it."""
     state[S_LIVE] -= 1
@@ -417,10 +417,10 @@ def _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wak
     b = msgs[m, M_BUF]
     here = msgs[m, M_DST]
     if flags & F_READ:
-        _reply(state, t, m, msgs, free, endpoints, slots, act_e, mem, pay)
+        _reply(state, t, m, msgs, free, endpoints, sources, act_e, mem, pay)
     else:
         if flags & F_REPLY:  # the requester may send another read request
-            slots[here, msgs[m, M_SLOT], SL_OUT] -= 1
+            sources[here, msgs[m, M_SOURCE], SRC_OUT] -= 1
             _activate_endpoint(state, endpoints, act_e, here, t)
         if flags & F_NOTIFY_DONE:
             _wake(state, wakes, WAKE_DONE, msgs[m, M_TOKEN])
@@ -468,16 +468,16 @@ def _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wak
 
 
 @_inlined
-def _deliver_due(state, t, msgs, free, endpoints, slots, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
+def _deliver_due(state, t, msgs, free, endpoints, sources, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
     """Step 1 of tick ``t``: land what is due and note whom it wakes."""
-    slot = t & state[S_WMASK]
-    n = wheel_n[slot]
+    bucket = t & state[S_WMASK]
+    n = wheel_n[bucket]
     for k in range(n):
-        m = wheel[slot, k, W_MSG]
-        if wheel[slot, k, W_KIND] == KIND_SENT:
+        m = wheel[bucket, k, W_MSG]
+        if wheel[bucket, k, W_KIND] == KIND_SENT:
             _wake(state, wakes, WAKE_SENT, msgs[m, M_TOKEN])
             continue
-        flit = wheel[slot, k, W_FLIT]
+        flit = wheel[bucket, k, W_FLIT]
         lo = 2 * flit
         hi = min(lo + 2, msgs[m, M_WORDS]) if not msgs[m, M_FLAGS] & F_READ else lo  # a request carries none
         addr = msgs[m, M_ADDR]
@@ -493,8 +493,8 @@ def _deliver_due(state, t, msgs, free, endpoints, slots, act_e, bufs, rules, whe
                 _wake(state, wakes, WAKE_BUFFER, b)
         msgs[m, M_DONE] += 1
         if msgs[m, M_DONE] == msgs[m, M_FLITS]:
-            _complete(state, t, m, msgs, free, endpoints, slots, act_e, bufs, rules, wakes, recs, mem, pay)
-    wheel_n[slot] = 0
+            _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, wakes, recs, mem, pay)
+    wheel_n[bucket] = 0
     state[S_WHEEL] -= n
 
 
@@ -544,7 +544,7 @@ def _inject(
     fifo,
     endpoints,
     ports,
-    slots,
+    sources,
     links,
     msgs,
     act_r,
@@ -556,8 +556,8 @@ def _inject(
     table,
 ):
     """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
-    n_slots = state[S_SLOTS]
-    replies = n_slots - 1
+    n_sources = state[S_SOURCES]
+    replies = n_sources - 1
     kept = 0
     for a in range(state[S_ACT_E]):
         e = act_e[a]
@@ -571,11 +571,11 @@ def _inject(
             head = endpoints[e, E_DMA_HEAD]
             if head < 0 or msgs[head, M_POST] > t:
                 break
-            if slots[e, s, SL_HEAD] >= 0:
+            if sources[e, s, SRC_HEAD] >= 0:
                 continue
             while head >= 0:
                 nxt = msgs[head, M_NEXT]
-                _enqueue_slot(msgs, slots, e, s, head)
+                _enqueue_source(msgs, sources, e, s, head)
                 last = not msgs[head, M_FLAGS] & F_CHAIN
                 head = nxt
                 if last:
@@ -588,17 +588,17 @@ def _inject(
             if i < 0 or ports[e, p, P_FREE] > t:
                 continue
             chosen = -1
-            for s in range(n_slots):
-                m = slots[e, s, SL_HEAD]
-                if m < 0 or msgs[m, M_PORT] != p or msgs[m, M_POST] > t or slots[e, s, SL_FREE] > t:
+            for s in range(n_sources):
+                m = sources[e, s, SRC_HEAD]
+                if m < 0 or msgs[m, M_PORT] != p or msgs[m, M_POST] > t or sources[e, s, SRC_FREE] > t:
                     continue
-                if msgs[m, M_FLAGS] & F_READ and slots[e, s, SL_OUT] >= slots[e, s, SL_BOUND]:
+                if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
                     continue
                 # Replies to read requests first, then the core's own stores and loads, then the
                 # DMA channel whose transfer was posted first.
                 if s == replies or s == 0 or chosen < 0:
                     chosen = s
-                elif chosen != 0 and msgs[m, M_SERIAL] < msgs[slots[e, chosen, SL_HEAD], M_SERIAL]:
+                elif chosen != 0 and msgs[m, M_SERIAL] < msgs[sources[e, chosen, SRC_HEAD], M_SERIAL]:
                     chosen = s
                 if chosen == replies:
                     break
@@ -607,14 +607,14 @@ def _inject(
             if not _room(state, inputs, i, t):
                 _blocked(state, inputs, i, t)
                 continue
-            m = slots[e, chosen, SL_HEAD]
+            m = sources[e, chosen, SRC_HEAD]
             flit = msgs[m, M_SENT]
             if msgs[m, M_FLAGS] & F_READ:
-                msgs[m, M_SLOT] = chosen  # its reply frees a place in this source's reads in flight
+                msgs[m, M_SOURCE] = chosen  # its reply frees a place in this source's reads in flight
             rate = ports[e, p, P_RATE]
             _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, t, msgs, table)
             ports[e, p, P_FREE] = t + rate
-            slots[e, chosen, SL_FREE] = t + slots[e, chosen, SL_RATE]
+            sources[e, chosen, SRC_FREE] = t + sources[e, chosen, SRC_RATE]
             link = ports[e, p, P_LINK]
             _count(links, link, _flit_bytes(msgs, m, flit), rate, 0, flit == 0)
             _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
@@ -622,28 +622,28 @@ def _inject(
             if flit + 1 == msgs[m, M_FLITS]:
                 msgs[m, M_INJ] = t + rate
                 nxt = msgs[m, M_NEXT]
-                slots[e, chosen, SL_HEAD] = nxt
+                sources[e, chosen, SRC_HEAD] = nxt
                 if nxt < 0:
-                    slots[e, chosen, SL_TAIL] = -1
+                    sources[e, chosen, SRC_TAIL] = -1
                 msgs[m, M_NEXT] = -1
                 endpoints[e, E_PENDING] -= 1
                 if msgs[m, M_FLAGS] & F_READ:
-                    slots[e, chosen, SL_OUT] += 1
+                    sources[e, chosen, SRC_OUT] += 1
                 if msgs[m, M_FLAGS] & F_NOTIFY_SENT:
                     _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
         # When this endpoint is worth a look again: the earliest tick at which one of its
         # sources has a transaction, its rate allows it and its port is free. A source held
         # back by its reads in flight, or by a full FIFO, is brought back by what frees it.
         soon = NEVER
-        for s in range(n_slots):
-            m = slots[e, s, SL_HEAD]
+        for s in range(n_sources):
+            m = sources[e, s, SRC_HEAD]
             if m < 0:
                 if 0 < s < replies and endpoints[e, E_DMA_HEAD] >= 0:
-                    soon = min(soon, max(t + 1, slots[e, s, SL_FREE], msgs[endpoints[e, E_DMA_HEAD], M_POST]))
+                    soon = min(soon, max(t + 1, sources[e, s, SRC_FREE], msgs[endpoints[e, E_DMA_HEAD], M_POST]))
                 continue
-            if msgs[m, M_FLAGS] & F_READ and slots[e, s, SL_OUT] >= slots[e, s, SL_BOUND]:
+            if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
                 continue
-            ready = max(msgs[m, M_POST], slots[e, s, SL_FREE], ports[e, msgs[m, M_PORT], P_FREE])
+            ready = max(msgs[m, M_POST], sources[e, s, SRC_FREE], ports[e, msgs[m, M_PORT], P_FREE])
             soon = min(soon, max(ready, t + 1))
         endpoints[e, E_NEXT] = soon
         if endpoints[e, E_PENDING] > 0:
@@ -788,7 +788,7 @@ def advance(
     outputs,
     endpoints,
     ports,
-    slots,
+    sources,
     links,
     msgs,
     free,
@@ -836,7 +836,7 @@ def advance(
             if state[S_BIN_TICKS] > 0 and (t + 64 * state[S_BIN_TICKS]) // state[S_BIN_TICKS] >= bins.shape[1]:
                 return DONE_ROOM
             _deliver_due(
-                state, t, msgs, free, endpoints, slots, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay
+                state, t, msgs, free, endpoints, sources, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay
             )
             state[S_PHASE] = 1
             if state[S_WAKES]:
@@ -852,7 +852,7 @@ def advance(
             fifo,
             endpoints,
             ports,
-            slots,
+            sources,
             links,
             msgs,
             act_r,
@@ -890,13 +890,13 @@ def advance(
 
 
 @compiled
-def post_bulk(state, msgs, free, endpoints, slots, act_e, src, dst, at, n_bytes):
-    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on the store slots of
+def post_bulk(state, msgs, free, endpoints, sources, act_e, src, dst, at, n_bytes):
+    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on the store sources of
     their sources, in the order given (which is by tick for each source)."""
     for j in range(len(src)):
         e = src[j]
         m = _new_message(state, msgs, free, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
-        _enqueue_slot(msgs, slots, e, 0, m)
+        _enqueue_source(msgs, sources, e, 0, m)
         endpoints[e, E_PENDING] += 1
         _activate_endpoint(state, endpoints, act_e, e, at[j])
 
@@ -919,7 +919,7 @@ def post_one(
     msgs,
     free,
     endpoints,
-    slots,
+    sources,
     act_e,
     src,
     dst,
@@ -936,7 +936,7 @@ def post_one(
     source,
     token,
 ):
-    """Queue one message at endpoint ``src`` (its own slot, or its DMA queue if ``dma``) and
+    """Queue one message at endpoint ``src`` (its own source, or its DMA queue if ``dma``) and
     return its serial number; ``source`` is a read request's address at its target. The
     caller has made sure a free id exists."""
     m = _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at)
@@ -945,7 +945,7 @@ def post_one(
     if dma:
         _enqueue_dma(msgs, endpoints, src, m)
     else:
-        _enqueue_slot(msgs, slots, src, 0, m)
+        _enqueue_source(msgs, sources, src, 0, m)
     endpoints[src, E_PENDING] += 1
     _activate_endpoint(state, endpoints, act_e, src, at)
     return msgs[m, M_SERIAL]

@@ -23,9 +23,9 @@ for every training run.
 Recurrent networks: the table of ``bench_rnn.py``, the wavefront order against the serial
 one and against the ideal ``L T / (L + T - 1)``, on e16 and e64.
 
-``--short`` (for CI, seconds): e16 only, the network 64,64,10 at batches 4 and 8, the
-first 48 digits for one epoch, one small recurrent shape per chip: it checks that every
-row runs, not the figures. The full run takes about half an hour of wall time.
+``--short`` (for CI, seconds): the network 64,64,10 on e16 at batches 4 and 8, the first
+48 digits for one epoch on e16, one small recurrent shape on e16 and e64: it checks that
+every row runs, not the figures. The full run takes about half an hour of wall time.
 """
 
 from __future__ import annotations

@@ -21,9 +21,12 @@ FIRST_GENERATION_THRESHOLD = 50_000
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Within the block, collect the youngest generation every 50,000 allocations, not 700."""
+    """Within the block, collect the youngest generation every 50,000 allocations, not 700.
+
+    A threshold already as high, or 0 (automatic collection switched off), is left alone.
+    """
     old = gc.get_threshold()
-    if old[0] >= FIRST_GENERATION_THRESHOLD:
+    if old[0] == 0 or old[0] >= FIRST_GENERATION_THRESHOLD:
         yield
         return
     gc.set_threshold(FIRST_GENERATION_THRESHOLD, *old[1:])

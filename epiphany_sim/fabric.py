@@ -293,11 +293,11 @@ class _Layout:
         self._in_rows.append([rid, rate])
 
     def _input_table(self) -> np.ndarray:
-        """The ``I_*`` table, each input knowing the router that feeds it (its endpoint, if a port
-        feeds it, is set by ``_port_table``)."""
+        """The ``I_*`` table, each input knowing the router that feeds it (-1 where a core or the
+        host feeds it)."""
         inputs = np.zeros((len(self._in_rows), k.I_FIELDS), np.int64)
         inputs[:, [k.I_ROUTER, k.I_RATE]] = np.array(self._in_rows, np.int64)
-        inputs[:, [k.I_POPPED, k.I_UP_ROUTER, k.I_UP_ENDPOINT]] = -1
+        inputs[:, [k.I_POPPED, k.I_UP_ROUTER]] = -1
         fed = self.outputs[:, k.O_DEST] >= 0
         inputs[self.outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self.outputs[fed, k.O_ROUTER]
         return inputs
@@ -374,7 +374,7 @@ class _Layout:
 
     def _port_table(self) -> np.ndarray:
         """The ``P_*`` table: a core's port on each mesh into its router there, the host's write and
-        read-request ports into the eLink's incoming ends; each port's input learns its endpoint."""
+        read-request ports into the eLink's incoming ends."""
         ports = np.zeros((self.n_cores + 1, k.N_PORTS, k.P_FIELDS), np.int64)
         ports[:, :, k.P_FIFO] = -1
         for index in range(self.n_cores):
@@ -383,14 +383,12 @@ class _Layout:
                 fifo = self._input_of[(self.mesh_router(net, coord), "core")]
                 link = self.mesh.link(prefix + "inject", core_node(coord), router(coord))
                 ports[index, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self._mesh_rate(net), link)
-                self.inputs[fifo, k.I_UP_ENDPOINT] = index
         for port, net, link in (
             (k.PORT_C, k.NET_ELINK_IN, self.mesh.elink_in),
             (k.PORT_R, k.NET_ELINK_IN_R, self.mesh.elink_rin),
         ):
             fifo = self._input_of[(self.ends[net], "host")]
             ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self.elink[_ELINK_ENDS[net]], link)
-            self.inputs[fifo, k.I_UP_ENDPOINT] = self.host
         return ports
 
 
@@ -735,7 +733,7 @@ class Fabric:
         flags: int,
         at: float,
         dma: bool,
-        source: int,
+        read_from: int,
         then: Callable[[], Any] | None,
         sent: Callable[[], Any] | None,
         label: str,
@@ -774,7 +772,7 @@ class Fabric:
             flags,
             tick + self._overhead,
             dma,
-            source,
+            read_from,
             token,
         )
         if self.record and label:
@@ -783,8 +781,8 @@ class Fabric:
 
     def post_many(self, src: np.ndarray, dst: np.ndarray, at_tick: np.ndarray, n_bytes: int) -> None:
         """Queue many payload-free messages at once (synthetic traffic): ``src[j]`` sends
-        ``n_bytes`` to ``dst[j]`` from its store source at tick ``at_tick[j]``, in the order
-        given (which must be by tick for each source)."""
+        ``n_bytes`` to ``dst[j]`` from its stores' source at tick ``at_tick[j]``, in the order
+        given (which must be by tick for each sender)."""
         count = len(src)
         state = self._state
         if state[k.S_FREE] < count:

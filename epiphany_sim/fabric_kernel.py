@@ -59,11 +59,11 @@ N_PORTS = 3
 # R_POKE the tick after a downstream FIFO it found full last freed a slot
 R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_DIR = range(12)
 R_FIELDS = R_DIR + N_DIRS
-# inputs[i, :]: one FIFO per router input port, fed by a router or by an endpoint; I_BLOCKED:
-# its feeder found it full and waits for its next pop (only such a pop wakes the feeder, so
-# that a router is not visited after every pop downstream)
-I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_UP_ENDPOINT, I_BLOCKED = range(9)
-I_FIELDS = 9
+# inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
+# endpoint; I_BLOCKED: the router feeding it found it full and waits for its next pop (only
+# such a pop wakes that router, so that a router is not visited after every pop downstream)
+I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_BLOCKED = range(8)
+I_FIELDS = 8
 # fifo[i, slot, :]
 Q_MSG, Q_FLIT, Q_READY, Q_OUT = range(4)
 Q_FIELDS = 4
@@ -261,8 +261,8 @@ def _room(state, inputs, i, t):
 
 
 @_inlined
-def _blocked(state, inputs, i, t):
-    """Whoever feeds FIFO ``i`` found it full at tick ``t``: its next pop brings them back.
+def _blocked(inputs, i, t):
+    """The router feeding FIFO ``i`` found it full at tick ``t``: the next pop brings it back.
     Returns whether that pop happened during ``t`` already (look again at ``t + 1``)."""
     if inputs[i, I_POPPED] == t:
         return True
@@ -499,8 +499,9 @@ def _deliver_due(state, t, msgs, free, endpoints, sources, act_e, bufs, rules, w
 
 
 @_inlined
-def _pop(state, routers, inputs, endpoints, i, t, depth):
-    """Take the head transaction off input FIFO ``i`` at tick ``t``; tell whoever feeds it."""
+def _pop(state, routers, inputs, i, t, depth):
+    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router feeding
+    it if that router found it full."""
     head = inputs[i, I_HEAD] + 1
     inputs[i, I_HEAD] = head if head < depth else 0
     inputs[i, I_COUNT] -= 1
@@ -508,19 +509,13 @@ def _pop(state, routers, inputs, endpoints, i, t, depth):
     inputs[i, I_FREE] = t + inputs[i, I_RATE]
     routers[inputs[i, I_ROUTER], R_COUNT] -= 1
     state[S_FLITS] -= 1
-    if inputs[i, I_BLOCKED] == 0:
-        return
-    inputs[i, I_BLOCKED] = 0
-    up = inputs[i, I_UP_ROUTER]
-    if up >= 0:
+    if inputs[i, I_BLOCKED]:
+        inputs[i, I_BLOCKED] = 0
+        up = inputs[i, I_UP_ROUTER]
         routers[up, R_POKE] = t + 1
         if t + 1 < routers[up, R_NEXT]:
             routers[up, R_NEXT] = t + 1
-    else:
-        e = inputs[i, I_UP_ENDPOINT]
-        if t + 1 < endpoints[e, E_NEXT]:
-            endpoints[e, E_NEXT] = t + 1
-    state[S_SOON] = min(state[S_SOON], t + 1)
+        state[S_SOON] = min(state[S_SOON], t + 1)
 
 
 @_inlined
@@ -602,11 +597,8 @@ def _inject(
                     chosen = s
                 if chosen == replies:
                     break
-            if chosen < 0:
-                continue
-            if not _room(state, inputs, i, t):
-                _blocked(state, inputs, i, t)
-                continue
+            if chosen < 0 or not _room(state, inputs, i, t):
+                continue  # a full FIFO: looked at again next tick (``soon`` below)
             m = sources[e, chosen, SRC_HEAD]
             flit = msgs[m, M_SENT]
             if msgs[m, M_FLAGS] & F_READ:
@@ -633,7 +625,8 @@ def _inject(
                     _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
         # When this endpoint is worth a look again: the earliest tick at which one of its
         # sources has a transaction, its rate allows it and its port is free. A source held
-        # back by its reads in flight, or by a full FIFO, is brought back by what frees it.
+        # back by its reads in flight is brought back by a reply; one held back by a full FIFO
+        # is ready, so the endpoint looks again at the next tick.
         soon = NEVER
         for s in range(n_sources):
             m = sources[e, s, SRC_HEAD]
@@ -714,7 +707,7 @@ def _forward(
                 continue
             dest = outputs[o, O_DEST]
             if dest >= 0 and not _room(state, inputs, dest, t):
-                if _blocked(state, inputs, dest, t):
+                if _blocked(inputs, dest, t):
                     soon = min(soon, t + 1)
                 continue
             i = in0 + k
@@ -722,7 +715,7 @@ def _forward(
             m = fifo[i, head, Q_MSG]
             flit = fifo[i, head, Q_FLIT]
             waited = t - fifo[i, head, Q_READY]
-            _pop(state, routers, inputs, endpoints, i, t, depth)
+            _pop(state, routers, inputs, i, t, depth)
             if inputs[i, I_COUNT]:
                 soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
             rate = outputs[o, O_RATE]
@@ -891,8 +884,8 @@ def advance(
 
 @compiled
 def post_bulk(state, msgs, free, endpoints, sources, act_e, src, dst, at, n_bytes):
-    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on the store sources of
-    their sources, in the order given (which is by tick for each source)."""
+    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on source 0 (the
+    stores) of each sender, in the order given (which is by tick for each sender)."""
     for j in range(len(src)):
         e = src[j]
         m = _new_message(state, msgs, free, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
@@ -933,14 +926,14 @@ def post_one(
     flags,
     at,
     dma,
-    source,
+    read_from,
     token,
 ):
-    """Queue one message at endpoint ``src`` (its own source, or its DMA queue if ``dma``) and
-    return its serial number; ``source`` is a read request's address at its target. The
-    caller has made sure a free id exists."""
+    """Queue one message at endpoint ``src`` (on source 0, its stores and loads, or on its DMA
+    queue if ``dma``) and return its serial number; ``read_from`` is a read request's address
+    at its target. The caller has made sure a free id exists."""
     m = _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at)
-    msgs[m, M_FROM] = source
+    msgs[m, M_FROM] = read_from
     msgs[m, M_TOKEN] = token
     if dma:
         _enqueue_dma(msgs, endpoints, src, m)

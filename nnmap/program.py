@@ -133,8 +133,8 @@ class Kernel:
     """An op that runs itself: the hook by which other packages add instructions.
 
     A subclass is a frozen dataclass whose ``run`` computes only from the core's own SRAM
-    and charges its cycles with ``core.compute`` (``nnmap.training.kernels`` holds the
-    back-propagation ones).
+    and charges its cycles with ``core.compute`` (``Fill`` below; ``nnmap.training.kernels``
+    holds the back-propagation ones).
     """
 
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:

@@ -59,6 +59,7 @@ EXPECTED = {
         rf"its steady state {NUMBER} \({NUMBER}x\)",
         rf"^partitioned +e16 +not in 1 +> {NUMBER} +{NUMBER} +{NUMBER}% +1\.00x",
         rf"^dni +e16 +not in 1 +> {NUMBER} +{NUMBER} +{NUMBER}% +{NUMBER}x",
+        rf"^e16 +3 +16 +16 +8 +6,5,5 +{NUMBER} +{NUMBER} +{NUMBER}x +2\.40x +{NUMBER} +yes",
         rf"^e64 +3 +16 +16 +8 +22,21,21 +{NUMBER} +{NUMBER} +{NUMBER}x +2\.40x +{NUMBER} +yes",
         r"^runs: 2, validated against numpy: 2$",
     ],

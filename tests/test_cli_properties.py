@@ -347,7 +347,8 @@ SIM_COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
 # The property ------------------------------------------------------------------------------------
 
 
-def _check(main: Main, program: str, command: str, options: list[tuple[str, object]]) -> None:
+def _check(main: Main, program: str, command: str, options: list[tuple[str, object]]) -> int:
+    """Run one generated command line, check how it ended, and return its exit status."""
     with tempfile.TemporaryDirectory() as directory:
         scene = _prepare(Path(directory))
         quick = {"sweep": ["--connect-timeout", "0.2"], "traffic": ["--cycles", "120"], "rnn": ["--steps", "2"]}.get(
@@ -365,17 +366,18 @@ def _check(main: Main, program: str, command: str, options: list[tuple[str, obje
     event(f"{command}: exit {code}")  # the spread of outcomes, in pytest --hypothesis-show-statistics
     assert not [name for name in after if name.endswith(".tmp")], argv
     if code == 0:
-        return
+        return code
     if code == 1:
         missed = "NO" in stdout if command in ("run", "compare") else "--target" in " ".join(argv)
         assert missed, (argv, stdout)
-        return
+        return code
     assert code == 2, (argv, code, stderr)
     lines = stderr.splitlines()
     assert 1 <= len(lines) <= 2, (argv, stderr)
     assert lines[0].startswith(f"{program}: error: "), (argv, stderr)
     assert "Traceback" not in stderr
     assert after == before, argv  # nothing written, nothing changed
+    return code
 
 
 def _nnmap_case() -> st.SearchStrategy[tuple[str, list[tuple[str, object]]]]:
@@ -393,24 +395,24 @@ LONG = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCh
 @QUICK
 @given(case=_nnmap_case())
 def test_nnmap_ends_cleanly_whatever_it_is_given(case: tuple[str, list[tuple[str, object]]]) -> None:
-    _check(nnmap_main, "nnmap", *case)
+    assert _check(nnmap_main, "nnmap", *case) in (0, 1, 2)
 
 
 @QUICK
 @given(case=_sim_case())
 def test_epiphany_sim_ends_cleanly_whatever_it_is_given(case: tuple[str, list[tuple[str, object]]]) -> None:
-    _check(sim_main, "epiphany-sim", *case)
+    assert _check(sim_main, "epiphany-sim", *case) in (0, 1, 2)
 
 
 @pytest.mark.slow
 @LONG
 @given(case=_nnmap_case())
 def test_nnmap_ends_cleanly_over_many_more_cases(case: tuple[str, list[tuple[str, object]]]) -> None:
-    _check(nnmap_main, "nnmap", *case)
+    assert _check(nnmap_main, "nnmap", *case) in (0, 1, 2)
 
 
 @pytest.mark.slow
 @LONG
 @given(case=_sim_case())
 def test_epiphany_sim_ends_cleanly_over_many_more_cases(case: tuple[str, list[tuple[str, object]]]) -> None:
-    _check(sim_main, "epiphany-sim", *case)
+    assert _check(sim_main, "epiphany-sim", *case) in (0, 1, 2)

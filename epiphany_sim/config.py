@@ -45,6 +45,9 @@ CEILINGS: dict[str, int] = {
     "call_cycles": 10**6,
     "branch_cycles": 10**6,
     "fpu_latency_cycles": 10**6,
+    "host_sram_read_cycles_per_transaction": 10**6,
+    "host_dram_write_cycles_per_transaction": 10**6,
+    "host_dram_read_cycles_per_transaction": 10**6,
 }
 """Upper bounds far beyond any Epiphany (1 GHz, 64 KB in 4 banks, 2 DMA channels, hundreds
 of cycles per operation at most) that keep a simulation's arrays and its integer clock
@@ -68,6 +71,9 @@ _FABRIC_TIMES = (
     "elink_read_cycles_per_request",
     "dma_cycles_per_transaction",
     "dram_latency_cycles",
+    "copy_cycles_per_transaction",
+    "host_sram_write_cycles_per_transaction",
+    "poll_cycles",
 )
 
 
@@ -128,6 +134,28 @@ class ChipConfig:
             (3, plus one with rounding: 4, reference).
         loop_unroll: elements a compute loop handles per trip (assumed: 8, as a compiler
             unrolls a loop of doubleword loads four times).
+        copy_cycles_per_transaction: cycles a core spends per transaction it copies out of its
+            SRAM with loads and stores (a ``memcpy`` to another core, a hidden value it forwards):
+            the load of the doubleword, its store and the loop around them, all on the one
+            load/store unit. Fitted on e16: ``memcpy`` of 8 KB from a core to its east neighbour
+            takes 9,299 cycles on a Parallella-16 (504.09 MB/s as e-bandwidth-test prints it); its
+            1,024 transactions 9 cycles apart, the call and the last store give 9,218 cycles, 0.9%
+            fewer (9.0: the half-cycle grain's closest).
+        host_sram_write_cycles_per_transaction: cycles of the chip's clock the host spends per
+            transaction it writes into a core's SRAM through the host library (``e_write``: the
+            ARM's uncached stores cross the FPGA's bus bridge to the eLink one at a time). Fitted
+            on e16: the host writes 8 KB into a core in 320,614 cycles (14.62 MB/s, e-bandwidth-test
+            on a Parallella-16): 313 cycles per transaction.
+        host_sram_read_cycles_per_transaction: cycles the host spends per transaction it reads from
+            a core's SRAM before it issues the load, whose round trip it then waits for (assumed
+            equal to the write's: the same library call and bus bridge; the published read,
+            17.85 MB/s, is compared in docs/fidelity.md, not fitted).
+        host_dram_write_cycles_per_transaction: cycles the host spends per transaction it writes
+            into the shared DRAM window (uncached stores into its own memory, no eLink). Fitted on
+            e16: 8 KB in 46,592 cycles (100.71 MB/s, e-bandwidth-test): 45.5 per transaction.
+        host_dram_read_cycles_per_transaction: cycles the host spends per transaction it reads
+            from the DRAM window (assumed equal to the write's; the published read, 135.42 MB/s,
+            is compared in docs/fidelity.md, not fitted).
         cycles_per_activation: cycles to evaluate one activation function (software exp
             and divide; the FPU has no transcendental unit). Assumed: 20; the reference
             gives no figure.
@@ -176,6 +204,11 @@ class ChipConfig:
     branch_cycles: float = 3.0
     fpu_latency_cycles: float = 4.0
     loop_unroll: int = 8
+    copy_cycles_per_transaction: float = 9.0
+    host_sram_write_cycles_per_transaction: float = 313.0
+    host_sram_read_cycles_per_transaction: float = 313.0
+    host_dram_write_cycles_per_transaction: float = 45.5
+    host_dram_read_cycles_per_transaction: float = 45.5
     cycles_per_activation: float = 20.0
     elink_bytes_per_cycle: float = 1.0
     elink_write_overhead_bytes: float = 1.0
@@ -207,7 +240,8 @@ class ChipConfig:
             "rows cols clock_hz sram_bytes sram_banks transaction_bytes "
             "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
             "rmesh_cycles_per_request hop_latency_cycles router_fifo_depth dma_cycles_per_transaction "
-            "dma_outstanding_reads poll_cycles loop_unroll elink_read_request_bytes"
+            "dma_outstanding_reads poll_cycles loop_unroll elink_read_request_bytes copy_cycles_per_transaction "
+            "host_sram_write_cycles_per_transaction"
         ).split()
         for field in positive:
             if getattr(self, field) <= 0:
@@ -220,7 +254,8 @@ class ChipConfig:
         non_negative = (
             "code_bytes cycles_per_activation write_overhead_cycles elink_latency_cycles dram_latency_cycles "
             "first_row first_col dma_setup_cycles call_cycles branch_cycles fpu_latency_cycles "
-            "elink_write_overhead_bytes"
+            "elink_write_overhead_bytes host_sram_read_cycles_per_transaction host_dram_write_cycles_per_transaction "
+            "host_dram_read_cycles_per_transaction"
         ).split()
         for field in non_negative:
             if getattr(self, field) < 0:

@@ -6,12 +6,17 @@ spends is recorded as an ``Activity`` of kind ``compute``, ``wait`` (polling a f
 another core writes, or stalled on a remote load) or ``send`` (issuing the stores of a
 posted write into its router, or programming its DMA engine). Time in no activity is idle.
 
-Costs a core pays (``ChipConfig``): a remote store issues one transaction per cycle and the
-core stalls while its port takes them; a wait polls a local flag in a loop of
-``poll_cycles``, so the core goes on one iteration after the data has arrived;
-a remote load stalls the core for the request's and the reply's round trip, one
-transaction at a time; starting a DMA transfer costs ``dma_setup_cycles``, after which the
-engine moves the data while the core goes on.
+Costs a core pays (``ChipConfig``): a remote write of values copied out of its SRAM issues
+one transaction per ``copy_cycles_per_transaction`` (a load before each store on the one
+load/store unit) and the core stalls until its port has taken the last; a flag already in a
+register leaves in a cycle; a wait polls a local flag in a loop of ``poll_cycles``, so the
+core goes on one iteration after the data has arrived; a remote load stalls the core for the
+request's and the reply's round trip, one transaction at a time; starting a DMA transfer
+costs ``dma_setup_cycles``, after which the engine moves the data while the core goes on.
+A message a relay rule forwards (``Chip.add_relay``) costs the relaying core one poll
+iteration to notice it and a copy per transaction to store it onward
+(``Fabric.relay_cycles``): the core pays them after the span of work they interrupted, or
+within the wait during which they arrived, as ``send`` spans labelled ``relay``.
 """
 
 from __future__ import annotations
@@ -74,18 +79,45 @@ class Agent:
         self.activities: list[Activity] = []
         self.totals = dict.fromkeys(KINDS, 0.0)
         self.endpoint = chip.fabric.endpoint(node)
+        self._relays_paid = 0.0
 
-    def _record(self, kind: str, start: float, label: str, n_bytes: int = 0) -> None:
-        end = self.env.now
+    def _record(self, kind: str, start: float, label: str, n_bytes: int = 0, end: float | None = None) -> None:
+        end = self.env.now if end is None else end
         if end > start:
             self.activities.append(Activity(kind, start, end, label, self.phase, n_bytes))
             self.totals[kind] += end - start
+
+    def _relay_debt(self) -> float:
+        """Cycles of relaying (``Fabric.relay_cycles``) not yet on this agent's timeline."""
+        return self.chip.fabric.relay_cycles(self.endpoint) - self._relays_paid
+
+    def _pay_relays(self) -> Generator[simpy.Event, Any, None]:
+        """After a span of work, forward what arrived meanwhile: the relays' cycles delay the
+        core (it interleaves them with its work, as a poll between kernel calls would), shown as
+        ``send`` spans labelled ``relay``."""
+        debt = self._relay_debt()
+        while debt > 0:
+            start = self.env.now
+            self._relays_paid += debt
+            yield self.env.timeout(debt)
+            self._record("send", start, "relay")
+            debt = self._relay_debt()
+
+    def _record_wait(self, start: float, label: str, n_bytes: int = 0) -> Generator[simpy.Event, Any, None]:
+        """Record a wait that ends now. A core waiting in a poll loop forwards what arrives in the
+        same loop: relays up to the wait's length end it as ``relay`` spans, the rest follows."""
+        absorbed = min(self._relay_debt(), self.env.now - start)
+        self._relays_paid += absorbed
+        self._record("wait", start, label, n_bytes, end=self.env.now - absorbed)
+        self._record("send", self.env.now - absorbed, "relay")
+        yield from self._pay_relays()
 
     def compute(self, cycles: float, label: str = "") -> Generator[simpy.Event, Any, None]:
         """Spend ``cycles`` computing."""
         start = self.env.now
         yield self.env.timeout(cycles)
         self._record("compute", start, label)
+        yield from self._pay_relays()
 
     def _target(self, dst: tuple, buffer: str, offset: int, n: int) -> Buffer:
         target = self.chip.memory_at(dst)[buffer]  # fail at the sender if it does not exist
@@ -100,12 +132,17 @@ class Agent:
         values: np.ndarray,
         label: str = "",
         then: Callable[[], object] | None = None,
+        copy: bool = True,
     ) -> Generator[simpy.Event, Any, None]:
         """A posted write of ``values`` into ``buffer`` of core ``dst`` (or ``HOST`` DRAM).
 
         The writer does not wait for delivery, but it stalls while its stores leave
-        through its port into the router (``send`` time). A write to itself is a local
-        store and takes no network time. ``then`` runs once the values are stored.
+        through its port into the router (``send`` time). ``copy``: the values are copied out
+        of the writer's memory, a load before each store, so its transactions leave one per
+        ``copy_cycles_per_transaction`` (the host's, through its library, one per
+        ``host_sram_write_cycles_per_transaction``); otherwise they are in registers (a flag)
+        and leave one per cycle. A write to itself is a local store and takes no network
+        time. ``then`` runs once the values are stored.
         """
         values = _float32(values)
         target = self._target(dst, buffer, offset, len(values))
@@ -127,9 +164,11 @@ class Agent:
             then=then,
             sent=sent.succeed,
             label=label,
+            copy=copy,
         )
         yield sent
         self._record("send", start, label, values.nbytes)
+        yield from self._pay_relays()
 
     def write_all(self, writes: list[tuple[tuple, str, np.ndarray, str]]) -> Generator[simpy.Event, Any, None]:
         """Write ``(dst, buffer, values, label)`` one after another, each at offset 0; end when
@@ -180,6 +219,7 @@ class Agent:
         notified = set(final.values()) if then is not None else set()
         for k, descriptor in enumerate(descriptors):
             self._start_dma(descriptor, landed if k in notified else None, k < len(descriptors) - 1, label)
+        yield from self._pay_relays()
 
     def _start_dma(self, d: Descriptor, then: Callable[[], object] | None, chained: bool, label: str) -> None:
         fabric = self.chip.fabric
@@ -256,15 +296,17 @@ class Agent:
         core notices it in the loop iteration that follows (``poll_cycles``), or in its first
         if it was true from the start."""
         yield self.env.timeout(self.chip.config.poll_cycles)
-        self._record("wait", start, label)
+        yield from self._record_wait(start, label)
 
     def read(
-        self, src: tuple, buffer: str, offset: int, n: int, label: str = ""
+        self, src: tuple, buffer: str, offset: int, n: int, label: str = "", copy: bool = False
     ) -> Generator[simpy.Event, Any, np.ndarray]:
         """Load ``n`` elements of ``buffer`` from core ``src`` (or ``HOST`` DRAM); stall until done.
 
         Each transaction is a request on the read network and a reply on the write
-        network; loads are blocking, so one transaction is in flight at a time.
+        network; loads are blocking, so one transaction is in flight at a time. ``copy``: the
+        values are stored into the core's SRAM as they come, a copy loop's
+        ``copy_cycles_per_transaction`` besides each load's round trip.
         """
         source = self.chip.memory_at(src)[buffer]
         if offset < 0 or n < 0 or offset + n > len(source.data):
@@ -287,7 +329,11 @@ class Agent:
             )
             yield arrived
             out[first : first + count] = fabric.memory[area : area + count]
-        self._record("wait", start, label or f"read {buffer}", out.nbytes)
+            if copy:
+                yield self.env.timeout(
+                    self.chip.config.transactions(4 * count) * self.chip.config.copy_cycles_per_transaction
+                )
+        yield from self._record_wait(start, label or f"read {buffer}", out.nbytes)
         return out
 
 

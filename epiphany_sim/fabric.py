@@ -466,13 +466,17 @@ class Fabric:
         self._elink, self._elink_latency = layout.elink, layout.elink_latency
 
     def _build_sources(self) -> None:
-        """Each endpoint's source queues, empty: its own stores, each DMA channel (one transaction
+        """Each endpoint's source queues, empty: its own stores (a core's copy out of its SRAM, one
+        transaction per ``copy_cycles_per_transaction``; the host's writes through its library,
+        one per ``host_sram_write_cycles_per_transaction``), each DMA channel (one transaction
         per ``dma_cycles_per_transaction``, up to ``dma_outstanding_reads`` reads in flight) and
         its replies to reads."""
         chip = self.chip
         n_sources = 1 + chip.dma_channels + 1
         self._sources = np.zeros((self.n_cores + 1, n_sources, k.SRC_FIELDS), np.int64)
         self._sources[:, :, [k.SRC_HEAD, k.SRC_TAIL]] = -1
+        self._sources[: self.n_cores, 0, k.SRC_RATE] = ticks(chip.copy_cycles_per_transaction)
+        self._sources[self.host, 0, k.SRC_RATE] = ticks(chip.host_sram_write_cycles_per_transaction)
         self._sources[:, 1:-1, k.SRC_RATE] = ticks(chip.dma_cycles_per_transaction)
         self._sources[:, :, k.SRC_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
 
@@ -509,6 +513,7 @@ class Fabric:
         state[k.S_SOURCES] = self._sources.shape[1]
         state[k.S_WMASK] = len(self._wheel) - 1
         state[k.S_DRAM_TICKS] = ticks(chip.dram_latency_cycles)
+        state[k.S_POLL_TICKS] = ticks(chip.poll_cycles)
         self._state = state
         self._view = state.data  # a memoryview: fast reads of single fields from Python
         self._routes = k.route_table(state, self._routers, self._endpoints)
@@ -629,6 +634,7 @@ class Fabric:
         sent: Callable[[], Any] | None = None,
         label: str = "",
         chain: bool = False,
+        copy: bool = False,
     ) -> int:
         """Queue a write at endpoint ``src``; return its serial number.
 
@@ -645,6 +651,10 @@ class Fabric:
             sent: called when the last transaction has left the sender's port.
             label: what it carries, for records.
             chain: the next message posted belongs to the same DMA transfer.
+            copy: the sender copies the values out of its memory with loads and stores, one
+                transaction per its stores' rate (``copy_cycles_per_transaction`` for a core,
+                ``host_sram_write_cycles_per_transaction`` for the host); else they leave as
+                fast as its port takes them (values already in registers, synthetic traffic).
         """
         words, pay = 0, -1
         if values is not None:
@@ -653,7 +663,7 @@ class Fabric:
             self._pay[pay : pay + words] = values
         addr = self._buffer_base[buffer] + offset_word if buffer >= 0 else -1
         network = k.PORT_X if self.host in (src, dst) else k.PORT_C
-        flags = k.F_CHAIN if chain else 0
+        flags = (k.F_CHAIN if chain else 0) | (k.F_COPY if copy else 0)
         return self._post(src, dst, network, addr, buffer, words, n_bytes, pay, flags, at, dma, -1, then, sent, label)
 
     def post_read(
@@ -706,6 +716,11 @@ class Fabric:
                 None,
                 label,
             )
+
+    def relay_cycles(self, endpoint: int) -> float:
+        """Core cycles the relays ``endpoint`` has forwarded so far have cost it: for each, one
+        iteration of its poll loop to notice the arrival and a copy per transaction onward."""
+        return self._endpoints[endpoint, k.E_RELAY] / TICKS_PER_CYCLE
 
     def load_area(self, endpoint: int) -> int:
         """Where the values an endpoint's own loads bring land: ``LOAD_WORDS`` words of the memory

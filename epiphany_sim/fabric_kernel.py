@@ -71,9 +71,10 @@ Q_FIELDS = 4
 O_ROUTER, O_DEST, O_SINK, O_LATENCY, O_RATE, O_LINK, O_HOP, O_BUSY, O_RR = range(9)
 O_FIELDS = 9
 # endpoints[e, :]; E_NEXT is the earliest tick at which the endpoint may inject; E_ELINK_X and
-# E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh
-E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT = range(7)
-E_FIELDS = 7
+# E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh;
+# E_RELAY: ticks of core time the relays it forwarded have cost it so far
+E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY = range(8)
+E_FIELDS = 8
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
@@ -115,8 +116,9 @@ M_FIELDS = 21
 # so its reply) belongs to;
 # M_TOKEN: the number Python gave what it attached to the message (its reply keeps it).
 # F_READ: a read request; F_REPLY: the reply to one; F_CHAIN: the same transfer goes on in
-# the next message (a DMA channel takes them together).
-F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_READ, F_REPLY, F_CHAIN = 1, 2, 4, 16, 32, 64
+# the next message (a DMA channel takes them together); F_COPY: values its sender copies out of
+# its memory with loads and stores, so its stores' source paces its transactions (SRC_RATE).
+F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_READ, F_REPLY, F_CHAIN, F_COPY = 1, 2, 4, 16, 32, 64, 128
 # records[k, :]: one per completed message, when recording
 (C_SERIAL, C_SRC, C_DST, C_BYTES, C_POST, C_INJ, C_DEL, C_HOPS, C_FLAGS, C_BUF, C_NET) = range(11)
 C_FIELDS = 11
@@ -164,8 +166,9 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_BYTES_DONE,
     S_SOON,
     S_DRAM_TICKS,
-) = range(29)
-S_FIELDS = 29
+    S_POLL_TICKS,
+) = range(30)
+S_FIELDS = 30
 NEVER = np.int64(1) << 62
 
 # What ``advance`` returns.
@@ -430,6 +433,9 @@ def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, w
                 continue
             to_buf = rules[k, U_BUF]
             addr = bufs[to_buf, B_BASE] + msgs[m, M_ADDR] - bufs[b, B_BASE]
+            # The relaying core notices the arrival in its poll loop, then stores the values
+            # onward: a copy out of its SRAM, paced by its stores' source.
+            noticed = t + state[S_POLL_TICKS]
             n = _new_message(
                 state,
                 msgs,
@@ -443,12 +449,13 @@ def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, w
                 msgs[m, M_WORDS],
                 msgs[m, M_BYTES],
                 msgs[m, M_PAY],
-                F_RELAYED,
-                t,
+                F_RELAYED | F_COPY,
+                noticed,
             )
-            _enqueue_dma(msgs, endpoints, here, n)
+            _enqueue_source(msgs, sources, here, 0, n)
             endpoints[here, E_PENDING] += 1
-            _activate_endpoint(state, endpoints, act_e, here, t)
+            endpoints[here, E_RELAY] += state[S_POLL_TICKS] + msgs[n, M_FLITS] * sources[here, 0, SRC_RATE]
+            _activate_endpoint(state, endpoints, act_e, here, noticed)
     if state[S_RECORD]:
         k = state[S_RECS]
         recs[k, C_SERIAL] = msgs[m, M_SERIAL]
@@ -606,7 +613,8 @@ def _inject(
             rate = ports[e, p, P_RATE]
             _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, t, msgs, table)
             ports[e, p, P_FREE] = t + rate
-            sources[e, chosen, SRC_FREE] = t + sources[e, chosen, SRC_RATE]
+            if chosen or msgs[m, M_FLAGS] & F_COPY:
+                sources[e, chosen, SRC_FREE] = t + sources[e, chosen, SRC_RATE]
             link = ports[e, p, P_LINK]
             _count(links, link, _flit_bytes(msgs, m, flit), rate, 0, flit == 0)
             _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])

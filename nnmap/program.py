@@ -211,9 +211,9 @@ def run_ops(core: Core, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
                     ]
                 )
         elif isinstance(op, Signal):
-            yield from core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label)
+            yield from core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label, copy=False)
         elif isinstance(op, ReadDram):
-            values = yield from core.read(HOST, op.src, op.src_offset, op.n, op.label)
+            values = yield from core.read(HOST, op.src, op.src_offset, op.n, op.label, copy=True)
             sram[op.dst].store(op.dst_offset, values)
         elif isinstance(op, Phase):
             core.phase = op.name

@@ -48,7 +48,7 @@ def lone_write() -> Callable[..., tuple[float, np.ndarray]]:
         values = np.arange(1, n_floats + 1, dtype=np.float32)
         arrived: list[float] = []
         sender = chip.host if src == HOST else chip.core(src)
-        chip.process(sender.write(dst, "inbox", 0, values, then=lambda: arrived.append(chip.env.now)))
+        chip.process(sender.write(dst, "inbox", 0, values, then=lambda: arrived.append(chip.env.now), copy=False))
         chip.run()
         return arrived[0], chip.memory_at(dst)["inbox"].load()
 

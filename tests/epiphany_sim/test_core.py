@@ -30,10 +30,12 @@ def test_a_core_waits_for_data_and_resumes_when_it_arrives(chip: Chip) -> None:
     chip.process(receive())
     chip.process(send())
     chip.run()
-    # 16 B after 4 hops; the receiver's poll loop sees them on its next pass (5 cycles).
-    assert resumed == [20 + 4 * 1.5 + 2 + 5]
-    assert time_split(receiver, 0, 43) == {"compute": 10.0, "wait": 33.0, "send": 0.0, "idle": 0.0}
-    assert time_split(sender, 0, 43) == {"compute": 20.0, "wait": 0.0, "send": 2.0, "idle": 21.0}
+    # 16 B copied out of the sender's SRAM: two transactions 9 cycles apart (a load and a store
+    # each, copy_cycles_per_transaction), the second into the router at 29 and after 4 hops at
+    # 29 + 1 + 6 = 36; the receiver's poll loop sees them on its next pass (5 cycles).
+    assert resumed == [20 + 9 + 1 + 4 * 1.5 + 5]
+    assert time_split(receiver, 0, 51) == {"compute": 10.0, "wait": 41.0, "send": 0.0, "idle": 0.0}
+    assert time_split(sender, 0, 51) == {"compute": 20.0, "wait": 0.0, "send": 10.0, "idle": 21.0}
 
 
 def test_remote_stores_and_polling_are_the_core_s_own_time(chip: Chip) -> None:
@@ -47,12 +49,13 @@ def test_remote_stores_and_polling_are_the_core_s_own_time(chip: Chip) -> None:
 
     chip.process(program())
     chip.run()
-    # 64 B leave as 8 transactions, one per cycle; one poll pass costs poll_cycles (5).
+    # 64 B copied out of SRAM leave as 8 transactions 9 cycles apart, the last into the router
+    # at 63 and out of the port at 64; one poll pass costs poll_cycles (5).
     assert [(a.kind, a.start, a.end, a.label) for a in core.activities] == [
-        ("send", 0.0, 8.0, "store x"),
-        ("wait", 8.0, 13.0, "poll flag"),
+        ("send", 0.0, 64.0, "store x"),
+        ("wait", 64.0, 69.0, "poll flag"),
     ]
-    assert core.totals == {"compute": 0.0, "wait": 5.0, "send": 8.0}
+    assert core.totals == {"compute": 0.0, "wait": 5.0, "send": 64.0}
 
 
 def test_waiting_for_data_that_never_comes_is_a_deadlock_naming_core_and_buffer(chip: Chip) -> None:
@@ -111,10 +114,11 @@ def test_host_writes_inputs_and_reads_results_back(chip: Chip) -> None:
     chip.process(kernel())
     chip.run()
     np.testing.assert_array_equal(results[0], [10.0, 24.0])
-    # 16 B in over the eLink (2 transactions of 9 cycles) and the edge core's xMesh port (1),
-    # the kernel's poll (5), 4 cycles of compute, an 8-byte read: the request over the eLink
-    # (14 cycles) and the rMesh port (8), the reply out (0.5 + 9).
-    assert chip.env.now == (18 + 1) + 5 + 4 + (14 + 8) + (0.5 + 9)
+    # 16 B in through the host library, 2 transactions 313 cycles apart, the second over the
+    # eLink (9 cycles) and the edge core's xMesh port (1); the kernel's poll (5), 4 cycles of
+    # compute, an 8-byte read: the library's access (313), the request over the eLink (14 cycles)
+    # and the rMesh port (8), the reply out (0.5 + 9).
+    assert chip.env.now == (313 + 9 + 1) + 5 + 4 + 313 + (14 + 8) + (0.5 + 9)
 
 
 def test_cores_write_to_and_read_from_dram(chip: Chip) -> None:

@@ -54,7 +54,7 @@ def test_the_record_of_a_lone_write_has_no_wait(
     chip = Chip(config, record=True)
     chip.memory_at(dst).alloc("inbox", n_floats)
     sender = chip.host if src == HOST else chip.core(src)
-    chip.process(sender.write(dst, "inbox", 0, np.ones(n_floats)))
+    chip.process(sender.write(dst, "inbox", 0, np.ones(n_floats), copy=False))
     chip.run()
     (transfer,) = chip.fabric.transfers
     assert transfer.latency_cycles == transfer.zero_load_cycles == expected_cycles
@@ -68,7 +68,7 @@ def test_the_record_of_a_lone_write_has_no_wait(
 def test_a_transfer_crosses_its_links_row_first_one_hop_after_another() -> None:
     chip = Chip(E16, trace=True)
     chip.core((0, 0)).sram.alloc("inbox", 4)
-    chip.process(chip.core((2, 3)).write((0, 0), "inbox", 0, np.ones(4)))
+    chip.process(chip.core((2, 3)).write((0, 0), "inbox", 0, np.ones(4), copy=False))
     chip.run()
     (transfer,) = chip.fabric.transfers
     links = chip.fabric.links
@@ -109,7 +109,7 @@ def _streams(config: ChipConfig, streams: list[tuple[tuple, tuple]]) -> tuple[li
 
     def stream(k: int, src: tuple, dst: tuple):
         yield from chip.core(src).write(
-            dst, "inbox", 0, np.full(STREAM_FLOATS, k), then=lambda: arrived.__setitem__(k, chip.env.now)
+            dst, "inbox", 0, np.full(STREAM_FLOATS, k), then=lambda: arrived.__setitem__(k, chip.env.now), copy=False
         )
 
     for k, (src, dst) in enumerate(streams):
@@ -168,8 +168,8 @@ def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link_plus_framing(
     chip.core((1, 3)).sram.alloc("inbox", 256)
     chip.core((0, 1)).sram.alloc("inbox", 256)
     n_floats = n_bytes // 4
-    chip.process(chip.host.write((1, 3), "inbox", 0, np.ones(n_floats)))
-    chip.process(chip.core((1, 1)).write((0, 1), "inbox", 0, np.ones(n_floats)))
+    chip.process(chip.host.write((1, 3), "inbox", 0, np.ones(n_floats), copy=False))
+    chip.process(chip.core((1, 1)).write((0, 1), "inbox", 0, np.ones(n_floats), copy=False))
     chip.run()
     links = chip.fabric.links
     busy = {link.kind: link.busy_cycles for link in links if link.transactions}
@@ -201,9 +201,10 @@ def _timed_read(chip: Chip, reader: tuple, src: tuple, n: int) -> tuple[float, n
         # DRAM from an edge core: request (0.5 hand-off + 14 on the eLink) + DRAM 100 + reply (9 + 1).
         ((0, 3), HOST, 4, 2 * ((0.5 + 14) + 100 + (9 + 1))),
         ((2, 1), HOST, 2, (3 + 0.5 + 14) + 100 + (9 + 3 + 1)),  # 2 hops east to the edge and back
-        # The host reads a core: request over the eLink and the rMesh (14 + 8), reply out (0.5 + 9).
-        (HOST, (1, 3), 2, (14 + 8) + (0.5 + 9)),
-        (HOST, (1, 0), 2, (14 + 4.5 + 8) + (4.5 + 0.5 + 9)),
+        # The host reads a core: its library's access (313), then the request over the eLink and
+        # the rMesh (14 + 8), and the reply out (0.5 + 9).
+        (HOST, (1, 3), 2, 313 + (14 + 8) + (0.5 + 9)),
+        (HOST, (1, 0), 2, 313 + (14 + 4.5 + 8) + (4.5 + 0.5 + 9)),
     ],
 )
 def test_reads_stall_the_reader_until_the_reply_arrives(
@@ -274,7 +275,7 @@ def test_a_core_s_own_stores_go_before_its_dma_at_the_port(chip: Chip) -> None:
         yield from _dma_to_neighbour(chip, 80, 1, arrivals)
         yield from sender.compute(10)
         yield from sender.write(
-            (0, 1), "store", 0, np.ones(20), then=lambda: arrivals.setdefault("store", chip.env.now)
+            (0, 1), "store", 0, np.ones(20), then=lambda: arrivals.setdefault("store", chip.env.now), copy=False
         )
 
     chip.process(program())
@@ -324,9 +325,16 @@ def test_a_buffer_relay_forwards_along_the_chain_inside_the_fabric() -> None:
     assert chip.fabric.messages_delivered == 64 * (len(chain) - 1)  # 128 writes, 3,904 relays
     # Python saw the 128 writes leave the core and the waiting core wake, not the relays.
     assert steps < 1000
-    # Value 63 leaves for chain[21] at cycle 127; 43 neighbour hops of 2.5 cycles bring it to the
-    # end, whose poll loop sees it on its next pass.
-    assert resumed == [127 + 43 * 2.5 + E64.poll_cycles]
+    # The middle core copies each value out of its SRAM, a transaction every 9 cycles: value 63
+    # leaves for chain[21] at 18 * 63 + 9 = 1,143 and arrives 2.5 cycles later (a cycle into the
+    # router, a hop). Each of the 42 cores after it notices the value in its poll loop (5 cycles)
+    # and stores it onward (2.5 more): 7.5 cycles a hop. The last core's poll loop sees it on its
+    # next pass.
+    assert resumed == [1143 + 2.5 + 42 * (E64.poll_cycles + 2.5) + E64.poll_cycles]
+    # Each relaying core spent a poll and a copy per value it forwarded: 64 on each side of the
+    # middle, one way only.
+    endpoint = chip.core(chain[30]).endpoint
+    assert chip.fabric.relay_cycles(endpoint) == 64 * (E64.poll_cycles + E64.copy_cycles_per_transaction)
 
 
 def test_bytes_injected_equal_bytes_delivered() -> None:
@@ -344,7 +352,7 @@ def test_bytes_injected_equal_bytes_delivered() -> None:
 
         def program(core=core, plan=plan):
             for dst, n in plan:
-                yield from core.write(dst, "inbox", 0, np.ones(n))
+                yield from core.write(dst, "inbox", 0, np.ones(n), copy=False)
 
         chip.process(program())
     chip.run()
@@ -358,7 +366,7 @@ def test_a_write_outside_the_destination_buffer_fails_at_the_sender(chip: Chip) 
     chip.core((1, 1)).sram.alloc("small", 4)
 
     def program():
-        yield from chip.core((0, 0)).write((1, 1), "small", 2, np.ones(3))
+        yield from chip.core((0, 0)).write((1, 1), "small", 2, np.ones(3), copy=False)
 
     chip.process(program())
     with pytest.raises(Exception, match="overflows buffer 'small'"):
@@ -384,10 +392,12 @@ def test_fabric_times_off_the_half_cycle_grain_are_refused(field: str, value: fl
 def test_a_chip_that_has_run_keeps_its_clock_at_the_last_delivery() -> None:
     chip = Chip(E16)
     chip.core((3, 3)).sram.alloc("inbox", 2)
-    chip.process(chip.core((0, 0)).write((3, 3), "inbox", 0, np.ones(2)))
+    chip.process(chip.core((0, 0)).write((3, 3), "inbox", 0, np.ones(2), copy=False))
     chip.run()
     assert chip.env.now == 6 * 1.5 + 1
-    chip.process(chip.core((0, 0)).write((3, 3), "inbox", 0, np.ones(2)))  # the fabric picks up where it left off
+    chip.process(
+        chip.core((0, 0)).write((3, 3), "inbox", 0, np.ones(2), copy=False)
+    )  # the fabric picks up where it left off
     chip.run()
     assert chip.env.now == 2 * (6 * 1.5 + 1)
     assert chip.core((3, 3)).sram["inbox"].written == 4

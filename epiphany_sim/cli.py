@@ -4,8 +4,9 @@
     epiphany-sim traffic --chip e64 --pattern uniform --rate 0.2 --cycles 20000 --seed 1 --json FILE
                          [--warmup N] [--drain N] [--trace FILE.json [--trace-window START:END | --trace-bin N]]
     epiphany-sim traffic --chip e64 --pattern uniform --sweep 0.01:0.6:0.05 --plot FILE.png [--json FILE]
-    epiphany-sim microbench dma|dma-read|dram-write|dram-read|roundtrip|contention|matmul --chip e16
-                         [--size N] [--hops 1,2,3] [--streams N] [--n N] [--json FILE] [--plot FILE.png]
+    epiphany-sim microbench dma|dma-read|dram-write|dram-read|host-write|host-read|memcpy|roundtrip|contention|matmul
+                         --chip e16 [--size N] [--target sram|dram] [--direction to|from] [--hops 1,2,3]
+                         [--streams N] [--n N] [--json FILE] [--plot FILE.png]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
 status 2; Ctrl-C is the line ``interrupted`` and exit status 130. Either way no output file
@@ -57,7 +58,9 @@ _COUNT_UNITS = {
 
 
 _MICROBENCH_OPTIONS = {
-    "size": ("dma", "dma-read", "dram-write", "dram-read"),
+    "size": ("dma", "dma-read", "dram-write", "dram-read", "host-write", "host-read", "memcpy"),
+    "target": ("host-write", "host-read", "memcpy"),
+    "direction": ("memcpy",),
     "hops": ("roundtrip",),
     "streams": ("contention",),
     "n": ("matmul",),
@@ -196,7 +199,20 @@ def _parser() -> _Parser:
     )
     bench.add_argument("kind", choices=microbench.KINDS)
     bench.add_argument(
-        "--size", type=int_arg(1), help="dma, dma-read, dram-write, dram-read: bytes moved (default 8192)"
+        "--size",
+        type=int_arg(1),
+        help="dma, dma-read, dram-write, dram-read, host-write, host-read, memcpy: bytes moved (default 8192)",
+    )
+    bench.add_argument(
+        "--target",
+        choices=microbench.TARGETS,
+        help="host-write, host-read, memcpy: a core's SRAM (core (0, 0) for the host, its east neighbour for "
+        "memcpy) or the DRAM window (default sram)",
+    )
+    bench.add_argument(
+        "--direction",
+        choices=microbench.DIRECTIONS,
+        help="memcpy: core (0, 0) copies to the target or from it (default to)",
     )
     bench.add_argument("--hops", type=_hops, help="roundtrip: distances such as 1,2,3 (default 1 to 6)")
     bench.add_argument("--streams", type=int_arg(1), help="contention: streams crossing the measured one (default 3)")
@@ -322,6 +338,11 @@ def _bench_result(chip: ChipConfig, args: argparse.Namespace) -> dict:
         result = microbench.SIZED[args.kind](chip, size)
         if args.plot:
             result["points"] = microbench.dma_sweep(chip, [s for s in microbench.DMA_SIZES if s < size] + [size])
+    elif args.kind in ("host-write", "host-read"):
+        host = microbench.host_write if args.kind == "host-write" else microbench.host_read
+        result = host(chip, size, args.target or "sram")
+    elif args.kind == "memcpy":
+        result = microbench.memcpy(chip, size, args.target or "sram", args.direction or "to")
     elif args.kind == "roundtrip":
         result = microbench.roundtrip(chip, args.hops)
     elif args.kind == "contention":

@@ -94,14 +94,13 @@ class Agent:
     def _pay_relays(self) -> Generator[simpy.Event, Any, None]:
         """After a span of work, forward what arrived meanwhile: the relays' cycles delay the
         core (it interleaves them with its work, as a poll between kernel calls would), shown as
-        ``send`` spans labelled ``relay``."""
+        a ``send`` span labelled ``relay``. What arrives during that span waits for the next."""
         debt = self._relay_debt()
-        while debt > 0:
+        if debt > 0:
             start = self.env.now
             self._relays_paid += debt
             yield self.env.timeout(debt)
             self._record("send", start, "relay")
-            debt = self._relay_debt()
 
     def _record_wait(self, start: float, label: str, n_bytes: int = 0) -> Generator[simpy.Event, Any, None]:
         """Record a wait that ends now. A core waiting in a poll loop forwards what arrives in the

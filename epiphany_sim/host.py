@@ -58,9 +58,10 @@ class Host(Agent):
             then()
 
     def read(
-        self, src: tuple, buffer: str, offset: int, n: int, label: str = ""
+        self, src: tuple, buffer: str, offset: int, n: int, label: str = "", copy: bool = False
     ) -> Generator[simpy.Event, Any, np.ndarray]:
-        """Read ``n`` elements from a core's SRAM, a transaction at a time, or from the DRAM window."""
+        """Read ``n`` elements from a core's SRAM, a transaction at a time, or from the DRAM window
+        (``copy`` changes nothing: the host's cost per transaction is its library's)."""
         config = self.chip.config
         if src == HOST:
             source = self._target(HOST, buffer, offset, n)

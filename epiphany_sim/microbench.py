@@ -9,6 +9,13 @@ returns its figures as plain data. Bandwidths are in the unit those programs pri
   polls until the transfer is done (as ``e_dma_copy`` does).
 - ``dma_read``: core (0, 0) reads ``size`` bytes from its east neighbour with its DMA engine.
 - ``dram_write``, ``dram_read``: the same between core (0, 0) and the DRAM window.
+- ``host_write``, ``host_read``: the host writes ``size`` bytes into core (0, 0)'s SRAM (or its
+  DRAM window) through its library, or reads them back, as e-bandwidth-test's host side
+  does; timed from the call until the last value has landed.
+- ``memcpy``: core (0, 0) copies ``size`` bytes with loads and stores (``memcpy``) to or from
+  its east neighbour's SRAM (or the DRAM window); timed on the core from the call until it
+  returns, when its last store has left it (the writes are posted) or its last load has
+  been stored.
 - ``roundtrip``: core (0, 0) writes a flag into a core ``hops`` away (along row 0, then down
   the last column) and polls its own flag; that core polls, then writes back. The cycles
   of one round trip, for each distance, and a least-squares line through them.
@@ -40,7 +47,22 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.memory import WORD_BYTES, aligned_bytes
 from epiphany_sim.mesh import HOST, Coord
 
-KINDS = ("dma", "dma-read", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
+KINDS = (
+    "dma",
+    "dma-read",
+    "dram-write",
+    "dram-read",
+    "host-write",
+    "host-read",
+    "memcpy",
+    "roundtrip",
+    "contention",
+    "matmul",
+)
+TARGETS = ("sram", "dram")
+"""Where ``host_write``, ``host_read`` and ``memcpy`` move their bytes: a core's SRAM or the DRAM window."""
+DIRECTIONS = ("to", "from")
+"""Which way ``memcpy`` copies: from core (0, 0) to the target, or from the target into it."""
 DMA_SIZES = [8, 64, 512, 1024, 2048, 4096, 8192]
 MATMUL_TOLERANCE = 1e-4  # relative, against numpy in float64
 _ORIGIN = (0, 0)
@@ -123,6 +145,80 @@ def dram_read(config: ChipConfig, size: int = 8192) -> dict[str, Any]:
 
 SIZED = {"dma": dma, "dma-read": dma_read, "dram-write": dram_write, "dram-read": dram_read}
 """The benchmarks that time one DMA transfer of a given size, by kind."""
+
+
+def _target_node(config: ChipConfig, target: str) -> tuple:
+    if target not in TARGETS:
+        raise BenchError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    return HOST if target == "dram" else _east_neighbour(config)
+
+
+def _timed(config: ChipConfig, size: int, other: tuple, run: Any) -> dict[str, Any]:
+    """Time ``run(chip, agent_buffer_values)`` on a chip where core (0, 0) and ``other`` each hold a
+    buffer of ``size`` bytes: (0, 0)'s of ``0, 1, ...``, the other's of ``0.5, 1.5, ...``; ``run``
+    is a process generator that returns the buffer that should now hold the other's values, or
+    (0, 0)'s, and the cycles it took."""
+    n = _check_size(config, size)
+    chip = Chip(config)
+    chip.core(_ORIGIN).sram.alloc("buffer", n).store(0, np.arange(n, dtype=np.float32))
+    chip.memory_at(other).alloc("buffer", n).store(0, np.arange(n, dtype=np.float32) + 0.5)
+    outcome: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def timed() -> Generator[simpy.Event, Any, None]:
+        start = chip.env.now
+        landed, expected = yield from run(chip, n)
+        outcome.append((landed, expected, chip.env.now - start))
+
+    chip.process(timed())
+    chip.run()
+    landed, expected, cycles = outcome[0]
+    if not np.array_equal(landed, expected):
+        raise SimError("the simulated copy did not move the values")
+    return {"bytes": size, "cycles": cycles, "mb_per_s": mb_per_s(config, size, cycles)}
+
+
+def host_write(config: ChipConfig, size: int = 8192, target: str = "sram") -> dict[str, Any]:
+    """The host writes ``size`` bytes into core (0, 0)'s SRAM (``target`` ``sram``) or the DRAM window."""
+    node = HOST if _target_node(config, target) == HOST else _ORIGIN
+
+    def run(chip: Chip, n: int) -> Generator[simpy.Event, Any, tuple[np.ndarray, np.ndarray]]:
+        values = np.arange(n, dtype=np.float32) + 7
+        arrived = chip.env.event()
+        yield from chip.host.write(node, "buffer", 0, values, "host write", then=arrived.succeed)
+        yield arrived
+        return chip.memory_at(node)["buffer"].data, values
+
+    return _timed(config, size, HOST, run)
+
+
+def host_read(config: ChipConfig, size: int = 8192, target: str = "sram") -> dict[str, Any]:
+    """The host reads ``size`` bytes from core (0, 0)'s SRAM (``target`` ``sram``) or the DRAM window."""
+    node = HOST if _target_node(config, target) == HOST else _ORIGIN
+
+    def run(chip: Chip, n: int) -> Generator[simpy.Event, Any, tuple[np.ndarray, np.ndarray]]:
+        got = yield from chip.host.read(node, "buffer", 0, n, "host read")
+        return got, chip.memory_at(node)["buffer"].data
+
+    return _timed(config, size, HOST, run)
+
+
+def memcpy(config: ChipConfig, size: int = 8192, target: str = "sram", direction: str = "to") -> dict[str, Any]:
+    """Core (0, 0) copies ``size`` bytes with loads and stores to or from (``direction``) its east
+    neighbour's SRAM or the DRAM window (``target``), the ``memcpy`` call included."""
+    other = _target_node(config, target)
+    if direction not in DIRECTIONS:
+        raise BenchError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+
+    def run(chip: Chip, n: int) -> Generator[simpy.Event, Any, tuple[np.ndarray, np.ndarray]]:
+        core = chip.core(_ORIGIN)
+        yield chip.env.timeout(config.call_cycles)
+        if direction == "to":
+            yield from core.write(other, "buffer", 0, core.sram["buffer"].data, "memcpy")
+            return chip.memory_at(other)["buffer"].data, core.sram["buffer"].data
+        got = yield from core.read(other, "buffer", 0, n, "memcpy", copy=True)
+        return got, chip.memory_at(other)["buffer"].data
+
+    return _timed(config, size, other, run)
 
 
 def _core_at(config: ChipConfig, hops: int) -> Coord:

@@ -23,7 +23,7 @@ from nnmap.model import Network
 from nnmap.run import run
 from nnmap.strategies import get_strategy
 
-SAME = ("chip", "mesh", "clock_hz", "strategy", "broadcast", "layers", "activations", "edges_cut", "imbalance")
+SAME = ("chip", "mesh", "clock_hz", "strategy", "broadcast", "layers", "activations", "edges_cut", "imbalance", "load")
 """Figures every chunk shares (and ``feed``, where the runs have it)."""
 SUMMED = (
     "batch",
@@ -83,6 +83,7 @@ def run_chunks(
     rows: int,
     progress: bool = False,
     feed: str = "preload",
+    load: str | None = None,
 ) -> ChunkedRun:
     """Run inputs ``x`` in chunks of ``rows`` rows (``chunk_rows``); one chunk is a plain run and its figures.
 
@@ -95,12 +96,13 @@ def run_chunks(
         rows: the most rows a chunk holds.
         progress: show a progress bar over the chunks on a terminal.
         feed: how the inputs reach the cores (``nnmap.lowering.feed``).
+        load: how the host loads the initial values (``nnmap.session.LOADS``).
     """
     starts = range(0, len(x), rows)
     bar = tqdm(starts, desc="chunks", unit="chunk", leave=False, disable=not progress or not sys.stderr.isatty())
     figures, outputs = [], []
     for start in bar:  # keeps each chunk's figures and outputs, not its simulated chip
-        result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed)
+        result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed, load=load)
         figures.append(result.metrics)
         outputs.append(result.outputs)
     metrics = figures[0] if len(figures) == 1 else combine(figures)

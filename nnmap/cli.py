@@ -29,7 +29,7 @@ from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
-from nnmap.options import add_chip_arguments
+from nnmap.options import add_chip_arguments, add_load_argument
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
+        add_load_argument(p)
     p_sweep = sub.add_parser("sweep", help="run a grid of chips, networks, strategies and batches on Dask")
     p_sweep.add_argument("--spec", metavar="FILE.toml", required=True, help="the grid (see nnmap/sweep_spec.py)")
     p_sweep.add_argument("--out", metavar="DIR", required=True, help="results.csv, results.json and figures go here")
@@ -322,11 +323,15 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         report_path = out.file(args.report, "--report")
         plots = out.directory(args.plots)
         if rows < len(x):
-            chunked = run_chunks(chip, net, args.strategy, args.broadcast, x, rows, progress=True, feed=args.feed)
+            chunked = run_chunks(
+                chip, net, args.strategy, args.broadcast, x, rows, progress=True, feed=args.feed, load=args.load
+            )
             metrics, outputs = chunked.metrics, chunked.outputs
             note = f"  {len(x)} input rows run in {chunked.chunks} chunks of up to {rows} rows that fit the SRAM"
         else:
-            result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed)
+            result = run(
+                chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed, load=args.load
+            )
             metrics, outputs, note = result.metrics, result.outputs, ""
             figures: dict[str, bytes] = {}
             if plots or report_path:
@@ -355,7 +360,9 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
         plots = out.directory(args.plots)
         bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
         done = [
-            run_chunks(chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed)
+            run_chunks(
+                chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed, load=args.load
+            )
             for name, bc in bar
         ]
         rows = [d.metrics for d in done]

@@ -3,7 +3,7 @@
 A run has three phases, reported apart (the scheme's first and last steps around the compute):
 ``setup`` (the host writes weights, biases and inputs into every core over the eLink),
 ``compute`` (all cores run their programs from the same start), ``readback`` (the owners
-write the outputs into the shared DRAM, where the host reads them).
+write the outputs into the shared DRAM, and the host reads them from there).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.mesh import Coord
+from epiphany_sim.mesh import HOST, Coord
 from nnmap import buffers
 from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance, stream_figures
 from nnmap.lowering.broadcast import BROADCASTS
@@ -94,16 +94,19 @@ class Simulated:
     snapshots: dict[str, LinkCounts]
 
 
-def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | None = None) -> Simulated:
+def simulate(
+    plan: Plan, x: np.ndarray, trace: bool = False, progress: str | None = None, load: str | None = None
+) -> Simulated:
     """Run ``plan`` on inputs ``x``: load, compute, read back.
 
     ``progress``: a label; if given, a progress bar over the ops the cores have taken runs
-    on the terminal (on standard error, and only if it is a terminal).
+    on the terminal (on standard error, and only if it is a terminal). ``load``: how the host
+    loads the initial values (``nnmap.session.LOADS``; default the chip's faster one).
     """
     x = check_inputs(plan.net, x)
     if len(x) != plan.batch:
         raise ValueError(f"plan is for batch {plan.batch} but {len(x)} input rows were given")
-    session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
+    session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace, load)
     n_out = plan.net.sizes[-1]
     feed = FEEDS[plan.feed](plan)
     loads = {coord: {**plan.setup[coord], **feed.loads(k, x)} for k, coord in enumerate(plan.chain)}
@@ -159,6 +162,7 @@ def run_phases(
             session.chip.core(coord).phase = "readback"
         session.start(readback)
         yield from session.chip.host.wait(buffers.OUT, n_outputs, "wait for outputs")
+        yield from session.chip.host.read(HOST, buffers.OUT, 0, n_outputs, "read the outputs")
         phases.readback_end = session.now
         snapshots["readback"] = session.link_counts()
 
@@ -185,6 +189,7 @@ def run(
     baseline: bool = True,
     progress: bool = False,
     feed: str = "preload",
+    load: str | None = None,
 ) -> RunResult:
     """Map ``net`` with ``strategy``, simulate it on inputs ``x`` and validate the outputs.
 
@@ -199,13 +204,15 @@ def run(
         progress: show progress bars on a terminal while simulating.
         feed: how the inputs reach the cores (``nnmap.lowering.feed``); the single-core
             baseline always has them loaded beforehand, so ``speedup`` compares compute alone.
+        load: how the host loads weights, biases and preloaded inputs (``nnmap.session.LOADS``;
+            default the chip's faster one, ``nnmap.session.faster_load``).
     """
     if x is None:
         x = random_inputs(net)
     x = check_inputs(net, x)
     chosen = get_strategy(strategy)
     plan = chosen.plan(config, net, len(x), broadcast, feed=feed)
-    sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None)
+    sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None, load)
     single = None
     if baseline:
         one = chosen.plan(single_core_chip(config), net, len(x), chosen.default_broadcast)
@@ -231,6 +238,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "layers": net.sizes,
         "activations": [layer.activation for layer in net.layers],
         "batch": plan.batch,
+        "load": session.load_path,
         **simulated_figures(session, phases, sim.snapshots, plan.chain),
         "single_core_cycles": single,
         "speedup": (single / compute) if single and compute > 0 else None,

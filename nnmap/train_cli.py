@@ -19,7 +19,7 @@ from epiphany_sim.checks import int_arg
 from epiphany_sim.config import load_chip
 from epiphany_sim.files import OutputFiles, json_text
 from nnmap.errors import TrainingError
-from nnmap.options import add_chip_arguments
+from nnmap.options import add_chip_arguments, add_load_argument
 from nnmap.session import check_capacity
 from nnmap.text import table
 from nnmap.training import (
@@ -57,6 +57,7 @@ def add_train_parser(sub: Any) -> None:
     """Add ``train`` to the subparsers ``sub`` of the ``nnmap`` parser."""
     p = sub.add_parser("train", help="train a network on the simulated chip (loss against simulated time)")
     add_chip_arguments(p)
+    add_load_argument(p)
     p.add_argument(
         "--strategy",
         help=f"training strategy: {', '.join(sorted(TRAINERS))} (default {DEFAULT_TRAINER})",
@@ -137,7 +138,7 @@ def _summary(results: list[TrainResult]) -> str:
     return table(header, rows)
 
 
-def _train(trainer: Trainer, hp: Hyperparameters) -> TrainResult:
+def _train(trainer: Trainer, hp: Hyperparameters, load: str | None) -> TrainResult:
     """Train with a progress bar over the epochs on a terminal."""
     quiet = not sys.stderr.isatty()
     with tqdm(total=hp.epochs, desc=trainer.name, unit="epoch", disable=quiet, leave=False) as bar:
@@ -147,7 +148,7 @@ def _train(trainer: Trainer, hp: Hyperparameters) -> TrainResult:
                 bar.update(1)
             bar.set_postfix(loss=f"{rec.loss:.4g}", acc=f"{rec.accuracy:.0%}")
 
-        return train(trainer, progress)
+        return train(trainer, progress, load)
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -177,7 +178,7 @@ def train_command(args: argparse.Namespace) -> int:
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         plot_path = out.file(args.plot, "--plot")
-        results = [_train(trainer, hp) for trainer in trainers]
+        results = [_train(trainer, hp, args.load) for trainer in trainers]
         if plot_path:
             from nnmap.plots import training_figure  # matplotlib only when asked for
 

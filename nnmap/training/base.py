@@ -12,7 +12,7 @@ every module, and defining the subclass registers it under ``name``)::
             ...
         def shards(self) -> int:                 # data shards the samples are split into
             ...
-        def start(self) -> Meter:                # build the session, load it; totals so far
+        def start(self, load=None) -> Meter:     # build the session, load it; totals so far
             ...
         def run_epoch(self, epoch: int) -> Meter:   # simulate epoch (0-based); totals so far
             ...
@@ -226,8 +226,9 @@ class Trainer:
         """Data shards the samples are split into (1: the whole set in one stream)."""
         return 1
 
-    def start(self) -> Meter:
-        """Build the simulated chip and load it; return the totals after loading."""
+    def start(self, load: str | None = None) -> Meter:
+        """Build the simulated chip and load it along ``load`` (``nnmap.session.LOADS``; default the
+        chip's faster one); return the totals after loading."""
         raise NotImplementedError
 
     def run_epoch(self, epoch: int) -> Meter:
@@ -296,7 +297,9 @@ def takers(option: str) -> list[str]:
     return sorted(name for name, cls in TRAINERS.items() if option in cls.options)
 
 
-def train(trainer: Trainer, progress: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+def train(
+    trainer: Trainer, progress: Callable[[EpochRecord], None] | None = None, load: str | None = None
+) -> TrainResult:
     """Run ``trainer`` epoch by epoch until ``hp.epochs`` or its targets; ``progress`` sees each record."""
     result = TrainResult(trainer.name, trainer.config, trainer.data.name, trainer.net.sizes, trainer.hp)
 
@@ -316,7 +319,7 @@ def train(trainer: Trainer, progress: Callable[[EpochRecord], None] | None = Non
             progress(rec)
         return rec
 
-    rec = record(0, trainer.start())
+    rec = record(0, trainer.start(load))
     for epoch in range(trainer.hp.epochs):
         if trainer.hp.reached(rec.loss, rec.accuracy):
             break

@@ -173,11 +173,11 @@ class DataParallel(Trainer):
         """SRAM buffers (name to elements) the trainer needs per core beyond its clients' programs and vectors."""
         return {}
 
-    def start(self) -> Meter:
+    def start(self, load: str | None = None) -> Meter:
         data = self.data
         dram = {name: n for p in self.programs for name, n in p.dram.items()}  # the dataset once, a flag per client
         relays = {coord: rules for p in self.programs for coord, rules in p.relays.items()}
-        self.session = Session(self.config, self.buffers, dram, relays)
+        self.session = Session(self.config, self.buffers, dram, relays, load=load)
         self.chip = self.session.chip
         self.programs[0].load_dram(self.chip, data.x, data.y)
         setup = {c: dict(p.plan.setup[c]) for p, c in zip(self.programs, self.clients, strict=True)}

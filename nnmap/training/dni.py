@@ -193,8 +193,8 @@ class Dni(Trainer):
                 )
         return rules
 
-    def start(self) -> Meter:
-        self.session = Session(self.config, self.layout, self.feed.dram(self.data.n_samples), self._relays())
+    def start(self, load: str | None = None) -> Meter:
+        self.session = Session(self.config, self.layout, self.feed.dram(self.data.n_samples), self._relays(), load=load)
         self.feed.load_dram(self.session.chip, self.data.x, self.data.y)
         setup = {}
         for group in self.groups:

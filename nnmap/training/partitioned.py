@@ -42,9 +42,9 @@ class PartitionedBackprop(Trainer):
         )
         check_fits(self.config, net, self.program.plan.buffers, bigger_chip_hint(self.config))
 
-    def start(self) -> Meter:
+    def start(self, load: str | None = None) -> Meter:
         program = self.program
-        self.session = Session(self.config, program.plan.buffers, program.dram, program.relays)
+        self.session = Session(self.config, program.plan.buffers, program.dram, program.relays, load=load)
         program.load_dram(self.session.chip, self.data.x, self.data.y)
         self.session.process(self.session.load(program.plan.setup))
         self.session.run()

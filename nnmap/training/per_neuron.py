@@ -65,8 +65,10 @@ class PerNeuron(Trainer):
     def owner(self, j: int) -> Coord:
         return self.cores[j % len(self.cores)]
 
-    def start(self) -> Meter:
-        self.session = Session(self.config, self.buffers, {ACTIVATIONS: sum(layer.n_out for layer in self.net.layers)})
+    def start(self, load: str | None = None) -> Meter:
+        self.session = Session(
+            self.config, self.buffers, {ACTIVATIONS: sum(layer.n_out for layer in self.net.layers)}, load=load
+        )
         self.chip = self.session.chip
         self.samples = 0
         return self.session.meter()

@@ -51,6 +51,22 @@ def _outputs(plan: Plan) -> np.ndarray:
     return simulate(plan, X).outputs
 
 
+@dataclasses.dataclass(frozen=True)
+class _Delay(nnmap.program.Kernel):
+    """Busy cycles on the core: makes what it sends surely late for a core that does not wait."""
+
+    cycles: float
+
+    def run(self, core):
+        yield from core.compute(self.cycles, "delay")
+
+
+def _delayed(plan: Plan, coords: list) -> None:
+    """Start the programs of ``coords`` 10,000 cycles late."""
+    for coord in coords:
+        plan.ops[coord] = [_Delay(10_000), *plan.ops[coord]]
+
+
 @pytest.fixture(scope="module")
 def reference(numpy_forward) -> np.ndarray:
     return numpy_forward(NET, X)
@@ -89,6 +105,7 @@ def test_a_core_inside_an_output_that_skips_its_wait_adds_nan(reference) -> None
     c1 = plan.chain[1]
     assert Wait("pin1.0", 1, "wait partial y0") in plan.ops[c1]
     plan.ops[c1] = _without(plan.ops[c1], "wait partial y0")
+    _delayed(plan, [plan.chain[0]])
     out = _outputs(plan)
     # core 1 reaches its sum before core 0's partial arrives: y0 is NaN at its owner, core 3
     assert np.isnan(out[:, 0]).all()
@@ -104,6 +121,7 @@ def test_a_core_that_skips_the_hidden_vector_wait_reads_nan(k) -> None:
     good = _outputs(plan)
     coord = plan.chain[k]
     plan.ops[coord] = _without(plan.ops[coord], "wait h0")
+    _delayed(plan, [c for c in plan.chain if c != coord])
     out = _outputs(plan)
     broken = k // 4  # the output core k's layer-1 products belong to
     assert np.isnan(out[:, broken]).all()

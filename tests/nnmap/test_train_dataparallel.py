@@ -66,10 +66,14 @@ def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str
 
 
 def test_hogwild_clients_overwrite_each_other_and_one_client_does_not() -> None:
+    """With a host that writes as fast as the eLink carries (9 cycles a transaction), so that the
+    host's writes do not spread the clients' starts far apart, the clients' read-add-writes of a
+    slice overlap."""
     net = random_network([4, 6, 3], seed=7)
     data = _data(4, 3, 45, seed=8)
-    many = get_trainer("hogwild")(E16, net, data, Hyperparameters(lr=0.3, epochs=1))
-    alone = get_trainer("hogwild")(E16, net, data, Hyperparameters(lr=0.3, epochs=1, shards=1))
+    chip = E16.replace(host_sram_write_cycles_per_transaction=9.0)
+    many = get_trainer("hogwild")(chip, net, data, Hyperparameters(lr=0.3, epochs=1))
+    alone = get_trainer("hogwild")(chip, net, data, Hyperparameters(lr=0.3, epochs=1, shards=1))
     train(many)
     train(alone)
     assert many.overlaps > 0  # read-add-writes in flight at once: some updates are overwritten

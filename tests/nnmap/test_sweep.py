@@ -506,8 +506,8 @@ def test_a_grid_beyond_max_runs_is_refused_before_it_is_expanded(tmp_path: Path,
     code, stdout, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"))
     assert (code, stdout) == (2, "")
     assert stderr == (
-        f"nnmap: error: sweep file {spec}: 100 chips x 100 layers x 2 strategies x 1 batches x 100 seeds x 1 kernels make "
-        "2000000 runs, more than --max-runs 10000: shrink the grid or raise it\n"
+        f"nnmap: error: sweep file {spec}: 100 chips x 100 layers x 2 strategies x 1 batches x 100 seeds "
+        "x 1 kernels make 2000000 runs, more than --max-runs 10000: shrink the grid or raise it\n"
     )
     code, _, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"), "--max-runs", "1999999")
     assert "2000000 runs, more than --max-runs 1999999" in stderr

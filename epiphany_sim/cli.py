@@ -5,8 +5,8 @@
                          [--warmup N] [--drain N] [--trace FILE.json [--trace-window START:END | --trace-bin N]]
     epiphany-sim traffic --chip e64 --pattern uniform --sweep 0.01:0.6:0.05 --plot FILE.png [--json FILE]
     epiphany-sim microbench dma|dma-read|dram-write|dram-read|host-write|host-read|memcpy|roundtrip|contention|matmul
-                         --chip e16 [--size N] [--target sram|dram] [--direction to|from] [--hops 1,2,3]
-                         [--streams N] [--n N] [--json FILE] [--plot FILE.png]
+                         --chip e16 [--kernels asm|c] [--size N] [--target sram|dram] [--direction to|from]
+                         [--hops 1,2,3] [--streams N] [--n N] [--json FILE] [--plot FILE.png]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
 status 2; Ctrl-C is the line ``interrupted`` and exit status 130. Either way no output file
@@ -31,7 +31,7 @@ from epiphany_sim import microbench
 from epiphany_sim import trace as chip_trace
 from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.chip import Chip
-from epiphany_sim.config import ChipConfig, load_chip
+from epiphany_sim.config import DEFAULT_KERNELS, KERNEL_PROFILES, ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status
 from epiphany_sim.fabric import TraceOptions
@@ -50,6 +50,7 @@ _COUNT_UNITS = {
     "dma_channels": "channels",
     "dma_outstanding_reads": "read requests in flight per DMA channel",
     "loop_unroll": "elements per trip of a compute loop",
+    "c_loop_unroll": "elements per trip of a compiled loop",
     "router_fifo_depth": "transactions per router input",
     "first_row": "row of the global address map",
     "first_col": "column of the global address map",
@@ -147,6 +148,12 @@ def _parser() -> _Parser:
     chip_args = _Parser(add_help=False)
     chip_args.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
     chip_args.add_argument("--chip-config", metavar="FILE.toml", help="TOML file of chip field overrides")
+    profiles = "; ".join(f"{name}: {line}" for name, line in KERNEL_PROFILES.items())
+    chip_args.add_argument(
+        "--kernels",
+        choices=list(KERNEL_PROFILES),
+        help=f"how compute kernels are priced. {profiles} (default: the chip config's, else {DEFAULT_KERNELS})",
+    )
     commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
     traffic = commands.add_parser("traffic", parents=[chip_args], help="run synthetic traffic and report latency")
     traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS))
@@ -265,7 +272,7 @@ def _coord(text: str) -> tuple[int, int]:
 
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    chip = load_chip(args.chip, args.chip_config)
+    chip = load_chip(args.chip, args.chip_config, args.kernels)
     if args.command == "info":
         print(describe_chip(chip))
         return 0
@@ -349,12 +356,12 @@ def _bench_result(chip: ChipConfig, args: argparse.Namespace) -> dict:
         result = microbench.contention(chip, args.streams if args.streams is not None else 3)
     else:
         result = microbench.matmul(chip, args.n if args.n is not None else 32 * chip.rows)
-    return {"kind": args.kind, "chip": chip.name, "clock_hz": chip.clock_hz, **result}
+    return {"kind": args.kind, "chip": chip.name, "clock_hz": chip.clock_hz, "kernels": chip.kernels, **result}
 
 
 def describe_microbench(result: dict) -> str:
     """A short table of a microbenchmark's figures."""
-    lines = [f"{result['kind']} on {result['chip']} at {result['clock_hz'] / 1e6:g} MHz"]
+    lines = [f"{result['kind']} on {result['chip']} at {result['clock_hz'] / 1e6:g} MHz, kernels {result['kernels']}"]
     if result["kind"] == "roundtrip":
         lines += [f"  {'hops':>5} {'cycles':>9}"] + [f"  {p['hops']:>5} {p['cycles']:>9.1f}" for p in result["points"]]
         slope = result["cycles_per_hop_each_way"]
@@ -369,7 +376,7 @@ def describe_microbench(result: dict) -> str:
         lines += [f"  {p['bytes']:>6} {p['cycles']:>9.1f} {p['mb_per_s']:>9.1f}" for p in result["points"]]
         return "\n".join(lines)
     for key, value in result.items():
-        if key not in ("kind", "chip", "clock_hz"):
+        if key not in ("kind", "chip", "clock_hz", "kernels"):
             lines.append(f"  {key:20} {value:.6g}" if isinstance(value, float) else f"  {key:20} {value}")
     return "\n".join(lines)
 

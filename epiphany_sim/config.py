@@ -6,6 +6,11 @@ preset are fitted to two published measurements of a Parallella-16 (``dma_setup_
 and ``elink_write_overhead_bytes``; see ``ChipConfig``); every other preset uses the same
 per-core and per-link figures at its own clock.
 
+The compute kernels are priced by one of two code profiles (``kernels``, see
+``KERNEL_PROFILES`` and ``epiphany_sim.costs``); one field of the ``c`` profile,
+``c_matmul_cycles_per_mac``, is fitted to a published Parallella-16 figure for a matrix
+multiply written in C.
+
 Sources: the Epiphany Architecture Reference (REV 14.03.11) for the meshes, routing, the
 DMA engine, the core's pipeline and the memory map; the E16G301 and E64G401 datasheets for
 the meshes, clocks and SRAM; the Parallella reference manual and the eLink protocol of the
@@ -48,12 +53,29 @@ CEILINGS: dict[str, int] = {
     "host_sram_read_cycles_per_transaction": 10**6,
     "host_dram_write_cycles_per_transaction": 10**6,
     "host_dram_read_cycles_per_transaction": 10**6,
+    "c_loop_unroll": 1024,
+    "c_loop_trip_cycles": 10**6,
+    "c_dot_cycles_per_element": 10**6,
+    "c_sparse_dot_cycles_per_element": 10**6,
+    "c_axpy_cycles_per_element": 10**6,
+    "c_sum_cycles_per_element": 10**6,
+    "c_copy_cycles_per_element": 10**6,
+    "c_fill_cycles_per_element": 10**6,
+    "c_elementwise_cycles_per_element": 10**6,
+    "c_matmul_cycles_per_mac": 10**6,
+    "c_matmul_tile_cycles": 10**6,
 }
 """Upper bounds far beyond any Epiphany (1 GHz, 64 KB in 4 banks, 2 DMA channels, hundreds
 of cycles per operation at most) that keep a simulation's arrays and its integer clock
 within reach.
 SRAM goes up to 1 GB, past the 1 MB a core's slot of the address map holds, because the
 single-core baseline of a speedup is given room for any network."""
+KERNEL_PROFILES: dict[str, str] = {
+    "asm": "kernels as hand-scheduled assembly: loads paired with the multiply-adds, one multiply-add a cycle",
+    "c": "kernels as e-gcc compiles C loops: a cycle per instruction, loop overhead per element (fitted on [R])",
+}
+"""The kernel code profiles ``ChipConfig.kernels`` names, each with one line saying what it prices."""
+DEFAULT_KERNELS = "asm"
 MAX_FABRIC_CYCLES = 1024
 """The most cycles a hop, a transaction on a link, the eLink crossing or a DRAM access may
 take (the hardware's are 1.5 to about 100): the interconnect keeps a timing wheel as long
@@ -159,6 +181,38 @@ class ChipConfig:
         cycles_per_activation: cycles to evaluate one activation function (software exp
             and divide; the FPU has no transcendental unit). Assumed: 20; the reference
             gives no figure.
+        kernels: the kernel code profile that prices every compute kernel (``KERNEL_PROFILES``):
+            ``asm``, hand-scheduled assembly, or ``c``, the loops e-gcc makes of C, priced by
+            the ``c_`` fields below (``epiphany_sim.costs`` derives each).
+        c_loop_unroll: elements a compiled loop handles per trip (1: e-gcc at ``-O2`` and
+            ``-O3`` does not unroll a loop unless told to with ``-funroll-loops``).
+        c_loop_trip_cycles: cycles a compiled loop issues per trip besides the taken-branch
+            penalty: the counter's subtract, which sets the flags the branch tests, and the
+            branch (one instruction a cycle, reference: 2).
+        c_dot_cycles_per_element: a compiled dot product's work per product: two word loads on
+            the one load/store unit (C loads a float at a time) and the FMADD in a cycle of its
+            own, not paired with them: 3. A strided operand costs the same: its load
+            post-increments its pointer by a register.
+        c_sparse_dot_cycles_per_element: per stored connection: load the weight and the input's
+            index, shift the index to a byte offset, load the input it names, FMADD: 5.
+        c_axpy_cycles_per_element: ``y += a * x``: load ``x``, load ``y``, FMADD, store ``y``: 4.
+        c_sum_cycles_per_element: a sum: a load and an add: 2.
+        c_copy_cycles_per_element: a copy: a word load and a word store: 2.
+        c_fill_cycles_per_element: a fill: one word store: 1.
+        c_elementwise_cycles_per_element: the load and the store around an element's dependent
+            FPU operations (each operation adds ``fpu_latency_cycles``: a compiled loop does not
+            overlap one element's operations with the next's): 2.
+        c_matmul_cycles_per_mac: a compiled block matrix multiply's cycles per multiply-add (C
+            code keeping a 4 x 4 tile of sums in registers, four steps of the inner dimension
+            per trip, as the threaded-MPI Cannon example of [R] does). Counted: per trip of 64
+            multiply-adds, 32 word loads and 80 FPU instructions (C adds four products to a
+            sum as written: a multiply, three FMADDs and an add), 8 pointer updates, the
+            counter and the branch and its penalty: 125 cycles, 1.953 per multiply-add. Fitted
+            on [R] and on nothing else: Cannon's SGEMM written in C reaches 9.1 GFLOPS on
+            the 16 cores of a Parallella at 600 MHz, which ``microbench matmul --n 128
+            --kernels c`` reproduces with 130 cycles per trip, 2.03125 per multiply-add.
+        c_matmul_tile_cycles: per 4 x 4 tile of sums, loading and storing them a word at a time:
+            16 loads and 16 stores, 32.
         elink_bytes_per_cycle: off-chip link bandwidth per direction (8-bit DDR at half the
             core clock: 1 byte per cycle, Parallella manual; 8 GB/s off chip at 1 GHz over
             four links, E16G301 datasheet).
@@ -210,6 +264,18 @@ class ChipConfig:
     host_dram_write_cycles_per_transaction: float = 45.5
     host_dram_read_cycles_per_transaction: float = 45.5
     cycles_per_activation: float = 20.0
+    kernels: str = DEFAULT_KERNELS
+    c_loop_unroll: int = 1
+    c_loop_trip_cycles: float = 2.0
+    c_dot_cycles_per_element: float = 3.0
+    c_sparse_dot_cycles_per_element: float = 5.0
+    c_axpy_cycles_per_element: float = 4.0
+    c_sum_cycles_per_element: float = 2.0
+    c_copy_cycles_per_element: float = 2.0
+    c_fill_cycles_per_element: float = 1.0
+    c_elementwise_cycles_per_element: float = 2.0
+    c_matmul_cycles_per_mac: float = 130 / 64
+    c_matmul_tile_cycles: float = 32.0
     elink_bytes_per_cycle: float = 1.0
     elink_write_overhead_bytes: float = 1.0
     elink_read_request_bytes: float = 14.0
@@ -241,7 +307,7 @@ class ChipConfig:
             "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
             "rmesh_cycles_per_request hop_latency_cycles router_fifo_depth dma_cycles_per_transaction "
             "dma_outstanding_reads poll_cycles loop_unroll elink_read_request_bytes copy_cycles_per_transaction "
-            "host_sram_write_cycles_per_transaction"
+            "host_sram_write_cycles_per_transaction c_loop_unroll"
         ).split()
         for field in positive:
             if getattr(self, field) <= 0:
@@ -255,7 +321,10 @@ class ChipConfig:
             "code_bytes cycles_per_activation write_overhead_cycles elink_latency_cycles dram_latency_cycles "
             "first_row first_col dma_setup_cycles call_cycles branch_cycles fpu_latency_cycles "
             "elink_write_overhead_bytes host_sram_read_cycles_per_transaction host_dram_write_cycles_per_transaction "
-            "host_dram_read_cycles_per_transaction"
+            "host_dram_read_cycles_per_transaction "
+            "c_loop_trip_cycles c_dot_cycles_per_element c_sparse_dot_cycles_per_element "
+            "c_axpy_cycles_per_element c_sum_cycles_per_element c_copy_cycles_per_element c_fill_cycles_per_element "
+            "c_elementwise_cycles_per_element c_matmul_cycles_per_mac c_matmul_tile_cycles"
         ).split()
         for field in non_negative:
             if getattr(self, field) < 0:
@@ -287,6 +356,8 @@ class ChipConfig:
             raise ConfigError(f"sram_bytes {self.sram_bytes} does not split into {self.sram_banks} equal banks")
         if self.code_bytes >= self.sram_bytes:
             raise ConfigError(f"code_bytes {self.code_bytes} leaves no SRAM for data (sram_bytes {self.sram_bytes})")
+        if self.kernels not in KERNEL_PROFILES:
+            raise ConfigError(f"kernels must be one of {', '.join(KERNEL_PROFILES)}, got {self.kernels!r}")
         if self.elink_side not in ELINK_SIDES:
             raise ConfigError(f"elink_side must be one of {ELINK_SIDES}, got {self.elink_side!r}")
         if self.first_row + self.rows > 64 or self.first_col + self.cols > 64:
@@ -372,13 +443,19 @@ def chip_from_name(name: str) -> ChipConfig:
     raise ConfigError(f"unknown chip {name!r}: use one of {', '.join(PRESETS)} or RxC such as 2x3")
 
 
-def load_chip(name: str = "e16", toml_path: str | Path | None = None) -> ChipConfig:
-    """The named chip with the overrides of a TOML file applied.
+def load_chip(name: str = "e16", toml_path: str | Path | None = None, kernels: str | None = None) -> ChipConfig:
+    """The named chip with the overrides of a TOML file applied, then the kernel code profile ``kernels``.
 
     The file holds chip fields at top level or under a ``[chip]`` table, for example
-    ``clock_hz = 1e9``. A ``preset`` key there replaces ``name``'s preset.
+    ``clock_hz = 1e9``. A ``preset`` key there replaces ``name``'s preset. ``kernels`` (the
+    command line's ``--kernels``), when given, replaces the file's ``kernels``.
     """
-    chip = chip_from_name(name)
+    chip = _chip_file(chip_from_name(name), toml_path)
+    return chip if kernels is None else chip.replace(kernels=kernels)
+
+
+def _chip_file(chip: ChipConfig, toml_path: str | Path | None) -> ChipConfig:
+    """``chip`` with the overrides of the TOML file at ``toml_path`` (none if ``None``)."""
     if toml_path is None:
         return chip
     path = Path(toml_path)

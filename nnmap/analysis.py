@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from epiphany_sim.config import DEFAULT_KERNELS
 from epiphany_sim.core import Agent
 from epiphany_sim.mesh import MESH_KINDS, Coord, LinkSpec
 from epiphany_sim.stats import time_split
@@ -279,8 +280,10 @@ def sweep_workloads(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, 
 
 
 def variant_of(row: dict[str, Any]) -> str:
-    """``strategy/broadcast``: the name a sweep figure gives a mapping."""
-    return f"{row['strategy']}/{row['broadcast']}"
+    """``strategy/broadcast``: the name a sweep figure gives a mapping (``[c]`` after it for
+    kernels priced as compiled C)."""
+    kernels = row.get("kernels") or DEFAULT_KERNELS
+    return f"{row['strategy']}/{row['broadcast']}" + ("" if kernels == DEFAULT_KERNELS else f" [{kernels}]")
 
 
 def bytes_moved(row: dict[str, Any]) -> int:

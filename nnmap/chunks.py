@@ -23,7 +23,19 @@ from nnmap.model import Network
 from nnmap.run import run
 from nnmap.strategies import get_strategy
 
-SAME = ("chip", "mesh", "clock_hz", "strategy", "broadcast", "layers", "activations", "edges_cut", "imbalance", "load")
+SAME = (
+    "chip",
+    "mesh",
+    "clock_hz",
+    "strategy",
+    "broadcast",
+    "layers",
+    "activations",
+    "edges_cut",
+    "imbalance",
+    "load",
+    "kernels",
+)
 """Figures every chunk shares (and ``feed``, where the runs have it)."""
 SUMMED = (
     "batch",

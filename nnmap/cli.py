@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from epiphany_sim.checks import int_arg, number_arg
-from epiphany_sim.config import ChipConfig, load_chip
+from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
@@ -29,7 +29,7 @@ from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
-from nnmap.options import add_chip_arguments, add_load_argument
+from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
@@ -207,7 +207,8 @@ def _summary(m: dict[str, Any]) -> str:
     speedup = f"{m['speedup']:.2f}x" if m["speedup"] else "n/a"
     return "\n".join(
         [
-            f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}",
+            f"{m['strategy']} (broadcast {m['broadcast']}) of {m['layers']} on {m['chip']}, batch {m['batch']}, "
+            f"kernels {m['kernels']}",
             f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
             f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
             f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
@@ -372,8 +373,13 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
             for name, png in compare_figures(rows).items():
                 out.write(plots / name, png)
         if json_path:
-            out.write(json_path, json_text({"chip": chip.name, "layers": net.sizes, "batch": len(x), "runs": rows}))
-    print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}")
+            out.write(
+                json_path,
+                json_text(
+                    {"chip": chip.name, "kernels": chip.kernels, "layers": net.sizes, "batch": len(x), "runs": rows}
+                ),
+            )
+    print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}, kernels {chip.kernels}")
     print(_table(rows))
     for m, d in zip(rows, done, strict=True):
         if d.chunks > 1:
@@ -397,7 +403,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return rnn_command(args)
     if args.command == "sweep":
         return _sweep(args)
-    chip = load_chip(args.chip, args.chip_config)
+    chip = chip_from_args(args)
     net = _network(args, chip)
     x = _inputs(args, net)
     command = {"plan": _plan, "run": _run, "compare": _compare}[args.command]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from epiphany_sim.config import E16, PRESETS
+from epiphany_sim.config import DEFAULT_KERNELS, E16, KERNEL_PROFILES, PRESETS, ChipConfig, load_chip
 from nnmap.session import LOADS
 
 DEFAULT_CHIP = E16.name
@@ -26,7 +26,19 @@ def add_load_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def kernels_help() -> str:
+    """What ``--kernels`` takes: each kernel code profile with what it prices, and the default."""
+    profiles = "; ".join(f"{name}: {line}" for name, line in KERNEL_PROFILES.items())
+    return f"how compute kernels are priced. {profiles} (default: the chip config's, else {DEFAULT_KERNELS})"
+
+
 def add_chip_arguments(p: argparse.ArgumentParser) -> None:
-    """``--chip`` and ``--chip-config``."""
+    """``--chip``, ``--chip-config`` and ``--kernels``."""
     p.add_argument("--chip", default=DEFAULT_CHIP, help=chip_help())
     p.add_argument("--chip-config", metavar="FILE", help="TOML file of chip field overrides")
+    p.add_argument("--kernels", choices=list(KERNEL_PROFILES), help=kernels_help())
+
+
+def chip_from_args(args: argparse.Namespace) -> ChipConfig:
+    """The chip ``--chip``, ``--chip-config`` and ``--kernels`` describe."""
+    return load_chip(args.chip, args.chip_config, args.kernels)

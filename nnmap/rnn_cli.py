@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from epiphany_sim.checks import int_arg
-from epiphany_sim.config import ChipConfig, load_chip
+from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
-from nnmap.options import add_chip_arguments
+from nnmap.options import add_chip_arguments, chip_from_args
 from nnmap.recurrent.model import RecurrentStack, load_stack, random_sequence, random_stack
 from nnmap.recurrent.plan import ORDERS, check_capacity
 from nnmap.recurrent.run import RecurrentRuns, run_orders
@@ -115,7 +115,7 @@ def _summary(result: RecurrentRuns) -> str:
 
 def rnn_command(args: argparse.Namespace) -> int:
     """Run ``nnmap rnn``; return the exit status (0, or 1 if a run does not match numpy)."""
-    chip = load_chip(args.chip, args.chip_config)
+    chip = chip_from_args(args)
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         outputs_path = out.file(args.outputs, "--outputs")

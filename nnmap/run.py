@@ -239,6 +239,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "activations": [layer.activation for layer in net.layers],
         "batch": plan.batch,
         "load": session.load_path,
+        "kernels": config.kernels,
         **simulated_figures(session, phases, sim.snapshots, plan.chain),
         "single_core_cycles": single,
         "speedup": (single / compute) if single and compute > 0 else None,

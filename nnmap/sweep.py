@@ -58,6 +58,7 @@ PARAM_COLUMNS = (
     "broadcast",
     "batch",
     "seed",
+    "kernels",
     "hidden_activation",
     "output_activation",
 )
@@ -96,11 +97,12 @@ def execute(params: RunParams) -> dict[str, Any]:
         broadcast=params.broadcast,
         batch=params.batch,
         seed=params.seed,
+        kernels=params.kernels,
         hidden_activation=params.hidden_activation,
         output_activation=params.output_activation,
     )
     try:
-        chip = chip_from_name(params.chip)
+        chip = chip_from_name(params.chip).replace(kernels=params.kernels)
         row.update(rows=chip.rows, cols=chip.cols, cores=chip.n_cores)
         sizes = list(params.layers)
         check_capacity(chip, sizes, params.batch, fit_hint(chip, params.batch), MappingError)

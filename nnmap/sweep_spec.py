@@ -1,4 +1,4 @@
-"""The sweep file: a grid of runs over chips, networks, strategies, broadcasts and batches.
+"""The sweep file: a grid of runs over chips, networks, strategies, broadcasts, batches and kernel profiles.
 
 A sweep file is TOML with these top-level keys (every list is one axis of the grid; the
 runs are every combination of one value from each):
@@ -11,6 +11,7 @@ runs are every combination of one value from each):
     broadcasts = ["default", "dram"]            # optional; "default" is the strategy's own
     batches    = [1, 4]                         # optional, default [1]: random input samples
     seeds      = [0]                            # optional, default [0]: weights and inputs
+    kernels    = ["asm", "c"]                   # optional, default ["asm"]: kernel code profiles
     hidden_activation = "sigmoid"               # optional, as nnmap run's --hidden-activation
     output_activation = "sigmoid"               # optional, as nnmap run's --output-activation
 
@@ -22,7 +23,7 @@ run. Each run has a stable ``run_id``, a hash of its parameters, by which
 ``nnmap sweep --resume`` knows what is already recorded.
 
 The whole file is checked before anything runs: a malformed file, an unknown key, a wrong
-type, an unknown chip, strategy, broadcast or activation is a ``SweepError`` naming the file
+type, an unknown chip, strategy, broadcast, kernel profile or activation is a ``SweepError`` naming the file
 and the key. So is a grid of more than ``DEFAULT_MAX_RUNS`` runs (or ``--max-runs``),
 counted from the axes before the grid is expanded. Whether a network fits a chip's SRAM
 is not checked here: a run that does not fit is a result of the sweep (recorded with its
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from epiphany_sim import checks
-from epiphany_sim.config import PRESETS, chip_from_name
+from epiphany_sim.config import DEFAULT_KERNELS, KERNEL_PROFILES, PRESETS, chip_from_name
 from epiphany_sim.errors import SimError
 from nnmap.errors import SweepError
 from nnmap.lowering.broadcast import BROADCASTS
@@ -51,7 +52,17 @@ from nnmap.strategies import STRATEGIES, all_variants
 DEFAULT_BROADCAST = "default"
 DEFAULT_MAX_RUNS = 10_000
 """The most runs a sweep file may describe unless ``nnmap sweep --max-runs`` says otherwise."""
-KEYS = ("chips", "layers", "strategies", "broadcasts", "batches", "seeds", "hidden_activation", "output_activation")
+KEYS = (
+    "chips",
+    "layers",
+    "strategies",
+    "broadcasts",
+    "batches",
+    "seeds",
+    "kernels",
+    "hidden_activation",
+    "output_activation",
+)
 REQUIRED = ("chips", "layers", "strategies")
 
 
@@ -68,6 +79,7 @@ class RunParams:
         seed: seed of the random weights and inputs, as ``nnmap run --seed``.
         hidden_activation: activation of the hidden layers.
         output_activation: activation of the last layer.
+        kernels: the kernel code profile (``ChipConfig.kernels``), as ``nnmap run --kernels``.
     """
 
     chip: str
@@ -78,6 +90,7 @@ class RunParams:
     seed: int
     hidden_activation: str
     output_activation: str
+    kernels: str
 
     @property
     def run_id(self) -> str:
@@ -127,6 +140,12 @@ def _chip(path: Path, name: Any) -> str:
         return chip_from_name(name).name
     except SimError as exc:
         raise _fail(path, str(exc)) from None
+
+
+def _kernels(path: Path, name: Any) -> str:
+    if name not in KERNEL_PROFILES:
+        raise _fail(path, f"kernels must hold profile names ({', '.join(KERNEL_PROFILES)}), got {name!r}")
+    return str(name)
 
 
 def _layers(path: Path, value: Any) -> tuple[int, ...]:
@@ -200,6 +219,7 @@ def parse_spec(text: str, path: str | Path = "<string>", max_runs: int = DEFAULT
     variants = _variants(path, data["strategies"], broadcasts)
     batches = _ints(path, "batches", _list(path, data, "batches", [1]), 1)
     seeds = _ints(path, "seeds", _list(path, data, "seeds", [0]), 0)
+    kernels = [_kernels(path, k) for k in _list(path, data, "kernels", [DEFAULT_KERNELS])]
     hidden = _activation(path, data, "hidden_activation", ACTIVATIONS[:-1])
     output = _activation(path, data, "output_activation", ACTIVATIONS)
     axes: dict[str, list[Any]] = {
@@ -208,14 +228,16 @@ def parse_spec(text: str, path: str | Path = "<string>", max_runs: int = DEFAULT
         "strategies": variants,
         "batches": batches,
         "seeds": seeds,
+        "kernels": kernels,
     }
     count = math.prod([len(values) for values in axes.values()])
     if count > max_runs:
         shape = " x ".join(f"{len(values)} {key}" for key, values in axes.items())
         raise _fail(path, f"{shape} make {count} runs, more than --max-runs {max_runs}: shrink the grid or raise it")
     runs: dict[str, RunParams] = {}
-    for chip, sizes, (strategy, bc), batch, seed in itertools.product(chips, layers, variants, batches, seeds):
-        params = RunParams(chip, sizes, strategy, bc, batch, seed, hidden, output)
+    grid = itertools.product(chips, layers, variants, batches, seeds, kernels)
+    for chip, sizes, (strategy, bc), batch, seed, profile in grid:
+        params = RunParams(chip, sizes, strategy, bc, batch, seed, hidden, output, profile)
         runs.setdefault(params.run_id, params)
     return SweepSpec(path, tuple(runs.values()))
 

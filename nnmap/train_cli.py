@@ -16,10 +16,9 @@ from tqdm import tqdm
 
 from epiphany_sim import checks
 from epiphany_sim.checks import int_arg
-from epiphany_sim.config import load_chip
 from epiphany_sim.files import OutputFiles, json_text
 from nnmap.errors import TrainingError
-from nnmap.options import add_chip_arguments, add_load_argument
+from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args
 from nnmap.session import check_capacity
 from nnmap.text import table
 from nnmap.training import (
@@ -166,7 +165,7 @@ def train_command(args: argparse.Namespace) -> int:
         **options,
     )
     _check_options(names, options)
-    chip = load_chip(args.chip, args.chip_config)
+    chip = chip_from_args(args)
     data = load_dataset(args.dataset, args.seed)
     if args.samples is not None:
         data = data.head(args.samples)

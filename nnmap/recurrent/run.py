@@ -115,6 +115,7 @@ def run_orders(
         "chip": config.name,
         "mesh": [config.rows, config.cols],
         "clock_hz": config.clock_hz,
+        "kernels": config.kernels,
         "layers": stack.depth,
         "hidden": stack.hidden,
         "inputs_size": stack.n_in,

@@ -265,6 +265,7 @@ class TrainResult:
             "chip": self.config.name,
             "mesh": [self.config.rows, self.config.cols],
             "clock_hz": self.config.clock_hz,
+            "kernels": self.config.kernels,
             "dataset": self.dataset,
             "layers": self.layers,
             "hyperparameters": self.hp.to_dict(),

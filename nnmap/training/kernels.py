@@ -45,7 +45,7 @@ def hidden_error_cycles(cfg: ChipConfig, n: int) -> float:
 def descend_cycles(cfg: ChipConfig, n: int, momentum: bool) -> float:
     """``Descend`` of ``n`` parameters: ``-lr * delta`` once, then ``w += s * x`` per parameter
     (an axpy); with momentum the velocity is an axpy more."""
-    return cfg.fpu_latency_cycles + costs.axpy_cycles(cfg, n) * (2 if momentum else 1)
+    return costs.scalar_cycles(cfg, 1) + costs.axpy_cycles(cfg, n) * (2 if momentum else 1)
 
 
 @dataclass(frozen=True)

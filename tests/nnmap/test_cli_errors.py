@@ -216,6 +216,11 @@ def test_bad_layers(layers, message, fails) -> None:
         (("run", "--batch", "two"), "argument --batch: expected an integer >= 1, got 'two'"),
         (("run", "--seed", "-1"), "argument --seed: expected an integer >= 0, got '-1'"),
         (("run", "--no-such-option"), "unrecognized arguments: --no-such-option"),
+        (("run", "--kernels", "fortran"), "argument --kernels: invalid choice: 'fortran' (choose from 'asm', 'c')"),
+        (("compare", "--kernels", "C"), "argument --kernels: invalid choice: 'C'"),
+        (("plan", "--kernels", ""), "argument --kernels: invalid choice: ''"),
+        (("rnn", "--kernels", "gcc"), "argument --kernels: invalid choice: 'gcc'"),
+        (("train", "--kernels", "asm,c"), "argument --kernels: invalid choice: 'asm,c'"),
     ],
 )
 def test_bad_options(args, message, fails) -> None:

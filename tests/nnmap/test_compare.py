@@ -138,7 +138,7 @@ def test_sram_peak_of_the_first_core_by_hand(compared) -> None:
 def test_table_prints_every_variant_with_its_figures(compared) -> None:
     _, text, data = compared
     lines = text.splitlines()
-    assert lines[0] == "network [64, 128, 10] on e64 (8x8), batch 1"
+    assert lines[0] == "network [64, 128, 10] on e64 (8x8), batch 1, kernels asm"
     header = lines[1].split()
     for word in ("strategy", "broadcast", "speedup", "on-chip", "off-chip", "messages", "valid"):
         assert word in header

@@ -297,6 +297,8 @@ def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys:
         ('layers = ["6,8,4"]\nstrategies = "all"\n', "missing key 'chips'"),
         (GRID + 'output_activation = "cube"\n', "output_activation must be one of"),
         (GRID.replace('"partitioned"', '"partitioned:fax"'), "unknown broadcast 'fax'"),
+        (GRID + 'kernels = ["fortran"]\n', "kernels must hold profile names (asm, c), got 'fortran'"),
+        (GRID + 'kernels = "c"\n', "kernels must be a list"),
     ],
 )
 def test_a_bad_spec_is_one_line_and_exit_2(tmp_path: Path, text: str, message: str) -> None:
@@ -399,8 +401,26 @@ def test_run_ids_are_stable_and_depend_on_every_parameter() -> None:
         GRID.replace("seeds = [3]", "seeds = [4]"),
         GRID + 'hidden_activation = "tanh"\n',
         GRID + 'broadcasts = ["oneway"]\n',
+        GRID + 'kernels = ["c"]\n',
     ):
         assert not {p.run_id for p in a} & {p.run_id for p in parse_spec(changed).runs}
+
+
+def test_a_kernels_axis_runs_every_run_with_each_profile() -> None:
+    runs = parse_spec(GRID + 'kernels = ["asm", "c"]\n').runs
+    assert len(runs) == 2 * N_RUNS
+    assert [p.kernels for p in runs[:2]] == ["asm", "c"]
+    assert {p.kernels for p in parse_spec(GRID).runs} == {"asm"}
+
+
+def test_a_sweep_row_is_priced_by_its_kernel_profile() -> None:
+    """The same run with compiled kernels: more compute cycles, the same bytes moved."""
+    spec = parse_spec('chips = ["e16"]\nlayers = ["6,16,4"]\nstrategies = ["partitioned"]\nkernels = ["asm", "c"]\n')
+    asm, c = (execute(p) for p in spec.runs)
+    assert (asm["kernels"], c["kernels"]) == ("asm", "c")
+    assert c["error"] is None
+    assert c["compute_cycles"] > asm["compute_cycles"]
+    assert c["bytes_on_chip"] == asm["bytes_on_chip"]
 
 
 def test_the_example_spec_in_benchmarks_is_valid() -> None:
@@ -469,7 +489,7 @@ seeds = [{seeds}]
 
 
 def test_a_grid_beyond_max_runs_is_refused_before_it_is_expanded(tmp_path: Path, monkeypatch) -> None:
-    """100 chips x 100 layers x 2 strategies x 1 batch x 100 seeds = 2,000,000 runs."""
+    """100 chips x 100 layers x 2 strategies x 1 batch x 100 seeds x 1 kernel profile = 2,000,000 runs."""
     spec = tmp_path / "huge.toml"
     spec.write_text(
         MILLIONS.format(
@@ -486,8 +506,8 @@ def test_a_grid_beyond_max_runs_is_refused_before_it_is_expanded(tmp_path: Path,
     code, stdout, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"))
     assert (code, stdout) == (2, "")
     assert stderr == (
-        f"nnmap: error: sweep file {spec}: 100 chips x 100 layers x 2 strategies x 1 batches x 100 seeds make "
-        "2000000 runs, more than --max-runs 10000: shrink the grid or raise it\n"
+        f"nnmap: error: sweep file {spec}: 100 chips x 100 layers x 2 strategies x 1 batches x 100 seeds "
+        "x 1 kernels make 2000000 runs, more than --max-runs 10000: shrink the grid or raise it\n"
     )
     code, _, stderr = _sweep("--spec", str(spec), "--out", str(tmp_path / "out"), "--max-runs", "1999999")
     assert "2000000 runs, more than --max-runs 1999999" in stderr

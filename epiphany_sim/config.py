@@ -208,9 +208,9 @@ class ChipConfig:
 
     def __post_init__(self) -> None:
         self._check_types_and_ranges()
-        self._check_elink_bursts()
         self._check_fabric_times()
         self._check_layout()
+        self._check_elink_bursts()
 
     def _check_types_and_ranges(self) -> None:
         """Every field of its type, and within its bounds."""

@@ -108,7 +108,13 @@ def describe_chip(chip: ChipConfig) -> str:
         ("bank_bytes", chip.bank_bytes, "bytes"),
         ("data_bytes", chip.data_bytes, "bytes per core after code"),
         ("elink_write_cycles_per_transaction", f"{chip.elink_write_cycles_per_transaction:.4g}", "cycles/transaction"),
+        ("elink_write_packet_cycles", f"{chip.elink_write_packet_cycles:.4g}", "cycles/transaction"),
         ("elink_read_cycles_per_request", f"{chip.elink_read_cycles_per_request:.4g}", "cycles/request"),
+        (
+            "elink_read_burst_cycles_per_request",
+            f"{chip.elink_read_burst_cycles_per_request:.4g}",
+            "cycles/request",
+        ),
     ]
     lines.append("derived:")
     lines += [f"  {name:34} {value!s:>12}  {unit}" for name, value, unit in derived]

@@ -15,7 +15,9 @@ Sources: the Epiphany Architecture Reference (REV 14.03.11) for the meshes, rout
 DMA engine, the core's pipeline and the memory map; the E16G301 and E64G401 datasheets for
 the meshes, clocks and SRAM; the Parallella reference manual and the eLink protocol of the
 open-source Parallella FPGA design (github.com/parallella/oh, ``elink/README.md``) for the
-off-chip link; the Epiphany-V paper (arXiv:1610.01832) for the 1024-core preset.
+off-chip link, whose packets drop their address in a burst of writes to consecutive
+doublewords (``elink_write_packet_bytes`` against ``elink_write_overhead_bytes``); the
+Epiphany-V paper (arXiv:1610.01832) for the 1024-core preset.
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ _FABRIC_TIMES = (
     "xmesh_cycles_per_transaction",
     "rmesh_cycles_per_request",
     "elink_write_cycles_per_transaction",
+    "elink_write_packet_cycles",
     "elink_read_cycles_per_request",
+    "elink_read_burst_cycles_per_request",
     "dma_cycles_per_transaction",
     "dram_latency_cycles",
     "copy_cycles_per_transaction",
@@ -217,13 +221,25 @@ class ChipConfig:
             core clock: 1 byte per cycle, Parallella manual; 8 GB/s off chip at 1 GHz over
             four links, E16G301 datasheet).
         elink_write_overhead_bytes: bytes the eLink sends per write transaction beyond its
-            8 bytes of data (a burst repeats only the data, a lone write carries 6 more,
-            eLink protocol). Fitted on e16: a DMA write of 8 KB from a core into the DRAM
-            takes 9,504 cycles on a Parallella-16 (493 MB/s as printed): with the fitted
-            setup, 1,024 transactions of 9 bytes on the eLink take 9,576.5 cycles, 0.8% more,
-            the closest the half-cycle grain allows: 1 byte.
-        elink_read_request_bytes: bytes a read request takes on the eLink (its address and
-            return address: 14, eLink protocol).
+            8 bytes of data when the transaction continues a burst (the eLink protocol sends
+            only the data of a doubleword write that follows the previous one to the next
+            address, bytes B06-B13 of its packet). Fitted on e16: a DMA write of 8 KB from a
+            core into the DRAM takes 9,504 cycles on a Parallella-16 (493 MB/s as printed):
+            with the fitted setup, a first transaction of a full packet and 1,023 of 9 bytes
+            take 9,581.5 cycles on the eLink, 0.8% more, the closest the half-cycle grain
+            allows: 1 byte.
+        elink_write_packet_bytes: bytes a write transaction that does not continue a burst
+            takes on the eLink: its whole packet, control and destination address (6 bytes)
+            and its 8 bytes of data: 14 (eLink protocol, bytes B00-B13). A write continues a
+            burst when the previous write on the same path of the eLink came from the same
+            endpoint to the previous doubleword; any other pays this.
+        elink_read_request_bytes: bytes a read request takes on the eLink (control, the
+            address it reads and the return address: 14, eLink protocol).
+        elink_read_burst_request_bytes: bytes a read request takes on the eLink when it
+            follows the previous request on the same path from the same endpoint to the next
+            doubleword. The protocol bursts only doubleword writes (the transmitter's burst
+            detection, ``elink/hdl/etx_protocol.v`` of the same design, asks for a write), so a read
+            request pays its whole packet either way: 14.
         elink_latency_cycles: extra latency of crossing the chip boundary once (0 assumed).
         elink_side: mesh edge the eLink to the host attaches to (the DRAM window at
             0x8e000000 lies east of the E16's cores: east).
@@ -278,7 +294,9 @@ class ChipConfig:
     c_matmul_tile_cycles: float = 32.0
     elink_bytes_per_cycle: float = 1.0
     elink_write_overhead_bytes: float = 1.0
+    elink_write_packet_bytes: float = 14.0
     elink_read_request_bytes: float = 14.0
+    elink_read_burst_request_bytes: float = 14.0
     elink_latency_cycles: float = 0.0
     elink_side: str = "east"
     dram_bytes: int = 32 * 1024 * 1024
@@ -291,6 +309,7 @@ class ChipConfig:
         self._check_types_and_ranges()
         self._check_fabric_times()
         self._check_layout()
+        self._check_elink_bursts()
 
     def _check_types_and_ranges(self) -> None:
         """Every field of its type, and within its bounds."""
@@ -307,7 +326,7 @@ class ChipConfig:
             "cmesh_bytes_per_cycle xmesh_bytes_per_cycle elink_bytes_per_cycle dram_bytes dma_channels "
             "rmesh_cycles_per_request hop_latency_cycles router_fifo_depth dma_cycles_per_transaction "
             "dma_outstanding_reads poll_cycles loop_unroll elink_read_request_bytes copy_cycles_per_transaction "
-            "host_sram_write_cycles_per_transaction c_loop_unroll"
+            "host_sram_write_cycles_per_transaction c_loop_unroll elink_read_burst_request_bytes"
         ).split()
         for field in positive:
             if getattr(self, field) <= 0:
@@ -329,6 +348,20 @@ class ChipConfig:
         for field in non_negative:
             if getattr(self, field) < 0:
                 raise ConfigError(f"chip field {field} must be >= 0, got {getattr(self, field)!r}")
+
+    def _check_elink_bursts(self) -> None:
+        """A transaction that continues a burst costs the eLink no more than a whole packet."""
+        burst = self.transaction_bytes + self.elink_write_overhead_bytes
+        if self.elink_write_packet_bytes < burst:
+            raise ConfigError(
+                f"chip field elink_write_packet_bytes must be >= the {burst:g} bytes of a write in a burst "
+                f"(transaction_bytes + elink_write_overhead_bytes), got {self.elink_write_packet_bytes!r}"
+            )
+        if self.elink_read_burst_request_bytes > self.elink_read_request_bytes:
+            raise ConfigError(
+                "chip field elink_read_burst_request_bytes must be <= elink_read_request_bytes "
+                f"({self.elink_read_request_bytes:g}), got {self.elink_read_burst_request_bytes!r}"
+            )
 
     def _check_fabric_times(self) -> None:
         """Every time the interconnect counts: within its range, and on its half-cycle grain."""
@@ -388,13 +421,24 @@ class ChipConfig:
 
     @property
     def elink_write_cycles_per_transaction(self) -> float:
-        """Cycles a write transaction takes on the eLink, its overhead included."""
+        """Cycles a write transaction that continues a burst takes on the eLink, its overhead
+        included."""
         return (self.transaction_bytes + self.elink_write_overhead_bytes) / self.elink_bytes_per_cycle
 
     @property
+    def elink_write_packet_cycles(self) -> float:
+        """Cycles a write transaction that does not continue a burst takes on the eLink."""
+        return self.elink_write_packet_bytes / self.elink_bytes_per_cycle
+
+    @property
     def elink_read_cycles_per_request(self) -> float:
-        """Cycles a read request takes on the eLink."""
+        """Cycles a read request that does not continue a burst takes on the eLink."""
         return self.elink_read_request_bytes / self.elink_bytes_per_cycle
+
+    @property
+    def elink_read_burst_cycles_per_request(self) -> float:
+        """Cycles a read request that continues a burst takes on the eLink."""
+        return self.elink_read_burst_request_bytes / self.elink_bytes_per_cycle
 
     @property
     def cmesh_cycles_per_transaction(self) -> float:

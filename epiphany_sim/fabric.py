@@ -10,9 +10,14 @@ it feeds has room, so a full FIFO pushes back on the routers behind it (back-pre
 a head transaction that cannot move blocks those behind it in its FIFO (head-of-line
 blocking). The cMesh carries writes between cores, the rMesh read requests (one per
 ``rmesh_cycles_per_request``), the xMesh writes that cross the chip boundary either way.
-The eLink has a write path and a read-request path each way: a write transaction takes
-``elink_write_cycles_per_transaction`` on it (its 8 bytes and its framing, a byte a cycle),
-a read request ``elink_read_cycles_per_request``. A read request that reaches its target
+The eLink has a write path and a read-request path each way, a byte a cycle. A write
+transaction that continues a burst (the previous write on its path came from the same
+endpoint to the doubleword before) takes ``elink_write_cycles_per_transaction`` on it (its
+8 bytes and its framing); any other write takes ``elink_write_packet_cycles``, its whole
+packet with its address. A read request takes ``elink_read_cycles_per_request``, or
+``elink_read_burst_cycles_per_request`` if it continues a burst the same way. So a DMA
+stream alone keeps its burst, and streams from several cores that take turns on the
+eLink pay the packet on nearly every transaction. A read request that reaches its target
 is answered by a write of the values back to the requester (from the DRAM, after
 ``dram_latency_cycles``).
 
@@ -20,12 +25,15 @@ A lone message of ``n`` transactions crossing ``h`` router-to-router hops arrive
 
 - core to core: ``h * hop_latency_cycles + n * cmesh_cycles_per_transaction`` after it
   is posted (plus ``write_overhead_cycles``);
-- core to host: ``h * hop + 0.5 + n * elink_write_cycles_per_transaction +
-  elink_latency_cycles`` (the half cycle hands the transaction from the edge router to the
-  eLink);
-- host to core: ``n * elink_write_cycles_per_transaction + elink_latency_cycles + h * hop
-  + xmesh_cycles_per_transaction``: a transaction enters the mesh once all of it has
-  crossed the eLink.
+- core to host: ``h * hop + 0.5 + e + elink_latency_cycles`` (the half cycle hands the
+  transaction from the edge router to the eLink);
+- host to core: ``e + elink_latency_cycles + h * hop + xmesh_cycles_per_transaction``: a
+  transaction enters the mesh once all of it has crossed the eLink;
+
+where ``e = elink_write_packet_cycles + (n - 1) * elink_write_cycles_per_transaction``,
+its first transaction a whole packet and the others a burst (``n *
+elink_write_cycles_per_transaction`` if its first continues the burst of the message
+before it, from the same endpoint to the doubleword before).
 
 Time. The fabric counts ticks of half a cycle (``TICKS_PER_CYCLE``), the grain at which
 every hop of 1.5 cycles is exact; every timing field of the chip must be a multiple of it.
@@ -190,7 +198,9 @@ class _Layout:
     Attributes:
         hop: ticks of a router-to-router hop.
         rates: ticks per transaction on the cMesh, rMesh and xMesh (``"c"``, ``"r"``, ``"x"``).
-        elink: ticks per write (``"x"``) and per read request (``"r"``) on the eLink.
+        elink: ticks per write (``"x"``) and per read request (``"r"``) on the eLink when it
+            continues a burst.
+        elink_packet: the same when it does not: a whole packet, address included.
         elink_latency: ticks across the eLink.
         edges: the routers on the eLink's edge, through which traffic leaves and enters the chip.
         ends: the router index of each of the eLink's ends, by its net.
@@ -213,6 +223,10 @@ class _Layout:
         }
         self.elink = {
             "x": ticks(chip.elink_write_cycles_per_transaction),
+            "r": ticks(chip.elink_read_burst_cycles_per_request),
+        }
+        self.elink_packet = {
+            "x": ticks(chip.elink_write_packet_cycles),
             "r": ticks(chip.elink_read_cycles_per_request),
         }
         self.elink_latency = ticks(chip.elink_latency_cycles)
@@ -280,7 +294,7 @@ class _Layout:
             for upstream in upstreams:
                 self._add_input(rid, upstream, self._mesh_rate(net))
         elif net in _ELINK_INCOMING:
-            self._add_input(rid, "host", self.elink[_ELINK_ENDS[net]])
+            self._add_input(rid, "host", self.elink[_ELINK_ENDS[net]])  # at most one per burst's ticks
         else:
             for coord in self.edges:
                 self._add_input(rid, coord, self.rates[_ELINK_ENDS[net]])
@@ -343,19 +357,23 @@ class _Layout:
             self._add_output(rid, k.DIR_OFF, self._input_of[(end, coord)], -1, 1, rate, link, 0)
 
     def _add_incoming_elink_outputs(self, rid: int, net: int) -> None:
-        """An incoming eLink end's outputs, one to each edge router of the mesh its path feeds: a
-        transaction enters the mesh once all of it has crossed the eLink."""
+        """An incoming eLink end's outputs, one to each edge router of the mesh its path feeds. The
+        end's FIFO is at the far side of the eLink: a transaction is ready there in the last tick of
+        its crossing (the host's port holds it for its ticks on the eLink), which the hand-off to
+        the edge router takes, so that it enters the mesh once all of it has crossed."""
         path = _ELINK_ENDS[net]
         into = k.NET_X if path == "x" else k.NET_R
         for coord in self.edges:
             dest = self._input_of[(self.mesh_router(into, coord), "elink")]
             link = self.mesh.link(path + "edge-in", ELINK, router(coord))
-            self._add_output(rid, -1, dest, -1, self.elink[path] + self.elink_latency, self.rates[path], link, 0)
+            self._add_output(rid, -1, dest, -1, self.elink_latency + 1, self.rates[path], link, 0)
 
     def _add_outgoing_elink_output(self, rid: int, net: int) -> None:
-        """An outgoing eLink end's one output, to the host."""
+        """An outgoing eLink end's one output, to the host. The loop holds it for a burst's or a
+        whole packet's ticks per transaction (``elink_table``); its rate here is the longer."""
         link = self.mesh.elink_out if net == k.NET_ELINK_OUT else self.mesh.elink_rout
-        self._add_output(rid, k.DIR_LOCAL, -1, self.host, self.elink_latency, self.elink[_ELINK_ENDS[net]], link, 0)
+        rate = self.elink_packet[_ELINK_ENDS[net]]
+        self._add_output(rid, k.DIR_LOCAL, -1, self.host, self.elink_latency, rate, link, 0)
 
     # Endpoints and ports ----------------------------------------------------------
     def _endpoint_table(self) -> np.ndarray:
@@ -388,8 +406,17 @@ class _Layout:
             (k.PORT_R, k.NET_ELINK_IN_R, self.mesh.elink_rin),
         ):
             fifo = self._input_of[(self.ends[net], "host")]
-            ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self.elink[_ELINK_ENDS[net]], link)
+            rate = self.elink_packet[_ELINK_ENDS[net]]  # the longer of a burst's and a packet's, as above
+            ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, rate, link)
         return ports
+
+    def elink_table(self) -> np.ndarray:
+        """The ``EL_*`` table: each path of the eLink, in the order of its ends' nets, with no
+        transaction carried yet and its ticks per transaction in a burst and out of one."""
+        table = np.zeros((len(_ELINK_ENDS), k.EL_FIELDS), np.int64)
+        for net, path in _ELINK_ENDS.items():
+            table[net - k.NET_ELINK_IN] = (-1, -1, self.elink[path], self.elink_packet[path])
+        return table
 
 
 class Fabric:
@@ -458,12 +485,13 @@ class Fabric:
         layout = _Layout(self.chip, self.mesh)
         self._routers, self._inputs, self._outputs = layout.routers, layout.inputs, layout.outputs
         self._endpoints, self._ports = layout.endpoints, layout.ports
+        self._elink_paths = layout.elink_table()
         self._fifo = np.zeros((len(self._inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
         self._build_sources()
         self._build_wheel()
         self._build_state()
         self._hop_ticks, self._rates = layout.hop, layout.rates
-        self._elink, self._elink_latency = layout.elink, layout.elink_latency
+        self._elink, self._elink_packet, self._elink_latency = layout.elink, layout.elink_packet, layout.elink_latency
 
     def _build_sources(self) -> None:
         """Each endpoint's source queues, empty: its own stores (a core's copy out of its SRAM, one
@@ -891,6 +919,7 @@ class Fabric:
                 self._bins,
                 self._want,
                 self._routes,
+                self._elink_paths,
             )
             if status == k.DONE_ROOM:
                 self._grow_for_kernel()
@@ -941,7 +970,11 @@ class Fabric:
         t = hops * self._hop_ticks + n * np.where(reads, self._rates["r"], self._rates["c"])
         to_host = dst == self.host
         if to_host.any() or (src == self.host).any():
-            crossing = n * np.where(reads, self._elink["r"], self._elink["x"]) + self._elink_latency
+            burst = np.where(reads, self._elink["r"], self._elink["x"])
+            packet = np.where(reads, self._elink_packet["r"], self._elink_packet["x"])
+            # The first transaction pays a whole packet unless it continued the one before it.
+            first = np.where(column(k.C_FLAGS) & k.F_BURST, burst, packet)
+            crossing = first + (n - 1) * burst + self._elink_latency
             off_chip = hops * self._hop_ticks + crossing
             last = np.where(reads, self._rates["r"], self._rates["x"])
             t = np.where(src == self.host, off_chip + last, np.where(to_host, off_chip + 1, t))

@@ -25,10 +25,20 @@ What one tick ``t`` does, in this order:
    FIFO has room (credit-based back-pressure). A granted transaction holds the output for
    the link's cycles per transaction and reaches the next router ``latency`` ticks later.
 
+The eLink prices each transaction by what came before it on the same path (writes or read
+requests, into the chip or out of it): one that continues a burst, from the same endpoint
+as the path's last transaction and to the doubleword after its address, pays a burst's
+ticks (``EL_BURST``); any other pays a whole packet's (``EL_PACKET``), address included. A
+path carries its transactions one at a time, in the order its one port (into the chip, the
+host's) or its one output (out of it, to the host) takes them, so the burst a transaction
+continues is decided by the same rules as everything else in the tick.
+
 Every decision in a tick reads the state from the start of that tick: a transaction moved
 at ``t`` is never ready before ``t + 1``, and a FIFO slot freed at ``t`` is seen by the
 upstream router at ``t + 1``. So the order in which routers or endpoints are visited
 changes nothing, and no result depends on the order of two posts made in the same cycle.
+Every time is a whole number of ticks (the chip's fields are checked to be whole half
+cycles), so the loop is deterministic: the same posts give the same ticks on every run.
 Ticks in which nothing can change are skipped.
 """
 
@@ -117,8 +127,9 @@ M_FIELDS = 21
 # M_TOKEN: the number Python gave what it attached to the message (its reply keeps it).
 # F_READ: a read request; F_REPLY: the reply to one; F_CHAIN: the same transfer goes on in
 # the next message (a DMA channel takes them together); F_COPY: values its sender copies out of
-# its memory with loads and stores, so its stores' source paces its transactions (SRC_RATE).
-F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_READ, F_REPLY, F_CHAIN, F_COPY = 1, 2, 4, 16, 32, 64, 128
+# its memory with loads and stores, so its stores' source paces its transactions (SRC_RATE);
+# F_BURST: its first transaction continued a burst on the eLink (its zero-load latency pays no packet).
+F_NOTIFY_SENT, F_NOTIFY_DONE, F_RELAYED, F_READ, F_REPLY, F_CHAIN, F_COPY, F_BURST = 1, 2, 4, 16, 32, 64, 128, 256
 # records[k, :]: one per completed message, when recording
 (C_SERIAL, C_SRC, C_DST, C_BYTES, C_POST, C_INJ, C_DEL, C_HOPS, C_FLAGS, C_BUF, C_NET) = range(11)
 C_FIELDS = 11
@@ -130,6 +141,12 @@ B_BASE, B_WRITTEN, B_WAIT_AT, B_RULE0, B_RULE1 = range(5)
 B_FIELDS = 5
 # rules[k, :]: relay rules, grouped by the buffer they watch
 U_SRC, U_DST, U_BUF = range(3)
+# elink[path, :]: each of the eLink's four paths, in the order of its ends' nets from NET_ELINK_IN:
+# the endpoint and the word address of the last transaction it carried, and the ticks a transaction
+# takes on it when it continues that burst and when it does not (a whole packet)
+EL_SRC, EL_ADDR, EL_BURST, EL_PACKET = range(4)
+EL_FIELDS = 4
+WORDS_PER_TRANSACTION = 2
 # wheel[bucket, k, :]: what happens at a future tick (the bucket is the tick modulo the wheel's size)
 W_KIND, W_MSG, W_FLIT = range(3)
 KIND_DELIVER, KIND_SENT = 0, 1
@@ -288,6 +305,26 @@ def _schedule(state, wheel, wheel_n, at, kind, m, flit):
 def _flit_bytes(msgs, m, flit):
     left = msgs[m, M_BYTES] - 8 * flit
     return 8 if left > 8 else (left if left > 0 else 0)
+
+
+@_inlined
+def _elink_ticks(elink, path, msgs, m, flit):
+    """Ticks transaction ``flit`` of message ``m`` takes on the eLink's ``path``, which carries it
+    now: a burst's if the path's last transaction came from the same endpoint to the doubleword
+    before (a read request's address is the one it reads), else a whole packet's."""
+    src = msgs[m, M_SRC]
+    if msgs[m, M_FLAGS] & F_READ:
+        addr = msgs[m, M_FROM]
+    else:
+        addr = msgs[m, M_ADDR] + WORDS_PER_TRANSACTION * flit
+    burst = elink[path, EL_SRC] == src and elink[path, EL_ADDR] + WORDS_PER_TRANSACTION == addr
+    elink[path, EL_SRC] = src
+    elink[path, EL_ADDR] = addr
+    if not burst:
+        return elink[path, EL_PACKET]
+    if flit == 0:
+        msgs[m, M_FLAGS] |= F_BURST
+    return elink[path, EL_BURST]
 
 
 @_inlined
@@ -556,8 +593,12 @@ def _inject(
     spans,
     bins,
     table,
+    elink,
 ):
-    """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
+    """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port. The host's
+    ports are the eLink's incoming paths, which hold a transaction for a burst's or a whole
+    packet's ticks: it is ready in the FIFO at their far end in the last of them, which the
+    hand-off to the edge router takes (that output's latency is a tick)."""
     n_sources = state[S_SOURCES]
     replies = n_sources - 1
     kept = 0
@@ -611,7 +652,11 @@ def _inject(
             if msgs[m, M_FLAGS] & F_READ:
                 msgs[m, M_SOURCE] = chosen  # its reply frees a place in this source's reads in flight
             rate = ports[e, p, P_RATE]
-            _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, t, msgs, table)
+            ready = t
+            if e == state[S_HOST]:
+                rate = _elink_ticks(elink, routers[inputs[i, I_ROUTER], R_NET] - NET_ELINK_IN, msgs, m, flit)
+                ready = t + rate - 1
+            _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msgs, table)
             ports[e, p, P_FREE] = t + rate
             if chosen or msgs[m, M_FLAGS] & F_COPY:
                 sources[e, chosen, SRC_FREE] = t + sources[e, chosen, SRC_RATE]
@@ -659,9 +704,26 @@ def _inject(
 
 @_inlined
 def _forward(
-    state, t, routers, inputs, fifo, outputs, endpoints, links, msgs, act_r, wheel, wheel_n, spans, bins, want, table
+    state,
+    t,
+    routers,
+    inputs,
+    fifo,
+    outputs,
+    endpoints,
+    links,
+    msgs,
+    act_r,
+    wheel,
+    wheel_n,
+    spans,
+    bins,
+    want,
+    table,
+    elink,
 ):
-    """Step 3 of tick ``t``: every router due grants its free outputs."""
+    """Step 3 of tick ``t``: every router due grants its free outputs. The output of the eLink's
+    outgoing ends to the host holds each transaction for a burst's or a whole packet's ticks."""
     depth = state[S_DEPTH]
     n_active = state[S_ACT_R]
     kept = 0
@@ -673,6 +735,7 @@ def _forward(
             state[S_SOON] = min(state[S_SOON], routers[r, R_NEXT])
             continue
         soon = routers[r, R_POKE] if routers[r, R_POKE] > t else NEVER
+        net = routers[r, R_NET]
         in0 = routers[r, R_IN0]
         n_in = routers[r, R_IN1] - in0
         requests = 0
@@ -727,6 +790,8 @@ def _forward(
             if inputs[i, I_COUNT]:
                 soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
             rate = outputs[o, O_RATE]
+            if net == NET_ELINK_OUT or net == NET_ELINK_OUT_R:
+                rate = _elink_ticks(elink, net - NET_ELINK_IN, msgs, m, flit)
             outputs[o, O_BUSY] = t + rate
             if losers:
                 soon = min(soon, t + rate)
@@ -807,6 +872,7 @@ def advance(
     bins,
     want,
     table,
+    elink,
 ):
     """Run ticks from ``state[S_TICK]`` up to, not including, ``limit``.
 
@@ -863,6 +929,7 @@ def advance(
             spans,
             bins,
             table,
+            elink,
         )
         _forward(
             state,
@@ -881,6 +948,7 @@ def advance(
             bins,
             want,
             table,
+            elink,
         )
         state[S_PHASE] = 0
         nxt = min(state[S_SOON], _next_wheel_tick(state, t, wheel_n))

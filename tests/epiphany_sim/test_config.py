@@ -34,8 +34,63 @@ def test_the_calibrated_fields_hold_their_fitted_values() -> None:
     # 8 KB to a neighbour in 2404 cycles: setup + 1024 transactions 2 cycles apart + 2.5 + a 5-cycle poll.
     assert E16.dma_setup_cycles + 2 * 1023 + 2.5 + 5 == 2404
     assert 8192 / 2404 * 600e6 / 2**20 == pytest.approx(1949.88, abs=0.01)
-    # A byte of framing per 8-byte write on the eLink: 9 cycles per transaction.
+    # A byte of framing per 8-byte write in a burst on the eLink: 9 cycles per transaction.
     assert E16.elink_write_cycles_per_transaction == 9
+
+
+def test_the_elink_packets_hold_the_protocol_s_sizes() -> None:
+    # A write packet is bytes B00-B13 of the eLink protocol: control and address (6), data (8);
+    # a read request carries its address and the return address instead of data: 14 too, and
+    # the protocol bursts writes only, so a read request in a burst costs as much.
+    assert E16.elink_write_packet_bytes == E16.elink_write_packet_cycles == 14
+    assert E16.elink_read_request_bytes == E16.elink_read_burst_request_bytes == 14
+    assert E16.elink_read_cycles_per_request == E16.elink_read_burst_cycles_per_request == 14
+    # At 2 bytes a cycle every eLink time halves.
+    fast = E16.replace(elink_bytes_per_cycle=2.0)
+    assert (fast.elink_write_cycles_per_transaction, fast.elink_write_packet_cycles) == (4.5, 7)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"elink_write_packet_bytes": 8.5},
+            r"elink_write_packet_bytes must be >= the 9 bytes of a write in a burst .* got 8.5",
+        ),
+        (
+            {"elink_write_overhead_bytes": 7.0},
+            r"elink_write_packet_bytes must be >= the 15 bytes of a write in a burst .* got 14.0",
+        ),
+        (
+            {"elink_read_burst_request_bytes": 15.0},
+            r"elink_read_burst_request_bytes must be <= elink_read_request_bytes \(14\), got 15.0",
+        ),
+        ({"elink_read_burst_request_bytes": 0.0}, "chip field elink_read_burst_request_bytes must be > 0, got 0.0"),
+        (
+            {"elink_write_packet_bytes": 14.25},
+            "elink_write_packet_cycles is 14.25 cycles, not a multiple of the interconnect's 0.5-cycle time grain",
+        ),
+        (
+            {"elink_read_burst_request_bytes": 7.75},
+            "elink_read_burst_cycles_per_request is 7.75 cycles, not a multiple of the interconnect's 0.5-cycle",
+        ),
+        (
+            {"elink_bytes_per_cycle": 4.0, "elink_write_overhead_bytes": 0.0, "elink_write_packet_bytes": 13.0},
+            "elink_write_packet_cycles is 3.25 cycles, not a multiple",  # a burst's 2 cycles are whole
+        ),
+        ({"elink_write_packet_bytes": 1025.0}, r"elink_write_packet_cycles is 1025 cycles, more than the 1024"),
+        ({"elink_read_burst_request_bytes": float("nan")}, "must be a finite number"),
+    ],
+)
+def test_the_elink_packet_fields_are_checked(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        E16.replace(**changes)
+
+
+def test_a_packet_may_cost_exactly_a_burst() -> None:
+    same = E16.replace(elink_write_packet_bytes=9.0, elink_read_burst_request_bytes=14.0)
+    assert same.elink_write_packet_cycles == same.elink_write_cycles_per_transaction == 9
+    assert E16.replace(elink_read_burst_request_bytes=0.5).elink_read_burst_cycles_per_request == 0.5
 
 
 @pytest.mark.parametrize(

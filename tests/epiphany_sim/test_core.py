@@ -114,11 +114,12 @@ def test_host_writes_inputs_and_reads_results_back(chip: Chip) -> None:
     chip.process(kernel())
     chip.run()
     np.testing.assert_array_equal(results[0], [10.0, 24.0])
-    # 16 B in through the host library, 2 transactions 313 cycles apart, the second over the
-    # eLink (9 cycles) and the edge core's xMesh port (1); the kernel's poll (5), 4 cycles of
-    # compute, an 8-byte read: the library's access (313), the request over the eLink (14 cycles)
-    # and the rMesh port (8), the reply out (0.5 + 9).
-    assert chip.env.now == (313 + 9 + 1) + 5 + 4 + 313 + (14 + 8) + (0.5 + 9)
+    # 16 B in through the host library, 2 transactions 313 cycles apart: the first a whole packet
+    # on the eLink (14 cycles), the second continues its burst (9) and enters the edge core's
+    # xMesh port (1); the kernel's poll (5), 4 cycles of compute, an 8-byte read: the library's
+    # access (313), the request over the eLink (14 cycles) and the rMesh port (8), the reply out,
+    # the first write on the outgoing path, a whole packet (0.5 + 14).
+    assert chip.env.now == (313 + 9 + 1) + 5 + 4 + 313 + (14 + 8) + (0.5 + 14)
 
 
 def test_cores_write_to_and_read_from_dram(chip: Chip) -> None:

@@ -2,9 +2,10 @@
 
 Expected latencies are worked out by hand from the hardware figures: 1.5 cycles per router
 hop, one 8-byte transaction per cycle on the cMesh and the xMesh, one request per 8 cycles
-on the rMesh, one byte per cycle on the eLink (a write transaction carries one byte of
-framing besides its 8, so 9 cycles; a read request 14), and half a cycle to hand a
-transaction from an edge router to the eLink. A DMA transfer costs its core
+on the rMesh, one byte per cycle on the eLink (a write transaction that continues a burst,
+from the same source to the next doubleword, carries one byte of framing besides its 8, so
+9 cycles; any other write its whole packet, 14; a read request 14), and half a cycle to hand
+a transaction from an edge router to the eLink. A DMA transfer costs its core
 ``dma_setup_cycles`` (350.5) and then sends a transaction every 2 cycles.
 """
 
@@ -29,12 +30,14 @@ LONE_WRITES = [
     (E16.replace(write_overhead_cycles=3.0), (2, 2), (0, 0), 25, 22.0),  # 4 hops, 100 B: 6 + 13 + 3
     (E64.replace(write_overhead_cycles=0.5), (7, 0), (0, 7), 2, 22.5),  # 14 hops: 21 + 1 + 0.5
     (E16.replace(hop_latency_cycles=2.0), (0, 0), (2, 2), 2, 9.0),  # 4 hops of 2 cycles + 1
-    # Off chip, the eLink on the east edge of the E16, 9 cycles per write transaction:
-    (E16, HOST, (1, 3), 16, 73.0),  # 8 transactions over the eLink (72) into the edge core (1 on the xMesh)
-    (E16, HOST, (1, 0), 16, 77.5),  # ... then 3 hops west: 72 + 4.5 + 1
-    (E16, (2, 0), HOST, 16, 77.0),  # 3 hops east to the edge (4.5), the hand-off (0.5), then 72 out
-    (E16, (0, 3), HOST, 2, 9.5),  # one transaction: 0.5 + 9
-    (E16.replace(elink_write_overhead_bytes=0.0), HOST, (1, 3), 16, 65.0),  # no framing: 64 + 1
+    # Off chip, the eLink on the east edge of the E16: a whole packet of 14 cycles for the first
+    # write transaction, then 9 for each in its burst:
+    (E16, HOST, (1, 3), 16, 78.0),  # 8 transactions over the eLink (14 + 7 * 9 = 77) into the edge core (1)
+    (E16, HOST, (1, 0), 16, 82.5),  # ... then 3 hops west: 77 + 4.5 + 1
+    (E16, (2, 0), HOST, 16, 82.0),  # 3 hops east to the edge (4.5), the hand-off (0.5), then 77 out
+    (E16, (0, 3), HOST, 2, 14.5),  # one transaction: 0.5 + 14
+    (E16.replace(elink_write_overhead_bytes=0.0), HOST, (1, 3), 16, 71.0),  # no framing: 14 + 7 * 8 + 1
+    (E16.replace(elink_write_packet_bytes=20.0), (0, 3), HOST, 4, 29.5),  # 0.5 + 20 + 9
 ]
 
 
@@ -161,7 +164,7 @@ def test_streams_on_disjoint_links_do_not_slow_each_other(a: tuple, b: tuple, ho
 
 @pytest.mark.parametrize("n_bytes", [8, 64, 1000])
 @pytest.mark.parametrize(("framing", "per_byte"), [(0.0, 8), (1.0, 9)])
-def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link_plus_framing(
+def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link_plus_framing_and_a_packet_to_start(
     n_bytes: int, framing: float, per_byte: int
 ) -> None:
     chip = Chip(E16.replace(elink_write_overhead_bytes=framing), trace=True)
@@ -174,7 +177,8 @@ def test_the_elink_takes_8x_the_cycles_of_an_on_chip_link_plus_framing(
     links = chip.fabric.links
     busy = {link.kind: link.busy_cycles for link in links if link.transactions}
     transactions = -(-n_bytes // 8)
-    assert busy["elink-in"] == per_byte * transactions  # 1 byte per cycle, framing included
+    # 1 byte per cycle: the first transaction's whole packet (14), then 8 bytes and the framing
+    assert busy["elink-in"] == 14 + per_byte * (transactions - 1)
     assert busy["cmesh"] == transactions  # 8 bytes per cycle, one link crossed
 
 
@@ -198,13 +202,14 @@ def _timed_read(chip: Chip, reader: tuple, src: tuple, n: int) -> tuple[float, n
         # request: hops + 8 cycles on the read network; reply: a write of one transaction.
         ((0, 0), (0, 2), 2, (3 + 8) + (3 + 1)),
         ((0, 0), (0, 2), 4, 2 * ((3 + 8) + (3 + 1))),  # two transactions, one after the other
-        # DRAM from an edge core: request (0.5 hand-off + 14 on the eLink) + DRAM 100 + reply (9 + 1).
-        ((0, 3), HOST, 4, 2 * ((0.5 + 14) + 100 + (9 + 1))),
-        ((2, 1), HOST, 2, (3 + 0.5 + 14) + 100 + (9 + 3 + 1)),  # 2 hops east to the edge and back
+        # DRAM from an edge core: request (0.5 hand-off + 14 on the eLink) + DRAM 100 + reply
+        # (the first a whole packet, 14 + 1; the second continues its burst, 9 + 1).
+        ((0, 3), HOST, 4, (0.5 + 14) + 100 + (14 + 1) + (0.5 + 14) + 100 + (9 + 1)),
+        ((2, 1), HOST, 2, (3 + 0.5 + 14) + 100 + (14 + 3 + 1)),  # 2 hops east to the edge and back
         # The host reads a core: its library's access (313), then the request over the eLink and
-        # the rMesh (14 + 8), and the reply out (0.5 + 9).
-        (HOST, (1, 3), 2, 313 + (14 + 8) + (0.5 + 9)),
-        (HOST, (1, 0), 2, 313 + (14 + 4.5 + 8) + (4.5 + 0.5 + 9)),
+        # the rMesh (14 + 8), and the reply out, a whole packet (0.5 + 14).
+        (HOST, (1, 3), 2, 313 + (14 + 8) + (0.5 + 14)),
+        (HOST, (1, 0), 2, 313 + (14 + 4.5 + 8) + (4.5 + 0.5 + 14)),
     ],
 )
 def test_reads_stall_the_reader_until_the_reply_arrives(

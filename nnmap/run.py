@@ -1,9 +1,12 @@
 """Run a plan on a simulated chip, collect its figures and validate it against numpy.
 
 A run has three phases, reported apart (the scheme's first and last steps around the compute):
-``setup`` (the host writes weights, biases and inputs into every core over the eLink),
-``compute`` (all cores run their programs from the same start), ``readback`` (the owners
-write the outputs into the shared DRAM, where the host reads them).
+``setup`` (the host writes every parameter, weights, biases and index arrays, into the cores
+over the eLink, then the inputs), ``compute`` (all cores run their programs from the same
+start), ``readback`` (the owners write the outputs into the shared DRAM, where the host reads
+them). Besides the three and their total, a run reports the time per sample with the weights
+resident (``nnmap.analysis.per_sample_cycles``): what a sample costs once the parameters have
+landed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
-from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance, stream_figures
+from nnmap.analysis import (
+    PHASES,
+    core_utilisation,
+    edges_cut,
+    hop_bytes,
+    imbalance,
+    per_sample_cycles,
+    phase_link_figures,
+    stream_figures,
+)
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network, activate, check_inputs, random_inputs
@@ -35,11 +47,13 @@ TOLERANCE = 1e-5  # absolute below 1, relative above
 
 @dataclass
 class Phases:
-    """Cycle at which each phase ended (setup starts at 0)."""
+    """Cycle at which each phase ended (setup starts at 0), and at which the last parameter landed
+    (``parameters_end``, within the setup: the inputs are loaded after the parameters)."""
 
     setup_end: float = 0.0
     compute_end: float = 0.0
     readback_end: float = 0.0
+    parameters_end: float = 0.0
 
     def span(self, phase: str) -> tuple[float, float]:
         """``(start, end)`` cycles of ``phase``, one of ``PHASES``."""
@@ -106,11 +120,14 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
     n_out = plan.net.sizes[-1]
     feed = FEEDS[plan.feed](plan)
-    loads = {coord: {**plan.setup[coord], **feed.loads(k, x)} for k, coord in enumerate(plan.chain)}
+    parameters = {coord: plan.setup[coord] for coord in plan.chain}
+    inputs = {coord: feed.loads(k, x) for k, coord in enumerate(plan.chain)}
     programs = {coord: plan.ops[coord] for coord in plan.chain}
     readback = {coord: plan.readback[coord] for coord in plan.chain}
     feeding = feed.host(session.chip, x)
-    phases, snapshots = run_phases(session, loads, programs, readback, plan.batch * n_out, progress, feeding)
+    phases, snapshots = run_phases(
+        session, (parameters, inputs), programs, readback, plan.batch * n_out, progress, feeding
+    )
     out = session.chip.dram[buffers.OUT].data.reshape(plan.batch, n_out).copy()
     if plan.net.layers[-1].activation == "softmax":
         out = activate("softmax", out)
@@ -119,7 +136,7 @@ def simulate(plan: Plan, x: np.ndarray, trace: bool = False, progress: str | Non
 
 def run_phases(
     session: Session,
-    loads: dict[Coord, dict[str, np.ndarray]],
+    loads: tuple[dict[Coord, dict[str, np.ndarray]], dict[Coord, dict[str, np.ndarray]]],
     programs: dict[Coord, list[Op]],
     readback: dict[Coord, list[Op]],
     n_outputs: int,
@@ -128,7 +145,8 @@ def run_phases(
 ) -> tuple[Phases, dict[str, LinkCounts]]:
     """The three phases on ``session``, with every link's counts at the end of each.
 
-    The host loads ``loads`` (per core, buffer name to values) into the cores; the cores run
+    The host loads ``loads``, the parameters then the inputs (each per core, buffer name to
+    values; ``Session.load``), into the cores; the cores run
     ``programs`` from the same start, while the host runs ``feeding`` if given (inputs
     streamed in during compute); then the ``readback`` programs write ``n_outputs`` values
     into the DRAM buffer ``buffers.OUT``. ``progress``: as for ``simulate``.
@@ -137,7 +155,7 @@ def run_phases(
     snapshots: dict[str, LinkCounts] = {}
 
     def driver() -> Generator[simpy.Event, Any, None]:
-        yield from session.load(loads)
+        phases.parameters_end = yield from session.load(*loads)
         phases.setup_end = session.now
         snapshots["setup"] = session.link_counts()
         bar = tqdm(

@@ -3,7 +3,8 @@
 A ``Session`` is a simulated chip with a mapping's buffers on it, and these steps:
 
 1. allocate: every core's SRAM buffers and the host's DRAM buffers (``Session(...)``);
-2. load: the host writes initial values into the cores over the eLink (``load``);
+2. load: the host writes the parameters, then the inputs, into the cores over the eLink
+   (``load``);
 3. run: each core runs its op list (``program``, ``start``), its DMA engine relaying what
    the relay rules say (``Relay``, registered with the chip, whose fabric forwards each
    message that lands in a relayed buffer);
@@ -179,17 +180,35 @@ class Session:
     def now(self) -> float:
         return self.chip.env.now
 
-    def load(self, setup: dict[Coord, dict[str, np.ndarray]]) -> Generator[simpy.Event, Any, None]:
-        """The host writes ``setup[coord][buffer]`` into each core over the eLink; ends once all have arrived."""
+    def load(
+        self,
+        parameters: Mapping[Coord, Mapping[str, np.ndarray]],
+        inputs: Mapping[Coord, Mapping[str, np.ndarray]] | None = None,
+    ) -> Generator[simpy.Event, Any, float]:
+        """The host writes ``parameters[coord][buffer]`` into each core over the eLink, then
+        ``inputs[coord][buffer]`` likewise; ends once all have arrived.
+
+        Returns the cycle at which the last parameter landed (the current cycle if there are
+        none): from then on the weights are resident, and what follows is a sample's own.
+        """
         host = self.chip.host
         host.phase = "setup"
-        yield from host.write_all(
-            [
-                (coord, name, values, f"load {name} {coord}")
-                for coord, named in setup.items()
-                for name, values in named.items()
-            ]
-        )
+        writes = [
+            (coord, name, values, f"load {name} {coord}")
+            for named in (parameters, inputs or {})
+            for coord, buffers in named.items()
+            for name, values in buffers.items()
+        ]
+        n_parameters = sum(len(buffers) for buffers in parameters.values())
+        parameters_end = self.now
+
+        def landed(i: int) -> None:
+            nonlocal parameters_end
+            if i < n_parameters:
+                parameters_end = max(parameters_end, self.now)
+
+        yield from host.write_all(writes, landed)
+        return parameters_end
 
     def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         """The process that runs ``ops`` on core ``coord``."""

@@ -74,11 +74,8 @@ def simulate_order(plan: RecurrentPlan, x: np.ndarray, trace: bool = False, prog
     stack = plan.stack
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
     shape = (stack.depth, plan.steps, stack.hidden)
-    loads = {
-        coord: {**values, **({buffers.X: x.reshape(-1)} if buffers.X in plan.buffers[coord] else {})}
-        for coord, values in plan.setup.items()
-    }
-    phases, snapshots = run_phases(session, loads, plan.ops, plan.readback, int(np.prod(shape)), progress)
+    inputs = {coord: {buffers.X: x.reshape(-1)} for coord in plan.setup if buffers.X in plan.buffers[coord]}
+    phases, snapshots = run_phases(session, (plan.setup, inputs), plan.ops, plan.readback, int(np.prod(shape)), progress)
     states = session.chip.dram[buffers.OUT].data.reshape(shape).copy()
     metrics = {
         "order": plan.order,

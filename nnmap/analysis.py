@@ -127,12 +127,20 @@ def macs_grid(plan: Plan) -> np.ndarray:
 
 # Runs -------------------------------------------------------------------------------------
 
+
+class Ranking(NamedTuple):
+    """A figure runs are ranked by, lower being faster: its key in a run's figures and what it measures."""
+
+    figure: str
+    meaning: str
+
+
 RANKINGS = {
-    "total": "total_cycles",
-    "compute": "compute_cycles",
-    "per-sample": "per_sample_cycles",
+    "total": Ranking("total_cycles", "total cycles (setup + compute + readback)"),
+    "compute": Ranking("compute_cycles", "the compute phase's cycles alone"),
+    "per-sample": Ranking("per_sample_cycles", "the cycles per sample with the weights already resident"),
 }
-"""The figures ``nnmap compare --rank-by`` ranks by (lower is faster), by the name the option takes."""
+"""What ``nnmap compare --rank-by`` ranks by, under the name the option takes."""
 
 LINK_FAMILIES = {
     "mesh": MESH_KINDS,
@@ -160,9 +168,9 @@ def per_sample_cycles(total: float, parameters_end: float, batch: int, steady: f
 
 
 def rank(rows: Sequence[dict[str, Any]], by: str) -> list[dict[str, Any]]:
-    """``rows`` (run figures) fastest first by the figure ``RANKINGS[by]``, each with ``rank`` (1: the
+    """``rows`` (run figures) fastest first by the figure of ``RANKINGS[by]``, each with ``rank`` (1: the
     fastest) and ``rank_by``; rows of equal figures keep their order and share no rank."""
-    key = RANKINGS[by]
+    key = RANKINGS[by].figure
     ordered = sorted(rows, key=lambda m: m[key])
     return [{**m, "rank": i + 1, "rank_by": by} for i, m in enumerate(ordered)]
 

@@ -240,6 +240,11 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
     compute = phases.compute_end - phases.setup_end
     snaps = sim.snapshots
     chip = session.chip
+    stream = (
+        stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
+        if BROADCASTS[plan.broadcast].names_samples
+        else {}
+    )
     return {
         "chip": config.name,
         "mesh": [config.rows, config.cols],
@@ -249,7 +254,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "layers": net.sizes,
         "activations": [layer.activation for layer in net.layers],
         "batch": plan.batch,
-        **simulated_figures(session, phases, sim.snapshots, plan.chain),
+        **simulated_figures(session, phases, snaps, plan.chain, plan.batch, stream.get("steady_cycles_per_sample")),
         "single_core_cycles": single,
         "speedup": (single / compute) if single and compute > 0 else None,
         **validation_figures(sim.outputs, reference),
@@ -258,11 +263,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
         "imbalance": imbalance(plan),
         **({"feed": plan.feed} if plan.feed != "preload" else {}),
-        **(
-            stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
-            if BROADCASTS[plan.broadcast].names_samples
-            else {}
-        ),
+        **stream,
     }
 
 
@@ -273,30 +274,72 @@ def validation_figures(outputs: np.ndarray, reference: np.ndarray) -> dict[str, 
 
 
 def simulated_figures(
-    session: Session, phases: Phases, snapshots: dict[str, LinkCounts], cores: list[Coord]
+    session: Session,
+    phases: Phases,
+    snapshots: dict[str, LinkCounts],
+    cores: list[Coord],
+    batch: int,
+    steady: float | None = None,
 ) -> dict[str, Any]:
-    """What a finished run's session measured: each phase's cycles and time, the utilisation of
-    ``cores`` (in the mesh's order), the busiest link, bytes and messages."""
+    """What a finished run's session measured: each phase's cycles and time, the time per sample with
+    the weights resident, the utilisation of ``cores`` (in the mesh's order), the busiest link, bytes
+    and messages; and the same per phase under ``phases``.
+
+    Args:
+        session: the finished session.
+        phases: when its phases ended.
+        snapshots: every link's counts at the end of each phase.
+        cores: the cores whose utilisation is reported.
+        batch: the samples the run computed (``per_sample_cycles`` shares the time after the
+            parameters over them).
+        steady: the steady-state cycles per sample of a run that streams its samples, if it
+            measured one (``nnmap.analysis.per_sample_cycles``).
+    """
     config, chip = session.chip.config, session.chip
     compute = phases.compute_end - phases.setup_end
     zero = [(0, 0.0, 0.0)] * len(snapshots["setup"])
     util, on_compute, off_compute = session.traffic(snapshots["setup"], snapshots["compute"], compute)
     _, on_total, _ = session.traffic(zero, snapshots["readback"], 1.0)
+    per_sample = per_sample_cycles(phases.readback_end, phases.parameters_end, batch, steady)
+    ordered = sorted(cores, key=chip.mesh.index_of)
     return {
         "setup_cycles": phases.setup_end,
         "compute_cycles": compute,
         "readback_cycles": phases.readback_end - phases.compute_end,
         "total_cycles": phases.readback_end,
+        "parameters_cycles": phases.parameters_end,
+        "per_sample_cycles": per_sample,
         "time_us": config.cycles_to_us(phases.readback_end),
+        "setup_time_us": config.cycles_to_us(phases.setup_end),
         "compute_time_us": config.cycles_to_us(compute),
-        "core_utilisation": [
-            core_utilisation(chip.core(c), phases.setup_end, phases.compute_end)
-            for c in sorted(cores, key=chip.mesh.index_of)
-        ],
+        "readback_time_us": config.cycles_to_us(phases.readback_end - phases.compute_end),
+        "per_sample_time_us": config.cycles_to_us(per_sample),
+        "core_utilisation": [core_utilisation(chip.core(c), phases.setup_end, phases.compute_end) for c in ordered],
         "link_max_utilisation": util,
         "bytes_on_chip": on_total,
         "bytes_off_chip": session.meter().bytes_off_chip,
         "compute_bytes_on_chip": on_compute,
         "compute_bytes_off_chip": off_compute,
         "messages": session.messages(),
+        "phases": phase_figures(session, phases, snapshots, ordered),
     }
+
+
+def phase_figures(
+    session: Session, phases: Phases, snapshots: dict[str, LinkCounts], cores: list[Coord]
+) -> dict[str, dict[str, Any]]:
+    """Per phase (``PHASES``): its cycles and time, each of ``cores``' utilisation in it, and what the links
+    carried in it (``nnmap.analysis.phase_link_figures``, the eLink's paths among them)."""
+    chip = session.chip
+    before = [(0, 0.0, 0.0)] * len(snapshots["setup"])
+    out = {}
+    for phase in PHASES:
+        start, end = phases.span(phase)
+        out[phase] = {
+            "cycles": end - start,
+            "time_us": chip.config.cycles_to_us(end - start),
+            "core_utilisation": [core_utilisation(chip.core(c), start, end) for c in cores],
+            **phase_link_figures(chip.mesh.links, before, snapshots[phase], end - start),
+        }
+        before = snapshots[phase]
+    return out

@@ -75,11 +75,13 @@ def simulate_order(plan: RecurrentPlan, x: np.ndarray, trace: bool = False, prog
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
     shape = (stack.depth, plan.steps, stack.hidden)
     inputs = {coord: {buffers.X: x.reshape(-1)} for coord in plan.setup if buffers.X in plan.buffers[coord]}
-    phases, snapshots = run_phases(session, (plan.setup, inputs), plan.ops, plan.readback, int(np.prod(shape)), progress)
+    phases, snapshots = run_phases(
+        session, (plan.setup, inputs), plan.ops, plan.readback, int(np.prod(shape)), progress
+    )
     states = session.chip.dram[buffers.OUT].data.reshape(shape).copy()
     metrics = {
         "order": plan.order,
-        **simulated_figures(session, phases, snapshots, plan.chain),
+        **simulated_figures(session, phases, snapshots, plan.chain, batch=1),
         **validation_figures(states, stack.states(x)),
         "cells": cell_spans(plan, session.chip),
     }

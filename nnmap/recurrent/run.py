@@ -34,7 +34,8 @@ class OrderRun:
         chip: the simulated chip after the run, with its records.
         phases: when each phase ended.
         states: the simulated states, ``(L, T, H)``.
-        metrics: its figures, ready for JSON (``simulated_figures``, the validation, and
+        metrics: its figures, ready for JSON (``simulated_figures``, whose sample is the whole
+            sequence: ``per_sample_cycles`` is a sequence's cycles with the weights resident; the validation, and
             ``cells``: per layer and step, the cycles from the first compute of the cell on
             any core of its group to the end of its last compute or send).
     """

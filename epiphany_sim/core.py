@@ -22,6 +22,7 @@ within the wait during which they arrived, as ``send`` spans labelled ``relay``.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -169,20 +170,24 @@ class Agent:
         self._record("send", start, label, values.nbytes)
         yield from self._pay_relays()
 
-    def write_all(self, writes: list[tuple[tuple, str, np.ndarray, str]]) -> Generator[simpy.Event, Any, None]:
+    def write_all(
+        self, writes: list[tuple[tuple, str, np.ndarray, str]], each: Callable[[int], object] | None = None
+    ) -> Generator[simpy.Event, Any, None]:
         """Write ``(dst, buffer, values, label)`` one after another, each at offset 0; end when
-        all have arrived."""
+        all have arrived. ``each``, if given, is called with a write's index as that write lands."""
         remaining = len(writes)
         arrived = self.env.event()
 
-        def landed() -> None:
+        def landed(i: int) -> None:
             nonlocal remaining
+            if each is not None:
+                each(i)
             remaining -= 1
             if not remaining:
                 arrived.succeed()
 
-        for dst, buffer, values, label in writes:
-            yield from self.write(dst, buffer, 0, values, label, then=landed)
+        for i, (dst, buffer, values, label) in enumerate(writes):
+            yield from self.write(dst, buffer, 0, values, label, then=partial(landed, i))
         if writes:
             yield arrived
 

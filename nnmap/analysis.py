@@ -15,7 +15,7 @@ import numpy as np
 
 from epiphany_sim.config import DEFAULT_KERNELS
 from epiphany_sim.core import Agent
-from epiphany_sim.mesh import MESH_KINDS, Coord, LinkSpec
+from epiphany_sim.mesh import INJECT_KINDS, MESH_KINDS, Coord, LinkSpec
 from epiphany_sim.stats import time_split
 from nnmap.lowering.forward import phase_name
 from nnmap.lowering.recurrent import cell_phase
@@ -127,6 +127,89 @@ def macs_grid(plan: Plan) -> np.ndarray:
 
 
 # Runs -------------------------------------------------------------------------------------
+
+
+class Ranking(NamedTuple):
+    """A figure runs are ranked by, lower being faster: its key in a run's figures and what it measures."""
+
+    figure: str
+    meaning: str
+
+
+RANKINGS = {
+    "total": Ranking("total_cycles", "total cycles (setup + compute + readback)"),
+    "compute": Ranking("compute_cycles", "the compute phase's cycles alone"),
+    "per-sample": Ranking("per_sample_cycles", "the cycles per sample with the weights already resident"),
+}
+"""What ``nnmap compare --rank-by`` ranks by, under the name the option takes."""
+
+LINK_FAMILIES = {
+    "mesh": MESH_KINDS,
+    "edge": ("xedge-in", "xedge-out", "redge-in", "redge-out"),
+    "elink": ("elink-in", "elink-out", "elink-rin", "elink-rout"),
+}
+"""Links grouped for the per-phase figures: router to router on the three meshes, the edge
+routers to the eLink's ends, and the eLink's own paths (writes in and out, read requests in
+and out)."""
+
+
+def per_sample_cycles(total: float, parameters_end: float, batch: int, steady: float | None = None) -> float:
+    """The time one sample takes once the weights are resident on the chip.
+
+    A run loads every parameter first and the inputs after (``nnmap.session.Session.load``),
+    so ``(total - parameters_end) / batch``, the inputs' loading, the compute and the readback
+    shared over the batch, is what another batch would cost with the weights left in place.
+    A run that streams its samples through the cores and measures its steady state
+    (``stream_figures``: ``steady_cycles_per_sample``, given as ``steady``) reports that
+    interval instead: a long stream's samples come one such interval apart.
+    """
+    if steady is not None:
+        return steady
+    return (total - parameters_end) / batch
+
+
+def rank(rows: Sequence[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """``rows`` (run figures) fastest first by the figure of ``RANKINGS[by]``, each with ``rank`` (1: the
+    fastest) and ``rank_by``; rows of equal figures keep their order and share no rank."""
+    key = RANKINGS[by].figure
+    ordered = sorted(rows, key=lambda m: m[key])
+    return [{**m, "rank": i + 1, "rank_by": by} for i, m in enumerate(ordered)]
+
+
+def phase_link_figures(
+    links: Sequence[LinkSpec], before: LinkCounts, after: LinkCounts, cycles: float
+) -> dict[str, Any]:
+    """What the links carried between two snapshots ``cycles`` apart (one phase).
+
+    - ``link_max_utilisation``: the busiest mesh link's busy cycles over ``cycles``;
+    - ``edge_max_utilisation``: the same of the links between the edge routers and the eLink;
+    - ``elink_utilisation``: per path of the eLink (``LINK_FAMILIES["elink"]``), busy over ``cycles``;
+    - ``busy_cycles``: per family of ``LINK_FAMILIES``, the busy cycles of all its links;
+    - ``bytes_on_chip``: bytes the cores injected into the meshes; ``bytes_off_chip``: bytes on the eLink.
+    """
+    busiest = dict.fromkeys(LINK_FAMILIES, 0.0)
+    busy = dict.fromkeys(LINK_FAMILIES, 0.0)
+    elink: dict[str, float] = {}
+    on_chip = off_chip = 0
+    for spec, (b0, u0, _), (b1, u1, _) in zip(links, before, after, strict=True):
+        util = (u1 - u0) / cycles if cycles > 0 else 0.0
+        for family, kinds in LINK_FAMILIES.items():
+            if spec.kind in kinds:
+                busiest[family] = max(busiest[family], util)
+                busy[family] += u1 - u0
+        if spec.kind in LINK_FAMILIES["elink"]:
+            elink[spec.kind] = util
+            off_chip += b1 - b0
+        elif spec.kind in INJECT_KINDS:
+            on_chip += b1 - b0
+    return {
+        "link_max_utilisation": busiest["mesh"],
+        "edge_max_utilisation": busiest["edge"],
+        "elink_utilisation": elink,
+        "busy_cycles": busy,
+        "bytes_on_chip": on_chip,
+        "bytes_off_chip": off_chip,
+    }
 
 
 def layer_ends(cores: Sequence[Agent], layer: int, batch: int) -> list[float]:

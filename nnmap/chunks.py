@@ -43,8 +43,11 @@ SUMMED = (
     "compute_cycles",
     "readback_cycles",
     "total_cycles",
+    "parameters_cycles",
     "time_us",
+    "setup_time_us",
     "compute_time_us",
+    "readback_time_us",
     "single_core_cycles",
     "bytes_on_chip",
     "bytes_off_chip",
@@ -126,8 +129,11 @@ def combine(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
     Cycles, time, bytes and messages add up; the error and the busiest link are the worst
     chunk's; the set is validated if every chunk is; each core's utilisation is its busy
-    share of the summed compute time, and its SRAM peak the highest of any chunk. A pipeline's
-    fill, drain and steady state stay with each chunk's figures.
+    share of the summed compute time, and its SRAM peak the highest of any chunk. The time per
+    sample is the chunks' own, weighted by their samples (each chunk loads the parameters again,
+    so the set's is still a chunk's time per sample with the weights resident). The per-phase
+    figures add up likewise (``combine_phases``). A pipeline's fill, drain and steady state stay
+    with each chunk's figures.
     """
     first = chunks[0]
     combined: dict[str, Any] = {key: first[key] for key in (*SAME, "feed") if key in first}
@@ -137,6 +143,10 @@ def combine(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     for key in HIGHEST:
         combined[key] = float(np.max([m[key] for m in chunks]))
     combined["validated"] = all(m["validated"] for m in chunks)
+    samples = np.array([m["batch"] for m in chunks], dtype=float)
+    for key in ("per_sample_cycles", "per_sample_time_us"):
+        combined[key] = float(samples @ np.array([m[key] for m in chunks], dtype=float) / samples.sum())
+    combined["phases"] = combine_phases([m["phases"] for m in chunks])
     compute = combined["compute_cycles"]
     single = combined["single_core_cycles"]
     combined["speedup"] = single / compute if single and compute > 0 else None
@@ -146,3 +156,32 @@ def combine(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     combined["sram_peak_bytes"] = np.max([m["sram_peak_bytes"] for m in chunks], axis=0).tolist()
     combined["chunks"] = chunks
     return combined
+
+
+def combine_phases(chunks: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The per-phase figures (``nnmap.run.phase_figures``) of chunks run one after another: cycles,
+    time, bytes and busy cycles add up, each utilisation is its busy share of the summed cycles."""
+    out = {}
+    for phase in chunks[0]:
+        runs = [c[phase] for c in chunks]
+        cycles = sum(r["cycles"] for r in runs)
+        weights = np.array([r["cycles"] for r in runs], dtype=float)
+
+        def share(values: list[Any], weights: np.ndarray = weights, cycles: float = cycles) -> Any:
+            busy = weights @ np.array(values, dtype=float)
+            return (busy / cycles if cycles > 0 else busy * 0).tolist()
+
+        out[phase] = {
+            "cycles": cycles,
+            "time_us": sum(r["time_us"] for r in runs),
+            "core_utilisation": share([r["core_utilisation"] for r in runs]),
+            "link_max_utilisation": max(r["link_max_utilisation"] for r in runs),
+            "edge_max_utilisation": max(r["edge_max_utilisation"] for r in runs),
+            "elink_utilisation": {
+                k: share([r["elink_utilisation"][k] for r in runs]) for k in runs[0]["elink_utilisation"]
+            },
+            "busy_cycles": {k: sum(r["busy_cycles"][k] for r in runs) for k in runs[0]["busy_cycles"]},
+            "bytes_on_chip": sum(r["bytes_on_chip"] for r in runs),
+            "bytes_off_chip": sum(r["bytes_off_chip"] for r in runs),
+        }
+    return out

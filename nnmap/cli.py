@@ -23,6 +23,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
+from nnmap.analysis import RANKINGS, rank
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
@@ -45,6 +46,7 @@ from nnmap.train_cli import add_train_parser, train_command
 DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
 DEFAULT_STRATEGY = "partitioned"
 DEFAULT_ACTIVATION = "sigmoid"
+DEFAULT_RANKING = "total"  # what a Parallella owner waits for: loading, computing and reading back
 Variant = tuple[str, str | None]  # a strategy and its broadcast (None: the strategy's own)
 
 
@@ -120,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategies", default="all", help=f"comma-separated strategy[:broadcast] list, or 'all' (default): {every}"
     )
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
+    p_cmp.add_argument(
+        "--rank-by",
+        default=DEFAULT_RANKING,
+        choices=list(RANKINGS),
+        help="the figure the table is sorted by, fastest first and marked *: "
+        + "; ".join(
+            f"{name}: {r.meaning}" + (" (default)" if name == DEFAULT_RANKING else "") for name, r in RANKINGS.items()
+        ),
+    )
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
         add_load_argument(p)
@@ -211,6 +222,8 @@ def _summary(m: dict[str, Any]) -> str:
             f"kernels {m['kernels']}",
             f"  setup {m['setup_cycles']:.0f} cycles, compute {m['compute_cycles']:.0f}, readback "
             f"{m['readback_cycles']:.0f}; total {m['total_cycles']:.0f} cycles = {m['time_us']:.2f} us",
+            f"  per sample with the weights resident {m['per_sample_cycles']:.0f} cycles = "
+            f"{m['per_sample_time_us']:.2f} us (the parameters took {m['parameters_cycles']:.0f} cycles to load)",
             f"  single core {m['single_core_cycles']:.0f} compute cycles; speedup {speedup}",
             f"  core utilisation mean {np.mean(util):.0%} (min {min(util):.0%}, max {max(util):.0%}); "
             f"busiest mesh link {m['link_max_utilisation']:.0%}",
@@ -233,38 +246,59 @@ def _stream_line(m: dict[str, Any]) -> str:
     )
 
 
+_TABLE = [
+    ("setup cyc", lambda m: f"{m['setup_cycles']:.0f}"),
+    ("compute cyc", lambda m: f"{m['compute_cycles']:.0f}"),
+    ("readback cyc", lambda m: f"{m['readback_cycles']:.0f}"),
+    ("total cyc", lambda m: f"{m['total_cycles']:.0f}"),
+    ("per-sample cyc", lambda m: f"{m['per_sample_cycles']:.0f}"),
+    ("speedup", lambda m: f"{m['speedup']:.2f}" if m["speedup"] else "-"),
+    ("util mean", lambda m: f"{np.mean(m['core_utilisation']):.0%}"),
+    ("link max", lambda m: f"{m['link_max_utilisation']:.0%}"),
+    ("on-chip B", lambda m: str(m["bytes_on_chip"])),
+    ("off-chip B", lambda m: str(m["bytes_off_chip"])),
+    ("messages", lambda m: str(m["messages"])),
+    ("cut edges", lambda m: str(m["edges_cut"])),
+    ("hop x B", lambda m: str(m["hop_bytes"])),
+    ("imbalance", lambda m: f"{m['imbalance']:.2f}"),
+    ("valid", lambda m: "yes" if m["validated"] else "NO"),
+]
+"""The columns of ``nnmap compare``'s table after its rank, strategy and broadcast."""
+
+
+_TABLE = [
+    ("setup cyc", lambda m: f"{m['setup_cycles']:.0f}"),
+    ("compute cyc", lambda m: f"{m['compute_cycles']:.0f}"),
+    ("readback cyc", lambda m: f"{m['readback_cycles']:.0f}"),
+    ("total cyc", lambda m: f"{m['total_cycles']:.0f}"),
+    ("per-sample cyc", lambda m: f"{m['per_sample_cycles']:.0f}"),
+    ("speedup", lambda m: f"{m['speedup']:.2f}" if m["speedup"] else "-"),
+    ("util mean", lambda m: f"{np.mean(m['core_utilisation']):.0%}"),
+    ("link max", lambda m: f"{m['link_max_utilisation']:.0%}"),
+    ("on-chip B", lambda m: str(m["bytes_on_chip"])),
+    ("off-chip B", lambda m: str(m["bytes_off_chip"])),
+    ("messages", lambda m: str(m["messages"])),
+    ("cut edges", lambda m: str(m["edges_cut"])),
+    ("hop x B", lambda m: str(m["hop_bytes"])),
+    ("imbalance", lambda m: f"{m['imbalance']:.2f}"),
+    ("valid", lambda m: "yes" if m["validated"] else "NO"),
+]
+"""The columns of ``nnmap compare``'s table after its rank, strategy and broadcast."""
+
+
+_RANK_TEXT = {
+    "total": "total cycles (setup + compute + readback)",
+    "compute": "compute cycles",
+    "per-sample": "cycles per sample with the weights resident",
+}
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
-    header = [
-        "strategy",
-        "broadcast",
-        "compute cyc",
-        "speedup",
-        "util mean",
-        "link max",
-        "on-chip B",
-        "off-chip B",
-        "messages",
-        "cut edges",
-        "hop x B",
-        "imbalance",
-        "valid",
-    ]
+    """The ranked runs (``nnmap.analysis.rank``) as a table, the fastest's rank marked ``*``."""
+    header = ["rank", "strategy", "broadcast", *(name for name, _ in _TABLE)]
     lines = [
-        [
-            m["strategy"],
-            m["broadcast"],
-            f"{m['compute_cycles']:.0f}",
-            f"{m['speedup']:.2f}" if m["speedup"] else "-",
-            f"{np.mean(m['core_utilisation']):.0%}",
-            f"{m['link_max_utilisation']:.0%}",
-            str(m["bytes_on_chip"]),
-            str(m["bytes_off_chip"]),
-            str(m["messages"]),
-            str(m["edges_cut"]),
-            str(m["hop_bytes"]),
-            f"{m['imbalance']:.2f}",
-            "yes" if m["validated"] else "NO",
-        ]
+        [f"{m['rank']} *" if m["rank"] == 1 else str(m["rank"]), m["strategy"], m["broadcast"]]
+        + [cell(m) for _, cell in _TABLE]
         for m in rows
     ]
     return table(header, lines)
@@ -366,22 +400,21 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
             )
             for name, bc in bar
         ]
-        rows = [d.metrics for d in done]
+        rows = rank([d.metrics for d in done], args.rank_by)
         if plots:
             from nnmap.plots import compare_figures  # matplotlib only when drawing
 
             for name, png in compare_figures(rows).items():
                 out.write(plots / name, png)
         if json_path:
-            out.write(
-                json_path,
-                json_text(
-                    {"chip": chip.name, "kernels": chip.kernels, "layers": net.sizes, "batch": len(x), "runs": rows}
-                ),
-            )
+            ranking = {"rank_by": args.rank_by, "rank_figure": RANKINGS[args.rank_by].figure}
+            whole = {"chip": chip.name, "kernels": chip.kernels, "layers": net.sizes, "batch": len(x), **ranking}
+            out.write(json_path, json_text({**whole, "runs": rows}))
     print(f"network {net.sizes} on {chip.name} ({chip.rows}x{chip.cols}), batch {len(x)}, kernels {chip.kernels}")
     print(_table(rows))
-    for m, d in zip(rows, done, strict=True):
+    print(f"  ranked by {RANKINGS[args.rank_by].meaning}, fastest first; * marks the fastest")
+    for d in done:
+        m = d.metrics
         if d.chunks > 1:
             print(f"  {m['strategy']}:{m['broadcast']}: {len(x)} rows in {d.chunks} chunks of up to {d.rows_per_chunk}")
     return 0 if all(m["validated"] for m in rows) else 1

@@ -88,13 +88,26 @@ def _stack(args: argparse.Namespace, chip: ChipConfig) -> RecurrentStack:
 def _summary(result: RecurrentRuns) -> str:
     m = result.metrics
     sizes = ", ".join(str(b - a + 1) for a, b in m["group_chain_positions"])
-    header = ["order", "setup cyc", "compute cyc", "readback cyc", "util mean", "messages", "on-chip B", "valid"]
+    header = [
+        "order",
+        "setup cyc",
+        "compute cyc",
+        "readback cyc",
+        "total cyc",
+        "per-sequence cyc",
+        "util mean",
+        "messages",
+        "on-chip B",
+        "valid",
+    ]
     rows = [
         [
             order,
             f"{m[order]['setup_cycles']:.0f}",
             f"{m[order]['compute_cycles']:.0f}",
             f"{m[order]['readback_cycles']:.0f}",
+            f"{m[order]['total_cycles']:.0f}",
+            f"{m[order]['per_sample_cycles']:.0f}",
             f"{np.mean(m[order]['core_utilisation']):.0%}",
             str(m[order]["messages"]),
             str(m[order]["bytes_on_chip"]),

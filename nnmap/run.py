@@ -1,9 +1,12 @@
 """Run a plan on a simulated chip, collect its figures and validate it against numpy.
 
 A run has three phases, reported apart (the scheme's first and last steps around the compute):
-``setup`` (the host writes weights, biases and inputs into every core over the eLink),
-``compute`` (all cores run their programs from the same start), ``readback`` (the owners
-write the outputs into the shared DRAM, and the host reads them from there).
+``setup`` (the host loads every parameter, weights, biases and index arrays, into the cores,
+then the inputs, along the run's load path: ``nnmap.session.LOADS``), ``compute`` (all cores
+run their programs from the same start), ``readback`` (the owners write the outputs into the
+shared DRAM, and the host reads them from there). Besides the three and their total, a run
+reports the time per sample with the weights resident (``nnmap.analysis.per_sample_cycles``):
+what a sample costs once the parameters have landed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import HOST, Coord
 from nnmap import buffers
-from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance, stream_figures
+from nnmap.analysis import (
+    PHASES,
+    core_utilisation,
+    edges_cut,
+    hop_bytes,
+    imbalance,
+    per_sample_cycles,
+    phase_link_figures,
+    stream_figures,
+)
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network, activate, check_inputs, random_inputs
@@ -35,11 +47,13 @@ TOLERANCE = 1e-5  # absolute below 1, relative above
 
 @dataclass
 class Phases:
-    """Cycle at which each phase ended (setup starts at 0)."""
+    """Cycle at which each phase ended (setup starts at 0), and at which the last parameter landed
+    (``parameters_end``, within the setup: the inputs are loaded after the parameters)."""
 
     setup_end: float = 0.0
     compute_end: float = 0.0
     readback_end: float = 0.0
+    parameters_end: float = 0.0
 
     def span(self, phase: str) -> tuple[float, float]:
         """``(start, end)`` cycles of ``phase``, one of ``PHASES``."""
@@ -109,11 +123,14 @@ def simulate(
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace, load)
     n_out = plan.net.sizes[-1]
     feed = FEEDS[plan.feed](plan)
-    loads = {coord: {**plan.setup[coord], **feed.loads(k, x)} for k, coord in enumerate(plan.chain)}
+    parameters = {coord: plan.setup[coord] for coord in plan.chain}
+    inputs = {coord: feed.loads(k, x) for k, coord in enumerate(plan.chain)}
     programs = {coord: plan.ops[coord] for coord in plan.chain}
     readback = {coord: plan.readback[coord] for coord in plan.chain}
     feeding = feed.host(session.chip, x)
-    phases, snapshots = run_phases(session, loads, programs, readback, plan.batch * n_out, progress, feeding)
+    phases, snapshots = run_phases(
+        session, (parameters, inputs), programs, readback, plan.batch * n_out, progress, feeding
+    )
     out = session.chip.dram[buffers.OUT].data.reshape(plan.batch, n_out).copy()
     if plan.net.layers[-1].activation == "softmax":
         out = activate("softmax", out)
@@ -122,7 +139,7 @@ def simulate(
 
 def run_phases(
     session: Session,
-    loads: dict[Coord, dict[str, np.ndarray]],
+    loads: tuple[dict[Coord, dict[str, np.ndarray]], dict[Coord, dict[str, np.ndarray]]],
     programs: dict[Coord, list[Op]],
     readback: dict[Coord, list[Op]],
     n_outputs: int,
@@ -131,7 +148,8 @@ def run_phases(
 ) -> tuple[Phases, dict[str, LinkCounts]]:
     """The three phases on ``session``, with every link's counts at the end of each.
 
-    The host loads ``loads`` (per core, buffer name to values) into the cores; the cores run
+    The host loads ``loads``, the parameters then the inputs (each per core, buffer name to
+    values; ``Session.load``), into the cores; the cores run
     ``programs`` from the same start, while the host runs ``feeding`` if given (inputs
     streamed in during compute); then the ``readback`` programs write ``n_outputs`` values
     into the DRAM buffer ``buffers.OUT``. ``progress``: as for ``simulate``.
@@ -140,7 +158,7 @@ def run_phases(
     snapshots: dict[str, LinkCounts] = {}
 
     def driver() -> Generator[simpy.Event, Any, None]:
-        yield from session.load(loads)
+        phases.parameters_end = yield from session.load(*loads)
         phases.setup_end = session.now
         snapshots["setup"] = session.link_counts()
         bar = tqdm(
@@ -229,6 +247,11 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
     compute = phases.compute_end - phases.setup_end
     snaps = sim.snapshots
     chip = session.chip
+    stream = (
+        stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
+        if BROADCASTS[plan.broadcast].names_samples
+        else {}
+    )
     return {
         "chip": config.name,
         "mesh": [config.rows, config.cols],
@@ -240,7 +263,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "batch": plan.batch,
         "load": session.load_path,
         "kernels": config.kernels,
-        **simulated_figures(session, phases, sim.snapshots, plan.chain),
+        **simulated_figures(session, phases, snaps, plan.chain, plan.batch, stream.get("steady_cycles_per_sample")),
         "single_core_cycles": single,
         "speedup": (single / compute) if single and compute > 0 else None,
         **validation_figures(sim.outputs, reference),
@@ -249,11 +272,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "hop_bytes": hop_bytes(chip.mesh.links, snaps["setup"], snaps["compute"]),
         "imbalance": imbalance(plan),
         **({"feed": plan.feed} if plan.feed != "preload" else {}),
-        **(
-            stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
-            if BROADCASTS[plan.broadcast].names_samples
-            else {}
-        ),
+        **stream,
     }
 
 
@@ -264,30 +283,72 @@ def validation_figures(outputs: np.ndarray, reference: np.ndarray) -> dict[str, 
 
 
 def simulated_figures(
-    session: Session, phases: Phases, snapshots: dict[str, LinkCounts], cores: list[Coord]
+    session: Session,
+    phases: Phases,
+    snapshots: dict[str, LinkCounts],
+    cores: list[Coord],
+    batch: int,
+    steady: float | None = None,
 ) -> dict[str, Any]:
-    """What a finished run's session measured: each phase's cycles and time, the utilisation of
-    ``cores`` (in the mesh's order), the busiest link, bytes and messages."""
+    """What a finished run's session measured: each phase's cycles and time, the time per sample with
+    the weights resident, the utilisation of ``cores`` (in the mesh's order), the busiest link, bytes
+    and messages; and the same per phase under ``phases``.
+
+    Args:
+        session: the finished session.
+        phases: when its phases ended.
+        snapshots: every link's counts at the end of each phase.
+        cores: the cores whose utilisation is reported.
+        batch: the samples the run computed (``per_sample_cycles`` shares the time after the
+            parameters over them).
+        steady: the steady-state cycles per sample of a run that streams its samples, if it
+            measured one (``nnmap.analysis.per_sample_cycles``).
+    """
     config, chip = session.chip.config, session.chip
     compute = phases.compute_end - phases.setup_end
     zero = [(0, 0.0, 0.0)] * len(snapshots["setup"])
     util, on_compute, off_compute = session.traffic(snapshots["setup"], snapshots["compute"], compute)
     _, on_total, _ = session.traffic(zero, snapshots["readback"], 1.0)
+    per_sample = per_sample_cycles(phases.readback_end, phases.parameters_end, batch, steady)
+    ordered = sorted(cores, key=chip.mesh.index_of)
     return {
         "setup_cycles": phases.setup_end,
         "compute_cycles": compute,
         "readback_cycles": phases.readback_end - phases.compute_end,
         "total_cycles": phases.readback_end,
+        "parameters_cycles": phases.parameters_end,
+        "per_sample_cycles": per_sample,
         "time_us": config.cycles_to_us(phases.readback_end),
+        "setup_time_us": config.cycles_to_us(phases.setup_end),
         "compute_time_us": config.cycles_to_us(compute),
-        "core_utilisation": [
-            core_utilisation(chip.core(c), phases.setup_end, phases.compute_end)
-            for c in sorted(cores, key=chip.mesh.index_of)
-        ],
+        "readback_time_us": config.cycles_to_us(phases.readback_end - phases.compute_end),
+        "per_sample_time_us": config.cycles_to_us(per_sample),
+        "core_utilisation": [core_utilisation(chip.core(c), phases.setup_end, phases.compute_end) for c in ordered],
         "link_max_utilisation": util,
         "bytes_on_chip": on_total,
         "bytes_off_chip": session.meter().bytes_off_chip,
         "compute_bytes_on_chip": on_compute,
         "compute_bytes_off_chip": off_compute,
         "messages": session.messages(),
+        "phases": phase_figures(session, phases, snapshots, ordered),
     }
+
+
+def phase_figures(
+    session: Session, phases: Phases, snapshots: dict[str, LinkCounts], cores: list[Coord]
+) -> dict[str, dict[str, Any]]:
+    """Per phase (``PHASES``): its cycles and time, each of ``cores``' utilisation in it, and what the links
+    carried in it (``nnmap.analysis.phase_link_figures``, the eLink's paths among them)."""
+    chip = session.chip
+    before = [(0, 0.0, 0.0)] * len(snapshots["setup"])
+    out = {}
+    for phase in PHASES:
+        start, end = phases.span(phase)
+        out[phase] = {
+            "cycles": end - start,
+            "time_us": chip.config.cycles_to_us(end - start),
+            "core_utilisation": [core_utilisation(chip.core(c), start, end) for c in cores],
+            **phase_link_figures(chip.mesh.links, before, snapshots[phase], end - start),
+        }
+        before = snapshots[phase]
+    return out

@@ -3,10 +3,10 @@
 A ``Session`` is a simulated chip with a mapping's buffers on it, and these steps:
 
 1. allocate: every core's SRAM buffers and the host's DRAM buffers (``Session(...)``);
-2. load: the host puts initial values into the cores (``load``), along one of ``LOADS``:
-   ``host``, writing each core's SRAM through its library over the eLink, or ``dram``,
-   writing them all into its DRAM window once, after which every core fetches its own
-   with one chain of DMA reads (as careful Parallella programs do);
+2. load: the host puts the parameters, then the inputs, into the cores (``load``), along one
+   of ``LOADS``: ``host``, writing each core's SRAM through its library over the eLink, or
+   ``dram``, writing them into its DRAM window, after which every core fetches its own with
+   one chain of DMA reads (as careful Parallella programs do);
 3. run: each core runs its op list (``program``, ``start``), its DMA engine relaying what
    the relay rules say (``Relay``, registered with the chip, whose fabric forwards each
    message that lands in a relayed buffer);
@@ -206,40 +206,69 @@ class Session:
     def now(self) -> float:
         return self.chip.env.now
 
-    def load(self, setup: dict[Coord, dict[str, np.ndarray]]) -> Generator[simpy.Event, Any, None]:
-        """Put ``setup[coord][buffer]`` into each core along ``load_path``; ends once all have arrived."""
+    def load(
+        self,
+        parameters: Mapping[Coord, Mapping[str, np.ndarray]],
+        inputs: Mapping[Coord, Mapping[str, np.ndarray]] | None = None,
+    ) -> Generator[simpy.Event, Any, float]:
+        """Put ``parameters[coord][buffer]`` into each core along ``load_path``, then
+        ``inputs[coord][buffer]`` likewise; ends once all have arrived.
+
+        Returns the cycle at which the last parameter landed (the current cycle if there are
+        none): from then on the weights are resident, and what follows is a sample's own.
+        """
         host = self.chip.host
         host.phase = "setup"
-        if self.load_path == "host":
-            yield from host.write_all(
-                [
-                    (coord, name, values, f"load {name} {coord}")
-                    for coord, named in setup.items()
-                    for name, values in named.items()
-                ]
-            )
-            return
-        staged = {coord: self._stage(coord, named) for coord, named in setup.items() if named}
-        for coord, (buffer, values, _) in staged.items():
-            yield from host.write(HOST, buffer, 0, values, f"load {coord} into DRAM")
+        if self.load_path == "dram":
+            yield from self._through_dram(parameters, "parameters")
+            parameters_end = self.now
+            yield from self._through_dram(inputs or {}, "inputs")
+            return parameters_end
+        writes = [
+            (coord, name, values, f"load {name} {coord}")
+            for named in (parameters, inputs or {})
+            for coord, buffers in named.items()
+            for name, values in buffers.items()
+        ]
+        n_parameters = sum(len(buffers) for buffers in parameters.values())
+        parameters_end = self.now
+
+        def landed(i: int) -> None:
+            nonlocal parameters_end
+            if i < n_parameters:
+                parameters_end = max(parameters_end, self.now)
+
+        yield from host.write_all(writes, landed)
+        return parameters_end
+
+    def _through_dram(
+        self, values: Mapping[Coord, Mapping[str, np.ndarray]], what: str
+    ) -> Generator[simpy.Event, Any, None]:
+        """The host writes each core's ``values`` into its DRAM window, end to end; then every core
+        fetches its own with one chain of DMA reads and polls until it is done."""
+        staged = {coord: self._stage(coord, named, what) for coord, named in values.items() if named}
+        for coord, (buffer, laid, _) in staged.items():
+            yield from self.chip.host.write(HOST, buffer, 0, laid, f"load {what} of {coord} into DRAM")
         fetches = [
-            self.chip.process(self._fetch(coord, buffer, pieces)) for coord, (buffer, _, pieces) in staged.items()
+            self.chip.process(self._fetch(coord, buffer, pieces, what)) for coord, (buffer, _, pieces) in staged.items()
         ]
         yield simpy.AllOf(self.chip.env, fetches)
 
-    def _stage(self, coord: Coord, named: dict[str, np.ndarray]) -> tuple[str, np.ndarray, list[tuple[str, int, int]]]:
-        """A DRAM buffer for core ``coord``'s initial values, the values laid end to end in it,
-        and each piece's ``(name, offset, length)``."""
+    def _stage(
+        self, coord: Coord, named: Mapping[str, np.ndarray], what: str
+    ) -> tuple[str, np.ndarray, list[tuple[str, int, int]]]:
+        """A DRAM buffer for core ``coord``'s ``what`` (parameters or inputs), the values laid end
+        to end in it, and each piece's ``(name, offset, length)``."""
         pieces, offset = [], 0
         for name, values in named.items():
             pieces.append((name, offset, len(values)))
             offset += len(values)
-        buffer = f"load {coord}"
+        buffer = f"{what} {coord}"
         self.chip.dram.alloc(buffer, offset)
         return buffer, np.concatenate([np.asarray(v, np.float32).reshape(-1) for v in named.values()]), pieces
 
     def _fetch(
-        self, coord: Coord, buffer: str, pieces: list[tuple[str, int, int]]
+        self, coord: Coord, buffer: str, pieces: list[tuple[str, int, int]], what: str
     ) -> Generator[simpy.Event, Any, None]:
         """Core ``coord`` reads its pieces of DRAM ``buffer`` with one chain of DMA reads and polls until done."""
         core = self.chip.core(coord)
@@ -247,8 +276,8 @@ class Session:
         done = self.chip.env.event()
         chain = [Descriptor(HOST, buffer, coord, name, n, src_offset=offset) for name, offset, n in pieces if n]
         if chain:
-            yield from core.dma(chain, then=done.succeed, label="fetch the initial values")
-            yield from core.poll(done, "wait for the initial values")
+            yield from core.dma(chain, then=done.succeed, label=f"fetch the {what}")
+            yield from core.poll(done, f"wait for the {what}")
 
     def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         """The process that runs ``ops`` on core ``coord``."""

@@ -116,7 +116,21 @@ def _check_options(names: list[str], options: dict[str, Any]) -> None:
 
 
 def _summary(results: list[TrainResult]) -> str:
-    header = ["strategy", "chip", "epochs", "loss", "accuracy", "sim time (us)", "on-chip B", "off-chip B", "target"]
+    header = [
+        "strategy",
+        "chip",
+        "epochs",
+        "loss",
+        "accuracy",
+        "setup cyc",
+        "compute cyc",
+        "total cyc",
+        "per-sample cyc",
+        "sim time (us)",
+        "on-chip B",
+        "off-chip B",
+        "target",
+    ]
     rows = []
     for r in results:
         d = r.to_dict()
@@ -128,6 +142,10 @@ def _summary(results: list[TrainResult]) -> str:
                 str(t["epochs"]),
                 f"{t['final_loss']:.4g}",
                 f"{t['final_accuracy']:.1%}",
+                f"{t['setup_cycles']:.0f}",
+                f"{t['compute_cycles']:.0f}",
+                f"{t['total_cycles']:.0f}",
+                "-" if t["per_sample_cycles"] is None else f"{t['per_sample_cycles']:.0f}",
                 f"{t['time_us']:.1f}",
                 str(t["bytes_on_chip"]),
                 str(t["bytes_off_chip"]),

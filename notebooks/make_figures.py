@@ -12,6 +12,7 @@ from pathlib import Path
 from epiphany_sim.config import load_chip
 from epiphany_sim.plots import load_latency_figure
 from epiphany_sim.traffic import TrafficSpec, sweep
+from nnmap.analysis import rank
 from nnmap.model import random_network
 from nnmap.plots import compare_figure, save_figures
 from nnmap.plots.run import congestion_figure, timeline_figure, utilisation_figure
@@ -37,7 +38,7 @@ def main(out: Path) -> list[Path]:
         "e16-partitioned-timeline.png": timeline_figure(run(e16, blog, "partitioned", trace=True)),
         "e16-node-per-core-17-utilisation.png": utilisation_figure(run(e16, odd, "node-per-core")),
         "e64-partitioned-congestion.png": congestion_figure(run(e64, big, "partitioned")),
-        "e64-compare.png": compare_figure([run(e64, big, s, broadcast=b).metrics for s, b in VARIANTS]),
+        "e64-compare.png": compare_figure(rank([run(e64, big, s, broadcast=b).metrics for s, b in VARIANTS], "total")),
         "e64-uniform-load-latency.png": load_latency_figure(sweep(e64, TrafficSpec("uniform", cycles=5000), RATES)),
     }
     return save_figures(figures, out)

@@ -122,6 +122,8 @@ def test_the_readme_plots_run_then_compare_into_one_existing_directory(
     assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs)]) == 0  # and again
     assert sorted(p.name for p in figs.iterdir()) == [
         "compare.png",
+        "congestion-readback.png",
+        "congestion-setup.png",
         "congestion.png",
         "placement.png",
         "timeline.png",

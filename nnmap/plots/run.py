@@ -1,4 +1,4 @@
-"""The figures of one run: the core timeline, core utilisation on the mesh, link congestion, placement.
+"""The figures of one run: the core timeline, core utilisation on the mesh, link congestion per phase, placement.
 
 ``RUN_FIGURES`` is the one table of them: ``nnmap run --plots`` writes each, and the HTML
 report shows each under its caption. A new run figure is one more row there.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -258,10 +259,11 @@ class _Panel:
 
 
 def congestion_figure(result: RunResult, phase: str = "compute") -> bytes:
-    """PNG of the mesh's congestion: utilisation (left) and total wait (right) per arrow.
+    """PNG of the mesh's congestion during ``phase`` (``nnmap.analysis.PHASES``): utilisation (left) and
+    total wait (right) per arrow, and on the eLink's paths.
 
     An arrow joins two neighbouring routers and shows the busiest of their cMesh, rMesh and
-    xMesh links.
+    xMesh links; the eLink is the box on its edge of the mesh.
     """
     loads = link_congestion(result, phase)
     elink = elink_load(result, phase)
@@ -369,7 +371,21 @@ class RunFigure:
 RUN_FIGURES: list[RunFigure] = [
     RunFigure("timeline.png", "Core timeline: what each core does, cycle by cycle", timeline_figure),
     RunFigure("utilisation.png", "Core utilisation on the mesh", utilisation_figure),
-    RunFigure("congestion.png", "Link congestion: utilisation and queueing per directed link", congestion_figure),
+    RunFigure(
+        "congestion.png",
+        "Link congestion in the compute phase: utilisation and queueing per directed link and on the eLink",
+        congestion_figure,
+    ),
+    RunFigure(
+        "congestion-setup.png",
+        "Link congestion in the setup phase: the host loading the cores over the eLink",
+        partial(congestion_figure, phase="setup"),
+    ),
+    RunFigure(
+        "congestion-readback.png",
+        "Link congestion in the readback phase: the outputs leaving over the eLink",
+        partial(congestion_figure, phase="readback"),
+    ),
     RunFigure("placement.png", "Placement: work per core and the bytes the cut sends between cores", placement_figure),
 ]
 

@@ -34,7 +34,8 @@ class OrderRun:
         chip: the simulated chip after the run, with its records.
         phases: when each phase ended.
         states: the simulated states, ``(L, T, H)``.
-        metrics: its figures, ready for JSON (``simulated_figures``, the validation, and
+        metrics: its figures, ready for JSON (``simulated_figures``, whose sample is the whole
+            sequence: ``per_sample_cycles`` is a sequence's cycles with the weights resident; the validation, and
             ``cells``: per layer and step, the cycles from the first compute of the cell on
             any core of its group to the end of its last compute or send).
     """
@@ -74,15 +75,14 @@ def simulate_order(plan: RecurrentPlan, x: np.ndarray, trace: bool = False, prog
     stack = plan.stack
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace)
     shape = (stack.depth, plan.steps, stack.hidden)
-    loads = {
-        coord: {**values, **({buffers.X: x.reshape(-1)} if buffers.X in plan.buffers[coord] else {})}
-        for coord, values in plan.setup.items()
-    }
-    phases, snapshots = run_phases(session, loads, plan.ops, plan.readback, int(np.prod(shape)), progress)
+    inputs = {coord: {buffers.X: x.reshape(-1)} for coord in plan.setup if buffers.X in plan.buffers[coord]}
+    phases, snapshots = run_phases(
+        session, (plan.setup, inputs), plan.ops, plan.readback, int(np.prod(shape)), progress
+    )
     states = session.chip.dram[buffers.OUT].data.reshape(shape).copy()
     metrics = {
         "order": plan.order,
-        **simulated_figures(session, phases, snapshots, plan.chain),
+        **simulated_figures(session, phases, snapshots, plan.chain, batch=1),
         **validation_figures(states, stack.states(x)),
         "cells": cell_spans(plan, session.chip),
     }

@@ -33,7 +33,8 @@ chain of cores (a chain of one core is one client's plain SGD, as ``single`` run
 targets; after setup and after each epoch it evaluates ``network()`` on the whole dataset
 with the numpy forward pass. That evaluation is the observer's, outside the simulation:
 it costs no simulated time. The result is an ``EpochRecord`` per epoch (epoch 0 is the
-untrained network, once loaded) and a ``TrainResult`` whose ``to_dict`` is JSON-ready.
+untrained network, once loaded) and a ``TrainResult`` whose ``to_dict`` is JSON-ready, its
+totals with the phases ``nnmap run`` reports (``TrainResult.phase_figures``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from typing import Any, ClassVar
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap import session
+from nnmap.analysis import per_sample_cycles
 from nnmap.errors import TrainingError
 from nnmap.model import Network, random_network
 from nnmap.session import Meter
@@ -148,7 +150,12 @@ class Hyperparameters:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """The state after ``epoch`` epochs; cycles, time and bytes are totals since the start."""
+    """The state after ``epoch`` epochs; cycles, time and bytes are totals since the start.
+
+    ``epoch_cycles`` are this epoch's own (epoch 0's: the setup, the host loading the
+    parameters), and ``per_sample_cycles`` this epoch's time per sample with the weights
+    resident (``nnmap.analysis.per_sample_cycles``; None for epoch 0).
+    """
 
     epoch: int
     loss: float
@@ -157,6 +164,8 @@ class EpochRecord:
     time_us: float
     bytes_on_chip: int
     bytes_off_chip: int
+    epoch_cycles: float = 0.0
+    per_sample_cycles: float | None = None
 
 
 def check_shards(n_shards: int, n_samples: int) -> None:
@@ -242,14 +251,36 @@ class Trainer:
 
 @dataclass
 class TrainResult:
-    """A finished training run."""
+    """A finished training run: ``samples`` per epoch, a record per epoch (epoch 0: once loaded)."""
 
     trainer: str
     config: ChipConfig
     dataset: str
     layers: list[int]
     hp: Hyperparameters
+    samples: int
     records: list[EpochRecord] = field(default_factory=list)
+
+    def phase_figures(self) -> dict[str, Any]:
+        """The run's phases as ``nnmap run`` reports them: setup (the host loading the parameters, before
+        epoch 1), compute (every epoch), readback (none: the parameters are read by the observer, not
+        over the eLink), total, and the time per sample with the weights resident
+        (``nnmap.analysis.per_sample_cycles`` over every sample of every epoch; None before any epoch)."""
+        setup, last = self.records[0].cycles, self.records[-1]
+        trained = last.epoch * self.samples
+        per_sample = per_sample_cycles(last.cycles, setup, trained) if trained else None
+        us = self.config.cycles_to_us
+        return {
+            "setup_cycles": setup,
+            "compute_cycles": last.cycles - setup,
+            "readback_cycles": 0.0,
+            "total_cycles": last.cycles,
+            "per_sample_cycles": per_sample,
+            "setup_time_us": us(setup),
+            "compute_time_us": us(last.cycles - setup),
+            "readback_time_us": 0.0,
+            "per_sample_time_us": None if per_sample is None else us(per_sample),
+        }
 
     @property
     def reached_target(self) -> bool:
@@ -281,6 +312,7 @@ class TrainResult:
                 "bytes_off_chip": last.bytes_off_chip,
                 "final_loss": last.loss,
                 "final_accuracy": last.accuracy,
+                **self.phase_figures(),
             },
         }
 
@@ -302,10 +334,12 @@ def train(
     trainer: Trainer, progress: Callable[[EpochRecord], None] | None = None, load: str | None = None
 ) -> TrainResult:
     """Run ``trainer`` epoch by epoch until ``hp.epochs`` or its targets; ``progress`` sees each record."""
-    result = TrainResult(trainer.name, trainer.config, trainer.data.name, trainer.net.sizes, trainer.hp)
+    samples = trainer.data.n_samples
+    result = TrainResult(trainer.name, trainer.config, trainer.data.name, trainer.net.sizes, trainer.hp, samples)
 
     def record(epoch: int, meter: Meter) -> EpochRecord:
         y = trainer.network().forward(trainer.data.x)
+        before = result.records[-1].cycles if result.records else 0.0
         rec = EpochRecord(
             epoch,
             loss_value(trainer.hp.loss, y, trainer.data.y),
@@ -314,6 +348,8 @@ def train(
             trainer.config.cycles_to_us(meter.cycles),
             meter.bytes_on_chip,
             meter.bytes_off_chip,
+            meter.cycles - before,
+            per_sample_cycles(meter.cycles, before, samples) if epoch else None,
         )
         result.records.append(rec)
         if progress is not None:

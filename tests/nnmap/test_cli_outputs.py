@@ -26,6 +26,8 @@ def test_run_writes_plots_trace_and_report(tmp_path: Path, capsys: pytest.Captur
     assert main([*RUN, "--plots", str(plots), "--trace", str(trace), "--report", str(report)]) == 0
     assert "validated against numpy: yes" in capsys.readouterr().out
     assert sorted(p.name for p in plots.iterdir()) == [
+        "congestion-readback.png",
+        "congestion-setup.png",
         "congestion.png",
         "placement.png",
         "timeline.png",
@@ -33,7 +35,7 @@ def test_run_writes_plots_trace_and_report(tmp_path: Path, capsys: pytest.Captur
     ]
     assert json.loads(trace.read_text())["traceEvents"]
     page = report.read_text(encoding="utf-8")
-    assert page.count('src="data:image/png;base64,') == 4
+    assert page.count('src="data:image/png;base64,') == 6
     assert "Validated against a numpy forward pass: yes" in page
     assert "node-per-core" in page
     assert "<table>" in page

@@ -45,6 +45,7 @@ N_BIASES = 128 + 10
 SINGLE_CORE_CYCLES = N_WEIGHTS + 3 * (128 * 64 // 8 + 10 * 128 // 8) + N_BIASES * (10 + 8 + 4 + 20) + 5
 REQUIRED = (
     "chip strategy broadcast layers batch setup_cycles compute_cycles readback_cycles total_cycles time_us "
+    "parameters_cycles per_sample_cycles setup_time_us compute_time_us readback_time_us per_sample_time_us phases "
     "single_core_cycles speedup max_abs_error validated core_utilisation link_max_utilisation bytes_on_chip "
     "bytes_off_chip messages sram_peak_bytes"
 ).split()
@@ -136,21 +137,31 @@ def test_sram_peak_of_the_first_core_by_hand(compared) -> None:
 
 
 def test_table_prints_every_variant_with_its_figures(compared) -> None:
+    """One row per run, fastest total first (the default ranking), the winner's rank marked ``*``."""
     _, text, data = compared
     lines = text.splitlines()
     assert lines[0] == "network [64, 128, 10] on e64 (8x8), batch 1, kernels asm"
     header = lines[1].split()
-    for word in ("strategy", "broadcast", "speedup", "on-chip", "off-chip", "messages", "valid"):
+    for word in ("rank", "strategy", "broadcast", "speedup", "on-chip", "off-chip", "messages", "valid"):
         assert word in header
-    assert "compute cyc" in lines[1]
-    assert "util mean" in lines[1]
-    rows = [line.split() for line in lines[2:]]
-    assert len(rows) == len(data["runs"])
-    for row, m in zip(rows, data["runs"], strict=True):
+    for column in ("setup cyc", "compute cyc", "readback cyc", "total cyc", "per-sample cyc", "util mean"):
+        assert column in lines[1]
+    runs = data["runs"]
+    rows = [line.split() for line in lines[2 : 2 + len(runs)]]
+    assert (
+        lines[2 + len(runs)]
+        == "  ranked by total cycles (setup + compute + readback), fastest first; * marks the fastest"
+    )
+    for k, (row, m) in enumerate(zip(rows, runs, strict=True)):
         assert row == [
+            *([str(k + 1), "*"] if k == 0 else [str(k + 1)]),
             m["strategy"],
             m["broadcast"],
+            f"{m['setup_cycles']:.0f}",
             f"{m['compute_cycles']:.0f}",
+            f"{m['readback_cycles']:.0f}",
+            f"{m['total_cycles']:.0f}",
+            f"{m['per_sample_cycles']:.0f}",
             f"{m['speedup']:.2f}",
             f"{np.mean(m['core_utilisation']):.0%}",
             f"{m['link_max_utilisation']:.0%}",

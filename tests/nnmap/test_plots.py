@@ -122,7 +122,14 @@ def test_timeline_rows_and_layer_marks(node_per_core: RunResult) -> None:
 
 def test_figures_render_with_titles(node_per_core: RunResult) -> None:
     figures = plots.run_figures(node_per_core)
-    assert set(figures) == {"timeline.png", "utilisation.png", "congestion.png", "placement.png"}
+    assert set(figures) == {
+        "timeline.png",
+        "utilisation.png",
+        "congestion.png",
+        "congestion-setup.png",
+        "congestion-readback.png",
+        "placement.png",
+    }
     for png in figures.values():
         assert png.startswith(b"\x89PNG")
         assert len(png) > 10_000

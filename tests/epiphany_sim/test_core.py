@@ -179,3 +179,61 @@ def test_the_same_program_gives_the_same_cycles_to_the_bit() -> None:
         return arrivals
 
     assert run() == run()
+
+
+def _relay_through_middle(chip: Chip, middle_program) -> list[float]:
+    """Core (0, 0) writes one value into core (0, 1)'s ``h`` at cycle 0; (0, 1) relays what comes
+    from (0, 0) into ``h`` on to (0, 2); returns when (0, 2) saw it."""
+    for coord in ((0, 0), (0, 1), (0, 2)):
+        chip.core(coord).sram.alloc("h", 1)
+    chip.core((0, 1)).sram.alloc("flag", 1)
+    chip.add_relay((0, 1), "h", (0, 0), (0, 2))
+    seen: list[float] = []
+
+    def first():
+        yield from chip.core((0, 0)).write((0, 1), "h", 0, np.array([2.5]))
+
+    def last():
+        yield from chip.core((0, 2)).wait("h", 1)
+        seen.append(chip.env.now)
+
+    for process in (first(), middle_program(chip.core((0, 1))), last()):
+        chip.process(process)
+    chip.run()
+    np.testing.assert_array_equal(chip.core((0, 2)).sram["h"].data, [2.5])
+    return seen
+
+
+def test_a_relay_costs_the_relaying_core_a_poll_and_its_stores_after_its_work(chip: Chip) -> None:
+    def middle(core):
+        yield from core.compute(100, "work")
+
+    seen = _relay_through_middle(chip, middle)
+    # The value lands at (0, 1) at 2.5 (a cycle into the router, a hop); its poll loop notices it
+    # 5 cycles later and stores it on (1 + 1.5): (0, 2) has it at 10 and sees it at 15.
+    assert seen == [2.5 + 5 + 2.5 + 5]
+    # The middle core pays the poll (5) and the copy of one transaction (9) after its work.
+    core = chip.core((0, 1))
+    assert [(a.kind, a.start, a.end, a.label) for a in core.activities] == [
+        ("compute", 0.0, 100.0, "work"),
+        ("send", 100.0, 114.0, "relay"),
+    ]
+
+
+def test_a_relay_that_arrives_during_a_wait_is_forwarded_within_it(chip: Chip) -> None:
+    def middle(core):
+        yield from core.wait("flag", 1, "wait flag")
+
+    def flag():
+        yield from chip.core((1, 1)).compute(50)
+        yield from chip.core((1, 1)).write((0, 1), "flag", 0, np.ones(1), copy=False)
+
+    chip.process(flag())
+    _relay_through_middle(chip, middle)
+    # The flag lands at 50 + 1 + 1.5 and is seen 5 cycles later, at 57.5; the relay's 14 cycles
+    # end that wait.
+    core = chip.core((0, 1))
+    assert [(a.kind, a.start, a.end, a.label) for a in core.activities] == [
+        ("wait", 0.0, 43.5, "wait flag"),
+        ("send", 43.5, 57.5, "relay"),
+    ]

@@ -16,7 +16,19 @@ import pytest
 
 from epiphany_sim import E16, E64
 from epiphany_sim.cli import main
-from epiphany_sim.microbench import BenchError, cannon, contention, dma, dma_read, dma_sweep, dram_write, roundtrip
+from epiphany_sim.microbench import (
+    BenchError,
+    cannon,
+    contention,
+    dma,
+    dma_read,
+    dma_sweep,
+    dram_write,
+    host_read,
+    host_write,
+    memcpy,
+    roundtrip,
+)
 
 
 def test_an_8kb_dma_copy_to_a_neighbour_reproduces_the_published_bandwidth() -> None:
@@ -147,3 +159,66 @@ def test_malformed_arguments_are_one_line_and_exit_2(
     assert captured.err.startswith("epiphany-sim: error: ")
     assert not out.exists()
     assert not plot.exists()
+
+
+# The three e-bandwidth-test figures the host's and the core's copy rates are fitted to (MB/s as
+# it prints them: MiB per second at 600 MHz), and the cycles worked out by hand.
+def test_the_host_s_write_into_a_core_reproduces_the_published_bandwidth() -> None:
+    result = host_write(E16, 8192)
+    # 1,024 transactions 313 cycles apart through the host library; the last continues the burst
+    # on the eLink (9 cycles), goes 3 hops west along row 0 (1.5 each) and into core (0, 0) (1).
+    assert result["cycles"] == 1023 * 313 + 9 + 3 * 1.5 + 1
+    assert result["mb_per_s"] == pytest.approx(14.62, rel=0.03)
+
+
+def test_the_host_s_write_into_dram_reproduces_the_published_bandwidth() -> None:
+    result = host_write(E16, 8192, "dram")
+    assert result["cycles"] == 1024 * 45.5  # its own memory: no eLink
+    assert result["mb_per_s"] == pytest.approx(100.71, rel=0.03)
+
+
+def test_a_memcpy_to_a_neighbour_reproduces_the_published_bandwidth() -> None:
+    result = memcpy(E16, 8192)
+    # The call (10), then a load and a store per transaction, 9 cycles apart; the call returns
+    # once the last has left the core (1 cycle into its router).
+    assert result["cycles"] == 10 + 1023 * 9 + 1
+    assert result["mb_per_s"] == pytest.approx(504.09, rel=0.03)
+
+
+def test_host_reads_and_core_loads_wait_for_every_round_trip() -> None:
+    # The host: its library's access (313), the request over the eLink (14) and 3 hops and the
+    # rMesh port into core (0, 0) (4.5 + 8), the reply back east (4.5), onto the eLink (0.5), a
+    # whole packet (14): each of 1,024 transactions in turn.
+    assert host_read(E16, 8192)["cycles"] == 1024 * (313 + 14 + 4.5 + 8 + 4.5 + 0.5 + 14)
+    # The core from its neighbour: the request (1.5 + 8), the reply (1.5 + 1) and the copy loop (9).
+    assert memcpy(E16, 8192, direction="from")["cycles"] == 10 + 1024 * (1.5 + 8 + 1.5 + 1 + 9)
+
+
+def test_memcpy_and_host_benchmarks_refuse_an_unknown_target_or_direction() -> None:
+    with pytest.raises(BenchError, match="target must be one of sram, dram"):
+        host_write(E16, 8192, "flash")
+    with pytest.raises(BenchError, match="direction must be one of to, from"):
+        memcpy(E16, 8192, direction="sideways")
+
+
+@pytest.mark.parametrize(
+    ("argv", "cycles"),
+    [
+        (["host-write", "--size", "64"], 7 * 313 + 9 + 3 * 1.5 + 1),
+        (["memcpy", "--size", "64", "--target", "dram"], 10 + 7 * 9 + 1),
+        (["host-read", "--size", "8", "--target", "dram"], 45.5),
+    ],
+)
+def test_the_new_benchmarks_write_bytes_cycles_and_bandwidth(tmp_path: Path, argv: list[str], cycles: float) -> None:
+    path = tmp_path / "bench.json"
+    assert main(["microbench", *argv, "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    assert result["cycles"] == cycles
+    assert result["bytes"] == int(argv[2])
+    assert result["mb_per_s"] == pytest.approx(result["bytes"] / cycles * 600e6 / 2**20)
+
+
+def test_target_and_direction_belong_to_their_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["microbench", "dma", "--target", "dram"]) == 2
+    assert "--target applies to host-write, host-read, memcpy only" in capsys.readouterr().err
+    assert main(["microbench", "host-write", "--direction", "from"]) == 2

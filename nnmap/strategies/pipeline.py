@@ -63,6 +63,10 @@ def groups(sizes: Sequence[int]) -> list[range]:
 class Pipeline(Strategy):
     name = "pipeline"
     default_broadcast = "stream"
+    # Its groups run their layers apart, so nothing keeps a group within one sample of the next:
+    # only a broadcast with credits (stream) or a copy of each vector per sample (targeted) keeps
+    # a value from being overwritten before its readers have used it.
+    broadcasts = ("stream", "targeted")
 
     def place(self, config: ChipConfig, net: Network, chain: list[Coord]) -> tuple[list[Coord], list[LayerAssignment]]:
         n = len(chain)

@@ -159,9 +159,10 @@ def per_sample_cycles(total: float, parameters_end: float, batch: int, steady: f
     A run loads every parameter first and the inputs after (``nnmap.session.Session.load``),
     so ``(total - parameters_end) / batch``, the inputs' loading, the compute and the readback
     shared over the batch, is what another batch would cost with the weights left in place.
-    A run that streams its samples through the cores and measures its steady state
+    A run that streams its samples in during the compute phase and measures its steady state
     (``stream_figures``: ``steady_cycles_per_sample``, given as ``steady``) reports that
-    interval instead: a long stream's samples come one such interval apart.
+    interval instead: a long stream's samples come one such interval apart, each brought in
+    within it.
     """
     if steady is not None:
         return steady

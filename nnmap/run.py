@@ -263,7 +263,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
         "batch": plan.batch,
         "load": session.load_path,
         "kernels": config.kernels,
-        **simulated_figures(session, phases, snaps, plan.chain, plan.batch, stream.get("steady_cycles_per_sample")),
+        **simulated_figures(session, phases, snaps, plan.chain, plan.batch, streamed_steady(plan, stream)),
         "single_core_cycles": single,
         "speedup": (single / compute) if single and compute > 0 else None,
         **validation_figures(sim.outputs, reference),
@@ -280,6 +280,13 @@ def validation_figures(outputs: np.ndarray, reference: np.ndarray) -> dict[str, 
     """``max_abs_error`` and ``validated`` of simulated outputs against their reference (``validate``)."""
     max_err, ok = validate(outputs, reference)
     return {"max_abs_error": max_err, "validated": ok}
+
+
+def streamed_steady(plan: Plan, stream: dict[str, Any]) -> float | None:
+    """The steady interval between samples of a run whose inputs come in during the compute phase
+    (a feed other than ``preload``), which a long stream of samples keeps; ``None`` otherwise, since
+    with preloaded inputs the interval leaves out bringing each sample in."""
+    return stream.get("steady_cycles_per_sample") if plan.feed != "preload" else None
 
 
 def simulated_figures(

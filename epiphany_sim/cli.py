@@ -8,8 +8,9 @@
                          [--size N] [--hops 1,2,3] [--streams N] [--n N] [--json FILE] [--plot FILE.png]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
-status 2; Ctrl-C is the line ``interrupted`` and exit status 130. Either way no output file
-is written: every output is claimed before the run and moved into place at the end.
+status 2; Ctrl-C is the line ``interrupted`` and exit status 130, SIGTERM ``terminated`` and
+143. Either way no output file is written: every output is claimed before the run and moved
+into place at the end.
 """
 
 from __future__ import annotations
@@ -376,7 +377,7 @@ def _sweep(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0, 2 after a one-line error, 130 after Ctrl-C)."""
+    """Run the command line; its exit status: 0, 2 after a one-line error, 130 after Ctrl-C, 143 after SIGTERM."""
     return exit_status("epiphany-sim", lambda: _run(argv))
 
 

@@ -1,8 +1,8 @@
 """``nnmap``: plan, run and compare neural-network mappings on a simulated Epiphany chip.
 
-Every error the tools raise on purpose becomes one line on stderr and exit status 2, and
-Ctrl-C the line ``interrupted`` and exit status 130. Every output path is claimed before
-any simulation starts and the files are moved into place together at the end, so a
+Every error the tools raise on purpose becomes one line on stderr and exit status 2,
+Ctrl-C the line ``interrupted`` and exit status 130, SIGTERM ``terminated`` and 143. Every
+output path is claimed before any simulation starts and the files are moved into place together at the end, so a
 command that fails leaves none of them behind.
 """
 
@@ -398,7 +398,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2 or 130."""
+    """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2, 130 or 143."""
     return exit_status("nnmap", lambda: _main(argv))
 
 

@@ -30,6 +30,7 @@ from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
 from nnmap.options import add_chip_arguments
+from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figures
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
@@ -120,8 +121,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategies", default="all", help=f"comma-separated strategy[:broadcast] list, or 'all' (default): {every}"
     )
     p_cmp.add_argument("--json", metavar="FILE", help="write every run's figures as JSON")
+    p_cmp.add_argument(
+        "--outputs",
+        metavar="DIR",
+        help="save each run's simulated outputs into DIR (created if missing) as STRATEGY-BROADCAST.npy",
+    )
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
+        p.add_argument(
+            "--reference",
+            metavar="FILE.npy",
+            help="the outputs you expect, (rows, n_out) for --inputs' rows (such as scikit-learn's predict_proba): "
+            "the simulated outputs are validated against them too",
+        )
+        p.add_argument(
+            "--reference-tolerance",
+            type=number_arg(0, low_open=True),
+            metavar="TOL",
+            help=f"largest difference from --reference, absolute up to 1 and relative above "
+            f"(default {REFERENCE_TOLERANCE:g}: float32 on the chip against a float64 reference)",
+        )
     p_sweep = sub.add_parser("sweep", help="run a grid of chips, networks, strategies and batches on Dask")
     p_sweep.add_argument("--spec", metavar="FILE.toml", required=True, help="the grid (see nnmap/sweep_spec.py)")
     p_sweep.add_argument("--out", metavar="DIR", required=True, help="results.csv, results.json and figures go here")
@@ -183,6 +202,30 @@ def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
     return random_inputs(net, args.batch or 1, args.seed)
 
 
+def _reference(args: argparse.Namespace, net: Network, x: np.ndarray) -> np.ndarray | None:
+    """The expected outputs of ``--reference``, checked against the run's rows before anything runs."""
+    if args.reference_tolerance is not None and not args.reference:
+        raise SimError("--reference-tolerance is the tolerance of --reference: give --reference too")
+    return load_reference(args.reference, len(x), net.sizes[-1]) if args.reference else None
+
+
+def _with_reference(metrics: dict[str, Any], outputs: np.ndarray, args: argparse.Namespace, expected: Any) -> None:
+    """Add the comparison with ``--reference`` (if given) to a run's ``metrics``."""
+    if expected is not None:
+        tolerance = args.reference_tolerance or REFERENCE_TOLERANCE
+        metrics["reference"] = reference_figures(outputs, expected, args.reference, tolerance)
+
+
+def _validated(metrics: dict[str, Any]) -> bool:
+    """Whether a run matched numpy and, if given, the reference."""
+    return bool(metrics["validated"] and metrics.get("reference", {"validated": True})["validated"])
+
+
+def _output_name(strategy: str, broadcast: str | None) -> str:
+    """The file ``compare --outputs`` saves a variant's outputs in: ``STRATEGY-BROADCAST.npy``."""
+    return f"{strategy}-{broadcast or get_strategy(strategy).default_broadcast}.npy"
+
+
 def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:
     """The rows one run takes: as many as fit for ``--inputs``; all of them for ``--batch``, the batch asked for."""
     return chunk_rows(chip, net, *variant, len(x), args.feed) if args.inputs else len(x)
@@ -217,7 +260,15 @@ def _summary(m: dict[str, Any]) -> str:
             f"multiply-adds of the busiest core {m['imbalance']:.2f}x the mean",
             f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
         ]
+        + ([_reference_line(m["reference"])] if "reference" in m else [])
         + ([_stream_line(m)] if "fill_cycles" in m else [])
+    )
+
+
+def _reference_line(r: dict[str, Any]) -> str:
+    return (
+        f"  validated against {r['file']}: {'yes' if r['validated'] else 'NO'} "
+        f"(max abs error {r['max_abs_error']:.2g}, tolerance {r['tolerance']:g})"
     )
 
 
@@ -246,7 +297,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
         "hop x B",
         "imbalance",
         "valid",
-    ]
+    ] + (["vs reference"] if "reference" in rows[0] else [])
     lines = [
         [
             m["strategy"],
@@ -263,6 +314,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
             f"{m['imbalance']:.2f}",
             "yes" if m["validated"] else "NO",
         ]
+        + (["yes" if m["reference"]["validated"] else "NO"] if "reference" in m else [])
         for m in rows
     ]
     return table(header, lines)
@@ -315,6 +367,7 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
             f"--plots, --trace and --report show one run, but the {len(x)} input rows fit {chip.name}'s SRAM "
             f"only in chunks of {rows}: give at most {rows} rows, or drop those options"
         )
+    expected = _reference(args, net, x)
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         outputs_path = out.file(args.outputs, "--outputs")
@@ -324,10 +377,12 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         if rows < len(x):
             chunked = run_chunks(chip, net, args.strategy, args.broadcast, x, rows, progress=True, feed=args.feed)
             metrics, outputs = chunked.metrics, chunked.outputs
+            _with_reference(metrics, outputs, args, expected)
             note = f"  {len(x)} input rows run in {chunked.chunks} chunks of up to {rows} rows that fit the SRAM"
         else:
             result = run(chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed)
             metrics, outputs, note = result.metrics, result.outputs, ""
+            _with_reference(metrics, outputs, args, expected)
             figures: dict[str, bytes] = {}
             if plots or report_path:
                 from nnmap.plots import run_figures  # matplotlib only when drawing
@@ -345,20 +400,29 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         if outputs_path:
             out.write(outputs_path, npy_bytes(outputs))
     print(_summary(metrics) + (f"\n{note}" if note else ""))
-    return 0 if metrics["validated"] else 1
+    return 0 if _validated(metrics) else 1
 
 
 def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
     variants = _variants(args.strategies)
+    expected = _reference(args, net, x)
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         plots = out.directory(args.plots)
+        saved = out.directory(args.outputs)
+        if saved:  # each file claimed now, as every other output
+            for name in sorted({_output_name(*variant) for variant in variants}):
+                out.file(saved / name, "--outputs")
         bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
         done = [
             run_chunks(chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed)
             for name, bc in bar
         ]
         rows = [d.metrics for d in done]
+        for d, variant in zip(done, variants, strict=True):
+            _with_reference(d.metrics, d.outputs, args, expected)
+            if saved:
+                out.write(saved / _output_name(*variant), npy_bytes(d.outputs))
         if plots:
             from nnmap.plots import compare_figures  # matplotlib only when drawing
 
@@ -371,7 +435,7 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
     for m, d in zip(rows, done, strict=True):
         if d.chunks > 1:
             print(f"  {m['strategy']}:{m['broadcast']}: {len(x)} rows in {d.chunks} chunks of up to {d.rows_per_chunk}")
-    return 0 if all(m["validated"] for m in rows) else 1
+    return 0 if all(_validated(m) for m in rows) else 1
 
 
 def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:

@@ -24,7 +24,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from nnmap.chunks import chunk_rows, run_chunks
-from nnmap.errors import MappingError
+from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
@@ -458,7 +458,10 @@ def _main(argv: Sequence[str] | None) -> int:
     net = _network(args, chip)
     x = _inputs(args, net)
     command = {"plan": _plan, "run": _run, "compare": _compare}[args.command]
-    return command(args, chip, net, x)
+    try:
+        return command(args, chip, net, x)
+    except TooManyRowsError as exc:  # only --batch gets here (--inputs runs in chunks): the layout's refusal names it
+        raise exc.layout_error from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.analysis import PHASES, core_utilisation, edges_cut, hop_bytes, imbalance, stream_figures
-from nnmap.errors import MappingError
+from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network, activate, check_inputs, random_inputs
@@ -218,17 +218,18 @@ def run(
 
 
 def _plan(config: ChipConfig, net: Network, chosen: Strategy, rows: int, broadcast: str | None, feed: str) -> Plan:
-    """The plan of one run of ``rows`` samples; if they do not fit at once but fewer do, a ``MappingError``
-    that names the chunked call instead of blaming the network."""
+    """The plan of one run of ``rows`` samples; ``TooManyRowsError``, naming the chunked call, if fewer fit."""
     try:
         return chosen.plan(config, net, rows, broadcast, feed=feed)
-    except MappingError:
+    except MappingError as exc:
         fitting = chosen.largest_batch(config, net, rows, broadcast, feed) if rows > 1 else 0
         if fitting == 0:
             raise
-    raise MappingError(
+        layout_error = exc
+    raise TooManyRowsError(
         f"the {rows} input rows do not fit {config.name}'s SRAM in one run: at most {fitting} do with "
-        f"{chosen.name}; nnmap.chunks.run_all(config, net, strategy, x) runs them in chunks that fit"
+        f"{chosen.name}; nnmap.chunks.run_all(config, net, strategy, x) runs them in chunks that fit",
+        layout_error,
     )
 
 

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tqdm import tqdm
 
@@ -36,6 +36,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status
 from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import OutputFiles, json_text
+from epiphany_sim.helptext import HelpFormatter, choices_epilog, summary
 from epiphany_sim.plots import dma_bandwidth_figure, load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
@@ -71,7 +72,10 @@ class UsageError(SimError):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser that raises instead of printing usage and exiting."""
+    """An argument parser that raises instead of printing usage and exiting, and names every default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"formatter_class": HelpFormatter, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
@@ -146,8 +150,11 @@ def _parser() -> _Parser:
     chip_args.add_argument("--chip", default="e16", help="e16, e64, epiphany-v or RxC (default e16)")
     chip_args.add_argument("--chip-config", metavar="FILE.toml", help="TOML file of chip field overrides")
     commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
-    traffic = commands.add_parser("traffic", parents=[chip_args], help="run synthetic traffic and report latency")
-    traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS))
+    patterns = choices_epilog("patterns", {name: summary(cls) for name, cls in PATTERNS.items()})
+    traffic = commands.add_parser(
+        "traffic", parents=[chip_args], help="run synthetic traffic and report latency", epilog=patterns
+    )
+    traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS), help="where transactions go")
     traffic.add_argument(
         "--rate",
         type=number_arg(0, 1, low_open=True),
@@ -193,9 +200,12 @@ def _parser() -> _Parser:
     )
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
     bench = commands.add_parser(
-        "microbench", parents=[chip_args], help="run a benchmark Parallella owners ran on their boards"
+        "microbench",
+        parents=[chip_args],
+        help="run a benchmark Parallella owners ran on their boards",
+        epilog=choices_epilog("kinds", microbench.DESCRIPTIONS),
     )
-    bench.add_argument("kind", choices=microbench.KINDS)
+    bench.add_argument("kind", choices=microbench.KINDS, help="the benchmark, one of the kinds below")
     bench.add_argument(
         "--size", type=int_arg(1), help="dma, dma-read, dram-write, dram-read: bytes moved (default 8192)"
     )

@@ -40,7 +40,17 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.memory import WORD_BYTES, aligned_bytes
 from epiphany_sim.mesh import HOST, Coord
 
-KINDS = ("dma", "dma-read", "dram-write", "dram-read", "roundtrip", "contention", "matmul")
+DESCRIPTIONS = {
+    "dma": "DMA copy from core (0, 0) to its east neighbour: cycles and MB/s (e-bandwidth-test)",
+    "dma-read": "DMA read by core (0, 0) from its east neighbour",
+    "dram-write": "DMA write from core (0, 0) into the shared DRAM over the eLink",
+    "dram-read": "DMA read by core (0, 0) from the shared DRAM over the eLink",
+    "roundtrip": "a flag to a core --hops away and back: cycles per distance and a line through them",
+    "contention": "a 4 KB DMA stream alone and with --streams others sharing its links",
+    "matmul": "Cannon's matrix multiply over the mesh (Adapteva's example): cycles, GFLOPS, share of peak",
+}
+"""Each benchmark, by kind, in the one line ``epiphany-sim microbench --help`` gives it."""
+KINDS = tuple(DESCRIPTIONS)
 DMA_SIZES = [8, 64, 512, 1024, 2048, 4096, 8192]
 MATMUL_TOLERANCE = 1e-4  # relative, against numpy in float64
 _ORIGIN = (0, 0)

@@ -23,13 +23,14 @@ from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
+from epiphany_sim.helptext import HelpFormatter
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
-from nnmap.options import add_chip_arguments
+from nnmap.options import add_chip_arguments, mapping_epilog
 from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figures
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
@@ -50,6 +51,9 @@ Variant = tuple[str, str | None]  # a strategy and its broadcast (None: the stra
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"formatter_class": HelpFormatter, **kwargs})
+
     def error(self, message: str) -> NoReturn:
         # raised, not exited: ``main`` turns it into the same one line and status 2 as any error
         raise SimError(message)
@@ -94,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('epiphany-nnmap')}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM")
-    p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy")
-    p_cmp = sub.add_parser("compare", help="run several strategies on the same network and inputs")
+    mapping = mapping_epilog()
+    p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM", epilog=mapping)
+    p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy", epilog=mapping)
+    p_cmp = sub.add_parser("compare", help="run several strategies on the same network and inputs", epilog=mapping)
     for p in (p_plan, p_run, p_cmp):
         _common(p)
     for p in (p_plan, p_run):

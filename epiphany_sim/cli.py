@@ -9,8 +9,9 @@
                          [--hops 1,2,3] [--streams N] [--n N] [--json FILE] [--plot FILE.png]
 
 Any error, from a bad argument to an impossible chip, is one line on stderr and exit
-status 2; Ctrl-C is the line ``interrupted`` and exit status 130. Either way no output file
-is written: every output is claimed before the run and moved into place at the end.
+status 2; Ctrl-C is the line ``interrupted`` and exit status 130, SIGTERM ``terminated`` and
+143. Either way no output file is written: every output is claimed before the run and moved
+into place at the end.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from tqdm import tqdm
 
@@ -36,6 +37,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status
 from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import OutputFiles, json_text
+from epiphany_sim.helptext import HelpFormatter, choices_epilog, summary
 from epiphany_sim.plots import dma_bandwidth_figure, load_latency_figure
 from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
@@ -74,7 +76,10 @@ class UsageError(SimError):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser that raises instead of printing usage and exiting."""
+    """An argument parser that raises instead of printing usage and exiting, and names every default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"formatter_class": HelpFormatter, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
@@ -161,8 +166,11 @@ def _parser() -> _Parser:
         help=f"how compute kernels are priced. {profiles} (default: the chip config's, else {DEFAULT_KERNELS})",
     )
     commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
-    traffic = commands.add_parser("traffic", parents=[chip_args], help="run synthetic traffic and report latency")
-    traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS))
+    patterns = choices_epilog("patterns", {name: summary(cls) for name, cls in PATTERNS.items()})
+    traffic = commands.add_parser(
+        "traffic", parents=[chip_args], help="run synthetic traffic and report latency", epilog=patterns
+    )
+    traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS), help="where transactions go")
     traffic.add_argument(
         "--rate",
         type=number_arg(0, 1, low_open=True),
@@ -208,9 +216,12 @@ def _parser() -> _Parser:
     )
     traffic.add_argument("--plot", metavar="FILE.png", help="with --sweep: latency and accepted against offered load")
     bench = commands.add_parser(
-        "microbench", parents=[chip_args], help="run a benchmark Parallella owners ran on their boards"
+        "microbench",
+        parents=[chip_args],
+        help="run a benchmark Parallella owners ran on their boards",
+        epilog=choices_epilog("kinds", microbench.DESCRIPTIONS),
     )
-    bench.add_argument("kind", choices=microbench.KINDS)
+    bench.add_argument("kind", choices=microbench.KINDS, help="the benchmark, one of the kinds below")
     bench.add_argument(
         "--size",
         type=int_arg(1),
@@ -410,7 +421,7 @@ def _sweep(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0, 2 after a one-line error, 130 after Ctrl-C)."""
+    """Run the command line; its exit status: 0, 2 after a one-line error, 130 after Ctrl-C, 143 after SIGTERM."""
     return exit_status("epiphany-sim", lambda: _run(argv))
 
 

@@ -47,18 +47,20 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.memory import WORD_BYTES, aligned_bytes
 from epiphany_sim.mesh import HOST, Coord
 
-KINDS = (
-    "dma",
-    "dma-read",
-    "dram-write",
-    "dram-read",
-    "host-write",
-    "host-read",
-    "memcpy",
-    "roundtrip",
-    "contention",
-    "matmul",
-)
+DESCRIPTIONS = {
+    "dma": "DMA copy from core (0, 0) to its east neighbour: cycles and MB/s (e-bandwidth-test)",
+    "dma-read": "DMA read by core (0, 0) from its east neighbour",
+    "dram-write": "DMA write from core (0, 0) into the shared DRAM over the eLink",
+    "dram-read": "DMA read by core (0, 0) from the shared DRAM over the eLink",
+    "host-write": "the host writes core (0, 0)'s SRAM (or its DRAM with --target dram) through its library",
+    "host-read": "the host reads core (0, 0)'s SRAM (or its DRAM with --target dram) through its library",
+    "memcpy": "core (0, 0) copies with loads and stores to (or --direction from) its neighbour or the DRAM",
+    "roundtrip": "a flag to a core --hops away and back: cycles per distance and a line through them",
+    "contention": "a 4 KB DMA stream alone and with --streams others sharing its links",
+    "matmul": "Cannon's matrix multiply over the mesh (Adapteva's example): cycles, GFLOPS, share of peak",
+}
+"""Each benchmark, by kind, in the one line ``epiphany-sim microbench --help`` gives it."""
+KINDS = tuple(DESCRIPTIONS)
 TARGETS = ("sram", "dram")
 """Where ``host_write``, ``host_read`` and ``memcpy`` move their bytes: a core's SRAM or the DRAM window."""
 DIRECTIONS = ("to", "from")

@@ -100,10 +100,10 @@ def dma_bandwidth_figure(points: Sequence[dict], chip: str) -> bytes:
     ax.plot([p["bytes"] for p in points], [p["mb_per_s"] for p in points], "o-", color="#1f77b4")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("transfer size (bytes)")
-    ax.set_ylabel("MB/s (MiB per second, as the Parallella benchmarks print it)")
-    ax.set_title(f"DMA from a core to its neighbour on {chip}: the setup spread over more bytes")
+    ax.set_ylabel("MB/s (MiB/s, as the Parallella\nbenchmarks print it)")
+    ax.set_title(f"DMA from a core to its neighbour on {chip}:\nthe setup spread over more bytes")
     ax.grid(alpha=0.3)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # no label cut off whatever the chip's name
     plt.close(fig)
     return buffer.getvalue()

@@ -2,7 +2,8 @@
 
 Every core that computes first-layer products keeps the whole batch's inputs, so the rows
 one run can take are bounded by the SRAM (``Strategy.largest_batch``). ``run_chunks`` runs
-an input set as consecutive chunks of at most that many rows. Each chunk is a run of its
+an input set as consecutive chunks of at most that many rows; ``run_all`` finds that many and
+runs them. Each chunk is a run of its
 own: the host loads the parameters and the chunk's inputs, the cores compute, the outputs
 come back. The chunks run one after another, so the whole set's cycles, time, bytes and
 messages are the chunks' sums; its outputs are theirs in order, and the per-chunk figures
@@ -19,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from epiphany_sim.config import ChipConfig
-from nnmap.model import Network
+from nnmap.model import Network, check_inputs
 from nnmap.run import run
 from nnmap.strategies import get_strategy
 
@@ -122,6 +123,25 @@ def run_chunks(
         outputs.append(result.outputs)
     metrics = figures[0] if len(figures) == 1 else combine(figures)
     return ChunkedRun(len(figures), rows, np.concatenate(outputs), metrics)
+
+
+def run_all(
+    config: ChipConfig,
+    net: Network,
+    strategy: str,
+    x: np.ndarray,
+    broadcast: str | None = None,
+    progress: bool = False,
+    feed: str = "preload",
+) -> ChunkedRun:
+    """Run inputs ``x``, however many rows, in chunks of as many rows as fit (``chunk_rows``).
+
+    ``nnmap.run.run`` takes one run's rows; this takes any number, as ``nnmap run --inputs``
+    does. Arguments as for ``run_chunks``.
+    """
+    x = check_inputs(net, x)
+    rows = chunk_rows(config, net, strategy, broadcast, len(x), feed)
+    return run_chunks(config, net, strategy, broadcast, x, rows, progress, feed)
 
 
 def combine(chunks: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """``nnmap``: plan, run and compare neural-network mappings on a simulated Epiphany chip.
 
-Every error the tools raise on purpose becomes one line on stderr and exit status 2, and
-Ctrl-C the line ``interrupted`` and exit status 130. Every output path is claimed before
-any simulation starts and the files are moved into place together at the end, so a
+Every error the tools raise on purpose becomes one line on stderr and exit status 2,
+Ctrl-C the line ``interrupted`` and exit status 130, SIGTERM ``terminated`` and 143. Every
+output path is claimed before any simulation starts and the files are moved into place together at the end, so a
 command that fails leaves none of them behind.
 """
 
@@ -23,14 +23,16 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
+from epiphany_sim.helptext import HelpFormatter
 from nnmap.analysis import RANKINGS, rank
 from nnmap.chunks import chunk_rows, run_chunks
-from nnmap.errors import MappingError
+from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
-from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args
+from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args, mapping_epilog
+from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figures
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
@@ -51,6 +53,9 @@ Variant = tuple[str, str | None]  # a strategy and its broadcast (None: the stra
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"formatter_class": HelpFormatter, **kwargs})
+
     def error(self, message: str) -> NoReturn:
         # raised, not exited: ``main`` turns it into the same one line and status 2 as any error
         raise SimError(message)
@@ -95,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnmap", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('epiphany-nnmap')}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM")
-    p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy")
-    p_cmp = sub.add_parser("compare", help="run several strategies on the same network and inputs")
+    mapping = mapping_epilog()
+    p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM", epilog=mapping)
+    p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy", epilog=mapping)
+    p_cmp = sub.add_parser("compare", help="run several strategies on the same network and inputs", epilog=mapping)
     for p in (p_plan, p_run, p_cmp):
         _common(p)
     for p in (p_plan, p_run):
@@ -131,9 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
             f"{name}: {r.meaning}" + (" (default)" if name == DEFAULT_RANKING else "") for name, r in RANKINGS.items()
         ),
     )
+    p_cmp.add_argument(
+        "--outputs",
+        metavar="DIR",
+        help="save each run's simulated outputs into DIR (created if missing) as STRATEGY-BROADCAST.npy",
+    )
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
         add_load_argument(p)
+        p.add_argument(
+            "--reference",
+            metavar="FILE.npy",
+            help="the outputs you expect, (rows, n_out) for --inputs' rows (such as scikit-learn's predict_proba): "
+            "the simulated outputs are validated against them too",
+        )
+        p.add_argument(
+            "--reference-tolerance",
+            type=number_arg(0, low_open=True),
+            metavar="TOL",
+            help=f"largest difference from --reference, absolute up to 1 and relative above "
+            f"(default {REFERENCE_TOLERANCE:g}: float32 on the chip against a float64 reference)",
+        )
     p_sweep = sub.add_parser("sweep", help="run a grid of chips, networks, strategies and batches on Dask")
     p_sweep.add_argument("--spec", metavar="FILE.toml", required=True, help="the grid (see nnmap/sweep_spec.py)")
     p_sweep.add_argument("--out", metavar="DIR", required=True, help="results.csv, results.json and figures go here")
@@ -195,6 +219,30 @@ def _inputs(args: argparse.Namespace, net: Network) -> np.ndarray:
     return random_inputs(net, args.batch or 1, args.seed)
 
 
+def _reference(args: argparse.Namespace, net: Network, x: np.ndarray) -> np.ndarray | None:
+    """The expected outputs of ``--reference``, checked against the run's rows before anything runs."""
+    if args.reference_tolerance is not None and not args.reference:
+        raise SimError("--reference-tolerance is the tolerance of --reference: give --reference too")
+    return load_reference(args.reference, len(x), net.sizes[-1]) if args.reference else None
+
+
+def _with_reference(metrics: dict[str, Any], outputs: np.ndarray, args: argparse.Namespace, expected: Any) -> None:
+    """Add the comparison with ``--reference`` (if given) to a run's ``metrics``."""
+    if expected is not None:
+        tolerance = args.reference_tolerance or REFERENCE_TOLERANCE
+        metrics["reference"] = reference_figures(outputs, expected, args.reference, tolerance)
+
+
+def _validated(metrics: dict[str, Any]) -> bool:
+    """Whether a run matched numpy and, if given, the reference."""
+    return bool(metrics["validated"] and metrics.get("reference", {"validated": True})["validated"])
+
+
+def _output_name(strategy: str, broadcast: str | None) -> str:
+    """The file ``compare --outputs`` saves a variant's outputs in: ``STRATEGY-BROADCAST.npy``."""
+    return f"{strategy}-{broadcast or get_strategy(strategy).default_broadcast}.npy"
+
+
 def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:
     """The rows one run takes: as many as fit for ``--inputs``; all of them for ``--batch``, the batch asked for."""
     return chunk_rows(chip, net, *variant, len(x), args.feed) if args.inputs else len(x)
@@ -232,7 +280,15 @@ def _summary(m: dict[str, Any]) -> str:
             f"multiply-adds of the busiest core {m['imbalance']:.2f}x the mean",
             f"  validated against numpy: {'yes' if m['validated'] else 'NO'} (max abs error {m['max_abs_error']:.2g})",
         ]
+        + ([_reference_line(m["reference"])] if "reference" in m else [])
         + ([_stream_line(m)] if "fill_cycles" in m else [])
+    )
+
+
+def _reference_line(r: dict[str, Any]) -> str:
+    return (
+        f"  validated against {r['file']}: {'yes' if r['validated'] else 'NO'} "
+        f"(max abs error {r['max_abs_error']:.2g}, tolerance {r['tolerance']:g})"
     )
 
 
@@ -294,11 +350,14 @@ _RANK_TEXT = {
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    """The ranked runs (``nnmap.analysis.rank``) as a table, the fastest's rank marked ``*``."""
-    header = ["rank", "strategy", "broadcast", *(name for name, _ in _TABLE)]
+    """The ranked runs (``nnmap.analysis.rank``) as a table, the fastest's rank marked ``*``; a column
+    for the user's reference when the runs were checked against one."""
+    checked = "reference" in rows[0]
+    header = ["rank", "strategy", "broadcast", *(name for name, _ in _TABLE)] + (["vs reference"] if checked else [])
     lines = [
         [f"{m['rank']} *" if m["rank"] == 1 else str(m["rank"]), m["strategy"], m["broadcast"]]
         + [cell(m) for _, cell in _TABLE]
+        + (["yes" if m["reference"]["validated"] else "NO"] if checked else [])
         for m in rows
     ]
     return table(header, lines)
@@ -351,6 +410,7 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
             f"--plots, --trace and --report show one run, but the {len(x)} input rows fit {chip.name}'s SRAM "
             f"only in chunks of {rows}: give at most {rows} rows, or drop those options"
         )
+    expected = _reference(args, net, x)
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         outputs_path = out.file(args.outputs, "--outputs")
@@ -362,12 +422,14 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
                 chip, net, args.strategy, args.broadcast, x, rows, progress=True, feed=args.feed, load=args.load
             )
             metrics, outputs = chunked.metrics, chunked.outputs
+            _with_reference(metrics, outputs, args, expected)
             note = f"  {len(x)} input rows run in {chunked.chunks} chunks of up to {rows} rows that fit the SRAM"
         else:
             result = run(
                 chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed, load=args.load
             )
             metrics, outputs, note = result.metrics, result.outputs, ""
+            _with_reference(metrics, outputs, args, expected)
             figures: dict[str, bytes] = {}
             if plots or report_path:
                 from nnmap.plots import run_figures  # matplotlib only when drawing
@@ -385,14 +447,19 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         if outputs_path:
             out.write(outputs_path, npy_bytes(outputs))
     print(_summary(metrics) + (f"\n{note}" if note else ""))
-    return 0 if metrics["validated"] else 1
+    return 0 if _validated(metrics) else 1
 
 
 def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
     variants = _variants(args.strategies)
+    expected = _reference(args, net, x)
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         plots = out.directory(args.plots)
+        saved = out.directory(args.outputs)
+        if saved:  # each file claimed now, as every other output
+            for name in sorted({_output_name(*variant) for variant in variants}):
+                out.file(saved / name, "--outputs")
         bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
         done = [
             run_chunks(
@@ -400,6 +467,10 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
             )
             for name, bc in bar
         ]
+        for d, variant in zip(done, variants, strict=True):
+            _with_reference(d.metrics, d.outputs, args, expected)
+            if saved:
+                out.write(saved / _output_name(*variant), npy_bytes(d.outputs))
         rows = rank([d.metrics for d in done], args.rank_by)
         if plots:
             from nnmap.plots import compare_figures  # matplotlib only when drawing
@@ -417,7 +488,7 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
         m = d.metrics
         if d.chunks > 1:
             print(f"  {m['strategy']}:{m['broadcast']}: {len(x)} rows in {d.chunks} chunks of up to {d.rows_per_chunk}")
-    return 0 if all(m["validated"] for m in rows) else 1
+    return 0 if all(_validated(m) for m in rows) else 1
 
 
 def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray) -> int:
@@ -440,11 +511,14 @@ def _main(argv: Sequence[str] | None) -> int:
     net = _network(args, chip)
     x = _inputs(args, net)
     command = {"plan": _plan, "run": _run, "compare": _compare}[args.command]
-    return command(args, chip, net, x)
+    try:
+        return command(args, chip, net, x)
+    except TooManyRowsError as exc:  # only --batch gets here (--inputs runs in chunks): the layout's refusal names it
+        raise exc.layout_error from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2 or 130."""
+    """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2, 130 or 143."""
     return exit_status("nnmap", lambda: _main(argv))
 
 

@@ -33,11 +33,20 @@ SKLEARN_ACTIVATIONS = {
 """scikit-learn's names of the activations (``MLPClassifier.activation``, ``out_activation_``) to this module's."""
 
 
+SIGMOID_EXP_LIMIT = np.float32(-88.0)
+"""Below this ``exp(-z)`` is near float32's largest value (3.4e38, ``exp(88.72)``), so ``1 / (1 + exp(-z))``
+would overflow; there ``sigmoid(z) = exp(z) / (1 + exp(z))`` is ``exp(z)`` to float32's precision."""
+
+
 def activate(name: str, z: np.ndarray) -> np.ndarray:
-    """Apply an element-wise activation in float32 (softmax over the last axis)."""
+    """Apply an element-wise activation in float32 (softmax over the last axis).
+
+    No floating-point warning for any finite ``z``: the sigmoid takes ``exp(z)`` where
+    ``exp(-z)`` would overflow, and the softmax subtracts the largest value first.
+    """
     z = np.asarray(z, dtype=np.float32)
     if name == "sigmoid":
-        return (np.float32(1) / (np.float32(1) + np.exp(-z))).astype(np.float32)
+        return _sigmoid(z)
     if name == "tanh":
         return np.tanh(z)
     if name == "relu":
@@ -45,9 +54,20 @@ def activate(name: str, z: np.ndarray) -> np.ndarray:
     if name == "identity":
         return z
     if name == "softmax":
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        with np.errstate(over="ignore"):  # a difference beyond float32 is -inf, whose exp is the right 0
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
     raise ModelError(f"unknown activation {name!r}: use one of {', '.join(ACTIVATIONS)}")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-z))`` in float32, and ``exp(z)`` where that would overflow (``SIGMOID_EXP_LIMIT``)."""
+    low = z < SIGMOID_EXP_LIMIT
+    one = np.float32(1)
+    out = one / (one + np.exp(-np.where(low, np.float32(0), z)))
+    if low.any():
+        out = np.where(low, np.exp(np.where(low, z, np.float32(0))), out)
+    return out.astype(np.float32)
 
 
 @dataclass(frozen=True)

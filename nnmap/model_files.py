@@ -5,7 +5,7 @@
   subset), as ``Network.save`` writes it, or an ONNX file (``.onnx``,
   ``nnmap.onnx_import``).
 - Inputs (``--inputs``) are one ``.npy`` array of shape ``(rows, n_in)``, as ``numpy.save``
-  writes it.
+  writes it; expected outputs (``--reference``, ``nnmap.reference``) likewise, ``(rows, n_out)``.
 
 Arrays are read from their ``.npy`` headers first: the dtype must be what the file is for
 (real numbers, or text for the activation names), and the shape must agree with the bytes
@@ -104,23 +104,38 @@ def read_data(fh: IO[bytes], header: ArrayHeader, available_bytes: int, where: s
 def load_inputs(path: str | Path, n_in: int) -> np.ndarray:
     """Inputs from a ``.npy`` file of shape ``(rows, n_in)`` (or ``(n_in,)``, one row), as float32."""
     path = Path(path)
-    what = "inputs file"
-    opening = _opening(path, what)
-    if opening.startswith(ZIP_MAGICS):
-        raise ModelError(f"{what} {path} is an .npz archive; --inputs takes one .npy array of shape (rows, {n_in})")
-    if opening != NPY_MAGIC:
-        raise ModelError(f"{what} {path} is not a .npy file: expected an array of shape (rows, {n_in}) from numpy.save")
-    where = f"{what} {path}"
-    with open(path, "rb") as fh:
-        header = read_header(fh, where)
-        checks.real_dtype(where, header.dtype, ModelError)
+
+    def check(header: ArrayHeader, where: str) -> None:
         if len(header.shape) not in (1, 2) or header.shape[-1] != n_in:
             raise ModelError(f"inputs have shape {header.shape} but the network takes {n_in} inputs per sample")
         if header.shape[0] == 0:
             raise ModelError(f"{where} has no rows: expected an array of shape (rows, {n_in}) with rows >= 1")
-        array = read_data(fh, header, path.stat().st_size - fh.tell(), where)
+
+    array = load_npy(path, "inputs file", "--inputs", f"an array of shape (rows, {n_in})", check)
     x = checks.real_array("inputs", array, ModelError)
     return x.reshape(-1, n_in)
+
+
+def load_npy(
+    path: Path, what: str, option: str, expected: str, check: Callable[[ArrayHeader, str], None]
+) -> np.ndarray:
+    """The real-number array of the ``.npy`` file ``path``, once ``check`` has accepted its header.
+
+    ``what`` names the file in messages, ``option`` the command-line option that takes it and
+    ``expected`` what it should hold; ``check(header, where)`` raises ``ModelError`` for a shape
+    the caller cannot use, before the data is read.
+    """
+    opening = _opening(path, what)
+    if opening.startswith(ZIP_MAGICS):
+        raise ModelError(f"{what} {path} is an .npz archive; {option} takes one .npy file holding {expected}")
+    if opening != NPY_MAGIC:
+        raise ModelError(f"{what} {path} is not a .npy file: expected {expected} from numpy.save")
+    where = f"{what} {path}"
+    with open(path, "rb") as fh:
+        header = read_header(fh, where)
+        checks.real_dtype(where, header.dtype, ModelError)
+        check(header, where)
+        return read_data(fh, header, path.stat().st_size - fh.tell(), where)
 
 
 def load_model(path: str | Path, check_sizes: SizesCheck | None = None) -> Network:

@@ -12,13 +12,19 @@ that path must be one of
   that layer's activation (none is ``identity``);
 - ``Identity``, and ``Cast`` to float32 (skl2onnx casts the input): no-ops here.
 
-Weights come from the graph's initializers. Any other operator on the path is refused with
-its name; nodes off the path (a classifier's label branch) are ignored. Only the ``onnx``
-package is needed, and only when an ONNX file is read.
+Weights come from the graph's initializers, each checked before it is converted: a real
+number type, and as many values as its declared shape holds (so a doctored shape is refused
+before anything of its size is allocated). Any other operator on the path is refused with its
+name, as is a path that goes round in a cycle or does not lead back to the input; nodes off the
+path (a classifier's label branch) are ignored. skl2onnx's default export of a classifier ends
+in a ``ZipMap`` of the probabilities (and reshapes them), which is not a dense layer: its
+refusal says how to export without it. Only the ``onnx`` package is needed, and only when an
+ONNX file is read.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,15 @@ LINEAR_OPS = ("Gemm", "MatMul", "Add")
 NO_OPS = ("Identity", "Cast")
 SUPPORTED = (*LINEAR_OPS, *ACTIVATION_OPS, *NO_OPS)
 FLOAT = 1  # onnx.TensorProto.FLOAT
+REAL_TYPES = {1: "float", 11: "double", 10: "float16", 3: "int8", 5: "int16", 6: "int32", 7: "int64", 2: "uint8"}
+REAL_TYPES |= {4: "uint16", 12: "uint32", 13: "uint64"}
+"""The initializer types (``onnx.TensorProto`` data types) read as weights: real numbers."""
+SKL2ONNX_HINT = (
+    "; a scikit-learn model converted by skl2onnx is read when exported with "
+    'options={"zipmap": False}, or use nnmap.model.from_sklearn'
+)
+"""Appended to the refusal of the operators skl2onnx's default classifier export adds."""
+SKL2ONNX_OPS = ("ZipMap", "Reshape", "ArgMax", "ArrayFeatureExtractor", "Flatten")
 
 
 class _Graph:
@@ -57,44 +72,99 @@ class _Graph:
         return ModelError(f"ONNX model {self.path}: {message}")
 
     def path_nodes(self) -> list[Any]:
-        """The nodes from the input to the output, in order; refuses an unsupported operator by name."""
-        nodes = []
+        """The nodes from the input to the output, in order.
+
+        Refuses an unsupported operator by name, a path that comes back to a node it has
+        passed (a cycle), and one that does not lead back to the input.
+        """
+        nodes: list[Any] = []
+        seen: set[int] = set()
         name = self.output
         while name != self.input:
             node = self.producer.get(name)
             if node is None:
-                raise self.error(f"{name!r} is neither computed by a node nor the input")
-            if node.op_type not in SUPPORTED:
                 raise self.error(
-                    f"operator {node.op_type} (node {node.name or name!r}) is not supported; a network is built from "
-                    f"Gemm, MatMul and Add, {', '.join(ACTIVATION_OPS)}, Identity and Cast to float"
+                    f"the output is not reachable from the input {self.input!r}: "
+                    f"{name!r} is neither computed by a node nor the input"
                 )
+            if id(node) in seen:
+                raise self.error(f"the graph has a cycle through node {node.name or name!r}; a network feeds forward")
+            seen.add(id(node))
+            self._check_operator(node, name)
             data = [i for i in node.input if i and i not in self.constants]
             if len(data) != 1:
                 where = node.name or name
-                raise self.error(f"{node.op_type} node {where!r} has {len(data)} inputs that are not constants")
+                detail = "it is not reachable from the input" if not data else "a dense layer has one"
+                raise self.error(f"{node.op_type} node {where!r} has {len(data)} non-constant inputs: {detail}")
             nodes.append(node)
             name = data[0]
         return nodes[::-1]
 
+    def _check_operator(self, node: Any, name: str) -> None:
+        if node.op_type in SUPPORTED:
+            return
+        hint = SKL2ONNX_HINT if node.op_type in SKL2ONNX_OPS else ""
+        raise self.error(
+            f"operator {node.op_type} (node {node.name or name!r}) is not supported; a network is built from "
+            f"Gemm, MatMul and Add, {', '.join(ACTIVATION_OPS)}, Identity and Cast to float{hint}"
+        )
+
     def constant(self, name: str, node: Any) -> np.ndarray:
-        """The initializer ``name`` as float32."""
+        """The initializer ``name`` as a real array, once its type and size agree with its declared shape."""
         from onnx import TensorProto, numpy_helper
 
         tensor = self.constants[name]
         if tensor.data_location == TensorProto.EXTERNAL:
             raise self.error(f"{name!r} is stored in an external file; save the model with its weights inside")
         where = f"ONNX model {self.path}: {node.op_type} constant {name!r}"
-        return checks.real_array(where, numpy_helper.to_array(tensor), ModelError)
+        self._check_tensor(tensor, where)
+        try:
+            array = numpy_helper.to_array(tensor)
+        except (ValueError, TypeError, KeyError) as exc:  # what the onnx library raises for a tensor it cannot read
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelError(f"{where} cannot be read: {detail}") from None
+        return checks.real_array(where, array, ModelError)
 
+    def attribute(self, node: Any, name: str, default: float) -> float:
+        """The number ``node``'s attribute ``name`` holds (an integer if ``default`` is one), or ``default``."""
+        from onnx import helper
 
-def _attribute(node: Any, name: str, default: Any) -> Any:
-    from onnx import helper
+        for attribute in node.attribute:
+            if attribute.name != name:
+                continue
+            try:
+                value = helper.get_attribute_value(attribute)
+            except ValueError as exc:  # a reference to a function's attribute, or a type the onnx library does not know
+                detail = str(exc).splitlines()[0]
+                raise self.error(f"{node.op_type} node {node.name!r}: attribute {name!r}: {detail}") from None
+            kinds = (int,) if isinstance(default, int) else (int, float)
+            if not isinstance(value, kinds):
+                wanted = "an integer" if isinstance(default, int) else "a number"
+                raise self.error(f"{node.op_type} node {node.name!r}: attribute {name!r} is not {wanted}")
+            return value
+        return default
 
-    for attribute in node.attribute:
-        if attribute.name == name:
-            return helper.get_attribute_value(attribute)
-    return default
+    @staticmethod
+    def _check_tensor(tensor: Any, where: str) -> None:
+        """Refuse a tensor whose type is not a real number or whose data does not fill its declared shape."""
+        from onnx import helper
+
+        kind = REAL_TYPES.get(tensor.data_type)
+        if kind is None:
+            raise ModelError(f"{where} has data type {tensor.data_type}, not a real number type (float, double, ...)")
+        dims = list(tensor.dims)
+        if any(d < 0 for d in dims):
+            raise ModelError(f"{where} declares a negative dimension in shape {tuple(dims)}")
+        count = math.prod(dims)
+        if tensor.HasField("raw_data"):
+            itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+            held, unit = len(tensor.raw_data), f"bytes ({count} {kind} values of {itemsize} bytes)"
+            expected = count * itemsize
+        else:
+            held, unit = len(getattr(tensor, helper.tensor_dtype_to_field(tensor.data_type))), f"{kind} values"
+            expected = count
+        if held != expected:
+            raise ModelError(f"{where} declares shape {tuple(dims)}, {expected} {unit}, but holds {held}")
 
 
 class _Layers:
@@ -109,8 +179,9 @@ class _Layers:
 
     def take(self, node: Any) -> None:
         op = node.op_type
-        if op == "Cast" and _attribute(node, "to", None) != FLOAT:
-            raise self.graph.error(f"Cast node {node.name!r} casts to type {_attribute(node, 'to', None)}, not float")
+        to = self.graph.attribute(node, "to", FLOAT) if op == "Cast" else FLOAT
+        if to != FLOAT:
+            raise self.graph.error(f"Cast node {node.name!r} casts to type {to}, not float")
         if op in NO_OPS:
             return
         if op == "Add":
@@ -123,8 +194,8 @@ class _Layers:
         if op in ACTIVATION_OPS:
             if self.weights is None:
                 raise self.graph.error(f"{op} node {node.name!r} does not follow a Gemm or MatMul")
-            if op == "Softmax" and _attribute(node, "axis", -1) not in (-1, 1):
-                axis = _attribute(node, "axis", -1)
+            if op == "Softmax" and self.graph.attribute(node, "axis", -1) not in (-1, 1):
+                axis = self.graph.attribute(node, "axis", -1)
                 raise self.graph.error(f"Softmax node {node.name!r} is over axis {axis}, not the last")
             self.finish(ACTIVATION_OPS[op])
             return
@@ -139,16 +210,20 @@ class _Layers:
             self._gemm(node)
 
     def _gemm(self, node: Any) -> None:
-        if _attribute(node, "transA", 0):
+        if self.graph.attribute(node, "transA", 0):
             raise self.graph.error(f"Gemm node {node.name!r} transposes its input (transA = 1)")
         if len(node.input) < 2 or node.input[1] not in self.graph.constants:
             raise self.graph.error(f"Gemm node {node.name!r} multiplies by its input, not by constant weights")
         weights = self.graph.constant(node.input[1], node)
-        if _attribute(node, "transB", 0):
+        if self.graph.attribute(node, "transB", 0):
             weights = weights.T
-        self.weights = np.float32(_attribute(node, "alpha", 1.0)) * weights
+        alpha, beta = (np.float32(self.graph.attribute(node, key, 1.0)) for key in ("alpha", "beta"))
+        self.weights = weights  # the bias is read against its outputs
         has_bias = len(node.input) > 2 and node.input[2]
-        self.bias = np.float32(_attribute(node, "beta", 1.0)) * self._vector(node, node.input[2]) if has_bias else None
+        bias = self._vector(node, node.input[2]) if has_bias else None
+        with np.errstate(over="ignore"):  # a product beyond float32 is inf, which the layer refuses in one line
+            self.weights = alpha * weights
+            self.bias = beta * bias if bias is not None else None
 
     def _constant_input(self, node: Any) -> str:
         return next(i for i in node.input if i in self.graph.constants)

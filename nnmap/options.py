@@ -1,11 +1,16 @@
-"""Command-line arguments that ``nnmap``'s subcommands share, their help built from the presets."""
+"""Command-line arguments that ``nnmap``'s subcommands share, their help built from the presets and registries."""
 
 from __future__ import annotations
 
 import argparse
 
 from epiphany_sim.config import DEFAULT_KERNELS, E16, KERNEL_PROFILES, PRESETS, ChipConfig, load_chip
+from epiphany_sim.helptext import choices_epilog, epilog, summary
+from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.feed import FEEDS
 from nnmap.session import LOADS
+from nnmap.sparsity import PATTERNS
+from nnmap.strategies import STRATEGIES
 
 DEFAULT_CHIP = E16.name
 
@@ -30,6 +35,16 @@ def kernels_help() -> str:
     """What ``--kernels`` takes: each kernel code profile with what it prices, and the default."""
     profiles = "; ".join(f"{name}: {line}" for name, line in KERNEL_PROFILES.items())
     return f"how compute kernels are priced. {profiles} (default: the chip config's, else {DEFAULT_KERNELS})"
+
+
+def mapping_epilog() -> str:
+    """The epilog of ``plan``, ``run`` and ``compare``: one line per strategy, broadcast, feed and sparse pattern."""
+    return epilog(
+        choices_epilog("strategies", {name: summary(cls) for name, cls in STRATEGIES.items()}),
+        choices_epilog("broadcasts (of hidden values)", {name: summary(cls) for name, cls in BROADCASTS.items()}),
+        choices_epilog("feeds (of the inputs)", {name: summary(cls) for name, cls in FEEDS.items()}),
+        choices_epilog("sparse patterns", {name: summary(make) for name, make in PATTERNS.items()}),
+    )
 
 
 def add_chip_arguments(p: argparse.ArgumentParser) -> None:

@@ -117,6 +117,13 @@ def report_html(metrics: dict[str, Any], figures: dict[str, bytes]) -> str:
         f'<p class="{"ok" if ok else "bad"}">Validated against a numpy forward pass: '
         f"{'yes' if ok else 'NO'} (max abs error {_cell(m['max_abs_error'], '{:.3g}')})</p>"
     )
+    if "reference" in m:
+        r = m["reference"]
+        verdict += (
+            f'\n<p class="{"ok" if r["validated"] else "bad"}">Validated against {html.escape(r["file"])}: '
+            f"{'yes' if r['validated'] else 'NO'} (max abs error {_cell(r['max_abs_error'], '{:.3g}')}, "
+            f"tolerance {r['tolerance']:g})</p>"
+        )
     images = "\n".join(
         f'<h3>{html.escape(captions.get(name, name))}</h3>\n<img alt="{html.escape(name)}" '
         f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'

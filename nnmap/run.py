@@ -34,13 +34,14 @@ from nnmap.analysis import (
     phase_link_figures,
     stream_figures,
 )
+from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
 from nnmap.session import LinkCounts, Session, single_core_chip
-from nnmap.strategies import get_strategy
+from nnmap.strategies import Strategy, get_strategy
 
 TOLERANCE = 1e-5  # absolute below 1, relative above
 
@@ -189,10 +190,10 @@ def run_phases(
     return phases, snapshots
 
 
-def validate(outputs: np.ndarray, reference: np.ndarray) -> tuple[float, bool]:
-    """Largest absolute error and whether every output is within ``TOLERANCE``."""
+def validate(outputs: np.ndarray, reference: np.ndarray, tolerance: float = TOLERANCE) -> tuple[float, bool]:
+    """Largest absolute error and whether every output is within ``tolerance`` (absolute below 1, relative above)."""
     err = np.abs(outputs.astype(np.float64) - reference.astype(np.float64))
-    limit = TOLERANCE * np.maximum(1.0, np.abs(reference))
+    limit = tolerance * np.maximum(1.0, np.abs(reference))
     max_err = float(np.nanmax(err)) if np.all(np.isfinite(err)) else float("nan")
     return max_err, bool(np.all(np.isfinite(outputs)) and np.all(err <= limit))
 
@@ -229,7 +230,7 @@ def run(
         x = random_inputs(net)
     x = check_inputs(net, x)
     chosen = get_strategy(strategy)
-    plan = chosen.plan(config, net, len(x), broadcast, feed=feed)
+    plan = _plan(config, net, chosen, len(x), broadcast, feed)
     sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None, load)
     single = None
     if baseline:
@@ -239,6 +240,22 @@ def run(
     reference = net.forward(x)
     metrics = _metrics(plan, sim, reference, single)
     return RunResult(plan, sim.session.chip, sim.phases, sim.outputs, reference, sim.snapshots, metrics)
+
+
+def _plan(config: ChipConfig, net: Network, chosen: Strategy, rows: int, broadcast: str | None, feed: str) -> Plan:
+    """The plan of one run of ``rows`` samples; ``TooManyRowsError``, naming the chunked call, if fewer fit."""
+    try:
+        return chosen.plan(config, net, rows, broadcast, feed=feed)
+    except MappingError as exc:
+        fitting = chosen.largest_batch(config, net, rows, broadcast, feed) if rows > 1 else 0
+        if fitting == 0:
+            raise
+        layout_error = exc
+    raise TooManyRowsError(
+        f"the {rows} input rows do not fit {config.name}'s SRAM in one run: at most {fitting} do with "
+        f"{chosen.name}; nnmap.chunks.run_all(config, net, strategy, x) runs them in chunks that fit",
+        layout_error,
+    )
 
 
 def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from nnmap.model import Layer, Network
 
 
 def _random(n_in: int, n_out: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    """Connections kept at random, anywhere in the layer."""
     keep = max(1, round(density * n_in * n_out))
     mask = np.zeros(n_in * n_out, dtype=bool)
     mask[rng.choice(n_in * n_out, size=keep, replace=False)] = True
@@ -38,6 +39,7 @@ def block_count(density: float) -> int:
 
 
 def _block(n_in: int, n_out: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    """Diagonal blocks: inputs and outputs in as many groups, each group of outputs reads its group of inputs."""
     blocks = block_count(density)
     group_in = np.arange(n_in) * blocks // n_in
     group_out = np.arange(n_out) * blocks // n_out
@@ -45,6 +47,7 @@ def _block(n_in: int, n_out: int, density: float, rng: np.random.Generator) -> n
 
 
 def _banded(n_in: int, n_out: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    """A band along the diagonal: each output reads the inputs at about its own relative position."""
     pos_in = (np.arange(n_in) + 0.5) / n_in
     pos_out = (np.arange(n_out) + 0.5) / n_out
     distance = np.abs(pos_in[:, None] - pos_out[None, :])

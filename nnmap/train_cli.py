@@ -17,6 +17,7 @@ from tqdm import tqdm
 from epiphany_sim import checks
 from epiphany_sim.checks import int_arg
 from epiphany_sim.files import OutputFiles, json_text
+from epiphany_sim.helptext import choices_epilog, summary
 from nnmap.errors import TrainingError
 from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args
 from nnmap.session import check_capacity
@@ -54,7 +55,10 @@ OPTION_HELP = {
 
 def add_train_parser(sub: Any) -> None:
     """Add ``train`` to the subparsers ``sub`` of the ``nnmap`` parser."""
-    p = sub.add_parser("train", help="train a network on the simulated chip (loss against simulated time)")
+    trainers = choices_epilog("strategies (trainers)", {name: summary(cls) for name, cls in TRAINERS.items()})
+    p = sub.add_parser(
+        "train", help="train a network on the simulated chip (loss against simulated time)", epilog=trainers
+    )
     add_chip_arguments(p)
     add_load_argument(p)
     p.add_argument(

@@ -17,15 +17,10 @@ from nnmap.model import random_network
 from nnmap.plots import compare_figure, save_figures
 from nnmap.plots.run import congestion_figure, timeline_figure, utilisation_figure
 from nnmap.run import run
+from nnmap.strategies import all_variants
 
-VARIANTS = [
-    ("partitioned", "bidir"),
-    ("partitioned", "oneway"),
-    ("partitioned", "dram"),
-    ("node-per-core", None),
-    ("allgather", None),
-    ("round-robin", None),
-]
+VARIANTS = all_variants()
+"""Every strategy with each broadcast it is compared with, as ``nnmap compare --strategies all`` runs them."""
 RATES = [round(0.02 + 0.02 * k, 2) for k in range(25)]  # --sweep 0.02:0.5:0.02
 
 

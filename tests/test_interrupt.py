@@ -1,8 +1,9 @@
-"""Ctrl-C: one line ``interrupted``, exit status 130, no traceback, no output file.
+"""Ctrl-C: one line ``interrupted``, exit status 130, no traceback, no output file; SIGTERM the same
+with ``terminated`` and 143.
 
 Each command runs in its own process group and gets SIGINT as a terminal sends it, to the
 whole group, once it has claimed its output files (their hidden temporaries appear) and
-so has started its work.
+so has started its work; SIGTERM goes to the process alone, as ``kill PID`` sends it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from nnmap.strategies import all_variants
 TIMEOUT_S = 120
 
 
-def _interrupt(argv: list[str], cwd: Path, started: Callable[[], bool]) -> tuple[int, str, str]:
-    """Run ``python -m argv`` in ``cwd``, send SIGINT to its group once ``started()``; its status, stdout, stderr."""
+def _interrupt(
+    argv: list[str], cwd: Path, started: Callable[[], bool], signum: int = signal.SIGINT
+) -> tuple[int, str, str]:
+    """Run ``python -m argv`` in ``cwd``, send ``signum`` once ``started()``; its status, stdout, stderr.
+
+    SIGINT goes to the process group, as a terminal sends it; any other signal to the process alone.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", *argv],
         cwd=cwd,
@@ -38,7 +44,10 @@ def _interrupt(argv: list[str], cwd: Path, started: Callable[[], bool]) -> tuple
         time.sleep(0.02)
     assert proc.poll() is None, "finished before it could be interrupted"
     time.sleep(0.3)  # into the work
-    os.killpg(proc.pid, signal.SIGINT)
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signum)
+    else:
+        os.kill(proc.pid, signum)
     out, err = proc.communicate(timeout=TIMEOUT_S)
     return proc.returncode, out, err
 
@@ -73,6 +82,16 @@ def test_ctrl_c_is_one_line_status_130_and_no_file(
     code, out, err = _interrupt([*argv, *outputs], tmp_path, _claimed(tmp_path))
     assert code == 130
     assert err == f"{program}: interrupted\n"
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_is_one_line_status_143_and_no_file(tmp_path: Path) -> None:
+    """``kill PID`` during a run: the hidden temporaries of the claimed outputs are removed too."""
+    argv, outputs, program = COMMANDS[0]
+    code, out, err = _interrupt([*argv, *outputs], tmp_path, _claimed(tmp_path), signal.SIGTERM)
+    assert code == 143
+    assert err == f"{program}: terminated\n"
     assert out == ""
     assert list(tmp_path.iterdir()) == []
 

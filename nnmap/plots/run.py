@@ -306,10 +306,13 @@ def placement_figure(result: RunResult) -> bytes:
     image = ax.imshow(grid, cmap="Greens", vmin=0.0, vmax=max(1.0, float(np.nanmax(grid))), alpha=0.5)
     if max(cfg.rows, cfg.cols) <= 16:
         position = {coord: k for k, coord in enumerate(plan.chain)}
+        box = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
         for (r, c), macs in np.ndenumerate(grid):
-            if (r, c) in position:
-                ax.text(c, r - 0.28, f"#{position[(r, c)]}", ha="center", va="center", fontsize=6, color="grey")
-                ax.text(c, r + 0.3, f"{macs:.0f}", ha="center", va="center", fontsize=6)
+            if (r, c) in position:  # on white, above the arrows: legible on any green
+                for dy, text, weight in ((-0.28, f"#{position[(r, c)]}", "bold"), (0.3, f"{macs:.0f}", "normal")):
+                    ax.text(
+                        c, r + dy, text, ha="center", va="center", fontsize=8, fontweight=weight, bbox=box, zorder=5
+                    )
     shown = arrows[:MAX_ARROWS]
     heaviest = shown[0][2] if shown else 1
     colours = plt.get_cmap("plasma")

@@ -13,6 +13,8 @@ from nnmap.strategies.node_per_core import whole_outputs
 
 
 class AllGather(Strategy):
+    """Each core computes a range of outputs whole and writes it into every other core, then all wait."""
+
     name = "allgather"
     default_broadcast = "direct"
 

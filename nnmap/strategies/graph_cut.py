@@ -24,6 +24,8 @@ from nnmap.strategies.node_per_core import whole_outputs
 
 
 class GraphCut(Strategy):
+    """Neurons cut into balanced, densely connected parts, one per core, placed on the mesh to keep traffic short."""
+
     name = "graph-cut"
     default_broadcast = "targeted"
 

@@ -20,6 +20,8 @@ def whole_outputs(n_in: int, owner_of: list[int], n_cores: int) -> LayerAssignme
 
 
 class NodePerCore(Strategy):
+    """Output j computed whole by core j mod C: no partial sums, but uneven when C does not divide the outputs."""
+
     name = "node-per-core"
     default_broadcast = "bidir"
 

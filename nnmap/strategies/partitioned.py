@@ -22,6 +22,8 @@ from nnmap.strategies.base import Strategy
 
 
 class Partitioned(Strategy):
+    """The blog post's scheme: product ranges balanced to one product, partial sums handed to the next core."""
+
     name = "partitioned"
     default_broadcast = "bidir"
     variants = ("bidir", "oneway", "dram")  # on-chip neighbour writes against the DRAM round trip

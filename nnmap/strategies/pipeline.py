@@ -61,6 +61,8 @@ def groups(sizes: Sequence[int]) -> list[range]:
 
 
 class Pipeline(Strategy):
+    """Each layer on its own group of cores, the batch streamed through them."""
+
     name = "pipeline"
     default_broadcast = "stream"
     # Its groups run their layers apart, so nothing keeps a group within one sample of the next:

@@ -13,6 +13,8 @@ from nnmap.strategies.base import Strategy
 
 
 class RoundRobin(Strategy):
+    """Product k to core k mod C: equal work, but every output's partial sums travel to its owner."""
+
     name = "round-robin"
     default_broadcast = "bidir"
 

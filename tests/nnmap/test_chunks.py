@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from epiphany_sim.config import load_chip
-from nnmap.chunks import chunk_rows, run_chunks
+from nnmap.chunks import chunk_rows, run_all, run_chunks
 from nnmap.cli import main
 from nnmap.errors import MappingError
 from nnmap.model import random_inputs, random_network
@@ -84,3 +84,29 @@ def test_figures_of_one_run_are_refused_for_chunks(tmp_path: Path, capsys: pytes
     assert main(argv) == 2
     assert "fit 1x1's SRAM only in chunks of 9: give at most 9 rows" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "x.npy"]
+
+
+def test_the_library_run_names_the_chunked_call_when_the_rows_do_not_fit() -> None:
+    """Twenty rows where nine fit (the docstring's count): the error says so and names run_all, not the network."""
+    with pytest.raises(MappingError) as refused:
+        run(CHIP, NET, "partitioned", X)
+    assert str(refused.value) == (
+        "the 20 input rows do not fit 1x1's SRAM in one run: at most 9 do with partitioned; "
+        "nnmap.chunks.run_all(config, net, strategy, x) runs them in chunks that fit"
+    )
+
+
+def test_run_all_finds_the_chunks_itself() -> None:
+    done = run_all(CHIP, NET, "partitioned", X)
+    assert (done.chunks, done.rows_per_chunk) == (3, 9)
+    assert [c["batch"] for c in done.metrics["chunks"]] == [9, 9, 2]
+    assert done.metrics["validated"]
+    layer = NET.layers[0]  # sigmoid(x W + b) in float64, as the reference
+    expected = 1 / (1 + np.exp(-(X.astype(np.float64) @ layer.weights + layer.bias)))
+    np.testing.assert_allclose(done.outputs, expected, rtol=0, atol=1e-5)
+
+
+def test_a_network_that_fits_no_row_keeps_the_error_that_names_the_fullest_core() -> None:
+    big = random_network([4000, 2], seed=1)  # 16 KB of inputs and 32 KB of weights: not one row fits 28672 bytes
+    with pytest.raises(MappingError, match=r"does not fit 1x1: core \(0, 0\)"):
+        run(CHIP, big, "partitioned", random_inputs(big, 3))

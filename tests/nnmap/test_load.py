@@ -21,7 +21,8 @@ def test_both_load_paths_give_the_same_outputs(strategy: str) -> None:
     host = run(E16, NET, strategy, X, load="host", baseline=False)
     dram = run(E16, NET, strategy, X, load="dram", baseline=False)
     np.testing.assert_array_equal(host.outputs, dram.outputs)
-    assert host.metrics["validated"] and dram.metrics["validated"]
+    assert host.metrics["validated"]
+    assert dram.metrics["validated"]
     assert (host.metrics["load"], dram.metrics["load"]) == ("host", "dram")
     # only the setup differs: the compute phase starts from the same values on every core
     assert host.metrics["compute_cycles"] == dram.metrics["compute_cycles"]

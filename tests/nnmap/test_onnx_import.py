@@ -6,6 +6,7 @@ same inputs, within 1e-5.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -236,3 +237,109 @@ def test_without_onnx_an_onnx_model_is_one_line_saying_what_to_install(
         ModelError, match=r"^reading ONNX models needs the onnx package: pip install 'epiphany-nnmap\[onnx\]'$"
     ):
         load_model(sklearn_onnx)
+
+
+def _refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], model: onnx.ModelProto) -> str:
+    """``nnmap run`` on ``model``: status 2, one line on stderr (returned), no file written."""
+    path = tmp_path / "net.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert main(["run", "--model", str(path), "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nnmap: error: ONNX model {path}: ")
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx"]
+    return err
+
+
+def test_a_graph_with_a_cycle_is_refused_naming_a_node_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A MatMul reads the Relu's output, which reads the MatMul's: a loop that never reaches x."""
+    model = _graph_model(
+        [
+            helper.make_node("MatMul", ["r", "w"], ["m"], name="loop_matmul"),
+            helper.make_node("Relu", ["m"], ["r"], name="loop_relu"),
+            helper.make_node("Identity", ["r"], ["y"], name="out"),
+        ],
+        {"w": np.ones((4, 4))},
+    )
+    err = _refused_in_one_line(tmp_path, capsys, model)
+    assert "the graph has a cycle through node 'loop_" in err
+
+
+def test_a_node_not_reachable_from_the_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The output is computed from constants only: nothing joins it to x."""
+    model = _graph_model(
+        [helper.make_node("MatMul", ["c", "w"], ["y"], name="orphan")], {"w": np.ones((6, 4)), "c": np.ones((1, 6))}
+    )
+    err = _refused_in_one_line(tmp_path, capsys, model)
+    assert "MatMul node 'orphan' has 0 non-constant inputs: it is not reachable from the input" in err
+    model = _graph_model([helper.make_node("MatMul", ["z", "w"], ["y"], name="dangling")], {"w": np.ones((6, 4))})
+    err = _refused_in_one_line(tmp_path, capsys, model)
+    assert "the output is not reachable from the input 'x': 'z' is neither computed by a node nor the input" in err
+
+
+def _weights(
+    dims: list[int], data_type: int = TensorProto.FLOAT, raw: bytes | None = None, values=None
+) -> onnx.ModelProto:
+    """A one-MatMul model whose weight initializer ``w`` is built by hand, bypassing numpy_helper's checks."""
+    model = _graph_model([helper.make_node("MatMul", ["x", "w"], ["y"])], {})
+    tensor = model.graph.initializer.add()
+    tensor.name, tensor.data_type = "w", data_type
+    tensor.dims.extend(dims)
+    if raw is not None:
+        tensor.raw_data = raw
+    else:
+        tensor.float_data.extend(values)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        # 4 float32 values (16 bytes) declared as a 100000 x 100000 matrix: 4e10 bytes would be allocated
+        (
+            _weights([100000, 100000], raw=np.ones(4, np.float32).tobytes()),
+            r"MatMul constant 'w' declares shape \(100000, 100000\), 40000000000 bytes "
+            r"\(10000000000 float values of 4 bytes\), but holds 16",
+        ),
+        (_weights([6, 4], values=[1.0] * 23), r"declares shape \(6, 4\), 24 float values, but holds 23"),
+        (_weights([6, 4], TensorProto.DOUBLE, raw=np.ones(24, np.float32).tobytes()), r"24 double values of 8 bytes"),
+        (_weights([6, 4], TensorProto.STRING, raw=b""), "has data type 8, not a real number type"),
+        (_weights([6, 4], TensorProto.BOOL, raw=b"\x01" * 24), "has data type 9, not a real number type"),
+    ],
+    ids=["huge-shape", "short-values", "wrong-type-size", "strings", "booleans"],
+)
+def test_an_initializer_that_disagrees_with_its_shape_or_type_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model: onnx.ModelProto, message: str
+) -> None:
+    err = _refused_in_one_line(tmp_path, capsys, model)
+    assert re.search(message, err), err
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        # a reference to an enclosing function's attribute: onnx.helper.get_attribute_value raises ValueError
+        (helper.make_attribute_ref("transB", onnx.AttributeProto.INT), "attribute 'transB': Cannot get value of"),
+        (helper.make_attribute("alpha", "two"), "attribute 'alpha' is not a number"),
+        (helper.make_attribute("transB", 0.5), "attribute 'transB' is not an integer"),
+    ],
+    ids=["reference", "text-alpha", "float-transB"],
+)
+def test_an_attribute_that_cannot_be_read_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], attribute: onnx.AttributeProto, message: str
+) -> None:
+    gemm = helper.make_node("Gemm", ["x", "w"], ["y"], name="g")
+    gemm.attribute.append(attribute)
+    err = _refused_in_one_line(tmp_path, capsys, _graph_model([gemm], {"w": np.ones((6, 4))}))
+    assert f"Gemm node 'g': {message}" in err
+
+
+def test_skl2onnx_default_export_is_refused_with_the_export_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """skl2onnx's default classifier export ends in ZipMap (and reshapes the labels): the refusal says what to do."""
+    clf = _classifier()
+    err = _refused_in_one_line(tmp_path, capsys, to_onnx(clf, X[:1], target_opset=17))
+    assert 'exported with options={"zipmap": False}, or use nnmap.model.from_sklearn' in err

@@ -293,3 +293,33 @@ def test_a_chip_with_more_banks_validates_and_has_a_one_core_baseline() -> None:
     result = run(load_chip("e16").replace(sram_banks=8), net, "partitioned", random_inputs(net, 2, seed=2))
     assert result.metrics["validated"] is True
     assert result.metrics["single_core_cycles"] > result.metrics["compute_cycles"] > 0
+
+
+def _float64_forward(net: Network, x: np.ndarray) -> np.ndarray:
+    """The forward pass in float64 from forms that cannot overflow: the sigmoid as ``(1 + tanh(z / 2)) / 2``,
+    the softmax after subtracting the largest value."""
+    h = x.astype(np.float64)
+    for layer in net.layers:
+        z = h @ layer.weights.astype(np.float64) + layer.bias
+        if layer.activation == "sigmoid":
+            h = (1 + np.tanh(z / 2)) / 2
+        elif layer.activation == "tanh":
+            h = np.tanh(z)
+        else:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            h = e / e.sum(axis=1, keepdims=True)
+    return h
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(("hidden", "output"), [("sigmoid", "sigmoid"), ("tanh", "softmax"), ("sigmoid", "softmax")])
+def test_extreme_inputs_run_without_a_floating_point_warning(hidden: str, output: str) -> None:
+    """Inputs of 1e6 drive every pre-activation far past where exp(-z) overflows float32 (|z| > 88.7):
+    no RuntimeWarning (turned into an error here), and the outputs are the saturated values."""
+    net = random_network([6, 8, 4], hidden, output, seed=5)
+    x = np.array([[1e6] * 6, [-1e6] * 6, [1e6, -1e6] * 3, [2e5, 0, 0, 0, 0, 0]], dtype=np.float32)
+    expected = _float64_forward(net, x)
+    np.testing.assert_allclose(net.forward(x), expected, rtol=0, atol=1e-6)
+    result = run(load_chip("e16"), net, "partitioned", x)
+    assert result.metrics["validated"]
+    np.testing.assert_allclose(result.outputs, expected, rtol=0, atol=1e-6)

@@ -5,8 +5,8 @@ A ``Session`` is a simulated chip with a mapping's buffers on it, and these step
 1. allocate: every core's SRAM buffers and the host's DRAM buffers (``Session(...)``);
 2. load: the host puts the parameters, then the inputs, into the cores (``load``), along one
    of ``LOADS``: ``host``, writing each core's SRAM through its library over the eLink, or
-   ``dram``, writing them into its DRAM window, after which every core fetches its own with
-   one chain of DMA reads (as careful Parallella programs do);
+   ``dram``, writing each distinct array into its DRAM window once, after which every core
+   fetches its own with one chain of DMA reads (as careful Parallella programs do);
 3. run: each core runs its op list (``program``, ``start``), its DMA engine relaying what
    the relay rules say (``Relay``, registered with the chip, whose fabric forwards each
    message that lands in a relayed buffer);
@@ -244,40 +244,33 @@ class Session:
     def _through_dram(
         self, values: Mapping[Coord, Mapping[str, np.ndarray]], what: str
     ) -> Generator[simpy.Event, Any, None]:
-        """The host writes each core's ``values`` into its DRAM window, end to end; then every core
-        fetches its own with one chain of DMA reads and polls until it is done."""
-        staged = {coord: self._stage(coord, named, what) for coord, named in values.items() if named}
-        for coord, (buffer, laid, _) in staged.items():
-            yield from self.chip.host.write(HOST, buffer, 0, laid, f"load {what} of {coord} into DRAM")
-        fetches = [
-            self.chip.process(self._fetch(coord, buffer, pieces, what)) for coord, (buffer, _, pieces) in staged.items()
-        ]
+        """The host writes ``values`` into its DRAM window, each distinct array once (the inputs
+        that every core of a layer holds, say); then every core fetches its own with one chain of
+        DMA reads and polls until it is done."""
+        host = self.chip.host
+        staged: dict[bytes, str] = {}
+        chains: dict[Coord, list[Descriptor]] = {}
+        for coord, named in values.items():
+            for name, array in named.items():
+                flat = np.asarray(array, np.float32).reshape(-1)
+                if not len(flat):
+                    continue
+                key = flat.tobytes()
+                if key not in staged:
+                    staged[key] = f"{what} {len(staged)}"
+                    self.chip.dram.alloc(staged[key], len(flat))
+                    yield from host.write(HOST, staged[key], 0, flat, f"load {what} into DRAM")
+                chains.setdefault(coord, []).append(Descriptor(HOST, staged[key], coord, name, len(flat)))
+        fetches = [self.chip.process(self._fetch(coord, chain, what)) for coord, chain in chains.items()]
         yield simpy.AllOf(self.chip.env, fetches)
 
-    def _stage(
-        self, coord: Coord, named: Mapping[str, np.ndarray], what: str
-    ) -> tuple[str, np.ndarray, list[tuple[str, int, int]]]:
-        """A DRAM buffer for core ``coord``'s ``what`` (parameters or inputs), the values laid end
-        to end in it, and each piece's ``(name, offset, length)``."""
-        pieces, offset = [], 0
-        for name, values in named.items():
-            pieces.append((name, offset, len(values)))
-            offset += len(values)
-        buffer = f"{what} {coord}"
-        self.chip.dram.alloc(buffer, offset)
-        return buffer, np.concatenate([np.asarray(v, np.float32).reshape(-1) for v in named.values()]), pieces
-
-    def _fetch(
-        self, coord: Coord, buffer: str, pieces: list[tuple[str, int, int]], what: str
-    ) -> Generator[simpy.Event, Any, None]:
-        """Core ``coord`` reads its pieces of DRAM ``buffer`` with one chain of DMA reads and polls until done."""
+    def _fetch(self, coord: Coord, chain: list[Descriptor], what: str) -> Generator[simpy.Event, Any, None]:
+        """Core ``coord`` runs ``chain``, DMA reads from the DRAM, and polls until it is done."""
         core = self.chip.core(coord)
         core.phase = "setup"
         done = self.chip.env.event()
-        chain = [Descriptor(HOST, buffer, coord, name, n, src_offset=offset) for name, offset, n in pieces if n]
-        if chain:
-            yield from core.dma(chain, then=done.succeed, label=f"fetch the {what}")
-            yield from core.poll(done, f"wait for the {what}")
+        yield from core.dma(chain, then=done.succeed, label=f"fetch the {what}")
+        yield from core.poll(done, f"wait for the {what}")
 
     def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         """The process that runs ``ops`` on core ``coord``."""

@@ -56,7 +56,7 @@ from nnmap.buffers import (
     weights,
 )
 from nnmap.errors import TrainingError
-from nnmap.lowering.forward import default_chain, sample_ops
+from nnmap.lowering.forward import add_programs, default_chain, layout, sample_ops
 from nnmap.model import Layer, Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Fill, Op, Phase, Relay, Send, Wait
@@ -114,7 +114,10 @@ class BackpropProgram:
         # batch 2: the x and y buffers get a row per step parity
         roomy = config.replace(sram_bytes=single_core_chip(config).sram_bytes)
         dealer = strategy or Partitioned()
-        self.plan: Plan = dealer.plan(roomy, net, 2, "bidir", chain=chain or default_chain(config))
+        # The update lock keeps every group within a sample of the others, so the hidden values
+        # may go to every core, whatever broadcasts the strategy runs inference with.
+        placed, layers = dealer.place(roomy, net, chain or default_chain(config))
+        self.plan: Plan = add_programs(layout(dealer.name, layers, roomy, net, 2, "bidir", placed))
         self.net = net
         self.n_samples = n_samples
         self.lr = lr

@@ -19,6 +19,7 @@ import pytest
 
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
+from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import DEPTH, WaitFlags, spread
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Plan
@@ -245,3 +246,16 @@ def test_pipeline_beats_layer_by_layer_at_batch_256_on_e64() -> None:
     assert pipeline["validated"]
     assert partitioned["validated"]
     assert pipeline["steady_cycles_per_sample"] < partitioned["compute_cycles"] / 256
+
+
+def test_a_pipeline_refuses_a_broadcast_that_lets_a_group_overwrite_what_its_readers_need() -> None:
+    """With two copies of each hidden vector (``bidir``) nothing held layer 0's one core back: on a
+    1x2 mesh it wrote sample 2's hidden value over sample 0's while layer 1's core, four outputs
+    long, still read it. ``stream`` (credits) and ``targeted`` (a copy per sample) validate."""
+    net = random_network([1, 1, 4], "sigmoid", "sigmoid", 0)
+    x = random_inputs(net, 3, seed=0)
+    chip = load_chip("1x2")
+    with pytest.raises(MappingError, match="strategy pipeline does not support broadcast 'bidir'"):
+        run(chip, net, "pipeline", x, "bidir", baseline=False)
+    for broadcast in ("stream", "targeted"):
+        assert run(chip, net, "pipeline", x, broadcast, baseline=False).metrics["validated"]

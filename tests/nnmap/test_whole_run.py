@@ -37,8 +37,9 @@ FIGURES = {"total": "total_cycles", "compute": "compute_cycles", "per-sample": "
 
 @pytest.fixture(scope="module")
 def traced() -> RunResult:
-    """The partitioned scheme on 6,16,4 on e16, three samples preloaded, every transfer kept."""
-    return run(E16, NET, "partitioned", X, trace=True, baseline=False)
+    """The partitioned scheme on 6,16,4 on e16, three samples preloaded by the host straight into the
+    cores' SRAM, every transfer kept."""
+    return run(E16, NET, "partitioned", X, trace=True, baseline=False, load="host")
 
 
 def test_the_phases_add_up_to_the_simulated_run(traced: RunResult) -> None:
@@ -110,12 +111,29 @@ def test_per_phase_link_figures_add_up_to_the_whole_run(traced: RunResult) -> No
     assert util[1] == pytest.approx(np.mean(m["core_utilisation"]))
 
 
+def test_parameters_through_the_dram_end_when_every_core_has_fetched_them() -> None:
+    """Loaded through the DRAM, the parameters are resident once the last core's poll has seen its
+    DMA reads of them end; only then does the host write the inputs and the cores fetch them."""
+    result = run(E16, NET, "partitioned", X, baseline=False, load="dram")
+    acts = [a for core in result.chip.cores for a in core.activities]
+    fetched = max(a.end for a in acts if a.label == "wait for the parameters")
+    assert result.metrics["parameters_cycles"] == fetched
+    assert min(a.start for a in acts if a.label == "fetch the inputs") > fetched
+    inputs = [a for a in result.chip.host.activities if a.label == "load inputs into DRAM"]
+    assert len(inputs) == 1  # every core holds the same three samples: written once
+    assert inputs[0].start >= fetched
+
+
 def test_the_elink_carries_the_setup(traced: RunResult) -> None:
     """The host's loads cross the eLink's incoming write path: busy in the setup, idle in the compute
-    phase of a preloaded run; the bytes are the host's own records of what it sent."""
+    phase of a preloaded run; the bytes are the host's own records of what it sent. The host
+    library sends a transaction every 313 cycles, so the link is busy only for each buffer's first
+    transaction, a whole packet (14 cycles), and the rest of its burst (9 cycles each)."""
     phases = traced.metrics["phases"]
     setup = phases["setup"]
-    assert setup["elink_utilisation"]["elink-in"] > 0.5
+    loads = [a.n_bytes for a in traced.chip.host.activities if a.label.startswith("load ")]
+    busy = sum(14 + 9 * (-(-n // 8) - 1) for n in loads)
+    assert setup["elink_utilisation"]["elink-in"] == pytest.approx(busy / setup["cycles"])
     assert setup["elink_utilisation"]["elink-out"] == 0.0
     assert phases["compute"]["elink_utilisation"]["elink-in"] == 0.0
     assert phases["readback"]["elink_utilisation"]["elink-out"] > 0.0

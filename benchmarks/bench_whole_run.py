@@ -8,7 +8,8 @@ the DRAM window), and is validated against numpy. The networks:
 
 - the blog post's 6,16,4 (seeded random weights, 8 samples);
 - 64,128,10 (8 samples);
-- 784,100,10, an MNIST-sized layer (8 samples);
+- 784,100,10, an MNIST-sized layer (one sample: every core that multiplies the first layer
+  holds the inputs of every sample, and eight samples of 784 fill a core's SRAM);
 - ``digits``: a scikit-learn MLPClassifier with 32 hidden units fitted on the 8x8 digits,
   64,32,10 with a softmax, run on the first 32 digits.
 
@@ -52,10 +53,10 @@ def digits_model() -> tuple[Network, np.ndarray]:
 
 def networks(short: bool) -> dict[str, tuple[Network, np.ndarray]]:
     out: dict[str, tuple[Network, np.ndarray]] = {}
-    sizes = [[6, 16, 4]] if short else [[6, 16, 4], [64, 128, 10], [784, 100, 10]]
-    for layers in sizes:
+    sizes = [([6, 16, 4], 8)] if short else [([6, 16, 4], 8), ([64, 128, 10], 8), ([784, 100, 10], 1)]
+    for layers, batch in sizes:
         net = random_network(layers, seed=SEED)
-        out[",".join(map(str, layers))] = (net, random_inputs(net, 8, seed=SEED))
+        out[",".join(map(str, layers))] = (net, random_inputs(net, batch, seed=SEED))
     if not short:
         out["digits"] = digits_model()
     return out

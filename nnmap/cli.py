@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-from tqdm import tqdm
 
+from epiphany_sim import progress
 from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
@@ -36,7 +37,7 @@ from nnmap.run import run
 from nnmap.session import check_capacity, fit_hint
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
-from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
+from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, RESULTS_CSV, RESULTS_JSON, SweepOutcome, run_sweep
 from nnmap.sweep_spec import DEFAULT_MAX_RUNS, load_spec
 from nnmap.text import table
 from nnmap.trace import trace_json
@@ -56,6 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(p: argparse.ArgumentParser) -> None:
     add_chip_arguments(p)
+    progress.add_quiet_argument(p)
     p.add_argument("--layers", default=None, help=f"layer sizes, inputs first (default {DEFAULT_LAYERS})")
     p.add_argument(
         "--model",
@@ -144,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
     )
+    progress.add_quiet_argument(p_sweep)
     add_train_parser(sub)
     add_rnn_parser(sub)
     return parser
@@ -297,11 +300,13 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"sweep: {len(spec.runs)} runs in {args.spec}{before}; {todo} to run", flush=True)
 
     outcome = run_sweep(spec, args.out, args.scheduler, args.resume, workers, args.connect_timeout, on_start=announce)
+    written = [Path(args.out) / RESULTS_CSV, Path(args.out) / RESULTS_JSON]
     if not outcome.interrupted:
         from nnmap.plots import save_figures, sweep_figures  # matplotlib only when drawing
 
-        save_figures(sweep_figures(outcome.rows), args.out)
+        written += save_figures(sweep_figures(outcome.rows), args.out)
     print(_sweep_summary(args.out, outcome))
+    progress.wrote(written)
     if outcome.interrupted:
         return interrupted("nnmap")
     return 1 if outcome.lost or outcome.not_validated else 0
@@ -345,6 +350,7 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         if outputs_path:
             out.write(outputs_path, npy_bytes(outputs))
     print(_summary(metrics) + (f"\n{note}" if note else ""))
+    progress.wrote(out.placed)
     return 0 if metrics["validated"] else 1
 
 
@@ -353,10 +359,10 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         plots = out.directory(args.plots)
-        bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
+        names = [f"{name}:{bc}" if bc else name for name, bc in variants]
         done = [
             run_chunks(chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed)
-            for name, bc in bar
+            for name, bc in progress.each(variants, "strategies", "runs", names)
         ]
         rows = [d.metrics for d in done]
         if plots:
@@ -371,6 +377,7 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
     for m, d in zip(rows, done, strict=True):
         if d.chunks > 1:
             print(f"  {m['strategy']}:{m['broadcast']}: {len(x)} rows in {d.chunks} chunks of up to {d.rows_per_chunk}")
+    progress.wrote(out.placed)
     return 0 if all(m["validated"] for m in rows) else 1
 
 
@@ -384,6 +391,11 @@ def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarra
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    with progress.command(f"nnmap {args.command}", args.quiet):
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "train":
         return train_command(args)
     if args.command == "rnn":

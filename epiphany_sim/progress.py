@@ -88,6 +88,11 @@ class _Command:
         else:
             print(message, file=sys.stderr, flush=True)
 
+    def forget(self) -> None:
+        """Drop the line waiting for its turn: the task it tells of is over."""
+        with self.lock:
+            self.pending = None
+
     def close(self) -> None:
         with self.lock:
             if self.timer is not None:
@@ -194,6 +199,8 @@ class Bar:
         if self._bar is not None:
             self._bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
             self._bar.close()
+        elif self._cmd is not None:
+            self._cmd.forget()
 
     def __enter__(self) -> Bar:
         return self

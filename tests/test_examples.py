@@ -1,0 +1,159 @@
+"""The shell examples of README.md and docs/cli.md, run so that they stay true.
+
+Every line of their fenced ``bash`` blocks runs, in document order, from a copy of the
+repository's files (with the model and input files the examples name as the reader's own
+created there first), with ``nnmap``, ``epiphany-sim`` and ``python`` running this checkout.
+Each must exit 0 and write nothing outside ``out/``. A few run in a shorter form, and a few
+not at all; ``REDUCED`` and ``SKIPPED`` say which and why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnmap.model import Network
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = ("README.md", "docs/cli.md")
+TIMEOUT_S = 300
+IGNORED = {"out", "__pycache__", ".pytest_cache", ".hypothesis"}  # where examples may write, and caches
+
+# Lines not run: what they need is not the examples' to give.
+SKIPPED = {
+    "python -m pytest": "the test suite itself",
+    "--scheduler tcp://host:8786": "needs a Dask scheduler at that address",
+}
+# Examples that take minutes, run with fewer epochs or samples, or their benchmark's --short.
+REDUCED = {
+    "--dataset digits --layers 16 --epochs 5 --plot out/loss.png": (
+        "--dataset digits --layers 16 --epochs 1 --samples 100 --plot out/loss.png",
+        "5 epochs of all 1797 digits take 1.5 to 6 minutes",
+    ),
+    "--sg-lr 0.08 --epochs 4 --plot out/dni.png": (
+        "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni.png",
+        "4 epochs of the three trainers take about 4 minutes",
+    ),
+    "--sg-lr 0.08 --target-accuracy 0.85 --epochs 8 --plot out/dni-target.png": (
+        "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni-target.png",
+        "up to 8 epochs of the three trainers: minutes (and one epoch misses the target, exit status 1)",
+    ),
+    "python benchmarks/bench_layerwise.py ": ("python benchmarks/bench_layerwise.py --short ", "half an hour"),
+    "python benchmarks/bench_sparse.py --plot": ("python benchmarks/bench_sparse.py --short --plot", "a minute"),
+}
+
+
+def _commands(document: str) -> list[str]:
+    """The command lines of ``document``'s bash blocks, continuation lines joined."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        lines += [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    return lines
+
+
+def _as_run(command: str) -> str | None:
+    """``command`` as the test runs it: without a leading ``pip install ... &&``, reduced, or None if skipped."""
+    command = re.sub(r"^pip install [^&]*&& *", "", command)
+    if command.startswith("pip install") or any(key in command for key in SKIPPED):
+        return None
+    for documented, (reduced, _) in REDUCED.items():
+        command = command.replace(documented, reduced)
+    return command
+
+
+EXAMPLES = [(f"{document}:{k}", command) for document in DOCUMENTS for k, command in enumerate(_commands(document))]
+
+
+def _own_files(directory: Path) -> None:
+    """The model, input and sweep files the examples name as the reader's own."""
+    from nnmap.model import random_network
+    from nnmap.recurrent.model import random_stack
+    from nnmap.sparsity import sparsify
+
+    rng = np.random.default_rng(0)
+    np.save(directory / "x.npy", rng.uniform(0, 1, (20, 64)).astype(np.float32))
+    random_network([64, 16, 10], "sigmoid", "softmax", 0).save(directory / "digits.npz")
+    sparsify(random_network([64, 128, 10], "sigmoid", "sigmoid", 0), 0.9, "random", 0).save(directory / "sparse.npz")
+    random_stack(3, 32, 32, 0).save(directory / "stack.npz")
+    shutil.copy(directory / "benchmarks" / "sweep_small.toml", directory / "grid.toml")
+    _onnx_mlp(directory / "mlp.onnx", random_network([64, 32, 10], "relu", "softmax", 1))
+
+
+def _onnx_mlp(path: Path, net: Network) -> None:
+    """``net`` as ONNX Gemm, Relu, Gemm, Softmax nodes, as skl2onnx writes an MLP."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    w0, b0, w1, b1 = (a for layer in net.layers for a in (layer.weights, layer.bias))
+    nodes = [
+        helper.make_node("Gemm", ["x", "W0", "b0"], ["h0"]),
+        helper.make_node("Relu", ["h0"], ["a0"]),
+        helper.make_node("Gemm", ["a0", "W1", "b1"], ["h1"]),
+        helper.make_node("Softmax", ["h1"], ["y"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 10])],
+        [numpy_helper.from_array(a, name) for a, name in ((w0, "W0"), (b0, "b0"), (w1, "W1"), (b1, "b1"))],
+    )
+    onnx.save(helper.make_model(graph), str(path))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A copy of the repository's files with the reader's own files, and an environment running this checkout."""
+    copy = tmp_path_factory.mktemp("examples") / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*IGNORED, ".git", ".ci-venv", "site", "*.egg-info"))
+    _own_files(copy)
+    bin_dir = copy.parent / "bin"
+    bin_dir.mkdir()
+    for name, module in (("nnmap", "-m nnmap.cli"), ("epiphany-sim", "-m epiphany_sim.cli"), ("python", "")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {module} "$@"\n')
+        shim.chmod(0o755)
+    # the code of this checkout (not the copy: numba's cache of the fabric is kept per source file)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    return copy, env
+
+
+def _files(directory: Path) -> set[str]:
+    """Every file under ``directory`` outside ``out/`` and the caches."""
+    return {
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file() and not IGNORED & set(p.relative_to(directory).parts)
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("where", "command"), EXAMPLES, ids=[where for where, _ in EXAMPLES])
+def test_example(where: str, command: str, workdir: tuple[Path, dict[str, str]]) -> None:
+    run = _as_run(command)
+    if run is None:
+        pytest.skip(f"not run: {command}")
+    copy, env = workdir
+    before = _files(copy)
+    start = time.perf_counter()
+    done = subprocess.run(["bash", "-c", run], cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    print(f"{where}: {time.perf_counter() - start:.1f} s: {run}")
+    assert done.returncode == 0, f"{run}\n{done.stderr[-2000:]}"
+    assert _files(copy) == before, f"{run} wrote outside out/"
+
+
+def test_every_reduction_and_skip_matches_a_documented_line() -> None:
+    """A documented line that changes without its reduction here would run in full, or stop being skipped."""
+    commands = [command for _, command in EXAMPLES]
+    assert {where.split(":")[0] for where, _ in EXAMPLES} == set(DOCUMENTS)
+    for documented in [*REDUCED, *SKIPPED]:
+        assert any(documented in command for command in commands), documented

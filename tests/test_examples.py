@@ -46,6 +46,16 @@ REDUCED = {
         "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni-target.png",
         "up to 8 epochs of the three trainers: minutes (and one epoch misses the target, exit status 1)",
     ),
+    "--strategy pipeline --batch 256 --feed host": (
+        "--strategy pipeline --batch 32 --feed host",
+        "256 samples through the pipeline: 20 to 45 s",
+    ),
+    "--spec benchmarks/sweep_small.toml --out out/sweep/": (
+        "--spec grid.toml --out out/sweep/",
+        "84 runs: 30 to 80 s (tests/nnmap/test_sweep.py checks the file); the reader's two-run grid instead",
+    ),
+    "--sweep 0.02:0.5:0.02": ("--sweep 0.1:0.5:0.2", "25 rates on the 8x8 mesh: 10 to 30 s"),
+    "--sweep 0.01:0.6:0.05": ("--sweep 0.01:0.6:0.25", "12 rates on the 8x8 mesh: 5 to 15 s"),
     "python benchmarks/bench_layerwise.py ": ("python benchmarks/bench_layerwise.py --short ", "half an hour"),
     "python benchmarks/bench_sparse.py --plot": ("python benchmarks/bench_sparse.py --short --plot", "a minute"),
 }
@@ -70,7 +80,21 @@ def _as_run(command: str) -> str | None:
     return command
 
 
-EXAMPLES = [(f"{document}:{k}", command) for document in DOCUMENTS for k, command in enumerate(_commands(document))]
+def _examples() -> list[tuple[str, str]]:
+    """``(where, command)`` of every example, in document order; one shown again (the same words, maybe
+    spaced or commented otherwise) is the same example and runs once (a sweep would refuse its own results)."""
+    seen: set[str] = set()
+    examples = []
+    for document in DOCUMENTS:
+        for k, command in enumerate(_commands(document)):
+            words = " ".join(command.split("#")[0].split())
+            if words not in seen:
+                seen.add(words)
+                examples.append((f"{document}:{k}", command))
+    return examples
+
+
+EXAMPLES = _examples()
 
 
 def _own_files(directory: Path) -> None:
@@ -84,7 +108,9 @@ def _own_files(directory: Path) -> None:
     random_network([64, 16, 10], "sigmoid", "softmax", 0).save(directory / "digits.npz")
     sparsify(random_network([64, 128, 10], "sigmoid", "sigmoid", 0), 0.9, "random", 0).save(directory / "sparse.npz")
     random_stack(3, 32, 32, 0).save(directory / "stack.npz")
-    shutil.copy(directory / "benchmarks" / "sweep_small.toml", directory / "grid.toml")
+    (directory / "grid.toml").write_text(
+        'chips = ["e16"]\nlayers = ["16,32,8"]\nstrategies = ["partitioned", "node-per-core"]\n'
+    )
     _onnx_mlp(directory / "mlp.onnx", random_network([64, 32, 10], "relu", "softmax", 1))
 
 

@@ -6,7 +6,7 @@ the tests that call it) everything here is silent. Inside one:
 - ``Bar`` counts the steps of a task (the ops the cores have taken, the strategies of a
   comparison, the epochs of a training run). On a terminal it is a tqdm bar. Anywhere else
   (a CI log, ``nohup``, a notebook's subprocess) it becomes lines such as
-  ``nnmap compare: strategies 3/8: partitioned:bidir``: the latest state is printed at most
+  ``nnmap compare: strategies: partitioned:dram (6/8) ...``: the latest state is printed at most
   once every ``LINE_INTERVAL_S`` seconds, the first one that long after the command started,
   so a quick command prints none and a long one is never silent for longer than that.
 - ``phase`` names a step that has no count (one traffic run, one microbenchmark), the same way.

@@ -23,6 +23,7 @@ from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.config import ChipConfig, load_chip
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
+from epiphany_sim.fabric_kernel import needs_compiling
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError
@@ -298,6 +299,8 @@ def _sweep(args: argparse.Namespace) -> int:
     def announce(todo: int, recorded: int) -> None:
         before = f", {recorded} recorded before" if recorded else ""
         print(f"sweep: {len(spec.runs)} runs in {args.spec}{before}; {todo} to run", flush=True)
+        if todo and needs_compiling():  # each worker compiles the fabric before its first run
+            progress.compiling()
 
     outcome = run_sweep(spec, args.out, args.scheduler, args.resume, workers, args.connect_timeout, on_start=announce)
     written = [Path(args.out) / RESULTS_CSV, Path(args.out) / RESULTS_JSON]

@@ -32,7 +32,6 @@ from typing import Any
 from epiphany_sim import progress as progress_lines
 from epiphany_sim.config import chip_from_name
 from epiphany_sim.errors import SimError
-from epiphany_sim.fabric_kernel import needs_compiling
 from epiphany_sim.files import TEMPORARY_SUFFIX, json_safe, write_atomic
 from nnmap.errors import MappingError, SweepError
 from nnmap.model import random_inputs, random_network
@@ -328,8 +327,6 @@ def run_sweep(
     client, cluster = connect(scheduler, workers, connect_timeout_s)
     if on_start is not None:
         on_start(len(todo), skipped)
-    if progress and needs_compiling():  # each worker compiles the fabric before its first run
-        progress_lines.compiling()
     bar = progress_lines.Bar("runs", len(todo), "runs", enabled=progress)
     futures: list[Any] = []
     interrupted = False

@@ -15,12 +15,11 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from nnmap.model import Network
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = ("README.md", "docs/cli.md")
@@ -98,49 +97,41 @@ EXAMPLES = _examples()
 
 
 def _own_files(directory: Path) -> None:
-    """The model, input and sweep files the examples name as the reader's own."""
-    from nnmap.model import random_network
+    """The model, input and sweep files the examples name as the reader's own, made as the docs say:
+    a scikit-learn MLP on the digits saved by ``from_sklearn`` and by skl2onnx without its ZipMap."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    from nnmap.model import from_sklearn, random_network
     from nnmap.recurrent.model import random_stack
     from nnmap.sparsity import sparsify
 
-    rng = np.random.default_rng(0)
-    np.save(directory / "x.npy", rng.uniform(0, 1, (20, 64)).astype(np.float32))
-    random_network([64, 16, 10], "sigmoid", "softmax", 0).save(directory / "digits.npz")
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a few iterations make a model good enough to run
+        clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=20, random_state=0).fit(x, y)
+    np.save(directory / "x.npy", x[:20])
+    from_sklearn(clf).save(directory / "digits.npz")
+    onnx_model = to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}})
+    (directory / "mlp.onnx").write_bytes(onnx_model.SerializeToString())
     sparsify(random_network([64, 128, 10], "sigmoid", "sigmoid", 0), 0.9, "random", 0).save(directory / "sparse.npz")
     random_stack(3, 32, 32, 0).save(directory / "stack.npz")
     (directory / "grid.toml").write_text(
         'chips = ["e16"]\nlayers = ["16,32,8"]\nstrategies = ["partitioned", "node-per-core"]\n'
     )
-    _onnx_mlp(directory / "mlp.onnx", random_network([64, 32, 10], "relu", "softmax", 1))
-
-
-def _onnx_mlp(path: Path, net: Network) -> None:
-    """``net`` as ONNX Gemm, Relu, Gemm, Softmax nodes, as skl2onnx writes an MLP."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper, numpy_helper
-
-    w0, b0, w1, b1 = (a for layer in net.layers for a in (layer.weights, layer.bias))
-    nodes = [
-        helper.make_node("Gemm", ["x", "W0", "b0"], ["h0"]),
-        helper.make_node("Relu", ["h0"], ["a0"]),
-        helper.make_node("Gemm", ["a0", "W1", "b1"], ["h1"]),
-        helper.make_node("Softmax", ["h1"], ["y"], axis=-1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 10])],
-        [numpy_helper.from_array(a, name) for a, name in ((w0, "W0"), (b0, "b0"), (w1, "W1"), (b1, "b1"))],
-    )
-    onnx.save(helper.make_model(graph), str(path))
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A copy of the repository's files with the reader's own files, and an environment running this checkout."""
     copy = tmp_path_factory.mktemp("examples") / "repo"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*IGNORED, ".git", ".ci-venv", "site", "*.egg-info"))
+    # without the packages: ``python -m`` puts the working directory first on the path, and the checkout's
+    # own copy of the fabric has its compiled code cached beside it
+    packages = ("epiphany_sim", "nnmap", "tests", "notebooks")
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*IGNORED, *packages, ".*", "site", "*.egg-info"))
     _own_files(copy)
     bin_dir = copy.parent / "bin"
     bin_dir.mkdir()
@@ -148,7 +139,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         shim = bin_dir / name
         shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {module} "$@"\n')
         shim.chmod(0o755)
-    # the code of this checkout (not the copy: numba's cache of the fabric is kept per source file)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
     return copy, env
 

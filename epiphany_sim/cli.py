@@ -23,12 +23,9 @@ import re
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any, NoReturn
 
-from tqdm import tqdm
-
-from epiphany_sim import microbench
+from epiphany_sim import microbench, progress
 from epiphany_sim import trace as chip_trace
 from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.chip import Chip
@@ -165,6 +162,7 @@ def _parser() -> _Parser:
         choices=list(KERNEL_PROFILES),
         help=f"how compute kernels are priced. {profiles} (default: the chip config's, else {DEFAULT_KERNELS})",
     )
+    progress.add_quiet_argument(chip_args)
     commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
     patterns = choices_epilog("patterns", {name: summary(cls) for name, cls in PATTERNS.items()})
     traffic = commands.add_parser(
@@ -289,6 +287,11 @@ def _coord(text: str) -> tuple[int, int]:
 
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    with progress.command(f"epiphany-sim {args.command}", args.quiet):
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip, args.chip_config, args.kernels)
     if args.command == "info":
         print(describe_chip(chip))
@@ -313,13 +316,11 @@ def _run(argv: Sequence[str] | None) -> int:
         warmup_cycles=args.warmup,
         drain_cycles=args.drain,
     )
+    if args.sweep:
+        return _sweep(chip, spec, args.sweep, args.json, args.plot)
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         trace_path = out.file(args.trace, "--trace")
-        plot_path = out.file(args.plot, "--plot")
-        if args.sweep:
-            _sweep(chip, spec, args.sweep, out, json_path, plot_path)
-            return 0
         options = None
         if args.trace:
             options = (
@@ -328,6 +329,7 @@ def _run(argv: Sequence[str] | None) -> int:
                 else TraceOptions(window=None, bin_cycles=args.trace_bin or DEFAULT_TRACE_BIN)
             )
         sim = Chip(chip, trace=options or False, record=True)
+        progress.phase(f"{spec.pattern} traffic at rate {spec.rate:g} on {chip.name}, {spec.cycles} cycles")
         result = run_traffic(sim, spec)
         if json_path:
             out.write(json_path, json_text(result.to_dict()))
@@ -335,6 +337,7 @@ def _run(argv: Sequence[str] | None) -> int:
             metadata = {"chip": chip.name, "pattern": spec.pattern, "rate": spec.rate}
             out.write(trace_path, chip_trace.trace_json(trace_events(sim), metadata))
     print(describe_traffic(result))
+    progress.wrote(out.placed)
     return 0
 
 
@@ -346,12 +349,14 @@ def _microbench(chip: ChipConfig, args: argparse.Namespace) -> int:
     with OutputFiles() as out:
         json_path = out.file(args.json, "--json")
         plot_path = out.file(args.plot, "--plot")
+        progress.phase(f"{args.kind} on {chip.name}")
         result = _bench_result(chip, args)
         if json_path:
             out.write(json_path, json_text(result))
         if plot_path:
             out.write(plot_path, dma_bandwidth_figure(result["points"], chip.name))
     print(describe_microbench(result))
+    progress.wrote(out.placed)
     return 0
 
 
@@ -398,26 +403,23 @@ def describe_microbench(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _sweep(
-    chip: ChipConfig,
-    spec: TrafficSpec,
-    rates: list[float],
-    out: OutputFiles,
-    json_path: Path | None,
-    plot_path: Path | None,
-) -> None:
+def _sweep(chip: ChipConfig, spec: TrafficSpec, rates: list[float], json_arg: str | None, plot_arg: str | None) -> int:
     """Run the load sweep, print one line per rate, write the JSON and the figure."""
-    progress = tqdm(rates, desc="offered rates", unit="run", disable=not sys.stderr.isatty(), leave=False)
-    results = sweep(chip, spec, progress)
-    if json_path:
-        out.write(json_path, json_text({"sweep": [r.to_dict() for r in results]}))
-    if plot_path:
-        out.write(plot_path, load_latency_figure(results))
+    with OutputFiles() as out:
+        json_path = out.file(json_arg, "--json")
+        plot_path = out.file(plot_arg, "--plot")
+        results = sweep(chip, spec, progress.each(rates, "offered rates", "rates", [f"{r:g}" for r in rates]))
+        if json_path:
+            out.write(json_path, json_text({"sweep": [r.to_dict() for r in results]}))
+        if plot_path:
+            out.write(plot_path, load_latency_figure(results))
     print(f"{spec.pattern} traffic on {chip.name} ({chip.rows}x{chip.cols}), {spec.cycles}-cycle window per rate")
     print(f"  {'offered':>8} {'accepted':>9} {'avg lat':>9} {'p99 lat':>9}")
     for r in results:
         latency = "saturated" if r.saturated else f"{r.avg_latency_cycles:9.2f} {r.p99_latency_cycles:9.2f}"
         print(f"  {r.offered_rate:8.3f} {r.accepted_rate:9.4f} {latency:>19}")
+    progress.wrote(out.placed)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

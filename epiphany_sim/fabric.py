@@ -59,6 +59,7 @@ from typing import Any, cast
 import numpy as np
 
 from epiphany_sim import fabric_kernel as k
+from epiphany_sim import progress
 from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
 from epiphany_sim.errors import DeadlockError, MemoryAccessError, SimError
 from epiphany_sim.mesh import ELINK, HOST, Coord, Mesh, core_node, router
@@ -544,6 +545,8 @@ class Fabric:
         state[k.S_POLL_TICKS] = ticks(chip.poll_cycles)
         self._state = state
         self._view = state.data  # a memoryview: fast reads of single fields from Python
+        if k.needs_compiling():  # this first call into the kernel compiles it, for tens of seconds
+            progress.compiling()
         self._routes = k.route_table(state, self._routers, self._endpoints)
 
     # Tables that grow ---------------------------------------------------------------

@@ -44,6 +44,8 @@ Ticks in which nothing can change are skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -1018,3 +1020,16 @@ def post_one(
     endpoints[src, E_PENDING] += 1
     _activate_endpoint(state, endpoints, act_e, src, at)
     return msgs[m, M_SERIAL]
+
+
+def needs_compiling() -> bool:
+    """Whether the next run compiles the loop (``advance``, which takes tens of seconds; the other entry
+    points are small): not loaded in this process yet, and numba's disk cache (an index file, kept only
+    while this source is unchanged) is missing or stale. ``False`` if numba's cache cannot be inspected."""
+    loop: Any = advance  # its cache is numba's private attribute
+    if loop.signatures:
+        return False
+    try:
+        return not loop._cache._cache_file._load_index()
+    except (AttributeError, OSError, ValueError):  # numba's private cache layout is not what it was
+        return False

@@ -62,6 +62,8 @@ class OutputFiles:
         self._directories: set[Path] = set()
         self._made: list[Path] = []  # directories created by ``directory``, removed again by ``discard``
         self._written: set[Path] = set()
+        self.placed: list[Path] = []
+        """The files ``commit`` moved into place, as named (what a command reports it wrote)."""
 
     def file(self, path: str | Path | None, option: str = "") -> Path | None:
         """Claim ``path`` (if given) for a file; ``option`` names it in messages. Returns the path."""
@@ -124,6 +126,7 @@ class OutputFiles:
             self.discard()
             raise SimError(f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}") from None
         self._claims.clear()
+        self.placed += placed
         return placed
 
     def discard(self) -> None:

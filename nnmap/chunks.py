@@ -12,13 +12,12 @@ are kept under ``chunks``.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
+from epiphany_sim import progress as progress_lines
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network, check_inputs
 from nnmap.run import run
@@ -110,17 +109,18 @@ def run_chunks(
         broadcast: hidden-value broadcast variant; the strategy's default if None.
         x: inputs ``(n, n_in)``.
         rows: the most rows a chunk holds.
-        progress: show a progress bar over the chunks on a terminal.
+        progress: report the chunks' progress (``epiphany_sim.progress``).
         feed: how the inputs reach the cores (``nnmap.lowering.feed``).
         load: how the host loads the initial values (``nnmap.session.LOADS``).
     """
     starts = range(0, len(x), rows)
-    bar = tqdm(starts, desc="chunks", unit="chunk", leave=False, disable=not progress or not sys.stderr.isatty())
     figures, outputs = [], []
-    for start in bar:  # keeps each chunk's figures and outputs, not its simulated chip
-        result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed, load=load)
-        figures.append(result.metrics)
-        outputs.append(result.outputs)
+    with progress_lines.Bar(f"chunks of {strategy}", len(starts), "chunks", enabled=progress) as bar:
+        for start in starts:  # keeps each chunk's figures and outputs, not its simulated chip
+            result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed, load=load)
+            figures.append(result.metrics)
+            outputs.append(result.outputs)
+            bar.update()
     metrics = figures[0] if len(figures) == 1 else combine(figures)
     return ChunkedRun(len(figures), rows, np.concatenate(outputs), metrics)
 

@@ -13,15 +13,17 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-from tqdm import tqdm
 
+from epiphany_sim import progress
 from epiphany_sim.checks import int_arg, number_arg
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.exits import exit_status, interrupted
+from epiphany_sim.fabric_kernel import needs_compiling
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from epiphany_sim.helptext import HelpFormatter
 from nnmap.analysis import RANKINGS, rank
@@ -39,7 +41,7 @@ from nnmap.run import run
 from nnmap.session import check_capacity, fit_hint
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
-from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, SweepOutcome, run_sweep
+from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, RESULTS_CSV, RESULTS_JSON, SweepOutcome, run_sweep
 from nnmap.sweep_spec import DEFAULT_MAX_RUNS, load_spec
 from nnmap.text import table
 from nnmap.trace import trace_json
@@ -63,6 +65,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(p: argparse.ArgumentParser) -> None:
     add_chip_arguments(p)
+    progress.add_quiet_argument(p)
     p.add_argument("--layers", default=None, help=f"layer sizes, inputs first (default {DEFAULT_LAYERS})")
     p.add_argument(
         "--model",
@@ -180,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how long to try reaching --scheduler (default {CONNECT_TIMEOUT_S:g})",
     )
+    progress.add_quiet_argument(p_sweep)
     add_train_parser(sub)
     add_rnn_parser(sub)
     return parser
@@ -390,13 +394,17 @@ def _sweep(args: argparse.Namespace) -> int:
     def announce(todo: int, recorded: int) -> None:
         before = f", {recorded} recorded before" if recorded else ""
         print(f"sweep: {len(spec.runs)} runs in {args.spec}{before}; {todo} to run", flush=True)
+        if todo and needs_compiling():  # each worker compiles the fabric before its first run
+            progress.compiling()
 
     outcome = run_sweep(spec, args.out, args.scheduler, args.resume, workers, args.connect_timeout, on_start=announce)
+    written = [Path(args.out) / RESULTS_CSV, Path(args.out) / RESULTS_JSON]
     if not outcome.interrupted:
         from nnmap.plots import save_figures, sweep_figures  # matplotlib only when drawing
 
-        save_figures(sweep_figures(outcome.rows), args.out)
+        written += save_figures(sweep_figures(outcome.rows), args.out)
     print(_sweep_summary(args.out, outcome))
+    progress.wrote(written)
     if outcome.interrupted:
         return interrupted("nnmap")
     return 1 if outcome.lost or outcome.not_validated else 0
@@ -447,6 +455,7 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         if outputs_path:
             out.write(outputs_path, npy_bytes(outputs))
     print(_summary(metrics) + (f"\n{note}" if note else ""))
+    progress.wrote(out.placed)
     return 0 if _validated(metrics) else 1
 
 
@@ -460,12 +469,12 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
         if saved:  # each file claimed now, as every other output
             for name in sorted({_output_name(*variant) for variant in variants}):
                 out.file(saved / name, "--outputs")
-        bar = tqdm(variants, desc="strategies", unit="run", disable=not sys.stderr.isatty(), leave=False)
+        names = [f"{name}:{bc}" if bc else name for name, bc in variants]
         done = [
             run_chunks(
                 chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed, load=args.load
             )
-            for name, bc in bar
+            for name, bc in progress.each(variants, "strategies", "runs", names)
         ]
         for d, variant in zip(done, variants, strict=True):
             _with_reference(d.metrics, d.outputs, args, expected)
@@ -488,6 +497,7 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
         m = d.metrics
         if d.chunks > 1:
             print(f"  {m['strategy']}:{m['broadcast']}: {len(x)} rows in {d.chunks} chunks of up to {d.rows_per_chunk}")
+    progress.wrote(out.placed)
     return 0 if all(_validated(m) for m in rows) else 1
 
 
@@ -501,6 +511,11 @@ def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarra
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    with progress.command(f"nnmap {args.command}", args.quiet):
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "train":
         return train_command(args)
     if args.command == "rnn":

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from epiphany_sim import progress
 from epiphany_sim.checks import int_arg
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
@@ -36,6 +37,7 @@ def add_rnn_parser(sub: Any) -> None:
     """Add ``rnn`` to the subparsers ``sub`` of the ``nnmap`` parser."""
     p = sub.add_parser("rnn", help="a stacked recurrent network in serial and wavefront order, against numpy")
     add_chip_arguments(p)
+    progress.add_quiet_argument(p)
     p.add_argument(
         "--layers", type=int_arg(1), metavar="L", help=f"recurrent layers (default {SHAPE_DEFAULTS['layers']})"
     )
@@ -157,4 +159,5 @@ def rnn_command(args: argparse.Namespace) -> int:
         if json_path:
             out.write(json_path, json_text({**result.metrics, "order": args.order}))
     print(_summary(result))
+    progress.wrote(out.placed)
     return 0 if result.metrics["validated"] else 1

@@ -11,15 +11,14 @@ what a sample costs once the parameters have landed.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
-from tqdm import tqdm
 
+from epiphany_sim import progress as progress_lines
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import HOST, Coord
@@ -92,7 +91,7 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def _counted(ops: list[Op], bar: tqdm) -> Iterator[Op]:
+def _counted(ops: list[Op], bar: progress_lines.Bar) -> Iterator[Op]:
     """``ops`` one by one, ticking ``bar`` as the core takes each."""
     for op in ops:
         yield op
@@ -114,9 +113,9 @@ def simulate(
 ) -> Simulated:
     """Run ``plan`` on inputs ``x``: load, compute, read back.
 
-    ``progress``: a label; if given, a progress bar over the ops the cores have taken runs
-    on the terminal (on standard error, and only if it is a terminal). ``load``: how the host
-    loads the initial values (``nnmap.session.LOADS``; default the chip's faster one).
+    ``progress``: a label; if given, the progress of a running command (``epiphany_sim.progress``)
+    counts the ops the cores have taken under it. ``load``: how the host loads the initial
+    values (``nnmap.session.LOADS``; default the chip's faster one).
     """
     x = check_inputs(plan.net, x)
     if len(x) != plan.batch:
@@ -162,19 +161,12 @@ def run_phases(
         phases.parameters_end = yield from session.load(*loads)
         phases.setup_end = session.now
         snapshots["setup"] = session.link_counts()
-        bar = tqdm(
-            total=sum(len(ops) for ops in programs.values()),
-            desc=progress,
-            unit="op",
-            leave=False,
-            disable=progress is None or not sys.stderr.isatty(),
-        )
-        counted = {c: _counted(ops, bar) if not bar.disable else ops for c, ops in programs.items()}
-        if feeding is not None:
-            session.process(feeding)
-        yield simpy.AllOf(session.chip.env, session.start(counted))
-        bar.refresh()  # the final count, even if the last updates fell inside tqdm's refresh interval
-        bar.close()
+        total = sum(len(ops) for ops in programs.values())
+        with progress_lines.Bar(progress or "", total, "ops", enabled=progress is not None) as bar:
+            counted = {c: _counted(ops, bar) if bar.shown else ops for c, ops in programs.items()}
+            if feeding is not None:
+                session.process(feeding)
+            yield simpy.AllOf(session.chip.env, session.start(counted))
         phases.compute_end = session.now
         snapshots["compute"] = session.link_counts()
         for coord in readback:
@@ -220,7 +212,7 @@ def run(
         broadcast: hidden-value broadcast variant; the strategy's default if omitted.
         trace: keep every transfer (for traces and link plots).
         baseline: also run the single-core baseline for ``speedup``.
-        progress: show progress bars on a terminal while simulating.
+        progress: report the progress of the simulations (``epiphany_sim.progress``).
         feed: how the inputs reach the cores (``nnmap.lowering.feed``); the single-core
             baseline always has them loaded beforehand, so ``speedup`` compares compute alone.
         load: how the host loads weights, biases and preloaded inputs (``nnmap.session.LOADS``;

@@ -21,7 +21,6 @@ import csv
 import json
 import logging
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -30,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from epiphany_sim import progress as progress_lines
 from epiphany_sim.config import chip_from_name
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import TEMPORARY_SUFFIX, json_safe, write_atomic
@@ -298,7 +296,7 @@ def run_sweep(
     workers: int = DEFAULT_WORKERS,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     on_record: Callable[[dict[str, Any]], None] | None = None,
-    progress: bool | None = None,
+    progress: bool = True,
     on_start: Callable[[int, int], None] | None = None,
 ) -> SweepOutcome:
     """Run every run of ``spec`` not yet recorded in ``out``, recording each as it finishes.
@@ -311,7 +309,7 @@ def run_sweep(
         workers: worker processes of the local cluster.
         connect_timeout_s: how long to try reaching ``scheduler``.
         on_record: called with each row right after it is written (a progress hook).
-        progress: show a progress bar; by default only when stderr is a terminal.
+        progress: report the runs' progress (``epiphany_sim.progress``; silent outside a command).
         on_start: called with the runs to do and the runs recorded before, once the output
             directory, any results to resume and the cluster have all been checked.
 
@@ -337,8 +335,7 @@ def run_sweep(
     client, cluster = connect(scheduler, workers, connect_timeout_s)
     if on_start is not None:
         on_start(len(todo), skipped)
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not show, leave=False)
+    bar = progress_lines.Bar("runs", len(todo), "runs", enabled=progress)
     futures: list[Any] = []
     interrupted = False
     try:
@@ -363,8 +360,7 @@ def run_sweep(
                     ran += 1
                     failed += row["error"] is not None
                     not_validated += row["error"] is None and not row["validated"]
-                    bar.update()
-                    bar.set_postfix(failed=failed, refresh=False)
+                    bar.update(note=f"{failed} failed" if failed else "")
                     if on_record is not None:
                         on_record(row)
     except KeyboardInterrupt:

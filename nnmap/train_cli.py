@@ -9,12 +9,9 @@ argument exits with status 2 and leaves nothing behind.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from tqdm import tqdm
-
-from epiphany_sim import checks
+from epiphany_sim import checks, progress
 from epiphany_sim.checks import int_arg
 from epiphany_sim.files import OutputFiles, json_text
 from epiphany_sim.helptext import choices_epilog, summary
@@ -61,6 +58,7 @@ def add_train_parser(sub: Any) -> None:
     )
     add_chip_arguments(p)
     add_load_argument(p)
+    progress.add_quiet_argument(p)
     p.add_argument(
         "--strategy",
         help=f"training strategy: {', '.join(sorted(TRAINERS))} (default {DEFAULT_TRAINER})",
@@ -160,16 +158,13 @@ def _summary(results: list[TrainResult]) -> str:
 
 
 def _train(trainer: Trainer, hp: Hyperparameters, load: str | None) -> TrainResult:
-    """Train with a progress bar over the epochs on a terminal."""
-    quiet = not sys.stderr.isatty()
-    with tqdm(total=hp.epochs, desc=trainer.name, unit="epoch", disable=quiet, leave=False) as bar:
+    """Train, reporting each epoch's loss and accuracy as it ends (``epiphany_sim.progress``)."""
+    with progress.Bar(trainer.name, hp.epochs, "epochs") as bar:
 
-        def progress(rec: EpochRecord) -> None:
-            if rec.epoch:
-                bar.update(1)
-            bar.set_postfix(loss=f"{rec.loss:.4g}", acc=f"{rec.accuracy:.0%}")
+        def epoch_done(rec: EpochRecord) -> None:
+            bar.update(1 if rec.epoch else 0, note=f"loss {rec.loss:.4g}, accuracy {rec.accuracy:.0%}")
 
-        return train(trainer, progress, load)
+        return train(trainer, epoch_done, load)
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -215,5 +210,6 @@ def train_command(args: argparse.Namespace) -> int:
         f"loss {hp.loss}"
     )
     print(_summary(results))
+    progress.wrote(out.placed)
     targeted = hp.target_loss is not None or hp.target_accuracy is not None
     return 1 if targeted and not all(r.reached_target for r in results) else 0

@@ -117,9 +117,12 @@ def test_the_readme_plots_run_then_compare_into_one_existing_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     figs = tmp_path / "figs"
-    assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs)]) == 0
-    assert nnmap_main(["compare", "--layers", "6,16,4", "--strategies", "partitioned", "--plots", str(figs)]) == 0
-    assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs)]) == 0  # and again
+    assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs), "--quiet"]) == 0
+    assert (
+        nnmap_main(["compare", "--layers", "6,16,4", "--strategies", "partitioned", "--plots", str(figs), "--quiet"])
+        == 0
+    )
+    assert nnmap_main(["run", "--chip", "e16", "--layers", "6,16,4", "--plots", str(figs), "--quiet"]) == 0  # and again
     assert sorted(p.name for p in figs.iterdir()) == [
         "compare.png",
         "congestion-readback.png",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from epiphany_sim import progress
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
 from nnmap.model import random_network
@@ -65,11 +66,17 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_compare_progress_bar_only_on_a_terminal(
+def test_compare_progress_a_bar_on_a_terminal_lines_elsewhere(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["compare", "--strategies", "partitioned,round-robin"]
+    monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)  # every state a line
     assert main(args) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "nnmap compare: strategies: partitioned (1/2) ...",
+        "nnmap compare: strategies: round-robin (2/2) ...",
+    ]
+    assert main([*args, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
@@ -78,22 +85,36 @@ def test_compare_progress_bar_only_on_a_terminal(
     assert "0/2" in terminal.getvalue()  # the total is known up front
 
 
-def test_run_progress_bar_counts_every_op_only_on_a_terminal(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_run_progress_counts_every_op(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["run", "--chip", "e16", "--layers", "6,16,4", "--strategy", "node-per-core", "--batch", "3"]
-    assert main(args) == 0
-    assert capsys.readouterr().err == ""
-    terminal = _Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(args) == 0
     plan = get_strategy("node-per-core").plan(
         load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), 3, None
     )
     total = sum(len(ops) for ops in plan.ops.values())
+    monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)
+    assert main(args) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"nnmap run: node-per-core on e16 1/{total} ops"
+    assert f"nnmap run: node-per-core on e16 {total}/{total} ops" in lines
+    assert lines[-1].startswith("nnmap run: single-core baseline ")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
     assert f"0/{total}" in terminal.getvalue()
     assert f"{total}/{total}" in terminal.getvalue()  # every op was counted by the end
     assert "single-core baseline" in terminal.getvalue()
+
+
+def test_the_last_line_lists_the_files_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    json_path, plots = tmp_path / "r.json", tmp_path / "figs"
+    assert main([*RUN, "--json", str(json_path), "--plots", str(plots)]) == 0
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("wrote: ")
+    named = set(last.removeprefix("wrote: ").split(", "))
+    assert named == {str(json_path), *(str(p) for p in plots.iterdir())}
+    assert len(named) == 5  # the JSON and four figures
+    assert main([*RUN, "--json", str(json_path), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

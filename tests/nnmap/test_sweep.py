@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from epiphany_sim import progress
 from nnmap.analysis import pareto_front
 from nnmap.cli import main
 from nnmap.sweep import execute
@@ -252,7 +253,9 @@ def test_a_killed_sweep_resumes_without_redoing_a_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_sweep_stopped_from_inside_keeps_what_finished(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same without a subprocess: a KeyboardInterrupt raised after the third row."""
     from nnmap.sweep import run_sweep
 
@@ -264,15 +267,18 @@ def test_a_sweep_stopped_from_inside_keeps_what_finished(tmp_path: Path, capsys:
         if len(seen) == 3:
             raise KeyboardInterrupt
 
-    first = run_sweep(spec, tmp_path / "out", workers=2, on_record=interrupt, progress=False)
+    monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)  # every state a line
+    with progress.command("nnmap sweep"):
+        first = run_sweep(spec, tmp_path / "out", workers=2, on_record=interrupt, progress=False)
     assert first.interrupted
     assert first.ran == 3
     assert [r["run_id"] for r in _csv_rows(tmp_path / "out" / "results.csv")] == seen
-    assert "sweep" not in capsys.readouterr().err  # no progress bar when asked for none
-    second = run_sweep(spec, tmp_path / "out", resume=True, workers=2, progress=True)
+    assert "nnmap sweep:" not in capsys.readouterr().err  # no progress when asked for none
+    with progress.command("nnmap sweep"):
+        second = run_sweep(spec, tmp_path / "out", resume=True, workers=2, progress=True)
     assert not second.interrupted
     assert (second.skipped, second.ran) == (3, N_RUNS - 3)
-    assert f"/{N_RUNS - 3} [" in capsys.readouterr().err  # the bar counts the runs left to do
+    assert f"nnmap sweep: runs {N_RUNS - 3}/{N_RUNS - 3} runs" in capsys.readouterr().err  # the runs left to do
     ids = [r["run_id"] for r in _csv_rows(tmp_path / "out" / "results.csv")]
     assert ids[:3] == seen
     assert sorted(ids) == sorted(p.run_id for p in spec.runs)
@@ -524,6 +530,8 @@ def test_the_run_count_is_printed_first(tmp_path: Path) -> None:
     rows = [execute(p) for p in spec.runs]
     (out / "results.json").write_text(json.dumps({"runs": rows}))
     code, stdout, stderr = _sweep("--spec", str(spec_path), "--out", str(out), "--resume")
-    assert (code, stderr) == (0, "")
+    written = [out / name for name in ("results.csv", "results.json", "sweep_speedup.png", "sweep_pareto.png")]
+    assert (code, stderr) == (0, f"wrote: {', '.join(map(str, written))}\n")
+    assert all(path.is_file() for path in written)
     assert stdout.splitlines()[0] == f"sweep: 2 runs in {spec_path}, 2 recorded before; 0 to run"
     assert stdout.splitlines()[1].startswith(f"sweep: 2 of 2 runs recorded in {out} (2 from before, 0 now")

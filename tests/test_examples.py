@@ -1,0 +1,179 @@
+"""The shell examples of README.md and docs/cli.md, run so that they stay true.
+
+Every line of their fenced ``bash`` blocks runs, in document order, from a copy of the
+repository's files (with the model and input files the examples name as the reader's own
+created there first), with ``nnmap``, ``epiphany-sim`` and ``python`` running this checkout.
+Each must exit 0 and write nothing outside ``out/``. A few run in a shorter form, and a few
+not at all; ``REDUCED`` and ``SKIPPED`` say which and why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = ("README.md", "docs/cli.md")
+TIMEOUT_S = 300
+IGNORED = {"out", "__pycache__", ".pytest_cache", ".hypothesis"}  # where examples may write, and caches
+
+# Lines not run: what they need is not the examples' to give.
+SKIPPED = {
+    "python -m pytest": "the test suite itself",
+    "--scheduler tcp://host:8786": "needs a Dask scheduler at that address",
+}
+# Examples that take minutes, run with fewer epochs or samples, or their benchmark's --short.
+REDUCED = {
+    "--dataset digits --layers 16 --epochs 5 --plot out/loss.png": (
+        "--dataset digits --layers 16 --epochs 1 --samples 100 --plot out/loss.png",
+        "5 epochs of all 1797 digits take 1.5 to 6 minutes",
+    ),
+    "--sg-lr 0.08 --epochs 4 --plot out/dni.png": (
+        "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni.png",
+        "4 epochs of the three trainers take about 4 minutes",
+    ),
+    "--sg-lr 0.08 --target-accuracy 0.85 --epochs 8 --plot out/dni-target.png": (
+        "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni-target.png",
+        "up to 8 epochs of the three trainers: minutes (and one epoch misses the target, exit status 1)",
+    ),
+    "--strategy pipeline --batch 256 --feed host": (
+        "--strategy pipeline --batch 32 --feed host",
+        "256 samples through the pipeline: 20 to 45 s",
+    ),
+    "--spec benchmarks/sweep_small.toml --out out/sweep/": (
+        "--spec grid.toml --out out/sweep/",
+        "84 runs: 30 to 80 s (tests/nnmap/test_sweep.py checks the file); the reader's two-run grid instead",
+    ),
+    "--sweep 0.02:0.5:0.02": ("--sweep 0.1:0.5:0.2", "25 rates on the 8x8 mesh: 10 to 30 s"),
+    "--sweep 0.01:0.6:0.05": ("--sweep 0.01:0.6:0.25", "12 rates on the 8x8 mesh: 5 to 15 s"),
+    "--target-loss 0.001 --json out/or.json": (
+        "--target-loss 0.01 --json out/or.json",
+        "a loss of 0.001 takes thousands of epochs: 20 to 45 s; 0.01 takes 552",
+    ),
+    "python benchmarks/bench_layerwise.py ": ("python benchmarks/bench_layerwise.py --short ", "half an hour"),
+    "python benchmarks/bench_sparse.py --plot": ("python benchmarks/bench_sparse.py --short --plot", "a minute"),
+}
+
+
+def _commands(document: str) -> list[str]:
+    """The command lines of ``document``'s bash blocks, continuation lines joined."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        lines += [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    return lines
+
+
+def _as_run(command: str) -> str | None:
+    """``command`` as the test runs it: without a leading ``pip install ... &&``, reduced, or None if skipped."""
+    command = re.sub(r"^pip install [^&]*&& *", "", command)
+    if command.startswith("pip install") or any(key in command for key in SKIPPED):
+        return None
+    for documented, (reduced, _) in REDUCED.items():
+        command = command.replace(documented, reduced)
+    return command
+
+
+def _examples() -> list[tuple[str, str]]:
+    """``(where, command)`` of every example, in document order; one shown again (the same words, maybe
+    spaced or commented otherwise) is the same example and runs once (a sweep would refuse its own results)."""
+    seen: set[str] = set()
+    examples = []
+    for document in DOCUMENTS:
+        for k, command in enumerate(_commands(document)):
+            words = " ".join(command.split("#")[0].split())
+            if words not in seen:
+                seen.add(words)
+                examples.append((f"{document}:{k}", command))
+    return examples
+
+
+EXAMPLES = _examples()
+
+
+def _own_files(directory: Path) -> None:
+    """The model, input and sweep files the examples name as the reader's own, made as the docs say:
+    a scikit-learn MLP on the digits saved by ``from_sklearn`` and by skl2onnx without its ZipMap."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    from nnmap.model import from_sklearn, random_network
+    from nnmap.recurrent.model import random_stack
+    from nnmap.sparsity import sparsify
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a few iterations make a model good enough to run
+        clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=20, random_state=0).fit(x, y)
+    np.save(directory / "x.npy", x[:20])
+    from_sklearn(clf).save(directory / "digits.npz")
+    onnx_model = to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}})
+    (directory / "mlp.onnx").write_bytes(onnx_model.SerializeToString())
+    sparsify(random_network([64, 128, 10], "sigmoid", "sigmoid", 0), 0.9, "random", 0).save(directory / "sparse.npz")
+    random_stack(3, 32, 32, 0).save(directory / "stack.npz")
+    (directory / "grid.toml").write_text(
+        'chips = ["e16"]\nlayers = ["16,32,8"]\nstrategies = ["partitioned", "node-per-core"]\n'
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A copy of the repository's files with the reader's own files, and an environment running this checkout."""
+    copy = tmp_path_factory.mktemp("examples") / "repo"
+    # without the packages: ``python -m`` puts the working directory first on the path, and the checkout's
+    # own copy of the fabric has its compiled code cached beside it
+    packages = ("epiphany_sim", "nnmap", "tests", "notebooks")
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*IGNORED, *packages, ".*", "site", "*.egg-info"))
+    _own_files(copy)
+    bin_dir = copy.parent / "bin"
+    bin_dir.mkdir()
+    for name, module in (("nnmap", "-m nnmap.cli"), ("epiphany-sim", "-m epiphany_sim.cli"), ("python", "")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {module} "$@"\n')
+        shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    return copy, env
+
+
+def _files(directory: Path) -> set[str]:
+    """Every file under ``directory`` outside ``out/`` and the caches."""
+    return {
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file() and not IGNORED & set(p.relative_to(directory).parts)
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("where", "command"), EXAMPLES, ids=[where for where, _ in EXAMPLES])
+def test_example(where: str, command: str, workdir: tuple[Path, dict[str, str]]) -> None:
+    run = _as_run(command)
+    if run is None:
+        pytest.skip(f"not run: {command}")
+    copy, env = workdir
+    before = _files(copy)
+    start = time.perf_counter()
+    done = subprocess.run(["bash", "-c", run], cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    print(f"{where}: {time.perf_counter() - start:.1f} s: {run}")
+    assert done.returncode == 0, f"{run}\n{done.stderr[-2000:]}"
+    assert _files(copy) == before, f"{run} wrote outside out/"
+
+
+def test_every_reduction_and_skip_matches_a_documented_line() -> None:
+    """A documented line that changes without its reduction here would run in full, or stop being skipped."""
+    commands = [command for _, command in EXAMPLES]
+    assert {where.split(":")[0] for where, _ in EXAMPLES} == set(DOCUMENTS)
+    for documented in [*REDUCED, *SKIPPED]:
+        assert any(documented in command for command in commands), documented

@@ -112,7 +112,7 @@ def test_the_last_line_lists_the_files_written(tmp_path: Path, capsys: pytest.Ca
     assert last.startswith("wrote: ")
     named = set(last.removeprefix("wrote: ").split(", "))
     assert named == {str(json_path), *(str(p) for p in plots.iterdir())}
-    assert len(named) == 5  # the JSON and four figures
+    assert len(named) == 7  # the JSON and six figures (three of them congestion maps, one per phase)
     assert main([*RUN, "--json", str(json_path), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
 

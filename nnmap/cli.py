@@ -558,7 +558,12 @@ def _mapping(args: argparse.Namespace) -> tuple[ChipConfig, Mapping | None]:
     if given:
         raise SimError(f"--plan {args.plan} sets the chip and the mapping: drop {', '.join(given)}")
     mapping = load_mapping(args.plan)
-    args.strategy, args.broadcast, args.feed, args.load = mapping.strategy, mapping.broadcast, mapping.feed, mapping.load
+    args.strategy, args.broadcast, args.feed, args.load = (
+        mapping.strategy,
+        mapping.broadcast,
+        mapping.feed,
+        mapping.load,
+    )
     args.chain = mapping.chain
     return mapping.chip, mapping
 

@@ -43,8 +43,10 @@ from nnmap.strategies import get_strategy
 
 FORMAT = "nnmap-plan"
 VERSION = 1
-_KEYS = ("format", "version", "chip", "chip_overrides", "kernels", "avoid_cores")
-_KEYS += ("strategy", "broadcast", "feed", "load", "chain", "layers")
+_KEYS = (
+    *("format", "version", "chip", "chip_overrides", "kernels", "avoid_cores"),
+    *("strategy", "broadcast", "feed", "load", "chain", "layers"),
+)
 _LAYER_KEYS = ("n_in", "n_out")
 _OWN_FIELDS = ("kernels", "avoid_cores")  # chip fields the file gives keys of their own
 
@@ -193,7 +195,7 @@ def _text(data: dict[str, Any], key: str) -> str:
 def _choice(data: dict[str, Any], key: str, names: Any) -> str:
     value = _text(data, key)
     if value not in names:
-        raise MappingError(f'unknown {key} {value!r}: use one of {", ".join(names)}')
+        raise MappingError(f"unknown {key} {value!r}: use one of {', '.join(names)}")
     return value
 
 
@@ -213,10 +215,11 @@ def _sizes(layers: Any) -> list[int]:
         raise MappingError('"layers" must be a list of one object per layer')
     for li, layer in enumerate(layers):
         if set(layer) != set(_LAYER_KEYS):
-            raise MappingError(f'layer {li} must have exactly the keys {list(_LAYER_KEYS)}, got {sorted(layer)}')
+            raise MappingError(f"layer {li} must have exactly the keys {list(_LAYER_KEYS)}, got {sorted(layer)}")
         if not all(type(layer[key]) is int and layer[key] > 0 for key in _LAYER_KEYS):
             raise MappingError(f"layer {li}'s n_in and n_out must be whole numbers > 0")
         if li and layer["n_in"] != layers[li - 1]["n_out"]:
-            raise MappingError(f"layer {li} takes {layer['n_in']} inputs but layer {li - 1} has {layers[li - 1]['n_out']} outputs")
+            raise MappingError(
+                f"layer {li} takes {layer['n_in']} inputs but layer {li - 1} has {layers[li - 1]['n_out']} outputs"
+            )
     return [layers[0]["n_in"], *(layer["n_out"] for layer in layers)]
-

@@ -117,8 +117,8 @@ def check_capacity(
     if parameters * ELEMENT_BYTES > total_bytes:
         raise error(
             f"network {sizes} does not fit {config.name}: its {parameters} weights and biases take "
-            f"{parameters * ELEMENT_BYTES} bytes but its {config.usable_cores} usable cores hold {total_bytes} bytes of data "
-            f"in all; {hint}"
+            f"{parameters * ELEMENT_BYTES} bytes but its {config.usable_cores} cores hold {total_bytes} bytes "
+            f"of data in all; {hint}"
         )
     rows = batch if held is None else held
     input_bytes = rows * sizes[0] * ELEMENT_BYTES

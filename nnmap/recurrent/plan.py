@@ -71,7 +71,8 @@ def check_capacity(config: ChipConfig, depth: int, hidden: int, n_in: int, steps
     if parameters * ELEMENT_BYTES > total:
         raise MappingError(
             f"{depth} layers of {hidden} units take {parameters * ELEMENT_BYTES} bytes of weights and biases but "
-            f"the chip's {config.usable_cores} usable cores hold {total} bytes of data in all: use fewer or smaller layers"
+            f"the chip's {config.usable_cores} cores hold {total} bytes of data in all: "
+            "use fewer or smaller layers"
         )
     inputs = steps * n_in * ELEMENT_BYTES
     if inputs > config.data_bytes:

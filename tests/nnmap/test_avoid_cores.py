@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from epiphany_sim.config import E64, load_chip
@@ -44,13 +43,14 @@ def test_an_avoided_core_is_idle_and_empty_but_routes_traffic():
     assert core.activities == []
     assert core.sram.buffers == {}
     mesh, links = result.chip.mesh, result.chip.fabric.links
-    own = [
-        mesh.link(kind, core_node((0, 3)), router((0, 3))) for kind in INJECT_KINDS
-    ] + [mesh.link(kind, router((0, 3)), core_node((0, 3))) for kind in ("eject", "reject", "xeject")]
+    own = [mesh.link(kind, core_node((0, 3)), router((0, 3))) for kind in INJECT_KINDS] + [
+        mesh.link(kind, router((0, 3)), core_node((0, 3))) for kind in ("eject", "reject", "xeject")
+    ]
     assert all(links[i].transactions == 0 for i in own)
     through = links[mesh.link("cmesh", router((0, 2)), router((0, 3)))].transactions
     onward = links[mesh.link("cmesh", router((0, 3)), router((0, 4)))].transactions
-    assert through > 0 and onward > 0
+    assert through > 0
+    assert onward > 0
 
 
 def test_the_snake_skips_avoided_cores(snake):
@@ -101,7 +101,9 @@ def test_the_flag_reaches_the_mapping(tmp_path: Path, capsys):
     assert main(["plan", "--chip", "e64", "--avoid-cores", "5,5; 0,3", "--layers", "8,6,4", "--save", str(out)]) == 0
     saved = json.loads(out.read_text())
     assert saved["avoid_cores"] == [[0, 3], [5, 5]]
-    assert len(saved["chain"]) == 62 and [0, 3] not in saved["chain"] and [5, 5] not in saved["chain"]
+    assert len(saved["chain"]) == 62
+    assert [0, 3] not in saved["chain"]
+    assert [5, 5] not in saved["chain"]
 
 
 @pytest.mark.parametrize(
@@ -112,7 +114,8 @@ def test_the_flag_reaches_the_mapping(tmp_path: Path, capsys):
 def test_a_bad_flag_is_one_line_and_status_2(command, value, message, capsys):
     assert main([*command, "--chip", "e64", "--avoid-cores", value]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_training_and_recurrent_runs_avoid_the_cores(tmp_path: Path, capsys):
@@ -120,7 +123,9 @@ def test_training_and_recurrent_runs_avoid_the_cores(tmp_path: Path, capsys):
     parameter server's core, is avoided, so the server moves to a usable core nearest it."""
     avoid = "2,2;0,0;1,1"
     for trainer in ("sync", "hogwild", "dni", "per-neuron", "partitioned", "pipeline"):
-        code = main(["train", "--avoid-cores", avoid, "--dataset", "iris", "--samples", "24", "--layers", "6"]
-                    + ["--epochs", "1", "--strategy", trainer])
+        code = main(
+            ["train", "--avoid-cores", avoid, "--dataset", "iris", "--samples", "24", "--layers", "6"]
+            + ["--epochs", "1", "--strategy", trainer]
+        )
         assert code == 0, capsys.readouterr().err
     assert main(["rnn", "--avoid-cores", avoid, "--layers", "2", "--hidden", "8", "--steps", "4"]) == 0

@@ -22,7 +22,10 @@ def _save(tmp_path: Path, *options: str) -> Path:
 
 def _run(tmp_path: Path, name: str, *options: str) -> tuple[dict, np.ndarray]:
     figures, outputs = tmp_path / f"{name}.json", tmp_path / f"{name}.npy"
-    assert main(["run", "--layers", LAYERS, "--batch", "3", "--json", str(figures), "--outputs", str(outputs), *options]) == 0
+    assert (
+        main(["run", "--layers", LAYERS, "--batch", "3", "--json", str(figures), "--outputs", str(outputs), *options])
+        == 0
+    )
     return json.loads(figures.read_text()), np.load(outputs)
 
 
@@ -50,7 +53,8 @@ def test_a_chip_file_s_overrides_travel_in_the_plan_file(tmp_path: Path, capsys)
     assert saved["chip"] == "e16"
     assert saved["chip_overrides"] == {"clock_hz": 1e9, "hop_latency_cycles": 2.0}
     mapping = load_mapping(path)
-    assert mapping.chip.clock_hz == 1e9 and mapping.chip.hop_latency_cycles == 2.0
+    assert mapping.chip.clock_hz == 1e9
+    assert mapping.chip.hop_latency_cycles == 2.0
     assert mapping.sizes == [64, 40, 10]
 
 

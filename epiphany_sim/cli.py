@@ -104,6 +104,8 @@ def describe_chip(chip: ChipConfig) -> str:
             value = f"0x{value:08x}"
         elif isinstance(value, str):
             value = repr(value)
+        elif field.name == "avoid_cores":
+            value = ";".join(f"{r},{c}" for r, c in value) or "none"
         lines.append(f"  {field.name:34} {value!s:>12}  {unit_of(field.name)}".rstrip())
     derived = [
         ("cycle_ns", f"{chip.cycle_ns:.4g}", "ns"),

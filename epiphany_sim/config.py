@@ -249,6 +249,10 @@ class ChipConfig:
         dram_base_address: Epiphany address of the DRAM window (0x8e000000, Parallella).
         first_row: mesh row of core 0 in the global address map (32 on the E16G301).
         first_col: mesh column of core 0 in the global address map (8).
+        avoid_cores: ``(row, col)`` of cores a mapping may not use: a faulty core, or one another
+            program holds. Their routers still route (a transaction passes through them as
+            through any other); no program runs on them and no buffer is placed in their SRAM.
+            Kept sorted; each inside the mesh, none twice, and at least one core left.
     """
 
     name: str = "e16"
@@ -304,17 +308,43 @@ class ChipConfig:
     dram_base_address: int = 0x8E000000
     first_row: int = 32
     first_col: int = 8
+    avoid_cores: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         self._check_types_and_ranges()
+        self._check_avoid_cores()
         self._check_fabric_times()
         self._check_layout()
         self._check_elink_bursts()
+
+    def _check_avoid_cores(self) -> None:
+        """``avoid_cores`` as a sorted tuple of ``(row, col)`` pairs (a TOML or JSON file gives lists),
+        each inside the mesh, none twice, at least one core left usable."""
+        given = self.avoid_cores
+        if isinstance(given, str | bytes) or not isinstance(given, list | tuple):
+            raise ConfigError(f"chip field avoid_cores must be a list of [row, col] pairs, got {given!r}")
+        pairs: list[tuple[int, int]] = []
+        for pair in given:
+            if isinstance(pair, str | bytes) or not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise ConfigError(f"chip field avoid_cores holds {pair!r}: each avoided core is a [row, col] pair")
+            row, col = (checks.integer("chip field avoid_cores", value, ConfigError) for value in pair)
+            pairs.append((row, col))
+        for row, col in pairs:
+            if not (0 <= row < self.rows and 0 <= col < self.cols):
+                raise ConfigError(f"avoided core ({row}, {col}) is outside the {self.rows}x{self.cols} mesh")
+        repeated = sorted({p for p in pairs if pairs.count(p) > 1})
+        if repeated:
+            raise ConfigError(f"avoided core {repeated[0]} is listed twice")
+        if len(pairs) >= self.rows * self.cols:
+            raise ConfigError(f"avoid_cores leaves none of the {self.rows * self.cols} cores to map onto")
+        object.__setattr__(self, "avoid_cores", tuple(sorted(pairs)))
 
     def _check_types_and_ranges(self) -> None:
         """Every field of its type, and within its bounds."""
         for declared in dataclasses.fields(self):
             value = getattr(self, declared.name)
+            if declared.name == "avoid_cores":  # checked by _check_avoid_cores
+                continue
             if declared.type == "int":
                 checks.integer(f"chip field {declared.name}", value, ConfigError)
             elif declared.type == "float":
@@ -407,6 +437,11 @@ class ChipConfig:
         return self.rows * self.cols
 
     @property
+    def usable_cores(self) -> int:
+        """Cores a mapping may use: every core but the avoided ones."""
+        return self.n_cores - len(self.avoid_cores)
+
+    @property
     def bank_bytes(self) -> int:
         return self.sram_bytes // self.sram_banks
 
@@ -487,15 +522,34 @@ def chip_from_name(name: str) -> ChipConfig:
     raise ConfigError(f"unknown chip {name!r}: use one of {', '.join(PRESETS)} or RxC such as 2x3")
 
 
-def load_chip(name: str = "e16", toml_path: str | Path | None = None, kernels: str | None = None) -> ChipConfig:
-    """The named chip with the overrides of a TOML file applied, then the kernel code profile ``kernels``.
+def load_chip(
+    name: str = "e16",
+    toml_path: str | Path | None = None,
+    kernels: str | None = None,
+    avoid_cores: str | None = None,
+) -> ChipConfig:
+    """The named chip with the overrides of a TOML file applied, then ``kernels`` and ``avoid_cores``.
 
     The file holds chip fields at top level or under a ``[chip]`` table, for example
-    ``clock_hz = 1e9``. A ``preset`` key there replaces ``name``'s preset. ``kernels`` (the
-    command line's ``--kernels``), when given, replaces the file's ``kernels``.
+    ``clock_hz = 1e9`` or ``avoid_cores = [[0, 3], [5, 5]]``. A ``preset`` key there replaces
+    ``name``'s preset. ``kernels`` (the command line's ``--kernels``) and ``avoid_cores`` (its
+    ``--avoid-cores``, text that ``parse_cores`` reads), when given, replace the file's.
     """
     chip = _chip_file(chip_from_name(name), toml_path)
-    return chip if kernels is None else chip.replace(kernels=kernels)
+    if kernels is not None:
+        chip = chip.replace(kernels=kernels)
+    return chip if avoid_cores is None else chip.replace(avoid_cores=parse_cores(avoid_cores))
+
+
+def parse_cores(text: str) -> tuple[tuple[int, int], ...]:
+    """Core coordinates written ``R,C;R,C;...`` (``0,3;5,5``); an empty text names none."""
+    cores: list[tuple[int, int]] = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        row, sep, col = item.partition(",")
+        if not sep or not row.strip().isdigit() or not col.strip().isdigit():
+            raise ConfigError(f"core {item!r} is not ROW,COL (two whole numbers, such as 0,3)")
+        cores.append((int(row), int(col)))
+    return tuple(cores)
 
 
 def _chip_file(chip: ChipConfig, toml_path: str | Path | None) -> ChipConfig:
@@ -522,6 +576,8 @@ def _chip_file(chip: ChipConfig, toml_path: str | Path | None) -> ChipConfig:
         if key not in fields:
             raise ConfigError(f"{path}: unknown chip field {key!r}")
         default = getattr(chip, key)
+        if key == "avoid_cores":  # a list of [row, col] pairs, checked by ChipConfig
+            continue
         accepted = (int, float) if isinstance(default, float) else (type(default),)
         if isinstance(value, bool) or not isinstance(value, accepted):
             raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")

@@ -245,9 +245,15 @@ class Mesh:
         return g
 
     def neighbour_chain(self) -> list[Coord]:
-        """All cores in a snake over the rows: consecutive cores are mesh neighbours."""
+        """Every usable core in a snake over the rows.
+
+        Consecutive cores are mesh neighbours, except around a core the chip avoids
+        (``ChipConfig.avoid_cores``): the snake skips it, and the two cores on either side of
+        it are two or more hops apart.
+        """
+        avoided = set(self.chip.avoid_cores)
         chain: list[Coord] = []
         for r in range(self.rows):
             cols = range(self.cols) if r % 2 == 0 else range(self.cols - 1, -1, -1)
-            chain.extend((r, c) for c in cols)
+            chain.extend((r, c) for c in cols if (r, c) not in avoided)
         return chain

@@ -19,6 +19,7 @@ import numpy as np
 
 from epiphany_sim import progress as progress_lines
 from epiphany_sim.config import ChipConfig
+from epiphany_sim.mesh import Coord
 from nnmap.model import Network, check_inputs
 from nnmap.run import run
 from nnmap.strategies import get_strategy
@@ -62,13 +63,19 @@ HIGHEST = ("max_abs_error", "link_max_utilisation")
 
 
 def chunk_rows(
-    config: ChipConfig, net: Network, strategy: str, broadcast: str | None, rows: int, feed: str = "preload"
+    config: ChipConfig,
+    net: Network,
+    strategy: str,
+    broadcast: str | None,
+    rows: int,
+    feed: str = "preload",
+    chain: list[Coord] | None = None,
 ) -> int:
     """The rows per chunk: the most, up to ``rows``, that fit; raise ``MappingError`` if not even one does."""
     chosen = get_strategy(strategy)
-    fitting = chosen.largest_batch(config, net, rows, broadcast, feed)
+    fitting = chosen.largest_batch(config, net, rows, broadcast, feed, chain)
     if fitting == 0:
-        chosen.plan(config, net, 1, broadcast, feed=feed)  # raises the error that names the fullest core
+        chosen.plan(config, net, 1, broadcast, chain, feed)  # raises the error that names the fullest core
     return fitting
 
 
@@ -99,6 +106,7 @@ def run_chunks(
     progress: bool = False,
     feed: str = "preload",
     load: str | None = None,
+    chain: list[Coord] | None = None,
 ) -> ChunkedRun:
     """Run inputs ``x`` in chunks of ``rows`` rows (``chunk_rows``); one chunk is a plain run and its figures.
 
@@ -112,12 +120,13 @@ def run_chunks(
         progress: report the chunks' progress (``epiphany_sim.progress``).
         feed: how the inputs reach the cores (``nnmap.lowering.feed``).
         load: how the host loads the initial values (``nnmap.session.LOADS``).
+        chain: the cores in chain order; the snake over the usable cores if omitted.
     """
     starts = range(0, len(x), rows)
     figures, outputs = [], []
     with progress_lines.Bar(f"chunks of {strategy}", len(starts), "chunks", enabled=progress) as bar:
         for start in starts:  # keeps each chunk's figures and outputs, not its simulated chip
-            result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed, load=load)
+            result = run(config, net, strategy, x[start : start + rows], broadcast, feed=feed, load=load, chain=chain)
             figures.append(result.metrics)
             outputs.append(result.outputs)
             bar.update()

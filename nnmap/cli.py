@@ -31,6 +31,7 @@ from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
+from nnmap.mapping_file import Mapping, load_mapping, mapping_json, mapping_of
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
 from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args, mapping_epilog
@@ -38,7 +39,7 @@ from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figur
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
-from nnmap.session import check_capacity, fit_hint
+from nnmap.session import check_capacity, faster_load, fit_hint
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, RESULTS_CSV, RESULTS_JSON, SweepOutcome, run_sweep
@@ -92,7 +93,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int_arg(1), help="random input samples instead of --inputs (default 1)")
     p.add_argument(
         "--feed",
-        default="preload",
         choices=list(FEEDS),
         help="preload: every input loaded before the compute phase (default); "
         "host: the host streams the samples in during it, into three rows per core",
@@ -112,7 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (p_plan, p_run):
         p.add_argument(
             "--strategy",
-            default=DEFAULT_STRATEGY,
             choices=list(STRATEGIES),
             help=f"mapping strategy (default {DEFAULT_STRATEGY})",
         )
@@ -122,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
             choices=list(BROADCASTS),
             help="hidden-value broadcast (default: the strategy's own)",
         )
+
+    p_plan.add_argument(
+        "--save", metavar="FILE.json", help="write the mapping as a plan file, which run --plan replays exactly"
+    )
+    p_run.add_argument(
+        "--plan",
+        metavar="FILE.json",
+        help="replay the mapping of a plan file (plan --save): its chip, avoided cores, strategy, broadcast, feed, "
+        "load and chain of cores, on the network of --layers or --model",
+    )
     p_run.add_argument("--json", metavar="FILE", help="write the run's figures as JSON")
     p_run.add_argument("--outputs", metavar="FILE.npy", help="save the simulated outputs")
     p_run.add_argument("--trace", metavar="FILE.json", help="write a Chrome trace-event file (Perfetto)")
@@ -145,9 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="save each run's simulated outputs into DIR (created if missing) as STRATEGY-BROADCAST.npy",
     )
+    for p in (p_plan, p_run, p_cmp):
+        add_load_argument(p)
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
-        add_load_argument(p)
         p.add_argument(
             "--reference",
             metavar="FILE.npy",
@@ -249,7 +259,7 @@ def _output_name(strategy: str, broadcast: str | None) -> str:
 
 def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:
     """The rows one run takes: as many as fit for ``--inputs``; all of them for ``--batch``, the batch asked for."""
-    return chunk_rows(chip, net, *variant, len(x), args.feed) if args.inputs else len(x)
+    return chunk_rows(chip, net, *variant, len(x), args.feed, args.chain) if args.inputs else len(x)
 
 
 def _variants(text: str) -> list[Variant]:
@@ -427,14 +437,32 @@ def _run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray
         plots = out.directory(args.plots)
         if rows < len(x):
             chunked = run_chunks(
-                chip, net, args.strategy, args.broadcast, x, rows, progress=True, feed=args.feed, load=args.load
+                chip,
+                net,
+                args.strategy,
+                args.broadcast,
+                x,
+                rows,
+                progress=True,
+                feed=args.feed,
+                load=args.load,
+                chain=args.chain,
             )
             metrics, outputs = chunked.metrics, chunked.outputs
             _with_reference(metrics, outputs, args, expected)
             note = f"  {len(x)} input rows run in {chunked.chunks} chunks of up to {rows} rows that fit the SRAM"
         else:
             result = run(
-                chip, net, args.strategy, x, args.broadcast, trace=visual, progress=True, feed=args.feed, load=args.load
+                chip,
+                net,
+                args.strategy,
+                x,
+                args.broadcast,
+                trace=visual,
+                progress=True,
+                feed=args.feed,
+                load=args.load,
+                chain=args.chain,
             )
             metrics, outputs, note = result.metrics, result.outputs, ""
             _with_reference(metrics, outputs, args, expected)
@@ -505,8 +533,49 @@ def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarra
     rows = _rows_per_run(args, chip, net, x, (args.strategy, args.broadcast))
     if rows < len(x):
         print(f"the {len(x)} input rows run in chunks of up to {rows} rows; the plan of one such chunk:")
-    print(get_strategy(args.strategy).plan(chip, net, rows, args.broadcast, feed=args.feed).describe())
+    plan = get_strategy(args.strategy).plan(chip, net, rows, args.broadcast, feed=args.feed)
+    with OutputFiles() as out:
+        save_path = out.file(args.save, "--save")
+        if save_path:
+            out.write(save_path, mapping_json(mapping_of(plan, args.load or faster_load(chip))))
+    print(plan.describe())
     return 0
+
+
+_PLAN_SETS = (
+    ("--chip", "chip"),
+    ("--chip-config", "chip_config"),
+    ("--kernels", "kernels"),
+    ("--avoid-cores", "avoid_cores"),
+    ("--strategy", "strategy"),
+    ("--broadcast", "broadcast"),
+    ("--feed", "feed"),
+    ("--load", "load"),
+)
+"""The options a plan file sets, with their ``args`` names: ``run --plan`` refuses them."""
+
+
+def _mapping(args: argparse.Namespace) -> tuple[ChipConfig, Mapping | None]:
+    """The chip, and the mapping of ``--plan`` if given, with ``args``' mapping options filled in from it or
+    their defaults (``args.chain``: the plan file's cores, else ``None``, the snake)."""
+    args.chain = None
+    if getattr(args, "plan", None) is None:
+        args.feed = args.feed or "preload"
+        if hasattr(args, "strategy"):
+            args.strategy = args.strategy or DEFAULT_STRATEGY
+        return chip_from_args(args), None
+    given = [flag for flag, name in _PLAN_SETS if getattr(args, name) is not None]
+    if given:
+        raise SimError(f"--plan {args.plan} sets the chip and the mapping: drop {', '.join(given)}")
+    mapping = load_mapping(args.plan)
+    args.strategy, args.broadcast, args.feed, args.load = (
+        mapping.strategy,
+        mapping.broadcast,
+        mapping.feed,
+        mapping.load,
+    )
+    args.chain = mapping.chain
+    return mapping.chip, mapping
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -522,8 +591,10 @@ def _command(args: argparse.Namespace) -> int:
         return rnn_command(args)
     if args.command == "sweep":
         return _sweep(args)
-    chip = chip_from_args(args)
+    chip, mapping = _mapping(args)
     net = _network(args, chip)
+    if mapping is not None:
+        mapping.check_network(net)
     x = _inputs(args, net)
     command = {"plan": _plan, "run": _run, "compare": _compare}[args.command]
     try:

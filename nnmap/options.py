@@ -48,12 +48,18 @@ def mapping_epilog() -> str:
 
 
 def add_chip_arguments(p: argparse.ArgumentParser) -> None:
-    """``--chip``, ``--chip-config`` and ``--kernels``."""
-    p.add_argument("--chip", default=DEFAULT_CHIP, help=chip_help())
+    """``--chip``, ``--chip-config``, ``--kernels`` and ``--avoid-cores``."""
+    p.add_argument("--chip", help=chip_help())
     p.add_argument("--chip-config", metavar="FILE", help="TOML file of chip field overrides")
     p.add_argument("--kernels", choices=list(KERNEL_PROFILES), help=kernels_help())
+    p.add_argument(
+        "--avoid-cores",
+        metavar="R,C;R,C",
+        help="cores no program or buffer may use (row,col pairs separated by ';', such as '0,3;5,5'); "
+        "traffic still routes through them (default: the chip config's, else none)",
+    )
 
 
 def chip_from_args(args: argparse.Namespace) -> ChipConfig:
-    """The chip ``--chip``, ``--chip-config`` and ``--kernels`` describe."""
-    return load_chip(args.chip, args.chip_config, args.kernels)
+    """The chip ``--chip``, ``--chip-config``, ``--kernels`` and ``--avoid-cores`` describe."""
+    return load_chip(args.chip or DEFAULT_CHIP, args.chip_config, args.kernels, args.avoid_cores)

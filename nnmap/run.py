@@ -201,6 +201,7 @@ def run(
     progress: bool = False,
     feed: str = "preload",
     load: str | None = None,
+    chain: list[Coord] | None = None,
 ) -> RunResult:
     """Map ``net`` with ``strategy``, simulate it on inputs ``x`` and validate the outputs.
 
@@ -217,12 +218,13 @@ def run(
             baseline always has them loaded beforehand, so ``speedup`` compares compute alone.
         load: how the host loads weights, biases and preloaded inputs (``nnmap.session.LOADS``;
             default the chip's faster one, ``nnmap.session.faster_load``).
+        chain: the cores in chain order (``Strategy.plan``); the snake over the usable cores if omitted.
     """
     if x is None:
         x = random_inputs(net)
     x = check_inputs(net, x)
     chosen = get_strategy(strategy)
-    plan = _plan(config, net, chosen, len(x), broadcast, feed)
+    plan = _plan(config, net, chosen, len(x), broadcast, feed, chain)
     sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None, load)
     single = None
     if baseline:
@@ -234,12 +236,20 @@ def run(
     return RunResult(plan, sim.session.chip, sim.phases, sim.outputs, reference, sim.snapshots, metrics)
 
 
-def _plan(config: ChipConfig, net: Network, chosen: Strategy, rows: int, broadcast: str | None, feed: str) -> Plan:
+def _plan(
+    config: ChipConfig,
+    net: Network,
+    chosen: Strategy,
+    rows: int,
+    broadcast: str | None,
+    feed: str,
+    chain: list[Coord] | None = None,
+) -> Plan:
     """The plan of one run of ``rows`` samples; ``TooManyRowsError``, naming the chunked call, if fewer fit."""
     try:
-        return chosen.plan(config, net, rows, broadcast, feed=feed)
+        return chosen.plan(config, net, rows, broadcast, chain, feed)
     except MappingError as exc:
-        fitting = chosen.largest_batch(config, net, rows, broadcast, feed) if rows > 1 else 0
+        fitting = chosen.largest_batch(config, net, rows, broadcast, feed, chain) if rows > 1 else 0
         if fitting == 0:
             raise
         layout_error = exc

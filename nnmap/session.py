@@ -76,7 +76,7 @@ def single_core_chip(config: ChipConfig) -> ChipConfig:
     Capacity does not change timing, so the baseline measures the serial compute alone.
     """
     room = CEILINGS["sram_bytes"] // config.sram_banks * config.sram_banks  # the most SRAM a core may have
-    return config.replace(name=f"{config.name}-1core", rows=1, cols=1, sram_bytes=room)
+    return config.replace(name=f"{config.name}-1core", rows=1, cols=1, sram_bytes=room, avoid_cores=())
 
 
 def larger_presets(config: ChipConfig) -> str:
@@ -113,12 +113,12 @@ def check_capacity(
     """
     weights = sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:], strict=False))
     parameters = math.floor(weights * density) + sum(sizes[1:])
-    total_bytes = config.n_cores * config.data_bytes
+    total_bytes = config.usable_cores * config.data_bytes
     if parameters * ELEMENT_BYTES > total_bytes:
         raise error(
             f"network {sizes} does not fit {config.name}: its {parameters} weights and biases take "
-            f"{parameters * ELEMENT_BYTES} bytes but its {config.n_cores} cores hold {total_bytes} bytes of data "
-            f"in all; {hint}"
+            f"{parameters * ELEMENT_BYTES} bytes but its {config.usable_cores} cores hold {total_bytes} bytes "
+            f"of data in all; {hint}"
         )
     rows = batch if held is None else held
     input_bytes = rows * sizes[0] * ELEMENT_BYTES
@@ -128,6 +128,17 @@ def check_capacity(
             f"network {sizes} does not fit {config.name} with a batch of {batch}: a core that computes "
             f"first-layer products holds {what}, {input_bytes} bytes, but has {config.data_bytes} bytes free; {hint}"
         )
+
+
+def check_usable(config: ChipConfig, cores: Iterable[Coord], error: type[SimError]) -> None:
+    """Raise ``error`` naming the first of ``cores`` that the chip avoids (``ChipConfig.avoid_cores``)."""
+    avoided = set(config.avoid_cores)
+    for coord in cores:
+        if tuple(coord) in avoided:
+            raise error(
+                f"core {tuple(coord)} is one {config.name} avoids (avoid_cores): a mapping may route through it "
+                "but not run on it or keep buffers there"
+            )
 
 
 def fullest_core(layout: dict[Coord, dict[str, int]]) -> tuple[Coord, int]:
@@ -191,6 +202,7 @@ class Session:
         if load is not None and load not in LOADS:
             raise SimError(f"unknown load {load!r}: use one of {', '.join(LOADS)}")
         self.load_path = load or faster_load(config)
+        check_usable(config, [*layout, *(relays or {})], SimError)
         self.chip = Chip(config, trace=trace)
         for coord, named in layout.items():
             sram = self.chip.core(coord).sram
@@ -274,6 +286,7 @@ class Session:
 
     def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         """The process that runs ``ops`` on core ``coord``."""
+        check_usable(self.chip.config, [coord], SimError)
         return run_ops(self.chip.core(coord), ops)
 
     def start(self, programs: Mapping[Coord, Iterable[Op]]) -> list[simpy.Process]:

@@ -26,7 +26,7 @@ from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Activate, Mac, Op, Phase, Send
-from nnmap.session import check_fits, fit_hint
+from nnmap.session import check_fits, check_usable, fit_hint
 
 
 def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
@@ -73,6 +73,7 @@ def layout(
     batch), so it is what a check of whether a batch fits looks at; ``add_programs``
     completes it.
     """
+    check_usable(config, chain, MappingError)
     layers = [compress(assign, layer.mask) for assign, layer in zip(layers, net.layers, strict=True)]
     plan = Plan(config, net, name, broadcast, batch, chain, layers, feed=feed)
     bc = BROADCASTS[broadcast](plan)
@@ -99,7 +100,8 @@ def add_programs(plan: Plan) -> Plan:
 
 
 def default_chain(config: ChipConfig) -> list[Coord]:
-    """The snake over the whole mesh: consecutive cores are neighbours."""
+    """The snake over the mesh's usable cores (``Mesh.neighbour_chain``): consecutive cores are neighbours
+    except around an avoided core."""
     return Mesh(config).neighbour_chain()
 
 

@@ -65,13 +65,14 @@ def check_capacity(config: ChipConfig, depth: int, hidden: int, n_in: int, steps
     every weight and bias is held somewhere, so all of them fit the chip's data SRAM
     together; and a core of layer 0's group holds the whole input sequence.
     """
-    core_groups(config.n_cores, [1] * depth)
+    core_groups(config.usable_cores, [1] * depth)
     parameters = sum(((n_in if i == 0 else hidden) + hidden + 1) * hidden for i in range(depth))
-    total = config.n_cores * config.data_bytes
+    total = config.usable_cores * config.data_bytes
     if parameters * ELEMENT_BYTES > total:
         raise MappingError(
             f"{depth} layers of {hidden} units take {parameters * ELEMENT_BYTES} bytes of weights and biases but "
-            f"the chip's {config.n_cores} cores hold {total} bytes of data in all: use fewer or smaller layers"
+            f"the chip's {config.usable_cores} cores hold {total} bytes of data in all: "
+            "use fewer or smaller layers"
         )
     inputs = steps * n_in * ELEMENT_BYTES
     if inputs > config.data_bytes:

@@ -91,7 +91,8 @@ class Strategy:
     ) -> Plan:
         """Build the whole plan; raise ``MappingError`` if it cannot run on ``config``.
 
-        ``chain`` replaces the snake over the whole mesh (consecutive cores should be neighbours);
+        ``chain`` replaces the snake over the mesh's usable cores (``default_chain``; consecutive cores
+        should be neighbours, and none may be one the chip avoids);
         ``feed`` names how the inputs reach the cores (``nnmap.lowering.feed``).
         """
         if feed not in FEEDS:
@@ -102,14 +103,20 @@ class Strategy:
         return add_programs(layout(self.name, layers, config, net, batch, broadcast, chain, feed))
 
     def largest_batch(
-        self, config: ChipConfig, net: Network, rows: int, broadcast: str | None = None, feed: str = "preload"
+        self,
+        config: ChipConfig,
+        net: Network,
+        rows: int,
+        broadcast: str | None = None,
+        feed: str = "preload",
+        chain: list[Coord] | None = None,
     ) -> int:
         """The most samples, at most ``rows``, whose plan fits every core's SRAM; 0 if not even one does.
 
         Every buffer grows with the batch, so the batches that fit are the ones below a
         bound, found by bisection on the plan's buffers alone (no programs are built).
         """
-        broadcast, chain, layers = self._deal(config, net, broadcast, None)
+        broadcast, chain, layers = self._deal(config, net, broadcast, chain)
 
         def fits(batch: int) -> bool:
             plan = layout(self.name, layers, config, net, batch, broadcast, chain, feed)

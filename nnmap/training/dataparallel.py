@@ -133,9 +133,11 @@ class DataParallel(Trainer):
 
     def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         super().__init__(config, net, data, hp)
-        mesh = Mesh(config)
-        self.server: Coord = (config.rows // 2, config.cols // 2)  # the centre: fewest hops on average
-        spare = [c for c in mesh.neighbour_chain() if not (self.server_cores and c == self.server)]
+        usable = Mesh(config).neighbour_chain()
+        centre = (config.rows // 2, config.cols // 2)  # fewest hops on average
+        # the usable core nearest the centre (the centre itself unless the chip avoids it)
+        self.server: Coord = min(usable, key=lambda c: (abs(c[0] - centre[0]) + abs(c[1] - centre[1]), c))
+        spare = [c for c in usable if not (self.server_cores and c == self.server)]
         if not spare:  # the server took the only core
             raise TrainingError(f"{self.name} needs at least 2 cores: one parameter server and one client")
         n = hp.shards or len(spare)

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nruns: {len(ran)}, validated against numpy: {sum(r['validated'] for r in ran)}")
     print(f"wall seconds: {time.perf_counter() - started:.1f}")
     if args.json:
-        write_json(args.json, {"rows": rows})
+        write_json({"rows": rows}, args.json)
     return 0 if all(r["validated"] for r in ran) else 1
 
 

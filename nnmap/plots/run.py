@@ -94,7 +94,7 @@ def timeline_figure(result: RunResult) -> bytes:
     handles: list[Any] = [Patch(color=c, label=k) for k, c in KIND_COLOURS.items()]
     handles += [
         Patch(color=IDLE_COLOUR, label="idle"),
-        Patch(color=PHASE_COLOURS["setup"], alpha=0.5, label="setup (host loads over eLink)"),
+        Patch(color=PHASE_COLOURS["setup"], alpha=0.5, label="setup (the host loads weights and inputs)"),
         Patch(color=PHASE_COLOURS["readback"], alpha=0.5, label="readback"),
         plt.Line2D([], [], color="black", lw=1.2, label="next layer / sample begins"),
     ]
@@ -381,7 +381,7 @@ RUN_FIGURES: list[RunFigure] = [
     ),
     RunFigure(
         "congestion-setup.png",
-        "Link congestion in the setup phase: the host loading the cores over the eLink",
+        "Link congestion in the setup phase: the weights and inputs coming in over the eLink",
         partial(congestion_figure, phase="setup"),
     ),
     RunFigure(

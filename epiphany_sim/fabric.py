@@ -726,27 +726,60 @@ class Fabric:
         if buffer < 0 and n_words > LOAD_WORDS:
             raise SimError(f"a load of {n_words} elements is more than the {LOAD_WORDS} a load area holds")
         pay = self._reserve_payload(n_words)
-        for first in range(0, n_words, per):
-            words = min(per, n_words - first)
-            last = first + per >= n_words
-            flags = k.F_READ | (k.F_CHAIN if chain or not last else 0)
-            self._post(
+        last = (n_words - 1) // per * per
+        if last:  # every request but the last, without a callback, in one compiled call
+            firsts = np.arange(0, last, per, dtype=np.int64)
+            if self._view[k.S_FREE] < len(firsts) + 1:
+                self._grow_messages(len(self._msgs) + len(firsts) + 1)
+            tick = self._tick_of(at)
+            serial = k.post_reads(
+                self._state,
+                self._msgs,
+                self._free,
+                self._endpoints,
+                self._sources,
+                self._act_e,
                 src,
                 dst,
-                k.PORT_R,
-                base + first,
+                base + firsts,
                 buffer,
-                words,
-                0,
-                pay + first,
-                flags,
-                at,
+                np.full(len(firsts), per, np.int64),
+                pay + firsts,
+                k.F_READ | k.F_CHAIN,
+                tick + self._overhead,
                 dma,
-                source_word + first,
-                then if last else None,
-                None,
-                label,
+                source_word + firsts,
             )
+            if self.record and label:
+                self._labels.update(dict.fromkeys(range(int(serial), int(serial) + len(firsts)), label))
+        flags = k.F_READ | (k.F_CHAIN if chain else 0)
+        words = n_words - last
+        self._post(
+            src,
+            dst,
+            k.PORT_R,
+            base + last,
+            buffer,
+            words,
+            0,
+            pay + last,
+            flags,
+            at,
+            dma,
+            source_word + last,
+            then,
+            None,
+            label,
+        )
+
+    def _tick_of(self, at: float) -> int:
+        """The tick a message posted at cycle ``at`` enters at; refused if the fabric is past it."""
+        tick = math.ceil(at * TICKS_PER_CYCLE - 1e-9)
+        if tick < self._view[k.S_TICK]:
+            raise SimError(
+                f"a message posted at cycle {at:g} is behind the fabric, already at tick {self._view[k.S_TICK]}"
+            )
+        return tick
 
     def relay_cycles(self, endpoint: int) -> float:
         """Core cycles the relays ``endpoint`` has forwarded so far have cost it: for each, one
@@ -787,9 +820,7 @@ class Fabric:
         view = self._view
         if view[k.S_FREE] == 0:
             self._grow_messages(len(self._msgs) + 1)
-        tick = math.ceil(at * TICKS_PER_CYCLE - 1e-9)
-        if tick < view[k.S_TICK]:
-            raise SimError(f"a message posted at cycle {at:g} is behind the fabric, already at tick {view[k.S_TICK]}")
+        tick = self._tick_of(at)
         token = -1
         if then or sent:
             token = self._tokens = self._tokens + 1

@@ -972,6 +972,40 @@ def post_bulk(state, msgs, free, endpoints, sources, act_e, src, dst, at, n_byte
         _activate_endpoint(state, endpoints, act_e, e, at[j])
 
 
+@compiled
+def post_reads(
+    state, msgs, free, endpoints, sources, act_e, src, dst, addr, buf, words, pay, flags, at, dma, read_from
+):
+    """Queue ``len(addr)`` read requests at endpoint ``src`` as ``post_one`` would one after another
+    (``words[j]`` elements from ``read_from[j]`` at ``dst``, landing at ``addr[j]``), none with a
+    callback; return the first one's serial number. The caller has made sure the free ids exist."""
+    first = state[S_SERIAL]
+    for j in range(len(addr)):
+        post_one(
+            state,
+            msgs,
+            free,
+            endpoints,
+            sources,
+            act_e,
+            src,
+            dst,
+            PORT_R,
+            PORT_R,
+            addr[j],
+            buf,
+            words[j],
+            0,
+            pay[j],
+            flags,
+            at,
+            dma,
+            read_from[j],
+            -1,
+        )
+    return first
+
+
 @numba.njit(cache=True)
 def route_table(state, routers, endpoints):
     """``route`` of every mesh router (and the eLink's outgoing end) to every endpoint."""

@@ -252,7 +252,7 @@ class Agent:
                     chain=chained or not last,
                 )
         elif d.dst == self.node and d.src != self.node:
-            pieces = runs(reads, writes, limit=self.chip.config.transaction_bytes // WORD_BYTES)
+            pieces = runs(reads, writes)
             there = fabric.endpoint(d.src)
             for k, (first, n) in enumerate(pieces):
                 last = k == len(pieces) - 1

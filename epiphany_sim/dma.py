@@ -76,18 +76,13 @@ class Descriptor:
         return self._indices(self.dst_offset, self.dst_inner_stride, self.dst_outer_stride)
 
 
-def runs(*indices: np.ndarray, limit: int = 0) -> list[tuple[int, int]]:
+def runs(*indices: np.ndarray) -> list[tuple[int, int]]:
     """Split positions ``0..n`` into ``(start, length)`` runs along which every index array
-    goes up by one at each step (each run is contiguous in all of them), of at most ``limit``
-    elements if ``limit`` is given."""
+    goes up by one at each step (each run is contiguous in all of them)."""
     n = len(indices[0])
     breaks = np.zeros(n, dtype=bool)
     breaks[0] = True
     for index in indices:
         breaks[1:] |= np.diff(index) != 1
     starts = np.flatnonzero(breaks).tolist() + [n]
-    out = []
-    for first, stop in zip(starts, starts[1:], strict=False):
-        step = limit or stop - first
-        out += [(start, min(step, stop - start)) for start in range(first, stop, step)]
-    return out
+    return [(first, stop - first) for first, stop in zip(starts, starts[1:], strict=False)]

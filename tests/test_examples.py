@@ -119,6 +119,8 @@ def _own_files(directory: Path) -> None:
         clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=20, random_state=0).fit(x, y)
     np.save(directory / "x.npy", x[:20])
     from_sklearn(clf).save(directory / "digits.npz")
+    from_sklearn(clf).save(directory / "mlp.npz")
+    np.save(directory / "proba.npy", clf.predict_proba(x[:20]))
     onnx_model = to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}})
     (directory / "mlp.onnx").write_bytes(onnx_model.SerializeToString())
     sparsify(random_network([64, 128, 10], "sigmoid", "sigmoid", 0), 0.9, "random", 0).save(directory / "sparse.npz")

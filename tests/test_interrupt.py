@@ -144,8 +144,9 @@ def test_ctrl_c_stops_a_sweep_quietly_and_keeps_what_finished(tmp_path: Path) ->
     code, out, err = _interrupt(
         ["nnmap.cli", "sweep", "--spec", "grid.toml", "--out", "out"], tmp_path, two_runs_recorded
     )
-    assert code == 130
-    assert err == "nnmap: interrupted\n"
+    assert code in (130, -signal.SIGINT)  # as the Ctrl-C test above says
+    # the results kept are listed, then the interruption
+    assert err == "wrote: out/results.csv, out/results.json\nnnmap: interrupted\n"
     runs = 2 * 2 * 3 * len(all_variants())  # chips x layers x batches x every strategy's variants
     assert out.startswith(f"sweep: {runs} runs in grid.toml; {runs} to run\n")
     assert "stopped by Ctrl-C: run again with --resume to finish" in out

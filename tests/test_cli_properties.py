@@ -392,12 +392,14 @@ QUICK = settings(deadline=None, derandomize=True, suppress_health_check=[HealthC
 LONG = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @QUICK
 @given(case=_nnmap_case())
 def test_nnmap_ends_cleanly_whatever_it_is_given(case: tuple[str, list[tuple[str, object]]]) -> None:
     assert _check(nnmap_main, "nnmap", *case) in (0, 1, 2)
 
 
+@pytest.mark.slow
 @QUICK
 @given(case=_sim_case())
 def test_epiphany_sim_ends_cleanly_whatever_it_is_given(case: tuple[str, list[tuple[str, object]]]) -> None:

@@ -114,6 +114,7 @@ def test_a_new_traffic_pattern_is_a_subclass_in_the_table(registries: None) -> N
     assert _quiet(["traffic", "--chip", "2x2", "--pattern", "shift", "--cycles", "200"], sim_main) == 0
 
 
+@pytest.mark.slow
 def test_a_new_run_figure_is_a_row_of_run_figures(registries: None, tmp_path: Path) -> None:
     def busiest(result: RunResult) -> bytes:
         fig, ax = plt.subplots()

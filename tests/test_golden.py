@@ -71,6 +71,7 @@ def test_every_case_has_a_golden_file_and_no_file_is_orphaned() -> None:
     assert files == set(capture.CASES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(capture.CASES))
 def test_simulated_numbers_match_the_golden_file(case: str) -> None:
     golden = json.loads(capture.path_of(case).read_text())

@@ -75,6 +75,7 @@ COMMANDS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "outputs", "program"), COMMANDS, ids=["run", "train", "traffic"])
 def test_ctrl_c_is_one_line_status_130_and_no_file(
     tmp_path: Path, argv: list[str], outputs: list[str], program: str
@@ -90,6 +91,7 @@ def test_ctrl_c_is_one_line_status_130_and_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_sigterm_is_one_line_status_143_and_no_file(tmp_path: Path) -> None:
     """``kill PID`` during a run: the hidden temporaries of the claimed outputs are removed too."""
     argv, outputs, program = COMMANDS[0]

@@ -113,6 +113,7 @@ def test_a_good_output_is_not_written_when_another_is_bad(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
+@pytest.mark.slow
 def test_the_readme_plots_run_then_compare_into_one_existing_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

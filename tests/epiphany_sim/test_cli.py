@@ -43,6 +43,7 @@ def test_info_applies_a_toml_file_and_mesh_names(tmp_path: Path, capsys: pytest.
     assert "1000000000.0  Hz" in out
 
 
+@pytest.mark.slow
 def test_traffic_writes_json_with_the_measures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "uniform.json"
     argv = [

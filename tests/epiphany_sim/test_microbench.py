@@ -72,6 +72,7 @@ def test_streams_crossing_a_route_slow_it_down() -> None:
     assert result["contended_mb_per_s"] < 0.75 * result["alone_mb_per_s"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("config", "n"), [(E16, 64), (E64, 64), (E64, 128)])
 def test_cannon_s_product_equals_numpy(config, n: int) -> None:
     rng = np.random.default_rng(n)
@@ -104,6 +105,7 @@ def test_matmul_writes_its_json_keys(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "gflops" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_dma_plot_draws_bandwidth_against_size(tmp_path: Path) -> None:
     plot, path = tmp_path / "dma.png", tmp_path / "dma.json"
     assert main(["microbench", "dma", "--size", "4096", "--plot", str(plot), "--json", str(path)]) == 0

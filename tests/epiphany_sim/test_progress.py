@@ -27,6 +27,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress, "LINE_INTERVAL_S", INTERVAL_S)
 
 
+@pytest.mark.slow
 def test_off_a_terminal_the_latest_state_once_an_interval(fast: None, capsys: pytest.CaptureFixture[str]) -> None:
     """Updates 0.05 s apart for 1 s: the first line an interval after the start, then at most one an interval,
     each the latest state; what is left when the bar closes is dropped."""
@@ -47,6 +48,7 @@ def test_off_a_terminal_the_latest_state_once_an_interval(fast: None, capsys: py
     assert capsys.readouterr().err == ""  # no stale line after the task ended
 
 
+@pytest.mark.slow
 def test_a_step_announced_then_silent_is_said_when_its_turn_comes(
     fast: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -57,6 +59,7 @@ def test_a_step_announced_then_silent_is_said_when_its_turn_comes(
     assert capsys.readouterr().err == "nnmap compare: strategies: node-per-core (2/2) ...\n"
 
 
+@pytest.mark.slow
 def test_quiet_and_the_library_say_nothing(fast: None, capsys: pytest.CaptureFixture[str]) -> None:
     def work() -> None:
         progress.compiling()
@@ -99,6 +102,7 @@ def test_on_a_terminal_a_bar(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "4/4" in terminal.getvalue()
 
 
+@pytest.mark.slow
 def test_needs_compiling_reads_numbas_disk_cache(tmp_path: Path) -> None:
     """An empty cache directory: the loop needs compiling. This process has run it: it does not."""
     from epiphany_sim import E16

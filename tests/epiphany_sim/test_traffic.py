@@ -117,6 +117,7 @@ def test_near_zero_load_latency_is_the_lone_message_formula_averaged_over_routes
     assert result.avg_latency_cycles == pytest.approx(8 + 1, abs=0.25)
 
 
+@pytest.mark.slow
 def test_latency_rises_sharply_toward_saturation_and_is_not_reported_beyond() -> None:
     low, mid, high, over = sweep(E64, TrafficSpec("uniform", cycles=3000, seed=2), [0.05, 0.15, 0.25, 0.6])
     assert [r.offered_rate for r in (low, mid, high, over)] == [0.05, 0.15, 0.25, 0.6]
@@ -130,6 +131,7 @@ def test_latency_rises_sharply_toward_saturation_and_is_not_reported_beyond() ->
         assert result.accepted_rate == pytest.approx(result.offered_rate, rel=0.05)
 
 
+@pytest.mark.slow
 def test_saturated_latency_does_not_grow_with_the_run() -> None:
     short, long = (_run(Chip(E64, record=True), "uniform", 0.45, cycles, seed=1) for cycles in (2000, 6000))
     assert short.saturated
@@ -165,6 +167,7 @@ def _saturation_throughput(depth: int) -> float:
     return max(r.accepted_rate for r in results)
 
 
+@pytest.mark.slow
 def test_shallow_router_fifos_saturate_the_mesh_earlier() -> None:
     one, eight = _saturation_throughput(1), _saturation_throughput(8)
     assert one < 0.9 * eight
@@ -200,6 +203,7 @@ def test_a_flow_behind_hotspot_traffic_is_blocked_at_the_head_of_its_fifos() -> 
     assert blocked > 3 * alone
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", list(PATTERNS))
 def test_no_link_carries_two_transactions_at_once_under_any_pattern(pattern: str) -> None:
     chip = Chip(E16, trace=True)
@@ -215,6 +219,7 @@ def test_no_link_carries_two_transactions_at_once_under_any_pattern(pattern: str
         assert chip.fabric.links[index].busy_cycles == sum(end - start for start, end in spans)
 
 
+@pytest.mark.slow
 def test_link_utilisation_is_the_busy_share_of_the_window() -> None:
     cycles, warmup = 400, 100
     chip = Chip(E16, trace=True)

@@ -44,6 +44,7 @@ def test_each_sweep_point_is_the_single_run_at_that_rate(tmp_path: Path) -> None
     assert high["accepted_rate"] < 4 / (8 * 8 / 15)
 
 
+@pytest.mark.slow
 def test_sweep_plot_marks_the_saturated_points(tmp_path: Path) -> None:
     png = tmp_path / "sweep.png"
     assert main(["traffic", "--chip", "e16", "--cycles", "300", "--sweep", "0.05:0.95:0.45", "--plot", str(png)]) == 0
@@ -58,6 +59,7 @@ def test_sweep_plot_marks_the_saturated_points(tmp_path: Path) -> None:
     assert red[:, half:].sum() > 35
 
 
+@pytest.mark.slow
 def test_an_unsaturated_sweep_has_no_saturation_marker(tmp_path: Path) -> None:
     png = tmp_path / "sweep.png"
     assert main(["traffic", "--chip", "e16", "--cycles", "300", "--sweep", "0.02:0.06:0.02", "--plot", str(png)]) == 0
@@ -74,6 +76,7 @@ def traced() -> tuple[Chip, list[dict]]:
     return chip, json.loads(json.dumps(trace_events(chip)))
 
 
+@pytest.mark.slow
 def test_trace_has_a_track_per_core_whose_sends_leave_one_per_cycle(traced: tuple[Chip, list[dict]]) -> None:
     chip, events = traced
     names = {

@@ -118,6 +118,7 @@ def test_a_bad_flag_is_one_line_and_status_2(command, value, message, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_training_and_recurrent_runs_avoid_the_cores(tmp_path: Path, capsys):
     """The trainers and the recurrent runs choose their cores from the snake; the centre (2, 2), the
     parameter server's core, is avoided, so the server moves to a usable core nearest it."""

@@ -12,6 +12,7 @@ from nnmap.run import run
 from nnmap.strategies import get_strategy
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(n_in=st.integers(1, 300), n_out=st.integers(1, 300), n_cores=st.integers(1, 1024))
 def test_partitioned_work_differs_by_at_most_one_product(n_in, n_out, n_cores, product_range) -> None:

@@ -55,6 +55,7 @@ def test_the_combined_figures_have_every_key_of_a_run() -> None:
     assert 0 < m["core_utilisation"][0] <= 1
 
 
+@pytest.mark.slow
 def test_the_cli_runs_inputs_in_chunks_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model, inputs, out, y = tmp_path / "m.npz", tmp_path / "x.npy", tmp_path / "r.json", tmp_path / "y.npy"
     NET.save(model)

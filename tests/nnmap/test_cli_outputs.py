@@ -22,6 +22,7 @@ from nnmap.strategies import get_strategy
 RUN = ["run", "--strategy", "node-per-core", "--layers", "8,17,3"]
 
 
+@pytest.mark.slow
 def test_run_writes_plots_trace_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plots, trace, report = tmp_path / "figs", tmp_path / "t.json", tmp_path / "r.html"
     assert main([*RUN, "--plots", str(plots), "--trace", str(trace), "--report", str(report)]) == 0
@@ -44,6 +45,7 @@ def test_run_writes_plots_trace_and_report(tmp_path: Path, capsys: pytest.Captur
     assert base64.b64decode(first).startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_compare_writes_a_bar_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cmp"
     assert main(["compare", "--strategies", "partitioned,node-per-core", "--plots", str(out)]) == 0
@@ -105,6 +107,7 @@ def test_run_progress_counts_every_op(monkeypatch: pytest.MonkeyPatch, capsys: p
     assert "single-core baseline" in terminal.getvalue()
 
 
+@pytest.mark.slow
 def test_the_last_line_lists_the_files_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     json_path, plots = tmp_path / "r.json", tmp_path / "figs"
     assert main([*RUN, "--json", str(json_path), "--plots", str(plots)]) == 0

@@ -64,6 +64,7 @@ def _runs(compared) -> dict[tuple[str, str], dict[str, Any]]:
     return {(m["strategy"], m["broadcast"]): m for m in compared[2]["runs"]}
 
 
+@pytest.mark.slow
 def test_one_run_per_strategy_and_variant(compared) -> None:
     code, _, data = compared
     assert code == 0

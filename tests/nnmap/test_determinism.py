@@ -19,6 +19,7 @@ def _run_files(tmp_path: Path, name: str, *args: str) -> tuple[bytes, bytes]:
     return json_path.read_bytes(), out_path.read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [

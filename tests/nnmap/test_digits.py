@@ -61,6 +61,7 @@ def test_digits_network_matches_predict_proba_on_e64(trained) -> None:
     assert clf.score(x_test, load_digits().target[-N_TEST:]) > 0.8  # a network that learnt something
 
 
+@pytest.mark.slow
 def test_digits_through_the_command_line(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clf, x_test, path = trained
     inputs, outputs = tmp_path / "x.npy", tmp_path / "y.npy"

@@ -63,6 +63,7 @@ def _block_diagonal(n_cores: int, shuffled: bool) -> Network:
     return shuffle_hidden(net, seed=9) if shuffled else net
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chip", [E16, E64])
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_a_block_diagonal_network_is_cut_along_its_blocks(chip, shuffled) -> None:
@@ -92,6 +93,7 @@ def test_a_block_diagonal_network_is_cut_along_its_blocks(chip, shuffled) -> Non
     assert len(cores) == chip.n_cores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("chip", "sizes"),
     [("e16", [32, 48, 48, 8]), ("e16", [64, 64, 64, 16]), ("e64", [128, 256, 256, 10]), ("3x5", [30, 40, 40, 6])],
@@ -113,6 +115,7 @@ def test_on_random_networks_the_cut_is_no_larger_than_contiguous_ranges(chip, si
     assert _edges_cut(cut) <= ranges_cut
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["random", "banded", "block"])
 def test_the_placement_lowers_hop_bytes_against_random_placements(pattern) -> None:
     net = sparsify(random_network([128, 256, 256, 10], seed=1), 0.9, pattern, seed=0)
@@ -145,6 +148,7 @@ def test_each_layer_is_balanced_within_the_tolerance(pattern, sparsity) -> None:
         assert loads.max() <= limit
 
 
+@pytest.mark.slow
 def test_measured_hop_bytes_and_bytes_are_the_cut_traffic() -> None:
     """With the targeted broadcast every value crosses the mesh once per reader along a
     shortest route: 4 bytes per sample per send, times its hops."""
@@ -200,6 +204,7 @@ def test_plan_prints_each_cores_neurons_work_and_readers(capsys: pytest.CaptureF
         assert "SRAM: " in block
 
 
+@pytest.mark.slow
 def test_compare_on_a_sparse_model_ranks_every_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     net = sparsify(random_network([64, 96, 96, 10], seed=2), 0.9, "random", seed=2)
     net.save(tmp_path / "sparse.npz")
@@ -217,6 +222,7 @@ def test_compare_on_a_sparse_model_ranks_every_strategy(tmp_path: Path, capsys: 
     assert by[("graph-cut", "targeted")]["edges_cut"] <= by[("partitioned", "bidir")]["edges_cut"]
 
 
+@pytest.mark.slow
 def test_run_plots_the_placement(tmp_path: Path) -> None:
     args = ["run", "--chip", "e16", "--layers", "32,48,48,8", "--sparsity", "0.9", "--sparse-pattern", "banded"]
     assert main([*args, "--strategy", "graph-cut", "--plots", str(tmp_path / "figs")]) == 0

@@ -29,6 +29,7 @@ def _run(tmp_path: Path, name: str, *options: str) -> tuple[dict, np.ndarray]:
     return json.loads(figures.read_text()), np.load(outputs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "options",
     [

@@ -111,6 +111,7 @@ def _every_operator() -> onnx.ModelProto:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chip", ["e16", "e64"])
 def test_an_sklearn_model_converted_by_skl2onnx_matches_onnxruntime(sklearn_onnx: Path, chip: str) -> None:
     expected = _onnxruntime(sklearn_onnx, X, "probabilities")
@@ -118,6 +119,7 @@ def test_an_sklearn_model_converted_by_skl2onnx_matches_onnxruntime(sklearn_onnx
     np.testing.assert_allclose(_on_chip(sklearn_onnx, chip, X), expected, rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chip", ["e16", "e64"])
 def test_a_graph_built_with_onnx_helper_matches_onnxruntime(tmp_path: Path, chip: str) -> None:
     path = tmp_path / "net.onnx"
@@ -220,6 +222,7 @@ def test_from_sklearn_wants_a_fitted_mlp() -> None:
         from_sklearn("model")
 
 
+@pytest.mark.slow
 def test_reading_onnx_needs_only_the_onnx_package(sklearn_onnx: Path) -> None:
     probe = (
         "import sys\nfrom nnmap.model_files import load_model\nload_model(sys.argv[1])\n"

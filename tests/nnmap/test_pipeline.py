@@ -76,6 +76,7 @@ def test_fewer_cores_than_layers_deal_every_layer_over_all_of_them() -> None:
     assert [a.pieces for a in plan.layers] == [a.pieces for a in partitioned.layers]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("chip", "sizes", "batch", "feed"),
     [
@@ -149,6 +150,7 @@ def test_a_missing_wait_computes_nan() -> None:
     assert validate(out, net.forward(x))[1] is False
 
 
+@pytest.mark.slow
 def test_missing_credits_let_the_first_group_overwrite_values_not_yet_read() -> None:
     """Layer 0 is cheap and layer 1 dear: without the credit waits layer 0 runs ahead and
     writes later samples into copies layer 1 has not read."""
@@ -181,6 +183,7 @@ def test_spread_reaches_every_member_once(members, sources) -> None:
         assert sorted(got) == [m for m in members if m != p]
 
 
+@pytest.mark.slow
 def test_a_streamed_batch_larger_than_the_sram_holds(numpy_forward, assert_matches) -> None:
     """64 inputs of 200 samples (51 KB) do not fit a 32 KB core: preloaded they are refused, streamed they run."""
     net = random_network([64, 32, 10], seed=5)

@@ -120,6 +120,7 @@ def test_timeline_rows_and_layer_marks(node_per_core: RunResult) -> None:
     assert [phase for _, phase in analysis.phase_starts(core0)] == ["layer 0", "layer 1", "readback"]
 
 
+@pytest.mark.slow
 def test_figures_render_with_titles(node_per_core: RunResult) -> None:
     figures = plots.run_figures(node_per_core)
     assert set(figures) == {
@@ -139,6 +140,7 @@ def test_figures_render_with_titles(node_per_core: RunResult) -> None:
     assert compare["compare.png"].startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_sparsity_curves_and_figure() -> None:
     rows = [
         {"chip": c, "pattern": p, "sparsity": s, "strategy": st, "broadcast": "targeted", "speedup": v, "b": 1}

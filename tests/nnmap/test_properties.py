@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from nnmap.run import run
 from nnmap.strategies import STRATEGIES
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=25)
 @given(
     sizes=st.lists(st.integers(1, 20), min_size=2, max_size=4),  # one to three dense layers
@@ -37,6 +39,7 @@ def test_any_mapping_matches_numpy(
     assert result.metrics["broadcast"] == broadcast
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=30)
 @given(
     sizes=st.lists(st.integers(1, 16), min_size=2, max_size=4),

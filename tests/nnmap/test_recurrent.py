@@ -21,6 +21,7 @@ def _case(depth: int, hidden: int, n_in: int, steps: int, seed: int = 3) -> tupl
     return stack, random_sequence(stack, steps, seed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("chip", "shape"),
     [
@@ -49,6 +50,7 @@ def three_by_sixteen():
     return run_orders(load_chip("e16"), stack, x)
 
 
+@pytest.mark.slow
 def test_the_wavefront_is_faster_and_near_the_ideal(three_by_sixteen) -> None:
     serial = three_by_sixteen.metrics["serial"]["compute_cycles"]
     wavefront = three_by_sixteen.metrics["wavefront"]["compute_cycles"]

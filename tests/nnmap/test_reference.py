@@ -48,6 +48,7 @@ def _compare(model: Path, inputs: Path, *extra: str) -> int:
     return main([*argv, ",".join(VARIANTS), *extra])
 
 
+@pytest.mark.slow
 def test_compare_validates_an_mlp_classifier_against_predict_proba(
     digits: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -75,6 +76,7 @@ def test_compare_validates_an_mlp_classifier_against_predict_proba(
         assert errors[name] == pytest.approx(np.abs(np.load(out / name).astype(np.float64) - proba).max(), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_a_reference_the_outputs_miss_fails_that_validation_alone(
     digits: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

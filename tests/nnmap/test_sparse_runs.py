@@ -38,6 +38,7 @@ def _masked_forward(net: Network, x: np.ndarray) -> np.ndarray:
     return h
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chip", ["e16", "e64", "3x5"])
 @pytest.mark.parametrize("pattern", ["random", "block", "banded"])
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
@@ -49,6 +50,7 @@ def test_every_strategy_matches_the_masked_pass(chip, pattern, strategy, assert_
     assert result.metrics["validated"] is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_every_strategy_matches_with_the_targeted_broadcast(strategy, assert_matches) -> None:
     net = _net("random", 0.6, seed=4)
@@ -80,6 +82,7 @@ def test_each_core_stores_only_its_connections() -> None:
             assert plan.layers[li].pieces[k] == expected
 
 
+@pytest.mark.slow
 def test_a_sparse_network_fits_where_the_dense_one_does_not() -> None:
     """256,512,16 dense: (256 * 512 + 512 * 16) * 4 bytes / 16 cores = 34,816 bytes of weights per
     core, over the 28,672 bytes of data room. At 90% sparsity partitioned gives a core at most
@@ -99,6 +102,7 @@ def test_a_sparse_network_fits_where_the_dense_one_does_not() -> None:
     assert run(E16, sparse, "graph-cut", baseline=False).metrics["validated"] is True
 
 
+@pytest.mark.slow
 def test_partitioned_balances_the_connections_to_one() -> None:
     """Contiguous ranges over the connections in output-major order: each core gets
     ``floor(P / C)`` or ``ceil(P / C)`` of them, and the cores in chain order hold them all in order."""

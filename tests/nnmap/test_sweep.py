@@ -520,6 +520,7 @@ def test_a_grid_beyond_max_runs_is_refused_before_it_is_expanded(tmp_path: Path,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_the_run_count_is_printed_first(tmp_path: Path) -> None:
     """Every run already recorded: the count line, then the summary; no cluster is started."""
     spec_path = tmp_path / "grid.toml"

@@ -94,6 +94,7 @@ def test_shapes_cover_the_seeds_partial_sum_cases(chip: ChipConfig) -> None:
     assert set().union(*(_plan_cases(chip, sizes) for sizes in shapes)) == cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("chip", "sizes", "hidden", "loss"),
     SHAPES,
@@ -121,6 +122,7 @@ class _FromDram(PartitionedBackprop):
     feed = "dram"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("trainer", "momentum"),
     [("partitioned", 0.0), ("partitioned", 0.6), ("single", 0.0), (_FromDram, 0.0), ("pipeline", 0.6)],

@@ -15,6 +15,7 @@ from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_f
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trainer", ["single", "partitioned"])
 def test_or_gate_trains_to_seed_000s_error(trainer: str, numpy_forward) -> None:
     data = load_dataset("or")
@@ -54,6 +55,7 @@ def test_tables_are_scaled_one_hot_and_in_a_seeded_order(name: str, shape: tuple
     np.testing.assert_array_equal(np.sort(other.x, axis=0), np.sort(data.x, axis=0))
 
 
+@pytest.mark.slow
 def test_train_writes_records_and_a_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, png = tmp_path / "or.json", tmp_path / "or.png"
     code = main(
@@ -139,6 +141,7 @@ def test_bad_hyperparameters_exit_2_and_write_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_network_too_big_for_one_client_is_refused_before_any_strategy_trains(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,6 +26,7 @@ def _data(n_in: int, n_out: int, n: int, seed: int) -> Dataset:
     return Dataset("random", rng.random((n, n_in), dtype=np.float32), (rng.random((n, n_out)) > 0.5).astype(np.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("chip", "sizes", "samples"), [("e16", [5, 7, 3], 40), ("2x3", [4, 40, 2], 13)])
 def test_sync_weights_equal_averaged_gradient_sgd(chip: str, sizes: list[int], samples: int, numpy_sgd) -> None:
     net = random_network(sizes, seed=3)
@@ -50,6 +51,7 @@ def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("trainer", "chip"), [("downpour", "e16"), ("hogwild", "e16"), ("hogwild", "1x1"), ("sync", "1x1")]
 )
@@ -65,6 +67,7 @@ def test_one_client_that_pushes_and_fetches_every_step_is_plain_sgd(trainer: str
     assert _max_diff(got, _params(net)) > 1e-2
 
 
+@pytest.mark.slow
 def test_hogwild_clients_overwrite_each_other_and_one_client_does_not() -> None:
     """With a host that writes as fast as the eLink carries (9 cycles a transaction), so that the
     host's writes do not spread the clients' starts far apart, the clients' read-add-writes of a
@@ -163,6 +166,7 @@ def _largest_hidden_layer(trainer: str, data: Dataset, hp: Hyperparameters) -> i
     return accepted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trainer", ["sync", "downpour", "hogwild", "partitioned", "per-neuron"])
 def test_the_sram_check_refuses_exactly_what_the_simulated_sram_cannot_hold(
     trainer: str, monkeypatch: pytest.MonkeyPatch

@@ -128,6 +128,7 @@ def _trained(chip, net, data, hp):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_samples", [1, 2, 3])
 @pytest.mark.parametrize(
     ("chip", "sizes"),
@@ -174,6 +175,7 @@ def _phase_span(trainer, layer: int, step: int) -> tuple[float, float]:
     return min(a.start for a in acts), max(a.end for a in acts)
 
 
+@pytest.mark.slow
 def test_groups_work_on_different_samples_at_once() -> None:
     """Group 1 works on sample s - 1 while group 0 works on sample s, and no step of group 0 waits
     for group 1's whole step: its epoch is shorter than the update-locked pipeline's."""
@@ -231,6 +233,7 @@ def test_bad_setups_are_one_line_and_status_2(argv, message, tmp_path: Path) -> 
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_sg_lr_is_for_dni_only() -> None:
     code, _, err = _quiet(["train", "--strategy", "partitioned", "--dataset", "xor", "--sg-lr", "0.2"])
     assert code == 2

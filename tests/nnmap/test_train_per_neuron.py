@@ -33,6 +33,7 @@ def test_weights_equal_numpy_sgd_and_every_activation_is_two_messages(chip: str,
     assert result.records[-1].bytes_off_chip == 3 * 7 * per_sample * F32_BYTES
 
 
+@pytest.mark.slow
 def test_per_neuron_is_slower_than_one_core_on_the_or_gate() -> None:
     """Handing out every activation costs more than computing it in place."""
     data = load_dataset("or")

@@ -188,12 +188,14 @@ def _check_run(
     assert m["max_abs_error"] == pytest.approx(float(np.max(np.abs(result.outputs - net.forward(x)))), abs=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "broadcast"), NAMED)
 @pytest.mark.parametrize("sizes", E64_SHAPES, ids=lambda s: ",".join(map(str, s)))
 def test_every_variant_matches_numpy_on_e64(sizes, strategy, broadcast, numpy_forward, assert_matches) -> None:
     _check_run("e64", sizes, strategy, broadcast, 3, numpy_forward, assert_matches)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "broadcast"), EVERY)
 @pytest.mark.parametrize(("chip", "sizes"), SMALL_SHAPES, ids=[f"{c}-{','.join(map(str, s))}" for c, s in SMALL_SHAPES])
 def test_every_variant_matches_numpy_on_small_and_odd_meshes(
@@ -202,6 +204,7 @@ def test_every_variant_matches_numpy_on_small_and_odd_meshes(
     _check_run(chip, sizes, strategy, broadcast, 3, numpy_forward, assert_matches)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize(("chip", "sizes"), [("1x2", [20, 1]), ("2x3", [20, 3]), ("e16", [14, 3])])
 def test_single_layer_network_over_many_samples(chip, sizes, strategy, numpy_forward, assert_matches) -> None:
@@ -213,6 +216,7 @@ def test_single_layer_network_over_many_samples(chip, sizes, strategy, numpy_for
     _check_run(chip, sizes, strategy, None, 8, numpy_forward, assert_matches)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("hidden", "output"),
     [

@@ -173,6 +173,7 @@ def ranked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, dic
     return {by: _compare(by, tmp) for by in FIGURES}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("by", list(FIGURES))
 def test_compare_rank_by_orders_rows_by_the_named_figure(
     ranked: dict[str, tuple[str, dict[str, Any]]], by: str

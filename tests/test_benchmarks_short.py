@@ -51,6 +51,14 @@ EXPECTED = {
         rf"^simulated cycles per wall-second: {NUMBER}",
         rf"^bare simpy timeout loop, events per wall-second: {NUMBER}",
     ],
+    "bench_whole_run.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        r"^6,16,4 on e16, asm kernels$",
+        r"^6,16,4 on e16, c kernels$",
+        rf"^  partitioned/bidir( +{NUMBER}){{5}}  yes$",
+        r"^  fastest by total: [a-z-]+/[a-z]+; by compute: [a-z-]+/[a-z]+ \((the same|different)\)$",
+        r"^runs: 16, validated against numpy: 16$",
+    ],
     "bench_layerwise.py": [
         r"^machine: .+, \d+ cpus, CPython",
         rf"^e16 +64,64,10 +8 +pipeline/stream( +{NUMBER}){{5}} +\d+\+\d+ +yes",

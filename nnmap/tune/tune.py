@@ -21,7 +21,7 @@ from nnmap.errors import MappingError
 from nnmap.model import Network
 from nnmap.tune.estimate import Estimate, errors
 from nnmap.tune.runner import Job, simulate_all
-from nnmap.tune.search import Budget, SearchResult, search
+from nnmap.tune.search import DEFAULT_BUDGET, Budget, SearchResult, search
 from nnmap.tune.space import Candidate
 
 DEFAULT_TOP = 8
@@ -83,8 +83,6 @@ def tune(
 
     Raises ``MappingError`` if no candidate can be planned.
     """
-    from nnmap.tune.search import DEFAULT_BUDGET
-
     progress.phase("estimate the mapping space")
     searched = search(config, net, x, space, budget or Budget(DEFAULT_BUDGET), objective)
     if not searched.estimated:

@@ -116,6 +116,15 @@ def front(result: TuneResult) -> list[tuple[int, float, str]]:
     return out
 
 
+def best_estimate_per_cores(result: TuneResult) -> list[tuple[int, float]]:
+    """``(cores, least estimated figure)`` for each number of cores the search estimated, fewest first."""
+    best: dict[int, float] = {}
+    for e in result.searched.estimated:
+        value = e.estimate.figures()[result.figure]
+        best[e.candidate.cores] = min(value, best.get(e.candidate.cores, value))
+    return sorted(best.items())
+
+
 def tune_json(result: TuneResult, config: ChipConfig, net: Network, batch: int) -> dict[str, Any]:
     """Everything tune measured, as plain data."""
     s = result.searched

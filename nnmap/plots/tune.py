@@ -32,8 +32,9 @@ def tune_figure(result: TuneResult) -> bytes:
     if simulated:
         low, high = min(simulated + estimated) * 0.9, max(simulated + estimated) * 1.1
         left.plot([low, high], [low, high], color="grey", lw=1, label="estimate = simulated")
-        left.fill_between([low, high], [0.8 * low, 0.8 * high], [1.2 * low, 1.2 * high], color="grey", alpha=0.15,
-                          label="within 20%")
+        left.fill_between(
+            [low, high], [0.8 * low, 0.8 * high], [1.2 * low, 1.2 * high], color="grey", alpha=0.15, label="within 20%"
+        )
         left.legend(fontsize=8)
     left.set_xlabel(f"simulated {figure.replace('_', ' ')}")
     left.set_ylabel(f"estimated {figure.replace('_', ' ')}")

@@ -30,7 +30,11 @@ DEFAULT_TUNE_WORKERS = 2
 def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     """tune's options beyond the shared network and chip ones."""
     p.add_argument(
-        "--top", type=int_arg(1), default=DEFAULT_TOP, metavar="K", help=f"simulate the best K estimates (default {DEFAULT_TOP})"
+        "--top",
+        type=int_arg(1),
+        default=DEFAULT_TOP,
+        metavar="K",
+        help=f"simulate the best K estimates (default {DEFAULT_TOP})",
     )
     p.add_argument(
         "--objective",

@@ -9,7 +9,8 @@ with the rates the simulator charges (``ChipConfig``; kernels by ``epiphany_sim.
   and all the read requests share the eLink's read path: ``R * elink_read_cycles_per_request``
   for ``R`` requests in all, or, if longer, the core with the most requests at one per
   ``read_interval`` (a DMA channel keeps ``dma_outstanding_reads`` in flight); plus one
-  ``dma_setup_cycles``, one ``dram_latency_cycles`` and one ``poll_cycles``. The parameters go first, then the inputs, the same way.
+  ``dma_setup_cycles``, one ``dram_latency_cycles`` and one ``poll_cycles``. The parameters
+  go first, then the inputs, the same way.
 - setup through the host library (``host``): every array of every core, one transaction per
   ``host_sram_write_cycles_per_transaction``.
 - compute: the busiest core's own work (its kernels, the transactions it copies into

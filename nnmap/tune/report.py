@@ -92,7 +92,9 @@ def summary_lines(result: TuneResult, config: ChipConfig, net: Network, batch: i
         lines.append("  no simulated candidate ran and validated: no winner")
     else:
         w = result.winner
-        lines.append(f"  winner (*): {w.candidate.name}, {w.metrics[result.figure]:,.0f} {result.figure.replace('_', ' ')}")
+        lines.append(
+            f"  winner (*): {w.candidate.name}, {w.metrics[result.figure]:,.0f} {result.figure.replace('_', ' ')}"
+        )
     return lines
 
 

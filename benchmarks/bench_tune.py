@@ -2,10 +2,10 @@
 
 Usage: python benchmarks/bench_tune.py [--short] [--json FILE]
 
-For eight networks on e16 and e64 (the blog post's 6,16,4; 64,128,10; 64,72,10; 784,100,10
-and 1024,64,10 with one sample each (a core holding
-first-layer products holds every sample's inputs); 64,256,256,10; a 90%-sparse 256,256,10; a deep narrow 32,32,32,32,32,10;
-a wide 1024,64,10; four samples unless said), tune (``nnmap.tune``, objective total, the
+For eight networks on e16 and e64 (the blog post's 6,16,4; 64,128,10; 64,72,10;
+784,100,10; 64,256,256,10; a 90%-sparse 256,256,10; a deep narrow 32,32,32,32,32,10; a
+wide 1024,64,10; four samples each but one for 784,100,10 and 1024,64,10, since a core
+holding first-layer products holds every sample's inputs), tune (``nnmap.tune``, objective total, the
 best 8 estimates simulated in this process) and compare (every strategy with each
 broadcast it is compared with, on every core, loaded the default way) run on the same
 network and inputs. Each row: compare's best and tune's winner with their simulated total

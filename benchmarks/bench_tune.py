@@ -171,7 +171,7 @@ def main() -> int:
     )
     print(f"bare simpy timeout loop, events per wall-second: {bare_simpy_events_per_s(200_000):,.0f}")
     if args.json:
-        write_json(args.json, {"machine": machine(), "cases": rows, "command_seconds": wall})
+        write_json({"machine": machine(), "cases": rows, "command_seconds": wall}, args.json)
     return 0
 
 

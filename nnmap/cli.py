@@ -47,6 +47,7 @@ from nnmap.sweep_spec import DEFAULT_MAX_RUNS, load_spec
 from nnmap.text import table
 from nnmap.trace import trace_json
 from nnmap.train_cli import add_train_parser, train_command
+from nnmap.tune.cli import add_tune_arguments, tune_command
 
 DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
 DEFAULT_STRATEGY = "partitioned"
@@ -107,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_plan = sub.add_parser("plan", help="print each core's products, outputs, partial sums and SRAM", epilog=mapping)
     p_run = sub.add_parser("run", help="simulate one strategy and validate it against numpy", epilog=mapping)
     p_cmp = sub.add_parser("compare", help="run several strategies on the same network and inputs", epilog=mapping)
-    for p in (p_plan, p_run, p_cmp):
+    p_tune = sub.add_parser(
+        "tune", help="estimate many mappings, simulate the best and write the fastest as a plan file", epilog=mapping
+    )
+    for p in (p_plan, p_run, p_cmp, p_tune):
         _common(p)
+    add_tune_arguments(p_tune)
     for p in (p_plan, p_run):
         p.add_argument(
             "--strategy",
@@ -154,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="save each run's simulated outputs into DIR (created if missing) as STRATEGY-BROADCAST.npy",
     )
-    for p in (p_plan, p_run, p_cmp):
+    for p in (p_plan, p_run, p_cmp, p_tune):
         add_load_argument(p)
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
@@ -591,11 +596,14 @@ def _command(args: argparse.Namespace) -> int:
         return rnn_command(args)
     if args.command == "sweep":
         return _sweep(args)
+    feeds = (args.feed,) if getattr(args, "feed", None) else None  # tune: the feeds to try (None: every one)
     chip, mapping = _mapping(args)
     net = _network(args, chip)
     if mapping is not None:
         mapping.check_network(net)
     x = _inputs(args, net)
+    if args.command == "tune":
+        return tune_command(args, chip, net, x, feeds)
     command = {"plan": _plan, "run": _run, "compare": _compare}[args.command]
     try:
         return command(args, chip, net, x)

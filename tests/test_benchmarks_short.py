@@ -71,6 +71,17 @@ EXPECTED = {
         rf"^e64 +3 +16 +16 +8 +22,21,21 +{NUMBER} +{NUMBER} +{NUMBER}x +2\.40x +{NUMBER} +yes",
         r"^runs: 2, validated against numpy: 2$",
     ],
+    "bench_tune.py": [
+        r"^machine: .+, \d+ cpus, CPython",
+        rf"^e16 +6,16,4 +4 +\S+ +{NUMBER} +pipeline:stream/\d+/\w+/\w+ +{NUMBER} +{NUMBER}x "
+        rf"+{NUMBER}% +{NUMBER}% +{NUMBER}",
+        r"^tune's winner slower than compare's best: 0 of 1 cases",
+        rf"^estimate error of the total over 8 simulated candidates: median {NUMBER}%, 90th percentile {NUMBER}%, "
+        rf"worst {NUMBER}%; within 20%: \d+",
+        rf"^nnmap tune --chip e16 --layers 6,16,4 \(top 8, 2 workers\): wall seconds {NUMBER} "
+        r"\(target < 60 s: (met|NOT met)\)",
+        rf"^bare simpy timeout loop, events per wall-second: {NUMBER}",
+    ],
     "bench_scale.py": [
         r"^machine: .+, \d+ cpus, CPython",
         rf"^  e16: layers \d+,\d+,10: {NUMBER} weights = {NUMBER}% of SRAM",

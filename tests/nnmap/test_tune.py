@@ -1,0 +1,180 @@
+"""nnmap tune: the estimate against hand computations and the simulator, the winner against compare, replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from epiphany_sim.config import E16, chip_from_name
+from epiphany_sim.errors import SimError
+from nnmap.cli import main
+from nnmap.model import random_inputs, random_network
+from nnmap.run import run
+from nnmap.strategies import all_variants, get_strategy
+from nnmap.tune.estimate import estimate
+from nnmap.tune.search import Budget, neighbours, parse_budget
+from nnmap.tune.space import Candidate, core_counts, mapping_space
+from nnmap.tune.tune import tune
+
+LAYERS = [6, 16, 4]
+
+
+def _net_x(batch: int = 1):
+    net = random_network(LAYERS, "sigmoid", "sigmoid", 0)
+    return net, random_inputs(net, batch, 0)
+
+
+def test_setup_estimate_of_one_core_matches_the_hand_computation():
+    """6,16,4 on one e16 core, one sample, loaded through the DRAM.
+
+    The core holds w0 (96 values), b0 (16), w1 (64), b1 (4): 48 + 8 + 32 + 2 = 90
+    transactions of 8 bytes; its inputs 6 values, 3 transactions. The host writes the 93
+    into its DRAM at 45.5 cycles each: 4,231.5. One core's DMA keeps 4 reads in flight, each
+    a round trip of 14 (request) + 100 (DRAM) + 14 (reply packet) = 128 cycles: one per 32
+    cycles, slower than the eLink's 14. Parameters: 90 * 32 + 350.5 (DMA setup) + 100
+    (DRAM latency) + 5 (poll) = 3,335.5; inputs: 3 * 32 + 455.5 = 551.5.
+    Setup: 4,231.5 + 3,335.5 + 551.5 = 8,118.5. The parameters go first: the host writes them
+    (90 * 45.5 = 4,095) and the core fetches them, so they have landed at 4,095 + 3,335.5.
+    """
+    net, x = _net_x()
+    plan = get_strategy("partitioned").plan(E16, net, 1, "bidir", [(0, 0)])
+    est = estimate(plan, x, "dram")
+    assert est.setup == pytest.approx(8118.5)
+    assert est.parameters == pytest.approx(4095 + 3335.5)
+
+
+def test_setup_estimate_through_the_host_library():
+    """The same core loaded by the host library: 93 transactions at 313 cycles, 29,109."""
+    net, x = _net_x()
+    plan = get_strategy("partitioned").plan(E16, net, 1, "bidir", [(0, 0)])
+    assert estimate(plan, x, "host").setup == pytest.approx(93 * 313)
+
+
+def test_space_and_search_helpers():
+    assert core_counts(16) == [1, 2, 4, 8, 16]
+    assert core_counts(59) == [1, 2, 4, 8, 16, 32, 59]
+    space = mapping_space(E16)
+    # every compared variant x 5 core counts x 2 loads x 2 feeds
+    assert len(space) == len(all_variants()) * 5 * 2 * 2
+    c = Candidate("partitioned", "bidir", 4, "dram", "preload")
+    near = neighbours(c, space)
+    assert all(
+        sum(
+            a != b
+            for a, b in zip((n.strategy, n.cores, n.load, n.feed), (c.strategy, 4, "dram", "preload"), strict=True)
+        )
+        <= 1
+        for n in near
+    )
+    assert len(near) == (len(all_variants()) - 1) + 4 + 1 + 1
+    assert parse_budget("40") == Budget(candidates=40)
+    assert parse_budget("2.5s") == Budget(seconds=2.5)
+    for bad in ("0", "abc", "-3", "1.5", "0s"):
+        with pytest.raises(SimError):
+            parse_budget(bad)
+
+
+@pytest.fixture(scope="module")
+def small_tune():
+    net, x = _net_x(4)
+    return net, x, tune(E16, net, x, mapping_space(E16), "total", top=6, workers=0)
+
+
+def test_estimate_error_is_reported_and_within_20_percent(small_tune):
+    _, _, result = small_tune
+    assert len(result.rows) == 6
+    for row in result.rows:
+        simulated = row.metrics["total_cycles"]
+        assert row.errors["total_cycles"] == pytest.approx((row.estimate.total - simulated) / simulated)
+        assert abs(row.errors["total_cycles"]) <= 0.20
+
+
+def test_winner_is_never_slower_than_the_best_of_compare(small_tune):
+    """compare runs every variant on the whole chip with the default load; tune's simulated winner is not slower."""
+    net, x, result = small_tune
+    best = min(run(E16, net, name, x, bc, baseline=False).metrics["total_cycles"] for name, bc in all_variants())
+    assert result.winner is not None
+    assert result.winner.metrics["validated"]
+    assert result.winner.metrics["total_cycles"] <= best
+
+
+def test_budget_bounds_the_candidates_estimated():
+    net, x = _net_x()
+    space = mapping_space(E16)
+    result = tune(E16, net, x, space, "compute", top=1, budget=Budget(candidates=12), workers=0)
+    assert len(result.searched.estimated) == 12 < len(space)
+    assert result.winner is not None
+
+
+def test_run_plan_replays_the_winner_exactly(tmp_path: Path, capsys):
+    saved, tuned, replayed = tmp_path / "w.json", tmp_path / "t.json", tmp_path / "r.json"
+    common = ["--layers", "6,16,4", "--batch", "3", "--quiet"]
+    args = ["tune", "--chip", "e16", *common, "--top", "3", "--workers", "0", "--avoid-cores", "1,1"]
+    assert main([*args, "--save", str(saved), "--json", str(tuned), "--objective", "per-sample"]) == 0
+    assert main(["run", *common, "--plan", str(saved), "--json", str(replayed)]) == 0
+    winner = json.loads(tuned.read_text())
+    row = next(c for c in winner["candidates"] if c["candidate"] == winner["winner"])
+    again = json.loads(replayed.read_text())
+    for figure in ("setup_cycles", "compute_cycles", "readback_cycles", "total_cycles", "per_sample_cycles"):
+        assert again[figure] == row["simulated"][figure]
+    assert again["validated"]
+    assert (1, 1) not in [tuple(c) for c in json.loads(saved.read_text())["chain"]]
+    out = capsys.readouterr().out
+    assert "1 *" in out
+    assert "winner (*)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--budget", "soon"], "--budget"),
+        (["--top", "0"], "--top"),
+        (["--objective", "fast"], "--objective"),
+        (["--save", "/nonexistent-dir/w.json"], "nonexistent-dir"),
+        (["--layers", "100000,100000,10"], "does not fit"),
+    ],
+)
+def test_refusals_exit_2_in_one_line_and_write_nothing(tmp_path: Path, capsys, args, words):
+    json_path = tmp_path / "t.json"
+    base = ["tune", "--chip", "e16", "--workers", "0", "--quiet", "--json", str(json_path)]
+    if "--layers" not in args:
+        base += ["--layers", "6,16,4"]
+    assert main([*base, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert words in err
+    assert not json_path.exists()
+
+
+def test_the_figure_is_drawn(tmp_path: Path):
+    png = tmp_path / "t.png"
+    assert (
+        main(
+            [
+                "tune",
+                "--chip",
+                "2x2",
+                "--layers",
+                "6,8,3",
+                "--top",
+                "2",
+                "--workers",
+                "0",
+                "--quiet",
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tune_respects_the_chip_of_a_preset_with_avoided_cores():
+    chip = chip_from_name("e16").replace(avoid_cores=[(0, 1)])
+    net, x = _net_x()
+    result = tune(chip, net, x, mapping_space(chip, loads=("dram",), feeds=("preload",)), top=2, workers=0)
+    assert all((0, 1) not in r.candidate.chain(chip) for r in result.rows)
+    assert core_counts(15)[-1] == max(c.cores for c in mapping_space(chip))

@@ -341,33 +341,6 @@ _TABLE = [
 """The columns of ``nnmap compare``'s table after its rank, strategy and broadcast."""
 
 
-_TABLE = [
-    ("setup cyc", lambda m: f"{m['setup_cycles']:.0f}"),
-    ("compute cyc", lambda m: f"{m['compute_cycles']:.0f}"),
-    ("readback cyc", lambda m: f"{m['readback_cycles']:.0f}"),
-    ("total cyc", lambda m: f"{m['total_cycles']:.0f}"),
-    ("per-sample cyc", lambda m: f"{m['per_sample_cycles']:.0f}"),
-    ("speedup", lambda m: f"{m['speedup']:.2f}" if m["speedup"] else "-"),
-    ("util mean", lambda m: f"{np.mean(m['core_utilisation']):.0%}"),
-    ("link max", lambda m: f"{m['link_max_utilisation']:.0%}"),
-    ("on-chip B", lambda m: str(m["bytes_on_chip"])),
-    ("off-chip B", lambda m: str(m["bytes_off_chip"])),
-    ("messages", lambda m: str(m["messages"])),
-    ("cut edges", lambda m: str(m["edges_cut"])),
-    ("hop x B", lambda m: str(m["hop_bytes"])),
-    ("imbalance", lambda m: f"{m['imbalance']:.2f}"),
-    ("valid", lambda m: "yes" if m["validated"] else "NO"),
-]
-"""The columns of ``nnmap compare``'s table after its rank, strategy and broadcast."""
-
-
-_RANK_TEXT = {
-    "total": "total cycles (setup + compute + readback)",
-    "compute": "compute cycles",
-    "per-sample": "cycles per sample with the weights resident",
-}
-
-
 def _table(rows: list[dict[str, Any]]) -> str:
     """The ranked runs (``nnmap.analysis.rank``) as a table, the fastest's rank marked ``*``; a column
     for the user's reference when the runs were checked against one."""

@@ -19,7 +19,8 @@ What one tick ``t`` does, in this order:
    Its sources (a queue of messages each) take turns by priority, as in the architecture reference:
    the replies to read requests it serves first, then the core's own stores, then its DMA
    channels, each of which sends at most one transaction per ``dma_cycles_per_transaction``
-   and keeps at most ``dma_outstanding_reads`` read requests in flight.
+   and keeps at most ``dma_outstanding_reads`` read requests in flight. The host's own writes
+   and the DRAM's replies, two masters behind one eLink, take turns instead.
 3. Forwarding: every router with transactions grants each free output, round-robin among
    the input FIFOs whose head transaction is ready and routed there, if the downstream
    FIFO has room (credit-based back-pressure). A granted transaction holds the output for
@@ -84,9 +85,10 @@ O_ROUTER, O_DEST, O_SINK, O_LATENCY, O_RATE, O_LINK, O_HOP, O_BUSY, O_RR = range
 O_FIELDS = 9
 # endpoints[e, :]; E_NEXT is the earliest tick at which the endpoint may inject; E_ELINK_X and
 # E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh;
-# E_RELAY: ticks of core time the relays it forwarded have cost it so far
-E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY = range(8)
-E_FIELDS = 8
+# E_RELAY: ticks of core time the relays it forwarded have cost it so far; E_TURN: the source whose
+# transaction the host last sent into the eLink (its own writes and the DRAM's replies take turns)
+E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY, E_TURN = range(9)
+E_FIELDS = 9
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
@@ -647,8 +649,16 @@ def _inject(
                     chosen = s
                 if chosen == replies:
                     break
+            if e == state[S_HOST] and chosen == replies and endpoints[e, E_TURN] == replies:
+                # The host's own writes and the DRAM's replies are two masters sharing the eLink:
+                # after a reply, a ready write goes first, so that neither starves the other.
+                m = sources[e, 0, SRC_HEAD]
+                if m >= 0 and msgs[m, M_PORT] == p and msgs[m, M_POST] <= t and sources[e, 0, SRC_FREE] <= t:
+                    chosen = 0
             if chosen < 0 or not _room(state, inputs, i, t):
                 continue  # a full FIFO: looked at again next tick (``soon`` below)
+            if e == state[S_HOST]:
+                endpoints[e, E_TURN] = chosen
             m = sources[e, chosen, SRC_HEAD]
             flit = msgs[m, M_SENT]
             if msgs[m, M_FLAGS] & F_READ:

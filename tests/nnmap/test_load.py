@@ -59,3 +59,15 @@ def test_the_command_line_takes_load(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["run", "--chip", "e16", "--layers", "6,16,4", "--load", "host"]) == 0
     assert main(["run", "--chip", "e16", "--layers", "6,16,4", "--load", "flash"]) == 2
     assert "invalid choice: 'flash'" in capsys.readouterr().err
+
+
+def test_the_hosts_writes_are_not_starved_by_the_drams_replies() -> None:
+    """Inputs streamed by the host while cores poll DRAM flags (the ``dram`` broadcast): the host's
+    writes and the DRAM's replies share the eLink's incoming path and take turns, so the second
+    sample's inputs arrive although the polls' replies never stop (with replies always first, the
+    cores polled for ever)."""
+    net = random_network([6, 16, 4], seed=0)
+    x = random_inputs(net, 2, seed=0)
+    result = run(E16, net, "partitioned", x, "dram", feed="host", baseline=False)
+    assert result.metrics["validated"]
+    np.testing.assert_allclose(result.outputs, net.forward(x), atol=1e-5)

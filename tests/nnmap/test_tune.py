@@ -178,3 +178,16 @@ def test_tune_respects_the_chip_of_a_preset_with_avoided_cores():
     result = tune(chip, net, x, mapping_space(chip, loads=("dram",), feeds=("preload",)), top=2, workers=0)
     assert all((0, 1) not in r.candidate.chain(chip) for r in result.rows)
     assert core_counts(15)[-1] == max(c.cores for c in mapping_space(chip))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("avoided", [[(3, 3)], [(0, 0), (2, 5), (4, 4), (7, 1), (6, 7)]], ids=["1", "5"])
+def test_tune_on_e64_avoids_its_cores_and_validates(avoided: list[tuple[int, int]]) -> None:
+    """With 1 and with 5 unusable cores on e64: every simulated candidate validates and none uses one."""
+    chip = chip_from_name("e64").replace(avoid_cores=avoided)
+    net, x = _net_x()
+    result = tune(chip, net, x, mapping_space(chip, loads=("dram",), feeds=("preload",)), top=3, workers=0)
+    assert result.winner is not None
+    assert all(r.ok for r in result.rows)
+    assert all(r.metrics["validated"] for r in result.rows)
+    assert not {tuple(c) for c in avoided} & {c for r in result.rows for c in r.candidate.chain(chip)}

@@ -1,4 +1,4 @@
-"""Neuron ranges with all-to-all writes and a barrier (the seed author's later OpenCL code).
+"""Neuron ranges with all-to-all writes and a barrier (what the blog post's author later wrote in OpenCL).
 
 Chain core ``c`` computes outputs ``[floor(c m / C), floor((c + 1) m / C))`` whole, then
 writes its block straight into every other core's copy of the layer; every core waits

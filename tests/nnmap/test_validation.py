@@ -22,7 +22,7 @@ from nnmap.program import Activate, Mac, Send, Sum, Wait
 from nnmap.run import run, validate
 from nnmap.strategies import STRATEGIES, get_strategy
 
-# The variants the issue names; on small meshes every strategy also runs every broadcast.
+# The variants the blog post and its alternatives name; on small meshes every strategy runs every broadcast it supports.
 NAMED = [
     ("partitioned", "bidir"),
     ("partitioned", "oneway"),

@@ -81,7 +81,7 @@ def case(chip_name: str, label: str, sizes: list[int], batch: int, sparsity: flo
     x = random_inputs(net, batch, SEED)
     started = time.perf_counter()
     try:
-        result = tune(chip, net, x, mapping_space(chip), "total", top=8, workers=0)
+        result = tune(chip, net, x, mapping_space(chip, net), "total", top=8, workers=0)
     except MappingError:  # no candidate fits the chip
         return {
             "chip": chip_name,

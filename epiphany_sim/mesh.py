@@ -244,16 +244,55 @@ class Mesh:
                     g.add_edge(HOST, router((r, c)), index=self.elink_in, kind="elink-in")
         return g
 
-    def neighbour_chain(self) -> list[Coord]:
-        """Every usable core in a snake over the rows.
+    def neighbour_chain(self, order: str = "rows") -> list[Coord]:
+        """Every usable core, in the ``order`` of ``CHAIN_ORDERS``: a snake over the rows by default.
 
         Consecutive cores are mesh neighbours, except around a core the chip avoids
-        (``ChipConfig.avoid_cores``): the snake skips it, and the two cores on either side of
-        it are two or more hops apart.
+        (``ChipConfig.avoid_cores``), which the chain skips, and, in ``hilbert`` order, on a mesh
+        that is not a square of a power of two cores, whose curve leaves the mesh and comes back.
         """
+        if order not in CHAIN_ORDERS:
+            raise ValueError(f"unknown chain order {order!r}: use one of {', '.join(CHAIN_ORDERS)}")
         avoided = set(self.chip.avoid_cores)
-        chain: list[Coord] = []
-        for r in range(self.rows):
-            cols = range(self.cols) if r % 2 == 0 else range(self.cols - 1, -1, -1)
-            chain.extend((r, c) for c in cols if (r, c) not in avoided)
-        return chain
+        return [core for core in CHAIN_ORDERS[order](self.rows, self.cols) if core not in avoided]
+
+
+def _rows_snake(rows: int, cols: int) -> list[Coord]:
+    """Along row 0 eastward, row 1 westward, and so on."""
+    return [(r, c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
+
+
+def _columns_snake(rows: int, cols: int) -> list[Coord]:
+    """Down column 0, up column 1, and so on."""
+    return [(r if c % 2 == 0 else rows - 1 - r, c) for c in range(cols) for r in range(rows)]
+
+
+def _hilbert(rows: int, cols: int) -> list[Coord]:
+    """The Hilbert curve over the smallest square of a power of two cores that holds the mesh, cores outside left out.
+
+    Its first ``4**k`` cores fill a square of ``2**k`` by ``2**k``: a chain's first cores sit
+    close together. The position ``d`` along a curve of side ``n`` is turned into a cell by
+    taking two bits of ``d`` per level, from the smallest squares up, rotating the cell found
+    so far into the quadrant those bits name.
+    """
+    n = 1 << max(rows - 1, cols - 1, 0).bit_length()
+    cells: list[Coord] = []
+    for d in range(n * n):
+        x = y = 0
+        t, s = d, 1
+        while s < n:
+            rx, ry = 1 & (t // 2), 1 & (t ^ (t // 2))
+            if ry == 0:
+                if rx == 1:
+                    x, y = s - 1 - x, s - 1 - y
+                x, y = y, x
+            x, y = x + s * rx, y + s * ry
+            t //= 4
+            s *= 2
+        if y < rows and x < cols:
+            cells.append((y, x))
+    return cells
+
+
+CHAIN_ORDERS = {"rows": _rows_snake, "columns": _columns_snake, "hilbert": _hilbert}
+"""The orders a chain of cores can take over the mesh, each ``(rows, cols) -> cores``."""

@@ -26,11 +26,13 @@ from epiphany_sim.exits import exit_status, interrupted
 from epiphany_sim.fabric_kernel import needs_compiling
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from epiphany_sim.helptext import HelpFormatter
+from epiphany_sim.mesh import CHAIN_ORDERS
 from nnmap.analysis import RANKINGS, rank
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
+from nnmap.lowering.forward import default_chain
 from nnmap.mapping_file import Mapping, load_mapping, mapping_json, mapping_of
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
@@ -117,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (p_plan, p_run):
         p.add_argument(
             "--strategy",
-            choices=list(STRATEGIES),
-            help=f"mapping strategy (default {DEFAULT_STRATEGY})",
+            type=strategy_name,
+            metavar="NAME",
+            help=f"mapping strategy: one of {', '.join(STRATEGIES)}; one per layer joined by '+' "
+            f"(partitioned+node-per-core); or pipeline=W1+W2+... to share its groups by these weights "
+            f"(default {DEFAULT_STRATEGY})",
         )
         p.add_argument(
             "--broadcast",
@@ -161,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for p in (p_plan, p_run, p_cmp, p_tune):
         add_load_argument(p)
+        p.add_argument(
+            "--chain-order",
+            choices=list(CHAIN_ORDERS),
+            help="the order the chain of cores takes over the mesh: rows, a snake along the rows (default); "
+            "columns, a snake along the columns; hilbert, a Hilbert curve, whose first cores fill a square"
+            + ("; tune tries every order unless one is given" if p is p_tune else ""),
+        )
     for p in (p_run, p_cmp):
         p.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR (created if missing)")
         p.add_argument(
@@ -265,6 +277,14 @@ def _output_name(strategy: str, broadcast: str | None) -> str:
 def _rows_per_run(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, variant: Variant) -> int:
     """The rows one run takes: as many as fit for ``--inputs``; all of them for ``--batch``, the batch asked for."""
     return chunk_rows(chip, net, *variant, len(x), args.feed, args.chain) if args.inputs else len(x)
+
+
+def strategy_name(text: str) -> str:
+    """``--strategy``'s value, if it names a strategy (``nnmap.strategies.get_strategy``)."""
+    try:
+        return get_strategy(text).name
+    except MappingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _variants(text: str) -> list[Variant]:
@@ -478,7 +498,15 @@ def _compare(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.nda
         names = [f"{name}:{bc}" if bc else name for name, bc in variants]
         done = [
             run_chunks(
-                chip, net, name, bc, x, _rows_per_run(args, chip, net, x, (name, bc)), feed=args.feed, load=args.load
+                chip,
+                net,
+                name,
+                bc,
+                x,
+                _rows_per_run(args, chip, net, x, (name, bc)),
+                feed=args.feed,
+                load=args.load,
+                chain=args.chain,
             )
             for name, bc in progress.each(variants, "strategies", "runs", names)
         ]
@@ -511,7 +539,7 @@ def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarra
     rows = _rows_per_run(args, chip, net, x, (args.strategy, args.broadcast))
     if rows < len(x):
         print(f"the {len(x)} input rows run in chunks of up to {rows} rows; the plan of one such chunk:")
-    plan = get_strategy(args.strategy).plan(chip, net, rows, args.broadcast, feed=args.feed)
+    plan = get_strategy(args.strategy).plan(chip, net, rows, args.broadcast, args.chain, args.feed)
     with OutputFiles() as out:
         save_path = out.file(args.save, "--save")
         if save_path:
@@ -529,6 +557,7 @@ _PLAN_SETS = (
     ("--broadcast", "broadcast"),
     ("--feed", "feed"),
     ("--load", "load"),
+    ("--chain-order", "chain_order"),
 )
 """The options a plan file sets, with their ``args`` names: ``run --plan`` refuses them."""
 
@@ -541,7 +570,10 @@ def _mapping(args: argparse.Namespace) -> tuple[ChipConfig, Mapping | None]:
         args.feed = args.feed or "preload"
         if hasattr(args, "strategy"):
             args.strategy = args.strategy or DEFAULT_STRATEGY
-        return chip_from_args(args), None
+        chip = chip_from_args(args)
+        if args.chain_order and args.command != "tune":
+            args.chain = default_chain(chip, args.chain_order)
+        return chip, None
     given = [flag for flag, name in _PLAN_SETS if getattr(args, name) is not None]
     if given:
         raise SimError(f"--plan {args.plan} sets the chip and the mapping: drop {', '.join(given)}")

@@ -17,9 +17,10 @@ The file (``FORMAT``, version ``VERSION``)::
       "layers": [{"n_in": 64, "n_out": 40}, {"n_in": 40, "n_out": 10}]
     }
 
-``layers`` holds one object per layer, in order; choices made per layer are keys of these
-objects. A key this version does not know is refused rather than ignored, so a file never
-replays differently from the run that wrote it.
+``layers`` holds one object per layer, in order. A strategy chosen per layer, or pipeline
+groups of given sizes, are written in the strategy's name (``nnmap.strategies.names``:
+``partitioned+node-per-core``, ``pipeline=4+12``). A key this version does not know is refused
+rather than ignored, so a file never replays differently from the run that wrote it.
 """
 
 from __future__ import annotations

@@ -44,10 +44,10 @@ from typing import Any
 from epiphany_sim import checks
 from epiphany_sim.config import DEFAULT_KERNELS, KERNEL_PROFILES, PRESETS, chip_from_name
 from epiphany_sim.errors import SimError
-from nnmap.errors import SweepError
+from nnmap.errors import MappingError, SweepError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import ACTIVATIONS
-from nnmap.strategies import STRATEGIES, all_variants
+from nnmap.strategies import all_variants, get_strategy
 
 DEFAULT_BROADCAST = "default"
 DEFAULT_MAX_RUNS = 10_000
@@ -178,13 +178,14 @@ def _variants(path: Path, strategies: Any, broadcasts: list[str]) -> list[tuple[
         if not isinstance(item, str):
             raise _fail(path, f"strategies must hold names, got {item!r}")
         name, colon, own = item.partition(":")
-        if name not in STRATEGIES:
-            raise _fail(path, f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}")
+        try:
+            strategy = get_strategy(name)
+        except MappingError as exc:
+            raise _fail(path, str(exc)) from None
         chosen = [_broadcast(path, own, f"strategy {item!r}")] if colon else broadcasts
-        cls = STRATEGIES[name]
         for bc in chosen:
-            resolved = cls.default_broadcast if bc == DEFAULT_BROADCAST else bc
-            if not cls.supports(resolved):
+            resolved = strategy.default_broadcast if bc == DEFAULT_BROADCAST else bc
+            if not strategy.supports(resolved):
                 raise _fail(path, f"strategy {name} does not support broadcast {resolved!r}")
             if (name, resolved) not in pairs:
                 pairs.append((name, resolved))

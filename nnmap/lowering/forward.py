@@ -99,10 +99,10 @@ def add_programs(plan: Plan) -> Plan:
     return plan
 
 
-def default_chain(config: ChipConfig) -> list[Coord]:
-    """The snake over the mesh's usable cores (``Mesh.neighbour_chain``): consecutive cores are neighbours
-    except around an avoided core."""
-    return Mesh(config).neighbour_chain()
+def default_chain(config: ChipConfig, order: str = "rows") -> list[Coord]:
+    """The mesh's usable cores in ``order`` (``Mesh.neighbour_chain``), by default the snake over the rows:
+    consecutive cores are neighbours except around an avoided core."""
+    return Mesh(config).neighbour_chain(order)
 
 
 def _layout(plan: Plan, bc: Broadcast, fd: Feed, k: int, coord: Coord) -> None:

@@ -3,9 +3,12 @@
 import importlib
 import pkgutil
 
-from nnmap.strategies.base import STRATEGIES, Strategy, all_variants, get_strategy
+from nnmap.strategies.base import STRATEGIES, Strategy, all_variants
 
 for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+    if _module.name != "names":  # it imports the strategies it builds on, which would register them first
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+from nnmap.strategies.names import get_strategy  # noqa: E402  (after every strategy has registered)
 
 __all__ = ["STRATEGIES", "Strategy", "all_variants", "get_strategy"]

@@ -8,8 +8,6 @@ supports; turning the deal into per-core programs is the middle layer's
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
@@ -37,25 +35,28 @@ class Strategy:
             line and sweeps); empty means the default broadcast alone.
     """
 
-    name: ClassVar[str] = ""
-    default_broadcast: ClassVar[str] = "bidir"
-    broadcasts: ClassVar[tuple[str, ...]] = ()
-    variants: ClassVar[tuple[str, ...]] = ()
+    name: str = ""
+    default_broadcast: str = "bidir"
+    broadcasts: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
             STRATEGIES[cls.name] = cls
 
-    @classmethod
-    def supports(cls, broadcast: str) -> bool:
-        """Whether the strategy can run with ``broadcast`` (a registered broadcast)."""
-        return broadcast in BROADCASTS and (not cls.broadcasts or broadcast in cls.broadcasts)
+    @property
+    def deals_layers_apart(self) -> bool:
+        """Whether it deals each layer on its own (``deal``), so that a mix per layer may use it."""
+        return type(self).place is Strategy.place
 
-    @classmethod
-    def compared(cls) -> tuple[str, ...]:
+    def supports(self, broadcast: str) -> bool:
+        """Whether the strategy can run with ``broadcast`` (a registered broadcast)."""
+        return broadcast in BROADCASTS and (not self.broadcasts or broadcast in self.broadcasts)
+
+    def compared(self) -> tuple[str, ...]:
         """The broadcasts ``--strategies all`` runs this strategy with."""
-        return cls.variants or (cls.default_broadcast,)
+        return self.variants or (self.default_broadcast,)
 
     def assign(self, n_in: int, n_out: int, n_cores: int) -> LayerAssignment:
         """Deal the ``n_in * n_out`` products of a layer over ``n_cores`` chain positions."""
@@ -144,14 +145,6 @@ class Strategy:
         return broadcast, chain, layers
 
 
-def get_strategy(name: str) -> Strategy:
-    """The registered strategy called ``name``."""
-    try:
-        return STRATEGIES[name]()
-    except KeyError:
-        raise MappingError(f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}") from None
-
-
 def all_variants() -> list[tuple[str, str]]:
     """``(strategy, broadcast)`` for every strategy and each broadcast it is compared with."""
-    return [(name, bc) for name, cls in STRATEGIES.items() for bc in cls.compared()]
+    return [(name, bc) for name, cls in STRATEGIES.items() for bc in cls().compared()]

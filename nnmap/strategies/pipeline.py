@@ -11,6 +11,10 @@ handed along the group). With the
 per sample, so layer ``l`` works on sample ``s`` while layer ``l + 1`` works on sample
 ``s - 1`` (``nnmap.lowering.broadcast.Stream``).
 
+``pipeline=W1+W2+...`` shares the cores by the weights ``W`` given per layer instead of the
+layers' work, by the same method: weights equal to group sizes that add up to the cores give
+exactly those groups (``pipeline=4+12`` on 16 cores).
+
 With fewer cores than layers no layer can have cores of its own: every layer is then dealt
 over all of them, as the partitioned scheme deals it (the single-core baseline of
 ``speedup`` is such a chain).
@@ -22,6 +26,7 @@ from collections.abc import Sequence
 
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
+from nnmap.errors import MappingError
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment
 from nnmap.strategies.base import Strategy
@@ -70,13 +75,29 @@ class Pipeline(Strategy):
     # a value from being overwritten before its readers have used it.
     broadcasts = ("stream", "targeted")
 
+    def __init__(self, weights: Sequence[float] | None = None) -> None:
+        self.weights = list(weights) if weights else None
+        if self.weights:
+            self.name = "pipeline=" + "+".join(f"{w:g}" for w in self.weights)
+
     def place(self, config: ChipConfig, net: Network, chain: list[Coord]) -> tuple[list[Coord], list[LayerAssignment]]:
         n = len(chain)
         inside = Partitioned()
         if n < len(net.layers):
             return chain, [inside.deal(layer, n) for layer in net.layers]
-        sizes = group_sizes([float(output_cycles(config, layer).sum()) for layer in net.layers], n)
+        sizes = group_sizes(self._weights(config, net), n)
         return chain, [
             on_group(inside.deal(layer, len(group)), group.start, n)
             for layer, group in zip(net.layers, groups(sizes), strict=True)
         ]
+
+    def _weights(self, config: ChipConfig, net: Network) -> list[float]:
+        """The weights the groups are shared by: those given, else each layer's work."""
+        if self.weights is None:
+            return [float(output_cycles(config, layer).sum()) for layer in net.layers]
+        if len(self.weights) != len(net.layers):
+            raise MappingError(
+                f"strategy {self.name} gives {len(self.weights)} group weights but the network has "
+                f"{len(net.layers)} layers"
+            )
+        return self.weights

@@ -65,7 +65,9 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
 def tune_command(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarray, feeds: Any) -> int:
     """Run ``nnmap tune``: 0 if a winner ran and validated, 1 if none did."""
     budget = parse_budget(args.budget)
-    space = mapping_space(chip, (args.load,) if args.load else None, feeds)
+    space = mapping_space(
+        chip, net, (args.load,) if args.load else None, feeds, (args.chain_order,) if args.chain_order else None
+    )
     with OutputFiles() as out:
         save_path = out.file(args.save, "--save")
         json_path = out.file(args.json, "--json")

@@ -52,6 +52,7 @@ def tune_table(result: TuneResult) -> str:
         "rank",
         "strategy:broadcast",
         "cores",
+        "order",
         "load",
         "feed",
         *(f"{title} est / sim" for title, _ in PHASE_COLUMNS),
@@ -63,6 +64,7 @@ def tune_table(result: TuneResult) -> str:
             f"{i + 1} *" if row is result.winner else str(i + 1),
             f"{row.candidate.strategy}:{row.candidate.broadcast}",
             str(row.candidate.cores),
+            row.candidate.order,
             row.candidate.load,
             row.candidate.feed,
             *(_pair(row, key) for _, key in PHASE_COLUMNS),
@@ -147,7 +149,7 @@ def tune_json(result: TuneResult, config: ChipConfig, net: Network, batch: int) 
         "candidates": [
             {
                 "candidate": row.candidate.name,
-                **{k: getattr(row.candidate, k) for k in ("strategy", "broadcast", "cores", "load", "feed")},
+                **{k: getattr(row.candidate, k) for k in ("strategy", "broadcast", "cores", "order", "load", "feed")},
                 "estimate": row.estimate.figures(),
                 "estimate_error": row.errors,
                 "simulated": row.metrics,

@@ -1,10 +1,11 @@
 """Which candidates tune estimates, and which of them it simulates.
 
-A space no larger than the budget is enumerated. A larger one is searched by random starts
-and local moves: a quarter of the budget goes to candidates drawn at random, the rest to the
+A space no larger than the budget is enumerated. A larger one is searched by starts and local
+moves: first the candidates ``nnmap compare`` would run (``compared_candidates``), then a
+quarter of the budget goes to candidates drawn at random, the rest to the
 neighbours (one axis changed) of the best estimate so far, until the budget is spent or no
-unseen neighbour is left. A budget in seconds enumerates in a random order until the time
-is up. A candidate the strategy cannot plan (SRAM overflowed, a feed it does not take) is
+unseen neighbour is left. A budget in seconds takes the compared candidates, then the others in a
+random order, until the time is up. A candidate the strategy cannot plan (SRAM overflowed, a feed it does not take) is
 counted as refused and costs the budget nothing.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -27,10 +29,10 @@ from nnmap.plan import ELEMENT_BYTES
 from nnmap.session import LOADS
 from nnmap.strategies import get_strategy
 from nnmap.tune.estimate import Estimate, estimate
-from nnmap.tune.space import Candidate
+from nnmap.tune.space import AXES, Candidate, compared_candidates
 
-DEFAULT_BUDGET = 500
-"""Candidates estimated at most, by default: more than any space of this round holds on the presets."""
+DEFAULT_BUDGET = 200
+"""Candidates estimated at most, by default: what compare runs, random starts and the moves from the best of them."""
 
 RANDOM_SHARE = 0.25
 """The share of a candidate budget spent on random starts when the space is larger than the budget."""
@@ -89,11 +91,11 @@ class Estimator:
         if any(layer.mask is not None for layer in net.layers):
             self.parameter_bytes = 0  # a sparse layer stores fewer: its plan decides
         self.plans = 0
-        self._done: dict[tuple[str, str, int, str], dict[str, Estimate] | None] = {}
+        self._done: dict[tuple[str, str, int, str, str], dict[str, Estimate] | None] = {}
 
     def __call__(self, candidate: Candidate) -> Estimate | None:
         """The estimate of ``candidate``, or ``None`` if its strategy cannot plan it."""
-        key = (candidate.strategy, candidate.broadcast, candidate.cores, candidate.feed)
+        key = (candidate.strategy, candidate.broadcast, candidate.cores, candidate.order, candidate.feed)
         if key not in self._done:
             self._done[key] = self._estimates(candidate)
         found = self._done[key]
@@ -118,14 +120,24 @@ def objective_of(objective: str) -> Callable[[Estimate], float]:
     return lambda e: e.figures()[figure]
 
 
-def neighbours(candidate: Candidate, space: Sequence[Candidate]) -> list[Candidate]:
-    """The candidates of ``space`` that differ from ``candidate`` on one axis (strategy and broadcast count as one)."""
+class Neighbours:
+    """The candidates of a space that differ from a given one on one axis (``Candidate.axes``; strategy and
+    broadcast count as one), found by an index of the space on every axis but one."""
 
-    def axes(c: Candidate) -> tuple[tuple[str, str], int, str, str]:
-        return (c.strategy, c.broadcast), c.cores, c.load, c.feed
+    def __init__(self, space: Sequence[Candidate]) -> None:
+        self._index: dict[tuple[int, tuple[object, ...]], list[Candidate]] = defaultdict(list)
+        for c in space:
+            for axis in range(len(AXES)):
+                self._index[axis, _without(c, axis)].append(c)
 
-    mine = axes(candidate)
-    return [c for c in space if sum(a != b for a, b in zip(axes(c), mine, strict=True)) == 1]
+    def __call__(self, candidate: Candidate) -> list[Candidate]:
+        found = (self._index.get((axis, _without(candidate, axis)), []) for axis in range(len(AXES)))
+        return [c for cs in found for c in cs if c != candidate]
+
+
+def _without(candidate: Candidate, axis: int) -> tuple[object, ...]:
+    axes = candidate.axes()
+    return axes[:axis] + axes[axis + 1 :]
 
 
 def search(
@@ -167,18 +179,18 @@ def search(
         starts = list(space)
     else:
         starts = rng.sample(list(space), max(1, int(RANDOM_SHARE * (budget.candidates or 0))))
-    for candidate in starts:
+    for candidate in dict.fromkeys([*compared_candidates(space), *starts]):
         if spent():
             break
         take(candidate)
-    _improve(space, result, seen, take, spent, key)
+    _improve(Neighbours(space), result, seen, take, spent, key)
     result.estimated.sort(key=lambda e: key(e.estimate))
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _improve(
-    space: Sequence[Candidate],
+    neighbours: Neighbours,
     result: SearchResult,
     seen: set[Candidate],
     take: Callable[[Candidate], None],
@@ -189,7 +201,7 @@ def _improve(
     while not spent():
         ranked = sorted(result.estimated, key=lambda e: key(e.estimate))
         frontier = next(
-            (unseen for e in ranked if (unseen := [c for c in neighbours(e.candidate, space) if c not in seen])), None
+            (unseen for e in ranked if (unseen := [c for c in neighbours(e.candidate) if c not in seen])), None
         )
         if frontier is None:
             return

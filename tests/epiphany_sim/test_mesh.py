@@ -9,6 +9,7 @@ import networkx as nx
 import pytest
 
 from epiphany_sim import E16, E64, HOST, Mesh
+from epiphany_sim.config import chip_from_name
 from epiphany_sim.mesh import router
 
 
@@ -128,3 +129,41 @@ def test_neighbour_chain_is_a_snake_of_neighbours(manhattan: Callable[[tuple, tu
     chain = Mesh(E16).neighbour_chain()
     assert sorted(chain) == [(r, c) for r in range(4) for c in range(4)]
     assert all(manhattan(a, b) == 1 for a, b in itertools.pairwise(chain))
+
+
+def test_chain_in_columns_is_a_snake_down_and_up_the_columns() -> None:
+    chain = Mesh(E16).neighbour_chain("columns")
+    assert chain[:8] == [(0, 0), (1, 0), (2, 0), (3, 0), (3, 1), (2, 1), (1, 1), (0, 1)]
+    assert sorted(chain) == [(r, c) for r in range(4) for c in range(4)]
+
+
+@pytest.mark.parametrize("chip", ["e16", "e64"])
+def test_hilbert_chain_fills_squares_first(chip: str, manhattan: Callable[[tuple, tuple], int]) -> None:
+    """Every prefix of 4**k cores of a Hilbert curve covers a 2**k by 2**k square, and steps go to neighbours."""
+    mesh = Mesh(chip_from_name(chip))
+    chain = mesh.neighbour_chain("hilbert")
+    assert sorted(chain) == [(r, c) for r in range(mesh.rows) for c in range(mesh.cols)]
+    assert all(manhattan(a, b) == 1 for a, b in itertools.pairwise(chain))
+    side = 1
+    while side <= mesh.rows:
+        square = chain[: side * side]
+        rows, cols = {r for r, _ in square}, {c for _, c in square}
+        assert len(rows) == len(cols) == side
+        side *= 2
+
+
+def test_every_order_skips_avoided_cores_and_an_unknown_order_is_refused() -> None:
+    mesh = Mesh(E16.replace(avoid_cores=[(1, 1), (0, 3)]))
+    for order in ("rows", "columns", "hilbert"):
+        chain = mesh.neighbour_chain(order)
+        assert len(chain) == 14
+        assert (1, 1) not in chain
+        assert (0, 3) not in chain
+    with pytest.raises(ValueError, match="unknown chain order 'spiral'"):
+        mesh.neighbour_chain("spiral")
+
+
+def test_hilbert_chain_of_a_mesh_that_is_not_a_power_of_two_square() -> None:
+    """2x3: the curve of the 4x4 square that holds it (e16's), the cells outside the mesh left out."""
+    chain = Mesh(chip_from_name("2x3")).neighbour_chain("hilbert")
+    assert chain == [(r, c) for r, c in Mesh(E16).neighbour_chain("hilbert") if r < 2 and c < 3]

@@ -206,8 +206,8 @@ def test_bad_layers(layers, message, fails) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("run", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
-        (("plan", "--strategy", "bogus"), "argument --strategy: invalid choice: 'bogus'"),
+        (("run", "--strategy", "bogus"), "argument --strategy: unknown strategy 'bogus': use one of"),
+        (("plan", "--strategy", "bogus"), "argument --strategy: unknown strategy 'bogus': use one of"),
         (("compare", "--strategies", "partitioned,bogus"), "unknown strategy 'bogus': use one of"),
         (("compare", "--strategies", "partitioned:sideways"), "unknown broadcast 'sideways' in --strategies"),
         (("run", "--broadcast", "sideways"), "argument --broadcast: invalid choice: 'sideways'"),

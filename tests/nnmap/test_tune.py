@@ -14,8 +14,8 @@ from nnmap.model import random_inputs, random_network
 from nnmap.run import run
 from nnmap.strategies import all_variants, get_strategy
 from nnmap.tune.estimate import estimate
-from nnmap.tune.search import Budget, neighbours, parse_budget
-from nnmap.tune.space import Candidate, core_counts, mapping_space
+from nnmap.tune.search import Budget, Neighbours, parse_budget
+from nnmap.tune.space import Candidate, core_counts, mapping_space, mixes, pipeline_groups
 from nnmap.tune.tune import tune
 
 LAYERS = [6, 16, 4]
@@ -55,20 +55,28 @@ def test_setup_estimate_through_the_host_library():
 def test_space_and_search_helpers():
     assert core_counts(16) == [1, 2, 4, 8, 16]
     assert core_counts(59) == [1, 2, 4, 8, 16, 32, 59]
-    space = mapping_space(E16)
-    # every compared variant x 5 core counts x 2 loads x 2 feeds
-    assert len(space) == len(all_variants()) * 5 * 2 * 2
-    c = Candidate("partitioned", "bidir", 4, "dram", "preload")
-    near = neighbours(c, space)
-    assert all(
-        sum(
-            a != b
-            for a, b in zip((n.strategy, n.cores, n.load, n.feed), (c.strategy, 4, "dram", "preload"), strict=True)
-        )
-        <= 1
-        for n in near
-    )
-    assert len(near) == (len(all_variants()) - 1) + 4 + 1 + 1
+    net = _net_x()[0]
+    space = mapping_space(E16, net)
+    assert len(set(space)) == len(space)
+    # The strategies that mix: partitioned, node-per-core and allgather (graph cut and the pipeline place the whole
+    # network, round robin is left out). Two layers: the 3 x 3 pairs but the 3 that repeat one.
+    assert len(mixes(2)) == 6
+    assert "round-robin" not in "+".join(mixes(2))
+    # Five layers: one strategy everywhere but in one layer: 3 strategies x 5 layers x 2 others.
+    assert len(mixes(5)) == 30
+    whole = len(all_variants())
+    mixed = sum(len(get_strategy(m).compared()) for m in mixes(2))
+    # One core: every compared variant, one order, 2 loads x 2 feeds; more cores: 3 orders, the mixes and the
+    # pipeline's other groups too (each with its one compared broadcast, stream).
+    groups = {n: len(pipeline_groups(E16, net, n)) for n in (2, 4, 8, 16)}
+    assert len(space) == whole * 4 + sum((whole + mixed + groups[n]) * 3 * 4 for n in (2, 4, 8, 16))
+    c = Candidate("partitioned", "bidir", 4, "dram", "preload", "hilbert")
+    near = Neighbours(space)(c)
+    by_hand = [n for n in space if sum(a != b for a, b in zip(n.axes(), c.axes(), strict=True)) == 1]
+    assert sorted(near) == sorted(by_hand)
+    # other (strategy, broadcast) pairs on 4 cores; 2, 8 and 16 cores (one core has the rows order only); 2 other
+    # orders; 1 other load and feed
+    assert len(near) == (whole + mixed + groups[4] - 1) + 3 + 2 + 1 + 1
     assert parse_budget("40") == Budget(candidates=40)
     assert parse_budget("2.5s") == Budget(seconds=2.5)
     for bad in ("0", "abc", "-3", "1.5", "0s"):
@@ -79,7 +87,7 @@ def test_space_and_search_helpers():
 @pytest.fixture(scope="module")
 def small_tune():
     net, x = _net_x(4)
-    return net, x, tune(E16, net, x, mapping_space(E16), "total", top=6, workers=0)
+    return net, x, tune(E16, net, x, mapping_space(E16, _net_x()[0]), "total", top=6, workers=0)
 
 
 def test_estimate_error_is_reported_and_within_20_percent(small_tune):
@@ -102,7 +110,7 @@ def test_winner_is_never_slower_than_the_best_of_compare(small_tune):
 
 def test_budget_bounds_the_candidates_estimated():
     net, x = _net_x()
-    space = mapping_space(E16)
+    space = mapping_space(E16, _net_x()[0])
     result = tune(E16, net, x, space, "compute", top=1, budget=Budget(candidates=12), workers=0)
     assert len(result.searched.estimated) == 12 < len(space)
     assert result.winner is not None
@@ -172,12 +180,13 @@ def test_the_figure_is_drawn(tmp_path: Path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_tune_respects_the_chip_of_a_preset_with_avoided_cores():
     chip = chip_from_name("e16").replace(avoid_cores=[(0, 1)])
     net, x = _net_x()
-    result = tune(chip, net, x, mapping_space(chip, loads=("dram",), feeds=("preload",)), top=2, workers=0)
+    result = tune(chip, net, x, mapping_space(chip, net, loads=("dram",), feeds=("preload",)), top=2, workers=0)
     assert all((0, 1) not in r.candidate.chain(chip) for r in result.rows)
-    assert core_counts(15)[-1] == max(c.cores for c in mapping_space(chip))
+    assert core_counts(15)[-1] == max(c.cores for c in mapping_space(chip, net))
 
 
 @pytest.mark.slow
@@ -186,8 +195,40 @@ def test_tune_on_e64_avoids_its_cores_and_validates(avoided: list[tuple[int, int
     """With 1 and with 5 unusable cores on e64: every simulated candidate validates and none uses one."""
     chip = chip_from_name("e64").replace(avoid_cores=avoided)
     net, x = _net_x()
-    result = tune(chip, net, x, mapping_space(chip, loads=("dram",), feeds=("preload",)), top=3, workers=0)
+    result = tune(chip, net, x, mapping_space(chip, net, loads=("dram",), feeds=("preload",)), top=3, workers=0)
     assert result.winner is not None
     assert all(r.ok for r in result.rows)
     assert all(r.metrics["validated"] for r in result.rows)
     assert not {tuple(c) for c in avoided} & {c for r in result.rows for c in r.candidate.chain(chip)}
+
+
+def test_pipeline_groups_move_a_quarter_of_one_group_to_another():
+    """On 16 cores the work-balanced pipeline's groups (read from its plan) give two others, each a quarter of one
+    group (one core at least) moved to the other group."""
+    net = _net_x()[0]
+    plan = get_strategy("pipeline").plan(E16, net)
+    balanced = [sum(1 for pieces in layer.pieces if pieces) for layer in plan.layers]
+    assert sum(balanced) == 16
+    expected = []
+    for giver, taker in ((0, 1), (1, 0)):
+        moved = max(1, balanced[giver] // 4)
+        if balanced[giver] > moved:
+            sizes = list(balanced)
+            sizes[giver] -= moved
+            sizes[taker] += moved
+            expected.append("pipeline=" + "+".join(map(str, sizes)))
+    assert pipeline_groups(E16, net, 16) == expected
+
+
+@pytest.mark.slow
+def test_search_estimates_what_compare_runs_first_and_mixes_too():
+    net, x = _net_x()
+    space = mapping_space(E16, net)
+    result = tune(E16, net, x, space, "total", top=1, budget=Budget(candidates=150), workers=0)
+    estimated = [e.candidate for e in result.searched.estimated]
+    registered = {n for n, _ in all_variants()}
+    compared = [c for c in space if c.strategy in registered and c.cores == 16 and c.order == "rows"]
+    assert len(compared) == len(all_variants()) * 4
+    assert set(compared) <= set(estimated)
+    assert any("+" in c.strategy for c in estimated)
+    assert any(c.order != "rows" for c in estimated)

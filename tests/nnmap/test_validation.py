@@ -32,7 +32,7 @@ NAMED = [
     ("round-robin", None),
     ("allgather", None),
 ]
-EVERY = [(s, b) for s in sorted(STRATEGIES) for b in sorted(BROADCASTS) if STRATEGIES[s].supports(b)]
+EVERY = [(s, b) for s in sorted(STRATEGIES) for b in sorted(BROADCASTS) if STRATEGIES[s]().supports(b)]
 
 E64_SHAPES = [
     [64, 8, 10],  # 8 products per core, 64 per output: six cores of eight sit inside each output

@@ -117,7 +117,7 @@ def _row(r: dict[str, Any]) -> str:
     errs = r["errors"]
     return (
         f"{r['chip']:<4} {r['network']:<22} {r['batch']:>2}  {r['compare_best']:<22} {r['compare_total']:>12,.0f}  "
-        f"{r['tune_winner']:<34} {r['tune_total']:>12,.0f}  {gain:>6.2f}x  "
+        f"{r['tune_winner']:<48} {r['tune_total']:>12,.0f}  {gain:>6.2f}x  "
         f"{np.median(errs):>6.1%} {max(errs):>6.1%}  {r['tune_seconds']:>6.1f}"
     )
 
@@ -145,7 +145,7 @@ def main() -> int:
     print(machine())
     cases = [("e16", *NETWORKS[0])] if args.short else [(c, *n) for c in ("e16", "e64") for n in NETWORKS]
     print(
-        f"{'chip':<4} {'network':<22} {'n':>2}  {'compare best':<22} {'total':>12}  {'tune winner':<34} "
+        f"{'chip':<4} {'network':<22} {'n':>2}  {'compare best':<22} {'total':>12}  {'tune winner':<48} "
         f"{'total':>12}  {'faster':>7}  {'err med':>6} {'worst':>6}  {'wall s':>6}"
     )
     rows = []

@@ -7,6 +7,7 @@ candidates are simulated.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from nnmap.errors import MappingError
 from nnmap.model import Network
 from nnmap.tune.estimate import Estimate, errors
 from nnmap.tune.runner import Job, simulate_all
-from nnmap.tune.search import DEFAULT_BUDGET, Budget, SearchResult, search
+from nnmap.tune.search import DEFAULT_BUDGET, Budget, Estimated, SearchResult, search
 from nnmap.tune.space import Candidate
 
 DEFAULT_TOP = 8
@@ -59,6 +60,23 @@ class TuneResult:
         return RANKINGS[self.objective].figure
 
 
+def simulated_first(estimated: Sequence[Estimated], top: int) -> list[Estimated]:
+    """The ``top`` candidates to simulate, from ``estimated`` (best first): each mapping's best order first.
+
+    Candidates that differ only in the order of the chain get close estimates (the estimate
+    sees the order only through the hops along the chain), so the best of each mapping comes
+    first and the other orders fill the slots that remain.
+    """
+    firsts: list[Estimated] = []
+    others: list[Estimated] = []
+    seen: set[Candidate] = set()
+    for e in estimated:
+        mapping = dataclasses.replace(e.candidate, order="")
+        (others if mapping in seen else firsts).append(e)
+        seen.add(mapping)
+    return (firsts + others)[:top]
+
+
 def tune(
     config: ChipConfig,
     net: Network,
@@ -89,7 +107,7 @@ def tune(
         raise MappingError(
             f"no mapping of {len(space)} tried fits network {net.sizes} with {len(x)} samples on {config.name}"
         )
-    best = searched.estimated[:top]
+    best = simulated_first(searched.estimated, top)
     started = time.perf_counter()
     results = simulate_all([Job(config, net, x, e.candidate) for e in best], workers)
     rows = [

@@ -13,10 +13,10 @@ from nnmap.cli import main
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
 from nnmap.strategies import all_variants, get_strategy
-from nnmap.tune.estimate import estimate
-from nnmap.tune.search import Budget, Neighbours, parse_budget
+from nnmap.tune.estimate import Estimate, estimate
+from nnmap.tune.search import Budget, Estimated, Neighbours, parse_budget
 from nnmap.tune.space import Candidate, core_counts, mapping_space, mixes, pipeline_groups
-from nnmap.tune.tune import tune
+from nnmap.tune.tune import simulated_first, tune
 
 LAYERS = [6, 16, 4]
 
@@ -232,3 +232,11 @@ def test_search_estimates_what_compare_runs_first_and_mixes_too():
     assert set(compared) <= set(estimated)
     assert any("+" in c.strategy for c in estimated)
     assert any(c.order != "rows" for c in estimated)
+
+
+def test_each_mapping_s_best_order_is_simulated_before_its_other_orders():
+    est = Estimate(setup=1.0, compute=1.0, readback=1.0, parameters=0.0, batch=1)
+    names = [("pipeline", "rows"), ("pipeline", "hilbert"), ("allgather", "rows"), ("pipeline", "columns")]
+    ranked = [Estimated(Candidate(s, "stream", 4, "dram", "preload", o), est) for s, o in names]
+    picked = [(e.candidate.strategy, e.candidate.order) for e in simulated_first(ranked, 3)]
+    assert picked == [("pipeline", "rows"), ("allgather", "rows"), ("pipeline", "hilbert")]

@@ -7,7 +7,6 @@ candidates are simulated.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,19 +60,20 @@ class TuneResult:
 
 
 def simulated_first(estimated: Sequence[Estimated], top: int) -> list[Estimated]:
-    """The ``top`` candidates to simulate, from ``estimated`` (best first): each mapping's best order first.
+    """The ``top`` candidates to simulate, from ``estimated`` (best first): the best of each distinct estimate first.
 
-    Candidates that differ only in the order of the chain get close estimates (the estimate
-    sees the order only through the hops along the chain), so the best of each mapping comes
-    first and the other orders fill the slots that remain.
+    Candidates with the same estimate in every phase are ones the estimate cannot tell apart:
+    the same mapping in another chain order (the estimate sees the order only through the hops
+    along the chain), or deals that differ only in which outputs go where (a mix per layer that
+    deals a layer as another of its strategies would). The best of each goes first; the others
+    fill the slots that remain.
     """
     firsts: list[Estimated] = []
     others: list[Estimated] = []
-    seen: set[Candidate] = set()
+    seen: set[Estimate] = set()
     for e in estimated:
-        mapping = dataclasses.replace(e.candidate, order="")
-        (others if mapping in seen else firsts).append(e)
-        seen.add(mapping)
+        (others if e.estimate in seen else firsts).append(e)
+        seen.add(e.estimate)
     return (firsts + others)[:top]
 
 

@@ -234,9 +234,12 @@ def test_search_estimates_what_compare_runs_first_and_mixes_too():
     assert any(c.order != "rows" for c in estimated)
 
 
-def test_each_mapping_s_best_order_is_simulated_before_its_other_orders():
-    est = Estimate(setup=1.0, compute=1.0, readback=1.0, parameters=0.0, batch=1)
-    names = [("pipeline", "rows"), ("pipeline", "hilbert"), ("allgather", "rows"), ("pipeline", "columns")]
-    ranked = [Estimated(Candidate(s, "stream", 4, "dram", "preload", o), est) for s, o in names]
+def test_the_best_of_each_distinct_estimate_is_simulated_first():
+    """Four candidates, the second and fourth estimated the same as the first: the third goes before them."""
+    same = Estimate(setup=1.0, compute=1.0, readback=1.0, parameters=0.0, batch=1)
+    other = Estimate(setup=1.0, compute=2.0, readback=1.0, parameters=0.0, batch=1)
+    names = [("pipeline", "rows", same), ("pipeline", "hilbert", same), ("allgather", "rows", other)]
+    names.append(("partitioned+node-per-core", "rows", same))
+    ranked = [Estimated(Candidate(s, "bidir", 4, "dram", "preload", o), e) for s, o, e in names]
     picked = [(e.candidate.strategy, e.candidate.order) for e in simulated_first(ranked, 3)]
     assert picked == [("pipeline", "rows"), ("allgather", "rows"), ("pipeline", "hilbert")]

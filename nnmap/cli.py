@@ -28,6 +28,7 @@ from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from epiphany_sim.helptext import HelpFormatter
 from epiphany_sim.mesh import CHAIN_ORDERS
 from nnmap.analysis import RANKINGS, rank
+from nnmap.capacity import check_capacity, fit_hint
 from nnmap.chunks import chunk_rows, run_chunks
 from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
@@ -41,7 +42,7 @@ from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figur
 from nnmap.report import report_html
 from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
-from nnmap.session import check_capacity, faster_load, fit_hint
+from nnmap.session import faster_load
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, RESULTS_CSV, RESULTS_JSON, SweepOutcome, run_sweep

@@ -23,7 +23,7 @@ from nnmap.plan import ELEMENT_BYTES, Plan
 
 if TYPE_CHECKING:
     from epiphany_sim.chip import Chip
-    from nnmap.recurrent.plan import RecurrentPlan
+    from nnmap.plan import RecurrentPlan
     from nnmap.run import RunResult
     from nnmap.session import LinkCounts
 

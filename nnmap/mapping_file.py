@@ -34,12 +34,13 @@ from typing import Any
 from epiphany_sim.config import E16, ChipConfig, chip_from_name
 from epiphany_sim.errors import ConfigError
 from epiphany_sim.mesh import Coord
+from nnmap.capacity import check_usable
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network
 from nnmap.plan import Plan
-from nnmap.session import LOADS, check_usable
+from nnmap.session import LOADS
 from nnmap.strategies import get_strategy
 
 FORMAT = "nnmap-plan"

@@ -11,7 +11,7 @@ Arrays are read from their ``.npy`` headers first: the dtype must be what the fi
 (real numbers, or text for the activation names), and the shape must agree with the bytes
 the file actually holds, so a truncated or doctored file is refused before anything of the
 size it claims is allocated. A dense model's layer sizes go to a caller's check (the chip's
-capacity, ``nnmap.session.check_capacity``) before its weights are read; a sparse one's
+capacity, ``nnmap.capacity.check_capacity``) before its weights are read; a sparse one's
 size depends on its masks, so the plan's own check sees it. Nothing is ever
 unpickled. A file that is not what it claims to be gets one line saying what was expected.
 """

@@ -1,5 +1,6 @@
 """A mapping as data: who computes which products, who owns which outputs, SRAM layouts
-and per-core op lists. Printable and testable before anything runs."""
+and per-core op lists, of a feed-forward network (``Plan``) or of a recurrent stack
+(``RecurrentPlan``). Printable and testable before anything runs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from epiphany_sim.memory import aligned_bytes
 from epiphany_sim.mesh import Coord
 from nnmap.model import Network
 from nnmap.program import Op, Relay
+from nnmap.recurrent.model import RecurrentStack
 
 if TYPE_CHECKING:
     from nnmap.lowering.flows import Flow
@@ -284,6 +286,45 @@ class Plan:
         if receives:
             lines.append(f"    receives partial sums of: {_compact(receives)}")
         return lines
+
+
+@dataclass
+class RecurrentPlan:
+    """Everything needed to run a recurrent stack over a sequence on a chip in one order.
+
+    Attributes:
+        config: the chip.
+        stack: the network.
+        steps: the sequence's length ``T``.
+        order: one of ``nnmap.recurrent.plan.ORDERS``.
+        chain: the cores in chain order (consecutive cores are mesh neighbours).
+        groups: per layer, the chain positions of its group.
+        layers: per layer, its cell's deal over its group (positions counted from the group's first).
+        buffers: per core, its SRAM buffers: name to float32 elements.
+        setup: per core, the initial values the host loads (buffer name to values).
+        ops: per core, its program for the whole sequence.
+        readback: per core, the program that writes its states to the host.
+        relays: per core, the forwarding rules of its DMA engine.
+        dram: the host DRAM's buffers: name to elements.
+    """
+
+    config: ChipConfig
+    stack: RecurrentStack
+    steps: int
+    order: str
+    chain: list[Coord]
+    groups: list[range]
+    layers: list[LayerAssignment]
+    buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
+    setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
+    ops: dict[Coord, list[Op]] = field(default_factory=dict)
+    readback: dict[Coord, list[Op]] = field(default_factory=dict)
+    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
+    dram: dict[str, int] = field(default_factory=dict)
+
+    def group_cores(self, layer: int) -> list[Coord]:
+        """The cores of ``layer``'s group, in chain order."""
+        return [self.chain[k] for k in self.groups[layer]]
 
 
 def _compact(indices: list[int], prefix: str = "y") -> str:

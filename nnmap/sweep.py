@@ -33,10 +33,10 @@ from epiphany_sim import progress as progress_lines
 from epiphany_sim.config import chip_from_name
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import TEMPORARY_SUFFIX, json_safe, write_atomic
+from nnmap.capacity import check_capacity, fit_hint
 from nnmap.errors import MappingError, SweepError
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
-from nnmap.session import check_capacity, fit_hint
 from nnmap.sweep_spec import RunParams, SweepSpec
 
 RESULTS_CSV = "results.csv"

@@ -18,6 +18,7 @@ from epiphany_sim.collection import fewer_collections
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap import buffers
+from nnmap.capacity import check_fits, check_usable, fit_hint
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS, Broadcast
 from nnmap.lowering.feed import FEEDS, Feed
@@ -26,7 +27,6 @@ from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
 from nnmap.program import Activate, Mac, Op, Phase, Send
-from nnmap.session import check_fits, check_usable, fit_hint
 
 
 def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:

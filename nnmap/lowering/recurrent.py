@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
@@ -53,15 +53,12 @@ from epiphany_sim import costs
 from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord
 from nnmap import buffers
+from nnmap.capacity import check_fits, larger_presets
 from nnmap.errors import MappingError
 from nnmap.lowering.flows import PieceContext, staged_ops
-from nnmap.plan import Piece, runs
+from nnmap.plan import Piece, RecurrentPlan, runs
 from nnmap.program import Activate, Fill, Kernel, Mac, Op, Phase, Relay, Send, Signal, Wait
 from nnmap.recurrent.model import ACTIVATION
-from nnmap.session import check_fits, larger_presets
-
-if TYPE_CHECKING:
-    from nnmap.recurrent.plan import RecurrentPlan
 
 COPIES = 2  # of a layer's states, by step parity
 ZEROING = "zero state"

@@ -1,4 +1,4 @@
-"""A stacked recurrent network on the chip as data: core groups, deals, buffers and programs.
+"""A stacked recurrent network on the chip: its core groups and deals, then its ``nnmap.plan.RecurrentPlan``.
 
 Layer ``i`` sits on core group ``i``: a run of consecutive cores of the snake over the
 mesh (``nnmap.lowering.forward.default_chain``), so groups ``i`` and ``i + 1`` touch. Every
@@ -23,17 +23,11 @@ and ``LiT(t-1)`` (its state). The two orders run the same cells:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.lowering.forward import default_chain
 from nnmap.lowering.recurrent import write_programs
-from nnmap.plan import ELEMENT_BYTES, LayerAssignment
-from nnmap.program import Op, Relay
+from nnmap.plan import ELEMENT_BYTES, RecurrentPlan
 from nnmap.recurrent.model import RecurrentStack
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.strategies.pipeline import group_sizes, groups
@@ -80,45 +74,6 @@ def check_capacity(config: ChipConfig, depth: int, hidden: int, n_in: int, steps
             f"{steps} steps of {n_in} inputs take {inputs} bytes, and every core of layer 0's group holds them "
             f"all, but a core has {config.data_bytes} bytes of data: use fewer --steps or --inputs-size"
         )
-
-
-@dataclass
-class RecurrentPlan:
-    """Everything needed to run a recurrent stack over a sequence on a chip in one order.
-
-    Attributes:
-        config: the chip.
-        stack: the network.
-        steps: the sequence's length ``T``.
-        order: one of ``ORDERS``.
-        chain: the cores in chain order (consecutive cores are mesh neighbours).
-        groups: per layer, the chain positions of its group.
-        layers: per layer, its cell's deal over its group (positions counted from the group's first).
-        buffers: per core, its SRAM buffers: name to float32 elements.
-        setup: per core, the initial values the host loads (buffer name to values).
-        ops: per core, its program for the whole sequence.
-        readback: per core, the program that writes its states to the host.
-        relays: per core, the forwarding rules of its DMA engine.
-        dram: the host DRAM's buffers: name to elements.
-    """
-
-    config: ChipConfig
-    stack: RecurrentStack
-    steps: int
-    order: str
-    chain: list[Coord]
-    groups: list[range]
-    layers: list[LayerAssignment]
-    buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
-    setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
-    ops: dict[Coord, list[Op]] = field(default_factory=dict)
-    readback: dict[Coord, list[Op]] = field(default_factory=dict)
-    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
-    dram: dict[str, int] = field(default_factory=dict)
-
-    def group_cores(self, layer: int) -> list[Coord]:
-        """The cores of ``layer``'s group, in chain order."""
-        return [self.chain[k] for k in self.groups[layer]]
 
 
 def plan_stack(config: ChipConfig, stack: RecurrentStack, steps: int, order: str) -> RecurrentPlan:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
+from nnmap.capacity import fullest_core
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.lowering.forward import add_programs, default_chain, layout
 from nnmap.model import Layer, Network
 from nnmap.plan import ELEMENT_BYTES, LayerAssignment, Plan
-from nnmap.session import fullest_core
 
 STRATEGIES: dict[str, type[Strategy]] = {}
 """Every strategy by name, in the order their modules were imported; defining a subclass adds it."""

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
-from nnmap import session
+from nnmap import capacity
 from nnmap.analysis import per_sample_cycles
 from nnmap.errors import TrainingError
 from nnmap.model import Network, random_network
@@ -183,12 +183,12 @@ def check_fits(config: ChipConfig, net: Network, layout: dict[Coord, dict[str, i
     ``layout`` maps each core to its buffers' float32 element counts; ``hint`` ends the
     message with what to change.
     """
-    session.check_fits(config, net.sizes, layout, hint, TrainingError)
+    capacity.check_fits(config, net.sizes, layout, hint, TrainingError)
 
 
 def bigger_chip_hint(config: ChipConfig) -> str:
     """The advice for a network that does not fit ``config``, naming the larger presets."""
-    return f"use a chip with more cores or SRAM ({session.larger_presets(config)}) or a smaller network (--layers)"
+    return f"use a chip with more cores or SRAM ({capacity.larger_presets(config)}) or a smaller network (--layers)"
 
 
 def network_for(data: Dataset, hidden: Sequence[int], seed: int = 0, activation: str = "sigmoid") -> Network:

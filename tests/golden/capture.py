@@ -99,10 +99,14 @@ def nnmap_case(
     return record
 
 
-def traffic_case(chip: str, pattern: str, rate: float, cycles: int, seed: int = 1) -> dict[str, Any]:
-    """A synthetic traffic run: its result, the full link table and every transaction's timing."""
+def traffic_case(chip: str, pattern: str, rate: float, cycles: int, seed: int = 1, **spec: int) -> dict[str, Any]:
+    """A synthetic traffic run: its result, the full link table and every transaction's timing.
+
+    ``spec`` sets the ``TrafficSpec``'s other fields (``warmup_cycles``, ``drain_cycles``) where
+    their defaults would make the run too long.
+    """
     sim = Chip(chip_from_name(chip), trace=True)
-    result = run_traffic(sim, TrafficSpec(pattern, rate, cycles, seed=seed))
+    result = run_traffic(sim, TrafficSpec(pattern, rate, cycles, seed=seed, **spec))
     net = sim.network
     timings = [[t.sent_at, t.injected_at, t.delivered_at, t.wait_cycles, t.hops] for t in net.transfers]
     return {

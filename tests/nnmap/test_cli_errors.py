@@ -369,8 +369,8 @@ def test_recurrent_sizes_are_refused_before_anything_is_allocated(fails, monkeyp
     def never(*_: object, **__: object) -> None:
         raise AssertionError("allocated before the size check")
 
-    monkeypatch.setattr("nnmap.rnn_cli.random_stack", never)
-    monkeypatch.setattr("nnmap.rnn_cli.random_sequence", never)
+    monkeypatch.setattr("nnmap.cli.rnn.random_stack", never)
+    monkeypatch.setattr("nnmap.cli.rnn.random_sequence", never)
     assert message in fails("rnn", *args)
 
 

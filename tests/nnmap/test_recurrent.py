@@ -10,8 +10,9 @@ import pytest
 
 from epiphany_sim.config import load_chip
 from nnmap.errors import MappingError
+from nnmap.plan import RecurrentPlan
 from nnmap.recurrent.model import RecurrentStack, load_stack, random_sequence, random_stack
-from nnmap.recurrent.plan import RecurrentPlan, core_groups, plan_stack
+from nnmap.recurrent.plan import core_groups, plan_stack
 from nnmap.recurrent.run import run_orders, simulate_order
 from nnmap.run import validate
 

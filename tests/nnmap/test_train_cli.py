@@ -148,7 +148,7 @@ def test_a_network_too_big_for_one_client_is_refused_before_any_strategy_trains(
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a strategy started training")
 
-    monkeypatch.setattr("nnmap.train_cli.train", no_training)
+    monkeypatch.setattr("nnmap.cli.train.train", no_training)
     out = tmp_path / "t.json"
     code = main(["train", "--strategies", "single,sync", "--dataset", "digits", "--layers", "200", "--json", str(out)])
     err = capsys.readouterr().err

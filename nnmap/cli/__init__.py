@@ -4,12 +4,16 @@ Every error the tools raise on purpose becomes one line on stderr and exit statu
 Ctrl-C the line ``interrupted`` and exit status 130, SIGTERM ``terminated`` and 143. Every
 output path is claimed before any simulation starts and the files are moved into place together at the end, so a
 command that fails leaves none of them behind.
+
+The package is the whole command line: this module is the ``nnmap`` command (``main``) and
+its mapping subcommands; ``train``, ``rnn`` and ``tune`` are the other subcommands,
+``options`` the arguments they share, and ``python -m nnmap.cli`` runs ``main``
+(``__main__``).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from functools import partial
 from importlib.metadata import version
@@ -28,7 +32,12 @@ from epiphany_sim.files import OutputFiles, json_text, npy_bytes
 from epiphany_sim.helptext import HelpFormatter
 from epiphany_sim.mesh import CHAIN_ORDERS
 from nnmap.analysis import RANKINGS, rank
+from nnmap.capacity import check_capacity, fit_hint
 from nnmap.chunks import chunk_rows, run_chunks
+from nnmap.cli.options import add_chip_arguments, add_load_argument, chip_from_args, mapping_epilog
+from nnmap.cli.rnn import add_rnn_parser, rnn_command
+from nnmap.cli.train import add_train_parser, train_command
+from nnmap.cli.tune import add_tune_arguments, tune_command
 from nnmap.errors import MappingError, TooManyRowsError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
@@ -36,20 +45,16 @@ from nnmap.lowering.forward import default_chain
 from nnmap.mapping_file import Mapping, load_mapping, mapping_json, mapping_of
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
-from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args, mapping_epilog
 from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figures
 from nnmap.report import report_html
-from nnmap.rnn_cli import add_rnn_parser, rnn_command
 from nnmap.run import run
-from nnmap.session import check_capacity, faster_load, fit_hint
+from nnmap.session import faster_load
 from nnmap.sparsity import PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, RESULTS_CSV, RESULTS_JSON, SweepOutcome, run_sweep
 from nnmap.sweep_spec import DEFAULT_MAX_RUNS, load_spec
 from nnmap.text import table
 from nnmap.trace import trace_json
-from nnmap.train_cli import add_train_parser, train_command
-from nnmap.tune.cli import add_tune_arguments, tune_command
 
 DEFAULT_LAYERS = "6,16,4"  # the blog post's example: 6 inputs, 16 hidden nodes, 4 outputs
 DEFAULT_STRATEGY = "partitioned"
@@ -619,7 +624,3 @@ def _command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nnmap`` console script: 0, 1 (outputs not validated, target missed), 2, 130 or 143."""
     return exit_status("nnmap", lambda: _main(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

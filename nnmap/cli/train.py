@@ -15,9 +15,9 @@ from epiphany_sim import checks, progress
 from epiphany_sim.checks import int_arg
 from epiphany_sim.files import OutputFiles, json_text
 from epiphany_sim.helptext import choices_epilog, summary
+from nnmap.capacity import check_capacity
+from nnmap.cli.options import add_chip_arguments, add_load_argument, chip_from_args
 from nnmap.errors import TrainingError
-from nnmap.options import add_chip_arguments, add_load_argument, chip_from_args
-from nnmap.session import check_capacity
 from nnmap.text import table
 from nnmap.training import (
     DATASETS,

@@ -21,7 +21,7 @@ from epiphany_sim.checks import int_arg
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from epiphany_sim.files import OutputFiles, json_text, npy_bytes
-from nnmap.options import add_chip_arguments, chip_from_args
+from nnmap.cli.options import add_chip_arguments, chip_from_args
 from nnmap.recurrent.model import RecurrentStack, load_stack, random_sequence, random_stack
 from nnmap.recurrent.plan import ORDERS, check_capacity
 from nnmap.recurrent.run import RecurrentRuns, run_orders

@@ -44,7 +44,7 @@ from nnmap.sparsity import shuffle_hidden, sparsify
 from nnmap.text import table
 
 VARIANTS = [("graph-cut", "targeted"), ("partitioned", "bidir"), ("partitioned", "targeted")]
-PATTERNS = ["random", "block", "banded", "block-shuffled"]
+MASK_PATTERNS = ["random", "block", "banded", "block-shuffled"]
 SPARSITIES = [0.5, 0.75, 0.9, 0.95, 0.99]
 LAYERS = [64, 256, 256, 10]
 TIMED_LAYERS = [256, 256, 10]
@@ -142,7 +142,7 @@ def main() -> None:
     if args.short:
         chips, patterns, sparsities, sizes = ["e16"], ["random", "block-shuffled"], [0.5, 0.9], [32, 64, 64, 10]
     else:
-        chips, patterns, sparsities, sizes = ["e16", "e64"], PATTERNS, SPARSITIES, LAYERS
+        chips, patterns, sparsities, sizes = ["e16", "e64"], MASK_PATTERNS, SPARSITIES, LAYERS
     print(machine())
     print(f"network {','.join(map(str, sizes))}, one sample; mappings {', '.join(f'{s}/{b}' for s, b in VARIANTS)}")
     start = time.perf_counter()

@@ -8,11 +8,11 @@ from typing import Any, cast
 import simpy
 
 from epiphany_sim.clock import FabricEnvironment
-from epiphany_sim.collection import fewer_collections
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
 from epiphany_sim.fabric import LOAD_WORDS, Fabric, TraceOptions
+from epiphany_sim.garbage_collector import fewer_collections
 from epiphany_sim.host import ExternalDram, Host
 from epiphany_sim.memory import WORD_BYTES, Memory
 from epiphany_sim.mesh import HOST, Coord, Mesh

@@ -36,7 +36,7 @@ from epiphany_sim.fabric import TraceOptions
 from epiphany_sim.files import OutputFiles, json_text
 from epiphany_sim.helptext import HelpFormatter, choices_epilog, summary
 from epiphany_sim.plots import dma_bandwidth_figure, load_latency_figure
-from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
+from epiphany_sim.traffic import TRAFFIC_PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep, trace_events
 
 DEFAULT_TRACE_BIN = 100
 MAX_SWEEP_RATES = 1000
@@ -166,11 +166,11 @@ def _parser() -> _Parser:
     )
     progress.add_quiet_argument(chip_args)
     commands.add_parser("info", parents=[chip_args], help="print every field of a chip with its unit")
-    patterns = choices_epilog("patterns", {name: summary(cls) for name, cls in PATTERNS.items()})
+    patterns = choices_epilog("patterns", {name: summary(cls) for name, cls in TRAFFIC_PATTERNS.items()})
     traffic = commands.add_parser(
         "traffic", parents=[chip_args], help="run synthetic traffic and report latency", epilog=patterns
     )
-    traffic.add_argument("--pattern", default="uniform", choices=list(PATTERNS), help="where transactions go")
+    traffic.add_argument("--pattern", default="uniform", choices=list(TRAFFIC_PATTERNS), help="where transactions go")
     traffic.add_argument(
         "--rate",
         type=number_arg(0, 1, low_open=True),

@@ -5,7 +5,7 @@ of one 8-byte transaction; a pattern picks where it goes. Offered transactions w
 queue at their core and leave it as fast as the core's port and the router's input FIFO
 take them, whatever happened to earlier ones (an open-loop source).
 
-Patterns (``PATTERNS``), on an R x C mesh with core index ``i = r * C + c``:
+Patterns (``TRAFFIC_PATTERNS``), on an R x C mesh with core index ``i = r * C + c``:
 
 - ``uniform``: every other core equally likely (a core never writes to itself, which on
   the chip is a local store that does not touch the mesh).
@@ -51,12 +51,17 @@ from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
 from epiphany_sim.errors import TrafficError
 from epiphany_sim.fabric import ticks
 from epiphany_sim.mesh import Coord
+from epiphany_sim.registry import Registry
 
 SATURATION_RATIO = 0.9
 LATENCY_LIMIT = 10.0
 TRAFFIC_LINK_KINDS = ("inject", "cmesh", "eject")
 _DRAWS_PER_CHUNK = 1 << 20  # random numbers drawn per batch: bounds memory on big meshes
 _POST_CYCLES = 1000  # offers handed to the fabric per step of the run
+
+
+TRAFFIC_PATTERNS: Registry[type[Pattern]] = Registry("traffic pattern")
+"""Every traffic pattern by name, in the order they are defined here (``@TRAFFIC_PATTERNS.add``)."""
 
 
 class Pattern:
@@ -89,6 +94,7 @@ class Pattern:
         raise NotImplementedError
 
 
+@TRAFFIC_PATTERNS.add
 class Uniform(Pattern):
     """Every other core equally likely."""
 
@@ -116,6 +122,7 @@ class _Permutation(Pattern):
         return self.targets[sources]
 
 
+@TRAFFIC_PATTERNS.add
 class Transpose(_Permutation):
     """Core ``(r, c)`` writes to ``(c, r)``."""
 
@@ -128,6 +135,7 @@ class Transpose(_Permutation):
         return (index % self.cols) * self.cols + index // self.cols
 
 
+@TRAFFIC_PATTERNS.add
 class BitComplement(_Permutation):
     """Core ``(r, c)`` writes to ``(R-1-r, C-1-c)``: index ``i`` to ``n-1-i``."""
 
@@ -137,6 +145,7 @@ class BitComplement(_Permutation):
         return self.n_cores - 1 - np.arange(self.n_cores)
 
 
+@TRAFFIC_PATTERNS.add
 class Hotspot(Uniform):
     """Uniform traffic with a share ``hotspot_fraction`` sent to one hotspot core."""
 
@@ -158,6 +167,7 @@ class Hotspot(Uniform):
         return dests
 
 
+@TRAFFIC_PATTERNS.add
 class Neighbor(Pattern):
     """One of the source's mesh neighbours, each equally likely."""
 
@@ -180,15 +190,12 @@ class Neighbor(Pattern):
         return self.table[sources, picks]
 
 
-PATTERNS: dict[str, type[Pattern]] = {p.name: p for p in (Uniform, Transpose, BitComplement, Hotspot, Neighbor)}
-
-
 @dataclass(frozen=True)
 class TrafficSpec:
     """A synthetic traffic request, apart from the chip it runs on.
 
     Attributes:
-        pattern: a key of ``PATTERNS``.
+        pattern: a key of ``TRAFFIC_PATTERNS``.
         rate: offered transactions per core per cycle, in (0, 1].
         cycles: length of the measurement window.
         seed: seed of the numpy random generator; the same seed gives the same run.
@@ -208,8 +215,8 @@ class TrafficSpec:
     drain_cycles: int = 2_000
 
     def __post_init__(self) -> None:
-        if self.pattern not in PATTERNS:
-            raise TrafficError(f"unknown traffic pattern {self.pattern!r}: use one of {', '.join(PATTERNS)}")
+        if self.pattern not in TRAFFIC_PATTERNS:
+            raise TrafficError(f"unknown traffic pattern {self.pattern!r}: use one of {', '.join(TRAFFIC_PATTERNS)}")
         if isinstance(self.rate, bool) or not isinstance(self.rate, int | float) or not 0 < self.rate <= 1:
             raise TrafficError(f"rate is offered transactions per core per cycle, in (0, 1]; got {self.rate!r}")
         if isinstance(self.cycles, bool) or not isinstance(self.cycles, int) or self.cycles < 1:
@@ -318,7 +325,7 @@ def run_traffic(chip: Chip, spec: TrafficSpec) -> TrafficResult:
     if chip.env.now or fabric.messages_sent:
         raise TrafficError("synthetic traffic needs a fresh chip on which nothing has run")
     fabric.record_transfers()
-    pattern = PATTERNS[spec.pattern](chip.config.rows, chip.config.cols, spec)
+    pattern = TRAFFIC_PATTERNS[spec.pattern](chip.config.rows, chip.config.cols, spec)
     cycle, source, dest = offers(pattern, spec)
     fabric.reserve_records(len(cycle))
     at_tick = cycle * TICKS_PER_CYCLE + ticks(chip.config.write_overhead_cycles)

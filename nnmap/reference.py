@@ -1,7 +1,7 @@
 """The user's expected outputs (``--reference FILE.npy``): read, checked, and compared with a run's.
 
 A run is always validated against numpy's forward pass of the same network in float32
-(``nnmap.run.TOLERANCE``). A reference is what the user expects instead: the outputs of the
+(``nnmap.run.VALIDATION_TOLERANCE``). A reference is what the user expects instead: the outputs of the
 model where it came from, such as scikit-learn's ``predict_proba``. Those are usually
 computed in float64 from float64 weights, where the chip and numpy hold float32: the weights
 and inputs are rounded to 24 bits (a relative 6e-8 each), and that rounding grows with a
@@ -10,7 +10,7 @@ layer's width and the size of its pre-activations. On scikit-learn MLPs fitted o
 5.3e-7 of ``predict_proba``; the chip is held within 1e-5 of numpy. ``REFERENCE_TOLERANCE``,
 1e-4, leaves ten times that for wider layers and larger values while still catching any
 wrong output (a wrong weight, layer or activation moves outputs by far more). Like
-``TOLERANCE`` it is absolute for values up to 1 and relative above; ``--reference-tolerance``
+``VALIDATION_TOLERANCE`` it is absolute for values up to 1 and relative above; ``--reference-tolerance``
 changes it.
 """
 

@@ -42,7 +42,7 @@ from nnmap.program import Op
 from nnmap.session import LinkCounts, Session, single_core_chip
 from nnmap.strategies import Strategy, get_strategy
 
-TOLERANCE = 1e-5  # absolute below 1, relative above
+VALIDATION_TOLERANCE = 1e-5  # absolute below 1, relative above
 
 
 @dataclass
@@ -182,7 +182,7 @@ def run_phases(
     return phases, snapshots
 
 
-def validate(outputs: np.ndarray, reference: np.ndarray, tolerance: float = TOLERANCE) -> tuple[float, bool]:
+def validate(outputs: np.ndarray, reference: np.ndarray, tolerance: float = VALIDATION_TOLERANCE) -> tuple[float, bool]:
     """Largest absolute error and whether every output is within ``tolerance`` (absolute below 1, relative above)."""
     err = np.abs(outputs.astype(np.float64) - reference.astype(np.float64))
     limit = tolerance * np.maximum(1.0, np.abs(reference))

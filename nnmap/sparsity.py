@@ -55,7 +55,7 @@ def _banded(n_in: int, n_out: int, density: float, rng: np.random.Generator) -> 
     return (distance <= density / 2) | (distance <= nearest)
 
 
-PATTERNS: dict[str, Callable[[int, int, float, np.random.Generator], np.ndarray]] = {
+MASK_PATTERNS: dict[str, Callable[[int, int, float, np.random.Generator], np.ndarray]] = {
     "random": _random,
     "block": _block,
     "banded": _banded,
@@ -67,9 +67,9 @@ def sparse_mask(n_in: int, n_out: int, sparsity: float, pattern: str, rng: np.ra
     """A ``(n_in, n_out)`` mask of ``pattern`` that drops about ``sparsity`` of the connections."""
     if not 0 <= sparsity < 1:
         raise ModelError(f"--sparsity is the fraction of connections dropped, in [0, 1); got {sparsity}")
-    if pattern not in PATTERNS:
-        raise ModelError(f"unknown sparse pattern {pattern!r}: use one of {', '.join(PATTERNS)}")
-    return PATTERNS[pattern](n_in, n_out, 1 - sparsity, rng)
+    if pattern not in MASK_PATTERNS:
+        raise ModelError(f"unknown sparse pattern {pattern!r}: use one of {', '.join(MASK_PATTERNS)}")
+    return MASK_PATTERNS[pattern](n_in, n_out, 1 - sparsity, rng)
 
 
 def sparsify(net: Network, sparsity: float, pattern: str, seed: int = 0) -> Network:

@@ -18,7 +18,7 @@ import pytest
 from epiphany_sim import Chip, chip_from_name
 from epiphany_sim.cli import main as sim_main
 from epiphany_sim.config import E16, PRESETS
-from epiphany_sim.traffic import PATTERNS, Pattern, TrafficSpec, run_traffic
+from epiphany_sim.traffic import TRAFFIC_PATTERNS, Pattern, TrafficSpec, run_traffic
 from nnmap.analysis import utilisation_grid
 from nnmap.cli import main
 from nnmap.lowering.broadcast import BROADCASTS, Broadcast
@@ -36,7 +36,7 @@ from nnmap.training.single import Single
 
 @pytest.fixture
 def registries() -> Iterator[None]:
-    saved = [(d, dict(d)) for d in (STRATEGIES, BROADCASTS, PRESETS, PATTERNS, TRAINERS)]
+    saved = [(d, dict(d)) for d in (STRATEGIES, BROADCASTS, PRESETS, TRAFFIC_PATTERNS, TRAINERS)]
     figures = list(RUN_FIGURES)
     yield
     for registry, content in saved:
@@ -50,7 +50,8 @@ def _quiet(argv: list[str], entry: Callable[[list[str]], int] = main) -> int:
         return entry(argv)
 
 
-def test_a_new_strategy_is_a_subclass(registries: None) -> None:
+def test_a_new_strategy_is_a_registered_subclass(registries: None) -> None:
+    @STRATEGIES.add
     class Reversed(Strategy):
         """Node per core, dealt from the far end of the chain."""
 
@@ -69,7 +70,8 @@ def test_a_new_strategy_is_a_subclass(registries: None) -> None:
     assert _quiet(["run", "--strategy", "reversed", "--layers", "5,20,3"]) == 0
 
 
-def test_a_new_broadcast_is_a_subclass_in_the_table(registries: None) -> None:
+def test_a_new_broadcast_is_a_registered_subclass(registries: None) -> None:
+    @BROADCASTS.add
     class Eager(Broadcast):
         """Each hidden value goes straight to every other core as soon as it is known."""
 
@@ -78,7 +80,6 @@ def test_a_new_broadcast_is_a_subclass_in_the_table(registries: None) -> None:
         def on_value(self, k: int, layer: int, sample: int, j: int) -> list[Op]:
             return [self._send(k, q, layer, sample, j, 1, "eager") for q in range(len(self.chain)) if q != k]
 
-    BROADCASTS["eager"] = Eager
     result = run(E16, random_network([6, 16, 4]), "partitioned", broadcast="eager", baseline=False)
     assert result.metrics["validated"]
     assert result.plan.relays == {}  # nothing to relay: every core is written directly
@@ -97,7 +98,8 @@ def test_a_new_chip_preset_is_an_entry_in_presets(registries: None) -> None:
     assert "e4 (2x2)" in " ".join(out.getvalue().split())  # the help lists every preset
 
 
-def test_a_new_traffic_pattern_is_a_subclass_in_the_table(registries: None) -> None:
+def test_a_new_traffic_pattern_is_a_registered_subclass(registries: None) -> None:
+    @TRAFFIC_PATTERNS.add
     class Shift(Pattern):
         """Core i writes to core i + 1, the last to the first."""
 
@@ -106,7 +108,6 @@ def test_a_new_traffic_pattern_is_a_subclass_in_the_table(registries: None) -> N
         def destinations(self, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             return (sources + 1) % self.n_cores
 
-    PATTERNS["shift"] = Shift
     pair = run_traffic(Chip(chip_from_name("1x2")), TrafficSpec("shift", rate=0.05, cycles=400, seed=1))
     assert pair.avg_hops == 1.0  # each of the two cores writes to its neighbour
     square = run_traffic(Chip(chip_from_name("2x2")), TrafficSpec("shift", rate=0.05, cycles=400, seed=1))
@@ -128,7 +129,8 @@ def test_a_new_run_figure_is_a_row_of_run_figures(registries: None, tmp_path: Pa
     assert "Utilisation by core index" in page.read_text(encoding="utf-8")
 
 
-def test_a_new_trainer_is_a_subclass(registries: None) -> None:
+def test_a_new_trainer_is_a_registered_subclass(registries: None) -> None:
+    @TRAINERS.add
     class SingleFromDram(Single):
         """Plain SGD on one core, which reads each sample from DRAM itself."""
 

@@ -49,7 +49,7 @@ from nnmap.reference import REFERENCE_TOLERANCE, load_reference, reference_figur
 from nnmap.report import report_html
 from nnmap.run import run
 from nnmap.session import faster_load
-from nnmap.sparsity import PATTERNS, sparsify
+from nnmap.sparsity import MASK_PATTERNS, sparsify
 from nnmap.strategies import STRATEGIES, all_variants, get_strategy
 from nnmap.sweep import CONNECT_TIMEOUT_S, DEFAULT_WORKERS, RESULTS_CSV, RESULTS_JSON, SweepOutcome, run_sweep
 from nnmap.sweep_spec import DEFAULT_MAX_RUNS, load_spec
@@ -92,7 +92,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--sparse-pattern",
-        choices=list(PATTERNS),
+        choices=list(MASK_PATTERNS),
         help="which connections --sparsity keeps (default random)",
     )
     p.add_argument(

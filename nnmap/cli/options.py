@@ -9,7 +9,7 @@ from epiphany_sim.helptext import choices_epilog, epilog, summary
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.lowering.feed import FEEDS
 from nnmap.session import LOADS
-from nnmap.sparsity import PATTERNS
+from nnmap.sparsity import MASK_PATTERNS
 from nnmap.strategies import STRATEGIES
 
 DEFAULT_CHIP = E16.name
@@ -43,7 +43,7 @@ def mapping_epilog() -> str:
         choices_epilog("strategies", {name: summary(cls) for name, cls in STRATEGIES.items()}),
         choices_epilog("broadcasts (of hidden values)", {name: summary(cls) for name, cls in BROADCASTS.items()}),
         choices_epilog("feeds (of the inputs)", {name: summary(cls) for name, cls in FEEDS.items()}),
-        choices_epilog("sparse patterns", {name: summary(make) for name, make in PATTERNS.items()}),
+        choices_epilog("sparse patterns", {name: summary(make) for name, make in MASK_PATTERNS.items()}),
     )
 
 

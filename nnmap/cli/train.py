@@ -39,15 +39,6 @@ from nnmap.training.loss import LOSSES
 # a few for XOR (which a single layer cannot learn) and the tables.
 DEFAULT_HIDDEN = {"or": [], "xor": [4], "digits": [16], "iris": [8], "wine": [8]}
 DEFAULT_TRAINER = "partitioned"
-# The help of each optional hyperparameter's flag; which trainers take it comes from their ``options``.
-OPTION_HELP = {
-    "n_push": ("N", int, "push updates every N steps (default 1)"),
-    "n_fetch": ("N", int, "fetch parameters every N steps (default 1)"),
-    "n_shuffle": ("N", int, "reshuffle shards every N epochs (default 0: never)"),
-    "div": ("DIV", float, "scale updates by 1/DIV (default 1)"),
-    "shards": ("N", int, "shards (clients) (default 0: one per core)"),
-    "sg_lr": ("LR", float, "learning rate of the synthetic-gradient models (default 0.1)"),
-}
 
 
 def add_train_parser(sub: Any) -> None:
@@ -82,9 +73,13 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int_arg(0), default=0, help="seed of weights and sample order (default 0)")
     p.add_argument("--target-loss", type=float, help="stop once the loss is at most this")
     p.add_argument("--target-accuracy", type=float, help="stop once the accuracy is at least this (0..1)")
-    for option in Hyperparameters.option_fields():
-        metavar, kind, text = OPTION_HELP[option]
-        p.add_argument(_flag(option), type=kind, metavar=metavar, help=f"{', '.join(takers(option))}: {text}")
+    for name, option in Hyperparameters.options().items():
+        p.add_argument(
+            _flag(name),
+            type=type(option.default),
+            metavar=option.metavar,
+            help=f"{', '.join(takers(name))}: {option.help} (default {option.default:g})",
+        )
     p.add_argument("--json", metavar="FILE", help="write per-epoch records and totals as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="draw loss against simulated time, all strategies on one plot")
 
@@ -170,7 +165,7 @@ def _train(trainer: Trainer, hp: Hyperparameters, load: str | None) -> TrainResu
 def train_command(args: argparse.Namespace) -> int:
     """Run ``nnmap train``; return the exit status (0, or 1 if a target was set and missed)."""
     names = _names(args)
-    options = {key: getattr(args, key) for key in Hyperparameters.option_fields() if getattr(args, key) is not None}
+    options = {key: getattr(args, key) for key in Hyperparameters.options() if getattr(args, key) is not None}
     hp = Hyperparameters(
         lr=args.lr,
         momentum=args.momentum,

@@ -4,8 +4,8 @@ Each node weighs the cycles of its multiply-adds, bias and activation (``cycles`
 ``nnmap.graphcut.graph``): a neuron without connections still costs its activation, so
 balancing multiply-adds alone would pile such neurons onto one core. The layers of a
 network run one after the other on every core, so a part must be balanced in every layer,
-not only in total. The limit of layer ``l`` is ``max((1 + TOLERANCE) * W_l / C, w_l)``:
-``TOLERANCE`` over the layer's mean share of its cycles ``W_l`` over ``C`` parts, or its
+not only in total. The limit of layer ``l`` is ``max((1 + BALANCE_TOLERANCE) * W_l / C, w_l)``:
+``BALANCE_TOLERANCE`` over the layer's mean share of its cycles ``W_l`` over ``C`` parts, or its
 heaviest neuron ``w_l`` where a layer has fewer neurons than parts. Neurons are never
 split, so where they are few or uneven the limit may not be reachable; the partition then
 keeps the closest balance it finds.
@@ -35,7 +35,7 @@ import networkx as nx
 
 from nnmap.graphcut.graph import Node, edges_cut
 
-TOLERANCE = 0.05
+BALANCE_TOLERANCE = 0.05
 """How far above its layer's mean share a part's cycles may go."""
 MAX_PASSES = 50
 """Refinement passes at most (each pass that moves anything cuts fewer edges or evens out loads)."""
@@ -54,7 +54,7 @@ ORDERS: dict[str, Callable[[nx.Graph], list[Node]]] = {"index": _by_index, "cuth
 Cuthill-McKee (a breadth-first order that keeps connected neurons close)."""
 
 
-def layer_limits(graph: nx.Graph, n_parts: int, tolerance: float = TOLERANCE) -> dict[int, float]:
+def layer_limits(graph: nx.Graph, n_parts: int, tolerance: float = BALANCE_TOLERANCE) -> dict[int, float]:
     """The most cycles a part should hold in each layer (see the module's docstring)."""
     total: dict[int, float] = {}
     heaviest: dict[int, float] = {}
@@ -64,7 +64,7 @@ def layer_limits(graph: nx.Graph, n_parts: int, tolerance: float = TOLERANCE) ->
     return {li: max((1 + tolerance) * total[li] / n_parts, heaviest[li]) for li in total}
 
 
-def partition(graph: nx.Graph, n_parts: int, tolerance: float = TOLERANCE) -> dict[Node, int]:
+def partition(graph: nx.Graph, n_parts: int, tolerance: float = BALANCE_TOLERANCE) -> dict[Node, int]:
     """Each node's part in ``range(n_parts)``: balanced layer by layer, few edges cut (the module's steps)."""
     limits = layer_limits(graph, n_parts, tolerance)
     best: tuple[bool, int] | None = None

@@ -37,9 +37,13 @@ import simpy
 from epiphany_sim import costs
 from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord
+from epiphany_sim.registry import Registry
 from nnmap.buffers import credits, dram_flag, dram_hidden, hidden
 from nnmap.plan import Plan, runs
 from nnmap.program import Kernel, Op, PollDram, ReadDram, Relay, Send, Signal, Wait
+
+BROADCASTS: Registry[type[Broadcast]] = Registry("broadcast")
+"""Every broadcast by name, in the order they are defined here (``@BROADCASTS.add``)."""
 
 
 class Broadcast:
@@ -119,6 +123,7 @@ class Broadcast:
         return Send(self.chain[to], buf, start, buf, start, n, f"{why} h{layer}[{start}:{start + n}]")
 
 
+@BROADCASTS.add
 class Bidirectional(Broadcast):
     """Each value goes left and right at once; every core relays it onward."""
 
@@ -140,6 +145,7 @@ class Bidirectional(Broadcast):
         return rules
 
 
+@BROADCASTS.add
 class OneWay(Bidirectional):
     """Values flow toward the chain's end first; then each complete core sends back."""
 
@@ -167,6 +173,7 @@ class OneWay(Bidirectional):
         }
 
 
+@BROADCASTS.add
 class Direct(Broadcast):
     """Each core writes its block straight into every other core, then all wait."""
 
@@ -181,6 +188,7 @@ class Direct(Broadcast):
         ]
 
 
+@BROADCASTS.add
 class ThroughDram(Broadcast):
     """Values go to shared DRAM over the eLink; cores poll a flag per core, then read back."""
 
@@ -212,6 +220,7 @@ class ThroughDram(Broadcast):
         return buffers
 
 
+@BROADCASTS.add
 class Targeted(Broadcast):
     """Each value goes straight to the cores that multiply it in the next layer, and nowhere else.
 
@@ -321,6 +330,7 @@ class WaitFlags(Kernel):
             writes = flags.written + 1
 
 
+@BROADCASTS.add
 class Stream(Broadcast):
     """Each layer's values go to the cores that compute the next layer, and nowhere else; they
     return a credit per sample.
@@ -393,8 +403,3 @@ class Stream(Broadcast):
             ]:
                 rules.setdefault(c[at], []).extend(Relay(name, c[src], c[dst]) for name in named)
         return rules
-
-
-BROADCASTS: dict[str, type[Broadcast]] = {
-    b.name: b for b in (Bidirectional, OneWay, Direct, ThroughDram, Targeted, Stream)
-}

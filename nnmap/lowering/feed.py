@@ -26,10 +26,14 @@ import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.mesh import HOST, Coord
+from epiphany_sim.registry import Registry
 from nnmap.buffers import X_DONE, X_FREE, X
 from nnmap.lowering.broadcast import DEPTH, WaitFlags, spread
 from nnmap.plan import Plan
 from nnmap.program import Op, Relay, Send, Signal, Wait
+
+FEEDS: Registry[type[Feed]] = Registry("feed")
+"""Every input feed by name, in the order they are defined here (``@FEEDS.add``)."""
 
 
 class Feed:
@@ -93,6 +97,7 @@ class Feed:
         return None
 
 
+@FEEDS.add
 class Preload(Feed):
     """Every sample's inputs loaded into every reader before the compute phase."""
 
@@ -109,6 +114,7 @@ class Preload(Feed):
         return {X: x.reshape(-1)} if k in self.readers else {}
 
 
+@FEEDS.add
 class HostStream(Feed):
     """Each sample's inputs written by the host into the first reader during the compute phase, and relayed."""
 
@@ -173,6 +179,3 @@ class HostStream(Feed):
             if s >= DEPTH:  # the first reader's row is free once it is done with sample s - DEPTH
                 yield from host.wait(X_FREE, s - DEPTH + 1, f"wait for core {first}")
             yield from host.write(first, X, self.row(s) * self.n_in, row, f"sample {s} inputs")
-
-
-FEEDS: dict[str, type[Feed]] = {f.name: f for f in (Preload, HostStream)}

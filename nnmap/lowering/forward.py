@@ -14,8 +14,8 @@ from functools import partial
 
 import numpy as np
 
-from epiphany_sim.collection import fewer_collections
 from epiphany_sim.config import ChipConfig
+from epiphany_sim.garbage_collector import fewer_collections
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap import buffers
 from nnmap.capacity import check_fits, check_usable, fit_hint

@@ -5,7 +5,7 @@ ratio to the ideal need both. Each run has the three phases of a feed-forward ru
 (``nnmap.run``): setup (the host loads every core's weights and biases, and layer 0's
 inputs of every step into its group), compute (every core runs its program), readback
 (every state of every layer and step goes to the host's DRAM). Every state is compared with
-the numpy reference (``RecurrentStack.states``) within ``nnmap.run.TOLERANCE``.
+the numpy reference (``RecurrentStack.states``) within ``nnmap.run.VALIDATION_TOLERANCE``.
 """
 
 from __future__ import annotations

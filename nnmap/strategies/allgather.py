@@ -8,10 +8,11 @@ until its copy is complete.
 from __future__ import annotations
 
 from nnmap.plan import LayerAssignment
-from nnmap.strategies.base import Strategy
+from nnmap.strategies.base import STRATEGIES, Strategy
 from nnmap.strategies.node_per_core import whole_outputs
 
 
+@STRATEGIES.add
 class AllGather(Strategy):
     """Each core computes a range of outputs whole and writes it into every other core, then all wait."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
+from epiphany_sim.registry import Registry
 from nnmap.capacity import fullest_core
 from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
@@ -18,14 +19,14 @@ from nnmap.lowering.forward import add_programs, default_chain, layout
 from nnmap.model import Layer, Network
 from nnmap.plan import ELEMENT_BYTES, LayerAssignment, Plan
 
-STRATEGIES: dict[str, type[Strategy]] = {}
-"""Every strategy by name, in the order their modules were imported; defining a subclass adds it."""
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+"""Every strategy by name, in the order their modules were imported; ``@STRATEGIES.add`` on a subclass adds it."""
 
 
 class Strategy:
     """Deals a network's products over a chain of cores.
 
-    Subclasses set ``name`` and implement ``assign``; defining the subclass registers it.
+    Subclasses set ``name`` and implement ``assign``; ``@STRATEGIES.add`` registers them.
 
     Attributes:
         name: the name the command line and the registry know it by.
@@ -39,11 +40,6 @@ class Strategy:
     default_broadcast: str = "bidir"
     broadcasts: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.name:
-            STRATEGIES[cls.name] = cls
 
     @property
     def deals_layers_apart(self) -> bool:

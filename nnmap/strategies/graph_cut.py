@@ -19,10 +19,11 @@ from nnmap.graphcut.graph import neuron_graph, part_traffic
 from nnmap.graphcut.partition import partition
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment
-from nnmap.strategies.base import Strategy
+from nnmap.strategies.base import STRATEGIES, Strategy
 from nnmap.strategies.node_per_core import whole_outputs
 
 
+@STRATEGIES.add
 class GraphCut(Strategy):
     """Neurons cut into balanced, densely connected parts, one per core, placed on the mesh to keep traffic short."""
 

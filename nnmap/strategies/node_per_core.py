@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nnmap.lowering.flows import GATHER
 from nnmap.plan import LayerAssignment, Piece
-from nnmap.strategies.base import Strategy
+from nnmap.strategies.base import STRATEGIES, Strategy
 
 
 def whole_outputs(n_in: int, owner_of: list[int], n_cores: int) -> LayerAssignment:
@@ -19,6 +19,7 @@ def whole_outputs(n_in: int, owner_of: list[int], n_cores: int) -> LayerAssignme
     return LayerAssignment(pieces, GATHER, dict(enumerate(owner_of)))
 
 
+@STRATEGIES.add
 class NodePerCore(Strategy):
     """Output j computed whole by core j mod C: no partial sums, but uneven when C does not divide the outputs."""
 

@@ -18,9 +18,10 @@ import numpy as np
 from nnmap.lowering.flows import CHAIN
 from nnmap.model import Layer
 from nnmap.plan import LayerAssignment, Piece
-from nnmap.strategies.base import Strategy
+from nnmap.strategies.base import STRATEGIES, Strategy
 
 
+@STRATEGIES.add
 class Partitioned(Strategy):
     """The blog post's scheme: product ranges balanced to one product, partial sums handed to the next core."""
 

@@ -29,7 +29,7 @@ from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment
-from nnmap.strategies.base import Strategy
+from nnmap.strategies.base import STRATEGIES, Strategy
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.work import output_cycles
 
@@ -65,6 +65,7 @@ def groups(sizes: Sequence[int]) -> list[range]:
     return out
 
 
+@STRATEGIES.add
 class Pipeline(Strategy):
     """Each layer on its own group of cores, the batch streamed through them."""
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from nnmap.lowering.flows import GATHER
 from nnmap.plan import LayerAssignment, Piece
-from nnmap.strategies.base import Strategy
+from nnmap.strategies.base import STRATEGIES, Strategy
 
 
+@STRATEGIES.add
 class RoundRobin(Strategy):
     """Product k to core k mod C: equal work, but every output's partial sums travel to its owner."""
 

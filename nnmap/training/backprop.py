@@ -63,7 +63,7 @@ from nnmap.program import Fill, Op, Phase, Relay, Send, Wait
 from nnmap.session import single_core_chip
 from nnmap.strategies.base import Strategy
 from nnmap.strategies.partitioned import Partitioned
-from nnmap.training.feed import FEEDS, Feed, x_range
+from nnmap.training.feed import SAMPLE_FEEDS, SampleFeed, x_range
 from nnmap.training.kernels import Axpy, Descend, HiddenError, OutputError
 
 
@@ -87,7 +87,7 @@ class BackpropProgram:
         loss: ``mse`` or ``cross-entropy``.
         chain: the cores in chain order (default: the snake over the whole mesh); a chain of
             one core is plain SGD on that core.
-        feed: how samples reach the cores, a name of ``nnmap.training.feed.FEEDS``.
+        feed: how samples reach the cores, a name of ``nnmap.training.feed.SAMPLE_FEEDS``.
         strategy: how the layers' products are dealt to the chain (default the partitioned
             scheme); it must deal dense layers in contiguous product ranges. The hidden values
             are broadcast to every core (``bidir``) whatever its own broadcast.
@@ -109,8 +109,8 @@ class BackpropProgram:
         feed: str = "dram",
         strategy: Strategy | None = None,
     ) -> None:
-        if feed not in FEEDS:
-            raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(FEEDS)}")
+        if feed not in SAMPLE_FEEDS:
+            raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(SAMPLE_FEEDS)}")
         # batch 2: the x and y buffers get a row per step parity
         roomy = config.replace(sram_bytes=single_core_chip(config).sram_bytes)
         dealer = strategy or Partitioned()
@@ -125,7 +125,7 @@ class BackpropProgram:
         self.loss = loss
         self.pieces = [contiguous(li, assign) for li, assign in enumerate(self.plan.layers)]
         last = self.plan.layers[-1]
-        self.feed: Feed = FEEDS[feed](
+        self.feed: SampleFeed = SAMPLE_FEEDS[feed](
             self.chain,
             net.sizes[0],
             net.sizes[-1],

@@ -2,8 +2,9 @@
 
 A trainer is a way to run stochastic gradient descent on a simulated chip. To add one,
 define a subclass in its own module of ``nnmap.training`` (importing the package imports
-every module, and defining the subclass registers it under ``name``)::
+every module, and ``@TRAINERS.add`` registers the subclass under its ``name``)::
 
+    @TRAINERS.add
     class Downpour(Trainer):
         name = "downpour"
         options = ("n_push", "n_fetch")          # the optional hyperparameters it reads
@@ -47,6 +48,7 @@ from typing import Any, ClassVar
 
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
+from epiphany_sim.registry import Registry
 from nnmap import capacity
 from nnmap.analysis import per_sample_cycles
 from nnmap.errors import TrainingError
@@ -55,8 +57,36 @@ from nnmap.session import Meter
 from nnmap.training.datasets import Dataset
 from nnmap.training.loss import LOSSES, accuracy, check_trainable, loss_value
 
-TRAINERS: dict[str, type[Trainer]] = {}
-"""Every trainer by name; defining a subclass that names itself adds it."""
+TRAINERS: Registry[type[Trainer]] = Registry("trainer")
+"""Every trainer by name, in the order their modules were imported; ``@TRAINERS.add`` on a subclass adds it."""
+
+
+OPTION = "option"
+"""The key of an optional field's ``Option`` in its dataclass field's metadata."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """What an optional hyperparameter is: its flag's value name and help, and its check.
+
+    Attributes:
+        metavar: the name of its value in ``--help``.
+        help: what it does.
+        valid: whether a value is allowed.
+        rule: the allowed values in words, for the error ``<name> must be <rule>, got <value>``.
+        default: its default, which ``--help`` gives.
+    """
+
+    metavar: str
+    help: str
+    valid: Callable[[Any], bool]
+    rule: str
+    default: Any
+
+
+def option(default: Any, metavar: str, help: str, valid: Callable[[Any], bool], rule: str) -> Any:  # noqa: A002
+    """A dataclass field for an optional hyperparameter (``Option``)."""
+    return dataclasses.field(default=default, metadata={OPTION: Option(metavar, help, valid, rule, default)})
 
 
 @dataclass(frozen=True)
@@ -72,16 +102,10 @@ class Hyperparameters:
         target_loss: stop once the loss is at most this (None: no such target).
         target_accuracy: stop once the accuracy is at least this (None: no such target).
 
-    The fields below are options: only the trainers that list them in ``Trainer.options``
-    read them (``option_fields`` names them); the others ignore them.
-
-    Attributes:
-        n_push: data-parallel clients push their accumulated updates every ``n_push`` steps.
-        n_fetch: data-parallel clients fetch the parameters every ``n_fetch`` steps.
-        n_shuffle: reshuffle the samples over the shards every ``n_shuffle`` epochs (0: never).
-        div: data-parallel updates are scaled by ``1 / div`` at the parameter server; finite, > 0.
-        shards: data shards (clients) of a data-parallel trainer; 0 means one per core.
-        sg_lr: learning rate of the synthetic-gradient models (``dni``); finite, > 0.
+    The fields after these are options (``option``): only the trainers that list them in
+    ``Trainer.options`` read them; the others ignore them. Each carries its own help, its
+    command-line value name and its check, so a new option is one field here (and its name
+    in the ``options`` of the trainers that read it): ``nnmap train`` builds its flag from it.
     """
 
     lr: float = 0.3
@@ -91,12 +115,28 @@ class Hyperparameters:
     seed: int = 0
     target_loss: float | None = None
     target_accuracy: float | None = None
-    n_push: int = 1
-    n_fetch: int = 1
-    n_shuffle: int = 0
-    div: float = 1.0
-    shards: int = 0
-    sg_lr: float = 0.1
+    n_push: int = option(1, "N", "push updates every N steps", lambda v: v >= 1, ">= 1 (push every n_push steps)")
+    n_fetch: int = option(
+        1, "N", "fetch parameters every N steps", lambda v: v >= 1, ">= 1 (fetch every n_fetch steps)"
+    )
+    n_shuffle: int = option(
+        0, "N", "reshuffle shards every N epochs, 0 for never", lambda v: v >= 0, ">= 0 (0: never reshuffle)"
+    )
+    div: float = option(
+        1.0,
+        "DIV",
+        "scale updates by 1/DIV",
+        lambda v: math.isfinite(v) and v > 0,
+        "a finite number > 0 (updates are scaled by 1/div)",
+    )
+    shards: int = option(0, "N", "shards (clients), 0 for one per core", lambda v: v >= 0, ">= 0 (0: one per core)")
+    sg_lr: float = option(
+        0.1,
+        "LR",
+        "learning rate of the synthetic-gradient models",
+        lambda v: math.isfinite(v) and v > 0,
+        "a finite number > 0 (the synthetic-gradient models' learning rate)",
+    )
 
     def __post_init__(self) -> None:
         checks = [
@@ -113,22 +153,14 @@ class Hyperparameters:
                 self.target_accuracy is None or 0 < self.target_accuracy <= 1,
                 f"target accuracy must be in (0, 1], got {self.target_accuracy}",
             ),
-            (self.n_push >= 1, f"n_push must be >= 1 (push every n_push steps), got {self.n_push}"),
-            (self.n_fetch >= 1, f"n_fetch must be >= 1 (fetch every n_fetch steps), got {self.n_fetch}"),
-            (self.n_shuffle >= 0, f"n_shuffle must be >= 0 (0: never reshuffle), got {self.n_shuffle}"),
-            (
-                math.isfinite(self.div) and self.div > 0,
-                f"div must be a finite number > 0 (updates are scaled by 1/div), got {self.div}",
-            ),
-            (self.shards >= 0, f"shards must be >= 0 (0: one per core), got {self.shards}"),
-            (
-                math.isfinite(self.sg_lr) and self.sg_lr > 0,
-                f"sg_lr must be a finite number > 0 (the synthetic-gradient models' learning rate), got {self.sg_lr}",
-            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise TrainingError(message)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if OPTION in f.metadata and not f.metadata[OPTION].valid(value):
+                raise TrainingError(f"{f.name} must be {f.metadata[OPTION].rule}, got {value}")
 
     def reached(self, loss: float, acc: float) -> bool:
         """Whether every target given is met (False when no target is given)."""
@@ -142,10 +174,9 @@ class Hyperparameters:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def option_fields() -> tuple[str, ...]:
-        """The optional fields, in order: those only some trainers read (``Trainer.options``)."""
-        names = [f.name for f in dataclasses.fields(Hyperparameters)]
-        return tuple(names[names.index("n_push") :])
+    def options() -> dict[str, Option]:
+        """The optional fields, in order, and how each is described and checked (``option``)."""
+        return {f.name: f.metadata[OPTION] for f in dataclasses.fields(Hyperparameters) if OPTION in f.metadata}
 
 
 @dataclass(frozen=True)
@@ -214,11 +245,6 @@ class Trainer:
 
     name: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):  # a subclass that does not name itself is not a new trainer
-            TRAINERS[cls.name] = cls
 
     def __init__(self, config: ChipConfig, net: Network, data: Dataset, hp: Hyperparameters) -> None:
         if net.sizes[0] != data.n_in or net.sizes[-1] != data.n_out:

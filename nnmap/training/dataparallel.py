@@ -59,7 +59,7 @@ from nnmap.errors import TrainingError
 from nnmap.model import Network
 from nnmap.session import Meter, Session
 from nnmap.training.backprop import BackpropProgram
-from nnmap.training.base import Hyperparameters, Trainer, check_fits, check_shards
+from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, check_fits, check_shards
 from nnmap.training.datasets import Dataset
 
 F32 = np.float32
@@ -233,6 +233,7 @@ class DataParallel(Trainer):
         raise NotImplementedError
 
 
+@TRAINERS.add
 class Sync(DataParallel):
     """Synchronous data parallelism: every step averages one update per core (mini-batch SGD).
 
@@ -306,6 +307,7 @@ class Sync(DataParallel):
         return self.params.network(self.net, self.params.get(core))
 
 
+@TRAINERS.add
 class Downpour(DataParallel):
     """ScatterBrain: asynchronous clients and a parameter server on the centre core."""
 
@@ -401,6 +403,7 @@ class Downpour(DataParallel):
         return self.params.network(self.net, self.chip.core(self.server).sram[SERVER_PARAMS].data.copy())
 
 
+@TRAINERS.add
 class Hogwild(DataParallel):
     """Lock-free shared parameters, a slice in every core's SRAM; read-add-write after every step.
 

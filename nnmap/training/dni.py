@@ -62,7 +62,7 @@ from nnmap.session import Meter, Session, single_core_chip
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.strategies.pipeline import group_sizes, groups
 from nnmap.training.backprop import contiguous, descend, output_errors, read_layer, reduce_error
-from nnmap.training.base import Hyperparameters, Trainer, bigger_chip_hint, check_fits
+from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 from nnmap.training.feed import HostFeed, x_range
 from nnmap.training.kernels import Copy, HiddenError, axpy_cycles, descend_cycles
@@ -113,6 +113,7 @@ class Group:
         return sorted({p.j for p in self.pieces[q]})
 
 
+@TRAINERS.add
 class Dni(Trainer):
     """Decoupled layers with synthetic gradients, one group of cores per layer."""
 

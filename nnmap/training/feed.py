@@ -28,11 +28,15 @@ import simpy
 
 from epiphany_sim.chip import Chip
 from epiphany_sim.mesh import HOST, Coord
+from epiphany_sim.registry import Registry
 from nnmap.buffers import DONE, T_DRAM, X_DRAM, T, X, fed
 from nnmap.program import Op, ReadDram, Relay, Send, Signal, Wait
 
+SAMPLE_FEEDS: Registry[type[SampleFeed]] = Registry("sample feed")
+"""Every way samples reach a training chain, by name, in the order they are defined here (``@SAMPLE_FEEDS.add``)."""
 
-class Feed:
+
+class SampleFeed:
     """Delivers samples to a chain of cores.
 
     Args:
@@ -102,7 +106,8 @@ class Feed:
         return None
 
 
-class DramFeed(Feed):
+@SAMPLE_FEEDS.add
+class DramFeed(SampleFeed):
     name = "dram"
 
     def before(self, k: int, step: int, row: int, first: bool) -> list[Op]:
@@ -118,7 +123,8 @@ class DramFeed(Feed):
         return ops
 
 
-class HostFeed(Feed):
+@SAMPLE_FEEDS.add
+class HostFeed(SampleFeed):
     name = "host"
 
     def _readers(self) -> int:
@@ -183,9 +189,6 @@ class HostFeed(Feed):
                 yield from host.wait(self.flag, step - 1, f"wait for core {first}")
             yield from host.write(first, X, (step % 2) * self.n_in, x[row], f"sample {row} inputs")
             yield from host.write(first, T, (step % 2) * self.n_out, t[row], f"sample {row} targets")
-
-
-FEEDS: dict[str, type[Feed]] = {f.name: f for f in (HostFeed, DramFeed)}
 
 
 def x_range(starts_and_counts: list[tuple[int, int]]) -> tuple[int, int] | None:

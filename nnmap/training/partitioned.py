@@ -15,16 +15,17 @@ from nnmap.model import Network
 from nnmap.session import Meter, Session
 from nnmap.strategies import get_strategy
 from nnmap.training.backprop import BackpropProgram
-from nnmap.training.base import Hyperparameters, Trainer, bigger_chip_hint, check_fits
+from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 
 
+@TRAINERS.add
 class PartitionedBackprop(Trainer):
     """Back-propagation on the partitioned scheme's chain of every core."""
 
     name = "partitioned"
     feed: ClassVar[str] = "host"
-    """How samples reach the cores (``nnmap.training.feed.FEEDS``)."""
+    """How samples reach the cores (``nnmap.training.feed.SAMPLE_FEEDS``)."""
     strategy: ClassVar[str] = "partitioned"
     """How the layers are dealt to the cores (a ``nnmap.strategies`` name)."""
 

@@ -32,7 +32,7 @@ from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap.buffers import ACTIVATIONS, job
 from nnmap.model import Layer, Network, activate
 from nnmap.session import Meter, Session
-from nnmap.training.base import Hyperparameters, Trainer, bigger_chip_hint, check_fits
+from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 from nnmap.training.kernels import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
 from nnmap.training.loss import derivative, output_error
@@ -40,6 +40,7 @@ from nnmap.training.loss import derivative, output_error
 F32 = np.float32
 
 
+@TRAINERS.add
 class PerNeuron(Trainer):
     """One message in and one out per neuron activation, between the host and the cores."""
 

@@ -12,9 +12,11 @@ values broadcast to every core; the comparison that shows what removing the upda
 
 from __future__ import annotations
 
+from nnmap.training.base import TRAINERS
 from nnmap.training.partitioned import PartitionedBackprop
 
 
+@TRAINERS.add
 class PipelineBackprop(PartitionedBackprop):
     """Back-propagation on the layer pipeline's groups of cores."""
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from epiphany_sim.config import ChipConfig
 from nnmap.model import Network
 from nnmap.session import single_core_chip
-from nnmap.training.base import Hyperparameters
+from nnmap.training.base import TRAINERS, Hyperparameters
 from nnmap.training.datasets import Dataset
 from nnmap.training.partitioned import PartitionedBackprop
 
 
+@TRAINERS.add
 class Single(PartitionedBackprop):
     """Plain SGD on one core."""
 

@@ -12,7 +12,7 @@ import pytest
 
 from epiphany_sim import E16, E64, Chip, chip_from_name
 from epiphany_sim.errors import TrafficError
-from epiphany_sim.traffic import PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep
+from epiphany_sim.traffic import TRAFFIC_PATTERNS, TrafficResult, TrafficSpec, run_traffic, sweep
 
 REQUIRED_KEYS = {
     "chip",
@@ -35,7 +35,7 @@ REQUIRED_KEYS = {
 
 
 def _pattern(name: str, rows: int, cols: int, **options):
-    return PATTERNS[name](rows, cols, TrafficSpec(pattern=name, **options))
+    return TRAFFIC_PATTERNS[name](rows, cols, TrafficSpec(pattern=name, **options))
 
 
 def test_transpose_sends_r_c_to_c_r_and_silences_the_diagonal() -> None:
@@ -204,7 +204,7 @@ def test_a_flow_behind_hotspot_traffic_is_blocked_at_the_head_of_its_fifos() -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pattern", list(PATTERNS))
+@pytest.mark.parametrize("pattern", list(TRAFFIC_PATTERNS))
 def test_no_link_carries_two_transactions_at_once_under_any_pattern(pattern: str) -> None:
     chip = Chip(E16, trace=True)
     _run(chip, pattern, 0.9, 300, seed=9, warmup_cycles=100, drain_cycles=100)
@@ -251,7 +251,7 @@ def test_bytes_are_conserved_in_flight_and_after_the_drain() -> None:
     assert fabric.messages_delivered == fabric.messages_sent >= result.transactions
 
 
-@pytest.mark.parametrize("pattern", list(PATTERNS))
+@pytest.mark.parametrize("pattern", list(TRAFFIC_PATTERNS))
 def test_the_same_seed_gives_identical_json(pattern: str) -> None:
     def run(seed: int) -> str:
         return json.dumps(_run(Chip(E16, record=True), pattern, 0.3, 800, seed=seed).to_dict(), sort_keys=True)

@@ -17,7 +17,7 @@ import pytest
 from epiphany_sim.config import E16, E64, load_chip
 from epiphany_sim.mesh import Coord
 from nnmap.cli import main
-from nnmap.graphcut.partition import TOLERANCE
+from nnmap.graphcut.partition import BALANCE_TOLERANCE
 from nnmap.model import Network, random_inputs, random_network
 from nnmap.plan import Plan
 from nnmap.run import run
@@ -131,7 +131,7 @@ def test_the_placement_lowers_hop_bytes_against_random_placements(pattern) -> No
 
 @pytest.mark.parametrize(("pattern", "sparsity"), [("random", 0.8), ("random", 0.5), ("banded", 0.9), ("block", 0.95)])
 def test_each_layer_is_balanced_within_the_tolerance(pattern, sparsity) -> None:
-    """Per layer, each core's compute cycles stay under ``(1 + TOLERANCE)`` times the layer's
+    """Per layer, each core's compute cycles stay under ``(1 + BALANCE_TOLERANCE)`` times the layer's
     mean share, or under its heaviest neuron where that is larger. A sparse neuron's dot
     product costs 2 cycles per connection, a 3-cycle branch per 8, a 10-cycle call and two
     4-cycle adds; then its bias (4) and its activation (20)."""
@@ -141,7 +141,7 @@ def test_each_layer_is_balanced_within_the_tolerance(pattern, sparsity) -> None:
         assert layer.mask is not None
         connections = layer.mask.sum(axis=0)
         cycles = 2 * connections + 3 * np.ceil(connections / 8) + 10 + 8 + 4 + 20
-        limit = max((1 + TOLERANCE) * cycles.sum() / 16, cycles.max())
+        limit = max((1 + BALANCE_TOLERANCE) * cycles.sum() / 16, cycles.max())
         loads = np.zeros(16)
         for j, k in enumerate(_owner(plan, li)):
             loads[k] += cycles[j]

@@ -10,6 +10,7 @@ import pytest
 
 from epiphany_sim.config import E16
 from nnmap.cli import main
+from nnmap.errors import TrainingError
 from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -167,3 +168,22 @@ def test_shards_apply_only_to_the_data_parallel_strategies(strategy: str) -> Non
     data = load_dataset("or")
     result = train(get_trainer(strategy)(E16, network_for(data, []), data, Hyperparameters(epochs=1, shards=5)))
     assert result.records[-1].epoch == 1
+
+
+def test_every_optional_hyperparameter_is_a_flag_with_its_help_and_default(capsys) -> None:
+    """The flags of ``nnmap train`` come from the dataclass fields alone: each option's flag, help and default."""
+    assert main(["train", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    options = Hyperparameters.options()
+    assert list(options) == ["n_push", "n_fetch", "n_shuffle", "div", "shards", "sg_lr"]
+    for name, option in options.items():
+        flag = "--" + name.replace("_", "-")
+        assert f"{flag} {option.metavar}" in text
+        assert f"{option.help} (default {option.default:g})" in text
+        assert getattr(Hyperparameters(), name) == option.default
+
+
+@pytest.mark.parametrize(("name", "bad"), [("n_push", 0), ("n_shuffle", -1), ("sg_lr", float("nan")), ("div", 0.0)])
+def test_an_option_s_own_check_refuses_a_bad_value(name: str, bad: float) -> None:
+    with pytest.raises(TrainingError, match=f"^{name} must be "):
+        Hyperparameters(**{name: bad})

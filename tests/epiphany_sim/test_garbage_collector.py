@@ -10,7 +10,7 @@ import pytest
 import simpy
 
 from epiphany_sim import E16, Chip
-from epiphany_sim.collection import FIRST_GENERATION_THRESHOLD, fewer_collections
+from epiphany_sim.garbage_collector import FIRST_GENERATION_THRESHOLD, fewer_collections
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def weights(layer: int) -> str:
 
 def weight_inputs(layer: int) -> str:
     """A sparse layer's companion of ``weights(layer)``: the input index of each weight stored there."""
-    return f"wi{layer}"
+    return f"weight_inputs{layer}"
 
 
 def bias(layer: int) -> str:
@@ -49,12 +49,12 @@ def acc(layer: int) -> str:
 
 def chained_partial(layer: int, slot: int) -> str:
     """Receives the partial sum handed on by the previous core of a chain (``nnmap.lowering.flows.Chain``)."""
-    return f"pin{layer}.{slot}"
+    return f"partial_in{layer}.{slot}"
 
 
 def gathered_partials(layer: int, slot: int, j: int) -> str:
     """Receives every contributor's partial sum of output ``j`` at its owner (``nnmap.lowering.flows.Gather``)."""
-    return f"ps{layer}.{slot}.{j}"
+    return f"partials{layer}.{slot}.{j}"
 
 
 def hidden(layer: int, sample: int, copies: int = 2) -> str:
@@ -64,7 +64,7 @@ def hidden(layer: int, sample: int, copies: int = 2) -> str:
 
 def credits(layer: int) -> str:
     """One flag per core that reads hidden layer ``layer``: the samples it is done with (``stream``)."""
-    return f"cr{layer}"
+    return f"credits{layer}"
 
 
 def dram_hidden(layer: int) -> str:
@@ -84,12 +84,12 @@ def state(layer: int, step: int) -> str:
     """``h[layer, step]``, the state of ``layer`` after ``step``, on its group (which reads it at
     ``step + 1``) and the group above (which reads it at ``step``): copy ``step % 2`` of two, so
     the zero state of step -1 is copy 1."""
-    return f"s{layer}.{step % 2}"
+    return f"state{layer}.{step % 2}"
 
 
 def states(layer: int) -> str:
     """The states of ``layer`` a core computes, step by step, until the host reads them back."""
-    return f"ys{layer}"
+    return f"states{layer}"
 
 
 def freed(layer: int) -> str:
@@ -105,30 +105,30 @@ GO = "go"
 
 def velocity(parameter: str) -> str:
     """The momentum of the parameter buffer ``parameter``, element by element."""
-    return f"v{parameter}"
+    return f"velocity_{parameter}"
 
 
 def output_error(n_layers: int, parity: int) -> str:
     """The output layer's errors, written by the owners of the outputs."""
-    return f"d{n_layers - 1}.{parity}"
+    return f"delta{n_layers - 1}.{parity}"
 
 
 def hidden_error(layer: int) -> str:
     """Hidden layer ``layer``'s deltas, computed on each core."""
-    return f"d{layer}"
+    return f"delta{layer}"
 
 
 def partial_error(layer: int, parity: int) -> str:
     """Receives the downstream cores' partial error vector of hidden layer ``layer``."""
-    return f"erev{layer}.{parity}"
+    return f"error_part{layer}.{parity}"
 
 
 def total_error(layer: int, parity: int) -> str:
     """Receives the whole error vector of hidden layer ``layer``, relayed along the chain."""
-    return f"err{layer}.{parity}"
+    return f"error{layer}.{parity}"
 
 
-ERROR_SUM = "eacc"
+ERROR_SUM = "error_sum"
 """A core's running sum of a hidden layer's error terms."""
 
 # Decoupled layers -------------------------------------------------------------------------
@@ -136,20 +136,20 @@ ERROR_SUM = "eacc"
 
 def layer_delta(parity: int) -> str:
     """``dni``: the deltas of a group's layer, at the cores holding products of each output."""
-    return f"dl.{parity}"
+    return f"layer_delta.{parity}"
 
 
 def synthetic_gradient(parity: int) -> str:
     """``dni``: receives the synthetic gradient of each output a core holds products of."""
-    return f"sg.{parity}"
+    return f"synthetic_gradient.{parity}"
 
 
 def synthetic_error(parity: int) -> str:
     """``dni``: receives the synthetic-gradient model's error of each of its outputs a core holds products of."""
-    return f"se.{parity}"
+    return f"synthetic_error.{parity}"
 
 
-KEPT = "hk"
+KEPT = "kept_hidden"
 """``dni``: a group's hidden vector of the step before, the input of its model's update."""
 
 # Feeding samples --------------------------------------------------------------------------

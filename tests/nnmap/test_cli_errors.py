@@ -156,7 +156,7 @@ def test_parameters_beyond_the_whole_chip_are_refused_from_the_sizes(fails) -> N
 def test_batch_too_large_for_sram(fails) -> None:
     """6,16,4 on e16 with 1150 samples: every core holds all inputs, x = 1150 * 6 * 4 = 27600
     bytes; the owners of outputs (chain cores 3, 7, 11, 15) hold the most: 27600 + w0 24 +
-    acc0 8 + b0 8 + h0 2 * 64 + w1 16 + acc1 8 + b1 8 + pin1 2 * 8 + y 1150 * 4 = 32416."""
+    acc0 8 + b0 8 + h0 2 * 64 + w1 16 + acc1 8 + b1 8 + partial_in1 2 * 8 + y 1150 * 4 = 32416."""
     error = fails("run", "--chip", "e16", "--layers", "6,16,4", "--batch", "1150")
     assert "core (0, 3) (chain position 3) needs 32416 bytes of data but has 28672 bytes free" in error
     assert "e64" in error

@@ -92,10 +92,10 @@ def test_buffers_never_written_hold_nan() -> None:
     chip = simulate(plan, X).session.chip
     core1 = chip.core(plan.chain[1]).sram
     # one sample uses only slot 0 of the partial-sum buffer; slot 1 was allocated, never written
-    assert core1["pin1.0"].written == 1
-    assert np.isfinite(core1["pin1.0"].data).all()
-    assert core1["pin1.1"].written == 0
-    assert np.isnan(core1["pin1.1"].data).all()
+    assert core1["partial_in1.0"].written == 1
+    assert np.isfinite(core1["partial_in1.0"].data).all()
+    assert core1["partial_in1.1"].written == 0
+    assert np.isnan(core1["partial_in1.1"].data).all()
 
 
 def test_a_core_inside_an_output_that_skips_its_wait_adds_nan(reference) -> None:
@@ -103,7 +103,7 @@ def test_a_core_inside_an_output_that_skips_its_wait_adds_nan(reference) -> None
     assert plan.layers[1].pieces[1] == [Piece(0, 4, 4)]  # strictly inside y0: receives and passes on
     good = _outputs(plan)
     c1 = plan.chain[1]
-    assert Wait("pin1.0", 1, "wait partial y0") in plan.ops[c1]
+    assert Wait("partial_in1.0", 1, "wait partial y0") in plan.ops[c1]
     plan.ops[c1] = _without(plan.ops[c1], "wait partial y0")
     _delayed(plan, [plan.chain[0]])
     out = _outputs(plan)
@@ -153,7 +153,7 @@ def test_a_partial_sum_sent_to_the_wrong_core_leaves_the_right_one_waiting() -> 
     plan.ops[c0][i] = dataclasses.replace(plan.ops[c0][i], dst=plan.chain[2])
     with pytest.raises(DeadlockError) as info:
         simulate(plan, X)
-    assert info.value.waiting == [f"{_core_name(1, (0, 1))} waits for pin1.0 to reach 1 writes (has 0)"]
+    assert info.value.waiting == [f"{_core_name(1, (0, 1))} waits for partial_in1.0 to reach 1 writes (has 0)"]
 
 
 def test_a_hidden_value_never_shared_stalls_every_other_core() -> None:

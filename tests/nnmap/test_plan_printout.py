@@ -7,7 +7,7 @@ k // 4; the fourth core of each group owns it, the others hand their partial sum
 all but the first of the group receive one. Hidden node k is read by the cores q whose
 inputs hold it: q mod 4 = k // 4. Buffers (float32, 8-byte aligned): x 24 bytes,
 w0 24, acc0 8, b0 8, h0.0 and h0.1 64 each, w1 16, acc1 8; owners add b1 8 and y 8; the
-receivers add pin1.0 and pin1.1 8 each; 4096 bytes of code come first.
+receivers add partial_in1.0 and partial_in1.1 8 each; 4096 bytes of code come first.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_core_inside_an_output_receives_and_passes_on(blocks) -> None:
         "    sends partial sums of: y0",
         "    receives partial sums of: y0",
         "  SRAM: 4328 of 32768 bytes (code 4096, x 24, w0 24, acc0 8, b0 8, h0.0 64, h0.1 64, w1 16, acc1 8, "
-        "pin1.0 8, pin1.1 8)",
+        "partial_in1.0 8, partial_in1.1 8)",
     ]
 
 
@@ -71,7 +71,7 @@ def test_core_that_finishes_an_output(blocks) -> None:
         "    owns outputs: y3",
         "    receives partial sums of: y3",
         "  SRAM: 4344 of 32768 bytes (code 4096, x 24, w0 24, acc0 8, b0 8, h0.0 64, h0.1 64, w1 16, acc1 8, "
-        "b1 8, pin1.0 8, pin1.1 8, y 8)",
+        "b1 8, partial_in1.0 8, partial_in1.1 8, y 8)",
     ]
 
 

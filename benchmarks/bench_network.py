@@ -38,7 +38,7 @@ def main() -> None:
         wall = time.perf_counter() - start
         cpus.append(time.process_time() - start_cpu)
         walls.append(wall)
-        rates.append(chip.network.messages_delivered / wall)
+        rates.append(chip.fabric.messages_delivered / wall)
     tx_per_s = median(rates)
     print(machine())
     print(
@@ -54,7 +54,7 @@ def main() -> None:
         f"{median(cpus):.3f} (on a shared machine the gap is time other processes took)"
     )
     print(
-        f"delivered transactions (last run): {chip.network.messages_delivered:,}; accepted rate "
+        f"delivered transactions (last run): {chip.fabric.messages_delivered:,}; accepted rate "
         f"{result.accepted_rate:.4f}, mean latency {result.avg_latency_cycles:.2f} cycles"
     )
     print(
@@ -62,7 +62,7 @@ def main() -> None:
         f"target {TARGET_TX_PER_S:,}: {'met' if tx_per_s >= TARGET_TX_PER_S else 'NOT met'})"
     )
     print(
-        f"delivered transactions per CPU-second: {chip.network.messages_delivered / median(cpus):,.0f} (last run's "
+        f"delivered transactions per CPU-second: {chip.fabric.messages_delivered / median(cpus):,.0f} (last run's "
         f"count over the median CPU time)"
     )
     print(f"bare simpy timeout loop, events per wall-second: {median(simpy_rates):,.0f} (runs {spread(simpy_rates)})")

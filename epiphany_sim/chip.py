@@ -46,7 +46,6 @@ class Chip:
             record=record,
             trace=options,
         )
-        self.network = self.fabric
         self.env = FabricEnvironment(self.fabric)
         self.cores = [Core(self, self.mesh.coord_of(i)) for i in range(config.n_cores)]
         self.host = Host(self)

@@ -21,10 +21,10 @@ def time_split(agent: Agent, start: float, end: float) -> dict[str, float]:
     return split
 
 
-def link_table(network: Fabric, elapsed_cycles: float, only_used: bool = True) -> list[dict[str, Any]]:
+def link_table(fabric: Fabric, elapsed_cycles: float, only_used: bool = True) -> list[dict[str, Any]]:
     """One row per directed link: bytes, busy cycles, utilisation and queueing waits."""
     rows = []
-    for link in network.links:
+    for link in fabric.links:
         if only_used and not link.transfers:
             continue
         rows.append(
@@ -43,20 +43,20 @@ def link_table(network: Fabric, elapsed_cycles: float, only_used: bool = True) -
     return rows
 
 
-def on_chip_bytes(network: Fabric) -> int:
+def on_chip_bytes(fabric: Fabric) -> int:
     """Bytes the cores injected into the meshes (read requests carry none)."""
-    return sum(link.bytes for link in network.links if link.kind in INJECT_KINDS)
+    return sum(link.bytes for link in fabric.links if link.kind in INJECT_KINDS)
 
 
-def off_chip_bytes(network: Fabric) -> int:
+def off_chip_bytes(fabric: Fabric) -> int:
     """Bytes that crossed the eLink, both directions."""
-    return sum(link.bytes for link in network.links if link.kind.startswith("elink"))
+    return sum(link.bytes for link in fabric.links if link.kind.startswith("elink"))
 
 
 def summary(chip: Chip, start: float = 0.0, end: float | None = None) -> dict[str, Any]:
     """Everything a run recorded, as plain data ready for JSON."""
     end = chip.env.now if end is None else end
-    net = chip.network
+    fabric = chip.fabric
     return {
         "chip": chip.config.name,
         "cycles": end - start,
@@ -70,12 +70,12 @@ def summary(chip: Chip, start: float = 0.0, end: float | None = None) -> dict[st
             }
             for core in chip.cores
         ],
-        "links": link_table(net, end - start),
+        "links": link_table(fabric, end - start),
         "totals": {
-            "messages_sent": net.messages_sent,
-            "messages_delivered": net.messages_delivered,
-            "bytes_injected": net.bytes_injected,
-            "bytes_delivered": net.bytes_delivered,
-            "bytes_off_chip": off_chip_bytes(net),
+            "messages_sent": fabric.messages_sent,
+            "messages_delivered": fabric.messages_delivered,
+            "bytes_injected": fabric.bytes_injected,
+            "bytes_delivered": fabric.bytes_delivered,
+            "bytes_off_chip": off_chip_bytes(fabric),
         },
     }

@@ -60,7 +60,7 @@ def _transfers(chip: Chip) -> list[list]:
             t.label,
             [list(span) for span in t.link_spans],
         ]
-        for t in chip.network.transfers
+        for t in chip.fabric.transfers
     ]
 
 
@@ -107,7 +107,7 @@ def traffic_case(chip: str, pattern: str, rate: float, cycles: int, seed: int = 
     """
     sim = Chip(chip_from_name(chip), trace=True)
     result = run_traffic(sim, TrafficSpec(pattern, rate, cycles, seed=seed, **spec))
-    net = sim.network
+    net = sim.fabric
     timings = [[t.sent_at, t.injected_at, t.delivered_at, t.wait_cycles, t.hops] for t in net.transfers]
     return {
         "result": result.to_dict(),
@@ -123,7 +123,7 @@ def untraced_traffic_case(chip: str, pattern: str, rate: float, cycles: int, see
     """The same measures without link spans (the path the benchmarks time)."""
     sim = Chip(chip_from_name(chip), record=True)
     result = run_traffic(sim, TrafficSpec(pattern, rate, cycles, seed=seed))
-    net = sim.network
+    net = sim.fabric
     return {
         "result": result.to_dict(),
         "links": link_table(net, sim.env.now, only_used=True),

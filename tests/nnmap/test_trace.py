@@ -59,7 +59,7 @@ def test_span_durations_add_up_to_core_totals(result: RunResult, events: list[di
 
 
 def test_a_track_per_busy_link_with_its_bytes(result: RunResult, events: list[dict]) -> None:
-    links = result.chip.network.links
+    links = result.chip.fabric.links
     names = _names(events, LINKS_PID)
     assert set(names) == {i for i, link in enumerate(links) if link.transfers}
     per_link_bytes: dict[int, int] = defaultdict(int)

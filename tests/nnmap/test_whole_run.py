@@ -61,7 +61,7 @@ def test_parameters_land_first_and_per_sample_is_the_rest_over_the_batch(traced:
     is_parameter = [bool(PARAMETER_BUFFERS.match(label)) for label in host]
     assert is_parameter == sorted(is_parameter, reverse=True)  # all parameters, then all inputs
     assert not all(is_parameter)
-    loads = [t for t in traced.chip.network.transfers if t.label.startswith("load ")]
+    loads = [t for t in traced.chip.fabric.transfers if t.label.startswith("load ")]
     landed = max(t.delivered_at for t in loads if PARAMETER_BUFFERS.match(t.label))
     m = traced.metrics
     assert m["parameters_cycles"] == landed

@@ -33,6 +33,24 @@ def test_every_variant_validates_around_avoided_cores(strategy, broadcast, avoid
     assert len(result.plan.chain) == 64 - len(avoided)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("strategy", "broadcast", "order"),
+    [("allgather+partitioned", "direct", "hilbert"), ("pipeline=1+3", "stream", "columns")],
+)
+def test_mixes_weights_and_orders_validate_around_avoided_cores(
+    strategy, broadcast, order, numpy_forward, assert_matches
+):
+    chip = E64.replace(avoid_cores=FIVE)
+    net = random_network([64, 40, 10], "sigmoid", "sigmoid", 0)
+    x = random_inputs(net, 2, 0)
+    result = run(chip, net, strategy, x, broadcast, baseline=False, chain=default_chain(chip, order)[:16])
+    assert_matches(result.outputs, numpy_forward(net, x))
+    for coord in FIVE:
+        assert result.chip.core(coord).activities == []
+        assert result.chip.core(coord).sram.buffers == {}
+
+
 def test_an_avoided_core_is_idle_and_empty_but_routes_traffic():
     """Partitioned on e64 with core (0, 3) avoided: the snake goes (0, 2) -> (0, 4), two hops east
     through router (0, 3), so the partial sums handed along the chain cross it."""

@@ -1,7 +1,7 @@
 """The whole suite's set-up: parallel runs (pytest-xdist) and Hypothesis' example counts.
 
-``pyproject.toml`` runs the tests on every core (``-n auto --dist loadgroup``). Two things
-follow from that, both arranged here:
+The whole run uses every core (``python -m pytest -n auto``; ``pyproject.toml`` adds
+``--dist loadgroup``). Two things follow from that, both arranged here:
 
 - The fabric's loop is compiled once, by the controlling process, before the workers start:
   numba's disk cache beside ``epiphany_sim/fabric_kernel.py`` is safe to fill from two processes

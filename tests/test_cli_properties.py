@@ -12,8 +12,9 @@ malformed (models, inputs, chip TOML, sweep specs). For every command line:
 - no temporary file is left, whatever happened.
 
 Sweeps are pointed at an unreachable scheduler, so that each either fails its checks or
-fails to connect: no cluster starts. The default run keeps each command's examples few
-enough for the whole file to take about half a minute; the slow variant runs many more.
+fails to connect: no cluster starts. The first two tests run the same 40 cases a program
+every time; the other two draw new ones each run, as many as Hypothesis' profile says
+(100 by default, 1,000 with ``--hypothesis-profile thorough``, see tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -388,8 +389,8 @@ def _sim_case() -> st.SearchStrategy[tuple[str, list[tuple[str, object]]]]:
     return st.sampled_from(sorted(SIM_COMMANDS)).flatmap(lambda c: st.tuples(st.just(c), _options(SIM_COMMANDS[c])))
 
 
-QUICK = settings(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-LONG = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+LONG = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # max_examples: the profile's
 
 
 @pytest.mark.slow

@@ -5,6 +5,9 @@ repository's files (with the model and input files the examples name as the read
 created there first), with ``nnmap``, ``epiphany-sim`` and ``python`` running this checkout.
 Each must exit 0 and write nothing outside ``out/``. A few run in a shorter form, and a few
 not at all; ``REDUCED`` and ``SKIPPED`` say which and why.
+
+Each document's examples run in order on one worker of a parallel run (an ``xdist_group``),
+in a copy of their own: ``docs/cli.md``'s reader has made ``out/`` as README.md says.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,16 +42,16 @@ REDUCED = {
         "5 epochs of all 1797 digits take 1.5 to 6 minutes",
     ),
     "--sg-lr 0.08 --epochs 4 --plot out/dni.png": (
-        "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni.png",
+        "--sg-lr 0.08 --epochs 1 --samples 20 --plot out/dni.png",
         "4 epochs of the three trainers take about 4 minutes",
     ),
     "--sg-lr 0.08 --target-accuracy 0.85 --epochs 8 --plot out/dni-target.png": (
-        "--sg-lr 0.08 --epochs 1 --samples 100 --plot out/dni-target.png",
+        "--sg-lr 0.08 --epochs 1 --samples 20 --plot out/dni-target.png",
         "up to 8 epochs of the three trainers: minutes (and one epoch misses the target, exit status 1)",
     ),
     "--strategy pipeline --batch 256 --feed host": (
-        "--strategy pipeline --batch 32 --feed host",
-        "256 samples through the pipeline: 20 to 45 s",
+        "--strategy pipeline --batch 8 --feed host",
+        "256 samples through the pipeline: 20 to 45 s (tests/nnmap/test_pipeline.py streams more than the SRAM holds)",
     ),
     "--spec benchmarks/sweep_small.toml --out out/sweep/": (
         "--spec grid.toml --out out/sweep/",
@@ -56,9 +60,16 @@ REDUCED = {
     "--sweep 0.02:0.5:0.02": ("--sweep 0.1:0.5:0.2", "25 rates on the 8x8 mesh: 10 to 30 s"),
     "--sweep 0.01:0.6:0.05": ("--sweep 0.01:0.6:0.25", "12 rates on the 8x8 mesh: 5 to 15 s"),
     "--target-loss 0.001 --json out/or.json": (
-        "--target-loss 0.01 --json out/or.json",
-        "a loss of 0.001 takes thousands of epochs: 20 to 45 s; 0.01 takes 552",
+        "--target-loss 0.05 --json out/or.json",
+        "a loss of 0.001 takes thousands of epochs: 20 to 45 s; 0.01 takes 552, 0.05 fewer",
     ),
+    "--steps 32 --order serial": ("--steps 4 --order serial", "32 steps of 4 layers on the 8x8 mesh: 1 to 2 minutes"),
+    "--batch 16 --rank-by per-sample": (
+        "--batch 2 --rank-by per-sample",
+        "every strategy at batch 16 on the 8x8 mesh: about a minute",
+    ),
+    "--objective compute --top 4": ("--objective compute --top 1", "4 candidates of 64,256,256,10: 30 to 50 s"),
+    "--out out/grid/ --workers 4": ("--out out/grid/ --workers 1", "4 Dask worker processes start: 30 to 60 s"),
     "python benchmarks/bench_layerwise.py ": ("python benchmarks/bench_layerwise.py --short ", "half an hour"),
     "python benchmarks/bench_sparse.py --plot": ("python benchmarks/bench_sparse.py --short --plot", "a minute"),
 }
@@ -119,10 +130,10 @@ def _own_files(directory: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # a few iterations make a model good enough to run
         clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=20, random_state=0).fit(x, y)
-    np.save(directory / "x.npy", x[:20])
+    np.save(directory / "x.npy", x[:4])  # a few samples: each runs on every strategy compare tries
     from_sklearn(clf).save(directory / "digits.npz")
     from_sklearn(clf).save(directory / "mlp.npz")
-    np.save(directory / "proba.npy", clf.predict_proba(x[:20]))
+    np.save(directory / "proba.npy", clf.predict_proba(x[:4]))
     onnx_model = to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}})
     (directory / "mlp.onnx").write_bytes(onnx_model.SerializeToString())
     sparsify(random_network([64, 128, 10], "sigmoid", "sigmoid", 0), 0.9, "random", 0).save(directory / "sparse.npz")
@@ -133,15 +144,29 @@ def _own_files(directory: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A copy of the repository's files with the reader's own files, and an environment running this checkout."""
-    copy = tmp_path_factory.mktemp("examples") / "repo"
+def workdirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, dict[str, str]]]:
+    """``workdir(document)``: a copy of the repository's files with the reader's own files, one per document
+    (made on first use), and an environment running this checkout."""
+    made: dict[str, tuple[Path, dict[str, str]]] = {}
+
+    def workdir(document: str) -> tuple[Path, dict[str, str]]:
+        if document not in made:
+            made[document] = _workdir(tmp_path_factory.mktemp("examples"), document)
+        return made[document]
+
+    return workdir
+
+
+def _workdir(base: Path, document: str) -> tuple[Path, dict[str, str]]:
+    copy = base / "repo"
     # without the packages: ``python -m`` puts the working directory first on the path, and the checkout's
     # own copy of the fabric has its compiled code cached beside it
     packages = ("epiphany_sim", "nnmap", "tests", "notebooks")
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*IGNORED, *packages, ".*", "site", "*.egg-info"))
     _own_files(copy)
-    bin_dir = copy.parent / "bin"
+    if document != DOCUMENTS[0]:
+        (copy / "out").mkdir()  # as the first document's ``mkdir -p out`` made it
+    bin_dir = base / "bin"
     bin_dir.mkdir()
     for name, module in (("nnmap", "-m nnmap.cli"), ("epiphany-sim", "-m epiphany_sim.cli"), ("python", "")):
         shim = bin_dir / name
@@ -161,11 +186,15 @@ def _files(directory: Path) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("where", "command"), RUN, ids=[where for where, _ in RUN])
-def test_example(where: str, command: str, workdir: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("where", "command"),
+    [pytest.param(where, command, marks=pytest.mark.xdist_group(where.split(":")[0])) for where, command in RUN],
+    ids=[where for where, _ in RUN],
+)
+def test_example(where: str, command: str, workdirs: Callable[[str], tuple[Path, dict[str, str]]]) -> None:
     run = _as_run(command)
     assert run is not None
-    copy, env = workdir
+    copy, env = workdirs(where.split(":")[0])
     before = _files(copy)
     start = time.perf_counter()
     done = subprocess.run(["bash", "-c", run], cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)

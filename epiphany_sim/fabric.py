@@ -312,7 +312,7 @@ class _Layout:
         host feeds it)."""
         inputs = np.zeros((len(self._in_rows), k.I_FIELDS), np.int64)
         inputs[:, [k.I_ROUTER, k.I_RATE]] = np.array(self._in_rows, np.int64)
-        inputs[:, [k.I_POPPED, k.I_UP_ROUTER]] = -1
+        inputs[:, [k.I_POPPED, k.I_UP_ROUTER, k.I_UP_ENDPOINT]] = -1
         fed = self.outputs[:, k.O_DEST] >= 0
         inputs[self.outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self.outputs[fed, k.O_ROUTER]
         return inputs
@@ -402,6 +402,7 @@ class _Layout:
                 fifo = self._input_of[(self.mesh_router(net, coord), "core")]
                 link = self.mesh.link(prefix + "inject", core_node(coord), router(coord))
                 ports[index, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self._mesh_rate(net), link)
+                self.inputs[fifo, k.I_UP_ENDPOINT] = index
         for port, net, link in (
             (k.PORT_C, k.NET_ELINK_IN, self.mesh.elink_in),
             (k.PORT_R, k.NET_ELINK_IN_R, self.mesh.elink_rin),
@@ -409,6 +410,7 @@ class _Layout:
             fifo = self._input_of[(self.ends[net], "host")]
             rate = self.elink_packet[_ELINK_ENDS[net]]  # the longer of a burst's and a packet's, as above
             ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, rate, link)
+            self.inputs[fifo, k.I_UP_ENDPOINT] = self.host
         return ports
 
     def elink_table(self) -> np.ndarray:

@@ -73,10 +73,11 @@ N_PORTS = 3
 R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_DIR = range(12)
 R_FIELDS = R_DIR + N_DIRS
 # inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
-# endpoint; I_BLOCKED: the router feeding it found it full and waits for its next pop (only
-# such a pop wakes that router, so that a router is not visited after every pop downstream)
-I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_BLOCKED = range(8)
-I_FIELDS = 8
+# endpoint's port (I_UP_ENDPOINT); I_BLOCKED: the router or endpoint feeding it found it full and
+# waits for its next pop (only such a pop wakes it, so that neither is visited every tick while
+# the FIFO stays full)
+I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_BLOCKED, I_UP_ENDPOINT = range(9)
+I_FIELDS = 9
 # fifo[i, slot, :]
 Q_MSG, Q_FLIT, Q_READY, Q_OUT = range(4)
 Q_FIELDS = 4
@@ -547,9 +548,9 @@ def _deliver_due(state, t, msgs, free, endpoints, sources, act_e, bufs, rules, w
 
 
 @_inlined
-def _pop(state, routers, inputs, i, t, depth):
-    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router feeding
-    it if that router found it full."""
+def _pop(state, routers, inputs, endpoints, i, t, depth):
+    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router or endpoint
+    feeding it if that one found it full."""
     head = inputs[i, I_HEAD] + 1
     inputs[i, I_HEAD] = head if head < depth else 0
     inputs[i, I_COUNT] -= 1
@@ -560,9 +561,14 @@ def _pop(state, routers, inputs, i, t, depth):
     if inputs[i, I_BLOCKED]:
         inputs[i, I_BLOCKED] = 0
         up = inputs[i, I_UP_ROUTER]
-        routers[up, R_POKE] = t + 1
-        if t + 1 < routers[up, R_NEXT]:
-            routers[up, R_NEXT] = t + 1
+        if up >= 0:
+            routers[up, R_POKE] = t + 1
+            if t + 1 < routers[up, R_NEXT]:
+                routers[up, R_NEXT] = t + 1
+        else:
+            e = inputs[i, I_UP_ENDPOINT]
+            if t + 1 < endpoints[e, E_NEXT]:
+                endpoints[e, E_NEXT] = t + 1
         state[S_SOON] = min(state[S_SOON], t + 1)
 
 
@@ -655,8 +661,11 @@ def _inject(
                 m = sources[e, 0, SRC_HEAD]
                 if m >= 0 and msgs[m, M_PORT] == p and msgs[m, M_POST] <= t and sources[e, 0, SRC_FREE] <= t:
                     chosen = 0
-            if chosen < 0 or not _room(state, inputs, i, t):
-                continue  # a full FIFO: looked at again next tick (``soon`` below)
+            if chosen < 0:
+                continue
+            if not _room(state, inputs, i, t):
+                _blocked(inputs, i, t)  # a full FIFO: its next pop brings the endpoint back
+                continue
             if e == state[S_HOST]:
                 endpoints[e, E_TURN] = chosen
             m = sources[e, chosen, SRC_HEAD]
@@ -690,8 +699,8 @@ def _inject(
                     _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
         # When this endpoint is worth a look again: the earliest tick at which one of its
         # sources has a transaction, its rate allows it and its port is free. A source held
-        # back by its reads in flight is brought back by a reply; one held back by a full FIFO
-        # is ready, so the endpoint looks again at the next tick.
+        # back by its reads in flight is brought back by a reply, one held back by a full FIFO
+        # by that FIFO's next pop (``_pop``).
         soon = NEVER
         for s in range(n_sources):
             m = sources[e, s, SRC_HEAD]
@@ -700,6 +709,8 @@ def _inject(
                     soon = min(soon, max(t + 1, sources[e, s, SRC_FREE], msgs[endpoints[e, E_DMA_HEAD], M_POST]))
                 continue
             if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
+                continue
+            if inputs[ports[e, msgs[m, M_PORT], P_FIFO], I_BLOCKED]:
                 continue
             ready = max(msgs[m, M_POST], sources[e, s, SRC_FREE], ports[e, msgs[m, M_PORT], P_FREE])
             soon = min(soon, max(ready, t + 1))
@@ -798,7 +809,7 @@ def _forward(
             m = fifo[i, head, Q_MSG]
             flit = fifo[i, head, Q_FLIT]
             waited = t - fifo[i, head, Q_READY]
-            _pop(state, routers, inputs, i, t, depth)
+            _pop(state, routers, inputs, endpoints, i, t, depth)
             if inputs[i, I_COUNT]:
                 soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
             rate = outputs[o, O_RATE]

@@ -929,6 +929,9 @@ class Fabric:
             The tick reached, and the wakes there: ``(WAKE_BUFFER, buffer id)``,
             ``(WAKE_SENT, message)`` or ``(WAKE_DONE, message)``, in a fixed order.
         """
+        view = self._view
+        if not view[k.S_PHASE] and view[k.S_NEXT] >= limit and not self._rules_stale:
+            return self.tick, []  # nothing to do before the limit: the call would only move the tick
         if self._rules_stale:
             self._rebuild_rules()
         while True:

@@ -197,8 +197,11 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_DRAM_TICKS,
     S_POLL_TICKS,
     S_SEQ,
-) = range(30)
-S_FIELDS = 30
+    S_NEXT,
+) = range(31)
+S_FIELDS = 31
+# S_NEXT: no tick before it has anything to do (the next tick the loop will simulate, as far as
+# it knows, lowered by every post): Python need not call ``advance`` for a limit up to it
 NEVER = np.int64(1) << 62
 
 # What ``advance`` returns.
@@ -360,6 +363,7 @@ def _activate_router(state, routers, heap_r, r, at):
 @_inlined
 def _activate_endpoint(state, endpoints, heap_e, e, at):
     """Put endpoint ``e`` among the endpoints with messages to inject, from tick ``at``."""
+    state[S_NEXT] = min(state[S_NEXT], at)
     if endpoints[e, E_ACTIVE] == 0:
         endpoints[e, E_ACTIVE] = 1
         endpoints[e, E_SEQ] = state[S_SEQ]
@@ -1073,6 +1077,7 @@ def advance(
             _first_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT),
         )
         nxt = min(nxt, _next_wheel_tick(state, t, wheel_n, nxt))
+        state[S_NEXT] = nxt
         if nxt == NEVER:
             state[S_TICK] = t + 1
             return DONE_IDLE if state[S_LIVE] == 0 else DONE_STUCK

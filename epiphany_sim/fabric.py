@@ -490,6 +490,7 @@ class Fabric:
         layout = _Layout(self.chip, self.mesh)
         self._routers, self._inputs, self._outputs = layout.routers, layout.inputs, layout.outputs
         self._endpoints, self._ports = layout.endpoints, layout.ports
+        self._endpoint_words = self._endpoints.reshape(-1).data  # the same memory, read a field at a time
         self._elink_paths = layout.elink_table()
         self._fifo = np.zeros((len(self._inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
         self._build_sources()
@@ -786,6 +787,10 @@ class Fabric:
                 f"a message posted at cycle {at:g} is behind the fabric, already at tick {self._view[k.S_TICK]}"
             )
         return tick
+
+    def relay_ticks(self, endpoint: int) -> int:
+        """``relay_cycles`` in ticks, read without numpy (a core asks after every span of work)."""
+        return self._endpoint_words[endpoint * k.E_FIELDS + k.E_RELAY]
 
     def relay_cycles(self, endpoint: int) -> float:
         """Core cycles the relays ``endpoint`` has forwarded so far have cost it: for each, one

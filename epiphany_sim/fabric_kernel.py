@@ -74,7 +74,7 @@ N_PORTS = 3
 
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
 # R_POKE the tick after a downstream FIFO it found full last freed a slot; R_ACTIVE is
-# ACTIVE_LISTED or ACTIVE_PARKED for a router with transactions (see ``_park``), R_SEQ orders the
+# ACTIVE_LISTED or ACTIVE_PARKED for a router with transactions (see ``_unpark``), R_SEQ orders the
 # active routers by when they became so
 R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_DIR = range(13)
 ACTIVE_LISTED, ACTIVE_PARKED = 1, 2

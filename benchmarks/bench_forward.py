@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _bench import machine, median, spread
+from _bench import bare_simpy_events_per_s, machine, median, spread
 
 from epiphany_sim import chip_from_name
 from nnmap.model import random_inputs, random_network
@@ -32,8 +32,9 @@ def main() -> None:
     chip = chip_from_name(args.chip)
     net = random_network([int(v) for v in args.layers.split(",")])
     x = random_inputs(net, batch)
-    walls, plan_walls, cpus = [], [], []
+    walls, plan_walls, cpus, simpy_rates = [], [], [], []
     for _ in range(runs):
+        simpy_rates.append(bare_simpy_events_per_s(20_000 if args.short else 200_000))
         t0, cpu0 = time.perf_counter(), time.process_time()
         plan = get_strategy("partitioned").plan(chip, net, batch)
         t1 = time.perf_counter()
@@ -59,6 +60,7 @@ def main() -> None:
     print(f"simulated cycles: {cycles:,.0f}; messages: {messages:,}")
     print(f"simulated cycles per wall-second: {cycles / wall:,.0f}")
     print(f"messages per wall-second: {messages / wall:,.0f}")
+    print(f"bare simpy timeout loop, events per wall-second: {median(simpy_rates):,.0f} (runs {spread(simpy_rates)})")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _bench import machine, median, spread
+from _bench import bare_simpy_events_per_s, machine, median, spread
 
 TARGET_V_WALL_S = 10.0
 TARGET_V_MEMORY_GIB = 4.0
@@ -130,7 +130,10 @@ def part_chips(chips: list[str], wanted: float, runs: int, shape: str) -> None:
     )
     for chip_name in chips:
         fill, sizes = largest_fitting_fill(chip_name, wanted, shape)
-        rows = [run_child(chip_name, sizes) for _ in range(runs)]
+        rows, simpy_rates = [], []
+        for _ in range(runs):
+            simpy_rates.append(bare_simpy_events_per_s(100_000))
+            rows.append(run_child(chip_name, sizes))
         walls = [r["wall_s"] for r in rows]
         rss = [r["maxrss_kib"] / 1024 for r in rows]
         r = rows[-1]
@@ -142,7 +145,7 @@ def part_chips(chips: list[str], wanted: float, runs: int, shape: str) -> None:
         )
         print(
             f"    wall seconds: {median(walls):.2f} (runs {spread(walls)}; planning {r['plan_s']:.2f}); "
-            f"peak memory: {median(rss):,.0f} MiB"
+            f"peak memory: {median(rss):,.0f} MiB; bare simpy loop {median(simpy_rates):,.0f} events/s"
         )
         if chip_name == "epiphany-v" and shape == "2m,m,10" and wanted >= 0.5:
             gib = median(rss) / 1024

@@ -16,27 +16,13 @@ last delivery.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import simpy
 from simpy.core import EmptySchedule
-from simpy.events import NORMAL
 
 from epiphany_sim.config import TICKS_PER_CYCLE
 from epiphany_sim.fabric import Fabric
 from epiphany_sim.fabric_kernel import NEVER
-
-
-class _Wake:
-    """What ``Environment.step`` reads of an event: the fabric's wakes at one tick."""
-
-    __slots__ = ("callbacks", "_ok", "_value")
-
-    def __init__(self, callback: Callable[[Any], None]) -> None:
-        self.callbacks = [callback]
-        self._ok = True
-        self._value = None
 
 
 class FabricEnvironment(simpy.Environment):
@@ -54,8 +40,11 @@ class FabricEnvironment(simpy.Environment):
             if limit > fabric.tick:
                 tick, wakes = fabric.advance(limit)
                 if wakes:
-                    wake = _Wake(lambda _: fabric.react(wakes))
-                    self.schedule(wake, NORMAL, tick / TICKS_PER_CYCLE - self._now)  # type: ignore[arg-type]
+                    # The wakes' tick comes before every queued event: it is this step's. The time is
+                    # reached as simpy reaches a scheduled one (now plus the delay), to the last bit.
+                    self._now += tick / TICKS_PER_CYCLE - self._now
+                    fabric.react(wakes)
+                    return
         if not self._queue:
             self._now = max(self._now, fabric.last_delivery_cycle)
             raise EmptySchedule

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 KINDS = ("compute", "wait", "send")
 _FLOAT32 = np.dtype(np.float32)  # numpy's one float32 dtype: an identity test is enough to skip converting
+_NO_DEBT = np.float64(0.0)  # a relay debt of nothing, of the type a computed one has
 
 
 class Activity(NamedTuple):
@@ -81,6 +82,7 @@ class Agent:
         self.totals = dict.fromkeys(KINDS, 0.0)
         self.endpoint = chip.fabric.endpoint(node)
         self._relays_paid = 0.0
+        self._relay_ticks_paid = 0  # the fabric's count of relay ticks when the debt was last found nil
 
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0, end: float | None = None) -> None:
         end = self.env.now if end is None else end
@@ -90,7 +92,14 @@ class Agent:
 
     def _relay_debt(self) -> float:
         """Cycles of relaying (``Fabric.relay_cycles``) not yet on this agent's timeline."""
-        return self.chip.fabric.relay_cycles(self.endpoint) - self._relays_paid
+        fabric = self.chip.fabric
+        ticks = fabric.relay_ticks(self.endpoint)
+        if ticks == self._relay_ticks_paid:  # nothing relayed since the debt was last nil: it still is
+            return _NO_DEBT
+        debt = fabric.relay_cycles(self.endpoint) - self._relays_paid
+        if debt == 0:
+            self._relay_ticks_paid = ticks
+        return debt
 
     def _pay_relays(self) -> Generator[simpy.Event, Any, None]:
         """After a span of work, forward what arrived meanwhile: the relays' cycles delay the
@@ -117,7 +126,8 @@ class Agent:
         start = self.env.now
         yield self.env.timeout(cycles)
         self._record("compute", start, label)
-        yield from self._pay_relays()
+        if self._relay_debt() > 0:
+            yield from self._pay_relays()
 
     def _target(self, dst: tuple, buffer: str, offset: int, n: int) -> Buffer:
         target = self.chip.memory_at(dst)[buffer]  # fail at the sender if it does not exist
@@ -168,7 +178,8 @@ class Agent:
         )
         yield sent
         self._record("send", start, label, values.nbytes)
-        yield from self._pay_relays()
+        if self._relay_debt() > 0:
+            yield from self._pay_relays()
 
     def write_all(
         self, writes: list[tuple[tuple, str, np.ndarray, str]], each: Callable[[int], object] | None = None

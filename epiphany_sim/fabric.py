@@ -312,7 +312,7 @@ class _Layout:
         host feeds it)."""
         inputs = np.zeros((len(self._in_rows), k.I_FIELDS), np.int64)
         inputs[:, [k.I_ROUTER, k.I_RATE]] = np.array(self._in_rows, np.int64)
-        inputs[:, [k.I_POPPED, k.I_UP_ROUTER]] = -1
+        inputs[:, [k.I_POPPED, k.I_UP_ROUTER, k.I_UP_ENDPOINT]] = -1
         fed = self.outputs[:, k.O_DEST] >= 0
         inputs[self.outputs[fed, k.O_DEST], k.I_UP_ROUTER] = self.outputs[fed, k.O_ROUTER]
         return inputs
@@ -402,6 +402,7 @@ class _Layout:
                 fifo = self._input_of[(self.mesh_router(net, coord), "core")]
                 link = self.mesh.link(prefix + "inject", core_node(coord), router(coord))
                 ports[index, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, self._mesh_rate(net), link)
+                self.inputs[fifo, k.I_UP_ENDPOINT] = index
         for port, net, link in (
             (k.PORT_C, k.NET_ELINK_IN, self.mesh.elink_in),
             (k.PORT_R, k.NET_ELINK_IN_R, self.mesh.elink_rin),
@@ -409,6 +410,7 @@ class _Layout:
             fifo = self._input_of[(self.ends[net], "host")]
             rate = self.elink_packet[_ELINK_ENDS[net]]  # the longer of a burst's and a packet's, as above
             ports[self.host, port, [k.P_FIFO, k.P_RATE, k.P_LINK]] = (fifo, rate, link)
+            self.inputs[fifo, k.I_UP_ENDPOINT] = self.host
         return ports
 
     def elink_table(self) -> np.ndarray:
@@ -486,6 +488,7 @@ class Fabric:
         layout = _Layout(self.chip, self.mesh)
         self._routers, self._inputs, self._outputs = layout.routers, layout.inputs, layout.outputs
         self._endpoints, self._ports = layout.endpoints, layout.ports
+        self._endpoint_words = self._endpoints.reshape(-1).data  # the same memory, read a field at a time
         self._elink_paths = layout.elink_table()
         self._fifo = np.zeros((len(self._inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
         self._build_sources()
@@ -781,6 +784,10 @@ class Fabric:
             )
         return tick
 
+    def relay_ticks(self, endpoint: int) -> int:
+        """``relay_cycles`` in ticks, read without numpy (a core asks after every span of work)."""
+        return self._endpoint_words[endpoint * k.E_FIELDS + k.E_RELAY]
+
     def relay_cycles(self, endpoint: int) -> float:
         """Core cycles the relays ``endpoint`` has forwarded so far have cost it: for each, one
         iteration of its poll loop to notice the arrival and a copy per transaction onward."""
@@ -923,6 +930,9 @@ class Fabric:
             The tick reached, and the wakes there: ``(WAKE_BUFFER, buffer id)``,
             ``(WAKE_SENT, message)`` or ``(WAKE_DONE, message)``, in a fixed order.
         """
+        view = self._view
+        if not view[k.S_PHASE] and view[k.S_NEXT] >= limit and not self._rules_stale:
+            return self.tick, []  # nothing to do before the limit: the call would only move the tick
         if self._rules_stale:
             self._rebuild_rules()
         while True:

@@ -40,7 +40,11 @@ upstream router at ``t + 1``. So the order in which routers or endpoints are vis
 changes nothing, and no result depends on the order of two posts made in the same cycle.
 Every time is a whole number of ticks (the chip's fields are checked to be whole half
 cycles), so the loop is deterministic: the same posts give the same ticks on every run.
-Ticks in which nothing can change are skipped.
+Ticks in which nothing can change are skipped. The routers and endpoints with work are
+visited in the order they became active; one that can only wait for something else (a pop
+of a full FIFO, a reply, a post) leaves that list until it comes, and goes back to its
+place in the order then, so that the ticks of a long wait (the load through the DRAM) do
+not pay for every waiting core.
 """
 
 from __future__ import annotations
@@ -69,14 +73,18 @@ PORT_C, PORT_R, PORT_X = range(3)
 N_PORTS = 3
 
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
-# R_POKE the tick after a downstream FIFO it found full last freed a slot
-R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_DIR = range(12)
+# R_POKE the tick after a downstream FIFO it found full last freed a slot; R_ACTIVE is
+# ACTIVE_LISTED or ACTIVE_PARKED for a router with transactions (see ``_unpark``), R_SEQ orders the
+# active routers by when they became so
+R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_DIR = range(13)
+ACTIVE_LISTED, ACTIVE_PARKED = 1, 2
 R_FIELDS = R_DIR + N_DIRS
 # inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
-# endpoint; I_BLOCKED: the router feeding it found it full and waits for its next pop (only
-# such a pop wakes that router, so that a router is not visited after every pop downstream)
-I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_BLOCKED = range(8)
-I_FIELDS = 8
+# endpoint's port (I_UP_ENDPOINT); I_BLOCKED: the router or endpoint feeding it found it full and
+# waits for its next pop (only such a pop wakes it, so that neither is visited every tick while
+# the FIFO stays full)
+I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_BLOCKED, I_UP_ENDPOINT = range(9)
+I_FIELDS = 9
 # fifo[i, slot, :]
 Q_MSG, Q_FLIT, Q_READY, Q_OUT = range(4)
 Q_FIELDS = 4
@@ -86,9 +94,10 @@ O_FIELDS = 9
 # endpoints[e, :]; E_NEXT is the earliest tick at which the endpoint may inject; E_ELINK_X and
 # E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh;
 # E_RELAY: ticks of core time the relays it forwarded have cost it so far; E_TURN: the source whose
-# transaction the host last sent into the eLink (its own writes and the DRAM's replies take turns)
-E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY, E_TURN = range(9)
-E_FIELDS = 9
+# transaction the host last sent into the eLink (its own writes and the DRAM's replies take turns);
+# E_ACTIVE and E_SEQ as R_ACTIVE and R_SEQ
+E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY, E_TURN, E_SEQ = range(10)
+E_FIELDS = 10
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
@@ -188,8 +197,17 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_SOON,
     S_DRAM_TICKS,
     S_POLL_TICKS,
-) = range(30)
-S_FIELDS = 30
+    S_SEQ,
+    S_NEXT,
+    S_SCANNING,
+    S_BACK_R,
+    S_BACK_E,
+) = range(35)
+S_FIELDS = 35
+# S_NEXT: no tick before it has anything to do (the next tick the loop will simulate, as far as it
+# knows, lowered by every post): Python need not call ``advance`` for a limit up to it.
+# S_SCANNING: the loop is going through the list of active routers or endpoints; those woken
+# meanwhile wait in the lists' tails (S_BACK_R and S_BACK_E of them, see ``_unpark``)
 NEVER = np.int64(1) << 62
 
 # What ``advance`` returns.
@@ -237,22 +255,65 @@ def route(state, routers, endpoints, r, dst):
 
 
 @_inlined
+def _list_in_order(table, seq, act, n, ident):
+    """Put row ``ident`` back into ``act[:n]`` (ordered by ``table[:, seq]``) at its place."""
+    k = n
+    order = table[ident, seq]
+    while k > 0 and table[act[k - 1], seq] > order:
+        act[k] = act[k - 1]
+        k -= 1
+    act[k] = ident
+
+
+@_inlined
+def _unpark(state, table, active, seq, act, count, back, ident):
+    """Row ``ident`` (a router or an endpoint), parked, has work again: back into its list at its
+    place, or, while the loop goes through that list, into the list's tail until it is done
+    (``_unpark_waiting``)."""
+    table[ident, active] = ACTIVE_LISTED
+    if state[S_SCANNING]:
+        act[act.shape[0] - 1 - state[back]] = ident
+        state[back] += 1
+    else:
+        _list_in_order(table, seq, act, state[count], ident)
+        state[count] += 1
+
+
+@_inlined
+def _unpark_waiting(state, table, seq, act, count, back):
+    """Put the rows woken while the loop went through the list into their places in it."""
+    for j in range(state[back]):
+        _list_in_order(table, seq, act, state[count], act[act.shape[0] - 1 - j])
+        state[count] += 1
+    state[back] = 0
+
+
+@_inlined
 def _activate_router(state, routers, act_r, r):
     if routers[r, R_ACTIVE] == 0:
-        routers[r, R_ACTIVE] = 1
+        routers[r, R_ACTIVE] = ACTIVE_LISTED
+        routers[r, R_SEQ] = state[S_SEQ]
+        state[S_SEQ] += 1
         act_r[state[S_ACT_R]] = r
         state[S_ACT_R] += 1
+    elif routers[r, R_ACTIVE] == ACTIVE_PARKED:
+        _unpark(state, routers, R_ACTIVE, R_SEQ, act_r, S_ACT_R, S_BACK_R, r)
 
 
 @_inlined
 def _activate_endpoint(state, endpoints, act_e, e, at):
     """Put endpoint ``e`` on the list of endpoints with messages to inject, from tick ``at``."""
+    state[S_NEXT] = min(state[S_NEXT], at)
     if at < endpoints[e, E_NEXT]:
         endpoints[e, E_NEXT] = at
     if endpoints[e, E_ACTIVE] == 0:
-        endpoints[e, E_ACTIVE] = 1
+        endpoints[e, E_ACTIVE] = ACTIVE_LISTED
+        endpoints[e, E_SEQ] = state[S_SEQ]
+        state[S_SEQ] += 1
         act_e[state[S_ACT_E]] = e
         state[S_ACT_E] += 1
+    elif endpoints[e, E_ACTIVE] == ACTIVE_PARKED:
+        _unpark(state, endpoints, E_ACTIVE, E_SEQ, act_e, S_ACT_E, S_BACK_E, e)
 
 
 @_inlined
@@ -547,9 +608,9 @@ def _deliver_due(state, t, msgs, free, endpoints, sources, act_e, bufs, rules, w
 
 
 @_inlined
-def _pop(state, routers, inputs, i, t, depth):
-    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router feeding
-    it if that router found it full."""
+def _pop(state, routers, inputs, endpoints, act_r, act_e, i, t, depth):
+    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router or endpoint
+    feeding it if that one found it full."""
     head = inputs[i, I_HEAD] + 1
     inputs[i, I_HEAD] = head if head < depth else 0
     inputs[i, I_COUNT] -= 1
@@ -560,9 +621,13 @@ def _pop(state, routers, inputs, i, t, depth):
     if inputs[i, I_BLOCKED]:
         inputs[i, I_BLOCKED] = 0
         up = inputs[i, I_UP_ROUTER]
-        routers[up, R_POKE] = t + 1
-        if t + 1 < routers[up, R_NEXT]:
-            routers[up, R_NEXT] = t + 1
+        if up >= 0:
+            routers[up, R_POKE] = t + 1
+            if t + 1 < routers[up, R_NEXT]:
+                routers[up, R_NEXT] = t + 1
+            _activate_router(state, routers, act_r, up)
+        else:
+            _activate_endpoint(state, endpoints, act_e, inputs[i, I_UP_ENDPOINT], t + 1)
         state[S_SOON] = min(state[S_SOON], t + 1)
 
 
@@ -606,6 +671,7 @@ def _inject(
     n_sources = state[S_SOURCES]
     replies = n_sources - 1
     kept = 0
+    state[S_SCANNING] = 1
     for a in range(state[S_ACT_E]):
         e = act_e[a]
         if endpoints[e, E_NEXT] > t:
@@ -655,8 +721,11 @@ def _inject(
                 m = sources[e, 0, SRC_HEAD]
                 if m >= 0 and msgs[m, M_PORT] == p and msgs[m, M_POST] <= t and sources[e, 0, SRC_FREE] <= t:
                     chosen = 0
-            if chosen < 0 or not _room(state, inputs, i, t):
-                continue  # a full FIFO: looked at again next tick (``soon`` below)
+            if chosen < 0:
+                continue
+            if not _room(state, inputs, i, t):
+                _blocked(inputs, i, t)  # a full FIFO: its next pop brings the endpoint back
+                continue
             if e == state[S_HOST]:
                 endpoints[e, E_TURN] = chosen
             m = sources[e, chosen, SRC_HEAD]
@@ -690,8 +759,8 @@ def _inject(
                     _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
         # When this endpoint is worth a look again: the earliest tick at which one of its
         # sources has a transaction, its rate allows it and its port is free. A source held
-        # back by its reads in flight is brought back by a reply; one held back by a full FIFO
-        # is ready, so the endpoint looks again at the next tick.
+        # back by its reads in flight is brought back by a reply, one held back by a full FIFO
+        # by that FIFO's next pop (``_pop``).
         soon = NEVER
         for s in range(n_sources):
             m = sources[e, s, SRC_HEAD]
@@ -701,17 +770,24 @@ def _inject(
                 continue
             if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
                 continue
+            if inputs[ports[e, msgs[m, M_PORT], P_FIFO], I_BLOCKED]:
+                continue
             ready = max(msgs[m, M_POST], sources[e, s, SRC_FREE], ports[e, msgs[m, M_PORT], P_FREE])
             soon = min(soon, max(ready, t + 1))
         endpoints[e, E_NEXT] = soon
-        if endpoints[e, E_PENDING] > 0:
+        if endpoints[e, E_PENDING] == 0:
+            endpoints[e, E_ACTIVE] = 0
+            endpoints[e, E_NEXT] = NEVER
+        elif soon == NEVER:
+            endpoints[e, E_ACTIVE] = ACTIVE_PARKED  # until a reply, a pop or a post (``_activate_endpoint``)
+        else:
             act_e[kept] = e
             kept += 1
             state[S_SOON] = min(state[S_SOON], soon)
-        else:
-            endpoints[e, E_ACTIVE] = 0
-            endpoints[e, E_NEXT] = NEVER
     state[S_ACT_E] = kept
+    state[S_SCANNING] = 0
+    _unpark_waiting(state, endpoints, E_SEQ, act_e, S_ACT_E, S_BACK_E)
+    _unpark_waiting(state, routers, R_SEQ, act_r, S_ACT_R, S_BACK_R)
 
 
 @_inlined
@@ -726,6 +802,7 @@ def _forward(
     links,
     msgs,
     act_r,
+    act_e,
     wheel,
     wheel_n,
     spans,
@@ -739,6 +816,7 @@ def _forward(
     depth = state[S_DEPTH]
     n_active = state[S_ACT_R]
     kept = 0
+    state[S_SCANNING] = 1
     for a in range(n_active):
         r = act_r[a]
         if routers[r, R_NEXT] > t:
@@ -798,7 +876,7 @@ def _forward(
             m = fifo[i, head, Q_MSG]
             flit = fifo[i, head, Q_FLIT]
             waited = t - fifo[i, head, Q_READY]
-            _pop(state, routers, inputs, i, t, depth)
+            _pop(state, routers, inputs, endpoints, act_r, act_e, i, t, depth)
             if inputs[i, I_COUNT]:
                 soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
             rate = outputs[o, O_RATE]
@@ -831,26 +909,32 @@ def _forward(
             else:
                 _schedule(state, wheel, wheel_n, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, flit)
         routers[r, R_NEXT] = soon
-        if routers[r, R_COUNT] > 0:
+        if routers[r, R_COUNT] == 0:
+            routers[r, R_ACTIVE] = 0
+            routers[r, R_NEXT] = NEVER
+        elif soon == NEVER:
+            routers[r, R_ACTIVE] = ACTIVE_PARKED  # until a pop or a push (``_activate_router``)
+        else:
             act_r[kept] = r
             kept += 1
             state[S_SOON] = min(state[S_SOON], soon)
-        else:
-            routers[r, R_ACTIVE] = 0
-            routers[r, R_NEXT] = NEVER
     # Routers that received their first transaction during this tick joined the list's end.
     for a in range(n_active, state[S_ACT_R]):
         act_r[kept] = act_r[a]
         kept += 1
     state[S_ACT_R] = kept
+    state[S_SCANNING] = 0
+    _unpark_waiting(state, routers, R_SEQ, act_r, S_ACT_R, S_BACK_R)
+    _unpark_waiting(state, endpoints, E_SEQ, act_e, S_ACT_E, S_BACK_E)
 
 
 @_inlined
-def _next_wheel_tick(state, t, wheel_n):
+def _next_wheel_tick(state, t, wheel_n, before):
+    """The first tick after ``t`` with something on the wheel, if it is before ``before``; else ``NEVER``."""
     if state[S_WHEEL] == 0:
         return NEVER
     mask = state[S_WMASK]
-    for d in range(1, mask + 2):
+    for d in range(1, min(mask + 2, before - t)):
         if wheel_n[(t + d) & mask]:
             return t + d
     return NEVER
@@ -954,6 +1038,7 @@ def advance(
             links,
             msgs,
             act_r,
+            act_e,
             wheel,
             wheel_n,
             spans,
@@ -963,7 +1048,8 @@ def advance(
             elink,
         )
         state[S_PHASE] = 0
-        nxt = min(state[S_SOON], _next_wheel_tick(state, t, wheel_n))
+        nxt = min(state[S_SOON], _next_wheel_tick(state, t, wheel_n, state[S_SOON]))
+        state[S_NEXT] = nxt
         if nxt == NEVER:
             state[S_TICK] = t + 1
             return DONE_IDLE if state[S_LIVE] == 0 else DONE_STUCK

@@ -19,6 +19,9 @@ from nnmap.lowering.forward import add_programs, default_chain, layout
 from nnmap.model import Layer, Network
 from nnmap.plan import ELEMENT_BYTES, LayerAssignment, Plan
 
+SEPARATOR = "+"
+"""What joins one value per layer in a strategy's name: ``partitioned+node-per-core``, ``pipeline=4+12``."""
+
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 """Every strategy by name, in the order their modules were imported; ``@STRATEGIES.add`` on a subclass adds it."""
 

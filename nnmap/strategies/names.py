@@ -10,12 +10,9 @@ from __future__ import annotations
 import math
 
 from nnmap.errors import MappingError
-from nnmap.strategies.base import STRATEGIES, Strategy
-from nnmap.strategies.per_layer import SEPARATOR, PerLayer
-from nnmap.strategies.pipeline import Pipeline
-
-WEIGHTED = "pipeline="
-"""How a pipeline with group weights is named: ``pipeline=W1+W2+...``."""
+from nnmap.strategies.base import SEPARATOR, STRATEGIES, Strategy
+from nnmap.strategies.per_layer import PerLayer
+from nnmap.strategies.pipeline import WEIGHTED, Pipeline
 
 
 def get_strategy(name: str) -> Strategy:

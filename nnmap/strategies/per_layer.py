@@ -20,10 +20,7 @@ from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment
-from nnmap.strategies.base import Strategy
-
-SEPARATOR = "+"
-"""What joins the layers' strategies in a mix's name: ``partitioned+node-per-core``."""
+from nnmap.strategies.base import SEPARATOR, Strategy
 
 
 class PerLayer(Strategy):

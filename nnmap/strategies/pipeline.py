@@ -29,7 +29,7 @@ from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment
-from nnmap.strategies.base import STRATEGIES, Strategy
+from nnmap.strategies.base import SEPARATOR, STRATEGIES, Strategy
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.work import output_cycles
 
@@ -65,6 +65,10 @@ def groups(sizes: Sequence[int]) -> list[range]:
     return out
 
 
+WEIGHTED = "pipeline="
+"""How a pipeline with group weights is named: ``pipeline=W1+W2+...``."""
+
+
 @STRATEGIES.add
 class Pipeline(Strategy):
     """Each layer on its own group of cores, the batch streamed through them."""
@@ -79,7 +83,7 @@ class Pipeline(Strategy):
     def __init__(self, weights: Sequence[float] | None = None) -> None:
         self.weights = list(weights) if weights else None
         if self.weights:
-            self.name = "pipeline=" + "+".join(f"{w:g}" for w in self.weights)
+            self.name = WEIGHTED + SEPARATOR.join(f"{w:g}" for w in self.weights)
 
     def place(self, config: ChipConfig, net: Network, chain: list[Coord]) -> tuple[list[Coord], list[LayerAssignment]]:
         n = len(chain)

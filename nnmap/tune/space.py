@@ -26,8 +26,8 @@ from nnmap.lowering.forward import default_chain
 from nnmap.model import Network
 from nnmap.session import LOADS
 from nnmap.strategies import STRATEGIES, get_strategy
-from nnmap.strategies.per_layer import SEPARATOR
-from nnmap.strategies.pipeline import group_sizes
+from nnmap.strategies.base import SEPARATOR
+from nnmap.strategies.pipeline import WEIGHTED, group_sizes
 from nnmap.work import output_cycles
 
 AXES = ("strategy:broadcast", "cores", "order", "load", "feed")
@@ -108,7 +108,7 @@ def pipeline_groups(config: ChipConfig, net: Network, n_cores: int) -> list[str]
             sizes = list(balanced)
             sizes[giver] -= moved
             sizes[taker] += moved
-            out.append("pipeline=" + SEPARATOR.join(str(s) for s in sizes))
+            out.append(WEIGHTED + SEPARATOR.join(str(s) for s in sizes))
     return list(dict.fromkeys(out))
 
 

@@ -72,7 +72,7 @@ class Chip:
             return self.core(cast(Coord, node)).sram
 
     def add_relay(self, node: Coord, buffer: str, src: Coord, dst: Coord) -> None:
-        """Have ``node``'s DMA engine forward to ``dst`` every message from ``src`` that lands in
+        """Have ``node`` store onward to ``dst`` every message from ``src`` that lands in
         its ``buffer``, to the same place of ``dst``'s buffer of that name (both must exist)."""
         fabric = self.fabric
         fabric.add_relay(

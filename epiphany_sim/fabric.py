@@ -626,7 +626,7 @@ class Fabric:
 
     def add_relay(self, node: int, buffer: int, src: int, dst: int, dst_buffer: int) -> None:
         """When a message from endpoint ``src`` completes in ``buffer`` (held by ``node``), the
-        node's DMA engine posts the same values to the same place of ``dst_buffer`` at ``dst``."""
+        node stores the same values onward to the same place of ``dst_buffer`` at ``dst``."""
         rule = (src, dst, dst_buffer)
         rules = self._rules.setdefault(buffer, [])
         if rule not in rules:

@@ -10,7 +10,8 @@ What one tick ``t`` does, in this order:
 
 1. Deliveries due at ``t``: a transaction's payload lands in memory, its buffer's write
    count grows, and a message whose last transaction landed is complete: the relay rules of
-   its buffer post copies onward (the receiving core's DMA engine forwarding it), and a
+   its buffer post copies onward (the receiving core storing them onward, a debt its
+   program pays), and a
    message someone waits on wakes Python. When anything wakes Python, the tick stops here
    and ``advance`` returns, so that Python's reaction (a write posted at this very cycle)
    enters at step 2 of the same tick.
@@ -35,7 +36,9 @@ host's) or its one output (out of it, to the host) takes them, so the burst a tr
 continues is decided by the same rules as everything else in the tick.
 
 Every decision in a tick reads the state from the start of that tick: a transaction moved
-at ``t`` is never ready before ``t + 1``, and a FIFO slot freed at ``t`` is seen by the
+from one router to the next at ``t`` is never ready there before ``t + 1`` (one injected by
+its core at ``t`` may leave its router in the same tick: the injection is step 2, the
+routers' grants step 3), and a FIFO slot freed at ``t`` is seen by the
 upstream router at ``t + 1``. So the order in which routers or endpoints are visited
 changes nothing, and no result depends on the order of two posts made in the same cycle.
 Every time is a whole number of ticks (the chip's fields are checked to be whole half

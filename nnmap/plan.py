@@ -216,7 +216,7 @@ class Plan:
             biases, in layer order.
         ops: per core, the forward program for the whole batch.
         readback: per core, the program that writes its outputs to the host.
-        relays: per core, the forwarding rules of its DMA engine.
+        relays: per core, its relay rules (what it stores onward as messages land).
         dram: the host DRAM's buffers: name to elements.
         feed: how the inputs reach the cores (``nnmap.lowering.feed``): ``preload`` or ``host``.
     """
@@ -304,7 +304,7 @@ class RecurrentPlan:
         setup: per core, the initial values the host loads (buffer name to values).
         ops: per core, its program for the whole sequence.
         readback: per core, the program that writes its states to the host.
-        relays: per core, the forwarding rules of its DMA engine.
+        relays: per core, its relay rules (what it stores onward as messages land).
         dram: the host DRAM's buffers: name to elements.
     """
 

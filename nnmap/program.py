@@ -2,7 +2,7 @@
 
 A strategy turns a network into one op list per core. Ops read and write only the core's
 own SRAM buffers; values reach another core only through ``Send`` (a posted write the core
-issues) or a relay (the receiving core's DMA engine forwarding what arrived, see
+issues) or a relay (the receiving core storing onward what arrived, see
 ``Relay``). Each op charges the cycles of its kernel on an Epiphany core
 (``epiphany_sim.costs``): a dot product for ``Mac``, a sum for ``Sum``, a bias and an
 activation for ``Activate``.
@@ -161,10 +161,12 @@ Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase |
 
 @dataclass(frozen=True)
 class Relay:
-    """A forwarding rule run by a core's DMA engine.
+    """A relay rule of a core: what it stores onward when a message lands.
 
     When a message from core ``src`` lands in ``buffer`` of the core holding this rule,
-    the same values are posted to the same place in core ``dst``.
+    the same values are posted to the same place in core ``dst``: the core notices the
+    message by a poll and copies it out through its own stores, paying for it between its
+    ops (``epiphany_sim.core``).
     """
 
     buffer: str

@@ -7,7 +7,7 @@ A ``Session`` is a simulated chip with a mapping's buffers on it, and these step
    of ``LOADS``: ``host``, writing each core's SRAM through its library over the eLink, or
    ``dram``, writing each distinct array into its DRAM window once, after which every core
    fetches its own with one chain of DMA reads (as careful Parallella programs do);
-3. run: each core runs its op list (``program``, ``start``), its DMA engine relaying what
+3. run: each core runs its op list (``program``, ``start``), the core relaying what
    the relay rules say (``Relay``, registered with the chip, whose fabric forwards each
    message that lands in a relayed buffer);
 4. read back: the cores' readback programs write outputs into the host's DRAM, where

@@ -111,7 +111,7 @@ class Broadcast:
         return []
 
     def relays(self, n_hidden: int) -> dict[Coord, list[Relay]]:
-        """Forwarding rules for the cores' DMA engines."""
+        """The cores' relay rules."""
         return {}
 
     def dram_buffers(self, batch: int) -> dict[str, int]:
@@ -337,7 +337,7 @@ class Stream(Broadcast):
 
     The cores holding products of layer ``l + 1`` (its readers) get hidden vector ``l``
     whole: each owner writes a value to the nearest readers on either side of it in the
-    chain, whose DMA engines relay it along the readers (``spread``). ``DEPTH`` copies of
+    chain, which relay it along the readers (``spread``). ``DEPTH`` copies of
     each vector are kept, sample ``s`` in copy ``s % DEPTH``; a reader that has multiplied
     sample ``s``'s vector writes ``s + 1`` into its flag of ``credits(l)`` on the cores
     holding products of layer ``l``, relayed the same way, and those cores start layer ``l``

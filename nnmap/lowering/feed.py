@@ -4,8 +4,8 @@
   phase. A reader's ``x`` holds the whole batch, so the SRAM bounds the batch.
 - ``host``: the inputs stream in during the compute phase. The host writes each sample
   into the first reader (in chain order), sample ``s`` into row ``s % DEPTH`` of its ``x``
-  (``nnmap.lowering.broadcast.DEPTH``); that reader passes the row on, and the readers'
-  DMA engines relay it to every reader (``nnmap.lowering.broadcast.spread``). Later
+  (``nnmap.lowering.broadcast.DEPTH``); that reader passes the row on, and the readers
+  relay it to every reader (``nnmap.lowering.broadcast.spread``). Later
   samples travel while this one is multiplied: when the first reader is done with sample
   ``s`` it counts ``s + 1`` into a DRAM flag (the host then writes sample ``s + DEPTH``
   into that row), waits until every other reader's flag on it says sample ``s - 1`` is
@@ -89,7 +89,7 @@ class Feed:
         return []
 
     def relays(self) -> dict[Coord, list[Relay]]:
-        """Forwarding rules for the readers' DMA engines."""
+        """The readers' relay rules."""
         return {}
 
     def host(self, chip: Chip, x: np.ndarray) -> Generator[simpy.Event, Any, None] | None:

@@ -16,7 +16,7 @@ them as the partitioned scheme deals a layer. Every core of group ``i`` holds:
 How values travel: ``h[i, t]`` is read by group ``i`` at step ``t + 1`` and by group
 ``i + 1`` at step ``t``. Its owner keeps each value (a local store) and writes it to its
 neighbours on the chain, inside the group and, from the group's last core, to the first
-core of the group above; the DMA engines relay it both ways along the group and on along
+core of the group above; the cores relay it both ways along the group and on along
 the group above. A state of step ``t`` lands in the copy of step ``t - 2``, which the group
 above may still be reading: its first core counts the steps it is done with (it knows once
 its own state of that step is complete) into ``freed(i)`` on the last core of group ``i``,

@@ -11,7 +11,7 @@ on a plan of batch 1). Then, per sample, on the chain of cores:
    the cores. Each core adds up its own products per ``i``; the partial vectors travel the
    chain the other way, from the last core holding products of layer ``l`` to the first,
    each core adding its own. The first one then holds the whole ``e`` and writes it to its
-   neighbours, whose DMA engines relay it along the chain to every core.
+   neighbours, which relay it along the chain to every core.
 3. Meanwhile each core updates its slice of layer ``l``'s weights in place (and the owner
    the biases), with the old weights already used in step 2.
 4. With ``e`` complete, each core turns it into the hidden deltas of the outputs it holds
@@ -266,7 +266,7 @@ class BackpropProgram:
 
     def _share(self, k: int, li: int, parity: int) -> list[Op]:
         """The first core holding products of layer ``li`` shares the whole error of hidden layer ``li - 1``
-        with every core: into its own copy, then to its neighbours, whose DMA engines relay it."""
+        with every core: into its own copy, then to its neighbours, which relay it."""
         chain, size = self.chain, self.net.sizes[li]
         total = total_error(li - 1, parity)
         ops: list[Op] = [Send(chain[k], total, 0, ERROR_SUM, 0, size, f"e{li - 1} complete")]

@@ -26,7 +26,7 @@ one step of each, below), the layer dealt by the partitioned scheme inside its g
 4. Backward, for ``l > 0``: the error of the layer below, ``e = W_l d_l`` with the weights
    as they are, is summed along the group from its last core to its first
    (``nnmap.training.backprop.reduce_error``), which writes it into the last core of group
-   ``l - 1``; the DMA engines there relay it along that group.
+   ``l - 1``; the cores there relay it along that group.
 5. Update: each core's slice of ``W_l`` and ``b_l`` takes its SGD step at once (before it
    hands its partial error on, so an error that arrives says its group is done with the
    sample's inputs).

@@ -6,7 +6,7 @@ Two ways to fill them:
 
 - ``HostFeed`` (the scheme's first step, once per sample): the host writes the sample into the
   first core of the chain over the eLink; that core passes it on to its neighbour and the
-  DMA engines relay it along the chain. Every reader tells the first core when it is done
+  cores relay it along the chain. Every reader tells the first core when it is done
   with a sample, and the first core tells the host (a flag per chain, so several chains
   can share a chip), so a row is never overwritten while a core still reads it. The first
   core forwards the next sample at the end of each step, while the host already writes

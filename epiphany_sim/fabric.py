@@ -271,6 +271,7 @@ class _Layout:
         an eLink end."""
         routers = np.zeros((3 * self.n_cores + len(_ELINK_ENDS), k.R_FIELDS), np.int64)
         routers[:, k.R_DIR :] = -1
+        routers[:, k.R_STAMP] = -1
         routers[:, k.R_NEXT] = k.NEVER
         for net, _ in _NETS:
             for index in range(self.n_cores):
@@ -383,6 +384,7 @@ class _Layout:
         endpoints = np.zeros((self.n_cores + 1, k.E_FIELDS), np.int64)
         endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL, k.E_ELINK_X, k.E_ELINK_R]] = -1
         endpoints[:, k.E_NEXT] = k.NEVER
+        endpoints[:, k.E_STAMP] = -1
         for index in range(self.n_cores):
             edge = self.edges.index(self.mesh.edge_router(divmod(index, self.cols)))
             endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (
@@ -529,8 +531,10 @@ class Fabric:
         self._wheel = np.zeros((size, per_tick, 3), np.int64)
         self._wheel_n = np.zeros(size, np.int64)
         self._wakes = np.zeros((2 * per_tick, 2), np.int64)
-        self._act_r = np.zeros(len(self._routers) + 1, np.int64)
-        self._act_e = np.zeros(n_endpoints + 1, np.int64)
+        # Room for an entry per router (endpoint) and as many made stale; a full heap drops its stale ones.
+        self._heap_r = np.zeros((2 * len(self._routers) + 64, k.H_FIELDS), np.int64)
+        self._heap_e = np.zeros((2 * n_endpoints + 64, k.H_FIELDS), np.int64)
+        self._due = np.zeros((max(len(self._routers), n_endpoints), 2), np.int64)
         self._want = np.zeros(int(np.max(self._routers[:, k.R_IN1] - self._routers[:, k.R_IN0])), np.int64)
 
     def _build_state(self) -> None:
@@ -741,7 +745,7 @@ class Fabric:
                 self._free,
                 self._endpoints,
                 self._sources,
-                self._act_e,
+                self._heap_e,
                 src,
                 dst,
                 base + firsts,
@@ -843,7 +847,7 @@ class Fabric:
             self._free,
             self._endpoints,
             self._sources,
-            self._act_e,
+            self._heap_e,
             src,
             dst,
             port,
@@ -879,7 +883,7 @@ class Fabric:
             self._free,
             self._endpoints,
             self._sources,
-            self._act_e,
+            self._heap_e,
             np.ascontiguousarray(src, np.int64),
             np.ascontiguousarray(dst, np.int64),
             np.ascontiguousarray(at_tick, np.int64),
@@ -952,8 +956,9 @@ class Fabric:
                 self._wheel,
                 self._wheel_n,
                 self._wakes,
-                self._act_r,
-                self._act_e,
+                self._heap_r,
+                self._heap_e,
+                self._due,
                 self._bufs,
                 self._rule_table,
                 self.memory,

@@ -43,11 +43,9 @@ upstream router at ``t + 1``. So the order in which routers or endpoints are vis
 changes nothing, and no result depends on the order of two posts made in the same cycle.
 Every time is a whole number of ticks (the chip's fields are checked to be whole half
 cycles), so the loop is deterministic: the same posts give the same ticks on every run.
-Ticks in which nothing can change are skipped. The routers and endpoints with work are
-visited in the order they became active; one that can only wait for something else (a pop
-of a full FIFO, a reply, a post) leaves that list until it comes, and goes back to its
-place in the order then, so that the ticks of a long wait (the load through the DRAM) do
-not pay for every waiting core.
+Ticks in which nothing can change are skipped, and in a tick only the routers and endpoints
+due then are visited (taken from a heap by the tick each is next due, in the order they
+became active), so that a tick costs what moves in it, not what waits.
 """
 
 from __future__ import annotations
@@ -76,11 +74,9 @@ PORT_C, PORT_R, PORT_X = range(3)
 N_PORTS = 3
 
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
-# R_POKE the tick after a downstream FIFO it found full last freed a slot; R_ACTIVE is
-# ACTIVE_LISTED or ACTIVE_PARKED for a router with transactions (see ``_unpark``), R_SEQ orders the
-# active routers by when they became so
-R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_DIR = range(13)
-ACTIVE_LISTED, ACTIVE_PARKED = 1, 2
+# R_POKE the tick after a downstream FIFO it found full last freed a slot; R_SEQ orders the
+# routers by when they last became active, R_STAMP is the last tick they were taken as due
+R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP, R_DIR = range(14)
 R_FIELDS = R_DIR + N_DIRS
 # inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
 # endpoint's port (I_UP_ENDPOINT); I_BLOCKED: the router or endpoint feeding it found it full and
@@ -98,9 +94,9 @@ O_FIELDS = 9
 # E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh;
 # E_RELAY: ticks of core time the relays it forwarded have cost it so far; E_TURN: the source whose
 # transaction the host last sent into the eLink (its own writes and the DRAM's replies take turns);
-# E_ACTIVE and E_SEQ as R_ACTIVE and R_SEQ
-E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY, E_TURN, E_SEQ = range(10)
-E_FIELDS = 10
+# E_SEQ and E_STAMP as R_SEQ and R_STAMP
+E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY, E_TURN, E_SEQ, E_STAMP = range(11)
+E_FIELDS = 11
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
@@ -166,6 +162,10 @@ WORDS_PER_TRANSACTION = 2
 # wheel[bucket, k, :]: what happens at a future tick (the bucket is the tick modulo the wheel's size)
 W_KIND, W_MSG, W_FLIT = range(3)
 KIND_DELIVER, KIND_SENT = 0, 1
+# heap_r[k, :] and heap_e[k, :]: the active routers and endpoints by the tick they are next due
+# (a binary heap on (H_TICK, H_SEQ), with entries made stale by a later change of that tick)
+H_TICK, H_SEQ, H_ID = range(3)
+H_FIELDS = 3
 # wakes[k, :]: what Python must react to: a buffer's id, or a message's token
 WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
 # state[:]: scalars
@@ -179,8 +179,8 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_SERIAL,
     S_RECS,
     S_SPANS,
-    S_ACT_R,
-    S_ACT_E,
+    S_HEAP_R,
+    S_HEAP_E,
     S_WHEEL,
     S_LAST,
     S_RECORD,
@@ -197,20 +197,14 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_MAX_RULES,
     S_BYTES_SENT,
     S_BYTES_DONE,
-    S_SOON,
     S_DRAM_TICKS,
     S_POLL_TICKS,
     S_SEQ,
     S_NEXT,
-    S_SCANNING,
-    S_BACK_R,
-    S_BACK_E,
-) = range(35)
-S_FIELDS = 35
-# S_NEXT: no tick before it has anything to do (the next tick the loop will simulate, as far as it
-# knows, lowered by every post): Python need not call ``advance`` for a limit up to it.
-# S_SCANNING: the loop is going through the list of active routers or endpoints; those woken
-# meanwhile wait in the lists' tails (S_BACK_R and S_BACK_E of them, see ``_unpark``)
+) = range(31)
+S_FIELDS = 31
+# S_NEXT: no tick before it has anything to do (the next tick the loop will simulate, as far as
+# it knows, lowered by every post): Python need not call ``advance`` for a limit up to it
 NEVER = np.int64(1) << 62
 
 # What ``advance`` returns.
@@ -258,69 +252,132 @@ def route(state, routers, endpoints, r, dst):
 
 
 @_inlined
-def _list_in_order(table, seq, act, n, ident):
-    """Put row ``ident`` back into ``act[:n]`` (ordered by ``table[:, seq]``) at its place."""
-    k = n
-    order = table[ident, seq]
-    while k > 0 and table[act[k - 1], seq] > order:
-        act[k] = act[k - 1]
-        k -= 1
-    act[k] = ident
+def _heap_before(heap, i, j):
+    return heap[i, H_TICK] < heap[j, H_TICK] or (heap[i, H_TICK] == heap[j, H_TICK] and heap[i, H_SEQ] < heap[j, H_SEQ])
 
 
 @_inlined
-def _unpark(state, table, active, seq, act, count, back, ident):
-    """Row ``ident`` (a router or an endpoint), parked, has work again: back into its list at its
-    place, or, while the loop goes through that list, into the list's tail until it is done
-    (``_unpark_waiting``)."""
-    table[ident, active] = ACTIVE_LISTED
-    if state[S_SCANNING]:
-        act[act.shape[0] - 1 - state[back]] = ident
-        state[back] += 1
-    else:
-        _list_in_order(table, seq, act, state[count], ident)
-        state[count] += 1
+def _heap_swap(heap, i, j):
+    for f in range(H_FIELDS):
+        v = heap[i, f]
+        heap[i, f] = heap[j, f]
+        heap[j, f] = v
 
 
 @_inlined
-def _unpark_waiting(state, table, seq, act, count, back):
-    """Put the rows woken while the loop went through the list into their places in it."""
-    for j in range(state[back]):
-        _list_in_order(table, seq, act, state[count], act[act.shape[0] - 1 - j])
-        state[count] += 1
-    state[back] = 0
+def _heap_add(heap, n, tick, seq, ident):
+    """Add an entry to the heap of ``n`` entries; the caller counts it."""
+    heap[n, H_TICK] = tick
+    heap[n, H_SEQ] = seq
+    heap[n, H_ID] = ident
+    c = n
+    while c > 0:
+        p = (c - 1) >> 1
+        if not _heap_before(heap, c, p):
+            break
+        _heap_swap(heap, c, p)
+        c = p
 
 
 @_inlined
-def _activate_router(state, routers, act_r, r):
+def _heap_drop(heap, n):
+    """Remove the first of the heap's ``n`` entries; the caller counts it."""
+    n -= 1
+    for f in range(H_FIELDS):
+        heap[0, f] = heap[n, f]
+    c = 0
+    while True:
+        first = c
+        left = 2 * c + 1
+        if left < n and _heap_before(heap, left, first):
+            first = left
+        if left + 1 < n and _heap_before(heap, left + 1, first):
+            first = left + 1
+        if first == c:
+            break
+        _heap_swap(heap, c, first)
+        c = first
+
+
+@_inlined
+def _schedule_due(state, heap, size, table, active, seq, nxt, ident):
+    """Note in ``heap`` (its count at ``state[size]``) that ``table`` row ``ident`` is next due at
+    ``table[ident, nxt]``. A full heap is first rebuilt from the table, which drops stale entries."""
+    n = state[size]
+    if n == heap.shape[0]:
+        n = 0
+        for other in range(table.shape[0]):
+            if table[other, active] and table[other, nxt] < NEVER and other != ident:
+                _heap_add(heap, n, table[other, nxt], table[other, seq], other)
+                n += 1
+    _heap_add(heap, n, table[ident, nxt], table[ident, seq], ident)
+    state[size] = n + 1
+
+
+@_inlined
+def _first_due(state, heap, size, table, active, seq, nxt):
+    """The earliest tick at which a row of ``heap`` is due (``NEVER``: none), dropping stale entries:
+    those of an inactive row, of an earlier activation, or of a tick since changed."""
+    while state[size] > 0:
+        ident = heap[0, H_ID]
+        if table[ident, active] and table[ident, seq] == heap[0, H_SEQ] and table[ident, nxt] == heap[0, H_TICK]:
+            return heap[0, H_TICK]
+        _heap_drop(heap, state[size])
+        state[size] -= 1
+    return NEVER
+
+
+@_inlined
+def _take_due(state, heap, size, table, active, seq, nxt, stamp, due, t):
+    """Take the rows of ``heap`` due at tick ``t`` into ``due[:n]``, as ``(seq, id)`` in the order
+    they became active (the order in which the loop visits them); return ``n``."""
+    n = 0
+    while _first_due(state, heap, size, table, active, seq, nxt) <= t:
+        ident = heap[0, H_ID]
+        order = heap[0, H_SEQ]
+        _heap_drop(heap, state[size])
+        state[size] -= 1
+        if table[ident, stamp] == t:
+            continue  # a second entry of a row already taken
+        table[ident, stamp] = t
+        k = n
+        while k > 0 and due[k - 1, 0] > order:
+            due[k, 0] = due[k - 1, 0]
+            due[k, 1] = due[k - 1, 1]
+            k -= 1
+        due[k, 0] = order
+        due[k, 1] = ident
+        n += 1
+    return n
+
+
+@_inlined
+def _activate_router(state, routers, heap_r, r, at):
+    """Router ``r`` may move a transaction from tick ``at``: make it active if it is not."""
     if routers[r, R_ACTIVE] == 0:
-        routers[r, R_ACTIVE] = ACTIVE_LISTED
+        routers[r, R_ACTIVE] = 1
         routers[r, R_SEQ] = state[S_SEQ]
         state[S_SEQ] += 1
-        act_r[state[S_ACT_R]] = r
-        state[S_ACT_R] += 1
-    elif routers[r, R_ACTIVE] == ACTIVE_PARKED:
-        _unpark(state, routers, R_ACTIVE, R_SEQ, act_r, S_ACT_R, S_BACK_R, r)
+    if at < routers[r, R_NEXT]:
+        routers[r, R_NEXT] = at
+        _schedule_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r)
 
 
 @_inlined
-def _activate_endpoint(state, endpoints, act_e, e, at):
-    """Put endpoint ``e`` on the list of endpoints with messages to inject, from tick ``at``."""
+def _activate_endpoint(state, endpoints, heap_e, e, at):
+    """Put endpoint ``e`` among the endpoints with messages to inject, from tick ``at``."""
     state[S_NEXT] = min(state[S_NEXT], at)
-    if at < endpoints[e, E_NEXT]:
-        endpoints[e, E_NEXT] = at
     if endpoints[e, E_ACTIVE] == 0:
-        endpoints[e, E_ACTIVE] = ACTIVE_LISTED
+        endpoints[e, E_ACTIVE] = 1
         endpoints[e, E_SEQ] = state[S_SEQ]
         state[S_SEQ] += 1
-        act_e[state[S_ACT_E]] = e
-        state[S_ACT_E] += 1
-    elif endpoints[e, E_ACTIVE] == ACTIVE_PARKED:
-        _unpark(state, endpoints, E_ACTIVE, E_SEQ, act_e, S_ACT_E, S_BACK_E, e)
+    if at < endpoints[e, E_NEXT]:
+        endpoints[e, E_NEXT] = at
+        _schedule_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e)
 
 
 @_inlined
-def _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msgs, table):
+def _push(state, routers, inputs, fifo, endpoints, heap_r, i, m, flit, ready, msgs, table):
     r = inputs[i, I_ROUTER]
     slot = inputs[i, I_HEAD] + inputs[i, I_COUNT]
     if slot >= state[S_DEPTH]:
@@ -334,11 +391,8 @@ def _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msg
         fifo[i, slot, Q_OUT] = table[r, msgs[m, M_DST]]
     inputs[i, I_COUNT] += 1
     routers[r, R_COUNT] += 1
-    if ready < routers[r, R_NEXT]:
-        routers[r, R_NEXT] = ready
-    state[S_SOON] = min(state[S_SOON], ready)
     state[S_FLITS] += 1
-    _activate_router(state, routers, act_r, r)
+    _activate_router(state, routers, heap_r, r, ready)
 
 
 @_inlined
@@ -477,7 +531,7 @@ def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n
 
 
 @_inlined
-def _reply(state, t, m, msgs, free, endpoints, sources, act_e, mem, pay):
+def _reply(state, t, m, msgs, free, endpoints, sources, heap_e, mem, pay):
     """A read request ``m`` reached its target at tick ``t``: the target reads the values now
     and queues a write of them back to the requester (after the DRAM's latency for the host)."""
     here = msgs[m, M_DST]
@@ -511,11 +565,11 @@ def _reply(state, t, m, msgs, free, endpoints, sources, act_e, mem, pay):
     msgs[n, M_TOKEN] = msgs[m, M_TOKEN]
     _enqueue_source(msgs, sources, here, state[S_SOURCES] - 1, n)
     endpoints[here, E_PENDING] += 1
-    _activate_endpoint(state, endpoints, act_e, here, when)
+    _activate_endpoint(state, endpoints, heap_e, here, when)
 
 
 @_inlined
-def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, wakes, recs, mem, pay):
+def _complete(state, t, m, msgs, free, endpoints, sources, heap_e, bufs, rules, wakes, recs, mem, pay):
     """A message's last transaction landed at tick ``t``: replies, relays, wakes, records, then
     free it."""
     state[S_LIVE] -= 1
@@ -525,11 +579,11 @@ def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, w
     b = msgs[m, M_BUF]
     here = msgs[m, M_DST]
     if flags & F_READ:
-        _reply(state, t, m, msgs, free, endpoints, sources, act_e, mem, pay)
+        _reply(state, t, m, msgs, free, endpoints, sources, heap_e, mem, pay)
     else:
         if flags & F_REPLY:  # the requester may send another read request
             sources[here, msgs[m, M_SOURCE], SRC_OUT] -= 1
-            _activate_endpoint(state, endpoints, act_e, here, t)
+            _activate_endpoint(state, endpoints, heap_e, here, t)
         if flags & F_NOTIFY_DONE:
             _wake(state, wakes, WAKE_DONE, msgs[m, M_TOKEN])
     if b >= 0 and not flags & F_READ:
@@ -560,7 +614,7 @@ def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, w
             _enqueue_source(msgs, sources, here, 0, n)
             endpoints[here, E_PENDING] += 1
             endpoints[here, E_RELAY] += state[S_POLL_TICKS] + msgs[n, M_FLITS] * sources[here, 0, SRC_RATE]
-            _activate_endpoint(state, endpoints, act_e, here, noticed)
+            _activate_endpoint(state, endpoints, heap_e, here, noticed)
     if state[S_RECORD]:
         k = state[S_RECS]
         recs[k, C_SERIAL] = msgs[m, M_SERIAL]
@@ -580,7 +634,7 @@ def _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, w
 
 
 @_inlined
-def _deliver_due(state, t, msgs, free, endpoints, sources, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
+def _deliver_due(state, t, msgs, free, endpoints, sources, heap_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
     """Step 1 of tick ``t``: land what is due and note whom it wakes."""
     bucket = t & state[S_WMASK]
     n = wheel_n[bucket]
@@ -605,13 +659,13 @@ def _deliver_due(state, t, msgs, free, endpoints, sources, act_e, bufs, rules, w
                 _wake(state, wakes, WAKE_BUFFER, b)
         msgs[m, M_DONE] += 1
         if msgs[m, M_DONE] == msgs[m, M_FLITS]:
-            _complete(state, t, m, msgs, free, endpoints, sources, act_e, bufs, rules, wakes, recs, mem, pay)
+            _complete(state, t, m, msgs, free, endpoints, sources, heap_e, bufs, rules, wakes, recs, mem, pay)
     wheel_n[bucket] = 0
     state[S_WHEEL] -= n
 
 
 @_inlined
-def _pop(state, routers, inputs, endpoints, act_r, act_e, i, t, depth):
+def _pop(state, routers, inputs, endpoints, heap_r, heap_e, i, t, depth):
     """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router or endpoint
     feeding it if that one found it full."""
     head = inputs[i, I_HEAD] + 1
@@ -626,12 +680,9 @@ def _pop(state, routers, inputs, endpoints, act_r, act_e, i, t, depth):
         up = inputs[i, I_UP_ROUTER]
         if up >= 0:
             routers[up, R_POKE] = t + 1
-            if t + 1 < routers[up, R_NEXT]:
-                routers[up, R_NEXT] = t + 1
-            _activate_router(state, routers, act_r, up)
+            _activate_router(state, routers, heap_r, up, t + 1)
         else:
-            _activate_endpoint(state, endpoints, act_e, inputs[i, I_UP_ENDPOINT], t + 1)
-        state[S_SOON] = min(state[S_SOON], t + 1)
+            _activate_endpoint(state, endpoints, heap_e, inputs[i, I_UP_ENDPOINT], t + 1)
 
 
 @_inlined
@@ -658,8 +709,9 @@ def _inject(
     sources,
     links,
     msgs,
-    act_r,
-    act_e,
+    heap_r,
+    heap_e,
+    due,
     wheel,
     wheel_n,
     spans,
@@ -673,15 +725,9 @@ def _inject(
     hand-off to the edge router takes (that output's latency is a tick)."""
     n_sources = state[S_SOURCES]
     replies = n_sources - 1
-    kept = 0
-    state[S_SCANNING] = 1
-    for a in range(state[S_ACT_E]):
-        e = act_e[a]
-        if endpoints[e, E_NEXT] > t:
-            act_e[kept] = e
-            kept += 1
-            state[S_SOON] = min(state[S_SOON], endpoints[e, E_NEXT])
-            continue
+    n_due = _take_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, E_STAMP, due, t)
+    for a in range(n_due):
+        e = due[a, 1]
         # Idle DMA channels take the next posted DMA transfer, all the messages of its chain.
         for s in range(1, replies):
             head = endpoints[e, E_DMA_HEAD]
@@ -740,7 +786,7 @@ def _inject(
             if e == state[S_HOST]:
                 rate = _elink_ticks(elink, routers[inputs[i, I_ROUTER], R_NET] - NET_ELINK_IN, msgs, m, flit)
                 ready = t + rate - 1
-            _push(state, routers, inputs, fifo, endpoints, act_r, i, m, flit, ready, msgs, table)
+            _push(state, routers, inputs, fifo, endpoints, heap_r, i, m, flit, ready, msgs, table)
             ports[e, p, P_FREE] = t + rate
             if chosen or msgs[m, M_FLAGS] & F_COPY:
                 sources[e, chosen, SRC_FREE] = t + sources[e, chosen, SRC_RATE]
@@ -777,20 +823,13 @@ def _inject(
                 continue
             ready = max(msgs[m, M_POST], sources[e, s, SRC_FREE], ports[e, msgs[m, M_PORT], P_FREE])
             soon = min(soon, max(ready, t + 1))
-        endpoints[e, E_NEXT] = soon
-        if endpoints[e, E_PENDING] == 0:
+        if endpoints[e, E_PENDING] > 0:
+            endpoints[e, E_NEXT] = soon
+            if soon < NEVER:
+                _schedule_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e)
+        else:
             endpoints[e, E_ACTIVE] = 0
             endpoints[e, E_NEXT] = NEVER
-        elif soon == NEVER:
-            endpoints[e, E_ACTIVE] = ACTIVE_PARKED  # until a reply, a pop or a post (``_activate_endpoint``)
-        else:
-            act_e[kept] = e
-            kept += 1
-            state[S_SOON] = min(state[S_SOON], soon)
-    state[S_ACT_E] = kept
-    state[S_SCANNING] = 0
-    _unpark_waiting(state, endpoints, E_SEQ, act_e, S_ACT_E, S_BACK_E)
-    _unpark_waiting(state, routers, R_SEQ, act_r, S_ACT_R, S_BACK_R)
 
 
 @_inlined
@@ -804,8 +843,9 @@ def _forward(
     endpoints,
     links,
     msgs,
-    act_r,
-    act_e,
+    heap_r,
+    heap_e,
+    due,
     wheel,
     wheel_n,
     spans,
@@ -817,16 +857,9 @@ def _forward(
     """Step 3 of tick ``t``: every router due grants its free outputs. The output of the eLink's
     outgoing ends to the host holds each transaction for a burst's or a whole packet's ticks."""
     depth = state[S_DEPTH]
-    n_active = state[S_ACT_R]
-    kept = 0
-    state[S_SCANNING] = 1
-    for a in range(n_active):
-        r = act_r[a]
-        if routers[r, R_NEXT] > t:
-            act_r[kept] = r
-            kept += 1
-            state[S_SOON] = min(state[S_SOON], routers[r, R_NEXT])
-            continue
+    n_due = _take_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, R_STAMP, due, t)
+    for a in range(n_due):
+        r = due[a, 1]
         soon = routers[r, R_POKE] if routers[r, R_POKE] > t else NEVER
         net = routers[r, R_NET]
         in0 = routers[r, R_IN0]
@@ -879,7 +912,7 @@ def _forward(
             m = fifo[i, head, Q_MSG]
             flit = fifo[i, head, Q_FLIT]
             waited = t - fifo[i, head, Q_READY]
-            _pop(state, routers, inputs, endpoints, act_r, act_e, i, t, depth)
+            _pop(state, routers, inputs, endpoints, heap_r, heap_e, i, t, depth)
             if inputs[i, I_COUNT]:
                 soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
             rate = outputs[o, O_RATE]
@@ -901,7 +934,7 @@ def _forward(
                     inputs,
                     fifo,
                     endpoints,
-                    act_r,
+                    heap_r,
                     dest,
                     m,
                     flit,
@@ -911,24 +944,13 @@ def _forward(
                 )
             else:
                 _schedule(state, wheel, wheel_n, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, flit)
-        routers[r, R_NEXT] = soon
-        if routers[r, R_COUNT] == 0:
+        if routers[r, R_COUNT] > 0:
+            routers[r, R_NEXT] = soon
+            if soon < NEVER:
+                _schedule_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r)
+        else:
             routers[r, R_ACTIVE] = 0
             routers[r, R_NEXT] = NEVER
-        elif soon == NEVER:
-            routers[r, R_ACTIVE] = ACTIVE_PARKED  # until a pop or a push (``_activate_router``)
-        else:
-            act_r[kept] = r
-            kept += 1
-            state[S_SOON] = min(state[S_SOON], soon)
-    # Routers that received their first transaction during this tick joined the list's end.
-    for a in range(n_active, state[S_ACT_R]):
-        act_r[kept] = act_r[a]
-        kept += 1
-    state[S_ACT_R] = kept
-    state[S_SCANNING] = 0
-    _unpark_waiting(state, routers, R_SEQ, act_r, S_ACT_R, S_BACK_R)
-    _unpark_waiting(state, endpoints, E_SEQ, act_e, S_ACT_E, S_BACK_E)
 
 
 @_inlined
@@ -960,8 +982,9 @@ def advance(
     wheel,
     wheel_n,
     wakes,
-    act_r,
-    act_e,
+    heap_r,
+    heap_e,
+    due,
     bufs,
     rules,
     mem,
@@ -1002,14 +1025,13 @@ def advance(
             if state[S_BIN_TICKS] > 0 and (t + 64 * state[S_BIN_TICKS]) // state[S_BIN_TICKS] >= bins.shape[1]:
                 return DONE_ROOM
             _deliver_due(
-                state, t, msgs, free, endpoints, sources, act_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay
+                state, t, msgs, free, endpoints, sources, heap_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay
             )
             state[S_PHASE] = 1
             if state[S_WAKES]:
                 return DONE_WAKE
             if state[S_LIVE] == 0 and state[S_WHEEL] == 0:
                 return DONE_IDLE  # at tick t, whose injection a later post may still join
-        state[S_SOON] = NEVER
         _inject(
             state,
             t,
@@ -1021,8 +1043,9 @@ def advance(
             sources,
             links,
             msgs,
-            act_r,
-            act_e,
+            heap_r,
+            heap_e,
+            due,
             wheel,
             wheel_n,
             spans,
@@ -1040,8 +1063,9 @@ def advance(
             endpoints,
             links,
             msgs,
-            act_r,
-            act_e,
+            heap_r,
+            heap_e,
+            due,
             wheel,
             wheel_n,
             spans,
@@ -1051,7 +1075,11 @@ def advance(
             elink,
         )
         state[S_PHASE] = 0
-        nxt = min(state[S_SOON], _next_wheel_tick(state, t, wheel_n, state[S_SOON]))
+        nxt = min(
+            _first_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT),
+            _first_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT),
+        )
+        nxt = min(nxt, _next_wheel_tick(state, t, wheel_n, nxt))
         state[S_NEXT] = nxt
         if nxt == NEVER:
             state[S_TICK] = t + 1
@@ -1060,7 +1088,7 @@ def advance(
 
 
 @compiled
-def post_bulk(state, msgs, free, endpoints, sources, act_e, src, dst, at, n_bytes):
+def post_bulk(state, msgs, free, endpoints, sources, heap_e, src, dst, at, n_bytes):
     """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on source 0 (the
     stores) of each sender, in the order given (which is by tick for each sender)."""
     for j in range(len(src)):
@@ -1068,12 +1096,12 @@ def post_bulk(state, msgs, free, endpoints, sources, act_e, src, dst, at, n_byte
         m = _new_message(state, msgs, free, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
         _enqueue_source(msgs, sources, e, 0, m)
         endpoints[e, E_PENDING] += 1
-        _activate_endpoint(state, endpoints, act_e, e, at[j])
+        _activate_endpoint(state, endpoints, heap_e, e, at[j])
 
 
 @compiled
 def post_reads(
-    state, msgs, free, endpoints, sources, act_e, src, dst, addr, buf, words, pay, flags, at, dma, read_from
+    state, msgs, free, endpoints, sources, heap_e, src, dst, addr, buf, words, pay, flags, at, dma, read_from
 ):
     """Queue ``len(addr)`` read requests at endpoint ``src`` as ``post_one`` would one after another
     (``words[j]`` elements from ``read_from[j]`` at ``dst``, landing at ``addr[j]``), none with a
@@ -1086,7 +1114,7 @@ def post_reads(
             free,
             endpoints,
             sources,
-            act_e,
+            heap_e,
             src,
             dst,
             PORT_R,
@@ -1124,7 +1152,7 @@ def post_one(
     free,
     endpoints,
     sources,
-    act_e,
+    heap_e,
     src,
     dst,
     port,
@@ -1151,17 +1179,14 @@ def post_one(
     else:
         _enqueue_source(msgs, sources, src, 0, m)
     endpoints[src, E_PENDING] += 1
-    _activate_endpoint(state, endpoints, act_e, src, at)
+    _activate_endpoint(state, endpoints, heap_e, src, at)
     return msgs[m, M_SERIAL]
 
 
 def needs_compiling() -> bool:
     """Whether the next run compiles the loop (``advance``, which takes tens of seconds; the other entry
     points are small): not loaded in this process yet, and numba's disk cache (an index file, kept only
-    while this source is unchanged) is missing or stale. ``False`` if numba's cache cannot be inspected,
-    and under ``NUMBA_DISABLE_JIT=1``, where the loop runs as plain Python."""
-    if getattr(numba.config, "DISABLE_JIT", False):  # set by numba from the environment at import
-        return False
+    while this source is unchanged) is missing or stale. ``False`` if numba's cache cannot be inspected."""
     loop: Any = advance  # its cache is numba's private attribute
     if loop.signatures:
         return False

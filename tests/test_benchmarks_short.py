@@ -73,7 +73,7 @@ EXPECTED = {
     ],
     "bench_tune.py": [
         r"^machine: .+, \d+ cpus, CPython",
-        rf"^e16 +6,16,4 +4 +\S+ +{NUMBER} +pipeline:stream/\d+/\w+/\w+ +{NUMBER} +{NUMBER}x "
+        rf"^e16 +6,16,4 +4 +\S+ +{NUMBER} +pipeline:stream/\d+/\w+/\w+/\w+ +{NUMBER} +{NUMBER}x "
         rf"+{NUMBER}% +{NUMBER}% +{NUMBER}",
         r"^tune's winner slower than compare's best: 0 of 1 cases",
         rf"^estimate error of the total over 8 simulated candidates: median {NUMBER}%, 90th percentile {NUMBER}%, "

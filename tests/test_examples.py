@@ -143,7 +143,7 @@ def _own_files(directory: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a worker may run other modules' tests between two examples: keep the copies
 def workdirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, dict[str, str]]]:
     """``workdir(document)``: a copy of the repository's files with the reader's own files, one per document
     (made on first use), and an environment running this checkout."""

@@ -24,6 +24,10 @@ from nnmap.strategies import all_variants
 TIMEOUT_S = 120
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(
     argv: list[str], cwd: Path, started: Callable[[], bool], signum: int = signal.SIGINT
 ) -> tuple[int, str, str]:
@@ -38,6 +42,9 @@ def _interrupt(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # as a shell starts a command: SIGINT at its default even where the test's own process ignores it
+        # (a pytest-xdist worker does, and a child inherits an ignored signal)
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + TIMEOUT_S
     while not started() and proc.poll() is None and time.monotonic() < deadline:

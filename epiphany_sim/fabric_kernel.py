@@ -1186,7 +1186,10 @@ def post_one(
 def needs_compiling() -> bool:
     """Whether the next run compiles the loop (``advance``, which takes tens of seconds; the other entry
     points are small): not loaded in this process yet, and numba's disk cache (an index file, kept only
-    while this source is unchanged) is missing or stale. ``False`` if numba's cache cannot be inspected."""
+    while this source is unchanged) is missing or stale. ``False`` if numba's cache cannot be inspected,
+    and under ``NUMBA_DISABLE_JIT=1``, where the loop runs as plain Python."""
+    if getattr(numba.config, "DISABLE_JIT", False):  # set by numba from the environment at import
+        return False
     loop: Any = advance  # its cache is numba's private attribute
     if loop.signatures:
         return False

@@ -6,8 +6,9 @@ created there first), with ``nnmap``, ``epiphany-sim`` and ``python`` running th
 Each must exit 0 and write nothing outside ``out/``. A few run in a shorter form, and a few
 not at all; ``REDUCED`` and ``SKIPPED`` say which and why.
 
-Each document's examples run in order on one worker of a parallel run (an ``xdist_group``),
-in a copy of their own: ``docs/cli.md``'s reader has made ``out/`` as README.md says.
+Each document's examples run in one test, in order, in a copy of their own (so a parallel
+run gives each document to one worker whole): ``docs/cli.md``'s reader has made ``out/`` as
+README.md says.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -143,20 +143,6 @@ def _own_files(directory: Path) -> None:
     )
 
 
-@pytest.fixture(scope="session")  # a worker may run other modules' tests between two examples: keep the copies
-def workdirs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, dict[str, str]]]:
-    """``workdir(document)``: a copy of the repository's files with the reader's own files, one per document
-    (made on first use), and an environment running this checkout."""
-    made: dict[str, tuple[Path, dict[str, str]]] = {}
-
-    def workdir(document: str) -> tuple[Path, dict[str, str]]:
-        if document not in made:
-            made[document] = _workdir(tmp_path_factory.mktemp("examples"), document)
-        return made[document]
-
-    return workdir
-
-
 def _workdir(base: Path, document: str) -> tuple[Path, dict[str, str]]:
     copy = base / "repo"
     # without the packages: ``python -m`` puts the working directory first on the path, and the checkout's
@@ -186,21 +172,26 @@ def _files(directory: Path) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("where", "command"),
-    [pytest.param(where, command, marks=pytest.mark.xdist_group(where.split(":")[0])) for where, command in RUN],
-    ids=[where for where, _ in RUN],
-)
-def test_example(where: str, command: str, workdirs: Callable[[str], tuple[Path, dict[str, str]]]) -> None:
-    run = _as_run(command)
-    assert run is not None
-    copy, env = workdirs(where.split(":")[0])
-    before = _files(copy)
-    start = time.perf_counter()
-    done = subprocess.run(["bash", "-c", run], cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    print(f"{where}: {time.perf_counter() - start:.1f} s: {run}")
-    assert done.returncode == 0, f"{run}\n{done.stderr[-2000:]}"
-    assert _files(copy) == before, f"{run} wrote outside out/"
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_examples_run_in_document_order(document: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every example of ``document``, one after the other in one copy, as a reader would type them: each
+    exits 0 and writes nothing outside ``out/``. Every failing line is reported, not only the first."""
+    copy, env = _workdir(tmp_path_factory.mktemp("examples"), document)
+    failures = []
+    for where, command in RUN:
+        if where.split(":")[0] != document:
+            continue
+        run = _as_run(command)
+        assert run is not None
+        before = _files(copy)
+        start = time.perf_counter()
+        done = subprocess.run(["bash", "-c", run], cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+        print(f"{where}: {time.perf_counter() - start:.1f} s: {run}")
+        if done.returncode != 0:
+            failures.append(f"{where}: exit {done.returncode}: {run}\n{done.stderr[-2000:]}")
+        elif _files(copy) != before:
+            failures.append(f"{where}: wrote outside out/: {run}")
+    assert not failures, "\n\n".join(failures)
 
 
 def test_every_reduction_and_skip_matches_a_documented_line() -> None:

@@ -48,6 +48,11 @@ def group_sizes(work: Sequence[float], n_cores: int) -> list[int]:
     return sizes
 
 
+def layer_work(config: ChipConfig, net: Network) -> list[float]:
+    """Each layer's work: the cycles one core spends on all its outputs (``nnmap.work``)."""
+    return [float(output_cycles(config, layer).sum()) for layer in net.layers]
+
+
 def on_group(assign: LayerAssignment, start: int, n_cores: int) -> LayerAssignment:
     """``assign``, dealt over a group of cores, moved to positions ``start, start + 1, ...`` of ``n_cores``."""
     before: list[list] = [[] for _ in range(start)]
@@ -99,7 +104,7 @@ class Pipeline(Strategy):
     def _weights(self, config: ChipConfig, net: Network) -> list[float]:
         """The weights the groups are shared by: those given, else each layer's work."""
         if self.weights is None:
-            return [float(output_cycles(config, layer).sum()) for layer in net.layers]
+            return layer_work(config, net)
         if len(self.weights) != len(net.layers):
             raise MappingError(
                 f"strategy {self.name} gives {len(self.weights)} group weights but the network has "

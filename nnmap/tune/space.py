@@ -27,8 +27,7 @@ from nnmap.model import Network
 from nnmap.session import LOADS
 from nnmap.strategies import STRATEGIES, get_strategy
 from nnmap.strategies.base import SEPARATOR
-from nnmap.strategies.pipeline import WEIGHTED, group_sizes
-from nnmap.work import output_cycles
+from nnmap.strategies.pipeline import WEIGHTED, group_sizes, layer_work
 
 AXES = ("strategy:broadcast", "cores", "order", "load", "feed")
 """The axes of the space, in the order a candidate's name gives them."""
@@ -100,7 +99,7 @@ def pipeline_groups(config: ChipConfig, net: Network, n_cores: int) -> list[str]
     n_layers = len(net.layers)
     if n_layers < 2 or n_cores <= n_layers:
         return []
-    balanced = group_sizes([float(output_cycles(config, layer).sum()) for layer in net.layers], n_cores)
+    balanced = group_sizes(layer_work(config, net), n_cores)
     out: list[str] = []
     for giver, taker in itertools.permutations(range(n_layers), 2):
         moved = max(1, balanced[giver] // 4)

@@ -33,6 +33,7 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.config import CEILINGS, ChipConfig
 from epiphany_sim.dma import Descriptor
 from epiphany_sim.errors import SimError
+from epiphany_sim.memory import aligned_bytes
 from epiphany_sim.mesh import HOST, INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
 from nnmap.capacity import check_usable
@@ -78,6 +79,17 @@ def single_core_chip(config: ChipConfig) -> ChipConfig:
     return config.replace(name=f"{config.name}-1core", rows=1, cols=1, sram_bytes=room, avoid_cores=())
 
 
+def _staged(values: Mapping[Coord, Mapping[str, np.ndarray]]) -> dict[bytes, np.ndarray]:
+    """The distinct non-empty arrays of ``values`` by content, in the order they first appear."""
+    staged: dict[bytes, np.ndarray] = {}
+    for named in values.values():
+        for array in named.values():
+            flat = np.asarray(array, np.float32).reshape(-1)
+            if len(flat):
+                staged.setdefault(flat.tobytes(), flat)
+    return staged
+
+
 class Session:
     """A simulated chip with a mapping's buffers allocated, ready to load and run programs.
 
@@ -102,6 +114,7 @@ class Session:
         if load is not None and load not in LOADS:
             raise SimError(f"unknown load {load!r}: use one of {', '.join(LOADS)}")
         self.load_path = load or faster_load(config)
+        self._load_chosen = load is None
         check_usable(config, [*layout, *(relays or {})], SimError)
         self.chip = Chip(config, trace=trace)
         for coord, named in layout.items():
@@ -132,9 +145,13 @@ class Session:
         host = self.chip.host
         host.phase = "setup"
         if self.load_path == "dram":
-            yield from self._through_dram(parameters, "parameters")
+            staged = [_staged(parameters), _staged(inputs or {})]
+            if not self._fits_dram(staged):
+                self.load_path = "host"
+        if self.load_path == "dram":
+            yield from self._through_dram(parameters, staged[0], "parameters")
             parameters_end = self.now
-            yield from self._through_dram(inputs or {}, "inputs")
+            yield from self._through_dram(inputs or {}, staged[1], "inputs")
             return parameters_end
         writes = [
             (coord, name, values, f"load {name} {coord}")
@@ -153,26 +170,36 @@ class Session:
         yield from host.write_all(writes, landed)
         return parameters_end
 
+    def _fits_dram(self, staged: list[dict[bytes, np.ndarray]]) -> bool:
+        """Whether the arrays the ``dram`` load stages fit the host's DRAM window. If they do not,
+        a load the caller asked for is refused; the default one falls back to ``host``."""
+        need = sum(aligned_bytes(flat.nbytes) for arrays in staged for flat in arrays.values())
+        free = self.chip.dram.free_bytes
+        if need <= free or self._load_chosen:
+            return need <= free
+        raise SimError(
+            f"the dram load stages {need:,} bytes in the host's DRAM window, which has {free:,} free: "
+            "load through the host instead (load 'host')"
+        )
+
     def _through_dram(
-        self, values: Mapping[Coord, Mapping[str, np.ndarray]], what: str
+        self, values: Mapping[Coord, Mapping[str, np.ndarray]], staged: dict[bytes, np.ndarray], what: str
     ) -> Generator[simpy.Event, Any, None]:
-        """The host writes ``values`` into its DRAM window, each distinct array once (the inputs
-        that every core of a layer holds, say); then every core fetches its own with one chain of
-        DMA reads and polls until it is done."""
+        """The host writes each distinct array of ``values`` (``staged``, by content: the inputs
+        that every core of a layer holds, say) into its DRAM window once; then every core fetches
+        its own with one chain of DMA reads and polls until it is done."""
         host = self.chip.host
-        staged: dict[bytes, str] = {}
+        names: dict[bytes, str] = {}
+        for key, flat in staged.items():
+            names[key] = f"{what} {len(names)}"
+            self.chip.dram.alloc(names[key], len(flat))
+            yield from host.write(HOST, names[key], 0, flat, f"load {what} into DRAM")
         chains: dict[Coord, list[Descriptor]] = {}
         for coord, named in values.items():
             for name, array in named.items():
                 flat = np.asarray(array, np.float32).reshape(-1)
-                if not len(flat):
-                    continue
-                key = flat.tobytes()
-                if key not in staged:
-                    staged[key] = f"{what} {len(staged)}"
-                    self.chip.dram.alloc(staged[key], len(flat))
-                    yield from host.write(HOST, staged[key], 0, flat, f"load {what} into DRAM")
-                chains.setdefault(coord, []).append(Descriptor(HOST, staged[key], coord, name, len(flat)))
+                if len(flat):
+                    chains.setdefault(coord, []).append(Descriptor(HOST, names[flat.tobytes()], coord, name, len(flat)))
         fetches = [self.chip.process(self._fetch(coord, chain, what)) for coord, chain in chains.items()]
         yield simpy.AllOf(self.chip.env, fetches)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,20 @@ def test_the_hosts_writes_are_not_starved_by_the_drams_replies() -> None:
     result = run(E16, net, "partitioned", x, "dram", feed="host", baseline=False)
     assert result.metrics["validated"]
     np.testing.assert_allclose(result.outputs, net.forward(x), atol=1e-5)
+
+
+def test_a_dram_window_too_small_for_the_parameters() -> None:
+    """6,64,4 has 6*64 + 64*4 = 640 weights, 2,560 bytes, each staged at least once: more than a
+    1 KiB DRAM window holds. The default load falls back to the host's; asking for ``dram`` is refused
+    before anything runs, with the bytes it needs and the bytes free."""
+    chip = E16.replace(dram_bytes=1024)
+    net = random_network([6, 64, 4], seed=2)
+    default = run(chip, net, "partitioned", baseline=False)
+    assert default.metrics["load"] == "host"
+    assert default.metrics["validated"]
+    with pytest.raises(SimError, match="the dram load stages") as refused:
+        run(chip, net, "partitioned", load="dram", baseline=False)
+    need, free = (int(v.replace(",", "")) for v in re.findall(r"([\d,]+) (?:bytes|free)", str(refused.value)))
+    assert need >= (6 * 64 + 64 * 4) * 4
+    assert need > free
+    assert free <= 1024

@@ -50,7 +50,7 @@ class Activity(NamedTuple):
         start: first cycle.
         end: cycle after the last.
         label: what the core did (``"mac y3"``, ``"wait h1"``).
-        phase: the program phase set by the caller (for example a layer name).
+        segment: the part of its work the agent was in, as its caller marked it (``Agent.segment``).
         n_bytes: bytes moved, for sends and reads.
     """
 
@@ -58,7 +58,7 @@ class Activity(NamedTuple):
     start: float
     end: float
     label: str
-    phase: str
+    segment: object
     n_bytes: int = 0
 
 
@@ -70,14 +70,19 @@ def _float32(values: np.ndarray) -> np.ndarray:
 
 
 class Agent:
-    """Anything that issues transfers and records its time: a core or the host."""
+    """Anything that issues transfers and records its time: a core or the host.
+
+    ``segment`` is the part of its work the agent is in, recorded with each of its activities:
+    any value its caller sets (a mapper marks a layer of a sample, say), whose ``str`` labels the
+    spans in traces and figures; empty until the caller sets one.
+    """
 
     def __init__(self, chip: Chip, node: tuple, name: str) -> None:
         self.chip = chip
         self.env: simpy.Environment = chip.env
         self.node = node
         self.name = name
-        self.phase = ""
+        self.segment: object = ""
         self.activities: list[Activity] = []
         self.totals = dict.fromkeys(KINDS, 0.0)
         self.endpoint = chip.fabric.endpoint(node)
@@ -87,7 +92,7 @@ class Agent:
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0, end: float | None = None) -> None:
         end = self.env.now if end is None else end
         if end > start:
-            self.activities.append(Activity(kind, start, end, label, self.phase, n_bytes))
+            self.activities.append(Activity(kind, start, end, label, self.segment, n_bytes))
             self.totals[kind] += end - start
 
     def _relay_debt(self) -> float:

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from epiphany_sim.config import DEFAULT_KERNELS
-from epiphany_sim.core import Agent
+from epiphany_sim.core import Activity, Agent
 from epiphany_sim.mesh import INJECT_KINDS, MESH_KINDS, Coord, LinkSpec
 from epiphany_sim.stats import time_split
-from nnmap.lowering.forward import phase_name
-from nnmap.lowering.recurrent import cell_phase
 from nnmap.plan import ELEMENT_BYTES, Plan
+from nnmap.segments import Cell, Forward
 
 if TYPE_CHECKING:
     from epiphany_sim.chip import Chip
@@ -215,17 +214,19 @@ def phase_link_figures(
 
 def layer_ends(cores: Sequence[Agent], layer: int, batch: int) -> list[float]:
     """Per sample, the cycle at which the cores finished ``layer`` of it: the end of the last
-    activity any core recorded in that layer's phase of that sample (phases that name the
-    sample, ``nnmap.lowering.forward.phase_name``)."""
-    last: dict[str, float] = {}
+    activity any core recorded in that layer's segment of that sample (segments that name the
+    sample, ``nnmap.segments.Forward``)."""
+    last: dict[int, float] = {}
     for core in cores:
         for act in core.activities:
-            last[act.phase] = max(last.get(act.phase, -math.inf), act.end)
-    return [last[phase_name(layer, s)] for s in range(batch)]
+            segment = act.segment
+            if isinstance(segment, Forward) and segment.layer == layer and segment.sample is not None:
+                last[segment.sample] = max(last.get(segment.sample, -math.inf), act.end)
+    return [last[s] for s in range(batch)]
 
 
 def stream_figures(plan: Plan, cores: Sequence[Agent], start: float, end: float) -> dict[str, Any]:
-    """How a run whose phases name the sample filled and drained, from ``start`` to ``end`` of its compute phase.
+    """How a run whose segments name the sample filled and drained, from ``start`` to ``end`` of its compute phase.
 
     - ``fill_cycles``: from the start until the last layer finished the first sample (the
       first sample's way through every layer, the others queued behind it);
@@ -333,15 +334,16 @@ def timeline_rows(result: RunResult) -> list[tuple[str, list[Any]]]:
     return rows
 
 
-def phase_starts(activities: Sequence[Any]) -> list[tuple[float, str]]:
-    """Cycle at which each new program phase (layer) begins in one agent's activities."""
-    marks = []
+def segment_starts(activities: Sequence[Activity]) -> list[tuple[float, object]]:
+    """Cycle at which each new segment (a layer, say: ``nnmap.segments``) begins in one agent's
+    activities, with the segment."""
+    marks: list[tuple[float, object]] = []
     last = None
     for act in activities:
-        if act.phase != last:
+        if act.segment != last:
             if last is not None:
-                marks.append((act.start, act.phase))
-            last = act.phase
+                marks.append((act.start, act.segment))
+            last = act.segment
     return marks
 
 
@@ -425,9 +427,11 @@ def training_curves(runs: Sequence[dict[str, Any]]) -> list[tuple[str, list[floa
 # Recurrent stacks -----------------------------------------------------------------------------
 
 
-def cells_of(plan: RecurrentPlan) -> dict[str, tuple[int, int]]:
-    """The program phase of every cell (``nnmap.lowering.recurrent.cell_phase``) to its ``(layer, step)``."""
-    return {cell_phase(i, t): (i, t) for i in range(plan.stack.depth) for t in range(plan.steps)}
+def cell_of(act: Activity) -> tuple[int, int] | None:
+    """The ``(layer, step)`` of the recurrent cell a compute activity belongs to (``nnmap.segments.Cell``);
+    None for any other activity."""
+    segment = act.segment
+    return (segment.layer, segment.step) if act.kind == "compute" and isinstance(segment, Cell) else None
 
 
 def band(layer: int, step: int) -> int:
@@ -438,13 +442,12 @@ def band(layer: int, step: int) -> int:
 def cell_spans(plan: RecurrentPlan, chip: Chip) -> list[list[tuple[float, float]]]:
     """Per layer and step, the cycles from the first compute of the cell on any core of its
     group to the end of the last."""
-    cells = cells_of(plan)
     first = np.full((plan.stack.depth, plan.steps), math.inf)
     last = np.full((plan.stack.depth, plan.steps), -math.inf)
     for coord in plan.chain:
         for act in chip.core(coord).activities:
-            cell = cells.get(act.phase)
-            if cell is not None and act.kind == "compute":
+            cell = cell_of(act)
+            if cell is not None:
                 first[cell], last[cell] = min(first[cell], act.start), max(last[cell], act.end)
     return [[(float(a), float(b)) for a, b in zip(f, e, strict=True)] for f, e in zip(first, last, strict=True)]
 

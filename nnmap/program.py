@@ -22,6 +22,7 @@ from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
 from epiphany_sim.mesh import HOST, Coord
 from nnmap.model import activate
+from nnmap.segments import Segment
 
 MAX_POLLS = 10_000  # a poll loop this long is waiting for a flag nobody will write
 
@@ -123,10 +124,10 @@ class ReadDram:
 
 
 @dataclass(frozen=True)
-class Phase:
-    """Mark the start of a program phase (a layer of a sample) in the core's record."""
+class Begin:
+    """Mark the start of a segment of the program (a layer of a sample, say) in the core's record."""
 
-    name: str
+    segment: Segment
 
 
 class Kernel:
@@ -156,7 +157,7 @@ class Fill(Kernel):
         core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=np.float32))
 
 
-Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase | Kernel
+Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Begin | Kernel
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,8 @@ def run_ops(core: Core, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         elif isinstance(op, ReadDram):
             values = yield from core.read(HOST, op.src, op.src_offset, op.n, op.label, copy=True)
             sram[op.dst].store(op.dst_offset, values)
-        elif isinstance(op, Phase):
-            core.phase = op.name
+        elif isinstance(op, Begin):
+            core.segment = op.segment
         elif isinstance(op, Kernel):
             yield from op.run(core)
         else:  # pragma: no cover - the Op union is closed

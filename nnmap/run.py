@@ -170,7 +170,7 @@ def run_phases(
         phases.compute_end = session.now
         snapshots["compute"] = session.link_counts()
         for coord in readback:
-            session.chip.core(coord).phase = "readback"
+            session.chip.core(coord).segment = "readback"
         session.start(readback)
         yield from session.chip.host.wait(buffers.OUT, n_outputs, "wait for outputs")
         yield from session.chip.host.read(HOST, buffers.OUT, 0, n_outputs, "read the outputs")

@@ -143,7 +143,7 @@ class Session:
         none): from then on the weights are resident, and what follows is a sample's own.
         """
         host = self.chip.host
-        host.phase = "setup"
+        host.segment = "setup"
         if self.load_path == "dram":
             staged = [_staged(parameters), _staged(inputs or {})]
             if not self._fits_dram(staged):
@@ -206,7 +206,7 @@ class Session:
     def _fetch(self, coord: Coord, chain: list[Descriptor], what: str) -> Generator[simpy.Event, Any, None]:
         """Core ``coord`` runs ``chain``, DMA reads from the DRAM, and polls until it is done."""
         core = self.chip.core(coord)
-        core.phase = "setup"
+        core.segment = "setup"
         done = self.chip.env.event()
         yield from core.dma(chain, then=done.succeed, label=f"fetch the {what}")
         yield from core.poll(done, f"wait for the {what}")

@@ -2,8 +2,9 @@
 
 The layout is ``epiphany_sim.trace``'s: a track per core and one for the host, and a
 track per link that carried anything. Core spans carry the activity's kind, bytes and
-the layer or phase it belongs to (``args.layer``: a layer, or a recurrent cell such as
-``L1T3``); link spans carry the bytes and the phase of the run (setup, compute or
+the segment of the program it belongs to (``args.layer``: the segment's text, such as
+``layer 1`` or the recurrent cell ``L1T3``, or ``setup`` and ``readback`` for a core's loading
+and readback); link spans carry the bytes and the phase of the run (setup, compute or
 readback) they fall in. Link spans need a run with ``trace=True``.
 """
 
@@ -39,7 +40,7 @@ def trace_events(chip: Chip, phases: Phases) -> list[dict[str, Any]]:
                 act.start,
                 act.end,
                 us,
-                {"kind": act.kind, "layer": act.phase, "bytes": act.n_bytes},
+                {"kind": act.kind, "layer": str(act.segment), "bytes": act.n_bytes},
             )
             for act in agent.activities
         ]

@@ -63,7 +63,7 @@ class Broadcast:
     in_step: ClassVar[bool] = True
     """Whether every core's next layer waits for every core's values (two copies of a hidden vector suffice)."""
     names_samples: ClassVar[bool] = False
-    """Whether a core's program phases name the sample too (``nnmap.lowering.forward.phase_name``): where
+    """Whether a core's program segments name the sample too (``nnmap.segments.Forward``): where
     cores work on different samples at once, a layer's name alone does not say which."""
 
     def __init__(self, plan: Plan) -> None:

@@ -174,7 +174,7 @@ class HostStream(Feed):
 
     def host(self, chip: Chip, x: np.ndarray) -> Generator[simpy.Event, Any, None]:
         host, first = chip.host, self.chain[self.first]
-        host.phase = "feed"
+        host.segment = "feed"
         for s, row in enumerate(x):
             if s >= DEPTH:  # the first reader's row is free once it is done with sample s - DEPTH
                 yield from host.wait(X_FREE, s - DEPTH + 1, f"wait for core {first}")

@@ -26,7 +26,8 @@ from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
-from nnmap.program import Activate, Mac, Op, Phase, Send
+from nnmap.program import Activate, Begin, Mac, Op, Send
+from nnmap.segments import Forward
 
 
 def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
@@ -42,11 +43,6 @@ def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
     own slot.
     """
     return bc.copies if len(net.layers) > 1 else batch
-
-
-def phase_name(layer: int, sample: int | None = None) -> str:
-    """The program phase of ``layer``, and of ``sample`` where the broadcast ``names_samples``."""
-    return f"layer {layer}" if sample is None else f"layer {layer} sample {sample}"
 
 
 def output_activation(net: Network) -> str:
@@ -192,7 +188,7 @@ class _LayerCode:
 
     def ops(self) -> list[Op]:
         plan, bc, k, s, li = self.plan, self.bc, self.k, self.s, self.li
-        ops: list[Op] = [Phase(phase_name(li, s if bc.names_samples else None))]
+        ops: list[Op] = [Begin(Forward(li, s if bc.names_samples else None))]
         ops += bc.before_layer(k, li, s)
         if li > 0:
             owners = plan.layers[li - 1].all_owned()

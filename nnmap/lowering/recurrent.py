@@ -57,17 +57,11 @@ from nnmap.capacity import check_fits, larger_presets
 from nnmap.errors import MappingError
 from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.plan import Piece, RecurrentPlan, runs
-from nnmap.program import Activate, Fill, Kernel, Mac, Op, Phase, Relay, Send, Signal, Wait
+from nnmap.program import Activate, Begin, Fill, Kernel, Mac, Op, Relay, Send, Signal, Wait
 from nnmap.recurrent.model import ACTIVATION
+from nnmap.segments import Cell, ZeroState
 
 COPIES = 2  # of a layer's states, by step parity
-ZEROING = "zero state"
-"""The program phase before the first cell, in which each core sets ``h[i, -1] = 0``."""
-
-
-def cell_phase(layer: int, step: int) -> str:
-    """The program phase of the cell of ``layer`` at ``step`` (``"L1T3"``), as the cores record it."""
-    return f"L{layer}T{step}"
 
 
 @dataclass(frozen=True)
@@ -160,7 +154,7 @@ class _Cells:
 
     def program(self, i: int, q: int) -> list[Op]:
         """Zero the state, then every step of layer ``i`` on position ``q`` of its group."""
-        ops: list[Op] = [Phase(ZEROING), Fill(buffers.state(i, -1), 0, self.hidden, 0.0, f"zero h{i}")]
+        ops: list[Op] = [Begin(ZeroState()), Fill(buffers.state(i, -1), 0, self.hidden, 0.0, f"zero h{i}")]
         return ops + [op for t in range(self.steps) for op in self._cell(i, q, t)]
 
     def _own_state(self, i: int, s: int) -> Wait:
@@ -174,7 +168,7 @@ class _Cells:
     def _cell(self, i: int, q: int, t: int) -> list[Op]:
         """The ops of position ``q`` of group ``i`` in the cell of layer ``i`` at step ``t``."""
         plan = self.plan
-        ops: list[Op] = [Phase(cell_phase(i, t))]
+        ops: list[Op] = [Begin(Cell(i, t))]
         if t > 0:
             ops.append(self._own_state(i, t - 1))
         if q == 0 and i > 0 and 0 < t < self.steps - 1:

@@ -11,11 +11,12 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from nnmap.analysis import band, cells_of, group_rows
+from nnmap.analysis import band, cell_of, group_rows
 from nnmap.plots._draw import MAX_INCHES, png
 from nnmap.plots.run import IDLE_COLOUR, KIND_COLOURS
 from nnmap.recurrent.plan import ORDERS
 from nnmap.recurrent.run import OrderRun, RecurrentRuns
+from nnmap.segments import Cell
 
 BANDS = [plt.get_cmap("tab10")(k) for k in (1, 2, 4, 5, 6, 8, 9)]  # not its blue, red and grey: sends, waits, idle
 MIN_LABEL = 1 / 80  # a cell is labelled where it spans at least this share of the axis
@@ -38,7 +39,6 @@ def timeline_figure(result: RecurrentRuns, order: str) -> bytes:
     """The compute phase of ``order``'s run: a row per core, grouped by layer; cells coloured by band."""
     run: OrderRun = result.runs[order]
     rows = group_rows(run.plan, run.chip)
-    cells = cells_of(run.plan)
     start, end = run.phases.span("compute")
     height = min(MAX_INCHES, max(3.5, 0.22 * len(rows) + 2.0))
     fig, ax = plt.subplots(figsize=(14, height))
@@ -46,7 +46,7 @@ def timeline_figure(result: RecurrentRuns, order: str) -> bytes:
         spans: dict[Any, list[tuple[float, float]]] = {IDLE_COLOUR: [(start, end - start)]}
         for act in acts:
             if act.end > start and act.start < end:
-                cell = cells.get(act.phase) if act.kind == "compute" else None
+                cell = cell_of(act)
                 colour = band_colour(*cell) if cell is not None else KIND_COLOURS[act.kind]
                 spans.setdefault(colour, []).append((act.start, act.end - act.start))
         for colour, bars in spans.items():
@@ -57,7 +57,7 @@ def timeline_figure(result: RecurrentRuns, order: str) -> bytes:
         ax.axhline(last + 0.5, color="black", lw=0.8)
         for t, (a, b) in enumerate(run.metrics["cells"][i]):
             if b - a >= MIN_LABEL * (end - start):
-                ax.text((a + b) / 2, (first + last) / 2, f"L{i}T{t}", ha="center", va="center", fontsize=7)
+                ax.text((a + b) / 2, (first + last) / 2, str(Cell(i, t)), ha="center", va="center", fontsize=7)
     ax.set_xlim(start, end)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     every = max(1, len(rows) // 64)

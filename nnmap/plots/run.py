@@ -25,7 +25,7 @@ from nnmap.analysis import (
     elink_load,
     link_congestion,
     macs_grid,
-    phase_starts,
+    segment_starts,
     timeline_rows,
     title_of,
     utilisation_grid,
@@ -58,7 +58,7 @@ def _draw_rows(ax: Any, rows: list[tuple[str, list[Any]]], x0: float, x1: float,
             if act.end > x0 and act.start < x1:
                 bars[act.kind] += _bars(y, [(act.start, act.end)])
         if marks:
-            ticks += [[(t, y - 0.5), (t, y + 0.5)] for t, _ in phase_starts(acts) if x0 <= t <= x1]
+            ticks += [[(t, y - 0.5), (t, y + 0.5)] for t, _ in segment_starts(acts) if x0 <= t <= x1]
     for kind, verts in bars.items():
         colour = IDLE_COLOUR if kind == "idle" else KIND_COLOURS[kind]
         ax.add_collection(PolyCollection(verts, facecolors=colour, linewidths=0, zorder=0 if kind == "idle" else 1))

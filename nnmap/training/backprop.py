@@ -59,7 +59,8 @@ from nnmap.errors import TrainingError
 from nnmap.lowering.forward import add_programs, default_chain, layout, sample_ops
 from nnmap.model import Layer, Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
-from nnmap.program import Fill, Op, Phase, Relay, Send, Wait
+from nnmap.program import Begin, Fill, Op, Relay, Send, Wait
+from nnmap.segments import Backward
 from nnmap.session import single_core_chip
 from nnmap.strategies.base import Strategy
 from nnmap.strategies.partitioned import Partitioned
@@ -210,7 +211,7 @@ class BackpropProgram:
         net, plan, chain = self.net, self.plan, self.chain
         n_layers = len(net.layers)
         parity, uses = step % 2, step // 2 + 1
-        ops: list[Op] = [Phase("backward")]
+        ops: list[Op] = [Begin(Backward())]
         delta = output_error(n_layers, parity)
         ops += output_errors(
             chain,
@@ -225,7 +226,7 @@ class BackpropProgram:
             self.loss,
         )
         for li in range(n_layers - 1, -1, -1):
-            ops.append(Phase(f"backward layer {li}"))
+            ops.append(Begin(Backward(li)))
             pieces = self.pieces[li][k]
             if li > 0 and k in self._participants(li):
                 share = self._share(k, li, parity)

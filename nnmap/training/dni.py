@@ -54,10 +54,11 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.errors import TrainingError
-from nnmap.lowering.forward import default_chain, phase_name, sample_ops
+from nnmap.lowering.forward import default_chain, sample_ops
 from nnmap.model import Layer, Network
 from nnmap.plan import Plan, runs
-from nnmap.program import Op, Phase, Relay, Send, Wait
+from nnmap.program import Begin, Op, Relay, Send, Wait
+from nnmap.segments import Forward
 from nnmap.session import Meter, Session, single_core_chip
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.strategies.pipeline import group_sizes, groups
@@ -237,7 +238,7 @@ class Dni(Trainer):
         following = rows[i + 1] if i + 1 < len(rows) else None
         ops = self.feed.before(q, step, row, i == 0) if g == 0 else self._arrivals(group, q, step)
         ops += [
-            Phase(phase_name(group.li, step)) if isinstance(op, Phase) else op
+            Begin(Forward(group.li, step)) if isinstance(op, Begin) else op
             for op in sample_ops(group.plan, q, step, step % 2)
         ]
         if not group.last and q == len(group.chain) - 1:

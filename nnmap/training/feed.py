@@ -182,7 +182,7 @@ class HostFeed(SampleFeed):
         self, chip: Chip, first_step: int, rows: list[int], x: np.ndarray, t: np.ndarray
     ) -> Generator[simpy.Event, Any, None]:
         host, first = chip.host, self.chain[0]
-        host.phase = "feed"
+        host.segment = "feed"
         for i, row in enumerate(rows):
             step = first_step + i
             if step >= 2:  # row step % 2 of core 0 is free once it has finished step - 2

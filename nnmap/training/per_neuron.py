@@ -31,6 +31,7 @@ from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap.buffers import ACTIVATIONS, job
 from nnmap.model import Layer, Network, activate
+from nnmap.segments import Backward, Forward
 from nnmap.session import Meter, Session
 from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
@@ -110,7 +111,7 @@ class PerNeuron(Trainer):
             hs = [self.data.x[row].astype(F32)]
             offset = 0
             for li, (w, b) in enumerate(self.layers):
-                host.phase = f"layer {li}"
+                host.segment = Forward(li)
                 for j in range(w.shape[1]):
                     message = np.concatenate([hs[-1], w[:, j], b[j : j + 1]]).astype(F32)
                     yield from host.write(self.owner(j), job(li, j), 0, message, f"job {li}.{j}")
@@ -119,7 +120,7 @@ class PerNeuron(Trainer):
                 self.messages += w.shape[1]
                 hs.append(acts.data[offset : offset + w.shape[1]].copy())
                 offset += w.shape[1]
-            host.phase = "backward"
+            host.segment = Backward()
             yield from host.compute(self._backward(hs, self.data.y[row]), "back-propagation")
 
     def _backward(self, hs: list[np.ndarray], t: np.ndarray) -> float:

@@ -42,7 +42,7 @@ def _digest(rows: list) -> str:
 
 def _activities(agent: Any) -> dict[str, Any]:
     """Every activity of a core or the host: a digest of all, and the first few in full."""
-    rows = [[a.kind, a.start, a.end, a.label, a.phase, a.n_bytes] for a in agent.activities]
+    rows = [[a.kind, a.start, a.end, a.label, str(a.segment), a.n_bytes] for a in agent.activities]
     return {"count": len(rows), "sha256": _digest(rows), "first": rows[:8]}
 
 

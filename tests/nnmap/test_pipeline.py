@@ -25,6 +25,7 @@ from nnmap.model import random_inputs, random_network
 from nnmap.plan import Plan
 from nnmap.program import Wait
 from nnmap.run import run, simulate, validate
+from nnmap.segments import Forward
 from nnmap.strategies import get_strategy
 from nnmap.strategies.pipeline import group_sizes
 
@@ -98,7 +99,7 @@ def test_outputs_equal_numpy(chip, sizes, batch, feed, numpy_forward, assert_mat
 
 def _spans(result, layer: int, sample: int) -> tuple[float, float]:
     """First start and last end of what any core did in ``layer`` of ``sample``, from the cores' records."""
-    acts = [a for core in result.chip.cores for a in core.activities if a.phase == f"layer {layer} sample {sample}"]
+    acts = [a for core in result.chip.cores for a in core.activities if a.segment == Forward(layer, sample)]
     return min(a.start for a in acts), max(a.end for a in acts)
 
 

@@ -10,6 +10,7 @@ from epiphany_sim.mesh import MESH_KINDS
 from nnmap import analysis, plots
 from nnmap.model import random_network
 from nnmap.run import RunResult, run
+from nnmap.segments import Forward
 
 SIZES = [8, 17, 3]  # 17 hidden nodes on 16 cores: the first core of the chain gets two
 
@@ -116,8 +117,8 @@ def test_timeline_rows_and_layer_marks(node_per_core: RunResult) -> None:
     assert len(rows) == 17
     core0 = rows[1][1]
     # the core's first activities fetch its initial values from the DRAM (the setup phase)
-    assert core0[0].phase == "setup"
-    assert [phase for _, phase in analysis.phase_starts(core0)] == ["layer 0", "layer 1", "readback"]
+    assert core0[0].segment == "setup"
+    assert [segment for _, segment in analysis.segment_starts(core0)] == [Forward(0), Forward(1), "readback"]
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import nnmap.training.dni
 from epiphany_sim.config import E16, load_chip
 from nnmap.cli import main
 from nnmap.model import Layer, Network, random_network
+from nnmap.segments import Forward
 from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
 from nnmap.training.datasets import Dataset
 
@@ -169,9 +170,7 @@ def test_models_start_at_zero_and_then_learn() -> None:
 
 
 def _phase_span(trainer, layer: int, step: int) -> tuple[float, float]:
-    acts = [
-        a for core in trainer.session.chip.cores for a in core.activities if a.phase == f"layer {layer} sample {step}"
-    ]
+    acts = [a for core in trainer.session.chip.cores for a in core.activities if a.segment == Forward(layer, step)]
     return min(a.start for a in acts), max(a.end for a in acts)
 
 

@@ -18,8 +18,9 @@ from epiphany_sim.config import load_chip
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.plan import LayerAssignment, Piece
-from nnmap.program import Activate, Mac, Send, Sum, Wait
+from nnmap.program import Activate, Begin, Mac, Send, Sum, Wait
 from nnmap.run import run, validate
+from nnmap.segments import Forward
 from nnmap.strategies import STRATEGIES, get_strategy
 
 # The variants the blog post and its alternatives name; on small meshes every strategy runs every broadcast it supports.
@@ -162,7 +163,7 @@ def test_cores_strictly_inside_one_output(chip, sizes, layer, n_inside) -> None:
         assert piece.start + piece.count < n_in
         # it waits for the partial sum, adds its own and hands it to the next core of the chain
         ops = plan.ops[plan.chain[k]]
-        start = next(i for i, op in enumerate(ops) if getattr(op, "name", "") == f"layer {layer}")
+        start = ops.index(Begin(Forward(layer)))
         kinds = [type(op) for op in ops[start:] if isinstance(op, Mac | Wait | Sum | Send | Activate)]
         if layer > 0:
             kinds = kinds[1:]  # the wait for the previous layer's hidden vector comes first

@@ -26,6 +26,7 @@ from nnmap.cli import build_parser, main
 from nnmap.model import random_inputs, random_network
 from nnmap.report import report_html
 from nnmap.run import RunResult, run
+from nnmap.segments import Forward
 from nnmap.training import Hyperparameters, get_trainer, load_dataset, network_for, train
 
 NET = random_network([6, 16, 4], seed=1)
@@ -87,8 +88,8 @@ def test_a_stream_fed_by_the_host_reports_its_steady_interval_per_sample() -> No
     ends = {}
     for core in result.chip.cores:
         for act in core.activities:
-            ends[act.phase] = max(ends.get(act.phase, 0.0), act.end)
-    done = [ends[f"layer 1 sample {s}"] for s in range(3)]  # the two layers are 0 and 1
+            ends[act.segment] = max(ends.get(act.segment, 0.0), act.end)
+    done = [ends[Forward(1, s)] for s in range(3)]  # the two layers are 0 and 1
     assert result.metrics["per_sample_cycles"] == pytest.approx((done[-1] - done[0]) / 2)
     m = run(E16, NET, "pipeline", X, baseline=False).metrics
     assert m["per_sample_cycles"] == pytest.approx((m["total_cycles"] - m["parameters_cycles"]) / 3)

@@ -1,6 +1,7 @@
-"""A mapping as data: who computes which products, who owns which outputs, SRAM layouts
-and per-core op lists, of a feed-forward network (``Plan``) or of a recurrent stack
-(``RecurrentPlan``). Printable and testable before anything runs."""
+"""A mapping as data: a strategy's deal of a network's products over a chain of cores (``Deal``),
+and what the lowering makes of it, with SRAM layouts and per-core programs, of a feed-forward
+network (``Plan``) or of a recurrent stack (``RecurrentPlan``). Printable and testable before
+anything runs; a plan is never changed once built (``dataclasses.replace`` makes another)."""
 
 from __future__ import annotations
 
@@ -198,15 +199,35 @@ def runs(indices: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
+class Deal:
+    """What a strategy answers for a network (``nnmap.strategies``): the cores and each layer's deal over them.
+
+    Attributes:
+        strategy: the strategy's registered name.
+        broadcast: the registered name of how hidden values reach the cores that read them
+            (``nnmap.lowering.delivery``), one the strategy supports.
+        chain: the cores in chain order (consecutive cores are mesh neighbours).
+        layers: per layer, how its products are dealt to the chain.
+    """
+
+    strategy: str
+    broadcast: str
+    chain: list[Coord]
+    layers: list[LayerAssignment]
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Everything needed to run a network on a chip with one strategy.
+    """Everything needed to run a network on a chip with one strategy, made by the lowering
+    (``nnmap.lowering.forward.lower``) from a ``Deal``.
 
     Attributes:
         config: the chip the plan is for.
         net: the network.
         strategy: the strategy's registered name.
-        broadcast: the broadcast's registered name.
+        broadcast: the registered name of how hidden values reach the cores that read them
+            (``nnmap.lowering.delivery``; the command line's ``--broadcast``).
         batch: samples per run.
         chain: the cores in chain order (consecutive cores are mesh neighbours).
         layers: per layer, how its products are dealt to the chain.
@@ -231,9 +252,9 @@ class Plan:
     buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
     setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
     parameters: dict[Coord, list[str]] = field(default_factory=dict)
-    ops: dict[Coord, list[Op]] = field(default_factory=dict)
-    readback: dict[Coord, list[Op]] = field(default_factory=dict)
-    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
+    ops: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    readback: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    relays: dict[Coord, tuple[Relay, ...]] = field(default_factory=dict)
     dram: dict[str, int] = field(default_factory=dict)
     feed: str = "preload"
 

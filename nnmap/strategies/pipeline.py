@@ -9,7 +9,7 @@ a layer is dealt by the partitioned scheme (contiguous product ranges, partial s
 handed along the group). With the
 ``stream`` broadcast each layer's values go only to the next group, which returns a credit
 per sample, so layer ``l`` works on sample ``s`` while layer ``l + 1`` works on sample
-``s - 1`` (``nnmap.lowering.broadcast.Stream``).
+``s - 1`` (``nnmap.lowering.delivery.Stream``).
 
 ``pipeline=W1+W2+...`` shares the cores by the weights ``W`` given per layer instead of the
 layers' work, by the same method: weights equal to group sizes that add up to the cores give

@@ -19,7 +19,7 @@ on a plan of batch 1). Then, per sample, on the chain of cores:
    broadcast) and goes on with that layer.
 
 Buffers that receive messages are double-buffered by sample parity, as the hidden buffers
-of the forward pass are (``nnmap.lowering.broadcast``), with cumulative wait counts: a core starts
+of the forward pass are (``nnmap.lowering.delivery``), with cumulative wait counts: a core starts
 its next sample only once it holds its errors of this one, and those exist only once the
 cores it shares outputs with have finished this sample's forward pass, so no core gets a
 sample ahead of the others. (A single-layer network's forward partial sums get one slot:
@@ -56,9 +56,9 @@ from nnmap.buffers import (
     weights,
 )
 from nnmap.errors import TrainingError
-from nnmap.lowering.forward import add_programs, default_chain, layout, sample_ops
+from nnmap.lowering.forward import default_chain, lower, sample_ops
 from nnmap.model import Layer, Network
-from nnmap.plan import LayerAssignment, Piece, Plan, runs
+from nnmap.plan import Deal, LayerAssignment, Piece, Plan, runs
 from nnmap.program import Fill, Op, Phase, Relay, Send, Wait
 from nnmap.session import single_core_chip
 from nnmap.strategies.base import Strategy
@@ -117,7 +117,7 @@ class BackpropProgram:
         # The update lock keeps every group within a sample of the others, so the hidden values
         # may go to every core, whatever broadcasts the strategy runs inference with.
         placed, layers = dealer.place(roomy, net, chain or default_chain(config))
-        self.plan: Plan = add_programs(layout(dealer.name, layers, roomy, net, 2, "bidir", placed))
+        self.plan: Plan = lower(Deal(dealer.name, "bidir", placed, layers), roomy, net, 2)
         self.net = net
         self.n_samples = n_samples
         self.lr = lr

@@ -21,18 +21,18 @@ import pytest
 import nnmap.program
 from epiphany_sim.config import load_chip
 from epiphany_sim.errors import DeadlockError
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Piece, Plan
 from nnmap.program import Op, Send, Signal, Wait
 from nnmap.run import simulate, validate
-from nnmap.strategies import get_strategy
 
 NET = random_network([6, 16, 4], "sigmoid", "sigmoid", seed=0)
 X = random_inputs(NET, 1, seed=0)
 
 
 def _plan(strategy: str = "partitioned", broadcast: str | None = "bidir") -> Plan:
-    return get_strategy(strategy).plan(load_chip("e16"), NET, 1, broadcast)
+    return plan_for(strategy, load_chip("e16"), NET, 1, broadcast)
 
 
 def _core_name(k_index: int, coord: tuple[int, int]) -> str:

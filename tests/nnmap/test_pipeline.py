@@ -9,6 +9,7 @@ credits are taken out overwrites values not yet read.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import json
@@ -144,7 +145,9 @@ def test_a_missing_wait_computes_nan() -> None:
     coord = plan.chain[k]
     waits = [i for i, op in enumerate(plan.ops[coord]) if isinstance(op, Wait) and op.buffer.startswith("h0")]
     assert len(waits) == 3  # one per sample
-    plan.ops[coord] = plan.ops[coord][: waits[0]] + plan.ops[coord][waits[0] + 1 :]
+    plan = dataclasses.replace(
+        plan, ops={**plan.ops, coord: plan.ops[coord][: waits[0]] + plan.ops[coord][waits[0] + 1 :]}
+    )
     out = simulate(plan, x).outputs
     assert np.isnan(out[0]).any()
     assert validate(out, net.forward(x))[1] is False
@@ -158,8 +161,8 @@ def test_missing_credits_let_the_first_group_overwrite_values_not_yet_read() -> 
     x = random_inputs(net, 12, seed=3)
     plan = plan_for("pipeline", load_chip("2x3"), net, len(x))
     assert simulate(plan, x).outputs == pytest.approx(net.forward(x), abs=1e-5)
-    for coord in plan.chain:
-        plan.ops[coord] = [op for op in plan.ops[coord] if not isinstance(op, WaitFlags)]
+    ops = {coord: tuple(op for op in plan.ops[coord] if not isinstance(op, WaitFlags)) for coord in plan.chain}
+    plan = dataclasses.replace(plan, ops=ops)
     out = simulate(plan, x).outputs
     assert np.all(np.isfinite(out))
     assert validate(out, net.forward(x))[1] is False

@@ -309,7 +309,7 @@ class Plan:
         return lines
 
 
-@dataclass
+@dataclass(frozen=True)
 class RecurrentPlan:
     """Everything needed to run a recurrent stack over a sequence on a chip in one order.
 
@@ -338,9 +338,9 @@ class RecurrentPlan:
     layers: list[LayerAssignment]
     buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
     setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
-    ops: dict[Coord, list[Op]] = field(default_factory=dict)
-    readback: dict[Coord, list[Op]] = field(default_factory=dict)
-    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
+    ops: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    readback: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    relays: dict[Coord, tuple[Relay, ...]] = field(default_factory=dict)
     dram: dict[str, int] = field(default_factory=dict)
 
     def group_cores(self, layer: int) -> list[Coord]:

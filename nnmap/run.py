@@ -11,7 +11,7 @@ what a sample costs once the parameters have landed.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +92,7 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def _counted(ops: list[Op], bar: progress_lines.Bar) -> Iterator[Op]:
+def _counted(ops: Iterable[Op], bar: progress_lines.Bar) -> Iterator[Op]:
     """``ops`` one by one, ticking ``bar`` as the core takes each."""
     for op in ops:
         yield op
@@ -141,8 +141,8 @@ def simulate(
 def run_phases(
     session: Session,
     loads: tuple[dict[Coord, dict[str, np.ndarray]], dict[Coord, dict[str, np.ndarray]]],
-    programs: dict[Coord, list[Op]],
-    readback: dict[Coord, list[Op]],
+    programs: Mapping[Coord, Sequence[Op]],
+    readback: Mapping[Coord, Sequence[Op]],
     n_outputs: int,
     progress: str | None = None,
     feeding: Generator[simpy.Event, Any, None] | None = None,

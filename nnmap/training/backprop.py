@@ -32,6 +32,7 @@ writes each sample into the chain, which relays it), into two rows by step parit
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -144,10 +145,12 @@ class BackpropProgram:
         return [q for q in range(len(self.chain)) if self.plan.layers[li].pieces[q]]
 
     def _add_buffers(self) -> None:
+        """The backward pass's buffers and initial values added to the plan's, in a new plan."""
         net, plan = self.net, self.plan
         n_layers = len(net.layers)
+        named, values = {}, {}
         for k, coord in enumerate(self.chain):
-            buffers, setup = plan.buffers[coord], plan.setup[coord]
+            buffers, setup = named[coord], values[coord] = dict(plan.buffers[coord]), dict(plan.setup[coord])
             buffers.update(self.feed.buffers(k))
             if plan.layers[-1].pieces[k]:
                 for parity in (0, 1):
@@ -167,6 +170,7 @@ class BackpropProgram:
                 for name in plan.parameters[coord]:
                     buffers[velocity(name)] = len(setup[name])
                     setup[velocity(name)] = np.zeros(len(setup[name]), dtype=np.float32)
+        self.plan = dataclasses.replace(plan, buffers=named, setup=values)
 
     def _relays(self) -> dict[Coord, list[Relay]]:
         rules = {coord: list(r) for coord, r in self.plan.relays.items()}

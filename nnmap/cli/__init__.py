@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--broadcast",
             default=None,
             choices=list(DELIVERIES),
-            help="hidden-value broadcast (default: the strategy's own)",
+            help="how hidden values reach the cores that read them (default: the strategy's own)",
         )
 
     p_plan.add_argument(

@@ -41,7 +41,10 @@ def mapping_epilog() -> str:
     """The epilog of ``plan``, ``run`` and ``compare``: one line per strategy, broadcast, feed and sparse pattern."""
     return epilog(
         choices_epilog("strategies", {name: summary(cls) for name, cls in STRATEGIES.items()}),
-        choices_epilog("broadcasts (of hidden values)", {name: summary(cls) for name, cls in DELIVERIES.items()}),
+        choices_epilog(
+            "broadcasts (how hidden values reach their readers; targeted and stream send to those alone)",
+            {name: summary(cls) for name, cls in DELIVERIES.items()},
+        ),
         choices_epilog("feeds (of the inputs)", {name: summary(cls) for name, cls in FEEDS.items()}),
         choices_epilog("sparse patterns", {name: summary(make) for name, make in MASK_PATTERNS.items()}),
     )

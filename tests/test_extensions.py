@@ -70,7 +70,7 @@ def test_a_new_strategy_is_a_registered_subclass(registries: None) -> None:
     assert _quiet(["run", "--strategy", "reversed", "--layers", "5,20,3"]) == 0
 
 
-def test_a_new_broadcast_is_a_registered_subclass(registries: None) -> None:
+def test_a_new_delivery_is_a_registered_subclass(registries: None) -> None:
     @DELIVERIES.add
     class Eager(Delivery):
         """Each hidden value goes straight to every other core as soon as it is known."""

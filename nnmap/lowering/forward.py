@@ -5,8 +5,8 @@ For each core and each layer the ops follow the blog post's steps: first the par
 another core waits for (computed and sent at once), then the outputs the core computes
 whole (each shared as soon as it is known), then the outputs whose partial sums arrive
 from other cores. The layer's flow (``nnmap.lowering.flows``) writes each piece's ops and
-says which of these stages they belong to; the broadcast (``nnmap.lowering.delivery``)
-adds the ops that share hidden values.
+says which of these stages they belong to; the delivery (``nnmap.lowering.delivery``)
+adds the ops that bring hidden values to the cores that read them.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from nnmap.program import Activate, Mac, Op, Phase, Relay, Send
 def partial_slots(net: Network, batch: int, bc: Delivery) -> int:
     """How many samples' partial sums a receiving core keeps apart (the ``slot`` of their buffers).
 
-    With a hidden layer, as many slots as the broadcast keeps copies of a hidden vector
-    suffice, for the reason those copies do (see ``nnmap.lowering.delivery``): a broadcast
+    With a hidden layer, as many slots as the delivery keeps copies of a hidden vector
+    suffice, for the reason those copies do (see ``nnmap.lowering.delivery``): a delivery
     that keeps the cores in step keeps them within one sample of each other (two copies);
     ``stream`` keeps the cores of a layer within ``DEPTH`` samples of every reader of it
     (``DEPTH`` copies); ``targeted`` bounds nothing (a copy per sample). Without a hidden
@@ -47,7 +47,7 @@ def partial_slots(net: Network, batch: int, bc: Delivery) -> int:
 
 
 def phase_name(layer: int, sample: int | None = None) -> str:
-    """The program phase of ``layer``, and of ``sample`` where the broadcast ``names_samples``."""
+    """The program phase of ``layer``, and of ``sample`` where the delivery ``names_samples``."""
     return f"layer {layer}" if sample is None else f"layer {layer} sample {sample}"
 
 

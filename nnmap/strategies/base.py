@@ -32,10 +32,11 @@ class Strategy:
 
     Attributes:
         name: the name the command line and the registry know it by.
-        default_broadcast: the broadcast used when none is asked for.
-        broadcasts: the broadcasts it can run with; empty means every registered one.
-        variants: the broadcasts worth comparing, run by ``--strategies all`` (the command
-            line and sweeps); empty means the default broadcast alone.
+        default_broadcast: the delivery of hidden values (``nnmap.lowering.delivery``, a
+            ``--broadcast`` name) used when none is asked for.
+        broadcasts: the deliveries it can run with; empty means every registered one.
+        variants: the deliveries worth comparing, run by ``--strategies all`` (the command
+            line and sweeps); empty means the default one alone.
     """
 
     name: str = ""
@@ -53,7 +54,7 @@ class Strategy:
         return broadcast in DELIVERIES and (not self.broadcasts or broadcast in self.broadcasts)
 
     def compared(self) -> tuple[str, ...]:
-        """The broadcasts ``--strategies all`` runs this strategy with."""
+        """The deliveries ``--strategies all`` runs this strategy with."""
         return self.variants or (self.default_broadcast,)
 
     def assign(self, n_in: int, n_out: int, n_cores: int) -> LayerAssignment:
@@ -97,5 +98,5 @@ class Strategy:
 
 
 def all_variants() -> list[tuple[str, str]]:
-    """``(strategy, broadcast)`` for every strategy and each broadcast it is compared with."""
+    """``(strategy, broadcast)`` for every strategy and each delivery (``--broadcast`` name) it is compared with."""
     return [(name, bc) for name, cls in STRATEGIES.items() for bc in cls().compared()]

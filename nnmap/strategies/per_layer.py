@@ -2,7 +2,7 @@
 
 A layer that one strategy deals may suit another better than the next: whole neurons per core
 where the outputs outnumber the cores, split product ranges where they do not. The hand-off
-between two layers dealt differently needs nothing of its own: the broadcast carries every
+between two layers dealt differently needs nothing of its own: the delivery carries every
 hidden value from the core that owns it to every core that reads it
 (``nnmap.lowering.delivery``), whichever strategy chose the owner and the readers.
 
@@ -24,7 +24,7 @@ from nnmap.strategies.base import SEPARATOR, Strategy
 
 
 class PerLayer(Strategy):
-    """Layer ``l`` dealt by ``members[l]``; the broadcasts are those every member runs with."""
+    """Layer ``l`` dealt by ``members[l]``; the deliveries are those every member runs with."""
 
     def __init__(self, members: Sequence[Strategy]) -> None:
         refused = [m.name for m in members if not m.deals_layers_apart]

@@ -156,7 +156,8 @@ def test_a_value_never_sent_leaves_its_reader_waiting() -> None:
         if isinstance(op, Send) and op.label.startswith("send h0")
     )
     reader = plan.ops[sender][i].dst
-    del plan.ops[sender][i]
+    ops = plan.ops[sender]
+    plan = dataclasses.replace(plan, ops={**plan.ops, sender: ops[:i] + ops[i + 1 :]})
     with pytest.raises(DeadlockError) as info:
         simulate(plan, x)
     assert [line for line in info.value.waiting if f"{reader} " in line and "waits for h0.0" in line]

@@ -13,9 +13,9 @@ import time
 from _bench import bare_simpy_events_per_s, machine, median, spread
 
 from epiphany_sim import chip_from_name
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.run import simulate
-from nnmap.strategies import get_strategy
 
 TARGET_WALL_S = 1.0
 
@@ -36,7 +36,7 @@ def main() -> None:
     for _ in range(runs):
         simpy_rates.append(bare_simpy_events_per_s(20_000 if args.short else 200_000))
         t0, cpu0 = time.perf_counter(), time.process_time()
-        plan = get_strategy("partitioned").plan(chip, net, batch)
+        plan = plan_for("partitioned", chip, net, batch)
         t1 = time.perf_counter()
         sim = simulate(plan, x)
         t2 = time.perf_counter()

@@ -50,15 +50,15 @@ def shape_for(chip_name: str, fill: float, shape: str) -> list[int]:
 def child(chip_name: str, sizes: list[int]) -> None:
     """Plan and simulate one sample; print the figures as one JSON line."""
     from epiphany_sim import chip_from_name
+    from nnmap.mapping import plan_for
     from nnmap.model import random_inputs, random_network
     from nnmap.run import simulate
-    from nnmap.strategies import get_strategy
 
     chip = chip_from_name(chip_name)
     net = random_network(sizes)
     x = random_inputs(net, 1)
     start = time.perf_counter()
-    plan = get_strategy("partitioned").plan(chip, net, 1)
+    plan = plan_for("partitioned", chip, net, 1)
     planned = time.perf_counter()
     sim = simulate(plan, x)
     end = time.perf_counter()
@@ -85,11 +85,11 @@ def fits(chip_name: str, sizes: list[int]) -> bool:
     """Whether the partitioned plan of ``sizes`` fits the chip (its own SRAM check)."""
     from epiphany_sim import chip_from_name
     from nnmap.errors import MappingError
+    from nnmap.mapping import plan_for
     from nnmap.model import random_network
-    from nnmap.strategies import get_strategy
 
     try:
-        get_strategy("partitioned").plan(chip_from_name(chip_name), random_network(sizes), 1)
+        plan_for("partitioned", chip_from_name(chip_name), random_network(sizes), 1)
     except MappingError:
         return False
     return True
@@ -158,9 +158,9 @@ def part_chips(chips: list[str], wanted: float, runs: int, shape: str) -> None:
 
 def part_linear(chip_name: str, sizes: list[int], batches: list[int], runs: int) -> None:
     from epiphany_sim import chip_from_name
+    from nnmap.mapping import plan_for
     from nnmap.model import random_inputs, random_network
     from nnmap.run import simulate
-    from nnmap.strategies import get_strategy
 
     chip = chip_from_name(chip_name)
     net = random_network(sizes)
@@ -174,7 +174,7 @@ def part_linear(chip_name: str, sizes: list[int], batches: list[int], runs: int)
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            sim = simulate(get_strategy("partitioned").plan(chip, net, batch), x)
+            sim = simulate(plan_for("partitioned", chip, net, batch), x)
             times.append(time.perf_counter() - start)
         messages.append(sim.session.messages())
         walls.append(median(times))

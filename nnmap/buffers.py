@@ -6,7 +6,7 @@ learn what a buffer holds (a plan lists its parameter buffers, ``Plan.parameters
 
 Buffers that receive messages while the previous sample may still be read are kept in
 two copies by sample parity (``.0`` and ``.1``), or in one copy per sample where the cores
-do not keep in step; see ``nnmap.lowering.broadcast``.
+do not keep in step; see ``nnmap.lowering.delivery``.
 """
 
 from __future__ import annotations

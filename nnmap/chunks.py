@@ -1,7 +1,7 @@
 """Input sets larger than the SRAM holds, run in chunks that fit.
 
 Every core that computes first-layer products keeps the whole batch's inputs, so the rows
-one run can take are bounded by the SRAM (``Strategy.largest_batch``). ``run_chunks`` runs
+one run can take are bounded by the SRAM (``nnmap.mapping.largest_batch``). ``run_chunks`` runs
 an input set as consecutive chunks of at most that many rows; ``run_all`` finds that many and
 runs them. Each chunk is a run of its
 own: the host loads the parameters and the chunk's inputs, the cores compute, the outputs
@@ -20,6 +20,7 @@ import numpy as np
 from epiphany_sim import progress as progress_lines
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
+from nnmap.mapping import largest_batch, plan_for
 from nnmap.model import Network, check_inputs
 from nnmap.run import run
 from nnmap.strategies import get_strategy
@@ -73,9 +74,9 @@ def chunk_rows(
 ) -> int:
     """The rows per chunk: the most, up to ``rows``, that fit; raise ``MappingError`` if not even one does."""
     chosen = get_strategy(strategy)
-    fitting = chosen.largest_batch(config, net, rows, broadcast, feed, chain)
+    fitting = largest_batch(chosen, config, net, rows, broadcast, feed, chain)
     if fitting == 0:
-        chosen.plan(config, net, 1, broadcast, chain, feed)  # raises the error that names the fullest core
+        plan_for(chosen, config, net, 1, broadcast, chain, feed)  # raises the error that names the fullest core
     return fitting
 
 

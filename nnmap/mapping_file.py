@@ -36,7 +36,7 @@ from epiphany_sim.errors import ConfigError
 from epiphany_sim.mesh import Coord
 from nnmap.capacity import check_usable
 from nnmap.errors import MappingError
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.lowering.feed import FEEDS
 from nnmap.model import Network
 from nnmap.plan import Plan
@@ -158,7 +158,7 @@ def _mapping(data: Any) -> Mapping:
         raise MappingError(f"missing keys {missing}" if missing else f"unknown keys {unknown}")
     chip = _chip(data)
     strategy = get_strategy(_text(data, "strategy")).name
-    broadcast, feed = _choice(data, "broadcast", BROADCASTS), _choice(data, "feed", FEEDS)
+    broadcast, feed = _choice(data, "broadcast", DELIVERIES), _choice(data, "feed", FEEDS)
     load = _choice(data, "load", LOADS)
     if not get_strategy(strategy).supports(broadcast):
         raise MappingError(f"strategy {strategy} does not support broadcast {broadcast!r}")

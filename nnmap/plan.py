@@ -1,12 +1,14 @@
-"""A mapping as data: who computes which products, who owns which outputs, SRAM layouts
-and per-core op lists, of a feed-forward network (``Plan``) or of a recurrent stack
-(``RecurrentPlan``). Printable and testable before anything runs."""
+"""A mapping as data: a strategy's deal of a network's products over a chain of cores (``Deal``),
+and what the lowering makes of it, with SRAM layouts and per-core programs, of a feed-forward
+network (``Plan``) or of a recurrent stack (``RecurrentPlan``). Printable and testable before
+anything runs; a plan is never changed once built (``dataclasses.replace`` makes another)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -75,33 +77,10 @@ AnyPiece = Piece | SparsePiece
 """A piece of a dense layer (a run of inputs) or of a sparse layer (the connections it has)."""
 
 
-class _Owners(dict):
-    """Output index to the chain position that finishes it; counts its changes in ``version``."""
-
-    version = 0  # a class default, so a copy or unpickling that fills items first still counts
-
-    def _changed(method: Callable) -> Callable:  # type: ignore[misc]  # noqa: N805
-        def wrapper(self: _Owners, *args: Any, **kwargs: Any) -> Any:
-            self.version += 1
-            return method(self, *args, **kwargs)
-
-        wrapper.__name__ = method.__name__
-        return wrapper
-
-    __setitem__ = _changed(dict.__setitem__)
-    __delitem__ = _changed(dict.__delitem__)
-    __ior__ = _changed(dict.__ior__)
-    update = _changed(dict.update)
-    pop = _changed(dict.pop)
-    popitem = _changed(dict.popitem)
-    clear = _changed(dict.clear)
-    setdefault = _changed(dict.setdefault)
-    del _changed
-
-
-@dataclass
+@dataclass(frozen=True)
 class LayerAssignment:
-    """How one layer's products are dealt to the chain of cores.
+    """How one layer's products are dealt to the chain of cores; made whole by its strategy and
+    never changed after.
 
     Attributes:
         pieces: per chain position, its pieces in product order.
@@ -120,41 +99,34 @@ class LayerAssignment:
         """Chain positions holding products of output ``j``, in chain order."""
         return self._contributors.get(j, [])
 
-    def __post_init__(self) -> None:
-        self.owner = _Owners(self.owner)
-        self._owned_of: _Owners | None = None  # the owners indexed (held, so no other object takes its id)
-        self._owned_version = -1
-        self._owned_by: dict[int, list[int]] = {}
-        self._owned_all: list[list[int]] = []
-        self._contributors: dict[int, list[int]] = {}
+    @cached_property
+    def _contributors(self) -> dict[int, list[int]]:
+        held: dict[int, list[int]] = {}
         for k, pieces in enumerate(self.pieces):
             for piece in pieces:
-                self._contributors.setdefault(piece.j, []).append(k)
+                held.setdefault(piece.j, []).append(k)
+        return held
 
     def owned(self, k: int) -> list[int]:
         """Outputs chain position ``k`` finishes, ascending."""
-        return list(self._index().get(k, ()))
+        return list(self._owned_by.get(k, ()))
 
     def all_owned(self) -> list[list[int]]:
         """``owned(k)`` of every chain position ``k``; the list is shared: do not change it."""
-        self._index()
         return self._owned_all
 
-    def _index(self) -> dict[int, list[int]]:
-        """The outputs of each chain position. Planning asks for them for every core, sample
-        and layer (a million times on 1024 cores): they are indexed once, and again only
-        after ``owner`` has changed (strategies fill it after construction)."""
-        owner = self.owner
-        if type(owner) is not _Owners:  # replaced by a plain dict
-            owner = self.owner = _Owners(owner)
-        if owner is not self._owned_of or owner.version != self._owned_version:
-            by: dict[int, list[int]] = {}
-            for j in sorted(owner):
-                by.setdefault(owner[j], []).append(j)
-            self._owned_by = by
-            self._owned_all = [by.get(q, []) for q in range(len(self.pieces))]
-            self._owned_of, self._owned_version = owner, owner.version
-        return self._owned_by
+    @cached_property
+    def _owned_by(self) -> dict[int, list[int]]:
+        """The outputs of each chain position, indexed once: planning asks for them for every
+        core, sample and layer (a million times on 1024 cores)."""
+        by: dict[int, list[int]] = {}
+        for j in sorted(self.owner):
+            by.setdefault(self.owner[j], []).append(j)
+        return by
+
+    @cached_property
+    def _owned_all(self) -> list[list[int]]:
+        return [self._owned_by.get(q, []) for q in range(len(self.pieces))]
 
     def products(self, k: int) -> int:
         """Multiply-adds of one sample on chain position ``k``."""
@@ -198,15 +170,35 @@ def runs(indices: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
+class Deal:
+    """What a strategy answers for a network (``nnmap.strategies``): the cores and each layer's deal over them.
+
+    Attributes:
+        strategy: the strategy's registered name.
+        broadcast: the registered name of how hidden values reach the cores that read them
+            (``nnmap.lowering.delivery``), one the strategy supports.
+        chain: the cores in chain order (consecutive cores are mesh neighbours).
+        layers: per layer, how its products are dealt to the chain.
+    """
+
+    strategy: str
+    broadcast: str
+    chain: list[Coord]
+    layers: list[LayerAssignment]
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Everything needed to run a network on a chip with one strategy.
+    """Everything needed to run a network on a chip with one strategy, made by the lowering
+    (``nnmap.lowering.forward.lower``) from a ``Deal``.
 
     Attributes:
         config: the chip the plan is for.
         net: the network.
         strategy: the strategy's registered name.
-        broadcast: the broadcast's registered name.
+        broadcast: the registered name of how hidden values reach the cores that read them
+            (``nnmap.lowering.delivery``; the command line's ``--broadcast``).
         batch: samples per run.
         chain: the cores in chain order (consecutive cores are mesh neighbours).
         layers: per layer, how its products are dealt to the chain.
@@ -231,9 +223,9 @@ class Plan:
     buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
     setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
     parameters: dict[Coord, list[str]] = field(default_factory=dict)
-    ops: dict[Coord, list[Op]] = field(default_factory=dict)
-    readback: dict[Coord, list[Op]] = field(default_factory=dict)
-    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
+    ops: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    readback: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    relays: dict[Coord, tuple[Relay, ...]] = field(default_factory=dict)
     dram: dict[str, int] = field(default_factory=dict)
     feed: str = "preload"
 
@@ -288,7 +280,7 @@ class Plan:
         return lines
 
 
-@dataclass
+@dataclass(frozen=True)
 class RecurrentPlan:
     """Everything needed to run a recurrent stack over a sequence on a chip in one order.
 
@@ -317,9 +309,9 @@ class RecurrentPlan:
     layers: list[LayerAssignment]
     buffers: dict[Coord, dict[str, int]] = field(default_factory=dict)
     setup: dict[Coord, dict[str, np.ndarray]] = field(default_factory=dict)
-    ops: dict[Coord, list[Op]] = field(default_factory=dict)
-    readback: dict[Coord, list[Op]] = field(default_factory=dict)
-    relays: dict[Coord, list[Relay]] = field(default_factory=dict)
+    ops: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    readback: dict[Coord, tuple[Op, ...]] = field(default_factory=dict)
+    relays: dict[Coord, tuple[Relay, ...]] = field(default_factory=dict)
     dram: dict[str, int] = field(default_factory=dict)
 
     def group_cores(self, layer: int) -> list[Coord]:

@@ -11,7 +11,7 @@ what a sample costs once the parameters have landed.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,9 @@ from nnmap.analysis import (
     stream_figures,
 )
 from nnmap.errors import MappingError, TooManyRowsError
-from nnmap.lowering.broadcast import BROADCASTS
-from nnmap.lowering.feed import FEEDS
+from nnmap.lowering.delivery import delivery_class
+from nnmap.lowering.feed import make_feed
+from nnmap.mapping import largest_batch, plan_for
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
 from nnmap.program import Op
@@ -91,7 +92,7 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def _counted(ops: list[Op], bar: progress_lines.Bar) -> Iterator[Op]:
+def _counted(ops: Iterable[Op], bar: progress_lines.Bar) -> Iterator[Op]:
     """``ops`` one by one, ticking ``bar`` as the core takes each."""
     for op in ops:
         yield op
@@ -122,7 +123,7 @@ def simulate(
         raise ValueError(f"plan is for batch {plan.batch} but {len(x)} input rows were given")
     session = Session(plan.config, plan.buffers, plan.dram, plan.relays, trace, load)
     n_out = plan.net.sizes[-1]
-    feed = FEEDS[plan.feed](plan)
+    feed = make_feed(plan)
     parameters = {coord: plan.setup[coord] for coord in plan.chain}
     inputs = {coord: feed.loads(k, x) for k, coord in enumerate(plan.chain)}
     programs = {coord: plan.ops[coord] for coord in plan.chain}
@@ -140,8 +141,8 @@ def simulate(
 def run_phases(
     session: Session,
     loads: tuple[dict[Coord, dict[str, np.ndarray]], dict[Coord, dict[str, np.ndarray]]],
-    programs: dict[Coord, list[Op]],
-    readback: dict[Coord, list[Op]],
+    programs: Mapping[Coord, Sequence[Op]],
+    readback: Mapping[Coord, Sequence[Op]],
     n_outputs: int,
     progress: str | None = None,
     feeding: Generator[simpy.Event, Any, None] | None = None,
@@ -218,7 +219,7 @@ def run(
             baseline always has them loaded beforehand, so ``speedup`` compares compute alone.
         load: how the host loads weights, biases and preloaded inputs (``nnmap.session.LOADS``;
             default the chip's faster one, ``nnmap.session.faster_load``).
-        chain: the cores in chain order (``Strategy.plan``); the snake over the usable cores if omitted.
+        chain: the cores in chain order (``nnmap.mapping.plan_for``); the snake over the usable cores if omitted.
     """
     if x is None:
         x = random_inputs(net)
@@ -228,7 +229,7 @@ def run(
     sim = simulate(plan, x, trace, f"{strategy} on {config.name}" if progress else None, load)
     single = None
     if baseline:
-        one = chosen.plan(single_core_chip(config), net, len(x), chosen.default_broadcast)
+        one = plan_for(chosen, single_core_chip(config), net, len(x), chosen.default_broadcast)
         start, end = simulate(one, x, progress="single-core baseline" if progress else None).phases.span("compute")
         single = end - start
     reference = net.forward(x)
@@ -247,9 +248,9 @@ def _plan(
 ) -> Plan:
     """The plan of one run of ``rows`` samples; ``TooManyRowsError``, naming the chunked call, if fewer fit."""
     try:
-        return chosen.plan(config, net, rows, broadcast, chain, feed)
+        return plan_for(chosen, config, net, rows, broadcast, chain, feed)
     except MappingError as exc:
-        fitting = chosen.largest_batch(config, net, rows, broadcast, feed, chain) if rows > 1 else 0
+        fitting = largest_batch(chosen, config, net, rows, broadcast, feed, chain) if rows > 1 else 0
         if fitting == 0:
             raise
         layout_error = exc
@@ -268,7 +269,7 @@ def _metrics(plan: Plan, sim: Simulated, reference: np.ndarray, single: float | 
     chip = session.chip
     stream = (
         stream_figures(plan, [chip.core(c) for c in plan.chain], phases.setup_end, phases.compute_end)
-        if BROADCASTS[plan.broadcast].names_samples
+        if delivery_class(plan.broadcast).names_samples
         else {}
     )
     return {

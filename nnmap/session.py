@@ -22,7 +22,7 @@ becomes a session (``nnmap.capacity``).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +107,7 @@ class Session:
         config: ChipConfig,
         layout: dict[Coord, dict[str, int]],
         dram: dict[str, int] | None = None,
-        relays: dict[Coord, list[Relay]] | None = None,
+        relays: Mapping[Coord, Sequence[Relay]] | None = None,
         trace: bool = False,
         load: str | None = None,
     ) -> None:

@@ -45,7 +45,7 @@ from epiphany_sim import checks
 from epiphany_sim.config import DEFAULT_KERNELS, KERNEL_PROFILES, PRESETS, chip_from_name
 from epiphany_sim.errors import SimError
 from nnmap.errors import MappingError, SweepError
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.model import ACTIVATIONS
 from nnmap.strategies import all_variants, get_strategy
 
@@ -160,9 +160,9 @@ def _layers(path: Path, value: Any) -> tuple[int, ...]:
 
 
 def _broadcast(path: Path, name: Any, where: str) -> str:
-    if not isinstance(name, str) or (name not in BROADCASTS and name != DEFAULT_BROADCAST):
+    if not isinstance(name, str) or (name not in DELIVERIES and name != DEFAULT_BROADCAST):
         raise _fail(
-            path, f"unknown broadcast {name!r} in {where}: use {DEFAULT_BROADCAST!r} or one of {', '.join(BROADCASTS)}"
+            path, f"unknown broadcast {name!r} in {where}: use {DEFAULT_BROADCAST!r} or one of {', '.join(DELIVERIES)}"
         )
     return name
 

@@ -35,7 +35,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from epiphany_sim.cli import main as sim_main
 from nnmap.cli import main as nnmap_main
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.model import ACTIVATIONS, random_network
 from nnmap.strategies import STRATEGIES
 from nnmap.training import TRAINERS
@@ -251,7 +251,7 @@ NETWORK = {
 FORWARD = {
     **NETWORK,
     "--strategy": _either(list(STRATEGIES), BAD_NAMES),
-    "--broadcast": _either(list(BROADCASTS), BAD_NAMES),
+    "--broadcast": _either(list(DELIVERIES), BAD_NAMES),
 }
 COMMANDS: dict[str, dict[str, st.SearchStrategy[object]]] = {
     "plan": FORWARD,

@@ -21,7 +21,7 @@ from epiphany_sim.config import E16, PRESETS
 from epiphany_sim.traffic import TRAFFIC_PATTERNS, Pattern, TrafficSpec, run_traffic
 from nnmap.analysis import utilisation_grid
 from nnmap.cli import main
-from nnmap.lowering.broadcast import BROADCASTS, Broadcast
+from nnmap.lowering.delivery import DELIVERIES, Delivery
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import LayerAssignment
 from nnmap.plots import RUN_FIGURES, RunFigure
@@ -36,7 +36,7 @@ from nnmap.training.single import Single
 
 @pytest.fixture
 def registries() -> Iterator[None]:
-    saved = [(d, dict(d)) for d in (STRATEGIES, BROADCASTS, PRESETS, TRAFFIC_PATTERNS, TRAINERS)]
+    saved = [(d, dict(d)) for d in (STRATEGIES, DELIVERIES, PRESETS, TRAFFIC_PATTERNS, TRAINERS)]
     figures = list(RUN_FIGURES)
     yield
     for registry, content in saved:
@@ -70,9 +70,9 @@ def test_a_new_strategy_is_a_registered_subclass(registries: None) -> None:
     assert _quiet(["run", "--strategy", "reversed", "--layers", "5,20,3"]) == 0
 
 
-def test_a_new_broadcast_is_a_registered_subclass(registries: None) -> None:
-    @BROADCASTS.add
-    class Eager(Broadcast):
+def test_a_new_delivery_is_a_registered_subclass(registries: None) -> None:
+    @DELIVERIES.add
+    class Eager(Delivery):
         """Each hidden value goes straight to every other core as soon as it is known."""
 
         name = "eager"

@@ -16,13 +16,13 @@ from epiphany_sim import cli as sim_cli
 from epiphany_sim import microbench
 from epiphany_sim.traffic import TRAFFIC_PATTERNS
 from nnmap import cli as nnmap_cli
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.lowering.feed import FEEDS
 from nnmap.sparsity import MASK_PATTERNS
 from nnmap.strategies import STRATEGIES
 from nnmap.training.base import TRAINERS
 
-MAPPING = {"strategies": STRATEGIES, "broadcasts": BROADCASTS, "feeds": FEEDS, "sparse patterns": MASK_PATTERNS}
+MAPPING = {"strategies": STRATEGIES, "broadcasts": DELIVERIES, "feeds": FEEDS, "sparse patterns": MASK_PATTERNS}
 
 
 def _help(main, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

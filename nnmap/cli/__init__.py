@@ -39,9 +39,10 @@ from nnmap.cli.rnn import add_rnn_parser, rnn_command
 from nnmap.cli.train import add_train_parser, train_command
 from nnmap.cli.tune import add_tune_arguments, tune_command
 from nnmap.errors import MappingError, TooManyRowsError
-from nnmap.lowering.broadcast import BROADCASTS
-from nnmap.lowering.feed import FEEDS
+from nnmap.lowering.delivery import DELIVERIES
+from nnmap.lowering.feed import FEEDS, feed_class
 from nnmap.lowering.forward import default_chain
+from nnmap.mapping import plan_for
 from nnmap.mapping_file import Mapping, load_mapping, mapping_json, mapping_of
 from nnmap.model import ACTIVATIONS, Network, parse_sizes, random_inputs, random_network
 from nnmap.model_files import load_inputs, load_model
@@ -133,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--broadcast",
             default=None,
-            choices=list(BROADCASTS),
-            help="hidden-value broadcast (default: the strategy's own)",
+            choices=list(DELIVERIES),
+            help="how hidden values reach the cores that read them (default: the strategy's own)",
         )
 
     p_plan.add_argument(
@@ -236,7 +237,7 @@ def _network(args: argparse.Namespace, chip: ChipConfig) -> Network:
     if args.inputs and args.batch is not None:
         raise SimError("give either --inputs or --batch, not both")
     batch = args.batch or 1
-    held = FEEDS[args.feed].held(batch)
+    held = feed_class(args.feed).held(batch)
     fits = partial(check_capacity, chip, batch=batch, hint=fit_hint(chip, batch), error=MappingError, held=held)
     if args.model:
         return load_model(args.model, fits)
@@ -299,8 +300,8 @@ def _variants(text: str) -> list[Variant]:
     for item in text.split(","):
         name, _, bc = item.strip().partition(":")
         get_strategy(name)
-        if bc and bc not in BROADCASTS:
-            raise SimError(f"unknown broadcast {bc!r} in --strategies: use one of {', '.join(BROADCASTS)}")
+        if bc and bc not in DELIVERIES:
+            raise SimError(f"unknown broadcast {bc!r} in --strategies: use one of {', '.join(DELIVERIES)}")
         out.append((name, bc or None))
     return out
 
@@ -544,7 +545,7 @@ def _plan(args: argparse.Namespace, chip: ChipConfig, net: Network, x: np.ndarra
     rows = _rows_per_run(args, chip, net, x, (args.strategy, args.broadcast))
     if rows < len(x):
         print(f"the {len(x)} input rows run in chunks of up to {rows} rows; the plan of one such chunk:")
-    plan = get_strategy(args.strategy).plan(chip, net, rows, args.broadcast, args.chain, args.feed)
+    plan = plan_for(args.strategy, chip, net, rows, args.broadcast, args.chain, args.feed)
     with OutputFiles() as out:
         save_path = out.file(args.save, "--save")
         if save_path:

@@ -6,7 +6,7 @@ import argparse
 
 from epiphany_sim.config import DEFAULT_KERNELS, E16, KERNEL_PROFILES, PRESETS, ChipConfig, load_chip
 from epiphany_sim.helptext import choices_epilog, epilog, summary
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.lowering.feed import FEEDS
 from nnmap.session import LOADS
 from nnmap.sparsity import MASK_PATTERNS
@@ -41,7 +41,10 @@ def mapping_epilog() -> str:
     """The epilog of ``plan``, ``run`` and ``compare``: one line per strategy, broadcast, feed and sparse pattern."""
     return epilog(
         choices_epilog("strategies", {name: summary(cls) for name, cls in STRATEGIES.items()}),
-        choices_epilog("broadcasts (of hidden values)", {name: summary(cls) for name, cls in BROADCASTS.items()}),
+        choices_epilog(
+            "broadcasts (how hidden values reach their readers; targeted and stream send to those alone)",
+            {name: summary(cls) for name, cls in DELIVERIES.items()},
+        ),
         choices_epilog("feeds (of the inputs)", {name: summary(cls) for name, cls in FEEDS.items()}),
         choices_epilog("sparse patterns", {name: summary(make) for name, make in MASK_PATTERNS.items()}),
     )

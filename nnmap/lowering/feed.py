@@ -4,8 +4,8 @@
   phase. A reader's ``x`` holds the whole batch, so the SRAM bounds the batch.
 - ``host``: the inputs stream in during the compute phase. The host writes each sample
   into the first reader (in chain order), sample ``s`` into row ``s % DEPTH`` of its ``x``
-  (``nnmap.lowering.broadcast.DEPTH``); that reader passes the row on, and the readers
-  relay it to every reader (``nnmap.lowering.broadcast.spread``). Later
+  (``nnmap.lowering.delivery.DEPTH``); that reader passes the row on, and the readers
+  relay it to every reader (``nnmap.lowering.delivery.spread``). Later
   samples travel while this one is multiplied: when the first reader is done with sample
   ``s`` it counts ``s + 1`` into a DRAM flag (the host then writes sample ``s + DEPTH``
   into that row), waits until every other reader's flag on it says sample ``s - 1`` is
@@ -28,12 +28,25 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.mesh import HOST, Coord
 from epiphany_sim.registry import Registry
 from nnmap.buffers import X_DONE, X_FREE, X
-from nnmap.lowering.broadcast import DEPTH, WaitFlags, spread
+from nnmap.errors import MappingError
+from nnmap.lowering.delivery import DEPTH, WaitFlags, spread
 from nnmap.plan import Plan
 from nnmap.program import Op, Relay, Send, Signal, Wait
 
 FEEDS: Registry[type[Feed]] = Registry("feed")
 """Every input feed by name, in the order they are defined here (``@FEEDS.add``)."""
+
+
+def feed_class(name: str) -> type[Feed]:
+    """The feed registered as ``name``; ``MappingError`` naming the choices if there is none."""
+    if name not in FEEDS:
+        raise MappingError(f"unknown feed {name!r}: use one of {', '.join(FEEDS)}")
+    return FEEDS[name]
+
+
+def make_feed(plan: Plan) -> Feed:
+    """The feed ``plan`` names (``plan.feed``), bringing that plan's inputs in."""
+    return feed_class(plan.feed)(plan)
 
 
 class Feed:

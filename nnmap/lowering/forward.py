@@ -1,15 +1,17 @@
-"""The forward code generator: a plan's buffers, initial values and per-core programs.
+"""The forward code generator: from a strategy's deal (``nnmap.plan.Deal``) to a plan's buffers,
+initial values, relay rules and per-core programs (``lower``).
 
 For each core and each layer the ops follow the blog post's steps: first the partial sums that
 another core waits for (computed and sent at once), then the outputs the core computes
 whole (each shared as soon as it is known), then the outputs whose partial sums arrive
 from other cores. The layer's flow (``nnmap.lowering.flows``) writes each piece's ops and
-says which of these stages they belong to; the broadcast (``nnmap.lowering.broadcast``)
-adds the ops that share hidden values.
+says which of these stages they belong to; the delivery (``nnmap.lowering.delivery``)
+adds the ops that bring hidden values to the cores that read them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -18,23 +20,23 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.garbage_collector import fewer_collections
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap import buffers
-from nnmap.capacity import check_fits, check_usable, fit_hint
+from nnmap.capacity import check_fits, check_usable, fit_hint, fullest_core
 from nnmap.errors import MappingError
-from nnmap.lowering.broadcast import BROADCASTS, Broadcast
-from nnmap.lowering.feed import FEEDS, Feed
+from nnmap.lowering.delivery import Delivery, make_delivery
+from nnmap.lowering.feed import Feed, feed_class, make_feed
 from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.lowering.sparse import SparseMac, compress
 from nnmap.model import Network
-from nnmap.plan import LayerAssignment, Piece, Plan, runs
-from nnmap.program import Activate, Begin, Mac, Op, Send
+from nnmap.plan import ELEMENT_BYTES, Deal, Piece, Plan, runs
+from nnmap.program import Activate, Begin, Mac, Op, Relay, Send
 from nnmap.segments import Forward
 
 
-def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:
+def partial_slots(net: Network, batch: int, bc: Delivery) -> int:
     """How many samples' partial sums a receiving core keeps apart (the ``slot`` of their buffers).
 
-    With a hidden layer, as many slots as the broadcast keeps copies of a hidden vector
-    suffice, for the reason those copies do (see ``nnmap.lowering.broadcast``): a broadcast
+    With a hidden layer, as many slots as the delivery keeps copies of a hidden vector
+    suffice, for the reason those copies do (see ``nnmap.lowering.delivery``): a delivery
     that keeps the cores in step keeps them within one sample of each other (two copies);
     ``stream`` keeps the cores of a layer within ``DEPTH`` samples of every reader of it
     (``DEPTH`` copies); ``targeted`` bounds nothing (a copy per sample). Without a hidden
@@ -51,48 +53,74 @@ def output_activation(net: Network) -> str:
     return "identity" if final == "softmax" else final
 
 
-def layout(
-    name: str,
-    layers: list[LayerAssignment],
-    config: ChipConfig,
-    net: Network,
-    batch: int,
-    broadcast: str,
-    chain: list[Coord],
-    feed: str = "preload",
-) -> Plan:
-    """A plan with its buffers, initial values, DRAM buffers and relays, but no programs yet.
+def lower(deal: Deal, config: ChipConfig, net: Network, batch: int = 1, feed: str = "preload") -> Plan:
+    """The plan of ``deal``: every core's buffers, initial values, relay rules and programs.
+
+    ``feed`` names how the inputs reach the cores (``nnmap.lowering.feed``). Raises
+    ``MappingError`` if the plan cannot run on ``config`` (a batch below one, an unknown feed,
+    an avoided core in the chain, buffers that do not fit).
+    """
+    plan = layout(deal, config, net, batch, feed)
+    check_fits(config, net.sizes, plan.buffers, fit_hint(config, batch), MappingError, plan.chain)
+    bc, fd = make_delivery(plan), make_feed(plan)
+    with fewer_collections():
+        ops = {
+            coord: tuple(op for s in range(batch) for op in _sample_ops(plan, bc, fd, k, s, fd.row(s), s))
+            for k, coord in enumerate(plan.chain)
+        }
+        readback = {coord: _readback(plan, k) for k, coord in enumerate(plan.chain)}
+    return replace(plan, ops=ops, readback=readback)
+
+
+def layout(deal: Deal, config: ChipConfig, net: Network, batch: int, feed: str = "preload") -> Plan:
+    """``deal``'s plan with its buffers, initial values, DRAM buffers and relays, but no programs.
 
     A sparse layer's deal is compressed first: each core keeps only the connections it has
-    (``nnmap.lowering.sparse``). ``feed`` names how the inputs reach the cores
-    (``nnmap.lowering.feed``). Cheap next to the programs (whose length grows with the
-    batch), so it is what a check of whether a batch fits looks at; ``add_programs``
-    completes it.
+    (``nnmap.lowering.sparse``). Cheap next to the programs (whose length grows with the
+    batch), so it is what a check of whether a batch fits looks at (``largest_batch``).
     """
-    check_usable(config, chain, MappingError)
-    layers = [compress(assign, layer.mask) for assign, layer in zip(layers, net.layers, strict=True)]
-    plan = Plan(config, net, name, broadcast, batch, chain, layers, feed=feed)
-    bc = BROADCASTS[broadcast](plan)
-    fd = FEEDS[feed](plan)
-    plan.dram = {buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch), **fd.dram_buffers()}
-    plan.relays = bc.relays(len(net.layers) - 1)
-    for coord, rules in fd.relays().items():
-        plan.relays.setdefault(coord, []).extend(rules)
-    for k, coord in enumerate(chain):
-        _layout(plan, bc, fd, k, coord)
-    return plan
+    if batch < 1:
+        raise MappingError(f"batch must be >= 1, got {batch}")
+    feed_class(feed)
+    check_usable(config, deal.chain, MappingError)
+    layers = [compress(assign, layer.mask) for assign, layer in zip(deal.layers, net.layers, strict=True)]
+    bare = Plan(config, net, deal.strategy, deal.broadcast, batch, list(deal.chain), layers, feed=feed)
+    bc, fd = make_delivery(bare), make_feed(bare)
+    relays: dict[Coord, tuple[Relay, ...]] = {}
+    for rules in (bc.relays(len(net.layers) - 1), fd.relays()):
+        for coord, more in rules.items():
+            relays[coord] = (*relays.get(coord, ()), *more)
+    named, setup = {}, {}
+    for k, coord in enumerate(bare.chain):
+        named[coord], setup[coord] = _layout(bare, bc, fd, k)
+    return replace(
+        bare,
+        buffers=named,
+        setup=setup,
+        parameters={coord: list(values) for coord, values in setup.items()},
+        relays=relays,
+        dram={buffers.OUT: batch * net.sizes[-1], **bc.dram_buffers(batch), **fd.dram_buffers()},
+    )
 
 
-def add_programs(plan: Plan) -> Plan:
-    """``plan`` (a ``layout``) completed with every core's programs; ``MappingError`` if its buffers do not fit."""
-    config, net, chain = plan.config, plan.net, plan.chain
-    check_fits(config, net.sizes, plan.buffers, fit_hint(config, plan.batch), MappingError, chain)
-    bc, fd = BROADCASTS[plan.broadcast](plan), FEEDS[plan.feed](plan)
-    with fewer_collections():
-        for k, coord in enumerate(chain):
-            plan.ops[coord] = [op for s in range(plan.batch) for op in _sample_ops(plan, bc, fd, k, s, fd.row(s), s)]
-            plan.readback[coord] = _readback(plan, k)
-    return plan
+def largest_batch(deal: Deal, config: ChipConfig, net: Network, rows: int, feed: str = "preload") -> int:
+    """The most samples, at most ``rows``, whose plan of ``deal`` fits every core's SRAM; 0 if not even one does.
+
+    Every buffer grows with the batch, so the batches that fit are the ones below a
+    bound, found by bisection on the plan's buffers alone (no programs are built).
+    """
+
+    def fits(batch: int) -> bool:
+        return fullest_core(layout(deal, config, net, batch, feed).buffers)[1] <= config.data_bytes
+
+    high = rows
+    if feed == "preload":  # a core with first-layer products holds every sample's inputs
+        high = min(rows, config.data_bytes // (net.sizes[0] * ELEMENT_BYTES))
+    low = 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
 
 
 def default_chain(config: ChipConfig, order: str = "rows") -> list[Coord]:
@@ -101,8 +129,8 @@ def default_chain(config: ChipConfig, order: str = "rows") -> list[Coord]:
     return Mesh(config).neighbour_chain(order)
 
 
-def _layout(plan: Plan, bc: Broadcast, fd: Feed, k: int, coord: Coord) -> None:
-    """Core ``k``'s buffers, initial values and parameter buffers, in the order they are allocated."""
+def _layout(plan: Plan, bc: Delivery, fd: Feed, k: int) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+    """Core ``k``'s buffers, in the order they are allocated, and their initial values (its parameters)."""
     net, batch = plan.net, plan.batch
     named: dict[str, int] = {}
     setup: dict[str, np.ndarray] = {}
@@ -133,16 +161,14 @@ def _layout(plan: Plan, bc: Broadcast, fd: Feed, k: int, coord: Coord) -> None:
     named.update(fd.buffers(k))
     if plan.layers[-1].owned(k):
         named[buffers.Y] = batch * len(plan.layers[-1].owned(k))
-    plan.buffers[coord] = named
-    plan.setup[coord] = setup
-    plan.parameters[coord] = list(setup)
+    return named, setup
 
 
-def _readback(plan: Plan, k: int) -> list[Op]:
+def _readback(plan: Plan, k: int) -> tuple[Op, ...]:
     """Core ``k`` writes the outputs it owns into the host's DRAM, sample by sample."""
     owned = plan.layers[-1].owned(k)
     n_out = plan.net.sizes[-1]
-    return [
+    return tuple(
         Send(
             HOST,
             buffers.OUT,
@@ -154,7 +180,7 @@ def _readback(plan: Plan, k: int) -> list[Op]:
         )
         for s in range(plan.batch)
         for start, n in runs(owned)
-    ]
+    )
 
 
 def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
@@ -164,10 +190,10 @@ def sample_ops(plan: Plan, k: int, s: int, row: int) -> list[Op]:
     inputs and outputs sit in the ``x`` and ``y`` buffers. A trainer reuses a plan of batch 2
     this way, over and over.
     """
-    return _sample_ops(plan, BROADCASTS[plan.broadcast](plan), FEEDS[plan.feed](plan), k, s, row, row)
+    return _sample_ops(plan, make_delivery(plan), make_feed(plan), k, s, row, row)
 
 
-def _sample_ops(plan: Plan, bc: Broadcast, fd: Feed, k: int, s: int, x_row: int, y_row: int) -> list[Op]:
+def _sample_ops(plan: Plan, bc: Delivery, fd: Feed, k: int, s: int, x_row: int, y_row: int) -> list[Op]:
     ops: list[Op] = []
     for li in range(len(plan.net.layers)):
         ops += _LayerCode(plan, bc, fd, k, s, li, x_row, y_row).ops()
@@ -178,7 +204,7 @@ class _LayerCode:
     """The ops of one layer of one sample on chain core ``k``; the sample's inputs sit in row ``x_row`` of ``x``,
     its outputs go to row ``y_row`` of ``y``."""
 
-    def __init__(self, plan: Plan, bc: Broadcast, fd: Feed, k: int, s: int, li: int, x_row: int, y_row: int) -> None:
+    def __init__(self, plan: Plan, bc: Delivery, fd: Feed, k: int, s: int, li: int, x_row: int, y_row: int) -> None:
         self.plan, self.bc, self.fd, self.k, self.s, self.li = plan, bc, fd, k, s, li
         self.x_row, self.y_row = x_row, y_row
         self.layer = plan.net.layers[li]

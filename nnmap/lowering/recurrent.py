@@ -42,7 +42,7 @@ and ends in ``h`` is computed by ``SplitMac``, a dot product over each part.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -92,21 +92,33 @@ class SplitMac(Kernel):
         sram[self.out].store(self.out_index, np.array([value], dtype=np.float32))
 
 
-def write_programs(plan: RecurrentPlan) -> None:
-    """Fill in ``plan``'s buffers, initial values, programs, readback and relay rules.
+def lower_stack(plan: RecurrentPlan) -> RecurrentPlan:
+    """``plan`` (a deal of the stack, ``nnmap.recurrent.plan.deal_stack``) with every core's buffers, initial
+    values, programs, readback and relay rules.
 
     Raises ``MappingError`` if a group's cores cannot hold their share.
     """
     code = _Cells(plan)
+    named: dict[Coord, dict[str, int]] = {}
+    setup: dict[Coord, dict[str, np.ndarray]] = {}
+    ops: dict[Coord, tuple[Op, ...]] = {}
+    readback: dict[Coord, tuple[Op, ...]] = {}
     for i, group in enumerate(plan.groups):
         for q in range(len(group)):
             coord = code.core(i, q)
-            plan.buffers[coord], plan.setup[coord] = code.layout(i, q)
-            plan.ops[coord] = code.program(i, q)
-            plan.readback[coord] = code.readback(i, q)
-    plan.relays = code.relays()
-    plan.dram = {buffers.OUT: code.depth * code.steps * code.hidden}
-    code.check_fits()
+            named[coord], setup[coord] = code.layout(i, q)
+            ops[coord] = tuple(code.program(i, q))
+            readback[coord] = tuple(code.readback(i, q))
+    code.check_fits(named)
+    return replace(
+        plan,
+        buffers=named,
+        setup=setup,
+        ops=ops,
+        readback=readback,
+        relays={coord: tuple(rules) for coord, rules in code.relays().items()},
+        dram={buffers.OUT: code.depth * code.steps * code.hidden},
+    )
 
 
 class _Cells:
@@ -277,8 +289,9 @@ class _Cells:
                 relay(k, buffers.GO, k + 1 if k + 1 < first.stop else last.start, k - 1)
         return rules
 
-    def check_fits(self) -> None:
-        """Raise ``MappingError`` naming the fullest core of the first group whose cores cannot hold their share."""
+    def check_fits(self, named: dict[Coord, dict[str, int]]) -> None:
+        """Raise ``MappingError`` naming the fullest core of the first group whose cores cannot hold their
+        share of the buffers ``named`` (per core, name to elements)."""
         plan = self.plan
         sizes = [plan.stack.n_in] + [self.hidden] * self.depth
         for i, group in enumerate(plan.groups):
@@ -289,4 +302,4 @@ class _Cells:
                 f"{self.hidden} weights: give a smaller --hidden, fewer --layers or --steps, or a chip with more "
                 f"cores or SRAM ({larger_presets(plan.config)})"
             )
-            check_fits(plan.config, sizes, {c: plan.buffers[c] for c in cores}, hint, MappingError, plan.chain)
+            check_fits(plan.config, sizes, {c: named[c] for c in cores}, hint, MappingError, plan.chain)

@@ -7,7 +7,7 @@ per core (the first on ties), which keeps the slowest group as fast as the cores
 Inside its group a layer's cell, a dense layer of ``n_in + H`` inputs (``[x; h]``) and
 ``H`` outputs, is dealt as the partitioned scheme deals a layer
 (``nnmap.strategies.partitioned``): contiguous product ranges, partial sums handed along the
-group's chain. ``nnmap.lowering.recurrent`` writes the programs.
+group's chain (``deal_stack``); ``nnmap.lowering.recurrent`` writes the programs.
 
 The cell of layer ``i`` at step ``t`` (``LiTt``) needs the cells ``L(i-1)Tt`` (its input)
 and ``LiT(t-1)`` (its state). The two orders run the same cells:
@@ -26,7 +26,6 @@ from __future__ import annotations
 from epiphany_sim.config import ChipConfig
 from nnmap.errors import MappingError
 from nnmap.lowering.forward import default_chain
-from nnmap.lowering.recurrent import write_programs
 from nnmap.plan import ELEMENT_BYTES, RecurrentPlan
 from nnmap.recurrent.model import RecurrentStack
 from nnmap.strategies.partitioned import Partitioned
@@ -76,11 +75,11 @@ def check_capacity(config: ChipConfig, depth: int, hidden: int, n_in: int, steps
         )
 
 
-def plan_stack(config: ChipConfig, stack: RecurrentStack, steps: int, order: str) -> RecurrentPlan:
-    """Group the cores, deal every layer's cell over its group and write the programs.
+def deal_stack(config: ChipConfig, stack: RecurrentStack, steps: int, order: str) -> RecurrentPlan:
+    """Group the cores and deal every layer's cell over its group: a plan without buffers or programs yet
+    (``nnmap.lowering.recurrent.lower_stack`` writes them).
 
-    Raises ``MappingError`` for an unknown order, more layers than cores, or a group whose
-    cores cannot hold their share.
+    Raises ``MappingError`` for an unknown order or more layers than cores.
     """
     if order not in ORDERS:
         raise MappingError(f"unknown order {order!r}: use one of {', '.join(ORDERS)}")
@@ -94,6 +93,4 @@ def plan_stack(config: ChipConfig, stack: RecurrentStack, steps: int, order: str
         deal.assign(layer.n_in + layer.hidden, layer.hidden, len(group))
         for layer, group in zip(stack.layers, groups, strict=True)
     ]
-    plan = RecurrentPlan(config, stack, steps, order, chain, groups, layers)
-    write_programs(plan)
-    return plan
+    return RecurrentPlan(config, stack, steps, order, chain, groups, layers)

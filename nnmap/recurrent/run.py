@@ -19,9 +19,10 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.config import ChipConfig
 from nnmap import buffers
 from nnmap.analysis import cell_spans
+from nnmap.mapping import plan_stack
 from nnmap.plan import RecurrentPlan
 from nnmap.recurrent.model import RecurrentStack, check_sequence
-from nnmap.recurrent.plan import ORDERS, ideal_speedup, plan_stack
+from nnmap.recurrent.plan import ORDERS, ideal_speedup
 from nnmap.run import Phases, run_phases, simulated_figures, validation_figures
 from nnmap.session import Session
 

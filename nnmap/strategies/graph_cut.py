@@ -6,7 +6,7 @@ balanced on compute cycles (multiply-adds and activations) layer by layer with a
 edges cut as the partitioner finds
 (``nnmap.graphcut.partition``), the parts then placed on the mesh so that heavy traffic
 travels few hops (``nnmap.graphcut.placement``). Each core computes its neurons whole
-(no partial sums) and, with the default ``targeted`` broadcast, sends each value only to
+(no partial sums) and, with the default ``targeted`` delivery, sends each value only to
 the cores that read it: messages travel only along the edges the cut crosses.
 """
 

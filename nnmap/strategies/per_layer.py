@@ -2,9 +2,9 @@
 
 A layer that one strategy deals may suit another better than the next: whole neurons per core
 where the outputs outnumber the cores, split product ranges where they do not. The hand-off
-between two layers dealt differently needs nothing of its own: the broadcast carries every
+between two layers dealt differently needs nothing of its own: the delivery carries every
 hidden value from the core that owns it to every core that reads it
-(``nnmap.lowering.broadcast``), whichever strategy chose the owner and the readers.
+(``nnmap.lowering.delivery``), whichever strategy chose the owner and the readers.
 
 Only strategies that deal each layer apart (``Strategy.deals_layers_apart``) mix: graph cut
 partitions the whole network at once and the pipeline gives each layer its own group.
@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import Coord
 from nnmap.errors import MappingError
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment
 from nnmap.strategies.base import SEPARATOR, Strategy
 
 
 class PerLayer(Strategy):
-    """Layer ``l`` dealt by ``members[l]``; the broadcasts are those every member runs with."""
+    """Layer ``l`` dealt by ``members[l]``; the deliveries are those every member runs with."""
 
     def __init__(self, members: Sequence[Strategy]) -> None:
         refused = [m.name for m in members if not m.deals_layers_apart]
@@ -34,7 +34,7 @@ class PerLayer(Strategy):
             )
         self.members = list(members)
         self.name = SEPARATOR.join(m.name for m in members)
-        self.broadcasts = tuple(bc for bc in BROADCASTS if all(m.supports(bc) for m in members))
+        self.broadcasts = tuple(bc for bc in DELIVERIES if all(m.supports(bc) for m in members))
         if not self.broadcasts:
             raise MappingError(f"strategies {', '.join(m.name for m in members)} have no broadcast in common")
         self.variants = tuple(dict.fromkeys(bc for m in members for bc in m.compared() if bc in self.broadcasts))

@@ -7,9 +7,9 @@ each output's loop overhead, bias and activation included (``nnmap.work``), sinc
 of short dot products costs more per multiply-add than one of long ones. Inside its group
 a layer is dealt by the partitioned scheme (contiguous product ranges, partial sums
 handed along the group). With the
-``stream`` broadcast each layer's values go only to the next group, which returns a credit
+``stream`` delivery each layer's values go only to the next group, which returns a credit
 per sample, so layer ``l`` works on sample ``s`` while layer ``l + 1`` works on sample
-``s - 1`` (``nnmap.lowering.broadcast.Stream``).
+``s - 1`` (``nnmap.lowering.delivery.Stream``).
 
 ``pipeline=W1+W2+...`` shares the cores by the weights ``W`` given per layer instead of the
 layers' work, by the same method: weights equal to group sizes that add up to the cores give
@@ -81,7 +81,7 @@ class Pipeline(Strategy):
     name = "pipeline"
     default_broadcast = "stream"
     # Its groups run their layers apart, so nothing keeps a group within one sample of the next:
-    # only a broadcast with credits (stream) or a copy of each vector per sample (targeted) keeps
+    # only a delivery with credits (stream) or a copy of each vector per sample (targeted) keeps
     # a value from being overwritten before its readers have used it.
     broadcasts = ("stream", "targeted")
 

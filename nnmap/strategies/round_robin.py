@@ -26,9 +26,10 @@ class RoundRobin(Strategy):
                 start = (c - j * n_in) % n_cores
                 if start < n_in:
                     pieces[c].append(Piece(j, start, -(-(n_in - start) // n_cores), n_cores))
-        assignment = LayerAssignment(pieces, GATHER, {})
+        contributors: dict[int, list[int]] = {}
+        for c, held in enumerate(pieces):
+            for piece in held:
+                contributors.setdefault(piece.j, []).append(c)
         # Owners rotate over each output's contributors so no core collects every sum.
-        for j in range(n_out):
-            contributors = assignment.contributors(j)
-            assignment.owner[j] = contributors[j % len(contributors)]
-        return assignment
+        owner = {j: contributors[j][j % len(contributors[j])] for j in range(n_out)}
+        return LayerAssignment(pieces, GATHER, owner)

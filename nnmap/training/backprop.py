@@ -19,7 +19,7 @@ on a plan of batch 1). Then, per sample, on the chain of cores:
    broadcast) and goes on with that layer.
 
 Buffers that receive messages are double-buffered by sample parity, as the hidden buffers
-of the forward pass are (``nnmap.lowering.broadcast``), with cumulative wait counts: a core starts
+of the forward pass are (``nnmap.lowering.delivery``), with cumulative wait counts: a core starts
 its next sample only once it holds its errors of this one, and those exist only once the
 cores it shares outputs with have finished this sample's forward pass, so no core gets a
 sample ahead of the others. (A single-layer network's forward partial sums get one slot:
@@ -32,6 +32,7 @@ writes each sample into the chain, which relays it), into two rows by step parit
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -56,9 +57,9 @@ from nnmap.buffers import (
     weights,
 )
 from nnmap.errors import TrainingError
-from nnmap.lowering.forward import add_programs, default_chain, layout, sample_ops
+from nnmap.lowering.forward import default_chain, lower, sample_ops
 from nnmap.model import Layer, Network
-from nnmap.plan import LayerAssignment, Piece, Plan, runs
+from nnmap.plan import Deal, LayerAssignment, Piece, Plan, runs
 from nnmap.program import Begin, Fill, Op, Relay, Send, Wait
 from nnmap.segments import Backward
 from nnmap.session import single_core_chip
@@ -118,7 +119,7 @@ class BackpropProgram:
         # The update lock keeps every group within a sample of the others, so the hidden values
         # may go to every core, whatever broadcasts the strategy runs inference with.
         placed, layers = dealer.place(roomy, net, chain or default_chain(config))
-        self.plan: Plan = add_programs(layout(dealer.name, layers, roomy, net, 2, "bidir", placed))
+        self.plan: Plan = lower(Deal(dealer.name, "bidir", placed, layers), roomy, net, 2)
         self.net = net
         self.n_samples = n_samples
         self.lr = lr
@@ -145,10 +146,12 @@ class BackpropProgram:
         return [q for q in range(len(self.chain)) if self.plan.layers[li].pieces[q]]
 
     def _add_buffers(self) -> None:
+        """The backward pass's buffers and initial values added to the plan's, in a new plan."""
         net, plan = self.net, self.plan
         n_layers = len(net.layers)
+        named, values = {}, {}
         for k, coord in enumerate(self.chain):
-            buffers, setup = plan.buffers[coord], plan.setup[coord]
+            buffers, setup = named[coord], values[coord] = dict(plan.buffers[coord]), dict(plan.setup[coord])
             buffers.update(self.feed.buffers(k))
             if plan.layers[-1].pieces[k]:
                 for parity in (0, 1):
@@ -168,6 +171,7 @@ class BackpropProgram:
                 for name in plan.parameters[coord]:
                     buffers[velocity(name)] = len(setup[name])
                     setup[velocity(name)] = np.zeros(len(setup[name]), dtype=np.float32)
+        self.plan = dataclasses.replace(plan, buffers=named, setup=values)
 
     def _relays(self) -> dict[Coord, list[Relay]]:
         rules = {coord: list(r) for coord, r in self.plan.relays.items()}

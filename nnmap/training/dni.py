@@ -55,6 +55,7 @@ from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.errors import TrainingError
 from nnmap.lowering.forward import default_chain, sample_ops
+from nnmap.mapping import plan_for
 from nnmap.model import Layer, Network
 from nnmap.plan import Plan, runs
 from nnmap.program import Begin, Op, Relay, Send, Wait
@@ -135,7 +136,7 @@ class Dni(Trainer):
         for li, span in enumerate(groups(group_sizes(work, len(chain)))):
             layer, last = net.layers[li], li == n_layers - 1
             sub = Network((layer,) if last else (layer, model_for(layer)))
-            plan = Partitioned().plan(roomy, sub, 2, "bidir", chain=[chain[k] for k in span])
+            plan = plan_for(Partitioned(), roomy, sub, 2, "bidir", chain=[chain[k] for k in span])
             self.groups.append(Group(plan, li, last))
         first = self.groups[0]
         self.feed = HostFeed(

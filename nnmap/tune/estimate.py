@@ -41,7 +41,7 @@ import numpy as np
 from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import HOST, Coord
-from nnmap.lowering.feed import FEEDS
+from nnmap.lowering.feed import make_feed
 from nnmap.lowering.sparse import SparseMac
 from nnmap.plan import ELEMENT_BYTES, Plan
 from nnmap.program import Activate, Fill, Mac, Op, PollDram, ReadDram, Send, Signal, Sum
@@ -190,7 +190,7 @@ def readback_cycles(plan: Plan) -> float:
 def estimate(plan: Plan, x: np.ndarray, load: str) -> Estimate:
     """The estimated cycles of running ``plan`` on inputs ``x``, loading along ``load``."""
     load_cycles = LOAD_CYCLES[load]
-    feed = FEEDS[plan.feed](plan)
+    feed = make_feed(plan)
     parameters = load_cycles(plan.config, {c: plan.setup[c] for c in plan.chain})
     inputs = load_cycles(plan.config, {c: feed.loads(k, x) for k, c in enumerate(plan.chain)})
     return Estimate(parameters + inputs, compute_cycles(plan), readback_cycles(plan), parameters, plan.batch)

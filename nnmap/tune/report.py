@@ -13,9 +13,9 @@ import numpy as np
 
 from epiphany_sim.config import ChipConfig
 from nnmap.analysis import RANKINGS
+from nnmap.mapping import plan_for
 from nnmap.mapping_file import mapping_json, mapping_of
 from nnmap.model import Network
-from nnmap.strategies import get_strategy
 from nnmap.text import table
 from nnmap.tune.tune import Row, TuneResult
 
@@ -104,7 +104,7 @@ def winner_plan_json(result: TuneResult, config: ChipConfig, net: Network, batch
     """The winner as a plan file (``nnmap.mapping_file``), which ``nnmap run --plan`` replays exactly."""
     assert result.winner is not None
     c = result.winner.candidate
-    plan = get_strategy(c.strategy).plan(config, net, batch, c.broadcast, c.chain(config), c.feed)
+    plan = plan_for(c.strategy, config, net, batch, c.broadcast, c.chain(config), c.feed)
     return mapping_json(mapping_of(plan, c.load))
 
 

@@ -24,10 +24,10 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.errors import SimError
 from nnmap.analysis import RANKINGS
 from nnmap.errors import MappingError
+from nnmap.mapping import plan_for
 from nnmap.model import Network
 from nnmap.plan import ELEMENT_BYTES
 from nnmap.session import LOADS
-from nnmap.strategies import get_strategy
 from nnmap.tune.estimate import Estimate, estimate
 from nnmap.tune.space import AXES, Candidate, compared_candidates
 
@@ -105,8 +105,14 @@ class Estimator:
         if self.parameter_bytes > candidate.cores * self.config.data_bytes:
             return None
         try:
-            plan = get_strategy(candidate.strategy).plan(
-                self.config, self.net, len(self.x), candidate.broadcast, candidate.chain(self.config), candidate.feed
+            plan = plan_for(
+                candidate.strategy,
+                self.config,
+                self.net,
+                len(self.x),
+                candidate.broadcast,
+                candidate.chain(self.config),
+                candidate.feed,
             )
         except MappingError:
             return None

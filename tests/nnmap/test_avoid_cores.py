@@ -13,9 +13,10 @@ from epiphany_sim.mesh import INJECT_KINDS, core_node, router
 from nnmap.cli import main
 from nnmap.errors import MappingError
 from nnmap.lowering.forward import default_chain
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
-from nnmap.strategies import all_variants, get_strategy
+from nnmap.strategies import all_variants
 
 ONE = ((0, 3),)
 FIVE = ((0, 3), (2, 2), (3, 0), (4, 5), (7, 7))
@@ -81,7 +82,7 @@ def test_a_given_chain_through_an_avoided_core_is_refused():
     chip = E64.replace(avoid_cores=ONE)
     net = random_network([8, 4], "sigmoid", "sigmoid", 0)
     with pytest.raises(MappingError, match=r"core \(0, 3\) is one e64 avoids"):
-        get_strategy("partitioned").plan(chip, net, chain=[(0, 2), (0, 3)])
+        plan_for("partitioned", chip, net, chain=[(0, 2), (0, 3)])
 
 
 @pytest.mark.parametrize(

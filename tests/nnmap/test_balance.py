@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from epiphany_sim.config import load_chip
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
 from nnmap.strategies import get_strategy
@@ -41,7 +42,7 @@ def test_partitioned_work_differs_by_at_most_one_product(n_in, n_out, n_cores, p
     ],
 )
 def test_partitioned_plans_balance_every_layer(chip, sizes) -> None:
-    plan = get_strategy("partitioned").plan(load_chip(chip), random_network(sizes))
+    plan = plan_for("partitioned", load_chip(chip), random_network(sizes))
     n_cores = len(plan.chain)
     for index, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
         counts = [plan.layers[index].products(k) for k in range(n_cores)]
@@ -65,18 +66,18 @@ def test_node_per_core_leaves_cores_short_when_outputs_do_not_divide() -> None:
     Layer 0: chain core 0 gets nodes 0 and 16 (16 products), the others one node (8).
     Layer 1: cores 0, 1 and 2 get one output of 17 products each, the other 13 nothing.
     """
-    plan = get_strategy("node-per-core").plan(load_chip("e16"), random_network([8, 17, 3]))
+    plan = plan_for("node-per-core", load_chip("e16"), random_network([8, 17, 3]))
     assert [plan.layers[0].products(k) for k in range(16)] == [16] + [8] * 15
     assert [plan.layers[1].products(k) for k in range(16)] == [17] * 3 + [0] * 13
     assert plan.layers[0].owned(0) == [0, 16]
-    partitioned = get_strategy("partitioned").plan(load_chip("e16"), random_network([8, 17, 3]))
+    partitioned = plan_for("partitioned", load_chip("e16"), random_network([8, 17, 3]))
     # the same layers partitioned: 136 = 16 * 8.5 and 51 = 16 * 3.19 products
     assert sorted({partitioned.layers[0].products(k) for k in range(16)}) == [8, 9]
     assert sorted({partitioned.layers[1].products(k) for k in range(16)}) == [3, 4]
 
 
 def test_node_per_core_balances_when_outputs_divide() -> None:
-    plan = get_strategy("node-per-core").plan(load_chip("e16"), random_network([8, 32, 16]))
+    plan = plan_for("node-per-core", load_chip("e16"), random_network([8, 32, 16]))
     assert [plan.layers[0].products(k) for k in range(16)] == [16] * 16
     assert [plan.layers[1].products(k) for k in range(16)] == [32] * 16
 

@@ -18,9 +18,9 @@ from epiphany_sim.config import load_chip
 from nnmap.chunks import chunk_rows, run_all, run_chunks
 from nnmap.cli import main
 from nnmap.errors import MappingError
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
-from nnmap.strategies import get_strategy
 
 CHIP = load_chip("1x1")
 NET = random_network([600, 2], seed=5)
@@ -31,7 +31,7 @@ def test_the_rows_per_chunk_are_the_most_that_fit() -> None:
     assert chunk_rows(CHIP, NET, "partitioned", None, 20) == 9
     assert chunk_rows(CHIP, NET, "partitioned", None, 4) == 4
     with pytest.raises(MappingError, match="needs 28896 bytes of data"):
-        get_strategy("partitioned").plan(CHIP, NET, 10)
+        plan_for("partitioned", CHIP, NET, 10)
 
 
 def test_chunks_sum_the_runs_of_their_rows() -> None:

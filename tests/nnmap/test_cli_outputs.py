@@ -16,8 +16,8 @@ import pytest
 from epiphany_sim import progress
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
+from nnmap.mapping import plan_for
 from nnmap.model import random_network
-from nnmap.strategies import get_strategy
 
 RUN = ["run", "--strategy", "node-per-core", "--layers", "8,17,3"]
 
@@ -89,9 +89,7 @@ def test_compare_progress_a_bar_on_a_terminal_lines_elsewhere(
 
 def test_run_progress_counts_every_op(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["run", "--chip", "e16", "--layers", "6,16,4", "--strategy", "node-per-core", "--batch", "3"]
-    plan = get_strategy("node-per-core").plan(
-        load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), 3, None
-    )
+    plan = plan_for("node-per-core", load_chip("e16"), random_network([6, 16, 4], "sigmoid", "sigmoid", 0), 3, None)
     total = sum(len(ops) for ops in plan.ops.values())
     monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)
     assert main(args) == 0

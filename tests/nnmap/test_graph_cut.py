@@ -18,11 +18,11 @@ from epiphany_sim.config import E16, E64, load_chip
 from epiphany_sim.mesh import Coord
 from nnmap.cli import main
 from nnmap.graphcut.partition import BALANCE_TOLERANCE
+from nnmap.mapping import plan_for
 from nnmap.model import Network, random_inputs, random_network
 from nnmap.plan import Plan
 from nnmap.run import run
 from nnmap.sparsity import shuffle_hidden, sparsify
-from nnmap.strategies import get_strategy
 
 
 def _hops(a: Coord, b: Coord) -> int:
@@ -105,8 +105,8 @@ def test_on_random_networks_the_cut_is_no_larger_than_contiguous_ranges(chip, si
     core multiplying it does not own the value it multiplies."""
     net = sparsify(random_network(sizes, seed=seed), sparsity, "random", seed=seed)
     config = load_chip(chip)
-    cut = get_strategy("graph-cut").plan(config, net)
-    ranges = get_strategy("partitioned").plan(config, net)
+    cut = plan_for("graph-cut", config, net)
+    ranges = plan_for("partitioned", config, net)
     ranges_cut = 0
     for li in range(1, len(net.layers)):
         owner = _owner(ranges, li - 1)
@@ -119,7 +119,7 @@ def test_on_random_networks_the_cut_is_no_larger_than_contiguous_ranges(chip, si
 @pytest.mark.parametrize("pattern", ["random", "banded", "block"])
 def test_the_placement_lowers_hop_bytes_against_random_placements(pattern) -> None:
     net = sparsify(random_network([128, 256, 256, 10], seed=1), 0.9, pattern, seed=0)
-    plan = get_strategy("graph-cut").plan(E64, net)
+    plan = plan_for("graph-cut", E64, net)
     sends = _sends(plan)
     placed = sum(_hops(plan.chain[a], plan.chain[b]) for a, b in sends)
     rng = random.Random(0)
@@ -136,7 +136,7 @@ def test_each_layer_is_balanced_within_the_tolerance(pattern, sparsity) -> None:
     product costs 2 cycles per connection, a 3-cycle branch per 8, a 10-cycle call and two
     4-cycle adds; then its bias (4) and its activation (20)."""
     net = sparsify(random_network([64, 64, 64, 16], seed=3), sparsity, pattern, seed=3)
-    plan = get_strategy("graph-cut").plan(E16, net)
+    plan = plan_for("graph-cut", E16, net)
     for li, layer in enumerate(net.layers):
         assert layer.mask is not None
         connections = layer.mask.sum(axis=0)
@@ -184,7 +184,7 @@ def test_plan_prints_each_cores_neurons_work_and_readers(capsys: pytest.CaptureF
     assert main(args) == 0
     text = capsys.readouterr().out
     net = sparsify(random_network([32, 48, 48, 8]), 0.8, "random")
-    plan = get_strategy("graph-cut").plan(E16, net)
+    plan = plan_for("graph-cut", E16, net)
     assert (
         text.splitlines()[0] == "plan: graph-cut (broadcast targeted) of network [32, 48, 48, 8] on e16 (4x4), batch 1"
     )

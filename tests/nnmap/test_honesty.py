@@ -14,6 +14,7 @@ sit strictly inside output ``j``, and core ``4j + 3`` owns it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -21,18 +22,18 @@ import pytest
 import nnmap.program
 from epiphany_sim.config import load_chip
 from epiphany_sim.errors import DeadlockError
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Piece, Plan
 from nnmap.program import Op, Send, Signal, Wait
 from nnmap.run import simulate, validate
-from nnmap.strategies import get_strategy
 
 NET = random_network([6, 16, 4], "sigmoid", "sigmoid", seed=0)
 X = random_inputs(NET, 1, seed=0)
 
 
 def _plan(strategy: str = "partitioned", broadcast: str | None = "bidir") -> Plan:
-    return get_strategy(strategy).plan(load_chip("e16"), NET, 1, broadcast)
+    return plan_for(strategy, load_chip("e16"), NET, 1, broadcast)
 
 
 def _core_name(k_index: int, coord: tuple[int, int]) -> str:
@@ -41,10 +42,15 @@ def _core_name(k_index: int, coord: tuple[int, int]) -> str:
     return f"core {k_index} {coord} id 0x{((32 + row) << 6) | (8 + col):03x}"
 
 
-def _without(ops: list[Op], label: str) -> list[Op]:
+def _without(ops: Sequence[Op], label: str) -> tuple[Op, ...]:
     """``ops`` less the one op labelled ``label``."""
     (i,) = [i for i, op in enumerate(ops) if getattr(op, "label", None) == label]
-    return ops[:i] + ops[i + 1 :]
+    return (*ops[:i], *ops[i + 1 :])
+
+
+def _edited(plan: Plan, coord: tuple[int, int], ops: Sequence[Op]) -> Plan:
+    """``plan`` with the program of ``coord`` replaced by ``ops`` (a plan is never changed in place)."""
+    return dataclasses.replace(plan, ops={**plan.ops, coord: tuple(ops)})
 
 
 def _outputs(plan: Plan) -> np.ndarray:
@@ -61,10 +67,11 @@ class _Delay(nnmap.program.Kernel):
         yield from core.compute(self.cycles, "delay")
 
 
-def _delayed(plan: Plan, coords: list) -> None:
-    """Start the programs of ``coords`` 10,000 cycles late."""
+def _delayed(plan: Plan, coords: list) -> Plan:
+    """``plan`` with the programs of ``coords`` started 10,000 cycles late."""
     for coord in coords:
-        plan.ops[coord] = [_Delay(10_000), *plan.ops[coord]]
+        plan = _edited(plan, coord, [_Delay(10_000), *plan.ops[coord]])
+    return plan
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +111,7 @@ def test_a_core_inside_an_output_that_skips_its_wait_adds_nan(reference) -> None
     good = _outputs(plan)
     c1 = plan.chain[1]
     assert Wait("partial_in1.0", 1, "wait partial y0") in plan.ops[c1]
-    plan.ops[c1] = _without(plan.ops[c1], "wait partial y0")
-    _delayed(plan, [plan.chain[0]])
+    plan = _delayed(_edited(plan, c1, _without(plan.ops[c1], "wait partial y0")), [plan.chain[0]])
     out = _outputs(plan)
     # core 1 reaches its sum before core 0's partial arrives: y0 is NaN at its owner, core 3
     assert np.isnan(out[:, 0]).all()
@@ -120,8 +126,7 @@ def test_a_core_that_skips_the_hidden_vector_wait_reads_nan(k) -> None:
     plan = _plan()
     good = _outputs(plan)
     coord = plan.chain[k]
-    plan.ops[coord] = _without(plan.ops[coord], "wait h0")
-    _delayed(plan, [c for c in plan.chain if c != coord])
+    plan = _delayed(_edited(plan, coord, _without(plan.ops[coord], "wait h0")), [c for c in plan.chain if c != coord])
     out = _outputs(plan)
     broken = k // 4  # the output core k's layer-1 products belong to
     assert np.isnan(out[:, broken]).all()
@@ -138,7 +143,7 @@ def test_an_owner_that_skips_its_wait_for_gathered_partials_reads_nan() -> None:
     assert plan.layers[1].contributors(3) == list(range(16))
     assert plan.layers[1].owner[3] == 3
     coord = plan.chain[3]
-    plan.ops[coord] = _without(plan.ops[coord], "wait partials y3")
+    plan = _edited(plan, coord, _without(plan.ops[coord], "wait partials y3"))
     out = _outputs(plan)
     assert np.isnan(out[:, 3]).all()
     np.testing.assert_array_equal(out[:, :3], good[:, :3])
@@ -150,7 +155,9 @@ def test_a_partial_sum_sent_to_the_wrong_core_leaves_the_right_one_waiting() -> 
     c0 = plan.chain[0]
     (i,) = [i for i, op in enumerate(plan.ops[c0]) if isinstance(op, Send) and op.label == "partial y0"]
     assert plan.ops[c0][i].dst == plan.chain[1]
-    plan.ops[c0][i] = dataclasses.replace(plan.ops[c0][i], dst=plan.chain[2])
+    plan = _edited(
+        plan, c0, [*plan.ops[c0][:i], dataclasses.replace(plan.ops[c0][i], dst=plan.chain[2]), *plan.ops[c0][i + 1 :]]
+    )
     with pytest.raises(DeadlockError) as info:
         simulate(plan, X)
     assert info.value.waiting == [f"{_core_name(1, (0, 1))} waits for partial_in1.0 to reach 1 writes (has 0)"]
@@ -159,7 +166,7 @@ def test_a_partial_sum_sent_to_the_wrong_core_leaves_the_right_one_waiting() -> 
 def test_a_hidden_value_never_shared_stalls_every_other_core() -> None:
     plan = _plan()
     c0 = plan.chain[0]  # the chain's end: its only neighbour is chain core 1
-    plan.ops[c0] = _without(plan.ops[c0], "share h0[0:1]")
+    plan = _edited(plan, c0, _without(plan.ops[c0], "share h0[0:1]"))
     with pytest.raises(DeadlockError) as info:
         simulate(plan, X)
     expected = {
@@ -171,15 +178,15 @@ def test_a_hidden_value_never_shared_stalls_every_other_core() -> None:
     assert sorted(info.value.waiting) == sorted(expected)
 
 
-def _without_flag(plan: Plan, k: int) -> None:
+def _without_flag(plan: Plan, k: int) -> Plan:
     coord = plan.chain[k]
-    plan.ops[coord] = [op for op in plan.ops[coord] if not isinstance(op, Signal)]
+    return _edited(plan, coord, [op for op in plan.ops[coord] if not isinstance(op, Signal)])
 
 
 def test_a_dram_flag_never_raised_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nnmap.program, "MAX_POLLS", 20)  # the default takes 10,000 polls of the eLink
     plan = _plan("partitioned", "dram")
-    _without_flag(plan, 5)
+    plan = _without_flag(plan, 5)
     with pytest.raises(DeadlockError) as info:
         simulate(plan, X)
     flags = ", ".join("nan" if k == 5 else "1.0" for k in range(16))

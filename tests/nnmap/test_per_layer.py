@@ -12,6 +12,7 @@ from epiphany_sim.config import E16, chip_from_name
 from nnmap.cli import main
 from nnmap.errors import MappingError
 from nnmap.lowering.forward import default_chain
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
 from nnmap.strategies import get_strategy
@@ -22,8 +23,8 @@ SIZES = [7, 12, 5]
 def test_each_layer_is_dealt_by_its_own_strategy() -> None:
     """The mix deals layer 0 exactly as partitioned alone does and layer 1 exactly as node-per-core alone does."""
     net = random_network(SIZES, seed=1)
-    mixed = get_strategy("partitioned+node-per-core").plan(E16, net)
-    alone = [get_strategy(name).plan(E16, net) for name in ("partitioned", "node-per-core")]
+    mixed = plan_for("partitioned+node-per-core", E16, net)
+    alone = [plan_for(name, E16, net) for name in ("partitioned", "node-per-core")]
     for li in range(2):
         assert mixed.layers[li].pieces == alone[li].layers[li].pieces
         assert mixed.layers[li].owner == alone[li].layers[li].owner
@@ -79,7 +80,7 @@ def test_bad_strategy_names_are_refused(name: str, message: str) -> None:
 @pytest.mark.parametrize("name", ["partitioned+node-per-core+allgather", "pipeline=1+2+3"])
 def test_a_name_for_another_number_of_layers_is_refused(name: str) -> None:
     with pytest.raises(MappingError, match="the network has 2 layers"):
-        get_strategy(name).plan(E16, random_network(SIZES, seed=1))
+        plan_for(name, E16, random_network(SIZES, seed=1))
 
 
 def test_the_command_line_refuses_a_bad_mix_in_one_line(capsys) -> None:
@@ -97,7 +98,7 @@ def test_pipeline_groups_follow_the_weights_given() -> None:
     """pipeline=4+12 on e16's 16 cores: layer 0 on chain positions 0-3, layer 1 on 4-15; 1+3 gives the same."""
     net = random_network([64, 40, 10], seed=1)
     for name in ("pipeline=4+12", "pipeline=1+3"):
-        plan = get_strategy(name).plan(E16, net)
+        plan = plan_for(name, E16, net)
         assert _group(plan, 0) == [0, 1, 2, 3]
         assert _group(plan, 1) == list(range(4, 16))
         assert plan.strategy == name

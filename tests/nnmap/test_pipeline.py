@@ -9,6 +9,7 @@ credits are taken out overwrites values not yet read.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import json
@@ -20,13 +21,13 @@ import pytest
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
 from nnmap.errors import MappingError
-from nnmap.lowering.broadcast import DEPTH, WaitFlags, spread
+from nnmap.lowering.delivery import DEPTH, WaitFlags, spread
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Plan
 from nnmap.program import Wait
 from nnmap.run import run, simulate, validate
 from nnmap.segments import Forward
-from nnmap.strategies import get_strategy
 from nnmap.strategies.pipeline import group_sizes
 
 E16, E64 = load_chip("e16"), load_chip("e64")
@@ -58,7 +59,7 @@ def _computing(plan: Plan, layer: int) -> list[int]:
 
 @pytest.mark.parametrize(("chip", "sizes"), [(E16, [6, 16, 4]), (E64, [64, 256, 256, 10]), (E16, [9, 30, 20, 7, 3])])
 def test_each_layer_sits_on_its_own_run_of_the_chain_dealt_in_equal_ranges(chip, sizes, product_range) -> None:
-    plan = get_strategy("pipeline").plan(chip, random_network(sizes), 1)
+    plan = plan_for("pipeline", chip, random_network(sizes), 1)
     groups = [_computing(plan, li) for li in range(len(sizes) - 1)]
     assert [k for group in groups for k in group] == list(range(chip.n_cores))  # consecutive, disjoint, in order
     for li, group in enumerate(groups):
@@ -72,8 +73,8 @@ def test_each_layer_sits_on_its_own_run_of_the_chain_dealt_in_equal_ranges(chip,
 
 def test_fewer_cores_than_layers_deal_every_layer_over_all_of_them() -> None:
     net = random_network([5, 4, 3, 2])
-    plan = get_strategy("pipeline").plan(load_chip("1x2"), net, 1)
-    partitioned = get_strategy("partitioned").plan(load_chip("1x2"), net, 1)
+    plan = plan_for("pipeline", load_chip("1x2"), net, 1)
+    partitioned = plan_for("partitioned", load_chip("1x2"), net, 1)
     assert [a.pieces for a in plan.layers] == [a.pieces for a in partitioned.layers]
 
 
@@ -140,12 +141,14 @@ def test_a_missing_wait_computes_nan() -> None:
     """The first core of layer 1's group no longer waits for layer 0's values: it multiplies NaN."""
     net = random_network([6, 16, 4], seed=1)
     x = random_inputs(net, 3, seed=1)
-    plan = get_strategy("pipeline").plan(E16, net, 3)
+    plan = plan_for("pipeline", E16, net, 3)
     k = _computing(plan, 1)[0]
     coord = plan.chain[k]
     waits = [i for i, op in enumerate(plan.ops[coord]) if isinstance(op, Wait) and op.buffer.startswith("h0")]
     assert len(waits) == 3  # one per sample
-    plan.ops[coord] = plan.ops[coord][: waits[0]] + plan.ops[coord][waits[0] + 1 :]
+    plan = dataclasses.replace(
+        plan, ops={**plan.ops, coord: plan.ops[coord][: waits[0]] + plan.ops[coord][waits[0] + 1 :]}
+    )
     out = simulate(plan, x).outputs
     assert np.isnan(out[0]).any()
     assert validate(out, net.forward(x))[1] is False
@@ -157,10 +160,10 @@ def test_missing_credits_let_the_first_group_overwrite_values_not_yet_read() -> 
     writes later samples into copies layer 1 has not read."""
     net = random_network([4, 64, 64, 2], seed=3)
     x = random_inputs(net, 12, seed=3)
-    plan = get_strategy("pipeline").plan(load_chip("2x3"), net, len(x))
+    plan = plan_for("pipeline", load_chip("2x3"), net, len(x))
     assert simulate(plan, x).outputs == pytest.approx(net.forward(x), abs=1e-5)
-    for coord in plan.chain:
-        plan.ops[coord] = [op for op in plan.ops[coord] if not isinstance(op, WaitFlags)]
+    ops = {coord: tuple(op for op in plan.ops[coord] if not isinstance(op, WaitFlags)) for coord in plan.chain}
+    plan = dataclasses.replace(plan, ops=ops)
     out = simulate(plan, x).outputs
     assert np.all(np.isfinite(out))
     assert validate(out, net.forward(x))[1] is False
@@ -190,7 +193,7 @@ def test_a_streamed_batch_larger_than_the_sram_holds(numpy_forward, assert_match
     net = random_network([64, 32, 10], seed=5)
     x = random_inputs(net, 200, seed=5)
     with pytest.raises(Exception, match="does not fit e16"):
-        get_strategy("pipeline").plan(E16, net, len(x))
+        plan_for("pipeline", E16, net, len(x))
     result = run(E16, net, "pipeline", x, baseline=False, feed="host")
     assert_matches(result.outputs, numpy_forward(net, x))
     assert result.metrics["feed"] == "host"

@@ -10,21 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from epiphany_sim.config import E16
+from nnmap.mapping import plan_for
 from nnmap.model import random_network
-from nnmap.strategies import get_strategy
 
 NET = random_network([6, 16, 4], seed=5)
 
 
 def test_parameter_buffers_are_the_weights_and_the_owned_biases() -> None:
-    plan = get_strategy("partitioned").plan(E16, NET)
+    plan = plan_for("partitioned", E16, NET)
     for k, coord in enumerate(plan.chain):
         owns_output = k % 4 == 3
         assert plan.parameters[coord] == ["w0", "b0", "w1"] + (["b1"] if owns_output else [])
 
 
 def test_parameter_buffers_hold_the_network_s_own_numbers() -> None:
-    plan = get_strategy("partitioned").plan(E16, NET)
+    plan = plan_for("partitioned", E16, NET)
     core = plan.chain[7]  # hidden value 7; products 28..31 of output 1, which it finishes
     setup = plan.setup[core]
     np.testing.assert_array_equal(setup["w0"], NET.layers[0].weights[:, 7])

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from epiphany_sim.config import load_chip
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.run import run
 from nnmap.strategies import STRATEGIES
@@ -21,7 +21,7 @@ from nnmap.strategies import STRATEGIES
     rows=st.integers(1, 4),
     cols=st.integers(1, 4),
     strategy=st.sampled_from(sorted(STRATEGIES)),
-    broadcast=st.sampled_from(sorted(BROADCASTS)),
+    broadcast=st.sampled_from(sorted(DELIVERIES)),
     hidden=st.sampled_from(["sigmoid", "tanh", "relu", "identity"]),
     output=st.sampled_from(["sigmoid", "tanh", "relu", "identity", "softmax"]),
     batch=st.integers(1, 4),
@@ -47,7 +47,7 @@ def test_any_mapping_matches_numpy(
     rows=st.integers(1, 4),
     cols=st.integers(1, 4),
     strategy=st.sampled_from(sorted(STRATEGIES)),
-    broadcast=st.sampled_from(sorted(BROADCASTS)),
+    broadcast=st.sampled_from(sorted(DELIVERIES)),
     batch=st.integers(1, 3),
     seed=st.integers(0, 2**16),
 )

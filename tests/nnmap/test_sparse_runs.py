@@ -7,6 +7,8 @@ The reference here multiplies by the masks itself (``W * M`` in float64), apart 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -14,12 +16,13 @@ from epiphany_sim.config import E16, load_chip
 from epiphany_sim.errors import DeadlockError
 from nnmap import buffers
 from nnmap.errors import MappingError
+from nnmap.mapping import plan_for
 from nnmap.model import Network, random_inputs, random_network
 from nnmap.plan import SparsePiece
 from nnmap.program import Send, Wait
 from nnmap.run import run, simulate, validate
 from nnmap.sparsity import sparsify
-from nnmap.strategies import STRATEGIES, get_strategy
+from nnmap.strategies import STRATEGIES
 
 SIZES = [24, 40, 32, 6]
 
@@ -63,7 +66,7 @@ def test_each_core_stores_only_its_connections() -> None:
     """Node per core on 16 cores: core k computes outputs k, k + 16, ... whole, so it stores the
     weights of their connections, output after output, and each weight's input index beside it."""
     net = _net("random", 0.9)
-    plan = get_strategy("node-per-core").plan(E16, net)
+    plan = plan_for("node-per-core", E16, net)
     for li, layer in enumerate(net.layers):
         assert layer.mask is not None
         for k, coord in enumerate(plan.chain):
@@ -89,7 +92,7 @@ def test_a_sparse_network_fits_where_the_dense_one_does_not() -> None:
     ceil(P / 16) of a layer's P connections at 8 bytes each (weight and input index)."""
     dense = random_network([256, 512, 16], seed=0)
     with pytest.raises(MappingError, match="does not fit e16"):
-        get_strategy("partitioned").plan(E16, dense)
+        plan_for("partitioned", E16, dense)
     sparse = sparsify(dense, 0.9, "random", seed=0)
     result = run(E16, sparse, "partitioned", baseline=False)
     assert result.metrics["validated"] is True
@@ -107,7 +110,7 @@ def test_partitioned_balances_the_connections_to_one() -> None:
     """Contiguous ranges over the connections in output-major order: each core gets
     ``floor(P / C)`` or ``ceil(P / C)`` of them, and the cores in chain order hold them all in order."""
     net = _net("banded", 0.85)
-    plan = get_strategy("partitioned").plan(E16, net)
+    plan = plan_for("partitioned", E16, net)
     for layer, assign in zip(net.layers, plan.layers, strict=True):
         assert layer.mask is not None
         order = [(j, i) for j in range(layer.n_out) for i in np.flatnonzero(layer.mask[:, j])]
@@ -119,7 +122,7 @@ def test_partitioned_balances_the_connections_to_one() -> None:
 
 def _graph_cut_plan(x_batch: int = 1):
     net = sparsify(random_network([16, 48, 12], seed=2), 0.8, "random", seed=2)
-    return net, random_inputs(net, x_batch, seed=2), get_strategy("graph-cut").plan(E16, net, x_batch)
+    return net, random_inputs(net, x_batch, seed=2), plan_for("graph-cut", E16, net, x_batch)
 
 
 def test_a_core_that_skips_its_wait_for_values_reads_nan() -> None:
@@ -134,7 +137,8 @@ def test_a_core_that_skips_its_wait_for_values_reads_nan() -> None:
     assert waited, "no core waited for a hidden value: the test would prove nothing"
     k = waited[0]
     coord = plan.chain[k]
-    plan.ops[coord] = [op for op in plan.ops[coord] if not (isinstance(op, Wait) and op.label == "wait h0")]
+    kept = tuple(op for op in plan.ops[coord] if not (isinstance(op, Wait) and op.label == "wait h0"))
+    plan = dataclasses.replace(plan, ops={**plan.ops, coord: kept})
     out = simulate(plan, x).outputs
     owned = plan.layers[1].owned(k)
     assert np.isnan(out[0, owned]).any()
@@ -152,7 +156,8 @@ def test_a_value_never_sent_leaves_its_reader_waiting() -> None:
         if isinstance(op, Send) and op.label.startswith("send h0")
     )
     reader = plan.ops[sender][i].dst
-    del plan.ops[sender][i]
+    ops = plan.ops[sender]
+    plan = dataclasses.replace(plan, ops={**plan.ops, sender: ops[:i] + ops[i + 1 :]})
     with pytest.raises(DeadlockError) as info:
         simulate(plan, x)
     assert [line for line in info.value.waiting if f"{reader} " in line and "waits for h0.0" in line]

@@ -10,6 +10,7 @@ import pytest
 from epiphany_sim.config import E16, chip_from_name
 from epiphany_sim.errors import SimError
 from nnmap.cli import main
+from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.run import run
 from nnmap.strategies import all_variants, get_strategy
@@ -39,7 +40,7 @@ def test_setup_estimate_of_one_core_matches_the_hand_computation():
     (90 * 45.5 = 4,095) and the core fetches them, so they have landed at 4,095 + 3,335.5.
     """
     net, x = _net_x()
-    plan = get_strategy("partitioned").plan(E16, net, 1, "bidir", [(0, 0)])
+    plan = plan_for("partitioned", E16, net, 1, "bidir", [(0, 0)])
     est = estimate(plan, x, "dram")
     assert est.setup == pytest.approx(8118.5)
     assert est.parameters == pytest.approx(4095 + 3335.5)
@@ -48,7 +49,7 @@ def test_setup_estimate_of_one_core_matches_the_hand_computation():
 def test_setup_estimate_through_the_host_library():
     """The same core loaded by the host library: 93 transactions at 313 cycles, 29,109."""
     net, x = _net_x()
-    plan = get_strategy("partitioned").plan(E16, net, 1, "bidir", [(0, 0)])
+    plan = plan_for("partitioned", E16, net, 1, "bidir", [(0, 0)])
     assert estimate(plan, x, "host").setup == pytest.approx(93 * 313)
 
 
@@ -206,7 +207,7 @@ def test_pipeline_groups_move_a_quarter_of_one_group_to_another():
     """On 16 cores the work-balanced pipeline's groups (read from its plan) give two others, each a quarter of one
     group (one core at least) moved to the other group."""
     net = _net_x()[0]
-    plan = get_strategy("pipeline").plan(E16, net)
+    plan = plan_for("pipeline", E16, net)
     balanced = [sum(1 for pieces in layer.pieces if pieces) for layer in plan.layers]
     assert sum(balanced) == 16
     expected = []

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from epiphany_sim.config import load_chip
-from nnmap.lowering.broadcast import BROADCASTS
+from nnmap.lowering.delivery import DELIVERIES
+from nnmap.mapping import plan_for
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.plan import LayerAssignment, Piece
 from nnmap.program import Activate, Begin, Mac, Send, Sum, Wait
@@ -33,7 +34,7 @@ NAMED = [
     ("round-robin", None),
     ("allgather", None),
 ]
-EVERY = [(s, b) for s in sorted(STRATEGIES) for b in sorted(BROADCASTS) if STRATEGIES[s]().supports(b)]
+EVERY = [(s, b) for s in sorted(STRATEGIES) for b in sorted(DELIVERIES) if STRATEGIES[s]().supports(b)]
 
 E64_SHAPES = [
     [64, 8, 10],  # 8 products per core, 64 per output: six cores of eight sit inside each output
@@ -78,7 +79,7 @@ def _roles_by_hand(products: range, n_in: int) -> set[str]:
 
 
 def _partitioned_plan(chip: str, sizes: list[int]):
-    return get_strategy("partitioned").plan(load_chip(chip), random_network(sizes), 1)
+    return plan_for("partitioned", load_chip(chip), random_network(sizes), 1)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,8 @@
-"""How a finished hidden value reaches every core before the next layer.
+"""How a layer's finished values reach the cores that read them in the next layer: a ``Delivery``.
+
+The command line's ``--broadcast`` picks one by name. Four of them broadcast, every hidden
+value reaching every core of the chain: ``bidir``, ``oneway``, ``direct`` and ``dram``.
+``targeted`` and ``stream`` do not: each value goes to the cores that read it, and no further.
 
 The Parallella blog post "Parallel Neural Networks - Carving up the task" proposes writing
 each hidden value to the left and right neighbours over the on-chip write network as soon
@@ -12,16 +16,16 @@ multiply it in the next layer: the messages of a sparse network cut along its gr
 credit per sample: the hand-off between the core groups of a layer pipeline.
 
 Hidden layer ``l`` of sample ``s`` lives in buffer ``nnmap.buffers.hidden(l, s, copies)``
-on every core of the chain (on its owners and readers only, with ``stream``). A broadcast
+on every core of the chain (on its owners and readers only, with ``stream``). A delivery
 ``in_step`` makes every core's next layer wait for every core's values, so no core can run
 two samples ahead of another: two copies by the sample's parity suffice (double-buffered).
 Counts of element writes are cumulative, so sample ``s`` waits for ``(s // 2 + 1) * m``
-writes. A broadcast that does not keep the cores in step keeps one copy per sample instead
+writes. A delivery that does not keep the cores in step keeps one copy per sample instead
 (``targeted``), or bounds how far ahead a core may run by other means (``stream``:
 credits).
 
-To add a broadcast, subclass ``Broadcast``, give it a ``name``, override the hooks it needs
-and add it to ``BROADCASTS``.
+To add one, subclass ``Delivery``, give it a ``name``, override the hooks it needs and
+decorate it ``@DELIVERIES.add``; ``make_delivery`` is the one place that makes one from its name.
 """
 
 from __future__ import annotations
@@ -39,15 +43,28 @@ from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord
 from epiphany_sim.registry import Registry
 from nnmap.buffers import credits, dram_flag, dram_hidden, hidden
+from nnmap.errors import MappingError
 from nnmap.plan import Plan, runs
 from nnmap.program import Kernel, Op, PollDram, ReadDram, Relay, Send, Signal, Wait
 
-BROADCASTS: Registry[type[Broadcast]] = Registry("broadcast")
-"""Every broadcast by name, in the order they are defined here (``@BROADCASTS.add``)."""
+DELIVERIES: Registry[type[Delivery]] = Registry("delivery")
+"""Every delivery by name (the choices of ``--broadcast``), in the order they are defined here (``@DELIVERIES.add``)."""
 
 
-class Broadcast:
-    """A way to share hidden values along the chain of cores.
+def delivery_class(name: str) -> type[Delivery]:
+    """The delivery registered as ``name``; ``MappingError`` naming the choices if there is none."""
+    if name not in DELIVERIES:
+        raise MappingError(f"unknown broadcast {name!r}: use one of {', '.join(DELIVERIES)}")
+    return DELIVERIES[name]
+
+
+def make_delivery(plan: Plan) -> Delivery:
+    """The delivery ``plan`` names (``plan.broadcast``), writing ops for that plan."""
+    return delivery_class(plan.broadcast)(plan)
+
+
+class Delivery:
+    """A way for a layer's values to reach the cores that read them, along the chain of cores.
 
     Args:
         plan: the plan it writes ops for; its chain (consecutive cores are mesh
@@ -115,7 +132,7 @@ class Broadcast:
         return {}
 
     def dram_buffers(self, batch: int) -> dict[str, int]:
-        """DRAM buffers (name to elements) this variant needs."""
+        """DRAM buffers (name to elements) this delivery needs."""
         return {}
 
     def _send(self, k: int, to: int, layer: int, sample: int, start: int, n: int, why: str) -> Send:
@@ -123,8 +140,8 @@ class Broadcast:
         return Send(self.chain[to], buf, start, buf, start, n, f"{why} h{layer}[{start}:{start + n}]")
 
 
-@BROADCASTS.add
-class Bidirectional(Broadcast):
+@DELIVERIES.add
+class Bidirectional(Delivery):
     """Each value goes left and right at once; every core relays it onward."""
 
     name = "bidir"
@@ -145,7 +162,7 @@ class Bidirectional(Broadcast):
         return rules
 
 
-@BROADCASTS.add
+@DELIVERIES.add
 class OneWay(Bidirectional):
     """Values flow toward the chain's end first; then each complete core sends back."""
 
@@ -173,8 +190,8 @@ class OneWay(Bidirectional):
         }
 
 
-@BROADCASTS.add
-class Direct(Broadcast):
+@DELIVERIES.add
+class Direct(Delivery):
     """Each core writes its block straight into every other core, then all wait."""
 
     name = "direct"
@@ -188,8 +205,8 @@ class Direct(Broadcast):
         ]
 
 
-@BROADCASTS.add
-class ThroughDram(Broadcast):
+@DELIVERIES.add
+class ThroughDram(Delivery):
     """Values go to shared DRAM over the eLink; cores poll a flag per core, then read back."""
 
     name = "dram"
@@ -220,8 +237,8 @@ class ThroughDram(Broadcast):
         return buffers
 
 
-@BROADCASTS.add
-class Targeted(Broadcast):
+@DELIVERIES.add
+class Targeted(Delivery):
     """Each value goes straight to the cores that multiply it in the next layer, and nowhere else.
 
     A core waits only for the values it reads, so the cores do not keep in step: every
@@ -330,8 +347,8 @@ class WaitFlags(Kernel):
             writes = flags.written + 1
 
 
-@BROADCASTS.add
-class Stream(Broadcast):
+@DELIVERIES.add
+class Stream(Delivery):
     """Each layer's values go to the cores that compute the next layer, and nowhere else; they
     return a credit per sample.
 

@@ -36,7 +36,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.mesh import HOST, INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
 from nnmap.capacity import check_usable
-from nnmap.program import Op, Relay, run_ops
+from nnmap.programs import Op, Relay, run_ops
 
 LOADS = {
     "host": "the host writes each core's SRAM through its library, over the eLink",

@@ -26,7 +26,7 @@ from nnmap.model import random_inputs, random_network
 from nnmap.plan import LayerAssignment
 from nnmap.plots import RUN_FIGURES, RunFigure
 from nnmap.plots._draw import png
-from nnmap.program import Op
+from nnmap.programs import Op
 from nnmap.run import RunResult, run
 from nnmap.strategies import STRATEGIES, Strategy
 from nnmap.strategies.node_per_core import whole_outputs

@@ -28,9 +28,9 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.mesh import HOST, Coord
 from epiphany_sim.registry import Registry
 from nnmap.buffers import X_DONE, X_FREE, X
-from nnmap.lowering.broadcast import DEPTH, WaitFlags, spread
+from nnmap.lowering.broadcast import DEPTH, spread
 from nnmap.plan import Plan
-from nnmap.program import Op, Relay, Send, Signal, Wait
+from nnmap.programs import Op, Relay, Send, Signal, Wait, WaitFlags
 
 FEEDS: Registry[type[Feed]] = Registry("feed")
 """Every input feed by name, in the order they are defined here (``@FEEDS.add``)."""

@@ -23,10 +23,10 @@ from nnmap.errors import MappingError
 from nnmap.lowering.broadcast import BROADCASTS, Broadcast
 from nnmap.lowering.feed import FEEDS, Feed
 from nnmap.lowering.flows import PieceContext, staged_ops
-from nnmap.lowering.sparse import SparseMac, compress
+from nnmap.lowering.sparse import compress
 from nnmap.model import Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
-from nnmap.program import Activate, Mac, Op, Phase, Send
+from nnmap.programs import Activate, Mac, Op, Phase, Send, SparseMac
 
 
 def partial_slots(net: Network, batch: int, bc: Broadcast) -> int:

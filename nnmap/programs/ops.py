@@ -1,29 +1,60 @@
-"""Per-core programs: a small instruction set and the process that runs it on a core.
+"""The instruction set of the cores' programs: one frozen dataclass per op, and the table that runs them.
 
-A strategy turns a network into one op list per core. Ops read and write only the core's
-own SRAM buffers; values reach another core only through ``Send`` (a posted write the core
-issues) or a relay (the receiving core storing onward what arrived, see
-``Relay``). Each op charges the cycles of its kernel on an Epiphany core
-(``epiphany_sim.costs``): a dot product for ``Mac``, a sum for ``Sum``, a bias and an
-activation for ``Activate``.
+A strategy turns a network into one op list per core, and a trainer turns its steps into
+op lists too. Ops read and write only the core's own SRAM buffers; values reach another
+core only through ``Send`` (a posted write the core issues) or a relay (the receiving core
+storing onward what arrived, see ``Relay``). Each op charges the cycles of its kernel on an
+Epiphany core (``epiphany_sim.costs``): a dot product for ``Mac``, a sum for ``Sum``, a
+bias and an activation for ``Activate``.
+
+``EXECUTE`` maps each op type to what runs it on a core: the interpreter's handlers for the
+ops here (``nnmap.programs.interpreter``), and ``run`` itself for a ``Kernel``, the hook by
+which a module adds an instruction of its own (``nnmap.programs.kernels`` and the modules
+beside it hold the project's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import simpy
 
-from epiphany_sim import costs
 from epiphany_sim.core import Core
-from epiphany_sim.errors import DeadlockError
-from epiphany_sim.mesh import HOST, Coord
-from nnmap.model import activate
+from epiphany_sim.mesh import Coord
 
-MAX_POLLS = 10_000  # a poll loop this long is waiting for a flag nobody will write
+Handler = Callable[[Any, Core], Generator[simpy.Event, Any, None]]
+"""What runs an op on a core: ``handler(op, core)``, a generator of the core's simpy events."""
+
+EXECUTE: dict[type, Handler] = {}
+"""Op type to its handler: the interpreter's one dispatch table."""
+
+
+def executes(op_type: type) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``op_type`` in ``EXECUTE``."""
+
+    def register(handler: Handler) -> Handler:
+        EXECUTE[op_type] = handler
+        return handler
+
+    return register
+
+
+class Kernel:
+    """An op that runs itself: the hook by which a module adds an instruction.
+
+    A subclass is a frozen dataclass whose ``run`` computes only from the core's own SRAM
+    and charges its cycles with ``core.compute``; defining it registers ``run`` as its
+    handler in ``EXECUTE``.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        EXECUTE[cls] = cls.run
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -129,34 +160,8 @@ class Phase:
     name: str
 
 
-class Kernel:
-    """An op that runs itself: the hook by which other packages add instructions.
-
-    A subclass is a frozen dataclass whose ``run`` computes only from the core's own SRAM
-    and charges its cycles with ``core.compute`` (``Fill`` below; ``nnmap.training.kernels``
-    holds the back-propagation ones).
-    """
-
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Fill(Kernel):
-    """``buffer[offset : offset + n] = value``: a store loop."""
-
-    buffer: str
-    offset: int
-    n: int
-    value: float = 0.0
-    label: str = ""
-
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        yield from core.compute(costs.fill_cycles(core.chip.config, self.n), self.label)
-        core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=np.float32))
-
-
 Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase | Kernel
+"""Any op of a core's program."""
 
 
 @dataclass(frozen=True)
@@ -172,54 +177,3 @@ class Relay:
     buffer: str
     src: Coord
     dst: Coord
-
-
-def run_ops(core: Core, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
-    """The simpy process that runs ``ops`` on ``core``."""
-    cfg = core.chip.config
-    sram = core.sram
-    for op in ops:
-        if isinstance(op, Mac):
-            x = sram[op.x].data
-            xs = x[op.x_offset : op.x_offset + op.n * op.x_stride : op.x_stride]
-            w = sram[op.w].data[op.w_offset : op.w_offset + op.n]
-            value = np.dot(xs, w)
-            yield from core.compute(costs.dot_cycles(cfg, op.n, op.x_stride != 1), op.label)
-            sram[op.out].store(op.out_index, np.array([value], dtype=np.float32))
-        elif isinstance(op, Sum):
-            out = sram[op.out]
-            total = out.data[op.out_index] + np.sum(sram[op.src].data[op.offset : op.offset + op.n], dtype=np.float32)
-            yield from core.compute(costs.sum_cycles(cfg, op.n), op.label)
-            out.store(op.out_index, np.array([total], dtype=np.float32))
-        elif isinstance(op, Activate):
-            z = sram[op.src].data[op.src_index] + sram[op.bias].data[op.bias_index]
-            yield from core.compute(costs.activation_cycles(cfg), op.label)
-            sram[op.out].store(op.out_index, activate(op.activation, np.array([z], dtype=np.float32)))
-        elif isinstance(op, Send):
-            values = sram[op.src].data[op.src_offset : op.src_offset + op.n]
-            yield from core.write(op.dst, op.dst_buffer, op.dst_offset, values, op.label)
-        elif isinstance(op, Wait):
-            yield from core.wait(op.buffer, op.count, op.label)
-        elif isinstance(op, PollDram):
-            for _ in range(MAX_POLLS):
-                flags = yield from core.read(HOST, op.buffer, 0, op.n, op.label)
-                if np.all(flags >= op.value):
-                    break
-            else:
-                raise DeadlockError(
-                    [
-                        f"{core.name} polled {op.buffer} {MAX_POLLS} times; flags still {flags.tolist()}, "
-                        f"waiting for all >= {op.value}"
-                    ]
-                )
-        elif isinstance(op, Signal):
-            yield from core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label, copy=False)
-        elif isinstance(op, ReadDram):
-            values = yield from core.read(HOST, op.src, op.src_offset, op.n, op.label, copy=True)
-            sram[op.dst].store(op.dst_offset, values)
-        elif isinstance(op, Phase):
-            core.phase = op.name
-        elif isinstance(op, Kernel):
-            yield from op.run(core)
-        else:  # pragma: no cover - the Op union is closed
-            raise TypeError(f"unknown op {op!r}")

@@ -59,12 +59,12 @@ from nnmap.errors import TrainingError
 from nnmap.lowering.forward import add_programs, default_chain, layout, sample_ops
 from nnmap.model import Layer, Network
 from nnmap.plan import LayerAssignment, Piece, Plan, runs
-from nnmap.program import Fill, Op, Phase, Relay, Send, Wait
+from nnmap.programs import Fill, Op, Phase, Relay, Send, Wait
+from nnmap.programs.backprop import Axpy, Descend, HiddenError, OutputError
 from nnmap.session import single_core_chip
 from nnmap.strategies.base import Strategy
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.training.feed import SAMPLE_FEEDS, SampleFeed, x_range
-from nnmap.training.kernels import Axpy, Descend, HiddenError, OutputError
 
 
 def contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:

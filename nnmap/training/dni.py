@@ -57,7 +57,8 @@ from nnmap.errors import TrainingError
 from nnmap.lowering.forward import default_chain, phase_name, sample_ops
 from nnmap.model import Layer, Network
 from nnmap.plan import Plan, runs
-from nnmap.program import Op, Phase, Relay, Send, Wait
+from nnmap.programs import Op, Phase, Relay, Send, Wait
+from nnmap.programs.backprop import Copy, HiddenError, axpy_cycles, descend_cycles
 from nnmap.session import Meter, Session, single_core_chip
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.strategies.pipeline import group_sizes, groups
@@ -65,7 +66,6 @@ from nnmap.training.backprop import contiguous, descend, output_errors, read_lay
 from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 from nnmap.training.feed import HostFeed, x_range
-from nnmap.training.kernels import Copy, HiddenError, axpy_cycles, descend_cycles
 from nnmap.work import output_cycles
 
 

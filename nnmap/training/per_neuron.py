@@ -12,7 +12,7 @@ activations before it starts the next layer.
 
 Back-propagation and the weight updates (plain SGD or with momentum) run on the host,
 serially, on the host. The host is charged what the cores' kernels
-cost for the same arithmetic (``nnmap.training.kernels``' cost functions), so the
+cost for the same arithmetic (``nnmap.programs.backprop``' cost functions), so the
 comparison with the ``single`` trainer isolates the cost of handing activations out. Samples go in the
 dataset's order, one SGD step each: the weights are the same as ``single``'s.
 """
@@ -30,12 +30,12 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap.buffers import ACTIVATIONS, job
+from nnmap.loss import derivative, output_error
 from nnmap.model import Layer, Network, activate
+from nnmap.programs.backprop import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
 from nnmap.session import Meter, Session
 from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
-from nnmap.training.kernels import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
-from nnmap.training.loss import derivative, output_error
 
 F32 = np.float32
 

@@ -20,10 +20,10 @@ import pytest
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
 from nnmap.errors import MappingError
-from nnmap.lowering.broadcast import DEPTH, WaitFlags, spread
+from nnmap.lowering.broadcast import DEPTH, spread
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Plan
-from nnmap.program import Wait
+from nnmap.programs import Wait, WaitFlags
 from nnmap.run import run, simulate, validate
 from nnmap.strategies import get_strategy
 from nnmap.strategies.pipeline import group_sizes

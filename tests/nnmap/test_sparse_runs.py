@@ -16,7 +16,7 @@ from nnmap import buffers
 from nnmap.errors import MappingError
 from nnmap.model import Network, random_inputs, random_network
 from nnmap.plan import SparsePiece
-from nnmap.program import Send, Wait
+from nnmap.programs import Send, Wait
 from nnmap.run import run, simulate, validate
 from nnmap.sparsity import sparsify
 from nnmap.strategies import STRATEGIES, get_strategy

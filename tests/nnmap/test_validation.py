@@ -18,7 +18,7 @@ from epiphany_sim.config import load_chip
 from nnmap.lowering.broadcast import BROADCASTS
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.plan import LayerAssignment, Piece
-from nnmap.program import Activate, Mac, Send, Sum, Wait
+from nnmap.programs import Activate, Mac, Send, Sum, Wait
 from nnmap.run import run, validate
 from nnmap.strategies import STRATEGIES, get_strategy
 

@@ -36,7 +36,7 @@ from epiphany_sim.errors import SimError
 from epiphany_sim.mesh import HOST, INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
 from nnmap.capacity import check_usable
-from nnmap.programs import Op, Relay, run_ops
+from nnmap.programs import Dma, Op, Phase, Relay, run_ops
 
 LOADS = {
     "host": "the host writes each core's SRAM through its library, over the eLink",
@@ -157,8 +157,8 @@ class Session:
         self, values: Mapping[Coord, Mapping[str, np.ndarray]], what: str
     ) -> Generator[simpy.Event, Any, None]:
         """The host writes ``values`` into its DRAM window, each distinct array once (the inputs
-        that every core of a layer holds, say); then every core fetches its own with one chain of
-        DMA reads and polls until it is done."""
+        that every core of a layer holds, say); then every core runs a program that fetches its own with
+        one chain of DMA reads (``Dma``)."""
         host = self.chip.host
         staged: dict[bytes, str] = {}
         chains: dict[Coord, list[Descriptor]] = {}
@@ -173,16 +173,13 @@ class Session:
                     self.chip.dram.alloc(staged[key], len(flat))
                     yield from host.write(HOST, staged[key], 0, flat, f"load {what} into DRAM")
                 chains.setdefault(coord, []).append(Descriptor(HOST, staged[key], coord, name, len(flat)))
-        fetches = [self.chip.process(self._fetch(coord, chain, what)) for coord, chain in chains.items()]
+        fetches = [  # each core fetches its own and polls until it is done
+            self.chip.process(
+                self.program(coord, [Phase("setup"), Dma(tuple(chain), f"fetch the {what}", f"wait for the {what}")])
+            )
+            for coord, chain in chains.items()
+        ]
         yield simpy.AllOf(self.chip.env, fetches)
-
-    def _fetch(self, coord: Coord, chain: list[Descriptor], what: str) -> Generator[simpy.Event, Any, None]:
-        """Core ``coord`` runs ``chain``, DMA reads from the DRAM, and polls until it is done."""
-        core = self.chip.core(coord)
-        core.phase = "setup"
-        done = self.chip.env.event()
-        yield from core.dma(chain, then=done.succeed, label=f"fetch the {what}")
-        yield from core.poll(done, f"wait for the {what}")
 
     def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         """The process that runs ``ops`` on core ``coord``."""

@@ -15,6 +15,7 @@ from nnmap.programs.kernels import Fill, SparseMac, SplitMac, WaitFlags
 from nnmap.programs.ops import (
     EXECUTE,
     Activate,
+    Dma,
     Kernel,
     Mac,
     Op,
@@ -33,6 +34,7 @@ __all__ = [
     "EXECUTE",
     "MAX_POLLS",
     "Activate",
+    "Dma",
     "Fill",
     "Kernel",
     "Mac",

@@ -21,6 +21,7 @@ from nnmap.model import activate
 from nnmap.programs.ops import (
     EXECUTE,
     Activate,
+    Dma,
     Mac,
     Op,
     Phase,
@@ -106,6 +107,13 @@ def _poll_dram(op: PollDram, core: Core) -> Generator[simpy.Event, Any, None]:
 def _read_dram(op: ReadDram, core: Core) -> Generator[simpy.Event, Any, None]:
     values = yield from core.read(HOST, op.src, op.src_offset, op.n, op.label, copy=True)
     core.sram[op.dst].store(op.dst_offset, values)
+
+
+@executes(Dma)
+def _dma(op: Dma, core: Core) -> Generator[simpy.Event, Any, None]:
+    done = core.env.event()
+    yield from core.dma(op.descriptors, then=done.succeed, label=op.label)
+    yield from core.poll(done, op.wait_label)
 
 
 @executes(Phase)

@@ -22,6 +22,7 @@ from typing import Any
 import simpy
 
 from epiphany_sim.core import Core
+from epiphany_sim.dma import Descriptor
 from epiphany_sim.mesh import Coord
 
 Handler = Callable[[Any, Core], Generator[simpy.Event, Any, None]]
@@ -154,13 +155,22 @@ class ReadDram:
 
 
 @dataclass(frozen=True)
+class Dma:
+    """Start the DMA chain ``descriptors`` and poll until every element of it has landed."""
+
+    descriptors: tuple[Descriptor, ...]
+    label: str = ""
+    wait_label: str = ""
+
+
+@dataclass(frozen=True)
 class Phase:
     """Mark the start of a program phase (a layer of a sample) in the core's record."""
 
     name: str
 
 
-Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Phase | Kernel
+Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Dma | Phase | Kernel
 """Any op of a core's program."""
 
 

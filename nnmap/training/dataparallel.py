@@ -115,7 +115,7 @@ class DataParallel(Trainer):
     Subclasses set ``server_cores`` (1: the centre core is no client), ``client_vectors``
     (the parameter-sized buffers each client keeps besides its weights), may add SRAM
     buffers (``own_buffers``) and initial values and state (``setup``), and write
-    ``epoch_processes``.
+    ``epoch_programs`` (op lists from ``nnmap.programs.exchange``).
     """
 
     server_cores = 0

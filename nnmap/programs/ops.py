@@ -45,9 +45,9 @@ def executes(op_type: type) -> Callable[[Handler], Handler]:
 class Kernel:
     """An op that runs itself: the hook by which a module adds an instruction.
 
-    A subclass is a frozen dataclass whose ``run`` computes only from the core's own SRAM
-    and charges its cycles with ``core.compute``; defining it registers ``run`` as its
-    handler in ``EXECUTE``.
+    A subclass is a frozen dataclass whose ``run`` reads the core's SRAM, charges its cycles
+    with ``core.compute`` and stores its result (or posts it, ``core.write``) through the
+    core's SimPy API; defining it registers ``run`` as its handler in ``EXECUTE``.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from epiphany_sim.config import ChipConfig
 from epiphany_sim.memory import aligned_bytes
 from epiphany_sim.mesh import Coord
 from nnmap.model import Network
-from nnmap.program import Op, Relay
+from nnmap.programs import Op, Relay
 from nnmap.recurrent.model import RecurrentStack
 
 if TYPE_CHECKING:

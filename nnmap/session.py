@@ -37,7 +37,7 @@ from epiphany_sim.memory import aligned_bytes
 from epiphany_sim.mesh import HOST, INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
 from nnmap.capacity import check_usable
-from nnmap.program import Op, Relay, run_ops
+from nnmap.programs import Dma, Op, Relay, run_ops
 
 LOADS = {
     "host": "the host writes each core's SRAM through its library, over the eLink",
@@ -186,8 +186,8 @@ class Session:
         self, values: Mapping[Coord, Mapping[str, np.ndarray]], staged: dict[bytes, np.ndarray], what: str
     ) -> Generator[simpy.Event, Any, None]:
         """The host writes each distinct array of ``values`` (``staged``, by content: the inputs
-        that every core of a layer holds, say) into its DRAM window once; then every core fetches
-        its own with one chain of DMA reads and polls until it is done."""
+        that every core of a layer holds, say) into its DRAM window once; then every core runs a
+        program that fetches its own with one chain of DMA reads (``Dma``)."""
         host = self.chip.host
         names: dict[bytes, str] = {}
         for key, flat in staged.items():
@@ -200,16 +200,13 @@ class Session:
                 flat = np.asarray(array, np.float32).reshape(-1)
                 if len(flat):
                     chains.setdefault(coord, []).append(Descriptor(HOST, names[flat.tobytes()], coord, name, len(flat)))
-        fetches = [self.chip.process(self._fetch(coord, chain, what)) for coord, chain in chains.items()]
+        fetches = []  # each core fetches its own and polls until it is done
+        for coord, chain in chains.items():
+            self.chip.core(coord).segment = "setup"
+            fetches.append(
+                self.chip.process(self.program(coord, [Dma(tuple(chain), f"fetch the {what}", f"wait for the {what}")]))
+            )
         yield simpy.AllOf(self.chip.env, fetches)
-
-    def _fetch(self, coord: Coord, chain: list[Descriptor], what: str) -> Generator[simpy.Event, Any, None]:
-        """Core ``coord`` runs ``chain``, DMA reads from the DRAM, and polls until it is done."""
-        core = self.chip.core(coord)
-        core.segment = "setup"
-        done = self.chip.env.event()
-        yield from core.dma(chain, then=done.succeed, label=f"fetch the {what}")
-        yield from core.poll(done, f"wait for the {what}")
 
     def program(self, coord: Coord, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         """The process that runs ``ops`` on core ``coord``."""

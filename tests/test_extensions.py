@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import simpy
 
 from epiphany_sim import Chip, chip_from_name
 from epiphany_sim.cli import main as sim_main
 from epiphany_sim.config import E16, PRESETS
+from epiphany_sim.core import Core
+from epiphany_sim.mesh import HOST
 from epiphany_sim.traffic import TRAFFIC_PATTERNS, Pattern, TrafficSpec, run_traffic
 from nnmap.analysis import utilisation_grid
 from nnmap.cli import main
@@ -26,8 +31,9 @@ from nnmap.model import random_inputs, random_network
 from nnmap.plan import LayerAssignment
 from nnmap.plots import RUN_FIGURES, RunFigure
 from nnmap.plots._draw import png
-from nnmap.program import Op
+from nnmap.programs import Kernel, Op, Send
 from nnmap.run import RunResult, run
+from nnmap.session import Session
 from nnmap.strategies import STRATEGIES, Strategy
 from nnmap.strategies.node_per_core import whole_outputs
 from nnmap.training import TRAINERS, Hyperparameters, load_dataset, network_for, train
@@ -127,6 +133,29 @@ def test_a_new_run_figure_is_a_row_of_run_figures(registries: None, tmp_path: Pa
     assert _quiet(["run", "--plots", str(tmp_path / "figs"), "--report", str(page)]) == 0
     assert (tmp_path / "figs" / "busiest.png").read_bytes().startswith(b"\x89PNG")
     assert "Utilisation by core index" in page.read_text(encoding="utf-8")
+
+
+def test_a_new_instruction_is_a_kernel_subclass() -> None:
+    @dataclass(frozen=True)
+    class Scale(Kernel):
+        """``buffer[:n] *= factor``, a cycle per element (assumed)."""
+
+        buffer: str
+        n: int
+        factor: float
+
+        def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+            values = core.sram[self.buffer].data[: self.n] * np.float32(self.factor)
+            yield from core.compute(self.n, "scale")
+            core.sram[self.buffer].store(0, values)
+
+    session = Session(E16, {(0, 0): {"v": 4}}, {"out": 4})
+    session.chip.core((0, 0)).sram["v"].store(0, np.arange(4, dtype=np.float32))
+    session.start({(0, 0): [Scale("v", 4, 2.0), Scale("v", 2, 0.5), Send(HOST, "out", 0, "v", 0, 4)]})
+    session.run()
+    np.testing.assert_array_equal(session.chip.dram["out"].data, [0, 1, 4, 6])  # [0, 2, 4, 6], then [0, 1]
+    computed = [a for a in session.chip.core((0, 0)).activities if a.label == "scale"]
+    assert [a.end - a.start for a in computed] == [4, 2]
 
 
 def test_a_new_trainer_is_a_registered_subclass(registries: None) -> None:

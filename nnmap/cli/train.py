@@ -18,6 +18,7 @@ from epiphany_sim.helptext import choices_epilog, summary
 from nnmap.capacity import check_capacity
 from nnmap.cli.options import add_chip_arguments, add_load_argument, chip_from_args
 from nnmap.errors import TrainingError
+from nnmap.loss import LOSSES
 from nnmap.text import table
 from nnmap.training import (
     DATASETS,
@@ -33,7 +34,6 @@ from nnmap.training import (
     train,
 )
 from nnmap.training.base import bigger_chip_hint
-from nnmap.training.loss import LOSSES
 
 # Hidden layers when --layers is not given: none for the gates (a single neuron learns OR),
 # a few for XOR (which a single layer cannot learn) and the tables.

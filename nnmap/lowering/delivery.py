@@ -31,21 +31,17 @@ decorate it ``@DELIVERIES.add``; ``make_delivery`` is the one place that makes o
 from __future__ import annotations
 
 import bisect
-from collections.abc import Generator, Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Iterable
+from typing import ClassVar, NamedTuple
 
 import numpy as np
-import simpy
 
-from epiphany_sim import costs
-from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord
 from epiphany_sim.registry import Registry
 from nnmap.buffers import credits, dram_flag, dram_hidden, hidden
 from nnmap.errors import MappingError
 from nnmap.plan import Plan, runs
-from nnmap.program import Kernel, Op, PollDram, ReadDram, Relay, Send, Signal, Wait
+from nnmap.programs import Op, PollDram, ReadDram, Relay, Send, Signal, Wait, WaitFlags
 
 DELIVERIES: Registry[type[Delivery]] = Registry("delivery")
 """Every delivery by name (the choices of ``--broadcast``), in the order they are defined here (``@DELIVERIES.add``)."""
@@ -317,34 +313,6 @@ def spread(members: list[int], sources: Iterable[int]) -> Spread:
             if to is not None:
                 rules.append((m, src, to))
     return Spread(targets, rules)
-
-
-@dataclass(frozen=True)
-class WaitFlags(Kernel):
-    """Wait until each of the first ``n`` flags of own ``buffer`` is at least ``done``.
-
-    Each flag is a reader's count of the samples it is done with, written once per sample,
-    so the flags cannot all say ``done`` before the buffer has received ``n * done`` writes:
-    the core polls for that many, then reads the flags and takes their least, a loop priced
-    as a sum over them (``epiphany_sim.costs.sum_cycles``); if one is still short, it polls for
-    the next write and reads them again.
-    """
-
-    buffer: str
-    n: int
-    done: int
-    label: str = ""
-
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        flags = core.sram[self.buffer]
-        cycles = costs.sum_cycles(core.chip.config, self.n)
-        writes = self.n * self.done
-        while True:
-            yield from core.wait(self.buffer, writes, self.label)
-            yield from core.compute(cycles, self.label)
-            if np.min(flags.data[: self.n]) >= self.done:  # NaN, never written, fails
-                return
-            writes = flags.written + 1
 
 
 @DELIVERIES.add

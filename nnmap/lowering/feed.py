@@ -29,9 +29,9 @@ from epiphany_sim.mesh import HOST, Coord
 from epiphany_sim.registry import Registry
 from nnmap.buffers import X_DONE, X_FREE, X
 from nnmap.errors import MappingError
-from nnmap.lowering.delivery import DEPTH, WaitFlags, spread
+from nnmap.lowering.delivery import DEPTH, spread
 from nnmap.plan import Plan
-from nnmap.program import Op, Relay, Send, Signal, Wait
+from nnmap.programs import Op, Relay, Send, Signal, Wait, WaitFlags
 
 FEEDS: Registry[type[Feed]] = Registry("feed")
 """Every input feed by name, in the order they are defined here (``@FEEDS.add``)."""

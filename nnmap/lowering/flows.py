@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 from epiphany_sim.mesh import Coord
 from nnmap import buffers
 from nnmap.errors import MappingError
-from nnmap.program import Op, Send, Sum, Wait
+from nnmap.programs import Op, Send, Sum, Wait
 
 if TYPE_CHECKING:
     from nnmap.plan import LayerAssignment
@@ -57,7 +57,7 @@ class PieceContext:
         slot: the sample's partial-sum slot (``nnmap.lowering.forward.partial_slots``).
         uses: how many samples have used that slot, this one included (cumulative waits).
         mac: the op that sums the piece's products into ``acc[t]`` (a ``Mac``, or a
-            ``nnmap.lowering.sparse.SparseMac`` on a sparse layer).
+            ``nnmap.programs.SparseMac`` on a sparse layer).
         finish: makes the ops that turn ``acc[t]`` into the output and share it (only
             the owner calls it).
     """

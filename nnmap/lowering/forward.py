@@ -25,10 +25,10 @@ from nnmap.errors import MappingError
 from nnmap.lowering.delivery import Delivery, make_delivery
 from nnmap.lowering.feed import Feed, feed_class, make_feed
 from nnmap.lowering.flows import PieceContext, staged_ops
-from nnmap.lowering.sparse import SparseMac, compress
+from nnmap.lowering.sparse import compress
 from nnmap.model import Network
 from nnmap.plan import ELEMENT_BYTES, Deal, Piece, Plan, runs
-from nnmap.program import Activate, Begin, Mac, Op, Relay, Send
+from nnmap.programs import Activate, Begin, Mac, Op, Relay, Send, SparseMac
 from nnmap.segments import Forward
 
 

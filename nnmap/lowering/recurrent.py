@@ -41,55 +41,22 @@ and ends in ``h`` is computed by ``SplitMac``, a dot product over each part.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
-from typing import Any
 
 import numpy as np
-import simpy
 
-from epiphany_sim import costs
-from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord
 from nnmap import buffers
 from nnmap.capacity import check_fits, larger_presets
 from nnmap.errors import MappingError
 from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.plan import Piece, RecurrentPlan, runs
-from nnmap.program import Activate, Begin, Fill, Kernel, Mac, Op, Relay, Send, Signal, Wait
+from nnmap.programs import Activate, Begin, Fill, Mac, Op, Relay, Send, Signal, SplitMac, Wait
 from nnmap.recurrent.model import ACTIVATION
 from nnmap.segments import Cell, ZeroState
 
 COPIES = 2  # of a layer's states, by step parity
-
-
-@dataclass(frozen=True)
-class SplitMac(Kernel):
-    """The products of a piece that runs from the end of a cell's input ``x`` into the start of its state ``h``.
-
-    ``out[out_index] = sum_t x[x_offset + t] * w[w_offset + t] + sum_u h[u] * w[w_offset + n_x + u]``
-    for ``t < n_x``, ``u < n_h``: a dot product over each part.
-    """
-
-    out: str
-    out_index: int
-    x: str
-    x_offset: int
-    n_x: int
-    h: str
-    n_h: int
-    w: str
-    w_offset: int
-    label: str = ""
-
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        sram, cfg = core.sram, core.chip.config
-        w = sram[self.w].data[self.w_offset : self.w_offset + self.n_x + self.n_h]
-        xs = sram[self.x].data[self.x_offset : self.x_offset + self.n_x]
-        value = np.dot(xs, w[: self.n_x]) + np.dot(sram[self.h].data[: self.n_h], w[self.n_x :])
-        yield from core.compute(costs.dot_cycles(cfg, self.n_x) + costs.dot_cycles(cfg, self.n_h), self.label)
-        sram[self.out].store(self.out_index, np.array([value], dtype=np.float32))
 
 
 def lower_stack(plan: RecurrentPlan) -> RecurrentPlan:

@@ -8,7 +8,7 @@ other (``nnmap.buffers.weights``) and, beside them, each weight's input index
 value, exact below 2**24). A connection takes 8 bytes where a dense product takes 4, so
 the layout saves SRAM once a core's share is less than half connected.
 
-``SparseMac`` multiplies a piece: for each connection it loads the weight and its index
+``SparseMac`` (``nnmap.programs``) multiplies a piece: for each connection it loads the weight and its index
 (one doubleword load) and then the input the index names, at the cost of
 ``epiphany_sim.costs.sparse_dot_cycles``: two loads per product on the core's one
 load/store unit, where a dense dot product needs one.
@@ -16,17 +16,9 @@ load/store unit, where a dense dot product needs one.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
-import simpy
 
-from epiphany_sim import costs
-from epiphany_sim.core import Core
 from nnmap.plan import LayerAssignment, SparsePiece
-from nnmap.program import Kernel
 
 
 def compress(assign: LayerAssignment, mask: np.ndarray | None) -> LayerAssignment:
@@ -48,30 +40,3 @@ def compress(assign: LayerAssignment, mask: np.ndarray | None) -> LayerAssignmen
                 kept.append(SparsePiece(piece.j, tuple(int(i) for i in rows)))
         pieces.append(kept)
     return LayerAssignment(pieces, assign.flow, dict(assign.owner))
-
-
-@dataclass(frozen=True)
-class SparseMac(Kernel):
-    """``out[out_index] = sum_t x[x_offset + rows[w_offset + t]] * w[w_offset + t]`` for ``t < n``.
-
-    ``rows`` is the buffer of input indices stored beside the weights ``w``.
-    """
-
-    out: str
-    out_index: int
-    x: str
-    x_offset: int
-    w: str
-    rows: str
-    w_offset: int
-    n: int
-    label: str = ""
-
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        sram = core.sram
-        rows = sram[self.rows].data[self.w_offset : self.w_offset + self.n].astype(np.int64)
-        xs = sram[self.x].data[self.x_offset + rows]
-        w = sram[self.w].data[self.w_offset : self.w_offset + self.n]
-        value = np.dot(xs, w)
-        yield from core.compute(costs.sparse_dot_cycles(core.chip.config, self.n), self.label)
-        sram[self.out].store(self.out_index, np.array([value], dtype=np.float32))

@@ -60,13 +60,13 @@ from nnmap.errors import TrainingError
 from nnmap.lowering.forward import default_chain, lower, sample_ops
 from nnmap.model import Layer, Network
 from nnmap.plan import Deal, LayerAssignment, Piece, Plan, runs
-from nnmap.program import Begin, Fill, Op, Relay, Send, Wait
+from nnmap.programs import Begin, Fill, Op, Relay, Send, Wait
+from nnmap.programs.backprop import Axpy, Descend, HiddenError, OutputError
 from nnmap.segments import Backward
 from nnmap.session import single_core_chip
 from nnmap.strategies.base import Strategy
 from nnmap.strategies.partitioned import Partitioned
 from nnmap.training.feed import SAMPLE_FEEDS, SampleFeed, x_range
-from nnmap.training.kernels import Axpy, Descend, HiddenError, OutputError
 
 
 def contiguous(li: int, assign: LayerAssignment) -> list[list[Piece]]:

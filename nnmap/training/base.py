@@ -52,10 +52,10 @@ from epiphany_sim.registry import Registry
 from nnmap import capacity
 from nnmap.analysis import per_sample_cycles
 from nnmap.errors import TrainingError
+from nnmap.loss import LOSSES, accuracy, check_trainable, loss_value
 from nnmap.model import Network, random_network
 from nnmap.session import Meter
 from nnmap.training.datasets import Dataset
-from nnmap.training.loss import LOSSES, accuracy, check_trainable, loss_value
 
 TRAINERS: Registry[type[Trainer]] = Registry("trainer")
 """Every trainer by name, in the order their modules were imported; ``@TRAINERS.add`` on a subclass adds it."""
@@ -96,7 +96,7 @@ class Hyperparameters:
     Attributes:
         lr: learning rate, finite and > 0.
         momentum: momentum of the weight updates, in [0, 1); 0 is plain SGD.
-        loss: ``mse`` or ``cross-entropy`` (see ``nnmap.training.loss``).
+        loss: ``mse`` or ``cross-entropy`` (see ``nnmap.loss``).
         epochs: cap on the epochs run, >= 1.
         seed: seed of everything random a trainer draws (shuffles, initial weights), >= 0.
         target_loss: stop once the loss is at most this (None: no such target).

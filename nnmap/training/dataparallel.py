@@ -31,17 +31,12 @@ taken, so the clients meet at each epoch's end.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
-import simpy
 
-from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.core import Core
-from epiphany_sim.memory import Buffer
 from epiphany_sim.mesh import Coord, Mesh
 from nnmap.buffers import (
     ACCRUED,
@@ -57,6 +52,21 @@ from nnmap.buffers import (
 )
 from nnmap.errors import TrainingError
 from nnmap.model import Network
+from nnmap.programs import Fill, Op, Send, Wait
+from nnmap.programs.exchange import (
+    DONE,
+    FETCH,
+    PUSH,
+    Collect,
+    OwnUpdate,
+    ReduceChunk,
+    Request,
+    Serve,
+    SliceUpdate,
+    TakeParameters,
+    Tally,
+    gather,
+)
 from nnmap.session import Meter, Session
 from nnmap.training.backprop import BackpropProgram
 from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, check_fits, check_shards
@@ -77,21 +87,10 @@ class Params:
     def __init__(self, program: BackpropProgram) -> None:
         coord = program.chain[0]
         setup = program.plan.setup[coord]
-        self.names = list(program.plan.parameters[coord])
+        self.names = tuple(program.plan.parameters[coord])
         self.sizes = [len(setup[name]) for name in self.names]
         self.size = sum(self.sizes)
         self.initial = np.concatenate([setup[name] for name in self.names]).astype(F32)
-
-    def get(self, core: Core) -> np.ndarray:
-        """The core's working copy as one vector."""
-        return np.concatenate([core.sram[name].data for name in self.names])
-
-    def put(self, core: Core, vector: np.ndarray) -> None:
-        """Store ``vector`` into the core's working copy."""
-        offset = 0
-        for name, n in zip(self.names, self.sizes, strict=True):
-            core.sram[name].store(0, vector[offset : offset + n])
-            offset += n
 
     def chunks(self) -> list[tuple[int, int]]:
         """``(offset, n)`` pieces of the vector of at most ``CHUNK`` elements."""
@@ -110,21 +109,13 @@ class Params:
         return Network(tuple(layers))
 
 
-def compute_store(
-    core: Core, buffer: str, offset: int, values: np.ndarray, cycles: float, label: str
-) -> Generator[simpy.Event, Any, None]:
-    """Spend ``cycles`` computing, then store ``values`` at ``buffer[offset]``."""
-    yield from core.compute(cycles, label)
-    core.sram[buffer].store(offset, values.astype(F32))
-
-
 class DataParallel(Trainer):
     """What the data-parallel trainers share: one single-core SGD client per worker core.
 
     Subclasses set ``server_cores`` (1: the centre core is no client), ``client_vectors``
     (the parameter-sized buffers each client keeps besides its weights), may add SRAM
     buffers (``own_buffers``) and initial values and state (``setup``), and write
-    ``epoch_processes``.
+    ``epoch_programs`` (op lists from ``nnmap.programs.exchange``).
     """
 
     server_cores = 0
@@ -206,14 +197,14 @@ class DataParallel(Trainer):
             self.order = self.rng.permutation(self.data.n_samples)
         return np.array_split(self.order, len(self.clients))
 
-    def local_step(self, k: int, row: int) -> Generator[simpy.Event, Any, None]:
+    def local_step(self, k: int, row: int) -> list[Op]:
         """Client ``k``'s SGD step on dataset row ``row``, in place in its SRAM.
 
         It waits for the sample the host writes (``run_epoch``) and tells the host when it is done.
         """
-        program = self.programs[k]
-        yield from self.session.program(program.chain[0], program.step_ops(0, self.steps[k], int(row)))
+        ops = self.programs[k].step_ops(0, self.steps[k], int(row))
         self.steps[k] += 1
+        return ops
 
     def run_epoch(self, epoch: int) -> Meter:
         rows = self.shard_rows(epoch)
@@ -223,13 +214,12 @@ class DataParallel(Trainer):
             )
             assert feeding is not None  # the host feed always has a host process
             self.session.process(feeding)
-        for process in self.epoch_processes(rows):
-            self.session.process(process)
+        self.session.start(self.epoch_programs(rows))
         self.session.run()
         return self.session.meter()
 
-    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
-        """The processes of one epoch in which client ``k`` trains on ``rows[k]``."""
+    def epoch_programs(self, rows: list[np.ndarray]) -> dict[Coord, list[Op]]:
+        """Each core's program for one epoch in which client ``k`` trains on ``rows[k]``."""
         raise NotImplementedError
 
 
@@ -256,55 +246,44 @@ class Sync(DataParallel):
         c = len(self.clients)
         return [self.order[k::c] for k in range(c)]
 
-    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
+    def epoch_programs(self, rows: list[np.ndarray]) -> dict[Coord, list[Op]]:
         n_batches = len(rows[0])
         sizes = [sum(1 for r in rows if len(r) > b) for b in range(n_batches)]
         first = self.batches
         self.batches += n_batches
-        return [self._client(k, rows[k], first, sizes) for k in range(len(self.clients))]
+        return {coord: self._client(k, rows[k], first, sizes) for k, coord in enumerate(self.clients)}
 
-    def _client(self, k: int, rows: np.ndarray, first: int, sizes: list[int]) -> Generator[simpy.Event, Any, None]:
-        cfg = self.config
-        core = self.chip.core(self.clients[k])
-        sram = core.sram
+    def _client(self, k: int, rows: np.ndarray, first: int, sizes: list[int]) -> list[Op]:
+        """Client ``k``'s batches: its step, then the chain's sum of updates up and the new parameters down.
+
+        A client with no sample in a batch adds an update of zeros: its parameters and ``base``
+        are equal since it last took new ones.
+        """
         p = self.params
         c = len(self.clients)
         down = self.clients[k - 1] if k > 0 else None
         up = self.clients[k + 1] if k + 1 < c else None
+        ops: list[Op] = []
         for b, m in enumerate(sizes):
             g = first + b  # batches since the start: the cumulative wait counts
             if b < len(rows):
-                yield from self.local_step(k, rows[b])
-                update = p.get(core) - sram[BASE].data
-                yield from core.compute(costs.axpy_cycles(cfg, p.size), "own update")
-            else:
-                update = np.zeros(p.size, dtype=F32)
+                ops += [*self.local_step(k, rows[b]), OwnUpdate(BASE)]
             for offset, n in p.chunks():  # reduce up the chain
-                part = update[offset : offset + n]
                 if down is not None:
-                    yield from core.wait(SUM, g * p.size + offset + n, "wait partial update")
-                    part = sram[SUM].data[offset : offset + n] + part
-                    yield from core.compute(costs.axpy_cycles(cfg, n), "add update")
-                if up is not None:
-                    yield from core.write(up, SUM, offset, part, "partial update")
-                else:
-                    new = sram[BASE].data[offset : offset + n] + part / F32(m)
-                    yield from compute_store(core, NEW, offset, new, costs.axpy_cycles(cfg, n), "average update")
-                    if down is not None:
-                        yield from core.write(down, NEW, offset, new, "new parameters")
+                    ops.append(Wait(SUM, g * p.size + offset + n, "wait partial update"))
+                ops.append(ReduceChunk(p.names, BASE, offset, n, SUM, down is not None, up, NEW, m))
+                if up is None and down is not None:
+                    ops.append(Send(down, NEW, offset, NEW, offset, n, "new parameters"))
             if up is not None:  # the new parameters come back down the chain
                 for offset, n in p.chunks():
-                    yield from core.wait(NEW, g * p.size + offset + n, "wait new parameters")
+                    ops.append(Wait(NEW, g * p.size + offset + n, "wait new parameters"))
                     if down is not None:
-                        yield from core.write(down, NEW, offset, sram[NEW].data[offset : offset + n], "new parameters")
-            new = sram[NEW].data.copy()
-            yield from core.compute(costs.copy_cycles(cfg, 2 * p.size), "take new parameters")
-            p.put(core, new)
-            sram[BASE].store(0, new)
+                        ops.append(Send(down, NEW, offset, NEW, offset, n, "new parameters"))
+            ops.append(TakeParameters(NEW, p.names, BASE, "take new parameters"))
+        return ops
 
     def network(self) -> Network:
-        core = self.chip.core(self.clients[0])
-        return self.params.network(self.net, self.params.get(core))
+        return self.params.network(self.net, gather(self.chip.core(self.clients[0]), self.params.names))
 
 
 @TRAINERS.add
@@ -314,7 +293,6 @@ class Downpour(DataParallel):
     name = "downpour"
     server_cores = 1
     client_vectors = (BASE, ACCRUED, FETCHED)
-    PUSH, FETCH, DONE = 0.0, 1.0, 2.0
 
     def own_buffers(self) -> dict[Coord, dict[str, int]]:
         size = self.params.size
@@ -325,79 +303,48 @@ class Downpour(DataParallel):
 
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
         setup[self.server] = {SERVER_PARAMS: self.params.initial}
-        self.queue: deque[tuple[int, float]] = deque()
-        self.served = 0  # requests taken, and pushes applied, since the start
-        self.pushes = 0
+        self.arrivals: deque[tuple[int, float]] = deque()
+        self.served = 0  # requests raised, and so taken, since the start
         self.fetches = [0] * len(self.clients)
+        self.pushes = [0] * len(self.clients)
 
-    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
-        return [self._server()] + [self._client(k, rows[k]) for k in range(len(self.clients))]
-
-    def _request(self, k: int, kind: float, label: str) -> Generator[simpy.Event, Any, None]:
-        """Client ``k`` raises its flag at the server; the server takes flags in arrival order."""
-        core = self.chip.core(self.clients[k])
-        yield from core.write(
-            self.server, REQUESTS, k, np.array([kind], dtype=F32), label, then=lambda: self.queue.append((k, kind))
-        )
-
-    def _server(self) -> Generator[simpy.Event, Any, None]:
-        cfg = self.config
-        core = self.chip.core(self.server)
-        sram = core.sram
-        p = self.params
-        done = 0
-        while done < len(self.clients):
-            yield from core.wait(REQUESTS, self.served + 1, "wait for a request")
+    def epoch_programs(self, rows: list[np.ndarray]) -> dict[Coord, list[Op]]:
+        clients = {coord: self._client(k, rows[k]) for k, coord in enumerate(self.clients)}
+        raised = sum(isinstance(op, Request) for ops in clients.values() for op in ops)
+        serve = Serve(tuple(self.clients), SERVER_PARAMS, FETCHED, GRANT, INBOX, self.hp.div, self.arrivals)
+        server: list[Op] = []
+        for _ in range(raised):
             self.served += 1
-            k, kind = self.queue.popleft()
-            client = self.clients[k]
-            if kind == self.DONE:
-                done += 1
-            elif kind == self.FETCH:
-                yield from core.write(client, FETCHED, 0, sram[SERVER_PARAMS].data, "parameters")
-            else:
-                self.pushes += 1
-                yield from core.write(client, GRANT, 0, np.array([1.0], dtype=F32), "grant push")
-                yield from core.wait(INBOX, self.pushes * p.size, "wait for the update")
-                new = sram[SERVER_PARAMS].data + sram[INBOX].data / F32(self.hp.div)
-                yield from compute_store(core, SERVER_PARAMS, 0, new, costs.axpy_cycles(cfg, p.size), "apply update")
+            server += [Wait(REQUESTS, self.served, "wait for a request"), serve]
+        return {self.server: server, **clients}
 
-    def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
-        cfg, hp = self.config, self.hp
-        core = self.chip.core(self.clients[k])
-        sram = core.sram
-        p = self.params
+    def _request(self, k: int, kind: float, label: str) -> Request:
+        """Client ``k`` raises its flag at the server; the server takes flags in arrival order."""
+        return Request(self.server, REQUESTS, k, kind, label, self.arrivals)
+
+    def _client(self, k: int, rows: np.ndarray) -> list[Op]:
+        hp, p = self.hp, self.params
+        ops: list[Op] = []
         for row in rows:
-            step = self.steps[k]
-            if step % hp.n_fetch == 0:
-                yield from self._collect(core)
-                yield from self._request(k, self.FETCH, "fetch request")
+            if self.steps[k] % hp.n_fetch == 0:
                 self.fetches[k] += 1
-                yield from core.wait(FETCHED, self.fetches[k] * p.size, "wait for parameters")
-                fetched = sram[FETCHED].data.copy()
-                yield from core.compute(costs.copy_cycles(cfg, 2 * p.size), "take parameters")
-                p.put(core, fetched)
-                sram[BASE].store(0, fetched)
-            yield from self.local_step(k, row)
+                ops += [
+                    Collect(p.names, BASE, ACCRUED),
+                    self._request(k, FETCH, "fetch request"),
+                    Wait(FETCHED, self.fetches[k] * p.size, "wait for parameters"),
+                    TakeParameters(FETCHED, p.names, BASE, "take parameters"),
+                ]
+            ops += self.local_step(k, row)
             if self.steps[k] % hp.n_push == 0:
-                yield from self._collect(core)
-                grants = sram[GRANT].written
-                yield from self._request(k, self.PUSH, "push request")
-                yield from core.wait(GRANT, grants + 1, "wait for the server")
-                yield from core.write(self.server, INBOX, 0, sram[ACCRUED].data, "push update")
-                yield from compute_store(
-                    core, ACCRUED, 0, np.zeros(p.size, F32), costs.fill_cycles(cfg, p.size), "clear update"
-                )
-        yield from self._request(k, self.DONE, "epoch done")
-
-    def _collect(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        """``acc += params - base; base = params``: fold the steps since the last fetch or push into ``acc``."""
-        sram = core.sram
-        now = self.params.get(core)
-        acc = sram[ACCRUED].data + (now - sram[BASE].data)
-        yield from core.compute(costs.axpy_cycles(self.config, 3 * self.params.size), "collect updates")
-        sram[ACCRUED].store(0, acc.astype(F32))
-        sram[BASE].store(0, now)
+                self.pushes[k] += 1  # the grants the server wrote, one per push
+                ops += [
+                    Collect(p.names, BASE, ACCRUED),
+                    self._request(k, PUSH, "push request"),
+                    Wait(GRANT, self.pushes[k], "wait for the server"),
+                    Send(self.server, INBOX, 0, ACCRUED, 0, p.size, "push update"),
+                    Fill(ACCRUED, 0, p.size, 0.0, "clear update"),
+                ]
+        return [*ops, self._request(k, DONE, "epoch done")]
 
     def network(self) -> Network:
         return self.params.network(self.net, self.chip.core(self.server).sram[SERVER_PARAMS].data.copy())
@@ -434,37 +381,24 @@ class Hogwild(DataParallel):
     def setup(self, setup: dict[Coord, dict[str, np.ndarray]]) -> None:
         for home, lo, hi in self.slices:
             setup.setdefault(home, {})[SHARED] = self.params.initial[lo:hi]
-        self.overlaps = 0
+        self.tally = Tally()
 
-    def epoch_processes(self, rows: list[np.ndarray]) -> list[Generator[simpy.Event, Any, None]]:
-        return [self._client(k, rows[k]) for k in range(len(self.clients))]
+    @property
+    def overlaps(self) -> int:
+        return self.tally.count
 
-    def _client(self, k: int, rows: np.ndarray) -> Generator[simpy.Event, Any, None]:
-        cfg = self.config
-        core = self.chip.core(self.clients[k])
+    def epoch_programs(self, rows: list[np.ndarray]) -> dict[Coord, list[Op]]:
+        return {coord: self._client(k, rows[k]) for k, coord in enumerate(self.clients)}
+
+    def _client(self, k: int, rows: np.ndarray) -> list[Op]:
+        """After each step, slice by slice, so that each read-add-write is short; then the sums are the parameters."""
         p = self.params
+        ops: list[Op] = []
         for row in rows:
-            yield from self.local_step(k, row)
-            update = p.get(core) - core.sram[BASE].data
-            new = np.empty(p.size, dtype=F32)
-            for home, lo, hi in self.slices:  # slice by slice, so each read-add-write is short
-                shared = self.chip.core(home).sram[SHARED]
-                written = shared.written
-                if home == core.coord:  # its own slice: local loads
-                    yield from core.compute(costs.copy_cycles(cfg, hi - lo), "load own slice")
-                    fresh = shared.load()
-                else:
-                    fresh = yield from core.read(home, SHARED, 0, hi - lo, "read shared parameters")
-                new[lo:hi] = fresh + update[lo:hi]
-                yield from core.compute(costs.axpy_cycles(cfg, hi - lo), "add own update")
-
-                def count_overlaps(shared: Buffer = shared, mine: int = written + hi - lo, n: int = hi - lo) -> None:
-                    self.overlaps += (shared.written - mine) // n
-
-                yield from core.write(home, SHARED, 0, new[lo:hi], "write shared parameters", then=count_overlaps)
-            yield from core.compute(costs.copy_cycles(cfg, 2 * p.size), "keep the new parameters")
-            p.put(core, new)
-            core.sram[BASE].store(0, new)
+            ops += self.local_step(k, row)
+            ops += [SliceUpdate(home, lo, hi, SHARED, p.names, BASE, self.tally) for home, lo, hi in self.slices]
+            ops.append(TakeParameters(BASE, p.names, BASE, "keep the new parameters"))
+        return ops
 
     def network(self) -> Network:
         vector = np.concatenate([self.chip.core(home).sram[SHARED].data for home, _, _ in self.slices])

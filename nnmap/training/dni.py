@@ -58,7 +58,8 @@ from nnmap.lowering.forward import default_chain, sample_ops
 from nnmap.mapping import plan_for
 from nnmap.model import Layer, Network
 from nnmap.plan import Plan, runs
-from nnmap.program import Begin, Op, Relay, Send, Wait
+from nnmap.programs import Begin, Op, Relay, Send, Wait
+from nnmap.programs.backprop import Copy, HiddenError, axpy_cycles, descend_cycles
 from nnmap.segments import Forward
 from nnmap.session import Meter, Session, single_core_chip
 from nnmap.strategies.partitioned import Partitioned
@@ -67,7 +68,6 @@ from nnmap.training.backprop import contiguous, descend, output_errors, read_lay
 from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
 from nnmap.training.feed import HostFeed, x_range
-from nnmap.training.kernels import Copy, HiddenError, axpy_cycles, descend_cycles
 from nnmap.work import output_cycles
 
 

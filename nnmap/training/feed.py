@@ -30,7 +30,7 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.mesh import HOST, Coord
 from epiphany_sim.registry import Registry
 from nnmap.buffers import DONE, T_DRAM, X_DRAM, T, X, fed
-from nnmap.program import Op, ReadDram, Relay, Send, Signal, Wait
+from nnmap.programs import Op, ReadDram, Relay, Send, Signal, Wait
 
 SAMPLE_FEEDS: Registry[type[SampleFeed]] = Registry("sample feed")
 """Every way samples reach a training chain, by name, in the order they are defined here (``@SAMPLE_FEEDS.add``)."""

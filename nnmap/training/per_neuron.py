@@ -12,7 +12,7 @@ activations before it starts the next layer.
 
 Back-propagation and the weight updates (plain SGD or with momentum) run on the host,
 serially, on the host. The host is charged what the cores' kernels
-cost for the same arithmetic (``nnmap.training.kernels``' cost functions), so the
+cost for the same arithmetic (``nnmap.programs.backprop``' cost functions), so the
 comparison with the ``single`` trainer isolates the cost of handing activations out. Samples go in the
 dataset's order, one SGD step each: the weights are the same as ``single``'s.
 """
@@ -25,18 +25,18 @@ from typing import Any
 import numpy as np
 import simpy
 
-from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
-from epiphany_sim.core import Core
 from epiphany_sim.mesh import HOST, Coord, Mesh
 from nnmap.buffers import ACTIVATIONS, job
-from nnmap.model import Layer, Network, activate
+from nnmap.loss import derivative, output_error
+from nnmap.model import Layer, Network
+from nnmap.programs import Op, Wait
+from nnmap.programs.backprop import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
+from nnmap.programs.exchange import Neuron
 from nnmap.segments import Backward, Forward
 from nnmap.session import Meter, Session
 from nnmap.training.base import TRAINERS, Hyperparameters, Trainer, bigger_chip_hint, check_fits
 from nnmap.training.datasets import Dataset
-from nnmap.training.kernels import axpy_cycles, descend_cycles, hidden_error_cycles, output_error_cycles
-from nnmap.training.loss import derivative, output_error
 
 F32 = np.float32
 
@@ -80,27 +80,34 @@ class PerNeuron(Trainer):
         first = self.samples
         for li, layer in enumerate(self.net.layers):
             for j in range(layer.n_out):
-                self.chip.process(self._worker(self.chip.core(self.owner(j)), li, j, first, n))
+                self.session.process(self.session.program(self.owner(j), self._worker(li, j, first, n)))
         self.chip.process(self._host(first, n))
         self.samples += n
         self.session.run()
         return self.session.meter()
 
-    def _worker(self, core: Core, li: int, j: int, first: int, n: int) -> Generator[simpy.Event, Any, None]:
-        """Neuron ``j`` of layer ``li`` on ``core``: ``n`` jobs, each answered into the host's DRAM."""
-        cfg = self.config
+    def _worker(self, li: int, j: int, first: int, n: int) -> list[Op]:
+        """Neuron ``j`` of layer ``li``: ``n`` jobs, each answered into the host's DRAM.
+
+        A core runs one such program per neuron it owns, side by side.
+        """
         layer = self.net.layers[li]
-        buffer = core.sram[job(li, j)]
         size = 2 * layer.n_in + 1
         offset = sum(lay.n_out for lay in self.net.layers[:li]) + j
+        neuron = Neuron(
+            job(li, j),
+            layer.n_in,
+            layer.activation,
+            HOST,
+            ACTIVATIONS,
+            offset,
+            f"neuron {li}.{j}",
+            f"activation {li}.{j}",
+        )
+        ops: list[Op] = []
         for s in range(first, first + n):
-            yield from core.wait(buffer.name, (s + 1) * size, f"wait job {li}.{j}")
-            x, w, b = buffer.data[: layer.n_in], buffer.data[layer.n_in : -1], buffer.data[-1]
-            y = activate(layer.activation, np.array([np.dot(x, w) + b], dtype=F32))
-            yield from core.compute(
-                costs.dot_cycles(cfg, layer.n_in) + costs.activation_cycles(cfg), f"neuron {li}.{j}"
-            )
-            yield from core.write(HOST, ACTIVATIONS, offset, y, f"activation {li}.{j}")
+            ops += [Wait(job(li, j), (s + 1) * size, f"wait job {li}.{j}"), neuron]
+        return ops
 
     def _host(self, first: int, n: int) -> Generator[simpy.Event, Any, None]:
         host = self.chip.host

@@ -42,9 +42,8 @@ from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.mesh import HOST, Coord
 from nnmap.lowering.feed import make_feed
-from nnmap.lowering.sparse import SparseMac
 from nnmap.plan import ELEMENT_BYTES, Plan
-from nnmap.program import Activate, Fill, Mac, Op, PollDram, ReadDram, Send, Signal, Sum
+from nnmap.programs import Activate, Fill, Mac, Op, PollDram, ReadDram, Send, Signal, SparseMac, Sum
 
 Arrays = Mapping[Coord, Mapping[str, np.ndarray]]
 
@@ -122,7 +121,7 @@ LOAD_CYCLES: dict[str, Callable[[ChipConfig, Arrays], float]] = {
 
 
 def _kernel_cycles(config: ChipConfig, op: Op) -> float:
-    """A compute op's cycles on its core (``epiphany_sim.costs``, as ``nnmap.program.run_ops`` charges them)."""
+    """A compute op's cycles on its core (``epiphany_sim.costs``, as ``nnmap.programs.run_ops`` charges them)."""
     if isinstance(op, Mac):
         return costs.dot_cycles(config, op.n, op.x_stride != 1)
     if isinstance(op, SparseMac):

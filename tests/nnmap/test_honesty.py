@@ -19,13 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-import nnmap.program
+import nnmap.programs
 from epiphany_sim.config import load_chip
 from epiphany_sim.errors import DeadlockError
 from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Piece, Plan
-from nnmap.program import Op, Send, Signal, Wait
+from nnmap.programs import Op, Send, Signal, Wait
 from nnmap.run import simulate, validate
 
 NET = random_network([6, 16, 4], "sigmoid", "sigmoid", seed=0)
@@ -58,7 +58,7 @@ def _outputs(plan: Plan) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Delay(nnmap.program.Kernel):
+class _Delay(nnmap.programs.Kernel):
     """Busy cycles on the core: makes what it sends surely late for a core that does not wait."""
 
     cycles: float
@@ -184,7 +184,7 @@ def _without_flag(plan: Plan, k: int) -> Plan:
 
 
 def test_a_dram_flag_never_raised_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nnmap.program, "MAX_POLLS", 20)  # the default takes 10,000 polls of the eLink
+    monkeypatch.setattr(nnmap.programs.interpreter, "MAX_POLLS", 20)  # the default takes 10,000 polls of the eLink
     plan = _plan("partitioned", "dram")
     plan = _without_flag(plan, 5)
     with pytest.raises(DeadlockError) as info:

@@ -21,11 +21,11 @@ import pytest
 from epiphany_sim.config import load_chip
 from nnmap.cli import main
 from nnmap.errors import MappingError
-from nnmap.lowering.delivery import DEPTH, WaitFlags, spread
+from nnmap.lowering.delivery import DEPTH, spread
 from nnmap.mapping import plan_for
 from nnmap.model import random_inputs, random_network
 from nnmap.plan import Plan
-from nnmap.program import Wait
+from nnmap.programs import Wait, WaitFlags
 from nnmap.run import run, simulate, validate
 from nnmap.segments import Forward
 from nnmap.strategies.pipeline import group_sizes

@@ -19,7 +19,7 @@ from nnmap.errors import MappingError
 from nnmap.mapping import plan_for
 from nnmap.model import Network, random_inputs, random_network
 from nnmap.plan import SparsePiece
-from nnmap.program import Send, Wait
+from nnmap.programs import Send, Wait
 from nnmap.run import run, simulate, validate
 from nnmap.sparsity import sparsify
 from nnmap.strategies import STRATEGIES

@@ -19,7 +19,7 @@ from nnmap.lowering.delivery import DELIVERIES
 from nnmap.mapping import plan_for
 from nnmap.model import Layer, Network, random_inputs, random_network
 from nnmap.plan import LayerAssignment, Piece
-from nnmap.program import Activate, Begin, Mac, Send, Sum, Wait
+from nnmap.programs import Activate, Begin, Mac, Send, Sum, Wait
 from nnmap.run import run, validate
 from nnmap.segments import Forward
 from nnmap.strategies import STRATEGIES, get_strategy

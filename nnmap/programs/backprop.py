@@ -1,4 +1,4 @@
-"""The instructions back-propagation adds to a core's program (``nnmap.program.Kernel``s).
+"""The instructions back-propagation adds to a core's program (``Kernel``s).
 
 Like the forward ops, each reads only its core's own SRAM, charges the cycles of its loop on
 an Epiphany core (``epiphany_sim.costs``) and stores its result with a simulated write;
@@ -20,8 +20,8 @@ import simpy
 from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
-from nnmap.program import Kernel
-from nnmap.training.loss import derivative, output_error
+from nnmap.loss import derivative, output_error
+from nnmap.programs.ops import Kernel
 
 F32 = np.float32
 

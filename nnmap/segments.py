@@ -1,6 +1,6 @@
 """The segments of a core's program: the layer, sample or recurrent cell its work belongs to.
 
-A program marks where each segment begins (``nnmap.program.Begin``), and the core records the
+A program marks where each segment begins (``nnmap.programs.Begin``), and the core records the
 segment it is in with every span of its time (``epiphany_sim.core.Activity.segment``). A segment
 is a record: analysis and tests read its fields (``layer``, ``sample``, ``step``); ``str`` gives
 the label that traces and printouts show (``layer 1 sample 7``, ``L1T3``).

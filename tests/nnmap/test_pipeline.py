@@ -243,16 +243,17 @@ def test_run_prints_and_writes_the_stream_figures(tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.slow
-def test_pipeline_beats_layer_by_layer_at_batch_256_on_e64() -> None:
-    """64,256,256,10 on e64, 256 samples streamed in by the host (preloaded they do not fit):
-    the pipeline's steady state against the partitioned scheme's cycles per sample."""
+def test_pipeline_beats_layer_by_layer_on_a_streamed_batch_on_e64() -> None:
+    """64,256,256,10 on e64, 32 samples streamed in by the host: the pipeline's steady state
+    against the partitioned scheme's cycles per sample (about 9,900 against 24,200 cycles; 64
+    samples give 9,900 against 24,400; ``benchmarks/bench_layerwise.py`` measures the batch of 256)."""
     net = random_network([64, 256, 256, 10], seed=0)
-    x = random_inputs(net, 256, seed=0)
+    x = random_inputs(net, 32, seed=0)
     pipeline = run(E64, net, "pipeline", x, baseline=False, feed="host").metrics
     partitioned = run(E64, net, "partitioned", x, baseline=False, feed="host").metrics
     assert pipeline["validated"]
     assert partitioned["validated"]
-    assert pipeline["steady_cycles_per_sample"] < partitioned["compute_cycles"] / 256
+    assert pipeline["steady_cycles_per_sample"] < partitioned["compute_cycles"] / 32
 
 
 def test_a_pipeline_refuses_a_broadcast_that_lets_a_group_overwrite_what_its_readers_need() -> None:

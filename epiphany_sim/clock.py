@@ -16,9 +16,9 @@ last delivery.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import simpy
-from simpy.core import EmptySchedule
 
 from epiphany_sim.config import TICKS_PER_CYCLE
 from epiphany_sim.fabric import Fabric
@@ -35,17 +35,16 @@ class FabricEnvironment(simpy.Environment):
     def step(self) -> None:
         fabric = self.fabric
         if fabric.busy:
-            queue = self._queue
-            limit = math.ceil(queue[0][0] * TICKS_PER_CYCLE - 1e-9) if queue else int(NEVER)
+            following = self.peek()
+            limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9) if following != math.inf else int(NEVER)
             if limit > fabric.tick:
                 tick, wakes = fabric.advance(limit)
-                if wakes:
-                    # The wakes' tick comes before every queued event: it is this step's. The time is
-                    # reached as simpy reaches a scheduled one (now plus the delay), to the last bit.
-                    self._now += tick / TICKS_PER_CYCLE - self._now
-                    fabric.react(wakes)
-                    return
-        if not self._queue:
-            self._now = max(self._now, fabric.last_delivery_cycle)
-            raise EmptySchedule
+                if wakes:  # their tick comes before every queued event's time: they are this step's
+                    self._at(tick / TICKS_PER_CYCLE, lambda _: fabric.react(wakes))
+        if self.peek() == math.inf and fabric.last_delivery_cycle > self.now:
+            self._at(fabric.last_delivery_cycle, lambda _: None)  # the clock ends at the last delivery
         super().step()
+
+    def _at(self, cycle: float, then: Callable[[simpy.Event], None]) -> None:
+        """Schedule an event at ``cycle`` (before every queued one) that runs ``then``."""
+        simpy.Timeout(self, cycle - self.now).callbacks.append(then)

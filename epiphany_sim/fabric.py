@@ -577,8 +577,8 @@ class Fabric:
 
     def _post_args(self) -> tuple:
         """The records the posting entry points take: the endpoints, the messages, the due heaps."""
-        args = self._kernel_args()
-        return args[1], args[2], args[4]
+        _, ends, messages, _, due, _, _ = self._kernel_args()
+        return ends, messages, due
 
     def _kernel_args(self) -> tuple:
         """The records as the loop's entry points take them, plain tuples (kept until a record is

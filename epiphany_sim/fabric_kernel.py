@@ -1140,6 +1140,7 @@ def _next_tick(state, t, limit, network, ends, events, due):
 
 @_inlined
 def _run(limit, state, network, ends, messages, events, due, memory, log):
+    """``advance`` on the named records: ticks of deliveries, injection and forwarding."""
     state[S_WAKES] = 0
     while True:
         t = state[S_TICK]

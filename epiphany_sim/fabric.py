@@ -62,10 +62,10 @@ from epiphany_sim import fabric_kernel as k
 from epiphany_sim import progress
 from epiphany_sim.config import TICKS_PER_CYCLE, ChipConfig
 from epiphany_sim.errors import DeadlockError, MemoryAccessError, SimError
-from epiphany_sim.mesh import ELINK, HOST, Coord, Mesh, core_node, router
+from epiphany_sim.mesh import DIRECTIONS, ELINK, HOST, LOCAL, OFF, STEPS, Coord, Mesh, core_node, router
 
-_SIDES = {"east": k.SIDE_EAST, "west": k.SIDE_WEST, "north": k.SIDE_NORTH, "south": k.SIDE_SOUTH}
-_DIRS = {(0, 1): k.DIR_EAST, (0, -1): k.DIR_WEST, (1, 0): k.DIR_SOUTH, (-1, 0): k.DIR_NORTH}
+_DIRS = {step: direction for direction, step in STEPS.items()}
+"""A mesh router's output toward each neighbour, by the step to it."""
 _NETS = ((k.NET_C, ""), (k.NET_R, "r"), (k.NET_X, "x"))
 _PREFIXES = dict(_NETS)
 """The prefix of each mesh's link kinds, by its net."""
@@ -144,7 +144,7 @@ class Link:
     @property
     def transactions(self) -> int:
         """Transactions that crossed the link."""
-        return int(self._row[k.L_FLITS])
+        return int(self._row[k.L_TRANSACTIONS])
 
     @property
     def bytes(self) -> int:
@@ -195,6 +195,8 @@ class _Layout:
     Routers are numbered mesh by mesh (cMesh, rMesh, xMesh; each by core index), then the
     eLink's ends in the order of ``_ELINK_ENDS``. A router's inputs are the consecutive rows
     ``R_IN0:R_IN1`` of ``inputs``, its outputs the rows ``R_OUT0:R_OUT1`` of ``outputs``.
+    ``routes`` gives the output each router sends a transaction for each endpoint by, from
+    ``Mesh.next_hops``.
 
     Attributes:
         hop: ticks of a router-to-router hop.
@@ -206,10 +208,12 @@ class _Layout:
         edges: the routers on the eLink's edge, through which traffic leaves and enters the chip.
         ends: the router index of each of the eLink's ends, by its net.
         routers: the ``R_*`` table.
+        directions: each router's output in each of ``mesh.DIRECTIONS`` (-1: none).
         inputs: the ``I_*`` table.
         outputs: the ``O_*`` table.
         endpoints: the ``E_*`` table (each core, then the host).
         ports: the ``P_*`` table of each endpoint.
+        routes: the output each router sends a transaction for each endpoint by.
     """
 
     def __init__(self, chip: ChipConfig, mesh: Mesh) -> None:
@@ -234,6 +238,7 @@ class _Layout:
         self.edges = [(r, c) for r in range(chip.rows) for c in range(chip.cols) if mesh.edge_router((r, c)) == (r, c)]
         self.ends = {net: 3 * self.n_cores + j for j, net in enumerate(_ELINK_ENDS)}
         self.routers = self._router_table()
+        self.directions = np.full((len(self.routers), len(DIRECTIONS)), -1, np.int64)
         self._input_of: dict[tuple[int, Any], int] = {}
         self._in_rows: list[list[int]] = []
         self._out_rows: list[list[int]] = []
@@ -245,6 +250,7 @@ class _Layout:
         self.inputs = self._input_table()
         self.endpoints = self._endpoint_table()
         self.ports = self._port_table()
+        self.routes = self._route_table()
 
     @property
     def host(self) -> int:
@@ -256,7 +262,8 @@ class _Layout:
         return net * self.n_cores + coord[0] * self.cols + coord[1]
 
     def _coord(self, rid: int) -> Coord:
-        return int(self.routers[rid, k.R_ROW]), int(self.routers[rid, k.R_COL])
+        """The place of mesh router ``rid``."""
+        return divmod(rid % self.n_cores, self.cols)
 
     def _mesh_rate(self, net: int) -> int:
         return self.rates[_PREFIXES[net] or "c"]
@@ -267,16 +274,12 @@ class _Layout:
         return net != k.NET_C and coord in self.edges
 
     def _router_table(self) -> np.ndarray:
-        """Every router, idle, with its place: the row, column and net of a mesh router, the net of
-        an eLink end."""
+        """Every router, idle, with its net."""
         routers = np.zeros((3 * self.n_cores + len(_ELINK_ENDS), k.R_FIELDS), np.int64)
-        routers[:, k.R_DIR :] = -1
         routers[:, k.R_STAMP] = -1
         routers[:, k.R_NEXT] = k.NEVER
         for net, _ in _NETS:
-            for index in range(self.n_cores):
-                coord = divmod(index, self.cols)
-                routers[self.mesh_router(net, coord), [k.R_ROW, k.R_COL, k.R_NET]] = (coord[0], coord[1], net)
+            routers[net * self.n_cores : (net + 1) * self.n_cores, k.R_NET] = net
         for net, rid in self.ends.items():
             routers[rid, k.R_NET] = net
         return routers
@@ -338,7 +341,7 @@ class _Layout:
         into input ``dest`` or else out to endpoint ``sink``, arriving ``latency`` ticks after it
         starts, one transaction per ``rate`` ticks, over ``link``, counting ``hops`` router hops."""
         if direction >= 0:
-            self.routers[rid, k.R_DIR + direction] = len(self._out_rows)
+            self.directions[rid, direction] = len(self._out_rows)
         self._out_rows.append([rid, dest, sink, latency, rate, link, hops, 0, -1])
 
     def _add_mesh_outputs(self, rid: int, net: int) -> None:
@@ -352,11 +355,11 @@ class _Layout:
             link = self.mesh.link((prefix or "c") + "mesh", router(coord), router(other))
             self._add_output(rid, direction, dest, -1, self.hop, rate, link, 1)
         eject = self.mesh.link(prefix + "eject", router(coord), core_node(coord))
-        self._add_output(rid, k.DIR_LOCAL, -1, coord[0] * self.cols + coord[1], 0, rate, eject, 0)
+        self._add_output(rid, LOCAL, -1, coord[0] * self.cols + coord[1], 0, rate, eject, 0)
         if self._reaches_elink(net, coord):
             end = self.ends[k.NET_ELINK_OUT if net == k.NET_X else k.NET_ELINK_OUT_R]
             link = self.mesh.link(prefix + "edge-out", router(coord), ELINK)
-            self._add_output(rid, k.DIR_OFF, self._input_of[(end, coord)], -1, 1, rate, link, 0)
+            self._add_output(rid, OFF, self._input_of[(end, coord)], -1, 1, rate, link, 0)
 
     def _add_incoming_elink_outputs(self, rid: int, net: int) -> None:
         """An incoming eLink end's outputs, one to each edge router of the mesh its path feeds. The
@@ -375,23 +378,33 @@ class _Layout:
         whole packet's ticks per transaction (``elink_table``); its rate here is the longer."""
         link = self.mesh.elink_out if net == k.NET_ELINK_OUT else self.mesh.elink_rout
         rate = self.elink_packet[_ELINK_ENDS[net]]
-        self._add_output(rid, k.DIR_LOCAL, -1, self.host, self.elink_latency, rate, link, 0)
+        self._add_output(rid, LOCAL, -1, self.host, self.elink_latency, rate, link, 0)
 
     # Endpoints and ports ----------------------------------------------------------
     def _endpoint_table(self) -> np.ndarray:
-        """The ``E_*`` table, nothing queued, each core knowing the incoming eLink's outputs (for
-        writes and for read requests) toward the edge router its traffic with the host crosses."""
+        """The ``E_*`` table, nothing queued."""
         endpoints = np.zeros((self.n_cores + 1, k.E_FIELDS), np.int64)
-        endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL, k.E_ELINK_X, k.E_ELINK_R]] = -1
+        endpoints[:, [k.E_DMA_HEAD, k.E_DMA_TAIL]] = -1
         endpoints[:, k.E_NEXT] = k.NEVER
         endpoints[:, k.E_STAMP] = -1
-        for index in range(self.n_cores):
-            edge = self.edges.index(self.mesh.edge_router(divmod(index, self.cols)))
-            endpoints[index, [k.E_ELINK_X, k.E_ELINK_R]] = (
-                int(self.routers[self.ends[k.NET_ELINK_IN], k.R_OUT0]) + edge,
-                int(self.routers[self.ends[k.NET_ELINK_IN_R], k.R_OUT0]) + edge,
-            )
         return endpoints
+
+    def _route_table(self) -> np.ndarray:
+        """The output each router sends a transaction for each endpoint by (-1: none). A mesh router
+        takes the output ``Mesh.next_hops`` names; the eLink's incoming ends hand a transaction to
+        the edge router its destination's traffic with the host crosses (``Mesh.edge_router``); its
+        outgoing ends have one output, to the host."""
+        routes = np.full((len(self.routers), self.n_cores + 1), -1, np.int32)
+        hops = self.mesh.next_hops.astype(np.intp)
+        for net, _ in _NETS:
+            rows = slice(net * self.n_cores, (net + 1) * self.n_cores)
+            routes[rows] = np.take_along_axis(self.directions[rows], hops, axis=1)
+        edge = [self.edges.index(self.mesh.edge_router(divmod(index, self.cols))) for index in range(self.n_cores)]
+        for net in _ELINK_INCOMING:
+            routes[self.ends[net], : self.n_cores] = self.routers[self.ends[net], k.R_OUT0] + np.array(edge)
+        for net in (k.NET_ELINK_OUT, k.NET_ELINK_OUT_R):
+            routes[self.ends[net]] = self.directions[self.ends[net], LOCAL]
+        return routes
 
     def _port_table(self) -> np.ndarray:
         """The ``P_*`` table: a core's port on each mesh into its router there, the host's write and
@@ -443,11 +456,12 @@ class Fabric:
         self.mesh = mesh
         self.n_cores = chip.n_cores
         self.host = self.n_cores
-        self._link_counts = np.zeros((len(mesh.links), k.L_FIELDS), np.int64)
+        link_counts = np.zeros((len(mesh.links), k.L_FIELDS), np.int64)
         self.links = [
-            Link(spec.index, spec.name, spec.kind, row) for spec, row in zip(mesh.links, self._link_counts, strict=True)
+            Link(spec.index, spec.name, spec.kind, row) for spec, row in zip(mesh.links, link_counts, strict=True)
         ]
         self.memory = np.empty(memory_words, np.float32)
+        self._args: tuple | None = None
         self._build()
         self.record = record or trace is not None
         self.trace = trace
@@ -458,15 +472,18 @@ class Fabric:
             self._state[k.S_TRACE_FROM] = ticks(start)
             self._state[k.S_TRACE_TO] = k.NEVER if math.isinf(end) else math.ceil(end * TICKS_PER_CYCLE)
         self._state[k.S_BIN_TICKS] = ticks(trace.bin_cycles) if trace is not None and trace.bin_cycles else 0
-        self._msgs = np.full((0, k.M_FIELDS), -1, np.int64)
-        self._free = np.zeros(0, np.int64)
+        self._messages = k.Messages(
+            np.full((0, k.M_FIELDS), -1, np.int64), np.zeros(0, np.int64), np.zeros(1024, np.float32)
+        )
         self._grow_messages(1024)
-        self._pay = np.zeros(1024, np.float32)
         self._pay_top = 0
-        self._recs = np.zeros((1024 if self.record else 1, k.C_FIELDS), np.int64)
-        self._spans = np.zeros((4096 if self._state[k.S_TRACE_TO] else 1, k.SP_FIELDS), np.int64)
-        self._bins = np.zeros((len(self.links), 256 if self._state[k.S_BIN_TICKS] else 1), np.int64)
-        self._bufs = np.zeros((64, k.B_FIELDS), np.int64)
+        self._log = k.Log(
+            link_counts,
+            np.zeros((1024 if self.record else 1, k.C_FIELDS), np.int64),
+            np.zeros((4096 if self._state[k.S_TRACE_TO] else 1, k.SP_FIELDS), np.int64),
+            np.zeros((len(self.links), 256 if self._state[k.S_BIN_TICKS] else 1), np.int64),
+        )
+        self._memory = k.Memory(self.memory, np.zeros((64, k.B_FIELDS), np.int64), np.zeros((1, 3), np.int64))
         self._n_bufs = 0
         self._buf_names: list[str] = []
         self._buffer_base: list[int] = []
@@ -474,7 +491,6 @@ class Fabric:
         self._endpoint_of.update({mesh.coord_of(e): e for e in range(self.n_cores)})
         self._overhead = ticks(chip.write_overhead_cycles)
         self._rules: dict[int, list[tuple[int, int, int]]] = {}
-        self._rule_table = np.zeros((1, 3), np.int64)
         self._rules_stale = False
         self._on_done: dict[int, Callable[[], Any]] = {}
         self._on_sent: dict[int, Callable[[], Any]] = {}
@@ -488,18 +504,19 @@ class Fabric:
     def _build(self) -> None:
         """Lay out the interconnect as the compiled loop's tables, each idle."""
         layout = _Layout(self.chip, self.mesh)
-        self._routers, self._inputs, self._outputs = layout.routers, layout.inputs, layout.outputs
-        self._endpoints, self._ports = layout.endpoints, layout.ports
-        self._endpoint_words = self._endpoints.reshape(-1).data  # the same memory, read a field at a time
-        self._elink_paths = layout.elink_table()
-        self._fifo = np.zeros((len(self._inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
-        self._build_sources()
-        self._build_wheel()
+        fifo = np.zeros((len(layout.inputs), self.chip.router_fifo_depth, k.Q_FIELDS), np.int64)
+        want = np.zeros(int(np.max(layout.routers[:, k.R_IN1] - layout.routers[:, k.R_IN0])), np.int64)
+        self._network = k.Network(
+            layout.routers, layout.inputs, fifo, layout.outputs, layout.routes, layout.elink_table(), want
+        )
+        self._ends = k.Ends(layout.endpoints, layout.ports, self._source_table())
+        self._endpoint_words = layout.endpoints.reshape(-1).data  # the same memory, read a field at a time
+        self._build_schedule()
         self._build_state()
         self._hop_ticks, self._rates = layout.hop, layout.rates
         self._elink, self._elink_packet, self._elink_latency = layout.elink, layout.elink_packet, layout.elink_latency
 
-    def _build_sources(self) -> None:
+    def _source_table(self) -> np.ndarray:
         """Each endpoint's source queues, empty: its own stores (a core's copy out of its SRAM, one
         transaction per ``copy_cycles_per_transaction``; the host's writes through its library,
         one per ``host_sram_write_cycles_per_transaction``), each DMA channel (one transaction
@@ -507,94 +524,121 @@ class Fabric:
         its replies to reads."""
         chip = self.chip
         n_sources = 1 + chip.dma_channels + 1
-        self._sources = np.zeros((self.n_cores + 1, n_sources, k.SRC_FIELDS), np.int64)
-        self._sources[:, :, [k.SRC_HEAD, k.SRC_TAIL]] = -1
-        self._sources[: self.n_cores, 0, k.SRC_RATE] = ticks(chip.copy_cycles_per_transaction)
-        self._sources[self.host, 0, k.SRC_RATE] = ticks(chip.host_sram_write_cycles_per_transaction)
-        self._sources[:, 1:-1, k.SRC_RATE] = ticks(chip.dma_cycles_per_transaction)
-        self._sources[:, :, k.SRC_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
+        sources = np.zeros((self.n_cores + 1, n_sources, k.SRC_FIELDS), np.int64)
+        sources[:, :, [k.SRC_HEAD, k.SRC_TAIL]] = -1
+        sources[: self.n_cores, 0, k.SRC_RATE] = ticks(chip.copy_cycles_per_transaction)
+        sources[self.host, 0, k.SRC_RATE] = ticks(chip.host_sram_write_cycles_per_transaction)
+        sources[:, 1:-1, k.SRC_RATE] = ticks(chip.dma_cycles_per_transaction)
+        sources[:, :, k.SRC_BOUND] = (1, *[chip.dma_outstanding_reads] * chip.dma_channels, 1)
+        return sources
 
-    def _build_wheel(self) -> None:
+    def _build_schedule(self) -> None:
         """The time wheel, with room in a tick for every sink output and every port and a turn
-        longer than anything a link or port holds a transaction; the wakes of a tick, the lists of
-        active routers and endpoints, and the scratch of one router's arbitration."""
+        longer than anything a link or port holds a transaction; the wakes of a tick; the heaps of
+        active routers and endpoints."""
         n_endpoints = self.n_cores + 1
-        sinks = int(np.count_nonzero(self._outputs[:, k.O_DEST] < 0))
+        outputs, ports = self._network.outputs, self._ends.ports
+        sinks = int(np.count_nonzero(outputs[:, k.O_DEST] < 0))
         per_tick = sinks + k.N_PORTS * n_endpoints
-        longest = int(
-            max(
-                self._outputs[:, k.O_RATE].max() + self._outputs[:, k.O_LATENCY].max(),
-                self._ports[:, :, k.P_RATE].max(),
-            )
-        )
+        longest = int(max(outputs[:, k.O_RATE].max() + outputs[:, k.O_LATENCY].max(), ports[:, :, k.P_RATE].max()))
         size = 1 << max(1, (longest + 1).bit_length())
-        self._wheel = np.zeros((size, per_tick, 3), np.int64)
-        self._wheel_n = np.zeros(size, np.int64)
-        self._wakes = np.zeros((2 * per_tick, 2), np.int64)
+        self._events = k.Events(
+            np.zeros((size, per_tick, k.W_FIELDS), np.int64),
+            np.zeros(size, np.int64),
+            np.zeros((2 * per_tick, 2), np.int64),
+        )
+        n_routers = len(self._network.routers)
         # Room for an entry per router (endpoint) and as many made stale; a full heap drops its stale ones.
-        self._heap_r = np.zeros((2 * len(self._routers) + 64, k.H_FIELDS), np.int64)
-        self._heap_e = np.zeros((2 * n_endpoints + 64, k.H_FIELDS), np.int64)
-        self._due = np.zeros((max(len(self._routers), n_endpoints), 2), np.int64)
-        self._want = np.zeros(int(np.max(self._routers[:, k.R_IN1] - self._routers[:, k.R_IN0])), np.int64)
+        self._due = k.Due(
+            np.zeros((2 * n_routers + 64, k.H_FIELDS), np.int64),
+            np.zeros((2 * n_endpoints + 64, k.H_FIELDS), np.int64),
+            np.zeros((max(n_routers, n_endpoints), 2), np.int64),
+        )
 
     def _build_state(self) -> None:
-        """The loop's scalar state at tick 0, and the route each router takes to each endpoint."""
+        """The loop's scalar state at tick 0."""
         chip = self.chip
         state = np.zeros(k.S_FIELDS, np.int64)
         state[k.S_DEPTH] = chip.router_fifo_depth
-        state[k.S_COLS] = chip.cols
-        state[k.S_ROWS] = chip.rows
         state[k.S_HOST] = self.host
-        state[k.S_SIDE] = _SIDES[chip.elink_side]
-        state[k.S_SOURCES] = self._sources.shape[1]
-        state[k.S_WMASK] = len(self._wheel) - 1
+        state[k.S_WMASK] = len(self._events.wheel) - 1
         state[k.S_DRAM_TICKS] = ticks(chip.dram_latency_cycles)
         state[k.S_POLL_TICKS] = ticks(chip.poll_cycles)
         self._state = state
         self._view = state.data  # a memoryview: fast reads of single fields from Python
-        if k.needs_compiling():  # this first call into the kernel compiles it, for tens of seconds
+        if k.needs_compiling():  # the first post or advance compiles the loop, for tens of seconds
             progress.compiling()
-        self._routes = k.route_table(state, self._routers, self._endpoints)
+
+    def _replace(self, **records: Any) -> None:
+        """Put new records (with a table grown or rebuilt) in place of the old ones."""
+        for name, record in records.items():
+            setattr(self, name, record)
+        self._args = None
+
+    def _post_args(self) -> tuple:
+        """The records the posting entry points take: the endpoints, the messages, the due heaps."""
+        _, ends, messages, _, due, _, _ = self._kernel_args()
+        return ends, messages, due
+
+    def _kernel_args(self) -> tuple:
+        """The records as the loop's entry points take them, plain tuples (kept until a record is
+        replaced: numba types a plain tuple of arrays in C, faster than a named one)."""
+        if self._args is None:
+            self._args = tuple(
+                tuple(record)
+                for record in (
+                    self._network,
+                    self._ends,
+                    self._messages,
+                    self._events,
+                    self._due,
+                    self._memory,
+                    self._log,
+                )
+            )
+        return self._args
 
     # Tables that grow ---------------------------------------------------------------
     def _grow_messages(self, at_least: int) -> None:
-        old = len(self._msgs)
+        old = len(self._messages.msgs)
         size = max(at_least, _GROW * old)
         msgs = np.empty((size, k.M_FIELDS), np.int64)
-        msgs[:old] = self._msgs
-        msgs[old:, [k.M_PAY, k.M_FLITS, k.M_DONE, k.M_SRC]] = (-1, 0, 0, -1)  # free rows: nothing in flight
+        msgs[:old] = self._messages.msgs
+        msgs[old:, [k.M_PAY, k.M_TRANSACTIONS, k.M_DONE, k.M_SRC]] = (-1, 0, 0, -1)  # free rows: nothing in flight
         free = np.zeros(size, np.int64)
         top = int(self._state[k.S_FREE])
-        free[:top] = self._free[:top]
+        free[:top] = self._messages.free[:top]
         free[top : top + size - old] = np.arange(size - 1, old - 1, -1)
-        self._msgs, self._free = msgs, free
+        self._replace(_messages=self._messages._replace(msgs=msgs, free=free))
         self._state[k.S_FREE] = top + size - old
 
     def _grow_for_kernel(self) -> None:
         state = self._state
-        bound = self._wheel.shape[1]
+        bound = self._events.wheel.shape[1]
         if state[k.S_FREE] < bound * (state[k.S_MAX_RULES] + 1):
-            self._grow_messages(len(self._msgs) + bound * (int(state[k.S_MAX_RULES]) + 1))
-        if self.record and len(self._recs) - state[k.S_RECS] < bound:
-            self._grow_records(len(self._recs) + bound)
-        spare = len(self._outputs) + k.N_PORTS * len(self._endpoints)
-        if state[k.S_TRACE_TO] > state[k.S_TRACE_FROM] and len(self._spans) - state[k.S_SPANS] < spare:
-            self._spans = np.concatenate([self._spans, np.zeros((max(len(self._spans), spare), k.SP_FIELDS), np.int64)])
+            self._grow_messages(len(self._messages.msgs) + bound * (int(state[k.S_MAX_RULES]) + 1))
+        if self.record and len(self._log.recs) - state[k.S_RECS] < bound:
+            self._grow_records(len(self._log.recs) + bound)
+        spare = len(self._network.outputs) + k.N_PORTS * len(self._ends.endpoints)
+        spans, bins = self._log.spans, self._log.bins
+        if state[k.S_TRACE_TO] > state[k.S_TRACE_FROM] and len(spans) - state[k.S_SPANS] < spare:
+            spans = np.concatenate([spans, np.zeros((max(len(spans), spare), k.SP_FIELDS), np.int64)])
         width = state[k.S_BIN_TICKS]
-        if width and (state[k.S_TICK] + 64 * width) // width >= self._bins.shape[1]:
-            more = np.zeros((len(self.links), self._bins.shape[1] + 64), np.int64)
-            self._bins = np.concatenate([self._bins, more], axis=1)
+        if width and (state[k.S_TICK] + 64 * width) // width >= bins.shape[1]:
+            bins = np.concatenate([bins, np.zeros((len(self.links), bins.shape[1] + 64), np.int64)], axis=1)
+        self._replace(_log=self._log._replace(spans=spans, bins=bins))
 
     def reserve_records(self, messages: int) -> None:
         """Make room at once for the records of ``messages`` more messages (when their number
         is known in advance), instead of growing the table as they complete."""
-        self._grow_records(int(self._state[k.S_RECS]) + messages + self._wheel.shape[1])
+        self._grow_records(int(self._state[k.S_RECS]) + messages + self._events.wheel.shape[1])
 
     def _grow_records(self, at_least: int) -> None:
-        if len(self._recs) < at_least:
-            recs = np.empty((max(at_least, _GROW * len(self._recs)), k.C_FIELDS), np.int64)
-            recs[: len(self._recs)] = self._recs
-            self._recs = recs
+        old = self._log.recs
+        if len(old) < at_least:
+            recs = np.empty((max(at_least, _GROW * len(old)), k.C_FIELDS), np.int64)
+            recs[: len(old)] = old
+            self._replace(_log=self._log._replace(recs=recs))
 
     def record_transfers(self) -> None:
         """Keep a ``Transfer`` per message from now on (for a fabric that has carried nothing yet)."""
@@ -606,10 +650,11 @@ class Fabric:
     # Buffers and relays -------------------------------------------------------------
     def add_buffer(self, name: str, base_word: int, n_words: int) -> int:
         """Register a buffer at ``base_word`` of the memory image; return its id."""
-        if self._n_bufs == len(self._bufs):
-            self._bufs = np.concatenate([self._bufs, np.zeros_like(self._bufs)])
+        bufs = self._memory.bufs
+        if self._n_bufs == len(bufs):
+            self._replace(_memory=self._memory._replace(bufs=np.concatenate([bufs, np.zeros_like(bufs)])))
         b = self._n_bufs
-        self._bufs[b] = (base_word, 0, k.NEVER, 0, 0)
+        self._memory.bufs[b] = (base_word, 0, k.NEVER, 0, 0)
         self._buffer_base.append(base_word)
         self._n_bufs += 1
         self._buf_names.append(name)
@@ -618,15 +663,15 @@ class Fabric:
 
     def written(self, b: int) -> int:
         """Elements written into buffer ``b`` since it was allocated."""
-        return int(self._bufs[b, k.B_WRITTEN])
+        return int(self._memory.bufs[b, k.B_WRITTEN])
 
     def count_written(self, b: int, n: int) -> None:
         """Count ``n`` elements a core stored into its own buffer ``b``."""
-        self._bufs[b, k.B_WRITTEN] += n
+        self._memory.bufs[b, k.B_WRITTEN] += n
 
     def wake_at(self, b: int, count: int) -> None:
         """Wake Python when buffer ``b`` reaches ``count`` writes (the smallest count waited for)."""
-        self._bufs[b, k.B_WAIT_AT] = count
+        self._memory.bufs[b, k.B_WAIT_AT] = count
 
     def add_relay(self, node: int, buffer: int, src: int, dst: int, dst_buffer: int) -> None:
         """When a message from endpoint ``src`` completes in ``buffer`` (held by ``node``), the
@@ -641,10 +686,10 @@ class Fabric:
         self._rules_stale = False
         rows: list[tuple[int, int, int]] = []
         for b in range(self._n_bufs):
-            self._bufs[b, k.B_RULE0] = len(rows)
+            self._memory.bufs[b, k.B_RULE0] = len(rows)
             rows += self._rules.get(b, [])
-            self._bufs[b, k.B_RULE1] = len(rows)
-        self._rule_table = np.array(rows or [(0, 0, 0)], np.int64)
+            self._memory.bufs[b, k.B_RULE1] = len(rows)
+        self._replace(_memory=self._memory._replace(rules=np.array(rows or [(0, 0, 0)], np.int64)))
         self._state[k.S_MAX_RULES] = max((len(r) for r in self._rules.values()), default=0)
 
     # Posting ----------------------------------------------------------------------
@@ -698,7 +743,7 @@ class Fabric:
         if values is not None:
             words = len(values)
             pay = self._reserve_payload(words)
-            self._pay[pay : pay + words] = values
+            self._messages.pay[pay : pay + words] = values
         addr = self._buffer_base[buffer] + offset_word if buffer >= 0 else -1
         network = k.PORT_X if self.host in (src, dst) else k.PORT_C
         flags = (k.F_CHAIN if chain else 0) | (k.F_COPY if copy else 0)
@@ -737,15 +782,11 @@ class Fabric:
         if last:  # every request but the last, without a callback, in one compiled call
             firsts = np.arange(0, last, per, dtype=np.int64)
             if self._view[k.S_FREE] < len(firsts) + 1:
-                self._grow_messages(len(self._msgs) + len(firsts) + 1)
+                self._grow_messages(len(self._messages.msgs) + len(firsts) + 1)
             tick = self._tick_of(at)
             serial = k.post_reads(
                 self._state,
-                self._msgs,
-                self._free,
-                self._endpoints,
-                self._sources,
-                self._heap_e,
+                *self._post_args(),
                 src,
                 dst,
                 base + firsts,
@@ -795,7 +836,7 @@ class Fabric:
     def relay_cycles(self, endpoint: int) -> float:
         """Core cycles the relays ``endpoint`` has forwarded so far have cost it: for each, one
         iteration of its poll loop to notice the arrival and a copy per transaction onward."""
-        return self._endpoints[endpoint, k.E_RELAY] / TICKS_PER_CYCLE
+        return self._ends.endpoints[endpoint, k.E_RELAY] / TICKS_PER_CYCLE
 
     def load_area(self, endpoint: int) -> int:
         """Where the values an endpoint's own loads bring land: ``LOAD_WORDS`` words of the memory
@@ -804,7 +845,7 @@ class Fabric:
 
     def _reserve_payload(self, words: int) -> int:
         pay = self._pay_top
-        if pay + words > len(self._pay):
+        if pay + words > len(self._messages.pay):
             self._compact_payload(words)
             pay = self._pay_top
         self._pay_top = pay + words
@@ -830,7 +871,7 @@ class Fabric:
     ) -> int:
         view = self._view
         if view[k.S_FREE] == 0:
-            self._grow_messages(len(self._msgs) + 1)
+            self._grow_messages(len(self._messages.msgs) + 1)
         tick = self._tick_of(at)
         token = -1
         if then or sent:
@@ -843,11 +884,7 @@ class Fabric:
         port = k.PORT_C if src == self.host and network != k.PORT_R else network
         serial = k.post_one(
             self._state,
-            self._msgs,
-            self._free,
-            self._endpoints,
-            self._sources,
-            self._heap_e,
+            *self._post_args(),
             src,
             dst,
             port,
@@ -874,16 +911,12 @@ class Fabric:
         count = len(src)
         state = self._state
         if state[k.S_FREE] < count:
-            self._grow_messages(len(self._msgs) + count)
+            self._grow_messages(len(self._messages.msgs) + count)
         if self.record:
             self._grow_records(int(state[k.S_SERIAL]) + count)
         k.post_bulk(
             state,
-            self._msgs,
-            self._free,
-            self._endpoints,
-            self._sources,
-            self._heap_e,
+            *self._post_args(),
             np.ascontiguousarray(src, np.int64),
             np.ascontiguousarray(dst, np.int64),
             np.ascontiguousarray(at_tick, np.int64),
@@ -892,23 +925,24 @@ class Fabric:
 
     def _compact_payload(self, need: int) -> None:
         """Make room for ``need`` more payload words: keep only what live messages still carry."""
-        live = self._msgs[:, k.M_PAY] >= 0
-        live &= self._msgs[:, k.M_DONE] < self._msgs[:, k.M_FLITS]
+        msgs, old_pay = self._messages.msgs, self._messages.pay
+        live = msgs[:, k.M_PAY] >= 0
+        live &= msgs[:, k.M_DONE] < msgs[:, k.M_TRANSACTIONS]
         live_ids = np.flatnonzero(live)
-        starts = self._msgs[live_ids, k.M_PAY]
+        starts = msgs[live_ids, k.M_PAY]
         unique, inverse = np.unique(starts, return_inverse=True)
         lengths = np.zeros(len(unique), np.int64)
-        np.maximum.at(lengths, inverse, self._msgs[live_ids, k.M_WORDS])
+        np.maximum.at(lengths, inverse, msgs[live_ids, k.M_WORDS])
         kept = int(lengths.sum())
-        size = max(len(self._pay), _GROW * (kept + need))
+        size = max(len(old_pay), _GROW * (kept + need))
         pay = np.zeros(size, np.float32)
         new_starts = np.r_[0, np.cumsum(lengths)[:-1]] if len(unique) else lengths
         for old, new, n in zip(unique.tolist(), new_starts.tolist(), lengths.tolist(), strict=True):
-            pay[new : new + n] = self._pay[old : old + n]
-        self._msgs[live_ids, k.M_PAY] = new_starts[inverse]
-        dead = ~live & (self._msgs[:, k.M_PAY] >= 0)
-        self._msgs[dead, k.M_PAY] = -1
-        self._pay = pay
+            pay[new : new + n] = old_pay[old : old + n]
+        msgs[live_ids, k.M_PAY] = new_starts[inverse]
+        dead = ~live & (msgs[:, k.M_PAY] >= 0)
+        msgs[dead, k.M_PAY] = -1
+        self._replace(_messages=self._messages._replace(pay=pay))
         self._pay_top = kept
 
     # Running ----------------------------------------------------------------------
@@ -940,36 +974,7 @@ class Fabric:
         if self._rules_stale:
             self._rebuild_rules()
         while True:
-            status = k.advance(
-                limit,
-                self._state,
-                self._routers,
-                self._inputs,
-                self._fifo,
-                self._outputs,
-                self._endpoints,
-                self._ports,
-                self._sources,
-                self._link_counts,
-                self._msgs,
-                self._free,
-                self._wheel,
-                self._wheel_n,
-                self._wakes,
-                self._heap_r,
-                self._heap_e,
-                self._due,
-                self._bufs,
-                self._rule_table,
-                self.memory,
-                self._pay,
-                self._recs,
-                self._spans,
-                self._bins,
-                self._want,
-                self._routes,
-                self._elink_paths,
-            )
+            status = k.advance(limit, self._state, *self._kernel_args())
             if status == k.DONE_ROOM:
                 self._grow_for_kernel()
                 continue
@@ -984,7 +989,7 @@ class Fabric:
                 if not self.busy and self._pay_top:
                     self._pay_top = 0
                 return self.tick, []
-            return self.tick, self._wakes[: self._view[k.S_WAKES]].tolist()
+            return self.tick, self._events.wakes[: self._view[k.S_WAKES]].tolist()
 
     def react(self, wakes: list[tuple[int, int]]) -> None:
         """Run what Python attached to the wakes ``advance`` returned."""
@@ -1034,7 +1039,7 @@ class Fabric:
         ``ordered``, else in the order they completed."""
         if not self.record:
             raise MemoryAccessError("transfers are kept only by a chip built with record=True or trace=True")
-        recs = self._recs[: int(self._state[k.S_RECS])]
+        recs = self._log.recs[: int(self._state[k.S_RECS])]
         return recs[np.argsort(recs[:, k.C_SERIAL], kind="stable")] if ordered else recs
 
     @property
@@ -1050,14 +1055,14 @@ class Fabric:
 
     def traced_transfers(self) -> list[Transfer]:
         """The completed messages that crossed a link within the trace's window."""
-        serials = np.unique(self._spans[: int(self._state[k.S_SPANS]), k.SP_SERIAL])
+        serials = np.unique(self._log.spans[: int(self._state[k.S_SPANS]), k.SP_SERIAL])
         recs = self.records()
         return self._transfers(recs[np.isin(recs[:, k.C_SERIAL], serials)])
 
     def _transfers(self, recs: np.ndarray) -> list[Transfer]:
         """``Transfer`` objects of the given records, with their link spans."""
         overhead = ticks(self.chip.write_overhead_cycles)
-        kept = self._spans[: int(self._state[k.S_SPANS])]
+        kept = self._log.spans[: int(self._state[k.S_SPANS])]
         kept = kept[np.lexsort((kept[:, k.SP_LINK], kept[:, k.SP_START]))]  # in time order, whatever the loop's
         spans: dict[int, list[tuple[int, float, float]]] = {}
         for link, first, last, serial in kept.tolist():
@@ -1094,7 +1099,7 @@ class Fabric:
         if not width:
             raise MemoryAccessError("busy bins are kept only with TraceOptions(bin_cycles=...)")
         last = int(self._state[k.S_LAST]) // width + 1
-        return width / TICKS_PER_CYCLE, self._bins[:, :last] / TICKS_PER_CYCLE
+        return width / TICKS_PER_CYCLE, self._log.bins[:, :last] / TICKS_PER_CYCLE
 
     @property
     def bytes_injected(self) -> int:

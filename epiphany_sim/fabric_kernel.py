@@ -3,18 +3,20 @@
 This module is the simulator's innermost loop, compiled by numba (``cache=True``: only the
 first run on a machine pays for compilation). It knows nothing of simpy or of Python
 objects: the state of the whole interconnect lives in integer arrays that
-``epiphany_sim.fabric`` builds, and ``advance`` moves it forward tick by tick. A tick is
-half a cycle, the grain at which the 1.5-cycle router hop is exact.
+``epiphany_sim.fabric`` builds, grouped into a few records (``Network``, ``Ends``,
+``Messages``, ``Events``, ``Due``, ``Memory``, ``Log``) beside the scalars of ``state``, and
+``advance`` moves it forward tick by tick. A tick is half a cycle, the grain at which the
+1.5-cycle router hop is exact. The routes come from ``Mesh.next_hops``, as a table of the
+output each router takes toward each endpoint.
 
 What one tick ``t`` does, in this order:
 
 1. Deliveries due at ``t``: a transaction's payload lands in memory, its buffer's write
    count grows, and a message whose last transaction landed is complete: the relay rules of
    its buffer post copies onward (the receiving core storing them onward, a debt its
-   program pays), and a
-   message someone waits on wakes Python. When anything wakes Python, the tick stops here
-   and ``advance`` returns, so that Python's reaction (a write posted at this very cycle)
-   enters at step 2 of the same tick.
+   program pays), and a message someone waits on wakes Python. When anything wakes Python,
+   the tick stops here and ``advance`` returns, so that Python's reaction (a write posted
+   at this very cycle) enters at step 2 of the same tick.
 2. Injection: every endpoint (a core or the host) with work pushes at most one transaction
    per port into its router's local input FIFO, if the port is free and the FIFO has room.
    Its sources (a queue of messages each) take turns by priority, as in the architecture reference:
@@ -23,8 +25,8 @@ What one tick ``t`` does, in this order:
    and keeps at most ``dma_outstanding_reads`` read requests in flight. The host's own writes
    and the DRAM's replies, two masters behind one eLink, take turns instead.
 3. Forwarding: every router with transactions grants each free output, round-robin among
-   the input FIFOs whose head transaction is ready and routed there, if the downstream
-   FIFO has room (credit-based back-pressure). A granted transaction holds the output for
+   the input FIFOs whose head transaction is ready and routed there (``_arbitrate``), if the
+   downstream FIFO has room (credit-based back-pressure). A granted transaction holds the output for
    the link's cycles per transaction and reaches the next router ``latency`` ticks later.
 
 The eLink prices each transaction by what came before it on the same path (writes or read
@@ -46,28 +48,118 @@ cycles), so the loop is deterministic: the same posts give the same ticks on eve
 Ticks in which nothing can change are skipped, and in a tick only the routers and endpoints
 due then are visited (taken from a heap by the tick each is next due, in the order they
 became active), so that a tick costs what moves in it, not what waits.
+
+The entry points (``advance``, ``post_one``, ``post_bulk``, ``post_reads``) take each record
+as a plain tuple of its arrays and name it inside: numba's dispatcher types a plain tuple of
+arrays in C, a named one in Python, which costs more than a short ``advance``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
 # Every function here is compiled on first use and cached on disk. The loop allocates nothing,
 # so numba's reference counting of arrays (``_nrt``) is switched off: it cost a third of the
-# loop's time. The helpers are inlined into the loop.
+# loop's time. The helpers are inlined into the loop, in numba's IR (compiled on their own and
+# called, the loop ran twice as long), but for the heap's push and pop: inlined at each of their
+# dozens of places they doubled the compilation, and called they cost the loop no measurable time.
 compiled = numba.njit(cache=True, _nrt=False, error_model="numpy")  # type: ignore[call-overload]
 _inlined = numba.njit(cache=True, inline="always", _nrt=False, error_model="numpy")  # type: ignore[call-overload]
+
+
+class Network(NamedTuple):
+    """The routers of the three meshes and of the eLink's ends, and what they hold."""
+
+    routers: np.ndarray
+    """``routers[r, R_*]``."""
+    inputs: np.ndarray
+    """``inputs[i, I_*]``: one FIFO per router input port."""
+    fifo: np.ndarray
+    """``fifo[i, slot, Q_*]``: the transactions in input ``i``'s FIFO, a ring from ``I_HEAD``."""
+    outputs: np.ndarray
+    """``outputs[o, O_*]``: one per output link of a router."""
+    routes: np.ndarray
+    """``routes[r, endpoint]``: the output router ``r`` sends a transaction for ``endpoint`` by."""
+    elink: np.ndarray
+    """``elink[path, EL_*]``: each of the eLink's four paths, by its end's net from ``NET_ELINK_IN``."""
+    want: np.ndarray
+    """Scratch of one router's arbitration: the output each of its inputs' heads asks for (-1: none)."""
+
+
+class Ends(NamedTuple):
+    """The endpoints (each core, then the host), their ports into the routers and their sources."""
+
+    endpoints: np.ndarray
+    """``endpoints[e, E_*]``."""
+    ports: np.ndarray
+    """``ports[e, port, P_*]``, by ``PORT_*``."""
+    sources: np.ndarray
+    """``sources[e, s, SRC_*]``: a queue of messages per source (stores, DMA channels, replies)."""
+
+
+class Messages(NamedTuple):
+    """The messages posted and not yet complete, and their payloads."""
+
+    msgs: np.ndarray
+    """``msgs[m, M_*]``, flags ``F_*``."""
+    free: np.ndarray
+    """A stack of the free rows of ``msgs``, ``state[S_FREE]`` of them."""
+    pay: np.ndarray
+    """The float32 words of every payload, as posted."""
+
+
+class Events(NamedTuple):
+    """What happens at a future tick, and what the current tick has for Python."""
+
+    wheel: np.ndarray
+    """``wheel[bucket, k, W_*]``: the bucket is the tick modulo the wheel's size."""
+    wheel_n: np.ndarray
+    """Events in each bucket."""
+    wakes: np.ndarray
+    """``wakes[k]``: (``WAKE_*``, buffer id or token), ``state[S_WAKES]`` of them."""
+
+
+class Due(NamedTuple):
+    """The active routers and endpoints by the tick each is next due."""
+
+    heap_r: np.ndarray
+    """A binary heap of ``H_*`` entries of routers."""
+    heap_e: np.ndarray
+    """The same of endpoints."""
+    due: np.ndarray
+    """``due[k] = (activation order, index)``: the routers or endpoints due at the current tick."""
+
+
+class Memory(NamedTuple):
+    """Where transactions land."""
+
+    mem: np.ndarray
+    """The float32 memory image: every SRAM, the DRAM window, a load area per endpoint."""
+    bufs: np.ndarray
+    """``bufs[b, B_*]``: every buffer a message can land in."""
+    rules: np.ndarray
+    """``rules[k, U_*]``: relay rules, grouped by the buffer they watch."""
+
+
+class Log(NamedTuple):
+    """What the fabric keeps of its traffic."""
+
+    links: np.ndarray
+    """``links[l, L_*]``: counters per directed link."""
+    recs: np.ndarray
+    """``recs[k, C_*]``: one per completed message, when recording."""
+    spans: np.ndarray
+    """``spans[k, SP_*]``: one per transaction per link within the trace's window, when tracing."""
+    bins: np.ndarray
+    """``bins[link, bin]``: busy ticks per link per bin of ``S_BIN_TICKS``, when tracing bins."""
+
 
 # Networks a router belongs to. The off-chip link is four routers: its incoming end for
 # writes and for read requests, and its outgoing end for each.
 NET_C, NET_R, NET_X, NET_ELINK_IN, NET_ELINK_IN_R, NET_ELINK_OUT, NET_ELINK_OUT_R = range(7)
-# Output directions of a mesh router: along the row, along the column, to its core, off chip.
-DIR_EAST, DIR_WEST, DIR_SOUTH, DIR_NORTH, DIR_LOCAL, DIR_OFF = range(6)
-N_DIRS = 6
-SIDE_EAST, SIDE_WEST, SIDE_NORTH, SIDE_SOUTH = range(4)
 # Ports a core injects through, one per network: writes to cores, read requests, writes off
 # chip. The host has two, the eLink's write and read paths (``PORT_C`` and ``PORT_R``).
 PORT_C, PORT_R, PORT_X = range(3)
@@ -76,27 +168,26 @@ N_PORTS = 3
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
 # R_POKE the tick after a downstream FIFO it found full last freed a slot; R_SEQ orders the
 # routers by when they last became active, R_STAMP is the last tick they were taken as due
-R_ROW, R_COL, R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP, R_DIR = range(14)
-R_FIELDS = R_DIR + N_DIRS
+R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP = range(11)
+R_FIELDS = 11
 # inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
 # endpoint's port (I_UP_ENDPOINT); I_BLOCKED: the router or endpoint feeding it found it full and
 # waits for its next pop (only such a pop wakes it, so that neither is visited every tick while
 # the FIFO stays full)
 I_ROUTER, I_RATE, I_HEAD, I_COUNT, I_FREE, I_POPPED, I_UP_ROUTER, I_BLOCKED, I_UP_ENDPOINT = range(9)
 I_FIELDS = 9
-# fifo[i, slot, :]
-Q_MSG, Q_FLIT, Q_READY, Q_OUT = range(4)
+# fifo[i, slot, :]: the message, which of its transactions, the tick it is ready, its output
+Q_MSG, Q_TRANSACTION, Q_READY, Q_OUT = range(4)
 Q_FIELDS = 4
 # outputs[o, :]
 O_ROUTER, O_DEST, O_SINK, O_LATENCY, O_RATE, O_LINK, O_HOP, O_BUSY, O_RR = range(9)
 O_FIELDS = 9
-# endpoints[e, :]; E_NEXT is the earliest tick at which the endpoint may inject; E_ELINK_X and
-# E_ELINK_R are the incoming eLink's outputs toward core ``e`` on the xMesh and the rMesh;
+# endpoints[e, :]; E_NEXT is the earliest tick at which the endpoint may inject;
 # E_RELAY: ticks of core time the relays it forwarded have cost it so far; E_TURN: the source whose
 # transaction the host last sent into the eLink (its own writes and the DRAM's replies take turns);
 # E_SEQ and E_STAMP as R_SEQ and R_STAMP
-E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_ELINK_X, E_ELINK_R, E_NEXT, E_RELAY, E_TURN, E_SEQ, E_STAMP = range(11)
-E_FIELDS = 11
+E_PENDING, E_ACTIVE, E_DMA_HEAD, E_DMA_TAIL, E_NEXT, E_RELAY, E_TURN, E_SEQ, E_STAMP = range(9)
+E_FIELDS = 9
 # ports[e, port, :]
 P_FIFO, P_RATE, P_LINK, P_FREE = range(4)
 P_FIELDS = 4
@@ -107,9 +198,9 @@ P_FIELDS = 4
 SRC_HEAD, SRC_TAIL, SRC_FREE, SRC_RATE, SRC_OUT, SRC_BOUND = range(6)
 SRC_FIELDS = 6
 # links[l, :]: counters per directed link
-L_FLITS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
+L_TRANSACTIONS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
 L_FIELDS = 6
-# msgs[m, :]
+# msgs[m, :]; M_SENT and M_DONE count its transactions injected and landed
 (
     M_SRC,
     M_DST,
@@ -120,7 +211,7 @@ L_FIELDS = 6
     M_WORDS,
     M_BYTES,
     M_PAY,
-    M_FLITS,
+    M_TRANSACTIONS,
     M_SENT,
     M_DONE,
     M_FLAGS,
@@ -160,7 +251,8 @@ EL_SRC, EL_ADDR, EL_BURST, EL_PACKET = range(4)
 EL_FIELDS = 4
 WORDS_PER_TRANSACTION = 2
 # wheel[bucket, k, :]: what happens at a future tick (the bucket is the tick modulo the wheel's size)
-W_KIND, W_MSG, W_FLIT = range(3)
+W_KIND, W_MSG, W_TRANSACTION = range(3)
+W_FIELDS = 3
 KIND_DELIVER, KIND_SENT = 0, 1
 # heap_r[k, :] and heap_e[k, :]: the active routers and endpoints by the tick they are next due
 # (a binary heap on (H_TICK, H_SEQ), with entries made stale by a later change of that tick)
@@ -173,7 +265,6 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_TICK,
     S_PHASE,
     S_LIVE,
-    S_FLITS,
     S_WAKES,
     S_FREE,
     S_SERIAL,
@@ -188,11 +279,7 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_TRACE_TO,
     S_BIN_TICKS,
     S_DEPTH,
-    S_COLS,
-    S_ROWS,
     S_HOST,
-    S_SIDE,
-    S_SOURCES,
     S_WMASK,
     S_MAX_RULES,
     S_BYTES_SENT,
@@ -201,8 +288,8 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_POLL_TICKS,
     S_SEQ,
     S_NEXT,
-) = range(31)
-S_FIELDS = 31
+) = range(26)
+S_FIELDS = 26
 # S_NEXT: no tick before it has anything to do (the next tick the loop will simulate, as far as
 # it knows, lowered by every post): Python need not call ``advance`` for a limit up to it
 NEVER = np.int64(1) << 62
@@ -211,46 +298,7 @@ NEVER = np.int64(1) << 62
 DONE_LIMIT, DONE_WAKE, DONE_ROOM, DONE_IDLE, DONE_STUCK = 0, 1, 2, 3, 4
 
 
-@_inlined
-def route(state, routers, endpoints, r, dst):
-    """The output of router ``r`` a transaction for endpoint ``dst`` takes: along the row
-    first, then along the column."""
-    net = routers[r, R_NET]
-    if net == NET_ELINK_IN:
-        return endpoints[dst, E_ELINK_X]
-    if net == NET_ELINK_IN_R:
-        return endpoints[dst, E_ELINK_R]
-    if net == NET_ELINK_OUT or net == NET_ELINK_OUT_R:
-        return routers[r, R_DIR + DIR_LOCAL]
-    row = routers[r, R_ROW]
-    col = routers[r, R_COL]
-    if dst == state[S_HOST]:
-        side = state[S_SIDE]
-        if side == SIDE_EAST:
-            d = DIR_EAST if col < state[S_COLS] - 1 else DIR_OFF
-        elif side == SIDE_WEST:
-            d = DIR_WEST if col > 0 else DIR_OFF
-        elif side == SIDE_SOUTH:
-            d = DIR_SOUTH if row < state[S_ROWS] - 1 else DIR_OFF
-        else:
-            d = DIR_NORTH if row > 0 else DIR_OFF
-    else:
-        cols = state[S_COLS]
-        dst_row = dst // cols
-        dst_col = dst - dst_row * cols
-        if dst_col > col:
-            d = DIR_EAST
-        elif dst_col < col:
-            d = DIR_WEST
-        elif dst_row > row:
-            d = DIR_SOUTH
-        elif dst_row < row:
-            d = DIR_NORTH
-        else:
-            d = DIR_LOCAL
-    return routers[r, R_DIR + d]
-
-
+# The due heaps ---------------------------------------------------------------------------------
 @_inlined
 def _heap_before(heap, i, j):
     return heap[i, H_TICK] < heap[j, H_TICK] or (heap[i, H_TICK] == heap[j, H_TICK] and heap[i, H_SEQ] < heap[j, H_SEQ])
@@ -264,7 +312,7 @@ def _heap_swap(heap, i, j):
         heap[j, f] = v
 
 
-@_inlined
+@compiled
 def _heap_add(heap, n, tick, seq, ident):
     """Add an entry to the heap of ``n`` entries; the caller counts it."""
     heap[n, H_TICK] = tick
@@ -279,7 +327,7 @@ def _heap_add(heap, n, tick, seq, ident):
         c = p
 
 
-@_inlined
+@compiled
 def _heap_drop(heap, n):
     """Remove the first of the heap's ``n`` entries; the caller counts it."""
     n -= 1
@@ -377,22 +425,56 @@ def _activate_endpoint(state, endpoints, heap_e, e, at):
 
 
 @_inlined
-def _push(state, routers, inputs, fifo, endpoints, heap_r, i, m, flit, ready, msgs, table):
+def _next_due(state, routers, heap_r, r, soon):
+    """Router ``r`` is next worth a visit at ``soon`` (``NEVER``: when something brings it back),
+    or leaves the active set if it holds nothing."""
+    if routers[r, R_COUNT] > 0:
+        routers[r, R_NEXT] = soon
+        if soon < NEVER:
+            _schedule_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r)
+    else:
+        routers[r, R_ACTIVE] = 0
+        routers[r, R_NEXT] = NEVER
+
+
+# FIFOs --------------------------------------------------------------------------------------------
+@_inlined
+def _push(state, network, heap_r, msgs, i, m, transaction, ready):
+    """Put transaction ``transaction`` of message ``m`` at the tail of input FIFO ``i``, ready to
+    leave at tick ``ready`` by the output its route takes."""
+    routers, inputs, fifo = network.routers, network.inputs, network.fifo
     r = inputs[i, I_ROUTER]
     slot = inputs[i, I_HEAD] + inputs[i, I_COUNT]
     if slot >= state[S_DEPTH]:
         slot -= state[S_DEPTH]
     fifo[i, slot, Q_MSG] = m
-    fifo[i, slot, Q_FLIT] = flit
+    fifo[i, slot, Q_TRANSACTION] = transaction
     fifo[i, slot, Q_READY] = ready
-    if routers[r, R_NET] == NET_ELINK_IN or routers[r, R_NET] == NET_ELINK_IN_R:
-        fifo[i, slot, Q_OUT] = route(state, routers, endpoints, r, msgs[m, M_DST])
-    else:
-        fifo[i, slot, Q_OUT] = table[r, msgs[m, M_DST]]
+    fifo[i, slot, Q_OUT] = network.routes[r, msgs[m, M_DST]]
     inputs[i, I_COUNT] += 1
     routers[r, R_COUNT] += 1
-    state[S_FLITS] += 1
     _activate_router(state, routers, heap_r, r, ready)
+
+
+@_inlined
+def _pop(state, network, endpoints, due, i, t):
+    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router or endpoint
+    feeding it if that one found it full."""
+    routers, inputs = network.routers, network.inputs
+    head = inputs[i, I_HEAD] + 1
+    inputs[i, I_HEAD] = head if head < state[S_DEPTH] else 0
+    inputs[i, I_COUNT] -= 1
+    inputs[i, I_POPPED] = t
+    inputs[i, I_FREE] = t + inputs[i, I_RATE]
+    routers[inputs[i, I_ROUTER], R_COUNT] -= 1
+    if inputs[i, I_BLOCKED]:
+        inputs[i, I_BLOCKED] = 0
+        up = inputs[i, I_UP_ROUTER]
+        if up >= 0:
+            routers[up, R_POKE] = t + 1
+            _activate_router(state, routers, due.heap_r, up, t + 1)
+        else:
+            _activate_endpoint(state, endpoints, due.heap_e, inputs[i, I_UP_ENDPOINT], t + 1)
 
 
 @_inlined
@@ -412,41 +494,18 @@ def _blocked(inputs, i, t):
     return False
 
 
+# Events, wakes and records --------------------------------------------------------------------
 @_inlined
-def _schedule(state, wheel, wheel_n, at, kind, m, flit):
+def _schedule(state, events, at, kind, m, transaction):
+    """Put an event of ``kind`` for transaction ``transaction`` of message ``m`` on the wheel at tick ``at``."""
+    wheel, wheel_n = events.wheel, events.wheel_n
     bucket = at & state[S_WMASK]
     k = wheel_n[bucket]
     wheel[bucket, k, W_KIND] = kind
     wheel[bucket, k, W_MSG] = m
-    wheel[bucket, k, W_FLIT] = flit
+    wheel[bucket, k, W_TRANSACTION] = transaction
     wheel_n[bucket] = k + 1
     state[S_WHEEL] += 1
-
-
-@_inlined
-def _flit_bytes(msgs, m, flit):
-    left = msgs[m, M_BYTES] - 8 * flit
-    return 8 if left > 8 else (left if left > 0 else 0)
-
-
-@_inlined
-def _elink_ticks(elink, path, msgs, m, flit):
-    """Ticks transaction ``flit`` of message ``m`` takes on the eLink's ``path``, which carries it
-    now: a burst's if the path's last transaction came from the same endpoint to the doubleword
-    before (a read request's address is the one it reads), else a whole packet's."""
-    src = msgs[m, M_SRC]
-    if msgs[m, M_FLAGS] & F_READ:
-        addr = msgs[m, M_FROM]
-    else:
-        addr = msgs[m, M_ADDR] + WORDS_PER_TRANSACTION * flit
-    burst = elink[path, EL_SRC] == src and elink[path, EL_ADDR] + WORDS_PER_TRANSACTION == addr
-    elink[path, EL_SRC] = src
-    elink[path, EL_ADDR] = addr
-    if not burst:
-        return elink[path, EL_PACKET]
-    if flit == 0:
-        msgs[m, M_FLAGS] |= F_BURST
-    return elink[path, EL_BURST]
 
 
 @_inlined
@@ -458,8 +517,30 @@ def _wake(state, wakes, kind, ident):
 
 
 @_inlined
-def _span(state, spans, bins, link, start, end, serial):
+def _transaction_bytes(msgs, m, transaction):
+    left = msgs[m, M_BYTES] - 8 * transaction
+    return 8 if left > 8 else (left if left > 0 else 0)
+
+
+@_inlined
+def _count(links, link, n_bytes, rate, waited, first):
+    """Count a transaction of ``n_bytes`` (the ``first`` of its message or not) on ``link``, which it
+    holds ``rate`` ticks after waiting ``waited`` in the FIFO that feeds it."""
+    links[link, L_TRANSACTIONS] += 1
+    links[link, L_BYTES] += n_bytes
+    links[link, L_BUSY] += rate
+    links[link, L_WAIT] += waited
+    if waited > links[link, L_MAX_WAIT]:
+        links[link, L_MAX_WAIT] = waited
+    if first:
+        links[link, L_MSGS] += 1
+
+
+@_inlined
+def _span(state, log, link, start, end, serial):
+    """Keep a transaction's ticks on ``link`` as a span (within the trace's window) and in its bins."""
     if state[S_TRACE_FROM] <= start < state[S_TRACE_TO]:
+        spans = log.spans
         k = state[S_SPANS]
         spans[k, SP_LINK] = link
         spans[k, SP_START] = start
@@ -472,10 +553,38 @@ def _span(state, spans, bins, link, start, end, serial):
         while t < end:
             b = t // width
             stop = min(end, (b + 1) * width)
-            bins[link, b] += stop - t
+            log.bins[link, b] += stop - t
             t = stop
 
 
+@_inlined
+def _carried(state, t, log, msgs, link, m, transaction, rate, waited):
+    """Count and trace transaction ``transaction`` of message ``m`` taking ``link`` at tick ``t`` for ``rate`` ticks."""
+    _count(log.links, link, _transaction_bytes(msgs, m, transaction), rate, waited, transaction == 0)
+    _span(state, log, link, t, t + rate, msgs[m, M_SERIAL])
+
+
+@_inlined
+def _elink_ticks(elink, path, msgs, m, transaction):
+    """Ticks transaction ``transaction`` of message ``m`` takes on the eLink's ``path``, which carries it
+    now: a burst's if the path's last transaction came from the same endpoint to the doubleword
+    before (a read request's address is the one it reads), else a whole packet's."""
+    src = msgs[m, M_SRC]
+    if msgs[m, M_FLAGS] & F_READ:
+        addr = msgs[m, M_FROM]
+    else:
+        addr = msgs[m, M_ADDR] + WORDS_PER_TRANSACTION * transaction
+    burst = elink[path, EL_SRC] == src and elink[path, EL_ADDR] + WORDS_PER_TRANSACTION == addr
+    elink[path, EL_SRC] = src
+    elink[path, EL_ADDR] = addr
+    if not burst:
+        return elink[path, EL_PACKET]
+    if transaction == 0:
+        msgs[m, M_FLAGS] |= F_BURST
+    return elink[path, EL_BURST]
+
+
+# Messages -----------------------------------------------------------------------------------------
 @_inlined
 def _enqueue_dma(msgs, endpoints, e, m):
     msgs[m, M_NEXT] = -1
@@ -499,8 +608,9 @@ def _enqueue_source(msgs, sources, e, s, m):
 
 
 @_inlined
-def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at):
-    """A message made inside the loop (a relay or a reply), counted as posted at tick ``at``."""
+def _new_message(state, messages, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at):
+    """A message from endpoint ``src``, counted as posted at tick ``at``; its row of ``msgs``."""
+    msgs, free = messages.msgs, messages.free
     n = free[state[S_FREE] - 1]
     state[S_FREE] -= 1
     msgs[n, M_SRC] = src
@@ -512,7 +622,7 @@ def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n
     msgs[n, M_WORDS] = words
     msgs[n, M_BYTES] = n_bytes
     msgs[n, M_PAY] = pay
-    msgs[n, M_FLITS] = max(1, (n_bytes + 7) // 8)
+    msgs[n, M_TRANSACTIONS] = max(1, (n_bytes + 7) // 8)
     msgs[n, M_SENT] = 0
     msgs[n, M_DONE] = 0
     msgs[n, M_FLAGS] = flags
@@ -531,428 +641,458 @@ def _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n
 
 
 @_inlined
-def _reply(state, t, m, msgs, free, endpoints, sources, heap_e, mem, pay):
+def _queue(state, ends, msgs, heap_e, e, s, m, at):
+    """Queue message ``m`` on source ``s`` of endpoint ``e``, from tick ``at``."""
+    _enqueue_source(msgs, ends.sources, e, s, m)
+    ends.endpoints[e, E_PENDING] += 1
+    _activate_endpoint(state, ends.endpoints, heap_e, e, at)
+
+
+# Step 1: deliveries -------------------------------------------------------------------------------
+@_inlined
+def _reply(state, t, ends, messages, memory, heap_e, m):
     """A read request ``m`` reached its target at tick ``t``: the target reads the values now
     and queues a write of them back to the requester (after the DRAM's latency for the host)."""
+    msgs = messages.msgs
     here = msgs[m, M_DST]
     asker = msgs[m, M_SRC]
     words = msgs[m, M_WORDS]
     at = msgs[m, M_PAY]
     for w in range(words):
-        pay[at + w] = mem[msgs[m, M_FROM] + w]
+        messages.pay[at + w] = memory.mem[msgs[m, M_FROM] + w]
     host = state[S_HOST]
     network = PORT_X if here == host or asker == host else PORT_C
     port = PORT_C if here == host else network
     when = t + (state[S_DRAM_TICKS] if here == host else 0)
     flags = F_REPLY | (msgs[m, M_FLAGS] & F_NOTIFY_DONE)
     n = _new_message(
-        state,
-        msgs,
-        free,
-        here,
-        asker,
-        port,
-        network,
-        msgs[m, M_ADDR],
-        msgs[m, M_BUF],
-        words,
-        4 * words,
-        at,
-        flags,
-        when,
+        state, messages, here, asker, port, network, msgs[m, M_ADDR], msgs[m, M_BUF], words, 4 * words, at, flags, when
     )
     msgs[n, M_SOURCE] = msgs[m, M_SOURCE]
     msgs[n, M_TOKEN] = msgs[m, M_TOKEN]
-    _enqueue_source(msgs, sources, here, state[S_SOURCES] - 1, n)
-    endpoints[here, E_PENDING] += 1
-    _activate_endpoint(state, endpoints, heap_e, here, when)
+    _queue(state, ends, msgs, heap_e, here, ends.sources.shape[1] - 1, n, when)  # its replies' source
 
 
 @_inlined
-def _complete(state, t, m, msgs, free, endpoints, sources, heap_e, bufs, rules, wakes, recs, mem, pay):
+def _relay(state, t, ends, messages, memory, heap_e, m):
+    """Message ``m`` completed in a buffer at tick ``t``: each relay rule of that buffer for its
+    sender has the receiving core store the same values onward."""
+    msgs, bufs, rules = messages.msgs, memory.bufs, memory.rules
+    b = msgs[m, M_BUF]
+    here = msgs[m, M_DST]
+    for k in range(bufs[b, B_RULE0], bufs[b, B_RULE1]):
+        if rules[k, U_SRC] != msgs[m, M_SRC]:
+            continue
+        to_buf = rules[k, U_BUF]
+        addr = bufs[to_buf, B_BASE] + msgs[m, M_ADDR] - bufs[b, B_BASE]
+        # The relaying core notices the arrival in its poll loop, then stores the values
+        # onward: a copy out of its SRAM, paced by its stores' source.
+        noticed = t + state[S_POLL_TICKS]
+        n = _new_message(
+            state,
+            messages,
+            here,
+            rules[k, U_DST],
+            PORT_C,
+            PORT_C,
+            addr,
+            to_buf,
+            msgs[m, M_WORDS],
+            msgs[m, M_BYTES],
+            msgs[m, M_PAY],
+            F_RELAYED | F_COPY,
+            noticed,
+        )
+        ends.endpoints[here, E_RELAY] += state[S_POLL_TICKS] + msgs[n, M_TRANSACTIONS] * ends.sources[here, 0, SRC_RATE]
+        _queue(state, ends, msgs, heap_e, here, 0, n, noticed)
+
+
+@_inlined
+def _record(state, recs, msgs, m, t):
+    """Keep the record of message ``m``, completed at tick ``t``."""
+    k = state[S_RECS]
+    recs[k, C_SERIAL] = msgs[m, M_SERIAL]
+    recs[k, C_SRC] = msgs[m, M_SRC]
+    recs[k, C_DST] = msgs[m, M_DST]
+    recs[k, C_BYTES] = msgs[m, M_BYTES]
+    recs[k, C_POST] = msgs[m, M_POST]
+    recs[k, C_INJ] = msgs[m, M_INJ]
+    recs[k, C_DEL] = t
+    recs[k, C_HOPS] = msgs[m, M_HOPS]
+    recs[k, C_FLAGS] = msgs[m, M_FLAGS]
+    recs[k, C_BUF] = msgs[m, M_BUF]
+    recs[k, C_NET] = msgs[m, M_NET]
+    state[S_RECS] = k + 1
+
+
+@_inlined
+def _complete(state, t, ends, messages, memory, events, due, log, m):
     """A message's last transaction landed at tick ``t``: replies, relays, wakes, records, then
     free it."""
+    msgs = messages.msgs
     state[S_LIVE] -= 1
     state[S_LAST] = t
     state[S_BYTES_DONE] += msgs[m, M_BYTES]
     flags = msgs[m, M_FLAGS]
-    b = msgs[m, M_BUF]
     here = msgs[m, M_DST]
     if flags & F_READ:
-        _reply(state, t, m, msgs, free, endpoints, sources, heap_e, mem, pay)
+        _reply(state, t, ends, messages, memory, due.heap_e, m)
     else:
         if flags & F_REPLY:  # the requester may send another read request
-            sources[here, msgs[m, M_SOURCE], SRC_OUT] -= 1
-            _activate_endpoint(state, endpoints, heap_e, here, t)
+            ends.sources[here, msgs[m, M_SOURCE], SRC_OUT] -= 1
+            _activate_endpoint(state, ends.endpoints, due.heap_e, here, t)
         if flags & F_NOTIFY_DONE:
-            _wake(state, wakes, WAKE_DONE, msgs[m, M_TOKEN])
-    if b >= 0 and not flags & F_READ:
-        for k in range(bufs[b, B_RULE0], bufs[b, B_RULE1]):
-            if rules[k, U_SRC] != msgs[m, M_SRC]:
-                continue
-            to_buf = rules[k, U_BUF]
-            addr = bufs[to_buf, B_BASE] + msgs[m, M_ADDR] - bufs[b, B_BASE]
-            # The relaying core notices the arrival in its poll loop, then stores the values
-            # onward: a copy out of its SRAM, paced by its stores' source.
-            noticed = t + state[S_POLL_TICKS]
-            n = _new_message(
-                state,
-                msgs,
-                free,
-                here,
-                rules[k, U_DST],
-                PORT_C,
-                PORT_C,
-                addr,
-                to_buf,
-                msgs[m, M_WORDS],
-                msgs[m, M_BYTES],
-                msgs[m, M_PAY],
-                F_RELAYED | F_COPY,
-                noticed,
-            )
-            _enqueue_source(msgs, sources, here, 0, n)
-            endpoints[here, E_PENDING] += 1
-            endpoints[here, E_RELAY] += state[S_POLL_TICKS] + msgs[n, M_FLITS] * sources[here, 0, SRC_RATE]
-            _activate_endpoint(state, endpoints, heap_e, here, noticed)
+            _wake(state, events.wakes, WAKE_DONE, msgs[m, M_TOKEN])
+        if msgs[m, M_BUF] >= 0:
+            _relay(state, t, ends, messages, memory, due.heap_e, m)
     if state[S_RECORD]:
-        k = state[S_RECS]
-        recs[k, C_SERIAL] = msgs[m, M_SERIAL]
-        recs[k, C_SRC] = msgs[m, M_SRC]
-        recs[k, C_DST] = here
-        recs[k, C_BYTES] = msgs[m, M_BYTES]
-        recs[k, C_POST] = msgs[m, M_POST]
-        recs[k, C_INJ] = msgs[m, M_INJ]
-        recs[k, C_DEL] = t
-        recs[k, C_HOPS] = msgs[m, M_HOPS]
-        recs[k, C_FLAGS] = flags
-        recs[k, C_BUF] = b
-        recs[k, C_NET] = msgs[m, M_NET]
-        state[S_RECS] = k + 1
-    free[state[S_FREE]] = m
+        _record(state, log.recs, msgs, m, t)
+    messages.free[state[S_FREE]] = m
     state[S_FREE] += 1
 
 
 @_inlined
-def _deliver_due(state, t, msgs, free, endpoints, sources, heap_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay):
+def _land(state, messages, memory, wakes, m, transaction):
+    """Transaction ``transaction`` of message ``m`` lands: its words (up to two; a read request
+    carries none) are stored and counted in its buffer, which may wake Python."""
+    msgs = messages.msgs
+    lo = WORDS_PER_TRANSACTION * transaction
+    hi = lo if msgs[m, M_FLAGS] & F_READ else min(lo + WORDS_PER_TRANSACTION, msgs[m, M_WORDS])
+    if hi <= lo:
+        return
+    addr = msgs[m, M_ADDR]
+    if addr >= 0:
+        src = msgs[m, M_PAY]
+        for w in range(lo, hi):
+            memory.mem[addr + w] = messages.pay[src + w]
+    b = msgs[m, M_BUF]
+    if b >= 0:
+        bufs = memory.bufs
+        bufs[b, B_WRITTEN] += hi - lo
+        if bufs[b, B_WRITTEN] >= bufs[b, B_WAIT_AT]:
+            bufs[b, B_WAIT_AT] = NEVER
+            _wake(state, wakes, WAKE_BUFFER, b)
+
+
+@_inlined
+def _deliver_due(state, t, ends, messages, memory, events, due, log):
     """Step 1 of tick ``t``: land what is due and note whom it wakes."""
+    msgs, wheel = messages.msgs, events.wheel
     bucket = t & state[S_WMASK]
-    n = wheel_n[bucket]
+    n = events.wheel_n[bucket]
     for k in range(n):
         m = wheel[bucket, k, W_MSG]
         if wheel[bucket, k, W_KIND] == KIND_SENT:
-            _wake(state, wakes, WAKE_SENT, msgs[m, M_TOKEN])
+            _wake(state, events.wakes, WAKE_SENT, msgs[m, M_TOKEN])
             continue
-        flit = wheel[bucket, k, W_FLIT]
-        lo = 2 * flit
-        hi = min(lo + 2, msgs[m, M_WORDS]) if not msgs[m, M_FLAGS] & F_READ else lo  # a request carries none
-        addr = msgs[m, M_ADDR]
-        if addr >= 0 and hi > lo:
-            src = msgs[m, M_PAY]
-            for w in range(lo, hi):
-                mem[addr + w] = pay[src + w]
-        b = msgs[m, M_BUF]
-        if b >= 0 and hi > lo:
-            bufs[b, B_WRITTEN] += hi - lo
-            if bufs[b, B_WRITTEN] >= bufs[b, B_WAIT_AT]:
-                bufs[b, B_WAIT_AT] = NEVER
-                _wake(state, wakes, WAKE_BUFFER, b)
+        _land(state, messages, memory, events.wakes, m, wheel[bucket, k, W_TRANSACTION])
         msgs[m, M_DONE] += 1
-        if msgs[m, M_DONE] == msgs[m, M_FLITS]:
-            _complete(state, t, m, msgs, free, endpoints, sources, heap_e, bufs, rules, wakes, recs, mem, pay)
-    wheel_n[bucket] = 0
+        if msgs[m, M_DONE] == msgs[m, M_TRANSACTIONS]:
+            _complete(state, t, ends, messages, memory, events, due, log, m)
+    events.wheel_n[bucket] = 0
     state[S_WHEEL] -= n
 
 
+# Step 2: injection --------------------------------------------------------------------------------
 @_inlined
-def _pop(state, routers, inputs, endpoints, heap_r, heap_e, i, t, depth):
-    """Take the head transaction off input FIFO ``i`` at tick ``t``; wake the router or endpoint
-    feeding it if that one found it full."""
-    head = inputs[i, I_HEAD] + 1
-    inputs[i, I_HEAD] = head if head < depth else 0
-    inputs[i, I_COUNT] -= 1
-    inputs[i, I_POPPED] = t
-    inputs[i, I_FREE] = t + inputs[i, I_RATE]
-    routers[inputs[i, I_ROUTER], R_COUNT] -= 1
-    state[S_FLITS] -= 1
-    if inputs[i, I_BLOCKED]:
-        inputs[i, I_BLOCKED] = 0
-        up = inputs[i, I_UP_ROUTER]
-        if up >= 0:
-            routers[up, R_POKE] = t + 1
-            _activate_router(state, routers, heap_r, up, t + 1)
-        else:
-            _activate_endpoint(state, endpoints, heap_e, inputs[i, I_UP_ENDPOINT], t + 1)
-
-
-@_inlined
-def _count(links, link, flit_bytes, rate, waited, first):
-    links[link, L_FLITS] += 1
-    links[link, L_BYTES] += flit_bytes
-    links[link, L_BUSY] += rate
-    links[link, L_WAIT] += waited
-    if waited > links[link, L_MAX_WAIT]:
-        links[link, L_MAX_WAIT] = waited
-    if first:
-        links[link, L_MSGS] += 1
-
-
-@_inlined
-def _inject(
-    state,
-    t,
-    routers,
-    inputs,
-    fifo,
-    endpoints,
-    ports,
-    sources,
-    links,
-    msgs,
-    heap_r,
-    heap_e,
-    due,
-    wheel,
-    wheel_n,
-    spans,
-    bins,
-    table,
-    elink,
-):
-    """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port. The host's
-    ports are the eLink's incoming paths, which hold a transaction for a burst's or a whole
-    packet's ticks: it is ready in the FIFO at their far end in the last of them, which the
-    hand-off to the edge router takes (that output's latency is a tick)."""
-    n_sources = state[S_SOURCES]
-    replies = n_sources - 1
-    n_due = _take_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, E_STAMP, due, t)
-    for a in range(n_due):
-        e = due[a, 1]
-        # Idle DMA channels take the next posted DMA transfer, all the messages of its chain.
-        for s in range(1, replies):
-            head = endpoints[e, E_DMA_HEAD]
-            if head < 0 or msgs[head, M_POST] > t:
+def _start_dma(t, ends, msgs, e):
+    """Idle DMA channels of endpoint ``e`` take the next posted DMA transfer, all the messages of
+    its chain."""
+    endpoints, sources = ends.endpoints, ends.sources
+    for s in range(1, sources.shape[1] - 1):
+        head = endpoints[e, E_DMA_HEAD]
+        if head < 0 or msgs[head, M_POST] > t:
+            break
+        if sources[e, s, SRC_HEAD] >= 0:
+            continue
+        while head >= 0:
+            nxt = msgs[head, M_NEXT]
+            _enqueue_source(msgs, sources, e, s, head)
+            last = not msgs[head, M_FLAGS] & F_CHAIN
+            head = nxt
+            if last:
                 break
-            if sources[e, s, SRC_HEAD] >= 0:
-                continue
-            while head >= 0:
-                nxt = msgs[head, M_NEXT]
-                _enqueue_source(msgs, sources, e, s, head)
-                last = not msgs[head, M_FLAGS] & F_CHAIN
-                head = nxt
-                if last:
-                    break
-            endpoints[e, E_DMA_HEAD] = head
-            if head < 0:
-                endpoints[e, E_DMA_TAIL] = -1
+        endpoints[e, E_DMA_HEAD] = head
+        if head < 0:
+            endpoints[e, E_DMA_TAIL] = -1
+
+
+@_inlined
+def _head_ready(t, sources, msgs, e, s, p):
+    """Whether source ``s`` of endpoint ``e`` has a message for port ``p``, posted, that its rate
+    lets go at tick ``t``."""
+    m = sources[e, s, SRC_HEAD]
+    return m >= 0 and msgs[m, M_PORT] == p and msgs[m, M_POST] <= t and sources[e, s, SRC_FREE] <= t
+
+
+@_inlined
+def _may_send(t, sources, msgs, e, s, p):
+    """``_head_ready``, and a read request only while the source's reads in flight are below its bound."""
+    if not _head_ready(t, sources, msgs, e, s, p):
+        return False
+    return not (msgs[sources[e, s, SRC_HEAD], M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND])
+
+
+@_inlined
+def _choose_source(state, t, ends, msgs, e, p):
+    """The source of endpoint ``e`` that sends on port ``p`` at tick ``t`` (-1: none): replies to read
+    requests first, then the core's own stores and loads, then the DMA channel whose transfer was
+    posted first."""
+    sources = ends.sources
+    replies = sources.shape[1] - 1
+    chosen = -1
+    for s in range(replies + 1):
+        if not _may_send(t, sources, msgs, e, s, p):
+            continue
+        if s == replies or s == 0 or chosen < 0:
+            chosen = s
+        elif chosen != 0 and msgs[sources[e, s, SRC_HEAD], M_SERIAL] < msgs[sources[e, chosen, SRC_HEAD], M_SERIAL]:
+            chosen = s
+        if chosen == replies:
+            break
+    if e == state[S_HOST] and chosen == replies and ends.endpoints[e, E_TURN] == replies:
+        # The host's own writes and the DRAM's replies are two masters sharing the eLink:
+        # after a reply, a ready write goes first, so that neither starves the other.
+        if _head_ready(t, sources, msgs, e, 0, p):
+            chosen = 0
+    return chosen
+
+
+@_inlined
+def _injected(state, at, ends, msgs, events, e, s, m):
+    """The last transaction of message ``m`` left source ``s`` of endpoint ``e``; its port is free
+    again at tick ``at``."""
+    sources = ends.sources
+    msgs[m, M_INJ] = at
+    nxt = msgs[m, M_NEXT]
+    sources[e, s, SRC_HEAD] = nxt
+    if nxt < 0:
+        sources[e, s, SRC_TAIL] = -1
+    msgs[m, M_NEXT] = -1
+    ends.endpoints[e, E_PENDING] -= 1
+    if msgs[m, M_FLAGS] & F_READ:
+        sources[e, s, SRC_OUT] += 1
+    if msgs[m, M_FLAGS] & F_NOTIFY_SENT:
+        _schedule(state, events, at, KIND_SENT, m, 0)
+
+
+@_inlined
+def _send(state, t, network, ends, msgs, events, due, log, e, p, s):
+    """Source ``s`` of endpoint ``e`` pushes its next transaction through port ``p`` at tick ``t``.
+    The host's ports are the eLink's incoming paths, which hold a transaction for a burst's or a
+    whole packet's ticks: it is ready in the FIFO at their far end in the last of them, which the
+    hand-off to the edge router takes (that output's latency is a tick)."""
+    ports, sources = ends.ports, ends.sources
+    i = ports[e, p, P_FIFO]
+    if e == state[S_HOST]:
+        ends.endpoints[e, E_TURN] = s
+    m = sources[e, s, SRC_HEAD]
+    transaction = msgs[m, M_SENT]
+    if msgs[m, M_FLAGS] & F_READ:
+        msgs[m, M_SOURCE] = s  # its reply frees a place in this source's reads in flight
+    rate = ports[e, p, P_RATE]
+    ready = t
+    if e == state[S_HOST]:
+        path = network.routers[network.inputs[i, I_ROUTER], R_NET] - NET_ELINK_IN
+        rate = _elink_ticks(network.elink, path, msgs, m, transaction)
+        ready = t + rate - 1
+    _push(state, network, due.heap_r, msgs, i, m, transaction, ready)
+    ports[e, p, P_FREE] = t + rate
+    if s or msgs[m, M_FLAGS] & F_COPY:
+        sources[e, s, SRC_FREE] = t + sources[e, s, SRC_RATE]
+    _carried(state, t, log, msgs, ports[e, p, P_LINK], m, transaction, rate, 0)
+    msgs[m, M_SENT] = transaction + 1
+    if transaction + 1 == msgs[m, M_TRANSACTIONS]:
+        _injected(state, t + rate, ends, msgs, events, e, s, m)
+
+
+@_inlined
+def _endpoint_soon(t, inputs, ends, msgs, e):
+    """When endpoint ``e`` is worth a look again: the earliest tick at which one of its sources has a
+    transaction, its rate allows it and its port is free. A source held back by its reads in flight
+    is brought back by a reply, one held back by a full FIFO by that FIFO's next pop (``_pop``)."""
+    endpoints, ports, sources = ends.endpoints, ends.ports, ends.sources
+    replies = sources.shape[1] - 1
+    soon = NEVER
+    for s in range(replies + 1):
+        m = sources[e, s, SRC_HEAD]
+        if m < 0:
+            if 0 < s < replies and endpoints[e, E_DMA_HEAD] >= 0:
+                soon = min(soon, max(t + 1, sources[e, s, SRC_FREE], msgs[endpoints[e, E_DMA_HEAD], M_POST]))
+            continue
+        if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
+            continue
+        if inputs[ports[e, msgs[m, M_PORT], P_FIFO], I_BLOCKED]:
+            continue
+        ready = max(msgs[m, M_POST], sources[e, s, SRC_FREE], ports[e, msgs[m, M_PORT], P_FREE])
+        soon = min(soon, max(ready, t + 1))
+    return soon
+
+
+@_inlined
+def _inject(state, t, network, ends, messages, events, due, log):
+    """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
+    endpoints, ports = ends.endpoints, ends.ports
+    msgs = messages.msgs
+    n_due = _take_due(state, due.heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, E_STAMP, due.due, t)
+    for a in range(n_due):
+        e = due.due[a, 1]
+        _start_dma(t, ends, msgs, e)
         for p in range(N_PORTS):
             i = ports[e, p, P_FIFO]
             if i < 0 or ports[e, p, P_FREE] > t:
                 continue
-            chosen = -1
-            for s in range(n_sources):
-                m = sources[e, s, SRC_HEAD]
-                if m < 0 or msgs[m, M_PORT] != p or msgs[m, M_POST] > t or sources[e, s, SRC_FREE] > t:
-                    continue
-                if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
-                    continue
-                # Replies to read requests first, then the core's own stores and loads, then the
-                # DMA channel whose transfer was posted first.
-                if s == replies or s == 0 or chosen < 0:
-                    chosen = s
-                elif chosen != 0 and msgs[m, M_SERIAL] < msgs[sources[e, chosen, SRC_HEAD], M_SERIAL]:
-                    chosen = s
-                if chosen == replies:
-                    break
-            if e == state[S_HOST] and chosen == replies and endpoints[e, E_TURN] == replies:
-                # The host's own writes and the DRAM's replies are two masters sharing the eLink:
-                # after a reply, a ready write goes first, so that neither starves the other.
-                m = sources[e, 0, SRC_HEAD]
-                if m >= 0 and msgs[m, M_PORT] == p and msgs[m, M_POST] <= t and sources[e, 0, SRC_FREE] <= t:
-                    chosen = 0
-            if chosen < 0:
+            s = _choose_source(state, t, ends, msgs, e, p)
+            if s < 0:
                 continue
-            if not _room(state, inputs, i, t):
-                _blocked(inputs, i, t)  # a full FIFO: its next pop brings the endpoint back
+            if not _room(state, network.inputs, i, t):
+                _blocked(network.inputs, i, t)  # a full FIFO: its next pop brings the endpoint back
                 continue
-            if e == state[S_HOST]:
-                endpoints[e, E_TURN] = chosen
-            m = sources[e, chosen, SRC_HEAD]
-            flit = msgs[m, M_SENT]
-            if msgs[m, M_FLAGS] & F_READ:
-                msgs[m, M_SOURCE] = chosen  # its reply frees a place in this source's reads in flight
-            rate = ports[e, p, P_RATE]
-            ready = t
-            if e == state[S_HOST]:
-                rate = _elink_ticks(elink, routers[inputs[i, I_ROUTER], R_NET] - NET_ELINK_IN, msgs, m, flit)
-                ready = t + rate - 1
-            _push(state, routers, inputs, fifo, endpoints, heap_r, i, m, flit, ready, msgs, table)
-            ports[e, p, P_FREE] = t + rate
-            if chosen or msgs[m, M_FLAGS] & F_COPY:
-                sources[e, chosen, SRC_FREE] = t + sources[e, chosen, SRC_RATE]
-            link = ports[e, p, P_LINK]
-            _count(links, link, _flit_bytes(msgs, m, flit), rate, 0, flit == 0)
-            _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
-            msgs[m, M_SENT] = flit + 1
-            if flit + 1 == msgs[m, M_FLITS]:
-                msgs[m, M_INJ] = t + rate
-                nxt = msgs[m, M_NEXT]
-                sources[e, chosen, SRC_HEAD] = nxt
-                if nxt < 0:
-                    sources[e, chosen, SRC_TAIL] = -1
-                msgs[m, M_NEXT] = -1
-                endpoints[e, E_PENDING] -= 1
-                if msgs[m, M_FLAGS] & F_READ:
-                    sources[e, chosen, SRC_OUT] += 1
-                if msgs[m, M_FLAGS] & F_NOTIFY_SENT:
-                    _schedule(state, wheel, wheel_n, t + rate, KIND_SENT, m, 0)
-        # When this endpoint is worth a look again: the earliest tick at which one of its
-        # sources has a transaction, its rate allows it and its port is free. A source held
-        # back by its reads in flight is brought back by a reply, one held back by a full FIFO
-        # by that FIFO's next pop (``_pop``).
-        soon = NEVER
-        for s in range(n_sources):
-            m = sources[e, s, SRC_HEAD]
-            if m < 0:
-                if 0 < s < replies and endpoints[e, E_DMA_HEAD] >= 0:
-                    soon = min(soon, max(t + 1, sources[e, s, SRC_FREE], msgs[endpoints[e, E_DMA_HEAD], M_POST]))
-                continue
-            if msgs[m, M_FLAGS] & F_READ and sources[e, s, SRC_OUT] >= sources[e, s, SRC_BOUND]:
-                continue
-            if inputs[ports[e, msgs[m, M_PORT], P_FIFO], I_BLOCKED]:
-                continue
-            ready = max(msgs[m, M_POST], sources[e, s, SRC_FREE], ports[e, msgs[m, M_PORT], P_FREE])
-            soon = min(soon, max(ready, t + 1))
+            _send(state, t, network, ends, msgs, events, due, log, e, p, s)
         if endpoints[e, E_PENDING] > 0:
-            endpoints[e, E_NEXT] = soon
-            if soon < NEVER:
-                _schedule_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e)
+            endpoints[e, E_NEXT] = _endpoint_soon(t, network.inputs, ends, msgs, e)
+            if endpoints[e, E_NEXT] < NEVER:
+                _schedule_due(state, due.heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e)
         else:
             endpoints[e, E_ACTIVE] = 0
             endpoints[e, E_NEXT] = NEVER
 
 
+# Step 3: forwarding -------------------------------------------------------------------------------
 @_inlined
-def _forward(
-    state,
-    t,
-    routers,
-    inputs,
-    fifo,
-    outputs,
-    endpoints,
-    links,
-    msgs,
-    heap_r,
-    heap_e,
-    due,
-    wheel,
-    wheel_n,
-    spans,
-    bins,
-    want,
-    table,
-    elink,
-):
-    """Step 3 of tick ``t``: every router due grants its free outputs. The output of the eLink's
-    outgoing ends to the host holds each transaction for a burst's or a whole packet's ticks."""
-    depth = state[S_DEPTH]
-    n_due = _take_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, R_STAMP, due, t)
+def _requests(t, network, r, soon):
+    """Which output the head of each input of router ``r`` asks for at tick ``t`` (``want``, -1:
+    none): only a head that is ready and whose input's pace allows it. Returns how many ask, and
+    ``soon`` lowered to the tick at which a head not ready yet will be."""
+    inputs, fifo, want = network.inputs, network.fifo, network.want
+    in0 = network.routers[r, R_IN0]
+    requests = 0
+    for k in range(network.routers[r, R_IN1] - in0):
+        i = in0 + k
+        want[k] = -1
+        if inputs[i, I_COUNT] == 0:
+            continue
+        ready = fifo[i, inputs[i, I_HEAD], Q_READY]
+        if ready > t:
+            soon = min(soon, ready)
+            continue
+        if inputs[i, I_FREE] > t:
+            soon = min(soon, inputs[i, I_FREE])
+            continue
+        want[k] = fifo[i, inputs[i, I_HEAD], Q_OUT]
+        requests += 1
+    return requests, soon
+
+
+@_inlined
+def _arbitrate(want, n_in, o, last):
+    """Round-robin: the first of the ``n_in`` inputs after ``last`` (the output's previous winner),
+    cyclically, whose head wants output ``o``."""
+    c = last
+    for _ in range(n_in):
+        c = c + 1 if c + 1 < n_in else 0
+        if want[c] == o:
+            return c
+    return -1
+
+
+@_inlined
+def _withdraw(want, first, n_in, o, winner):
+    """The requests for output ``o`` (from input ``first`` on, as none before it asks for ``o``) are
+    answered; return how many there were and whether an input other than ``winner`` lost."""
+    answered = 0
+    losers = False
+    for j in range(first, n_in):
+        if want[j] == o:
+            want[j] = -1
+            answered += 1
+            losers = losers or j != winner
+    return answered, losers
+
+
+@_inlined
+def _move(state, t, network, ends, msgs, events, due, log, o, i, in_k):
+    """Output ``o`` takes the head of input ``i`` (its ``in_k``-th) at tick ``t``; return the tick
+    the output is free again. The output of the eLink's outgoing ends to the host holds each
+    transaction for a burst's or a whole packet's ticks."""
+    inputs, fifo, outputs = network.inputs, network.fifo, network.outputs
+    head = inputs[i, I_HEAD]
+    m = fifo[i, head, Q_MSG]
+    transaction = fifo[i, head, Q_TRANSACTION]
+    waited = t - fifo[i, head, Q_READY]
+    _pop(state, network, ends.endpoints, due, i, t)
+    rate = outputs[o, O_RATE]
+    kind = network.routers[outputs[o, O_ROUTER], R_NET]
+    if kind == NET_ELINK_OUT or kind == NET_ELINK_OUT_R:
+        rate = _elink_ticks(network.elink, kind - NET_ELINK_IN, msgs, m, transaction)
+    outputs[o, O_BUSY] = t + rate
+    outputs[o, O_RR] = in_k
+    _carried(state, t, log, msgs, outputs[o, O_LINK], m, transaction, rate, waited)
+    if transaction == 0:
+        msgs[m, M_HOPS] += outputs[o, O_HOP]
+    dest = outputs[o, O_DEST]
+    if dest >= 0:
+        _push(state, network, due.heap_r, msgs, dest, m, transaction, t + outputs[o, O_LATENCY])
+    else:
+        _schedule(state, events, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, transaction)
+    return t + rate
+
+
+@_inlined
+def _grant(state, t, network, ends, msgs, events, due, log, o, in0, winner, losers, soon):
+    """Output ``o`` goes to input ``in0 + winner`` at tick ``t`` if it is free and the FIFO it
+    feeds has room; return ``soon`` lowered to when the router should look again."""
+    inputs, outputs = network.inputs, network.outputs
+    if outputs[o, O_BUSY] > t:
+        return min(soon, outputs[o, O_BUSY])
+    dest = outputs[o, O_DEST]
+    if dest >= 0 and not _room(state, inputs, dest, t):
+        if _blocked(inputs, dest, t):
+            soon = min(soon, t + 1)
+        return soon
+    i = in0 + winner
+    free_at = _move(state, t, network, ends, msgs, events, due, log, o, i, winner)
+    if inputs[i, I_COUNT]:
+        soon = min(soon, max(inputs[i, I_FREE], network.fifo[i, inputs[i, I_HEAD], Q_READY]))
+    if losers:
+        soon = min(soon, free_at)
+    return soon
+
+
+@_inlined
+def _forward_router(state, t, network, ends, msgs, events, due, log, r):
+    """Router ``r`` grants each output its inputs' heads ask for, at tick ``t``; return the tick at
+    which it is next worth a visit."""
+    routers, want = network.routers, network.want
+    soon = routers[r, R_POKE] if routers[r, R_POKE] > t else NEVER
+    requests, soon = _requests(t, network, r, soon)
+    in0 = routers[r, R_IN0]
+    n_in = routers[r, R_IN1] - in0
+    for first in range(n_in):
+        if requests == 0:
+            break
+        o = want[first]
+        if o < 0:
+            continue
+        winner = _arbitrate(want, n_in, o, network.outputs[o, O_RR])
+        answered, losers = _withdraw(want, first, n_in, o, winner)
+        requests -= answered
+        soon = _grant(state, t, network, ends, msgs, events, due, log, o, in0, winner, losers, soon)
+    return soon
+
+
+@_inlined
+def _forward(state, t, network, ends, messages, events, due, log):
+    """Step 3 of tick ``t``: every router due grants its free outputs."""
+    routers = network.routers
+    n_due = _take_due(state, due.heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, R_STAMP, due.due, t)
     for a in range(n_due):
-        r = due[a, 1]
-        soon = routers[r, R_POKE] if routers[r, R_POKE] > t else NEVER
-        net = routers[r, R_NET]
-        in0 = routers[r, R_IN0]
-        n_in = routers[r, R_IN1] - in0
-        requests = 0
-        for k in range(n_in):
-            i = in0 + k
-            want[k] = -1
-            if inputs[i, I_COUNT] == 0:
-                continue
-            ready = fifo[i, inputs[i, I_HEAD], Q_READY]
-            if ready > t:
-                soon = min(soon, ready)
-                continue
-            if inputs[i, I_FREE] > t:
-                soon = min(soon, inputs[i, I_FREE])
-                continue
-            want[k] = fifo[i, inputs[i, I_HEAD], Q_OUT]
-            requests += 1
-        for first in range(n_in):
-            if requests == 0:
-                break
-            o = want[first]
-            if o < 0:
-                continue
-            # Output ``o``: the round-robin winner among the inputs that want it.
-            k = -1
-            c = outputs[o, O_RR]
-            for _ in range(n_in):
-                c = c + 1 if c + 1 < n_in else 0
-                if want[c] == o:
-                    k = c
-                    break
-            losers = False
-            for j in range(first, n_in):
-                if want[j] == o:
-                    want[j] = -1
-                    requests -= 1
-                    losers = losers or j != k
-            if outputs[o, O_BUSY] > t:
-                soon = min(soon, outputs[o, O_BUSY])
-                continue
-            dest = outputs[o, O_DEST]
-            if dest >= 0 and not _room(state, inputs, dest, t):
-                if _blocked(inputs, dest, t):
-                    soon = min(soon, t + 1)
-                continue
-            i = in0 + k
-            head = inputs[i, I_HEAD]
-            m = fifo[i, head, Q_MSG]
-            flit = fifo[i, head, Q_FLIT]
-            waited = t - fifo[i, head, Q_READY]
-            _pop(state, routers, inputs, endpoints, heap_r, heap_e, i, t, depth)
-            if inputs[i, I_COUNT]:
-                soon = min(soon, max(inputs[i, I_FREE], fifo[i, inputs[i, I_HEAD], Q_READY]))
-            rate = outputs[o, O_RATE]
-            if net == NET_ELINK_OUT or net == NET_ELINK_OUT_R:
-                rate = _elink_ticks(elink, net - NET_ELINK_IN, msgs, m, flit)
-            outputs[o, O_BUSY] = t + rate
-            if losers:
-                soon = min(soon, t + rate)
-            outputs[o, O_RR] = k
-            link = outputs[o, O_LINK]
-            _count(links, link, _flit_bytes(msgs, m, flit), rate, waited, flit == 0)
-            if flit == 0:
-                msgs[m, M_HOPS] += outputs[o, O_HOP]
-            _span(state, spans, bins, link, t, t + rate, msgs[m, M_SERIAL])
-            if dest >= 0:
-                _push(
-                    state,
-                    routers,
-                    inputs,
-                    fifo,
-                    endpoints,
-                    heap_r,
-                    dest,
-                    m,
-                    flit,
-                    t + outputs[o, O_LATENCY],
-                    msgs,
-                    table,
-                )
-            else:
-                _schedule(state, wheel, wheel_n, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, flit)
-        if routers[r, R_COUNT] > 0:
-            routers[r, R_NEXT] = soon
-            if soon < NEVER:
-                _schedule_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r)
-        else:
-            routers[r, R_ACTIVE] = 0
-            routers[r, R_NEXT] = NEVER
+        r = due.due[a, 1]
+        soon = _forward_router(state, t, network, ends, messages.msgs, events, due, log, r)
+        _next_due(state, routers, due.heap_r, r, soon)
 
 
+# The loop -----------------------------------------------------------------------------------------
 @_inlined
 def _next_wheel_tick(state, t, wheel_n, before):
     """The first tick after ``t`` with something on the wheel, if it is before ``before``; else ``NEVER``."""
@@ -965,46 +1105,43 @@ def _next_wheel_tick(state, t, wheel_n, before):
     return NEVER
 
 
-@compiled
-def advance(
-    limit,
-    state,
-    routers,
-    inputs,
-    fifo,
-    outputs,
-    endpoints,
-    ports,
-    sources,
-    links,
-    msgs,
-    free,
-    wheel,
-    wheel_n,
-    wakes,
-    heap_r,
-    heap_e,
-    due,
-    bufs,
-    rules,
-    mem,
-    pay,
-    recs,
-    spans,
-    bins,
-    want,
-    table,
-    elink,
-):
-    """Run ticks from ``state[S_TICK]`` up to, not including, ``limit``.
+@_inlined
+def _short_of_room(state, t, network, ends, events, log):
+    """Whether a table could overflow in tick ``t``: every sink may complete a message and every
+    rule fire, every link and port keep a span, and the bins must reach past ``t``."""
+    sinks = events.wheel.shape[1]
+    if state[S_FREE] < sinks * (state[S_MAX_RULES] + 1):
+        return True
+    if state[S_RECORD] and log.recs.shape[0] - state[S_RECS] < sinks:
+        return True
+    spare = network.outputs.shape[0] + 3 * ends.endpoints.shape[0]
+    if state[S_TRACE_TO] > state[S_TRACE_FROM] and log.spans.shape[0] - state[S_SPANS] < spare:
+        return True
+    width = state[S_BIN_TICKS]
+    return width > 0 and (t + 64 * width) // width >= log.bins.shape[1]
 
-    Returns ``DONE_LIMIT`` (reached ``limit``), ``DONE_WAKE`` (step 1 of ``state[S_TICK]``
-    woke Python: ``wakes[:state[S_WAKES]]``), ``DONE_ROOM`` (a table may overflow in the
-    next tick: grow it and call again), ``DONE_IDLE`` (nothing left to move) or
-    ``DONE_STUCK`` (messages are left that nothing will ever move: a bug of the model).
-    """
+
+@_inlined
+def _next_tick(state, t, limit, network, ends, events, due):
+    """Where the loop goes after tick ``t``: the earliest tick a router or endpoint is due or the
+    wheel holds something, capped at ``limit``; -1 to go on, else what ``advance`` returns."""
+    nxt = min(
+        _first_due(state, due.heap_r, S_HEAP_R, network.routers, R_ACTIVE, R_SEQ, R_NEXT),
+        _first_due(state, due.heap_e, S_HEAP_E, ends.endpoints, E_ACTIVE, E_SEQ, E_NEXT),
+    )
+    nxt = min(nxt, _next_wheel_tick(state, t, events.wheel_n, nxt))
+    state[S_NEXT] = nxt
+    if nxt == NEVER:
+        state[S_TICK] = t + 1
+        return DONE_IDLE if state[S_LIVE] == 0 else DONE_STUCK
+    state[S_TICK] = max(t + 1, min(nxt, limit))
+    return -1
+
+
+@_inlined
+def _run(limit, state, network, ends, messages, events, due, memory, log):
+    """``advance`` on the named records: ticks of deliveries, injection and forwarding."""
     state[S_WAKES] = 0
-    n_sinks_bound = wheel.shape[1]
     while True:
         t = state[S_TICK]
         if t >= limit:
@@ -1012,147 +1149,85 @@ def advance(
         if state[S_LIVE] == 0 and state[S_WHEEL] == 0:
             return DONE_IDLE
         if state[S_PHASE] == 0:
-            # Room for the worst tick: every sink completes a message and every rule fires.
-            if state[S_FREE] < n_sinks_bound * (state[S_MAX_RULES] + 1):
+            if _short_of_room(state, t, network, ends, events, log):
                 return DONE_ROOM
-            if state[S_RECORD] and recs.shape[0] - state[S_RECS] < n_sinks_bound:
-                return DONE_ROOM
-            if (
-                state[S_TRACE_TO] > state[S_TRACE_FROM]
-                and spans.shape[0] - state[S_SPANS] < outputs.shape[0] + 3 * endpoints.shape[0]
-            ):
-                return DONE_ROOM
-            if state[S_BIN_TICKS] > 0 and (t + 64 * state[S_BIN_TICKS]) // state[S_BIN_TICKS] >= bins.shape[1]:
-                return DONE_ROOM
-            _deliver_due(
-                state, t, msgs, free, endpoints, sources, heap_e, bufs, rules, wheel, wheel_n, wakes, recs, mem, pay
-            )
+            _deliver_due(state, t, ends, messages, memory, events, due, log)
             state[S_PHASE] = 1
             if state[S_WAKES]:
                 return DONE_WAKE
             if state[S_LIVE] == 0 and state[S_WHEEL] == 0:
                 return DONE_IDLE  # at tick t, whose injection a later post may still join
-        _inject(
-            state,
-            t,
-            routers,
-            inputs,
-            fifo,
-            endpoints,
-            ports,
-            sources,
-            links,
-            msgs,
-            heap_r,
-            heap_e,
-            due,
-            wheel,
-            wheel_n,
-            spans,
-            bins,
-            table,
-            elink,
-        )
-        _forward(
-            state,
-            t,
-            routers,
-            inputs,
-            fifo,
-            outputs,
-            endpoints,
-            links,
-            msgs,
-            heap_r,
-            heap_e,
-            due,
-            wheel,
-            wheel_n,
-            spans,
-            bins,
-            want,
-            table,
-            elink,
-        )
+        _inject(state, t, network, ends, messages, events, due, log)
+        _forward(state, t, network, ends, messages, events, due, log)
         state[S_PHASE] = 0
-        nxt = min(
-            _first_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT),
-            _first_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT),
-        )
-        nxt = min(nxt, _next_wheel_tick(state, t, wheel_n, nxt))
-        state[S_NEXT] = nxt
-        if nxt == NEVER:
-            state[S_TICK] = t + 1
-            return DONE_IDLE if state[S_LIVE] == 0 else DONE_STUCK
-        state[S_TICK] = max(t + 1, min(nxt, limit))
+        done = _next_tick(state, t, limit, network, ends, events, due)
+        if done >= 0:
+            return done
 
 
 @compiled
-def post_bulk(state, msgs, free, endpoints, sources, heap_e, src, dst, at, n_bytes):
-    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on source 0 (the
-    stores) of each sender, in the order given (which is by tick for each sender)."""
-    for j in range(len(src)):
-        e = src[j]
-        m = _new_message(state, msgs, free, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
-        _enqueue_source(msgs, sources, e, 0, m)
-        endpoints[e, E_PENDING] += 1
-        _activate_endpoint(state, endpoints, heap_e, e, at[j])
+def advance(limit, state, network, ends, messages, events, due, memory, log):
+    """Run ticks from ``state[S_TICK]`` up to, not including, ``limit``; each record as a plain tuple.
+
+    Returns ``DONE_LIMIT`` (reached ``limit``), ``DONE_WAKE`` (step 1 of ``state[S_TICK]``
+    woke Python: ``wakes[:state[S_WAKES]]``), ``DONE_ROOM`` (a table may overflow in the
+    next tick: grow it and call again), ``DONE_IDLE`` (nothing left to move) or
+    ``DONE_STUCK`` (messages are left that nothing will ever move: a bug of the model).
+    """
+    return _run(
+        limit,
+        state,
+        Network(*network),
+        Ends(*ends),
+        Messages(*messages),
+        Events(*events),
+        Due(*due),
+        Memory(*memory),
+        Log(*log),
+    )
 
 
-@compiled
-def post_reads(
-    state, msgs, free, endpoints, sources, heap_e, src, dst, addr, buf, words, pay, flags, at, dma, read_from
+# Posting ------------------------------------------------------------------------------------------
+@_inlined
+def _post(
+    state,
+    ends,
+    messages,
+    due,
+    src,
+    dst,
+    port,
+    network,
+    addr,
+    buf,
+    words,
+    n_bytes,
+    pay,
+    flags,
+    at,
+    dma,
+    read_from,
+    token,
 ):
-    """Queue ``len(addr)`` read requests at endpoint ``src`` as ``post_one`` would one after another
-    (``words[j]`` elements from ``read_from[j]`` at ``dst``, landing at ``addr[j]``), none with a
-    callback; return the first one's serial number. The caller has made sure the free ids exist."""
-    first = state[S_SERIAL]
-    for j in range(len(addr)):
-        post_one(
-            state,
-            msgs,
-            free,
-            endpoints,
-            sources,
-            heap_e,
-            src,
-            dst,
-            PORT_R,
-            PORT_R,
-            addr[j],
-            buf,
-            words[j],
-            0,
-            pay[j],
-            flags,
-            at,
-            dma,
-            read_from[j],
-            -1,
-        )
-    return first
-
-
-@numba.njit(cache=True)
-def route_table(state, routers, endpoints):
-    """``route`` of every mesh router (and the eLink's outgoing end) to every endpoint."""
-    table = np.full((routers.shape[0], endpoints.shape[0]), -1, np.int32)
-    for r in range(routers.shape[0]):
-        if routers[r, R_NET] == NET_ELINK_IN or routers[r, R_NET] == NET_ELINK_IN_R:
-            continue
-        for dst in range(endpoints.shape[0]):
-            table[r, dst] = route(state, routers, endpoints, r, dst)
-    return table
+    m = _new_message(state, messages, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at)
+    msgs = messages.msgs
+    msgs[m, M_FROM] = read_from
+    msgs[m, M_TOKEN] = token
+    if dma:
+        _enqueue_dma(msgs, ends.endpoints, src, m)
+        ends.endpoints[src, E_PENDING] += 1
+        _activate_endpoint(state, ends.endpoints, due.heap_e, src, at)
+    else:
+        _queue(state, ends, msgs, due.heap_e, src, 0, m, at)
+    return msgs[m, M_SERIAL]
 
 
 @compiled
 def post_one(
     state,
-    msgs,
-    free,
-    endpoints,
-    sources,
-    heap_e,
+    ends,
+    messages,
+    due,
     src,
     dst,
     port,
@@ -1171,16 +1246,68 @@ def post_one(
     """Queue one message at endpoint ``src`` (on source 0, its stores and loads, or on its DMA
     queue if ``dma``) and return its serial number; ``read_from`` is a read request's address
     at its target. The caller has made sure a free id exists."""
-    m = _new_message(state, msgs, free, src, dst, port, network, addr, buf, words, n_bytes, pay, flags, at)
-    msgs[m, M_FROM] = read_from
-    msgs[m, M_TOKEN] = token
-    if dma:
-        _enqueue_dma(msgs, endpoints, src, m)
-    else:
-        _enqueue_source(msgs, sources, src, 0, m)
-    endpoints[src, E_PENDING] += 1
-    _activate_endpoint(state, endpoints, heap_e, src, at)
-    return msgs[m, M_SERIAL]
+    return _post(
+        state,
+        Ends(*ends),
+        Messages(*messages),
+        Due(*due),
+        src,
+        dst,
+        port,
+        network,
+        addr,
+        buf,
+        words,
+        n_bytes,
+        pay,
+        flags,
+        at,
+        dma,
+        read_from,
+        token,
+    )
+
+
+@compiled
+def post_bulk(state, ends, messages, due, src, dst, at, n_bytes):
+    """Queue payload-free messages ``src[j] -> dst[j]`` at tick ``at[j]`` on source 0 (the
+    stores) of each sender, in the order given (which is by tick for each sender)."""
+    ends, messages, due = Ends(*ends), Messages(*messages), Due(*due)
+    for j in range(len(src)):
+        e = src[j]
+        m = _new_message(state, messages, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
+        _queue(state, ends, messages.msgs, due.heap_e, e, 0, m, at[j])
+
+
+@compiled
+def post_reads(state, ends, messages, due, src, dst, addr, buf, words, pay, flags, at, dma, read_from):
+    """Queue ``len(addr)`` read requests at endpoint ``src`` as ``post_one`` would one after another
+    (``words[j]`` elements from ``read_from[j]`` at ``dst``, landing at ``addr[j]``), none with a
+    callback; return the first one's serial number. The caller has made sure the free ids exist."""
+    first = state[S_SERIAL]
+    ends, messages, due = Ends(*ends), Messages(*messages), Due(*due)
+    for j in range(len(addr)):
+        _post(
+            state,
+            ends,
+            messages,
+            due,
+            src,
+            dst,
+            PORT_R,
+            PORT_R,
+            addr[j],
+            buf,
+            words[j],
+            0,
+            pay[j],
+            flags,
+            at,
+            dma,
+            read_from[j],
+            -1,
+        )
+    return first
 
 
 def needs_compiling() -> bool:

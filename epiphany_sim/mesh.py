@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import cast
 
 import networkx as nx
+import numpy as np
 
 from epiphany_sim.config import ChipConfig
 
@@ -59,6 +60,12 @@ KINDS = (
 MESH_KINDS = ("cmesh", "rmesh", "xmesh")
 INJECT_KINDS = ("inject", "rinject", "xinject")  # what the cores put on chip
 NETWORK_PREFIX = {"c": "", "r": "r", "x": "x"}
+EAST, WEST, SOUTH, NORTH, LOCAL, OFF = range(6)
+DIRECTIONS = ("east", "west", "south", "north", "local", "off")
+"""A mesh router's outputs, by their codes: along the row, along the column, to its core, off the
+chip (the edge router's way to the eLink)."""
+STEPS = {EAST: (0, 1), WEST: (0, -1), SOUTH: (1, 0), NORTH: (-1, 0)}
+"""The row and column a transaction moves by through each output to a neighbour."""
 
 
 def router(coord: Coord) -> tuple[str, int, int]:
@@ -167,23 +174,42 @@ class Mesh:
         """Router-to-router links a write from ``src`` to ``dst`` crosses."""
         return abs(src[0] - dst[0]) + abs(src[1] - dst[1])
 
-    def router_path(self, src: Coord, dst: Coord) -> list[Coord]:
-        """Routers visited, along the row to the target column first, then the column."""
+    @cached_property
+    def next_hops(self) -> np.ndarray:
+        """The routing: ``next_hops[i, j]`` is the output (a ``DIRECTIONS`` code) by which the
+        router of core index ``i`` sends on a transaction for the core of index ``j``, or for the
+        host when ``j`` is the number of cores. Along the row to the target's column first, then
+        along the column, then to the core; toward the host, to the eLink's side of the mesh and
+        off the chip at its edge router. Both ``route`` and the fabric's compiled loop follow it.
+        """
+        index = np.arange(self.rows * self.cols)
+        row, col = np.divmod(index, self.cols)
+        row, col = row[:, None], col[:, None]
+        to_row, to_col = row.T, col.T
+        to_core = np.select([to_col > col, to_col < col, to_row > row, to_row < row], [EAST, WEST, SOUTH, NORTH], LOCAL)
+        # Toward the host: to the edge router of the router's own row (or column), then off the chip.
+        edge = np.array([self.index_of(self.edge_router(self.coord_of(i))) for i in range(len(index))])
+        to_host = np.where(edge == index, OFF, to_core[index, edge])[:, None]
+        return np.concatenate([to_core, to_host], axis=1).astype(np.int8)
+
+    def router_path(self, src: Coord, dst: Coord | tuple) -> list[Coord]:
+        """Routers visited by a transaction from core ``src`` to core ``dst`` (or to ``HOST``,
+        up to the edge router it leaves the chip by), following ``next_hops``."""
+        target = self.rows * self.cols if dst == HOST else self.index_of(cast(Coord, dst))
         path = [src]
-        r, c = src
-        while c != dst[1]:
-            c += 1 if dst[1] > c else -1
-            path.append((r, c))
-        while r != dst[0]:
-            r += 1 if dst[0] > r else -1
-            path.append((r, c))
+        at = src
+        while (direction := int(self.next_hops[self.index_of(at), target])) not in (LOCAL, OFF):
+            step = STEPS[direction]
+            at = (at[0] + step[0], at[1] + step[1])
+            path.append(at)
         return path
 
     def _mesh_links(self, path: list[Coord], kind: str) -> list[int]:
         return [self.link(kind, router(a), router(b)) for a, b in itertools.pairwise(path)]
 
     def edge_router(self, coord: Coord) -> Coord:
-        """The router on the eLink edge that traffic of core ``coord`` uses."""
+        """The router on the eLink edge that traffic of core ``coord`` uses, to the host and from it:
+        the last of its row (or column, for a north or south eLink) on the eLink's side."""
         side = self.chip.elink_side
         r, c = coord
         return {
@@ -221,8 +247,9 @@ class Mesh:
         mesh_kind = (prefix or "c") + "mesh"
         links = [self.link(prefix + "inject", core_node(source), router(source))]
         if dst == HOST:
-            edge = self.edge_router(source)
-            links += self._mesh_links(self.router_path(source, edge), mesh_kind)
+            path = self.router_path(source, HOST)
+            edge = path[-1]
+            links += self._mesh_links(path, mesh_kind)
             out = self.elink_rout if network == "r" else self.elink_out
             return (*links, self.link(prefix + "edge-out", router(edge), ELINK), out)
         target = cast(Coord, dst)

@@ -18,6 +18,7 @@ import pytest
 
 from epiphany_sim import E16, E64, HOST, Chip, ChipConfig, ConfigError, DeadlockError
 from epiphany_sim.dma import Descriptor
+from epiphany_sim.fabric_kernel import _arbitrate
 
 # (chip, src, dst, float32 values, expected latency worked out as hops*1.5 + ceil(B/8) + overhead)
 LONE_WRITES = [
@@ -445,3 +446,19 @@ def test_a_message_crosses_the_links_of_its_documented_route(src: tuple, dst: tu
         assert crossed == [set(chip.mesh.route(src, dst, "r")), set(chip.mesh.route(dst, src, "c"))]
     else:
         assert crossed == [set(chip.mesh.route(src, dst, "c"))]
+
+
+@pytest.mark.parametrize(
+    ("want", "last", "winner"),
+    [
+        ([7, 7, 7, 7, 7], -1, 0),  # no winner yet: the first input
+        ([7, 7, 7, 7, 7], 0, 1),  # after input 0, input 1
+        ([7, -1, 3, 7, -1], 0, 3),  # input 2 wants another output
+        ([7, -1, 3, 7, -1], 3, 0),  # after the last one wanting it, round to the first
+        ([-1, 7, -1, -1, -1], 1, 1),  # the previous winner again when no other asks
+        ([3, -1, 3, -1, -1], 2, -1),  # nobody wants output 7
+    ],
+)
+def test_arbitration_is_round_robin_among_the_inputs_that_want_the_output(want: list, last: int, winner: int) -> None:
+    """Each output goes to the first input after its last winner, cyclically, whose head asks for it."""
+    assert _arbitrate(np.array(want, np.int64), len(want), 7, last) == winner

@@ -63,6 +63,28 @@ def test_routes_go_along_the_row_first(src: tuple, dst: tuple, path: list) -> No
     assert Mesh(E16).router_path(src, dst) == path
 
 
+def test_next_hops_of_one_router_on_e16() -> None:
+    """Router (1, 2) of the 4x4 E16 (eLink on the east), worked by hand: a core of a column to
+    its west is west of it, one of a column to its east east (the row first); in its own column,
+    north above it, south below, local itself; the host east, toward the eLink's side."""
+    mesh = Mesh(E16)
+    east, west, south, north, local, off = range(6)
+    by_column = {0: west, 1: west, 3: east}
+    expected = [by_column.get(c, north if r < 1 else south if r > 1 else local) for r in range(4) for c in range(4)]
+    assert mesh.next_hops[mesh.index_of((1, 2))].tolist() == [*expected, east]
+    assert mesh.next_hops[mesh.index_of((1, 3)), 16] == off  # the edge router leaves the chip
+
+
+@pytest.mark.parametrize("side", ["east", "west", "north", "south"])
+def test_the_way_to_the_host_ends_at_the_edge_router_of_each_core(side: str) -> None:
+    mesh = Mesh(E16.replace(elink_side=side))
+    for index in range(16):
+        core = mesh.coord_of(index)
+        path = mesh.router_path(core, HOST)
+        assert path[-1] == mesh.edge_router(core)
+        assert len(path) - 1 == mesh.hops(core, mesh.edge_router(core))
+
+
 def test_route_link_names_row_first_with_ports() -> None:
     mesh = Mesh(E16)
     names = [mesh.links[i].name for i in mesh.route((0, 0), (2, 3))]

@@ -349,6 +349,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Port .* is already in use")  # another test's cluster holds the dashboard's port
 def test_a_sweep_runs_on_an_existing_cluster_and_leaves_it_running(tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 

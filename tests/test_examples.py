@@ -200,3 +200,24 @@ def test_every_reduction_and_skip_matches_a_documented_line() -> None:
     assert {where.split(":")[0] for where, _ in EXAMPLES} == set(DOCUMENTS)
     for documented in [*REDUCED, *SKIPPED]:
         assert any(documented in command for command in commands), documented
+
+
+@pytest.mark.slow
+def test_the_library_examples_run(tmp_path: Path) -> None:
+    """Each ``python`` block of docs/cli.md's "As a library" section, run as a script in a directory of
+    its own: it exits 0 and prints that its outputs validated (``True``)."""
+    text = (ROOT / "docs/cli.md").read_text()
+    section = text.split("## As a library", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        done = subprocess.run(
+            [sys.executable, "-c", block],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "True" in done.stdout, done.stdout

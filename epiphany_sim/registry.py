@@ -34,3 +34,10 @@ class Registry(dict[str, T]):
             raise ValueError(f"{self.what} {name!r} is registered twice")
         self[name] = thing
         return thing
+
+    def lookup(self, name: str, error: type[Exception], what: str | None = None) -> T:
+        """The thing registered as ``name``; if there is none, ``error`` in one line naming the choices
+        (``what``: the word users know these things by, default the registry's)."""
+        if name not in self:
+            raise error(f"unknown {what or self.what} {name!r}: use one of {', '.join(self)}")
+        return self[name]

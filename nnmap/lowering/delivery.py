@@ -49,9 +49,7 @@ DELIVERIES: Registry[type[Delivery]] = Registry("delivery")
 
 def delivery_class(name: str) -> type[Delivery]:
     """The delivery registered as ``name``; ``MappingError`` naming the choices if there is none."""
-    if name not in DELIVERIES:
-        raise MappingError(f"unknown broadcast {name!r}: use one of {', '.join(DELIVERIES)}")
-    return DELIVERIES[name]
+    return DELIVERIES.lookup(name, MappingError, "broadcast")
 
 
 def make_delivery(plan: Plan) -> Delivery:

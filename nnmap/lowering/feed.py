@@ -39,9 +39,7 @@ FEEDS: Registry[type[Feed]] = Registry("feed")
 
 def feed_class(name: str) -> type[Feed]:
     """The feed registered as ``name``; ``MappingError`` naming the choices if there is none."""
-    if name not in FEEDS:
-        raise MappingError(f"unknown feed {name!r}: use one of {', '.join(FEEDS)}")
-    return FEEDS[name]
+    return FEEDS.lookup(name, MappingError)
 
 
 def make_feed(plan: Plan) -> Feed:

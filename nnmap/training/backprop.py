@@ -111,8 +111,7 @@ class BackpropProgram:
         feed: str = "dram",
         strategy: Strategy | None = None,
     ) -> None:
-        if feed not in SAMPLE_FEEDS:
-            raise TrainingError(f"unknown feed {feed!r}: use one of {', '.join(SAMPLE_FEEDS)}")
+        SAMPLE_FEEDS.lookup(feed, TrainingError, "feed")
         # batch 2: the x and y buffers get a row per step parity
         roomy = config.replace(sram_bytes=single_core_chip(config).sram_bytes)
         dealer = strategy or Partitioned()

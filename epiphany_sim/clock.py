@@ -34,14 +34,15 @@ class FabricEnvironment(simpy.Environment):
 
     def step(self) -> None:
         fabric = self.fabric
+        following = self.peek()
         if fabric.busy:
-            following = self.peek()
             limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9) if following != math.inf else int(NEVER)
             if limit > fabric.tick:
                 tick, wakes = fabric.advance(limit)
                 if wakes:  # their tick comes before every queued event's time: they are this step's
-                    self._at(tick / TICKS_PER_CYCLE, lambda _: fabric.react(wakes))
-        if self.peek() == math.inf and fabric.last_delivery_cycle > self.now:
+                    following = tick / TICKS_PER_CYCLE
+                    self._at(following, lambda _: fabric.react(wakes))
+        if following == math.inf and fabric.last_delivery_cycle > self.now:
             self._at(fabric.last_delivery_cycle, lambda _: None)  # the clock ends at the last delivery
         super().step()
 

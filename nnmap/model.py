@@ -60,6 +60,17 @@ def activate(name: str, z: np.ndarray) -> np.ndarray:
     raise ModelError(f"unknown activation {name!r}: use one of {', '.join(ACTIVATIONS)}")
 
 
+def activate_one(name: str, z: np.float32) -> np.float32:
+    """``activate`` of one float32 value, bit for bit: the sigmoid without arrays (about 20x faster
+    on one element: a core's program applies its activation one output at a time)."""
+    if name != "sigmoid":
+        return activate(name, np.array([z], dtype=np.float32))[0]
+    if z < SIGMOID_EXP_LIMIT:
+        return np.exp(z)
+    one = np.float32(1)
+    return one / (one + np.exp(-z))
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-z))`` in float32, and ``exp(z)`` where that would overflow (``SIGMOID_EXP_LIMIT``)."""
     low = z < SIGMOID_EXP_LIMIT

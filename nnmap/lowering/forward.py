@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from itertools import accumulate
 
 import numpy as np
 
@@ -234,11 +235,11 @@ class _LayerCode:
         plan, li = self.plan, self.li
         pieces = self.assign.pieces[self.k]
         x_buf, x_base = (buffers.X, self.x_row * self.layer.n_in) if li == 0 else (self.bc.buffer(li - 1, self.s), 0)
-        offsets = np.cumsum([0] + [p.count for p in pieces])
+        offsets = list(accumulate((p.count for p in pieces), initial=0))
         slots = partial_slots(plan.net, plan.batch, self.bc)
         contexts = []
         for t, p in enumerate(pieces):
-            acc, w, at = buffers.acc(li), buffers.weights(li), int(offsets[t])
+            acc, w, at = buffers.acc(li), buffers.weights(li), offsets[t]
             mac: Op
             if isinstance(p, Piece):
                 mac = Mac(acc, t, x_buf, x_base + p.start, w, at, p.count, p.stride, f"mac y{p.j}")

@@ -20,7 +20,7 @@ import simpy
 from epiphany_sim import costs
 from epiphany_sim.core import Core
 from epiphany_sim.mesh import Coord
-from nnmap.model import activate
+from nnmap.model import activate_one
 from nnmap.programs.ops import Kernel
 
 F32 = np.float32
@@ -243,6 +243,6 @@ class Neuron(Kernel):
     def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
         cfg, data = core.chip.config, core.sram[self.job].data
         x, w, b = data[: self.n_in], data[self.n_in : -1], data[-1]
-        y = activate(self.activation, np.array([np.dot(x, w) + b], dtype=F32))
+        y = np.array([activate_one(self.activation, np.dot(x, w) + b)], dtype=F32)
         yield from core.compute(costs.dot_cycles(cfg, self.n_in) + costs.activation_cycles(cfg), self.label)
         yield from core.write(self.dst, self.buffer, self.offset, y, self.sent)

@@ -17,7 +17,7 @@ from epiphany_sim import costs
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
 from epiphany_sim.mesh import HOST
-from nnmap.model import activate
+from nnmap.model import activate_one
 from nnmap.programs.ops import (
     EXECUTE,
     Activate,
@@ -70,7 +70,7 @@ def _activate(op: Activate, core: Core) -> Generator[simpy.Event, Any, None]:
     sram = core.sram
     z = sram[op.src].data[op.src_index] + sram[op.bias].data[op.bias_index]
     yield from core.compute(costs.activation_cycles(core.chip.config), op.label)
-    sram[op.out].store(op.out_index, activate(op.activation, np.array([z], dtype=np.float32)))
+    sram[op.out].store(op.out_index, np.array([activate_one(op.activation, z)], dtype=np.float32))
 
 
 @executes(Send)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # well past the 5 s before the first progress line.
 COMPARE = ["compare", "--chip", "e64", "--layers", "64,128,10", "--batch", "8", "--json", "out/cmp.json"]
 COMPARE += ["--plots", "out/figs"]
+SHORT_COMPARE = ["compare", "--chip", "e16", "--layers", "6,16,4", "--json", "out/cmp.json", "--plots", "out/figs"]
 
 
 def _nnmap(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,10 +49,11 @@ def test_a_long_compare_in_a_pipe_says_how_far_it_is(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.slow
 def test_quiet_says_nothing(tmp_path: Path) -> None:
+    """Not even the closing line of the files written (that no progress line is printed however long a
+    command runs is tested in-process, tests/nnmap/test_cli_outputs.py, with lines every state)."""
     (tmp_path / "out").mkdir()
-    done = _nnmap(tmp_path, *COMPARE, "--quiet")
+    done = _nnmap(tmp_path, *SHORT_COMPARE, "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "partitioned" in done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -157,6 +158,12 @@ def buffer_bytes(n_elements: int) -> int:
 def data_bytes(named: dict[str, int]) -> int:
     """The SRAM the buffers ``named`` (name to elements) take together."""
     return sum(buffer_bytes(n) for n in named.values())
+
+
+def piece_offsets(pieces: Sequence[Piece | SparsePiece]) -> list[int]:
+    """Where each piece's weights start in its core's weight buffer of the layer (the pieces' weights lie
+    there one after another, in order), and the end of the last."""
+    return list(accumulate((p.count for p in pieces), initial=0))
 
 
 def runs(indices: list[int]) -> list[tuple[int, int]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from itertools import accumulate
 
 import numpy as np
 
@@ -28,7 +27,7 @@ from nnmap.lowering.feed import Feed, feed_class, make_feed
 from nnmap.lowering.flows import PieceContext, staged_ops
 from nnmap.lowering.sparse import compress
 from nnmap.model import Network
-from nnmap.plan import ELEMENT_BYTES, Deal, Piece, Plan, runs
+from nnmap.plan import ELEMENT_BYTES, Deal, Piece, Plan, piece_offsets, runs
 from nnmap.programs import Activate, Begin, Mac, Op, Relay, Send, SparseMac
 from nnmap.segments import Forward
 
@@ -235,7 +234,7 @@ class _LayerCode:
         plan, li = self.plan, self.li
         pieces = self.assign.pieces[self.k]
         x_buf, x_base = (buffers.X, self.x_row * self.layer.n_in) if li == 0 else (self.bc.buffer(li - 1, self.s), 0)
-        offsets = list(accumulate((p.count for p in pieces), initial=0))
+        offsets = piece_offsets(pieces)
         slots = partial_slots(plan.net, plan.batch, self.bc)
         contexts = []
         for t, p in enumerate(pieces):

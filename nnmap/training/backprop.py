@@ -59,7 +59,7 @@ from nnmap.buffers import (
 from nnmap.errors import TrainingError
 from nnmap.lowering.forward import default_chain, lower, sample_ops
 from nnmap.model import Layer, Network
-from nnmap.plan import Deal, LayerAssignment, Piece, Plan, runs
+from nnmap.plan import Deal, LayerAssignment, Piece, Plan, piece_offsets, runs
 from nnmap.programs import Begin, Fill, Op, Relay, Send, Wait
 from nnmap.programs.backprop import Axpy, Descend, HiddenError, OutputError
 from nnmap.segments import Backward
@@ -347,10 +347,10 @@ def reduce_error(
     ops ``between``; then it adds the partial vector of the participants after it and hands the
     sum to the one before it, or, the first participant, ends with ``complete``.
     """
-    offsets = np.cumsum([0] + [p.count for p in pieces])
+    offsets = piece_offsets(pieces)
     ops: list[Op] = [Fill(ERROR_SUM, 0, size, 0.0, "clear error sums")]
     ops += [
-        Axpy(ERROR_SUM, p.start, w, int(offsets[t]), p.count, delta, p.j, f"error terms of y{p.j}")
+        Axpy(ERROR_SUM, p.start, w, offsets[t], p.count, delta, p.j, f"error terms of y{p.j}")
         for t, p in enumerate(pieces)
     ]
     ops += between
@@ -380,11 +380,11 @@ def descend(
     (its inputs at ``a[base + start ...]``, its output's error ``delta[j]``), then of the biases of
     the outputs it ``owned``; with momentum, on velocity buffers beside them."""
     w, b = weights(li), bias(li)
-    offsets = np.cumsum([0] + [p.count for p in pieces])
+    offsets = piece_offsets(pieces)
     ops: list[Op] = [
         Descend(
             w,
-            int(offsets[t]),
+            offsets[t],
             a,
             base + p.start,
             delta,

@@ -937,8 +937,9 @@ class Fabric:
         size = max(len(old_pay), _GROW * (kept + need))
         pay = np.zeros(size, np.float32)
         new_starts = np.r_[0, np.cumsum(lengths)[:-1]] if len(unique) else lengths
-        for old, new, n in zip(unique.tolist(), new_starts.tolist(), lengths.tolist(), strict=True):
-            pay[new : new + n] = old_pay[old : old + n]
+        # Each kept run moves from its old start to its new one: word i of the new payload comes
+        # from word i + (old start - new start) of its run (one gather, not a loop over the runs).
+        pay[:kept] = old_pay[np.arange(kept) + np.repeat(unique - new_starts, lengths)]
         msgs[live_ids, k.M_PAY] = new_starts[inverse]
         dead = ~live & (msgs[:, k.M_PAY] >= 0)
         msgs[dead, k.M_PAY] = -1

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from epiphany_sim.chip import Chip
 
 KINDS = ("compute", "wait", "send")
+_new_tuple = tuple.__new__
 _FLOAT32 = np.dtype(np.float32)  # numpy's one float32 dtype: an identity test is enough to skip converting
 _NO_DEBT = np.float64(0.0)  # a relay debt of nothing, of the type a computed one has
 
@@ -92,7 +93,8 @@ class Agent:
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0, end: float | None = None) -> None:
         end = self.env.now if end is None else end
         if end > start:
-            self.activities.append(Activity(kind, start, end, label, self.segment, n_bytes))
+            # The tuple built directly: a NamedTuple's own __new__ is Python and costs as much again.
+            self.activities.append(_new_tuple(Activity, (kind, start, end, label, self.segment, n_bytes)))
             self.totals[kind] += end - start
 
     def _relay_debt(self) -> float:

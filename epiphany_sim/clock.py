@@ -36,7 +36,9 @@ class FabricEnvironment(simpy.Environment):
         fabric = self.fabric
         following = self.peek()
         if fabric.busy:
-            limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9) if following != math.inf else int(NEVER)
+            # float(): the queue's times are numpy floats once a relay's cycles are paid (core.py),
+            # and their arithmetic costs twice a float's; the value is the same.
+            limit = math.ceil(float(following) * TICKS_PER_CYCLE - 1e-9) if following != math.inf else int(NEVER)
             if limit > fabric.tick:
                 tick, wakes = fabric.advance(limit)
                 if wakes:  # their tick comes before every queued event's time: they are this step's
@@ -44,7 +46,7 @@ class FabricEnvironment(simpy.Environment):
                     self._at(following, lambda _: fabric.react(wakes))
         if following == math.inf and fabric.last_delivery_cycle > self.now:
             self._at(fabric.last_delivery_cycle, lambda _: None)  # the clock ends at the last delivery
-        super().step()
+        simpy.Environment.step(self)  # named rather than super(): this runs once per event
 
     def _at(self, cycle: float, then: Callable[[simpy.Event], None]) -> None:
         """Schedule an event at ``cycle`` (before every queued one) that runs ``then``."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from epiphany_sim.chip import Chip
 
 KINDS = ("compute", "wait", "send")
+_new_tuple = tuple.__new__
 _FLOAT32 = np.dtype(np.float32)  # numpy's one float32 dtype: an identity test is enough to skip converting
 _NO_DEBT = np.float64(0.0)  # a relay debt of nothing, of the type a computed one has
 
@@ -92,7 +93,8 @@ class Agent:
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0, end: float | None = None) -> None:
         end = self.env.now if end is None else end
         if end > start:
-            self.activities.append(Activity(kind, start, end, label, self.segment, n_bytes))
+            # The tuple built directly: a NamedTuple's own __new__ is Python and costs as much again.
+            self.activities.append(_new_tuple(Activity, (kind, start, end, label, self.segment, n_bytes)))
             self.totals[kind] += end - start
 
     def _relay_debt(self) -> float:
@@ -106,16 +108,15 @@ class Agent:
             self._relay_ticks_paid = ticks
         return debt
 
-    def _pay_relays(self) -> Generator[simpy.Event, Any, None]:
-        """After a span of work, forward what arrived meanwhile: the relays' cycles delay the
-        core (it interleaves them with its work, as a poll between kernel calls would), shown as
-        a ``send`` span labelled ``relay``. What arrives during that span waits for the next."""
-        debt = self._relay_debt()
-        if debt > 0:
-            start = self.env.now
-            self._relays_paid += debt
-            yield self.env.timeout(debt)
-            self._record("send", start, "relay")
+    def _pay_relays(self, debt: float) -> Generator[simpy.Event, Any, None]:
+        """After a span of work, forward what arrived meanwhile (``debt``, the ``_relay_debt`` the
+        caller found above nil): the relays' cycles delay the core (it interleaves them with its
+        work, as a poll between kernel calls would), shown as a ``send`` span labelled ``relay``.
+        What arrives during that span waits for the next."""
+        start = self.env.now
+        self._relays_paid += debt
+        yield simpy.Timeout(self.env, debt)
+        self._record("send", start, "relay")
 
     def _record_wait(self, start: float, label: str, n_bytes: int = 0) -> Generator[simpy.Event, Any, None]:
         """Record a wait that ends now. A core waiting in a poll loop forwards what arrives in the
@@ -124,15 +125,18 @@ class Agent:
         self._relays_paid += absorbed
         self._record("wait", start, label, n_bytes, end=self.env.now - absorbed)
         self._record("send", self.env.now - absorbed, "relay")
-        yield from self._pay_relays()
+        debt = self._relay_debt()
+        if debt > 0:
+            yield from self._pay_relays(debt)
 
     def compute(self, cycles: float, label: str = "") -> Generator[simpy.Event, Any, None]:
         """Spend ``cycles`` computing."""
         start = self.env.now
-        yield self.env.timeout(cycles)
+        yield simpy.Timeout(self.env, cycles)
         self._record("compute", start, label)
-        if self._relay_debt() > 0:
-            yield from self._pay_relays()
+        debt = self._relay_debt()
+        if debt > 0:
+            yield from self._pay_relays(debt)
 
     def _target(self, dst: tuple, buffer: str, offset: int, n: int) -> Buffer:
         target = self.chip.memory_at(dst)[buffer]  # fail at the sender if it does not exist
@@ -167,10 +171,11 @@ class Agent:
                 then()
             return
         start = self.env.now
-        sent = self.env.event()
-        self.chip.fabric.post(
+        sent = simpy.Event(self.env)
+        fabric = self.chip.fabric
+        fabric.post(
             self.endpoint,
-            self.chip.fabric.endpoint(dst),
+            fabric.endpoint(dst),
             values.nbytes,
             start,
             values,
@@ -183,8 +188,9 @@ class Agent:
         )
         yield sent
         self._record("send", start, label, values.nbytes)
-        if self._relay_debt() > 0:
-            yield from self._pay_relays()
+        debt = self._relay_debt()
+        if debt > 0:
+            yield from self._pay_relays(debt)
 
     def write_all(
         self, writes: list[tuple[tuple, str, np.ndarray, str]], each: Callable[[int], object] | None = None
@@ -239,7 +245,9 @@ class Agent:
         notified = set(final.values()) if then is not None else set()
         for k, descriptor in enumerate(descriptors):
             self._start_dma(descriptor, landed if k in notified else None, k < len(descriptors) - 1, label)
-        yield from self._pay_relays()
+        debt = self._relay_debt()
+        if debt > 0:
+            yield from self._pay_relays(debt)
 
     def _start_dma(self, d: Descriptor, then: Callable[[], object] | None, chained: bool, label: str) -> None:
         fabric = self.chip.fabric
@@ -293,7 +301,7 @@ class Agent:
         target = self.chip.memory_at(self.node)[buffer]
         start = self.env.now
         if target.written < count:
-            event = self.env.event()
+            event = simpy.Event(self.env)
             target.add_waiter(count, event)
             self.chip.pending_waits[id(event)] = lambda: (
                 f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
@@ -315,7 +323,7 @@ class Agent:
         """End a poll loop that began at ``start`` and whose condition became true now: the
         core notices it in the loop iteration that follows (``poll_cycles``), or in its first
         if it was true from the start."""
-        yield self.env.timeout(self.chip.config.poll_cycles)
+        yield simpy.Timeout(self.env, self.chip.config.poll_cycles)
         yield from self._record_wait(start, label)
 
     def read(

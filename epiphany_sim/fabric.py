@@ -937,8 +937,9 @@ class Fabric:
         size = max(len(old_pay), _GROW * (kept + need))
         pay = np.zeros(size, np.float32)
         new_starts = np.r_[0, np.cumsum(lengths)[:-1]] if len(unique) else lengths
-        for old, new, n in zip(unique.tolist(), new_starts.tolist(), lengths.tolist(), strict=True):
-            pay[new : new + n] = old_pay[old : old + n]
+        # Each kept run moves from its old start to its new one: word i of the new payload comes
+        # from word i + (old start - new start) of its run (one gather, not a loop over the runs).
+        pay[:kept] = old_pay[np.arange(kept) + np.repeat(unique - new_starts, lengths)]
         msgs[live_ids, k.M_PAY] = new_starts[inverse]
         dead = ~live & (msgs[:, k.M_PAY] >= 0)
         msgs[dead, k.M_PAY] = -1
@@ -969,10 +970,10 @@ class Fabric:
             ``(WAKE_SENT, message)`` or ``(WAKE_DONE, message)``, in a fixed order.
         """
         view = self._view
-        if not view[k.S_PHASE] and view[k.S_NEXT] >= limit and not self._rules_stale:
-            return self.tick, []  # nothing to do before the limit: the call would only move the tick
         if self._rules_stale:
             self._rebuild_rules()
+        elif not view[k.S_PHASE] and view[k.S_NEXT] >= limit:
+            return view[k.S_TICK], []  # nothing to do before the limit: the call would only move the tick
         while True:
             status = k.advance(limit, self._state, *self._kernel_args())
             if status == k.DONE_ROOM:
@@ -986,10 +987,10 @@ class Fabric:
                     ]
                 )
             if status != k.DONE_WAKE:
-                if not self.busy and self._pay_top:
+                if self._pay_top and not (view[k.S_LIVE] or view[k.S_WHEEL]):
                     self._pay_top = 0
-                return self.tick, []
-            return self.tick, self._events.wakes[: self._view[k.S_WAKES]].tolist()
+                return view[k.S_TICK], []
+            return view[k.S_TICK], self._events.wakes[: view[k.S_WAKES]].tolist()
 
     def react(self, wakes: list[tuple[int, int]]) -> None:
         """Run what Python attached to the wakes ``advance`` returned."""

@@ -82,6 +82,14 @@ class Buffer:
         if self.waiters:
             self.wake_ready()
 
+    def store_one(self, index: int, value: float | np.floating) -> None:
+        """``store`` of one value (a kernel's result), without an array around it."""
+        self.check_range(index, 1)
+        self.data[index] = value
+        self._fabric.count_written(self.id, 1)
+        if self.waiters:
+            self.wake_ready()
+
     def add_waiter(self, count: int, event: simpy.Event) -> None:
         """Trigger ``event`` once ``written`` reaches ``count``."""
         self.waiters.append((count, event))

@@ -44,7 +44,7 @@ class Stage(IntEnum):
 STAGES = tuple(Stage)  # iterating an Enum class is slow, and staged_ops runs per core, layer and sample
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PieceContext:
     """What a flow needs to write the ops of piece ``t`` of chain core ``k`` in one layer.
 

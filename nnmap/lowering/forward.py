@@ -237,8 +237,9 @@ class _LayerCode:
         offsets = piece_offsets(pieces)
         slots = partial_slots(plan.net, plan.batch, self.bc)
         contexts = []
+        acc, w = buffers.acc(li), buffers.weights(li)
         for t, p in enumerate(pieces):
-            acc, w, at = buffers.acc(li), buffers.weights(li), offsets[t]
+            at = offsets[t]
             mac: Op
             if isinstance(p, Piece):
                 mac = Mac(acc, t, x_buf, x_base + p.start, w, at, p.count, p.stride, f"mac y{p.j}")

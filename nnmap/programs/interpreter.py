@@ -53,7 +53,7 @@ def _mac(op: Mac, core: Core) -> Generator[simpy.Event, Any, None]:
     xs = sram[op.x].data[op.x_offset : op.x_offset + op.n * op.x_stride : op.x_stride]
     value = np.dot(xs, sram[op.w].data[op.w_offset : op.w_offset + op.n])
     yield from core.compute(costs.dot_cycles(core.chip.config, op.n, op.x_stride != 1), op.label)
-    sram[op.out].store(op.out_index, np.array([value], dtype=np.float32))
+    sram[op.out].store_one(op.out_index, value)
 
 
 @executes(Sum)
@@ -62,7 +62,7 @@ def _sum(op: Sum, core: Core) -> Generator[simpy.Event, Any, None]:
     out = sram[op.out]
     total = out.data[op.out_index] + np.sum(sram[op.src].data[op.offset : op.offset + op.n], dtype=np.float32)
     yield from core.compute(costs.sum_cycles(core.chip.config, op.n), op.label)
-    out.store(op.out_index, np.array([total], dtype=np.float32))
+    out.store_one(op.out_index, total)
 
 
 @executes(Activate)
@@ -70,23 +70,25 @@ def _activate(op: Activate, core: Core) -> Generator[simpy.Event, Any, None]:
     sram = core.sram
     z = sram[op.src].data[op.src_index] + sram[op.bias].data[op.bias_index]
     yield from core.compute(costs.activation_cycles(core.chip.config), op.label)
-    sram[op.out].store(op.out_index, np.array([activate_one(op.activation, z)], dtype=np.float32))
+    sram[op.out].store_one(op.out_index, activate_one(op.activation, z))
 
 
+# The handlers that only hand over to one of the core's processes return it rather than wrap it
+# in a generator of their own: one generator less to pass each event through.
 @executes(Send)
 def _send(op: Send, core: Core) -> Generator[simpy.Event, Any, None]:
     values = core.sram[op.src].data[op.src_offset : op.src_offset + op.n]
-    yield from core.write(op.dst, op.dst_buffer, op.dst_offset, values, op.label)
+    return core.write(op.dst, op.dst_buffer, op.dst_offset, values, op.label)
 
 
 @executes(Signal)
 def _signal(op: Signal, core: Core) -> Generator[simpy.Event, Any, None]:
-    yield from core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label, copy=False)
+    return core.write(op.dst, op.buffer, op.offset, np.array([op.value], np.float32), op.label, copy=False)
 
 
 @executes(Wait)
 def _wait(op: Wait, core: Core) -> Generator[simpy.Event, Any, None]:
-    yield from core.wait(op.buffer, op.count, op.label)
+    return core.wait(op.buffer, op.count, op.label)
 
 
 @executes(PollDram)

@@ -59,7 +59,7 @@ class Kernel:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mac:
     """``out[out_index] = sum_t x[x_offset + t * x_stride] * w[w_offset + t]`` for ``t < n``."""
 
@@ -74,7 +74,7 @@ class Mac:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sum:
     """``out[out_index] += sum(src[offset : offset + n])``."""
 
@@ -86,7 +86,7 @@ class Sum:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Activate:
     """``out[out_index] = act(src[src_index] + bias[bias_index])``."""
 
@@ -100,7 +100,7 @@ class Activate:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Send:
     """Write ``src[src_offset : src_offset + n]`` into ``dst_buffer`` of ``dst`` (a core or ``HOST``)."""
 
@@ -113,7 +113,7 @@ class Send:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signal:
     """Write the constant ``value`` into ``buffer[offset]`` of ``dst`` (a flag)."""
 
@@ -124,7 +124,7 @@ class Signal:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Wait:
     """Wait until ``buffer`` has received ``count`` element writes since the start."""
 
@@ -133,7 +133,7 @@ class Wait:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PollDram:
     """Re-read ``n`` flags of DRAM ``buffer`` until every one is at least ``value``."""
 
@@ -143,7 +143,7 @@ class PollDram:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadDram:
     """Read ``n`` elements of DRAM ``src`` from ``src_offset`` into own ``dst`` at ``dst_offset``."""
 
@@ -155,7 +155,7 @@ class ReadDram:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dma:
     """Start the DMA chain ``descriptors`` and poll until every element of it has landed."""
 
@@ -164,7 +164,7 @@ class Dma:
     wait_label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Begin:
     """Mark the start of a segment of the program (a layer of a sample, say) in the core's record."""
 
@@ -175,7 +175,7 @@ Op = Mac | Sum | Activate | Send | Signal | Wait | PollDram | ReadDram | Dma | B
 """Any op of a core's program."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relay:
     """A relay rule of a core: what it stores onward when a message lands.
 

@@ -177,9 +177,10 @@ N_PORTS = 3
 
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
 # R_POKE the tick after a downstream FIFO it found full last freed a slot; R_SEQ orders the
-# routers by when they last became active, R_STAMP is the last tick they were taken as due
-R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP = range(11)
-R_FIELDS = 11
+# routers by when they last became active, R_STAMP is the last tick they were taken as due;
+# R_HELD has bit k set while its input R_IN0 + k holds a transaction (arbitration reads only those)
+R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP, R_HELD = range(12)
+R_FIELDS = 12
 # inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
 # endpoint's port (I_UP_ENDPOINT); I_BLOCKED: the router or endpoint feeding it found it full and
 # waits for its next pop (only such a pop wakes it, so that neither is visited every tick while
@@ -580,6 +581,7 @@ def _push(state, network, due, msgs, i, m, transaction, ready):
     fifo[i, slot, Q_OUT] = network.routes[r, msgs[m, M_DST]]
     inputs[i, I_COUNT] += 1
     routers[r, R_COUNT] += 1
+    routers[r, R_HELD] |= 1 << (i - routers[r, R_IN0])
     _activate_router(state, routers, due, r, ready)
 
 
@@ -593,7 +595,10 @@ def _pop(state, network, endpoints, due, i, t):
     inputs[i, I_COUNT] -= 1
     inputs[i, I_POPPED] = t
     inputs[i, I_FREE] = t + inputs[i, I_RATE]
-    routers[inputs[i, I_ROUTER], R_COUNT] -= 1
+    r = inputs[i, I_ROUTER]
+    routers[r, R_COUNT] -= 1
+    if inputs[i, I_COUNT] == 0:
+        routers[r, R_HELD] &= ~(1 << (i - routers[r, R_IN0]))
     if inputs[i, I_BLOCKED]:
         inputs[i, I_BLOCKED] = 0
         up = inputs[i, I_UP_ROUTER]
@@ -1093,11 +1098,12 @@ def _requests(t, network, r, soon):
     ``soon`` lowered to the tick at which a head not ready yet will be."""
     inputs, fifo, want = network.inputs, network.fifo, network.want
     in0 = network.routers[r, R_IN0]
+    held = network.routers[r, R_HELD]
     requests = 0
     for k in range(network.routers[r, R_IN1] - in0):
         i = in0 + k
         want[k] = -1
-        if inputs[i, I_COUNT] == 0:
+        if not (held >> k) & 1:
             continue
         ready = fifo[i, inputs[i, I_HEAD], Q_READY]
         if ready > t:

@@ -1207,8 +1207,11 @@ def _forward_router(state, t, network, ends, msgs, events, due, log, r):
         o = want[first]
         if o < 0:
             continue
-        winner = _arbitrate(want, n_in, o, network.outputs[o, O_RR])
-        answered, losers = _withdraw(want, first, n_in, o, winner)
+        if requests == 1:  # the last request: no contest
+            winner, answered, losers = first, 1, False
+        else:
+            winner = _arbitrate(want, n_in, o, network.outputs[o, O_RR])
+            answered, losers = _withdraw(want, first, n_in, o, winner)
         requests -= answered
         soon = _grant(state, t, network, ends, msgs, events, due, log, o, in0, winner, losers, soon)
     return soon

@@ -549,10 +549,15 @@ class Fabric:
         )
         n_routers = len(self._network.routers)
         # Room for an entry per router (endpoint) and as many made stale; a full heap drops its stale ones.
+        # Each tick's bucket has room for every row once; a fuller one sends the rest to the heap.
         self._due = k.Due(
             np.zeros((2 * n_routers + 64, k.H_FIELDS), np.int64),
             np.zeros((2 * n_endpoints + 64, k.H_FIELDS), np.int64),
             np.zeros((max(n_routers, n_endpoints), 2), np.int64),
+            np.zeros((k.DUE_TICKS, n_routers), np.int64),
+            np.zeros(k.DUE_TICKS, np.int64),
+            np.zeros((k.DUE_TICKS, n_endpoints), np.int64),
+            np.zeros(k.DUE_TICKS, np.int64),
         )
 
     def _build_state(self) -> None:
@@ -564,6 +569,7 @@ class Fabric:
         state[k.S_WMASK] = len(self._events.wheel) - 1
         state[k.S_DRAM_TICKS] = ticks(chip.dram_latency_cycles)
         state[k.S_POLL_TICKS] = ticks(chip.poll_cycles)
+        state[k.S_TAKEN_R] = state[k.S_TAKEN_E] = -1
         self._state = state
         self._view = state.data  # a memoryview: fast reads of single fields from Python
         if k.needs_compiling():  # the first post or advance compiles the loop, for tens of seconds
@@ -576,7 +582,7 @@ class Fabric:
         self._args = None
 
     def _post_args(self) -> tuple:
-        """The records the posting entry points take: the endpoints, the messages, the due heaps."""
+        """The records the posting entry points take: the endpoints, the messages, the due sets."""
         _, ends, messages, _, due, _, _ = self._kernel_args()
         return ends, messages, due
 

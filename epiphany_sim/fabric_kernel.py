@@ -46,8 +46,9 @@ changes nothing, and no result depends on the order of two posts made in the sam
 Every time is a whole number of ticks (the chip's fields are checked to be whole half
 cycles), so the loop is deterministic: the same posts give the same ticks on every run.
 Ticks in which nothing can change are skipped, and in a tick only the routers and endpoints
-due then are visited (taken from a heap by the tick each is next due, in the order they
-became active), so that a tick costs what moves in it, not what waits.
+due then are visited (filed by the tick each is next due, in a bucket per tick for the next
+``DUE_TICKS`` ticks and in a heap beyond, and taken in the order they became active), so that
+a tick costs what moves in it, not what waits.
 
 The entry points (``advance``, ``post_one``, ``post_bulk``, ``post_reads``) take each record
 as a plain tuple of its arrays and name it inside: numba's dispatcher types a plain tuple of
@@ -131,6 +132,15 @@ class Due(NamedTuple):
     """The same of endpoints."""
     due: np.ndarray
     """``due[k] = (activation order, index)``: the routers or endpoints due at the current tick."""
+    soon_r: np.ndarray
+    """``soon_r[bucket, k]``: a router due at a tick within ``DUE_TICKS``, by the tick modulo
+    ``DUE_TICKS``, as ``(activation order << DUE_ID_BITS) | index``."""
+    soon_r_n: np.ndarray
+    """Entries in each bucket of ``soon_r``."""
+    soon_e: np.ndarray
+    """The same of endpoints."""
+    soon_e_n: np.ndarray
+    """Entries in each bucket of ``soon_e``."""
 
 
 class Memory(NamedTuple):
@@ -167,9 +177,10 @@ N_PORTS = 3
 
 # routers[r, :]; R_NEXT is the earliest tick at which the router may move a transaction,
 # R_POKE the tick after a downstream FIFO it found full last freed a slot; R_SEQ orders the
-# routers by when they last became active, R_STAMP is the last tick they were taken as due
-R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP = range(11)
-R_FIELDS = 11
+# routers by when they last became active, R_STAMP is the last tick they were taken as due;
+# R_HELD has bit k set while its input R_IN0 + k holds a transaction (arbitration reads only those)
+R_NET, R_IN0, R_IN1, R_OUT0, R_OUT1, R_COUNT, R_ACTIVE, R_NEXT, R_POKE, R_SEQ, R_STAMP, R_HELD = range(12)
+R_FIELDS = 12
 # inputs[i, :]: one FIFO per router input port, fed by a router (I_UP_ROUTER) or by an
 # endpoint's port (I_UP_ENDPOINT); I_BLOCKED: the router or endpoint feeding it found it full and
 # waits for its next pop (only such a pop wakes it, so that neither is visited every tick while
@@ -258,6 +269,12 @@ KIND_DELIVER, KIND_SENT = 0, 1
 # (a binary heap on (H_TICK, H_SEQ), with entries made stale by a later change of that tick)
 H_TICK, H_SEQ, H_ID = range(3)
 H_FIELDS = 3
+# soon_r[bucket, k] and soon_e[bucket, k]: the same due within DUE_TICKS ticks, in buckets by the tick
+# modulo DUE_TICKS (filing and taking one costs no heap's sifting), each as one number: its
+# activation order above DUE_ID_BITS, the row below
+DUE_TICKS = 64
+DUE_ID_BITS = 24
+DUE_ID_MASK = (1 << DUE_ID_BITS) - 1
 # wakes[k, :]: what Python must react to: a buffer's id, or a message's token
 WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
 # state[:]: scalars
@@ -288,8 +305,12 @@ WAKE_BUFFER, WAKE_SENT, WAKE_DONE = 0, 1, 2
     S_POLL_TICKS,
     S_SEQ,
     S_NEXT,
-) = range(26)
-S_FIELDS = 26
+    S_TAKEN_R,
+    S_TAKEN_E,
+) = range(28)
+S_FIELDS = 28
+# S_TAKEN_R, S_TAKEN_E: the last tick whose routers (endpoints) were taken as due; a row due at or
+# before it again goes to the heap, whose entries stay until taken
 # S_NEXT: no tick before it has anything to do (the next tick the loop will simulate, as far as
 # it knows, lowered by every post): Python need not call ``advance`` for a limit up to it
 NEVER = np.int64(1) << 62
@@ -298,7 +319,7 @@ NEVER = np.int64(1) << 62
 DONE_LIMIT, DONE_WAKE, DONE_ROOM, DONE_IDLE, DONE_STUCK = 0, 1, 2, 3, 4
 
 
-# The due heaps ---------------------------------------------------------------------------------
+# The due sets ----------------------------------------------------------------------------------
 @_inlined
 def _heap_before(heap, i, j):
     return heap[i, H_TICK] < heap[j, H_TICK] or (heap[i, H_TICK] == heap[j, H_TICK] and heap[i, H_SEQ] < heap[j, H_SEQ])
@@ -348,9 +369,24 @@ def _heap_drop(heap, n):
 
 
 @_inlined
-def _schedule_due(state, heap, size, table, active, seq, nxt, ident):
-    """Note in ``heap`` (its count at ``state[size]``) that ``table`` row ``ident`` is next due at
-    ``table[ident, nxt]``. A full heap is first rebuilt from the table, which drops stale entries."""
+def _due_valid(table, active, seq, nxt, ident, order, tick):
+    """Whether an entry ``(order, ident)`` filed for ``tick`` is current: the row is active, in the
+    same activation, and still next due at ``tick``."""
+    return table[ident, active] and table[ident, seq] == order and table[ident, nxt] == tick
+
+
+@_inlined
+def _schedule_due(state, heap, size, table, active, seq, nxt, ident, soon, soon_n, taken):
+    """Note that ``table`` row ``ident`` is next due at ``table[ident, nxt]``: in that tick's bucket
+    of ``soon`` (counts ``soon_n``) if the tick is within ``DUE_TICKS`` of now and its bucket is
+    still to be taken (``state[taken]``: the last tick taken) and has room, else in ``heap`` (its
+    count at ``state[size]``). A full heap is first rebuilt from the table, which drops stale entries."""
+    tick = table[ident, nxt]
+    bucket = tick & (DUE_TICKS - 1)
+    if state[taken] < tick and state[S_TICK] <= tick < state[S_TICK] + DUE_TICKS and soon_n[bucket] < soon.shape[1]:
+        soon[bucket, soon_n[bucket]] = (table[ident, seq] << DUE_ID_BITS) | ident
+        soon_n[bucket] += 1
+        return
     n = state[size]
     if n == heap.shape[0]:
         n = 0
@@ -358,8 +394,20 @@ def _schedule_due(state, heap, size, table, active, seq, nxt, ident):
             if table[other, active] and table[other, nxt] < NEVER and other != ident:
                 _heap_add(heap, n, table[other, nxt], table[other, seq], other)
                 n += 1
-    _heap_add(heap, n, table[ident, nxt], table[ident, seq], ident)
+    _heap_add(heap, n, tick, table[ident, seq], ident)
     state[size] = n + 1
+
+
+@_inlined
+def _schedule_router(state, routers, due, r):
+    _schedule_due(state, due.heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r, due.soon_r, due.soon_r_n, S_TAKEN_R)
+
+
+@_inlined
+def _schedule_endpoint(state, endpoints, due, e):
+    _schedule_due(
+        state, due.heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e, due.soon_e, due.soon_e_n, S_TAKEN_E
+    )
 
 
 @_inlined
@@ -368,7 +416,7 @@ def _first_due(state, heap, size, table, active, seq, nxt):
     those of an inactive row, of an earlier activation, or of a tick since changed."""
     while state[size] > 0:
         ident = heap[0, H_ID]
-        if table[ident, active] and table[ident, seq] == heap[0, H_SEQ] and table[ident, nxt] == heap[0, H_TICK]:
+        if _due_valid(table, active, seq, nxt, ident, heap[0, H_SEQ], heap[0, H_TICK]):
             return heap[0, H_TICK]
         _heap_drop(heap, state[size])
         state[size] -= 1
@@ -376,31 +424,111 @@ def _first_due(state, heap, size, table, active, seq, nxt):
 
 
 @_inlined
-def _take_due(state, heap, size, table, active, seq, nxt, stamp, due, t):
-    """Take the rows of ``heap`` due at tick ``t`` into ``due[:n]``, as ``(seq, id)`` in the order
-    they became active (the order in which the loop visits them); return ``n``."""
+def _first_soon(table, active, seq, nxt, soon, soon_n, t, before):
+    """The first tick after ``t`` and before ``before`` at which a row filed in the buckets ``soon``
+    is due (``NEVER``: none). A bucket passed holds only stale entries (every entry is for a tick
+    within ``DUE_TICKS`` of when it was filed): it is emptied."""
+    for tick in range(t + 1, min(before, t + DUE_TICKS)):
+        bucket = tick & (DUE_TICKS - 1)
+        for k in range(soon_n[bucket]):
+            key = soon[bucket, k]
+            if _due_valid(table, active, seq, nxt, key & DUE_ID_MASK, key >> DUE_ID_BITS, tick):
+                return tick
+        soon_n[bucket] = 0
+    return NEVER
+
+
+@_inlined
+def _take_row(table, stamp, due, n, ident, order, t):
+    """Add row ``ident`` (activation ``order``) to the ``n`` rows due at tick ``t``, in activation
+    order, unless it is there already; return the new count."""
+    if table[ident, stamp] == t:
+        return n  # a second entry of a row already taken
+    table[ident, stamp] = t
+    k = n
+    while k > 0 and due[k - 1, 0] > order:
+        due[k, 0] = due[k - 1, 0]
+        due[k, 1] = due[k - 1, 1]
+        k -= 1
+    due[k, 0] = order
+    due[k, 1] = ident
+    return n + 1
+
+
+@_inlined
+def _take_due(state, heap, size, table, active, seq, nxt, stamp, due, t, soon, soon_n, taken):
+    """Take the rows due at tick ``t``, from tick ``t``'s bucket of ``soon`` and from ``heap``, into
+    ``due[:n]`` as ``(seq, id)`` in the order they became active (the order in which the loop
+    visits them); return ``n``."""
     n = 0
+    bucket = t & (DUE_TICKS - 1)
+    for k in range(soon_n[bucket]):
+        key = soon[bucket, k]
+        ident, order = key & DUE_ID_MASK, key >> DUE_ID_BITS
+        if _due_valid(table, active, seq, nxt, ident, order, t):
+            n = _take_row(table, stamp, due, n, ident, order, t)
+    soon_n[bucket] = 0
+    state[taken] = t
     while _first_due(state, heap, size, table, active, seq, nxt) <= t:
         ident = heap[0, H_ID]
         order = heap[0, H_SEQ]
         _heap_drop(heap, state[size])
         state[size] -= 1
-        if table[ident, stamp] == t:
-            continue  # a second entry of a row already taken
-        table[ident, stamp] = t
-        k = n
-        while k > 0 and due[k - 1, 0] > order:
-            due[k, 0] = due[k - 1, 0]
-            due[k, 1] = due[k - 1, 1]
-            k -= 1
-        due[k, 0] = order
-        due[k, 1] = ident
-        n += 1
+        n = _take_row(table, stamp, due, n, ident, order, t)
     return n
 
 
 @_inlined
-def _activate_router(state, routers, heap_r, r, at):
+def _take_routers(state, routers, due, t):
+    return _take_due(
+        state,
+        due.heap_r,
+        S_HEAP_R,
+        routers,
+        R_ACTIVE,
+        R_SEQ,
+        R_NEXT,
+        R_STAMP,
+        due.due,
+        t,
+        due.soon_r,
+        due.soon_r_n,
+        S_TAKEN_R,
+    )
+
+
+@_inlined
+def _take_endpoints(state, endpoints, due, t):
+    return _take_due(
+        state,
+        due.heap_e,
+        S_HEAP_E,
+        endpoints,
+        E_ACTIVE,
+        E_SEQ,
+        E_NEXT,
+        E_STAMP,
+        due.due,
+        t,
+        due.soon_e,
+        due.soon_e_n,
+        S_TAKEN_E,
+    )
+
+
+@_inlined
+def _next_due_tick(state, t, routers, endpoints, due):
+    """The earliest tick after ``t`` at which a router or an endpoint is due (``NEVER``: none)."""
+    nxt = min(
+        _first_due(state, due.heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT),
+        _first_due(state, due.heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT),
+    )
+    nxt = min(nxt, _first_soon(routers, R_ACTIVE, R_SEQ, R_NEXT, due.soon_r, due.soon_r_n, t, nxt))
+    return min(nxt, _first_soon(endpoints, E_ACTIVE, E_SEQ, E_NEXT, due.soon_e, due.soon_e_n, t, nxt))
+
+
+@_inlined
+def _activate_router(state, routers, due, r, at):
     """Router ``r`` may move a transaction from tick ``at``: make it active if it is not."""
     if routers[r, R_ACTIVE] == 0:
         routers[r, R_ACTIVE] = 1
@@ -408,11 +536,11 @@ def _activate_router(state, routers, heap_r, r, at):
         state[S_SEQ] += 1
     if at < routers[r, R_NEXT]:
         routers[r, R_NEXT] = at
-        _schedule_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r)
+        _schedule_router(state, routers, due, r)
 
 
 @_inlined
-def _activate_endpoint(state, endpoints, heap_e, e, at):
+def _activate_endpoint(state, endpoints, due, e, at):
     """Put endpoint ``e`` among the endpoints with messages to inject, from tick ``at``."""
     state[S_NEXT] = min(state[S_NEXT], at)
     if endpoints[e, E_ACTIVE] == 0:
@@ -421,17 +549,17 @@ def _activate_endpoint(state, endpoints, heap_e, e, at):
         state[S_SEQ] += 1
     if at < endpoints[e, E_NEXT]:
         endpoints[e, E_NEXT] = at
-        _schedule_due(state, heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e)
+        _schedule_endpoint(state, endpoints, due, e)
 
 
 @_inlined
-def _next_due(state, routers, heap_r, r, soon):
+def _next_due(state, routers, due, r, soon):
     """Router ``r`` is next worth a visit at ``soon`` (``NEVER``: when something brings it back),
     or leaves the active set if it holds nothing."""
     if routers[r, R_COUNT] > 0:
         routers[r, R_NEXT] = soon
         if soon < NEVER:
-            _schedule_due(state, heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, r)
+            _schedule_router(state, routers, due, r)
     else:
         routers[r, R_ACTIVE] = 0
         routers[r, R_NEXT] = NEVER
@@ -439,7 +567,7 @@ def _next_due(state, routers, heap_r, r, soon):
 
 # FIFOs --------------------------------------------------------------------------------------------
 @_inlined
-def _push(state, network, heap_r, msgs, i, m, transaction, ready):
+def _push(state, network, due, msgs, i, m, transaction, ready):
     """Put transaction ``transaction`` of message ``m`` at the tail of input FIFO ``i``, ready to
     leave at tick ``ready`` by the output its route takes."""
     routers, inputs, fifo = network.routers, network.inputs, network.fifo
@@ -453,7 +581,8 @@ def _push(state, network, heap_r, msgs, i, m, transaction, ready):
     fifo[i, slot, Q_OUT] = network.routes[r, msgs[m, M_DST]]
     inputs[i, I_COUNT] += 1
     routers[r, R_COUNT] += 1
-    _activate_router(state, routers, heap_r, r, ready)
+    routers[r, R_HELD] |= 1 << (i - routers[r, R_IN0])
+    _activate_router(state, routers, due, r, ready)
 
 
 @_inlined
@@ -466,15 +595,18 @@ def _pop(state, network, endpoints, due, i, t):
     inputs[i, I_COUNT] -= 1
     inputs[i, I_POPPED] = t
     inputs[i, I_FREE] = t + inputs[i, I_RATE]
-    routers[inputs[i, I_ROUTER], R_COUNT] -= 1
+    r = inputs[i, I_ROUTER]
+    routers[r, R_COUNT] -= 1
+    if inputs[i, I_COUNT] == 0:
+        routers[r, R_HELD] &= ~(1 << (i - routers[r, R_IN0]))
     if inputs[i, I_BLOCKED]:
         inputs[i, I_BLOCKED] = 0
         up = inputs[i, I_UP_ROUTER]
         if up >= 0:
             routers[up, R_POKE] = t + 1
-            _activate_router(state, routers, due.heap_r, up, t + 1)
+            _activate_router(state, routers, due, up, t + 1)
         else:
-            _activate_endpoint(state, endpoints, due.heap_e, inputs[i, I_UP_ENDPOINT], t + 1)
+            _activate_endpoint(state, endpoints, due, inputs[i, I_UP_ENDPOINT], t + 1)
 
 
 @_inlined
@@ -641,16 +773,16 @@ def _new_message(state, messages, src, dst, port, network, addr, buf, words, n_b
 
 
 @_inlined
-def _queue(state, ends, msgs, heap_e, e, s, m, at):
+def _queue(state, ends, msgs, due, e, s, m, at):
     """Queue message ``m`` on source ``s`` of endpoint ``e``, from tick ``at``."""
     _enqueue_source(msgs, ends.sources, e, s, m)
     ends.endpoints[e, E_PENDING] += 1
-    _activate_endpoint(state, ends.endpoints, heap_e, e, at)
+    _activate_endpoint(state, ends.endpoints, due, e, at)
 
 
 # Step 1: deliveries -------------------------------------------------------------------------------
 @_inlined
-def _reply(state, t, ends, messages, memory, heap_e, m):
+def _reply(state, t, ends, messages, memory, due, m):
     """A read request ``m`` reached its target at tick ``t``: the target reads the values now
     and queues a write of them back to the requester (after the DRAM's latency for the host)."""
     msgs = messages.msgs
@@ -670,11 +802,11 @@ def _reply(state, t, ends, messages, memory, heap_e, m):
     )
     msgs[n, M_SOURCE] = msgs[m, M_SOURCE]
     msgs[n, M_TOKEN] = msgs[m, M_TOKEN]
-    _queue(state, ends, msgs, heap_e, here, ends.sources.shape[1] - 1, n, when)  # its replies' source
+    _queue(state, ends, msgs, due, here, ends.sources.shape[1] - 1, n, when)  # its replies' source
 
 
 @_inlined
-def _relay(state, t, ends, messages, memory, heap_e, m):
+def _relay(state, t, ends, messages, memory, due, m):
     """Message ``m`` completed in a buffer at tick ``t``: each relay rule of that buffer for its
     sender has the receiving core store the same values onward."""
     msgs, bufs, rules = messages.msgs, memory.bufs, memory.rules
@@ -704,7 +836,7 @@ def _relay(state, t, ends, messages, memory, heap_e, m):
             noticed,
         )
         ends.endpoints[here, E_RELAY] += state[S_POLL_TICKS] + msgs[n, M_TRANSACTIONS] * ends.sources[here, 0, SRC_RATE]
-        _queue(state, ends, msgs, heap_e, here, 0, n, noticed)
+        _queue(state, ends, msgs, due, here, 0, n, noticed)
 
 
 @_inlined
@@ -736,15 +868,15 @@ def _complete(state, t, ends, messages, memory, events, due, log, m):
     flags = msgs[m, M_FLAGS]
     here = msgs[m, M_DST]
     if flags & F_READ:
-        _reply(state, t, ends, messages, memory, due.heap_e, m)
+        _reply(state, t, ends, messages, memory, due, m)
     else:
         if flags & F_REPLY:  # the requester may send another read request
             ends.sources[here, msgs[m, M_SOURCE], SRC_OUT] -= 1
-            _activate_endpoint(state, ends.endpoints, due.heap_e, here, t)
+            _activate_endpoint(state, ends.endpoints, due, here, t)
         if flags & F_NOTIFY_DONE:
             _wake(state, events.wakes, WAKE_DONE, msgs[m, M_TOKEN])
         if msgs[m, M_BUF] >= 0:
-            _relay(state, t, ends, messages, memory, due.heap_e, m)
+            _relay(state, t, ends, messages, memory, due, m)
     if state[S_RECORD]:
         _record(state, log.recs, msgs, m, t)
     messages.free[state[S_FREE]] = m
@@ -896,7 +1028,7 @@ def _send(state, t, network, ends, msgs, events, due, log, e, p, s):
         path = network.routers[network.inputs[i, I_ROUTER], R_NET] - NET_ELINK_IN
         rate = _elink_ticks(network.elink, path, msgs, m, transaction)
         ready = t + rate - 1
-    _push(state, network, due.heap_r, msgs, i, m, transaction, ready)
+    _push(state, network, due, msgs, i, m, transaction, ready)
     ports[e, p, P_FREE] = t + rate
     if s or msgs[m, M_FLAGS] & F_COPY:
         sources[e, s, SRC_FREE] = t + sources[e, s, SRC_RATE]
@@ -934,7 +1066,7 @@ def _inject(state, t, network, ends, messages, events, due, log):
     """Step 2 of tick ``t``: each endpoint due pushes a transaction per free port."""
     endpoints, ports = ends.endpoints, ends.ports
     msgs = messages.msgs
-    n_due = _take_due(state, due.heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, E_STAMP, due.due, t)
+    n_due = _take_endpoints(state, endpoints, due, t)
     for a in range(n_due):
         e = due.due[a, 1]
         _start_dma(t, ends, msgs, e)
@@ -952,7 +1084,7 @@ def _inject(state, t, network, ends, messages, events, due, log):
         if endpoints[e, E_PENDING] > 0:
             endpoints[e, E_NEXT] = _endpoint_soon(t, network.inputs, ends, msgs, e)
             if endpoints[e, E_NEXT] < NEVER:
-                _schedule_due(state, due.heap_e, S_HEAP_E, endpoints, E_ACTIVE, E_SEQ, E_NEXT, e)
+                _schedule_endpoint(state, endpoints, due, e)
         else:
             endpoints[e, E_ACTIVE] = 0
             endpoints[e, E_NEXT] = NEVER
@@ -966,11 +1098,12 @@ def _requests(t, network, r, soon):
     ``soon`` lowered to the tick at which a head not ready yet will be."""
     inputs, fifo, want = network.inputs, network.fifo, network.want
     in0 = network.routers[r, R_IN0]
+    held = network.routers[r, R_HELD]
     requests = 0
     for k in range(network.routers[r, R_IN1] - in0):
         i = in0 + k
         want[k] = -1
-        if inputs[i, I_COUNT] == 0:
+        if not (held >> k) & 1:
             continue
         ready = fifo[i, inputs[i, I_HEAD], Q_READY]
         if ready > t:
@@ -1032,7 +1165,7 @@ def _move(state, t, network, ends, msgs, events, due, log, o, i, in_k):
         msgs[m, M_HOPS] += outputs[o, O_HOP]
     dest = outputs[o, O_DEST]
     if dest >= 0:
-        _push(state, network, due.heap_r, msgs, dest, m, transaction, t + outputs[o, O_LATENCY])
+        _push(state, network, due, msgs, dest, m, transaction, t + outputs[o, O_LATENCY])
     else:
         _schedule(state, events, t + rate + outputs[o, O_LATENCY], KIND_DELIVER, m, transaction)
     return t + rate
@@ -1074,8 +1207,11 @@ def _forward_router(state, t, network, ends, msgs, events, due, log, r):
         o = want[first]
         if o < 0:
             continue
-        winner = _arbitrate(want, n_in, o, network.outputs[o, O_RR])
-        answered, losers = _withdraw(want, first, n_in, o, winner)
+        if requests == 1:  # the last request: no contest
+            winner, answered, losers = first, 1, False
+        else:
+            winner = _arbitrate(want, n_in, o, network.outputs[o, O_RR])
+            answered, losers = _withdraw(want, first, n_in, o, winner)
         requests -= answered
         soon = _grant(state, t, network, ends, msgs, events, due, log, o, in0, winner, losers, soon)
     return soon
@@ -1085,11 +1221,11 @@ def _forward_router(state, t, network, ends, msgs, events, due, log, r):
 def _forward(state, t, network, ends, messages, events, due, log):
     """Step 3 of tick ``t``: every router due grants its free outputs."""
     routers = network.routers
-    n_due = _take_due(state, due.heap_r, S_HEAP_R, routers, R_ACTIVE, R_SEQ, R_NEXT, R_STAMP, due.due, t)
+    n_due = _take_routers(state, routers, due, t)
     for a in range(n_due):
         r = due.due[a, 1]
         soon = _forward_router(state, t, network, ends, messages.msgs, events, due, log, r)
-        _next_due(state, routers, due.heap_r, r, soon)
+        _next_due(state, routers, due, r, soon)
 
 
 # The loop -----------------------------------------------------------------------------------------
@@ -1125,10 +1261,7 @@ def _short_of_room(state, t, network, ends, events, log):
 def _next_tick(state, t, limit, network, ends, events, due):
     """Where the loop goes after tick ``t``: the earliest tick a router or endpoint is due or the
     wheel holds something, capped at ``limit``; -1 to go on, else what ``advance`` returns."""
-    nxt = min(
-        _first_due(state, due.heap_r, S_HEAP_R, network.routers, R_ACTIVE, R_SEQ, R_NEXT),
-        _first_due(state, due.heap_e, S_HEAP_E, ends.endpoints, E_ACTIVE, E_SEQ, E_NEXT),
-    )
+    nxt = _next_due_tick(state, t, network.routers, ends.endpoints, due)
     nxt = min(nxt, _next_wheel_tick(state, t, events.wheel_n, nxt))
     state[S_NEXT] = nxt
     if nxt == NEVER:
@@ -1216,9 +1349,9 @@ def _post(
     if dma:
         _enqueue_dma(msgs, ends.endpoints, src, m)
         ends.endpoints[src, E_PENDING] += 1
-        _activate_endpoint(state, ends.endpoints, due.heap_e, src, at)
+        _activate_endpoint(state, ends.endpoints, due, src, at)
     else:
-        _queue(state, ends, msgs, due.heap_e, src, 0, m, at)
+        _queue(state, ends, msgs, due, src, 0, m, at)
     return msgs[m, M_SERIAL]
 
 
@@ -1276,7 +1409,7 @@ def post_bulk(state, ends, messages, due, src, dst, at, n_bytes):
     for j in range(len(src)):
         e = src[j]
         m = _new_message(state, messages, e, dst[j], PORT_C, PORT_C, -1, -1, 0, n_bytes, -1, 0, at[j])
-        _queue(state, ends, messages.msgs, due.heap_e, e, 0, m, at[j])
+        _queue(state, ends, messages.msgs, due, e, 0, m, at[j])
 
 
 @compiled

@@ -91,3 +91,22 @@ def test_out_of_bounds_and_unknown_buffers_are_memory_access_errors(chip: Chip) 
         chip.cores[0].sram["y"]
     with pytest.raises(MemoryAccessError, match="already allocated"):
         chip.cores[0].sram.alloc("x", 1)
+
+
+def test_store_one_stores_counts_wakes_and_refuses_outside() -> None:
+    """One value stored at index 2 of a 4-element buffer: it lands there as float32, the buffer
+    counts one more write, a waiter for one write wakes, and index 4 (past the end) and -1 are
+    refused rather than wrapped around."""
+    chip = Chip(E16)
+    buffer = chip.core((0, 0)).sram.alloc("acc", 4)
+    woken = chip.env.event()
+    buffer.add_waiter(1, woken)
+    buffer.store_one(2, np.float64(0.1))
+    assert buffer.data[2] == np.float32(0.1)
+    assert np.isnan(buffer.data[[0, 1, 3]]).all()
+    assert buffer.written == 1
+    assert woken.triggered
+    for index in (4, -1):
+        with pytest.raises(MemoryAccessError):
+            buffer.store_one(index, 1.0)
+    assert buffer.written == 1

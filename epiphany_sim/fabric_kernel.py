@@ -211,26 +211,27 @@ SRC_FIELDS = 6
 # links[l, :]: counters per directed link
 L_TRANSACTIONS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
 L_FIELDS = 6
-# msgs[m, :]; M_SENT and M_DONE count its transactions injected and landed
+# msgs[m, :]; M_SENT and M_DONE count its transactions injected and landed. The first eight are
+# those every hop and every injection reads, in 64 bytes: a cache line or two.
 (
-    M_SRC,
     M_DST,
+    M_BYTES,
+    M_HOPS,
+    M_SERIAL,
     M_PORT,
+    M_POST,
+    M_FLAGS,
+    M_SENT,
+    M_TRANSACTIONS,
+    M_NEXT,
+    M_DONE,
+    M_SRC,
     M_NET,
     M_ADDR,
     M_BUF,
     M_WORDS,
-    M_BYTES,
     M_PAY,
-    M_TRANSACTIONS,
-    M_SENT,
-    M_DONE,
-    M_FLAGS,
-    M_POST,
     M_INJ,
-    M_NEXT,
-    M_SERIAL,
-    M_HOPS,
     M_FROM,
     M_SOURCE,
     M_TOKEN,

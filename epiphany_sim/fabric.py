@@ -553,7 +553,7 @@ class Fabric:
         self._due = k.Due(
             np.zeros((2 * n_routers + 64, k.H_FIELDS), np.int64),
             np.zeros((2 * n_endpoints + 64, k.H_FIELDS), np.int64),
-            np.zeros((max(n_routers, n_endpoints), 2), np.int64),
+            np.zeros(max(n_routers, n_endpoints), np.int64),
             np.zeros((k.DUE_TICKS, n_routers), np.int64),
             np.zeros(k.DUE_TICKS, np.int64),
             np.zeros((k.DUE_TICKS, n_endpoints), np.int64),

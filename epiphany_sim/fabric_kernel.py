@@ -131,7 +131,7 @@ class Due(NamedTuple):
     heap_e: np.ndarray
     """The same of endpoints."""
     due: np.ndarray
-    """``due[k] = (activation order, index)``: the routers or endpoints due at the current tick."""
+    """``due[k]``: the routers or endpoints due at the current tick, as keys (as in ``soon_r``)."""
     soon_r: np.ndarray
     """``soon_r[bucket, k]``: a router due at a tick within ``DUE_TICKS``, by the tick modulo
     ``DUE_TICKS``, as ``(activation order << DUE_ID_BITS) | index``."""
@@ -211,26 +211,27 @@ SRC_FIELDS = 6
 # links[l, :]: counters per directed link
 L_TRANSACTIONS, L_BYTES, L_MSGS, L_BUSY, L_WAIT, L_MAX_WAIT = range(6)
 L_FIELDS = 6
-# msgs[m, :]; M_SENT and M_DONE count its transactions injected and landed
+# msgs[m, :]; M_SENT and M_DONE count its transactions injected and landed. The first eight are
+# those every hop and every injection reads, in 64 bytes: a cache line or two.
 (
-    M_SRC,
     M_DST,
+    M_BYTES,
+    M_HOPS,
+    M_SERIAL,
     M_PORT,
+    M_POST,
+    M_FLAGS,
+    M_SENT,
+    M_TRANSACTIONS,
+    M_NEXT,
+    M_DONE,
+    M_SRC,
     M_NET,
     M_ADDR,
     M_BUF,
     M_WORDS,
-    M_BYTES,
     M_PAY,
-    M_TRANSACTIONS,
-    M_SENT,
-    M_DONE,
-    M_FLAGS,
-    M_POST,
     M_INJ,
-    M_NEXT,
-    M_SERIAL,
-    M_HOPS,
     M_FROM,
     M_SOURCE,
     M_TOKEN,
@@ -439,42 +440,39 @@ def _first_soon(table, active, seq, nxt, soon, soon_n, t, before):
 
 
 @_inlined
-def _take_row(table, stamp, due, n, ident, order, t):
-    """Add row ``ident`` (activation ``order``) to the ``n`` rows due at tick ``t``, in activation
-    order, unless it is there already; return the new count."""
+def _take_row(table, stamp, due, n, key, t):
+    """Add the row of ``key`` to the ``n`` rows due at tick ``t``, in activation order, unless it is
+    there already; return the new count."""
+    ident = key & DUE_ID_MASK
     if table[ident, stamp] == t:
         return n  # a second entry of a row already taken
     table[ident, stamp] = t
     k = n
-    while k > 0 and due[k - 1, 0] > order:
-        due[k, 0] = due[k - 1, 0]
-        due[k, 1] = due[k - 1, 1]
+    while k > 0 and due[k - 1] > key:
+        due[k] = due[k - 1]
         k -= 1
-    due[k, 0] = order
-    due[k, 1] = ident
+    due[k] = key
     return n + 1
 
 
 @_inlined
 def _take_due(state, heap, size, table, active, seq, nxt, stamp, due, t, soon, soon_n, taken):
     """Take the rows due at tick ``t``, from tick ``t``'s bucket of ``soon`` and from ``heap``, into
-    ``due[:n]`` as ``(seq, id)`` in the order they became active (the order in which the loop
-    visits them); return ``n``."""
+    ``due[:n]`` as keys (as in ``soon``) in the order they became active (the order in which the
+    loop visits them); return ``n``."""
     n = 0
     bucket = t & (DUE_TICKS - 1)
     for k in range(soon_n[bucket]):
         key = soon[bucket, k]
-        ident, order = key & DUE_ID_MASK, key >> DUE_ID_BITS
-        if _due_valid(table, active, seq, nxt, ident, order, t):
-            n = _take_row(table, stamp, due, n, ident, order, t)
+        if _due_valid(table, active, seq, nxt, key & DUE_ID_MASK, key >> DUE_ID_BITS, t):
+            n = _take_row(table, stamp, due, n, key, t)
     soon_n[bucket] = 0
     state[taken] = t
     while _first_due(state, heap, size, table, active, seq, nxt) <= t:
-        ident = heap[0, H_ID]
-        order = heap[0, H_SEQ]
+        key = (heap[0, H_SEQ] << DUE_ID_BITS) | heap[0, H_ID]
         _heap_drop(heap, state[size])
         state[size] -= 1
-        n = _take_row(table, stamp, due, n, ident, order, t)
+        n = _take_row(table, stamp, due, n, key, t)
     return n
 
 
@@ -1068,7 +1066,7 @@ def _inject(state, t, network, ends, messages, events, due, log):
     msgs = messages.msgs
     n_due = _take_endpoints(state, endpoints, due, t)
     for a in range(n_due):
-        e = due.due[a, 1]
+        e = due.due[a] & DUE_ID_MASK
         _start_dma(t, ends, msgs, e)
         for p in range(N_PORTS):
             i = ports[e, p, P_FIFO]
@@ -1223,7 +1221,7 @@ def _forward(state, t, network, ends, messages, events, due, log):
     routers = network.routers
     n_due = _take_routers(state, routers, due, t)
     for a in range(n_due):
-        r = due.due[a, 1]
+        r = due.due[a] & DUE_ID_MASK
         soon = _forward_router(state, t, network, ends, messages.msgs, events, due, log, r)
         _next_due(state, routers, due, r, soon)
 

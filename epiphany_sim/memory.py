@@ -78,15 +78,17 @@ class Buffer:
         n = len(values)
         self.check_range(offset, n)
         self.data[offset : offset + n] = values
-        self._fabric.count_written(self.id, n)
-        if self.waiters:
-            self.wake_ready()
+        self._count(n)
 
     def store_one(self, index: int, value: float | np.floating) -> None:
         """``store`` of one value (a kernel's result), without an array around it."""
         self.check_range(index, 1)
         self.data[index] = value
-        self._fabric.count_written(self.id, 1)
+        self._count(1)
+
+    def _count(self, n: int) -> None:
+        """Count ``n`` elements its own core stored and wake the waiters now satisfied."""
+        self._fabric.count_written(self.id, n)
         if self.waiters:
             self.wake_ready()
 

@@ -41,8 +41,12 @@ def _digest(rows: list) -> str:
 
 
 def _activities(agent: Any) -> dict[str, Any]:
-    """Every activity of a core or the host: a digest of all, and the first few in full."""
-    rows = [[a.kind, a.start, a.end, a.label, str(a.segment), a.n_bytes] for a in agent.activities]
+    """Every activity of a core or the host: a digest of all, and the first few in full.
+
+    Times are taken as Python floats: a cycle count is the same number whether the simulation
+    carried it as an int, a float or a numpy float (whose ``repr`` differs between numpy versions).
+    """
+    rows = [[a.kind, float(a.start), float(a.end), a.label, str(a.segment), a.n_bytes] for a in agent.activities]
     return {"count": len(rows), "sha256": _digest(rows), "first": rows[:8]}
 
 

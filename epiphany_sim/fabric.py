@@ -986,17 +986,65 @@ class Fabric:
                 self._grow_for_kernel()
                 continue
             if status == k.DONE_STUCK:
-                raise DeadlockError(
-                    [
-                        f"the fabric holds {int(self._state[k.S_LIVE])} messages that can never move "
-                        f"(at cycle {self.tick / TICKS_PER_CYCLE:g})"
-                    ]
-                )
+                raise DeadlockError(self.stuck())
             if status != k.DONE_WAKE:
                 if self._pay_top and not (view[k.S_LIVE] or view[k.S_WHEEL]):
                     self._pay_top = 0
                 return view[k.S_TICK], []
             return view[k.S_TICK], self._events.wakes[: view[k.S_WAKES]].tolist()
+
+    def stuck(self) -> list[str]:
+        """The words of a ``DeadlockError`` for messages the loop found can never move."""
+        return [
+            f"the fabric holds {int(self._state[k.S_LIVE])} messages that can never move "
+            f"(at cycle {self.tick / TICKS_PER_CYCLE:g})"
+        ]
+
+    # Driving the loop from other compiled code ---------------------------------------
+    def quiet(self) -> bool:
+        """Whether nothing of Python waits on the fabric (no callback, no waiter on a buffer) and its
+        relay rules are built: compiled code that posts and advances needs no Python until it ends."""
+        return (
+            not self._rules_stale
+            and not self._on_done
+            and not self._on_sent
+            and not any(buffer.waiters for buffer in self.buffers)
+        )
+
+    def loop_args(self) -> tuple:
+        """The state and the records, as compiled code passes them to ``fabric_kernel.advance``."""
+        return (self._state, *self._kernel_args())
+
+    @property
+    def overhead_ticks(self) -> int:
+        """Ticks from a write's post to its first transaction's earliest injection."""
+        return self._overhead
+
+    @property
+    def payload_top(self) -> int:
+        """The first payload word not reserved (compiled code that posts reserves its own)."""
+        return self._pay_top
+
+    @payload_top.setter
+    def payload_top(self, top: int) -> None:
+        self._pay_top = top
+
+    def make_room(self, table: int, words: int, payload_top: int) -> int:
+        """Grow what compiled code found short: ``table`` 0 a free message row, 1 ``words`` of payload,
+        2 what the next tick may need (``fabric_kernel.DONE_ROOM``). Returns the payload's top."""
+        self._pay_top = payload_top
+        if table == 0:
+            self._grow_messages(len(self._messages.msgs) + 1)
+        elif table == 1:
+            self._compact_payload(words)
+        else:
+            self._grow_for_kernel()
+        return self._pay_top
+
+    def label(self, serial: int, label: str) -> None:
+        """Name what message ``serial`` carries, for the records (kept only by a chip that records)."""
+        if self.record:
+            self._labels[serial] = label
 
     def react(self, wakes: list[tuple[int, int]]) -> None:
         """Run what Python attached to the wakes ``advance`` returned."""

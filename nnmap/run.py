@@ -39,6 +39,7 @@ from nnmap.lowering.feed import make_feed
 from nnmap.mapping import largest_batch, plan_for
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
+from nnmap.programs import engine
 from nnmap.programs import Op
 from nnmap.session import LinkCounts, Session, single_core_chip
 from nnmap.strategies import Strategy, get_strategy
@@ -167,7 +168,7 @@ def run_phases(
             counted = {c: _counted(ops, bar) if bar.shown else ops for c, ops in programs.items()}
             if feeding is not None:
                 session.process(feeding)
-            yield simpy.AllOf(session.chip.env, session.start(counted))
+            yield from engine.run_all(session.chip, counted)
         phases.compute_end = session.now
         snapshots["compute"] = session.link_counts()
         for coord in readback:

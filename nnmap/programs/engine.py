@@ -1,0 +1,321 @@
+"""A phase of programs run in compiled code: the same events as the interpreter's simpy processes.
+
+``run_all`` runs one program per core to their ends, as ``simpy.AllOf`` over the
+interpreter's processes (``run_ops``) would, and gives the same results to the bit: cycles,
+activities, transfers, values. When every op is one the compiled loop runs (``COMPILED_OPS``)
+and nothing else is going on in the simulation (no other process queued, no callback waiting
+on the fabric), the programs are encoded as rows of integers and run by
+``nnmap.programs.engine_loop`` together with the fabric; else, or with ``COMPILED = False``,
+by simpy. The values of the kernels come from numpy in both ways (the loop stops for each and
+this module computes it with the interpreter's own functions), so that they are numpy's bit
+for bit.
+
+To debug the compiled loop, run with ``NUMBA_DISABLE_JIT=1``: the same code runs as Python
+(about 70 times slower), where a debugger and ``print`` work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import simpy
+
+from epiphany_sim import costs
+from epiphany_sim import fabric_kernel as k
+from epiphany_sim.chip import Chip
+from epiphany_sim.clock import FabricEnvironment
+from epiphany_sim.core import KINDS, Activity, Core
+from epiphany_sim.errors import DeadlockError, SimError
+from epiphany_sim.memory import Buffer
+from epiphany_sim.mesh import HOST, Coord
+from nnmap.programs import engine_loop as loop
+from nnmap.programs.interpreter import activate_value, mac_value, run_ops, sum_value
+from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Sum, Wait
+
+COMPILED = True
+"""Whether ``run_all`` may use the compiled loop (``False``: always simpy, for comparisons)."""
+
+COMPILED_OPS = (Begin, Mac, Sum, Activate, Send, Signal, Wait)
+"""The ops the compiled loop runs; a program with any other runs on simpy."""
+
+_LOG_ROWS = 1 << 15  # spans logged between two visits to Python
+_new_tuple = tuple.__new__
+
+
+class _Encoded:
+    """The programs as the loop reads them, and what turns its numbers back into Python's."""
+
+    def __init__(self, chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> None:
+        self.chip = chip
+        self.cores = [chip.core(coord) for coord in programs]
+        self.ops: list[Op] = [op for ops in programs.values() for op in ops]
+        self.labels: list[str] = ["relay"]
+        self.segments: list[object] = []
+        self._label_ids: dict[str, int] = {"relay": 0}
+        self._segment_ids: dict[int, int] = {}
+        self._cycles: dict[tuple, float] = {}
+        rows: list[tuple[int, ...]] = []
+        consts: list[float] = []
+        cycles: list[float] = []
+        self.first = np.zeros(len(self.cores) + 1, np.int64)
+        for c, (core, ops) in enumerate(zip(self.cores, programs.values(), strict=True)):
+            self.first[c] = len(rows)
+            for op in ops:
+                row, const, cycle = self._encode(core, op)
+                rows.append(row)
+                consts.append(const)
+                cycles.append(cycle)
+        self.first[-1] = len(rows)
+        self.code = np.array(rows, np.int64).reshape(-1, loop.X_FIELDS)
+        self.consts = np.array(consts, np.float32)
+        self.cycles = np.array(cycles, np.float64)
+
+    def label(self, text: str) -> int:
+        """The number of a label (``labels[number]`` is the text)."""
+        ident = self._label_ids.get(text)
+        if ident is None:
+            ident = self._label_ids[text] = len(self.labels)
+            self.labels.append(text)
+        return ident
+
+    def segment(self, value: object) -> int:
+        """The number of a segment (``segments[number]`` is the value)."""
+        key = id(value)
+        ident = self._segment_ids.get(key)
+        if ident is None:
+            ident = self._segment_ids[key] = len(self.segments)
+            self.segments.append(value)
+        return ident
+
+    def _kernel_cycles(self, *key: Any) -> float:
+        """The cycles of a kernel: ``costs`` priced once per distinct kernel."""
+        cycles = self._cycles.get(key)
+        if cycles is None:
+            config = self.chip.config
+            kind = key[0]
+            if kind == loop.OP_MAC:
+                cycles = costs.dot_cycles(config, key[1], key[2])
+            elif kind == loop.OP_SUM:
+                cycles = costs.sum_cycles(config, key[1])
+            else:
+                cycles = costs.activation_cycles(config)
+            self._cycles[key] = cycles
+        return cycles
+
+    def _encode(self, core: Core, op: Op) -> tuple[tuple[int, ...], float, float]:
+        """The row of ``op``, its constant and its cycles; ``SimError`` if it reaches outside a buffer."""
+        buffers = core.sram.buffers
+        kind = type(op)
+        if kind is Mac:
+            x, w, out = buffers[op.x], buffers[op.w], buffers[op.out]
+            _inside(x, op.x_offset, (op.n - 1) * op.x_stride + 1 if op.n else 0)
+            _inside(w, op.w_offset, op.n)
+            _inside(out, op.out_index, 1)
+            row = (loop.OP_MAC, self.label(op.label), 1, x.word(op.x_offset), op.x_stride, w.word(op.w_offset), op.n)
+            cycles = self._kernel_cycles(loop.OP_MAC, op.n, op.x_stride != 1)
+            return (*row, out.id, out.word(op.out_index), 0, 0), 0.0, cycles
+        if kind is Activate:
+            out = buffers[op.out]
+            _inside(buffers[op.src], op.src_index, 1)
+            _inside(buffers[op.bias], op.bias_index, 1)
+            _inside(out, op.out_index, 1)
+            row = (loop.OP_ACTIVATE, self.label(op.label), 1, 0, 0, 0, 0, out.id, out.word(op.out_index), 0, 0)
+            return row, 0.0, self._kernel_cycles(loop.OP_ACTIVATE)
+        if kind is Send:
+            src = buffers[op.src]
+            _inside(src, op.src_offset, op.n)
+            row = self._write(core, op.dst, op.dst_buffer, op.dst_offset, src.word(op.src_offset), op.n, k.F_COPY)
+            return (row[0], self.label(op.label), *row[2:]), 0.0, 0.0
+        if kind is Wait:
+            b = buffers[op.buffer].id
+            row = (loop.OP_WAIT, self.label(op.label or f"wait {op.buffer}"), 0, 0, 0, 0, op.count, b, 0, 0, 0)
+            return row, 0.0, 0.0
+        if kind is Begin:
+            return (loop.OP_BEGIN, 0, 0, self.segment(op.segment), 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
+        if kind is Sum:
+            src, out = buffers[op.src], buffers[op.out]
+            _inside(src, op.offset, op.n)
+            _inside(out, op.out_index, 1)
+            row = (loop.OP_SUM, self.label(op.label), 1, src.word(op.offset), 0, 0, op.n, out.id)
+            return (*row, out.word(op.out_index), 0, 0), 0.0, self._kernel_cycles(loop.OP_SUM, op.n)
+        assert kind is Signal
+        row = self._write(core, op.dst, op.buffer, op.offset, -1, 1, 0)
+        return (row[0], self.label(op.label), *row[2:]), op.value, 0.0
+
+    def _write(self, core: Core, dst: tuple, name: str, offset: int, word: int, n: int, flags: int) -> tuple[int, ...]:
+        """The row of a write of ``n`` words from ``word`` (-1: the op's constant), its label left 0."""
+        target = self.chip.memory_at(dst)[name]
+        _inside(target, offset, n)
+        if dst == core.node:
+            return (loop.OP_STORE, 0, 0, word, 0, 0, n, target.id, target.word(offset), 0, 0)
+        network = k.PORT_X if HOST in (dst, core.node) else k.PORT_C
+        endpoint = self.chip.fabric.endpoint(dst)
+        return (loop.OP_SEND, 0, 0, word, endpoint, 0, n, target.id, target.word(offset), flags, network)
+
+
+def _inside(buffer: Buffer, offset: int, n: int) -> None:
+    """Refuse ``n`` elements at ``offset`` unless they lie inside ``buffer``."""
+    if offset < 0 or n < 0 or offset + n > len(buffer.data):
+        raise SimError(f"{n} elements at {offset} are outside buffer {buffer.name!r}")
+
+
+def compiles(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> bool:
+    """Whether ``run_all`` runs ``programs`` in the compiled loop (the module docstring says when)."""
+    env, fabric = chip.env, chip.fabric
+    return (
+        COMPILED
+        and bool(programs)
+        and isinstance(env, FabricEnvironment)
+        and env.peek() == math.inf
+        and not chip.pending_waits
+        and fabric.quiet()
+        and all(type(ops) in (list, tuple) and all(type(op) in COMPILED_OPS for op in ops) for ops in programs.values())
+    )
+
+
+def run_all(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> Generator[simpy.Event, Any, None]:
+    """Run one program per core from now until every one has ended (a process's generator)."""
+    encoded = None
+    if compiles(chip, programs):
+        try:
+            encoded = _Encoded(chip, programs)
+        except (SimError, KeyError):
+            encoded = None  # an op that fails: simpy runs it, to fail as and when it does
+    if encoded is None:
+        yield simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in programs.items()])
+        return
+    end = _Run(encoded).run()
+    yield simpy.Timeout(chip.env, end - chip.env.now)
+
+
+class _Run:
+    """One call of the compiled loop, to its end, with what Python does when it stops."""
+
+    def __init__(self, encoded: _Encoded) -> None:
+        self.encoded = encoded
+        chip = encoded.chip
+        fabric = chip.fabric
+        cores = encoded.cores
+        n = len(cores)
+        self.est = np.zeros(loop.E_FIELDS, np.int64)
+        self.est[loop.E_CURRENT] = -1
+        self.est[loop.E_PAY_TOP] = fabric.payload_top
+        self.est[loop.E_OVERHEAD] = fabric.overhead_ticks
+        self.ef = np.array([chip.env.now, chip.config.poll_cycles], np.float64)
+        self.cores_i = np.zeros((n, loop.CI_FIELDS), np.int64)
+        self.cores_f = np.zeros((n, loop.CF_FIELDS), np.float64)
+        for c, core in enumerate(cores):
+            self.cores_i[c] = (
+                encoded.first[c],
+                encoded.first[c + 1],
+                loop.AT_START,
+                core.endpoint,
+                encoded.segment(core.segment),
+                core._relay_ticks_paid,
+                -1,
+                0,
+            )
+            self.cores_f[c, loop.CF_RELAYS_PAID] = core._relays_paid
+            self.cores_f[c, loop.CF_TOTAL :] = [core.totals[kind] for kind in KINDS]
+        self.values = np.zeros(n, np.float32)
+        self.waiter = np.full((len(fabric.buffers), 2), -1, np.int64)
+        self.qt = np.zeros(2 * n + 8, np.float64)
+        self.qk = np.zeros((2 * n + 8, loop.Q_FIELDS), np.int64)
+        rows = min(_LOG_ROWS, 3 * len(encoded.ops) + 8)
+        self.acts_f = np.zeros((rows, 2), np.float64)
+        self.acts_i = np.zeros((rows, loop.A_FIELDS), np.int64)
+        self.labs = np.zeros((rows, 2), np.int64)
+        loop.start(self.est, self.qt, self.qk, chip.env.now, n)
+
+    def run(self) -> float:
+        """Run to the end of every program; return the cycle the last ended at."""
+        encoded, est = self.encoded, self.est
+        fabric = encoded.chip.fabric
+        while True:
+            status = loop.run(
+                est,
+                self.ef,
+                encoded.code,
+                encoded.consts,
+                encoded.cycles,
+                self.values,
+                self.cores_i,
+                self.cores_f,
+                self.waiter,
+                self.qt,
+                self.qk,
+                self.acts_f,
+                self.acts_i,
+                self.labs,
+                fabric.loop_args(),
+            )
+            if status == loop.DONE:
+                break
+            if status == loop.TRAP:
+                self._value(int(est[loop.E_CURRENT]))
+            elif status == loop.LOG_FULL:
+                self._drain()
+            elif status in (loop.ROOM_MESSAGES, loop.ROOM_PAYLOAD, loop.ROOM_FABRIC):
+                est[loop.E_PAY_TOP] = fabric.make_room(status - loop.ROOM_MESSAGES, int(est[loop.E_PAY_NEED]), int(est[loop.E_PAY_TOP]))
+            else:
+                self._drain()
+                raise DeadlockError(self._stuck() if status == loop.DEADLOCK else fabric.stuck())
+        self._drain()
+        self._finish()
+        return float(self.ef[loop.F_NOW])
+
+    def _value(self, c: int) -> None:
+        """Compute the value of the kernel core ``c`` starts, with the interpreter's own function."""
+        op = self.encoded.ops[int(self.cores_i[c, loop.CI_PC])]
+        sram = self.encoded.cores[c].sram
+        if type(op) is Mac:
+            value = mac_value(op, sram)
+        elif type(op) is Sum:
+            value = sum_value(op, sram)
+        else:
+            assert type(op) is Activate
+            value = activate_value(op, sram)
+        self.values[c] = value
+        self.est[loop.E_VALUE_READY] = 1
+
+    def _drain(self) -> None:
+        """Turn the spans and labels logged so far into the cores' activities and the fabric's labels."""
+        encoded, est = self.encoded, self.est
+        cores, labels, segments = encoded.cores, encoded.labels, encoded.segments
+        acts_f, acts_i = self.acts_f[: est[loop.E_ACTS]].tolist(), self.acts_i[: est[loop.E_ACTS]].tolist()
+        for (start, end), (c, kind, label, segment, n_bytes) in zip(acts_f, acts_i, strict=True):
+            row = (KINDS[kind], start, end, labels[label], segments[segment], n_bytes)
+            cores[c].activities.append(_new_tuple(Activity, row))
+        fabric = encoded.chip.fabric
+        for serial, label in self.labs[: est[loop.E_LABELS]].tolist():
+            if labels[label]:
+                fabric.label(serial, labels[label])
+        est[loop.E_ACTS] = est[loop.E_LABELS] = 0
+
+    def _finish(self) -> None:
+        """Hand each core's state back to its Python object."""
+        encoded = self.encoded
+        for c, core in enumerate(encoded.cores):
+            core.segment = encoded.segments[int(self.cores_i[c, loop.CI_SEGMENT])]
+            core._relay_ticks_paid = int(self.cores_i[c, loop.CI_RELAY_TICKS])
+            core._relays_paid = float(self.cores_f[c, loop.CF_RELAYS_PAID])
+            for j, kind in enumerate(KINDS):
+                core.totals[kind] = float(self.cores_f[c, loop.CF_TOTAL + j])
+        encoded.chip.fabric.payload_top = int(self.est[loop.E_PAY_TOP])
+
+    def _stuck(self) -> list[str]:
+        """What each waiting core waits for, in the order they began waiting (``Agent.wait``'s words)."""
+        encoded = self.encoded
+        waiting = sorted(
+            (int(self.cores_i[c, loop.CI_WAIT_ORDER]), c) for c in range(len(encoded.cores)) if self.cores_i[c, loop.CI_WAIT_BUF] >= 0
+        )
+        lines = []
+        for _, c in waiting:
+            op = encoded.ops[int(self.cores_i[c, loop.CI_PC])]
+            assert type(op) is Wait
+            buffer = encoded.cores[c].sram[op.buffer]
+            lines.append(f"{encoded.cores[c].name} waits for {op.buffer} to reach {op.count} writes (has {buffer.written})")
+        return lines

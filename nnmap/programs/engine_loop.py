@@ -1,0 +1,457 @@
+"""The compiled interpreter: the cores' programs and the fabric in one loop, in simpy's order.
+
+``nnmap.programs.engine`` encodes a phase's programs (op lists of ``Mac``, ``Sum``,
+``Activate``, ``Send``, ``Signal``, ``Wait`` and ``Begin``) as rows of ``code`` and calls
+``run``, which does what the simpy processes of ``nnmap.programs.interpreter`` would do on a
+``FabricEnvironment``, event for event in the same order:
+
+- a queue of events ordered as simpy orders them: by time, then priority (a process's start
+  is urgent), then the order they were scheduled in (``qt`` the times, ``qk`` the rest);
+- before each event, the fabric is advanced to the event's tick (``epiphany_sim.clock``); a
+  wake it returns is reacted to at its tick, and when nothing is queued the clock moves to the
+  fabric's last delivery;
+- each core runs its program as the interpreter's handlers do: a kernel's value is read when
+  it starts and stored when its cycles are spent, a posted write blocks until it has left the
+  core, a wait polls until its buffer has the count of writes, and the relays the fabric made
+  it forward are paid after each span (``epiphany_sim.core.Agent``);
+- every span a core spends is logged (``acts_f``, ``acts_i``) for ``engine`` to turn into
+  ``Activity`` records.
+
+Where the loop cannot go on by itself it returns, and ``engine`` does what is needed and
+calls it again, which carries on where it stopped: a kernel's value that only numpy computes
+bit for bit (``TRAP``), a table of the fabric to grow (``ROOM_MESSAGES``, ``ROOM_PAYLOAD``,
+``ROOM_FABRIC``), a log to empty (``LOG_FULL``). Under ``NUMBA_DISABLE_JIT=1`` the same code
+runs as plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from epiphany_sim import fabric_kernel as k
+from epiphany_sim.config import TICKS_PER_CYCLE
+from epiphany_sim.fabric_kernel import compiled
+
+# Op codes (code[pc, X_OP]).
+OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT = range(7)
+# code[pc, :]: the op, its label's number, whether numpy computes its value (a trap), then operands:
+# MAC: X_A x's word, X_B x's stride, X_C w's word, X_D n; SUM: X_A the word of the first value
+# summed, X_D n; MAC, SUM, ACTIVATE: X_E the buffer stored into, X_F the word;
+# SEND (to another node): X_A the first word sent (-1: the constant ``consts[pc]``), X_D words,
+# X_B the receiving endpoint, X_E its buffer, X_F the word it lands at, X_G flags, X_H network;
+# STORE (a write to the core's own memory): X_A, X_D, X_E, X_F as SEND;
+# WAIT: X_E the buffer, X_D the count of writes; BEGIN: X_A the segment's number.
+X_OP, X_LABEL, X_TRAP, X_A, X_B, X_C, X_D, X_E, X_F, X_G, X_H = range(11)
+X_FIELDS = 11
+
+# cores_i[c, :]: the next op, the end of its program, what its next resumption does, its endpoint,
+# its segment, the fabric's relay ticks when its relay debt was last found nil, the buffer a wait
+# blocks on, and the order its wait began in (for a deadlock's report)
+CI_PC, CI_END, CI_AT, CI_ENDPOINT, CI_SEGMENT, CI_RELAY_TICKS, CI_WAIT_BUF, CI_WAIT_ORDER = range(8)
+CI_FIELDS = 8
+# cores_f[c, :]: the start of its current span, the relay cycles paid, its totals per kind
+CF_START, CF_RELAYS_PAID, CF_TOTAL = 0, 1, 2
+CF_FIELDS = 5
+# What a core's next resumption does (CI_AT).
+AT_START, AT_KERNEL_DONE, AT_KERNEL_RELAYED, AT_SENT, AT_SEND_RELAYED, AT_WAKE, AT_POLLED, AT_WAIT_RELAYED = range(8)
+# Activity kinds, as ``epiphany_sim.core.KINDS`` orders them.
+KIND_COMPUTE, KIND_WAIT, KIND_SEND = range(3)
+LABEL_RELAY = 0  # the label of a relay span is always label 0
+# acts_i[k, :]: the core, the kind, the label, the segment, the bytes; acts_f[k, :]: start, end
+A_CORE, A_KIND, A_LABEL, A_SEGMENT, A_BYTES = range(5)
+A_FIELDS = 5
+# The queue's entries: qk[k, :] priority, order scheduled, core, what it is.
+Q_PRIORITY, Q_ORDER, Q_CORE, Q_KIND = range(4)
+Q_FIELDS = 4
+URGENT, NORMAL = 0, 1  # simpy's priorities
+EV_RESUME, EV_END, EV_ALL = range(3)
+# est[:]: the loop's scalars
+(
+    E_QUEUED,
+    E_ORDER,
+    E_CURRENT,
+    E_VALUE_READY,
+    E_ALIVE,
+    E_ENDED,
+    E_ACTS,
+    E_LABELS,
+    E_PAY_TOP,
+    E_PAY_NEED,
+    E_WAITS,
+    E_OVERHEAD,
+    E_POLL_TICKS,
+    E_HOST,
+    E_TOKENS,
+) = range(15)
+E_FIELDS = 15
+# ef[:]: the clock, and the cycles of one poll iteration
+F_NOW, F_POLL = range(2)
+F_FIELDS = 2
+TOKEN_BASE = np.int64(1) << 40  # a core's posted writes carry TOKEN_BASE + its index: Python's tokens stay below
+
+# What ``run`` returns.
+DONE, TRAP, ROOM_MESSAGES, ROOM_PAYLOAD, ROOM_FABRIC, LOG_FULL, DEADLOCK, STUCK = range(8)
+_OK = -1
+_LOG_SLACK = 4  # an event logs at most two spans and one label
+
+
+# The queue: a binary heap on (time, priority, order) ------------------------------------------------
+@compiled
+def _before(qt, qk, i, j):
+    if qt[i] != qt[j]:
+        return qt[i] < qt[j]
+    if qk[i, Q_PRIORITY] != qk[j, Q_PRIORITY]:
+        return qk[i, Q_PRIORITY] < qk[j, Q_PRIORITY]
+    return qk[i, Q_ORDER] < qk[j, Q_ORDER]
+
+
+@compiled
+def _swap(qt, qk, i, j):
+    qt[i], qt[j] = qt[j], qt[i]
+    for f in range(Q_FIELDS):
+        qk[i, f], qk[j, f] = qk[j, f], qk[i, f]
+
+
+@compiled
+def _schedule(est, qt, qk, at, priority, core, kind):
+    """Queue an event at cycle ``at``, after every event already queued with the same time and priority."""
+    i = est[E_QUEUED]
+    qt[i] = at
+    qk[i, Q_PRIORITY] = priority
+    qk[i, Q_ORDER] = est[E_ORDER]
+    qk[i, Q_CORE] = core
+    qk[i, Q_KIND] = kind
+    est[E_ORDER] += 1
+    est[E_QUEUED] = i + 1
+    while i > 0:
+        parent = (i - 1) // 2
+        if not _before(qt, qk, i, parent):
+            break
+        _swap(qt, qk, i, parent)
+        i = parent
+
+
+@compiled
+def _pop(est, qt, qk):
+    """Take the first event off the queue into the last row (returned)."""
+    n = est[E_QUEUED] - 1
+    _swap(qt, qk, 0, n)
+    est[E_QUEUED] = n
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and _before(qt, qk, child + 1, child):
+            child += 1
+        if not _before(qt, qk, child, i):
+            break
+        _swap(qt, qk, i, child)
+        i = child
+    return n
+
+
+# A core's time -------------------------------------------------------------------------------------
+@compiled
+def _record(est, ef, cores_f, acts_f, acts_i, c, kind, start, end, label, segment, n_bytes):
+    """``Agent._record``: log a span that lasted, and add it to the core's totals."""
+    if end > start:
+        a = est[E_ACTS]
+        acts_f[a, 0] = start
+        acts_f[a, 1] = end
+        acts_i[a, A_CORE] = c
+        acts_i[a, A_KIND] = kind
+        acts_i[a, A_LABEL] = label
+        acts_i[a, A_SEGMENT] = segment
+        acts_i[a, A_BYTES] = n_bytes
+        est[E_ACTS] = a + 1
+        cores_f[c, CF_TOTAL + kind] += end - start
+
+
+@compiled
+def _relay_debt(endpoints, cores_i, cores_f, c):
+    """``Agent._relay_debt``: the cycles of relaying core ``c`` has not yet paid."""
+    ticks = endpoints[cores_i[c, CI_ENDPOINT], k.E_RELAY]
+    if ticks == cores_i[c, CI_RELAY_TICKS]:
+        return 0.0
+    debt = ticks / TICKS_PER_CYCLE - cores_f[c, CF_RELAYS_PAID]
+    if debt == 0:
+        cores_i[c, CI_RELAY_TICKS] = ticks
+    return debt
+
+
+@compiled
+def _pay_relays(est, ef, cores_i, cores_f, qt, qk, c, debt, then):
+    """``Agent._pay_relays``: a span of ``debt`` cycles forwarding relays; ``then`` follows it."""
+    now = ef[F_NOW]
+    cores_f[c, CF_START] = now
+    cores_f[c, CF_RELAYS_PAID] += debt
+    cores_i[c, CI_AT] = then
+    _schedule(est, qt, qk, now + debt, NORMAL, c, EV_RESUME)
+
+
+@compiled
+def _wake_ready(est, ef, bufs, waiter, qt, qk, b):
+    """``Buffer.wake_ready``: resume the core waiting on buffer ``b`` if its count is reached."""
+    c = waiter[b, 0]
+    if c < 0:
+        return
+    if bufs[b, k.B_WRITTEN] >= waiter[b, 1]:
+        waiter[b, 0] = -1
+        _schedule(est, qt, qk, ef[F_NOW], NORMAL, c, EV_RESUME)
+    else:
+        bufs[b, k.B_WAIT_AT] = waiter[b, 1]
+
+
+@compiled
+def _stored(est, ef, bufs, waiter, qt, qk, b, n):
+    """``Buffer._count``: ``n`` elements a core stored in its own buffer ``b``."""
+    bufs[b, k.B_WRITTEN] += n
+    if waiter[b, 0] >= 0:
+        _wake_ready(est, ef, bufs, waiter, qt, qk, b)
+
+
+@compiled
+def _react(est, ef, state, wakes, bufs, waiter, qt, qk):
+    """``Fabric.react``: the wakes of the tick the fabric stopped at."""
+    for w in range(state[k.S_WAKES]):
+        kind, ident = wakes[w, 0], wakes[w, 1]
+        if kind == k.WAKE_BUFFER:
+            _wake_ready(est, ef, bufs, waiter, qt, qk, ident)
+        else:  # a core's posted write has left it (no message of the loop's asks to be told it landed)
+            _schedule(est, qt, qk, ef[F_NOW], NORMAL, ident - TOKEN_BASE, EV_RESUME)
+
+
+# Ops -----------------------------------------------------------------------------------------------
+@compiled
+def _copy_values(src_mem, dst_mem, consts, code, pc, dst):
+    """Copy a write's values (from memory, or its constant) to ``dst_mem[dst:]``, as numpy's slice
+    assignment would even where the two overlap."""
+    src, n = code[pc, X_A], code[pc, X_D]
+    if src < 0:
+        dst_mem[dst] = consts[pc]
+    elif src_mem is not dst_mem or dst <= src or dst >= src + n:
+        for t in range(n):
+            dst_mem[dst + t] = src_mem[src + t]
+    else:
+        for t in range(n - 1, -1, -1):
+            dst_mem[dst + t] = src_mem[src + t]
+
+
+@compiled
+def _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, endpoint):
+    """``Fabric.post`` of a SEND, the core told when it has left: reserve its payload, copy the
+    values into it, queue the message. Returns its serial number, or minus what must grow first."""
+    words = code[pc, X_D]
+    if state[k.S_FREE] == 0:
+        return -ROOM_MESSAGES
+    top = est[E_PAY_TOP]
+    if top + words > messages[2].shape[0]:
+        est[E_PAY_NEED] = words
+        return -ROOM_PAYLOAD
+    est[E_PAY_TOP] = top + words
+    _copy_values(mem, messages[2], consts, code, pc, top)
+    tick = math.ceil(ef[F_NOW] * TICKS_PER_CYCLE - 1e-9)
+    network = code[pc, X_H]
+    serial = k.post_one(
+        state,
+        ends,
+        messages,
+        due,
+        endpoint,
+        code[pc, X_B],
+        network,
+        network,
+        code[pc, X_F],
+        code[pc, X_E],
+        words,
+        4 * words,
+        top,
+        code[pc, X_G] | k.F_NOTIFY_SENT,
+        tick + est[E_OVERHEAD],
+        False,
+        -1,
+        TOKEN_BASE + c,
+    )
+    return serial
+
+
+@compiled
+def _go_on(est, ef, code, consts, cycles, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk, labs, c):
+    """Run core ``c``'s program from its next op until it must wait for an event (``run_ops``)."""
+    mem, bufs = memory[0], memory[1]
+    while True:
+        pc = cores_i[c, CI_PC]
+        now = ef[F_NOW]
+        if pc == cores_i[c, CI_END]:  # the process ends: its own event, which the phase's AllOf counts
+            _schedule(est, qt, qk, now, NORMAL, c, EV_END)
+            return _OK
+        op = code[pc, X_OP]
+        if op == OP_BEGIN:
+            cores_i[c, CI_SEGMENT] = code[pc, X_A]
+            cores_i[c, CI_PC] = pc + 1
+        elif op == OP_MAC or op == OP_SUM or op == OP_ACTIVATE:
+            if est[E_VALUE_READY] == 0:  # its value is read when it starts: numpy's, bit for bit
+                est[E_CURRENT] = c
+                return TRAP
+            est[E_VALUE_READY] = 0
+            cores_f[c, CF_START] = now
+            cores_i[c, CI_AT] = AT_KERNEL_DONE
+            _schedule(est, qt, qk, now + cycles[pc], NORMAL, c, EV_RESUME)
+            return _OK
+        elif op == OP_STORE:
+            _copy_values(mem, mem, consts, code, pc, code[pc, X_F])
+            cores_i[c, CI_PC] = pc + 1
+            _stored(est, ef, bufs, waiter, qt, qk, code[pc, X_E], code[pc, X_D])
+        elif op == OP_SEND:
+            serial = _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, cores_i[c, CI_ENDPOINT])
+            if serial < 0:
+                est[E_CURRENT] = c
+                return -serial
+            if state[k.S_RECORD]:
+                n = est[E_LABELS]
+                labs[n, 0] = serial
+                labs[n, 1] = code[pc, X_LABEL]
+                est[E_LABELS] = n + 1
+            cores_f[c, CF_START] = now
+            cores_i[c, CI_AT] = AT_SENT
+            return _OK
+        else:  # OP_WAIT
+            b = code[pc, X_E]
+            cores_f[c, CF_START] = now
+            if bufs[b, k.B_WRITTEN] < code[pc, X_D]:
+                waiter[b, 0] = c
+                waiter[b, 1] = code[pc, X_D]
+                bufs[b, k.B_WAIT_AT] = code[pc, X_D]
+                cores_i[c, CI_WAIT_BUF] = b
+                cores_i[c, CI_WAIT_ORDER] = est[E_WAITS]
+                est[E_WAITS] += 1
+                cores_i[c, CI_AT] = AT_WAKE
+            else:
+                cores_i[c, CI_AT] = AT_POLLED
+                _schedule(est, qt, qk, now + ef[F_POLL], NORMAL, c, EV_RESUME)
+            return _OK
+
+
+@compiled
+def _resume(est, ef, code, values, ends, memory, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, c):
+    """Core ``c`` resumes: end the span it was in. Returns whether it goes on with its next op."""
+    at = cores_i[c, CI_AT]
+    now = ef[F_NOW]
+    pc = cores_i[c, CI_PC]
+    endpoints = ends[0]
+    segment = cores_i[c, CI_SEGMENT]
+    start = cores_f[c, CF_START]
+    if at == AT_START:
+        return True
+    if at == AT_WAKE:  # the wait's count is reached: one more iteration of the poll loop
+        cores_i[c, CI_WAIT_BUF] = -1
+        cores_i[c, CI_AT] = AT_POLLED
+        _schedule(est, qt, qk, now + ef[F_POLL], NORMAL, c, EV_RESUME)
+        return False
+    if at == AT_POLLED:  # ``Agent._record_wait``: relays that came meanwhile end the wait
+        absorbed = min(_relay_debt(endpoints, cores_i, cores_f, c), now - start)
+        cores_f[c, CF_RELAYS_PAID] += absorbed
+        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_WAIT, start, now - absorbed, code[pc, X_LABEL], segment, 0)
+        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_SEND, now - absorbed, now, LABEL_RELAY, segment, 0)
+        then = AT_WAIT_RELAYED
+    elif at == AT_KERNEL_DONE:
+        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_COMPUTE, start, now, code[pc, X_LABEL], segment, 0)
+        then = AT_KERNEL_RELAYED
+    elif at == AT_SENT:
+        n_bytes = 4 * code[pc, X_D]
+        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_SEND, start, now, code[pc, X_LABEL], segment, n_bytes)
+        then = AT_SEND_RELAYED
+    else:  # the relays paid after a span
+        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_SEND, start, now, LABEL_RELAY, segment, 0)
+        then = at
+    if then != at:
+        debt = _relay_debt(endpoints, cores_i, cores_f, c)
+        if debt > 0:
+            _pay_relays(est, ef, cores_i, cores_f, qt, qk, c, debt, then)
+            return False
+    if then == AT_KERNEL_RELAYED:  # the kernel's value is stored once its cycles are spent
+        b = code[pc, X_E]
+        memory[0][code[pc, X_F]] = values[c]
+        _stored(est, ef, memory[1], waiter, qt, qk, b, 1)
+    cores_i[c, CI_PC] = pc + 1
+    return True
+
+
+# The loop ------------------------------------------------------------------------------------------
+@compiled
+def _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric):
+    """One step of ``FabricEnvironment``: advance the fabric to the next event's tick, then take
+    that event (or the wake the fabric stopped at, or the clock's move to its last delivery)."""
+    state, network, ends, messages, events, due, memory, log = fabric
+    now = ef[F_NOW]
+    following = qt[0] if est[E_QUEUED] else np.inf
+    if state[k.S_LIVE] or state[k.S_WHEEL]:
+        limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9) if following != np.inf else k.NEVER
+        if limit > state[k.S_TICK] and (state[k.S_PHASE] or state[k.S_NEXT] < limit):
+            status = k.advance(limit, state, network, ends, messages, events, due, memory, log)
+            if status == k.DONE_ROOM:
+                return ROOM_FABRIC
+            if status == k.DONE_STUCK:
+                return STUCK
+            if status == k.DONE_WAKE:  # its tick comes before every queued event's time
+                ef[F_NOW] = now + (state[k.S_TICK] / TICKS_PER_CYCLE - now)
+                _react(est, ef, state, events[2], memory[1], waiter, qt, qk)
+                return _OK
+            if est[E_PAY_TOP] and not (state[k.S_LIVE] or state[k.S_WHEEL]):
+                est[E_PAY_TOP] = 0
+    if following == np.inf:
+        last = state[k.S_LAST] / TICKS_PER_CYCLE
+        if last > now:
+            ef[F_NOW] = now + (last - now)
+            return _OK
+        return DEADLOCK
+    n = _pop(est, qt, qk)
+    ef[F_NOW] = qt[n]
+    c, kind = qk[n, Q_CORE], qk[n, Q_KIND]
+    if kind == EV_RESUME:
+        if _resume(est, ef, code, values, ends, memory, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, c):
+            return _go_on(
+                est, ef, code, consts, cycles, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk,
+                labs, c,
+            )
+    elif kind == EV_END:
+        est[E_ENDED] += 1
+        if est[E_ENDED] == est[E_ALIVE]:
+            _schedule(est, qt, qk, qt[n], NORMAL, -1, EV_ALL)
+    else:
+        return DONE
+    return _OK
+
+
+@compiled
+def start(est, qt, qk, now, n):
+    """Start ``n`` processes at cycle ``now``, in order (simpy's ``Initialize`` events, urgent)."""
+    for c in range(n):
+        _schedule(est, qt, qk, now, URGENT, c, EV_RESUME)
+    est[E_ALIVE] = n
+
+
+@compiled
+def run(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric):
+    """Run the programs until all have ended (``DONE``) or Python must step in (module docstring).
+
+    ``fabric``: the fabric's ``state`` and its records as plain tuples (``Fabric._kernel_args``).
+    """
+    state, network, ends, messages, events, due, memory, log = fabric
+    c = est[E_CURRENT]
+    if c >= 0:  # go on where the loop stopped, in the op of core ``c`` it stopped at
+        est[E_CURRENT] = -1
+        status = _go_on(
+            est, ef, code, consts, cycles, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk, labs, c
+        )
+        if status != _OK:
+            return status
+    while True:
+        if acts_f.shape[0] - est[E_ACTS] < _LOG_SLACK or labs.shape[0] - est[E_LABELS] < _LOG_SLACK:
+            return LOG_FULL
+        status = _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric)
+        if status != _OK:
+            return status

@@ -113,15 +113,15 @@ else:
 def dot32(mem: np.ndarray, x: int, x_stride: int, w: int, n: int) -> np.float32:
     """``np.dot(mem[x : x + n * x_stride : x_stride], mem[w : w + n])``, bit for bit.
 
+    Both vectors must lie inside ``mem``: compiled code does not check it (numpy's slices would
+    silently shorten them).
+
     Args:
         mem: the memory image, a contiguous 1-D float32 array.
         x: index of the first element of the strided vector.
         x_stride: its stride in elements, 1 or more.
         w: index of the first element of the contiguous vector.
         n: the vectors' length; 0 gives 0.0.
-
-    Both vectors must lie inside ``mem``: compiled code does not check it (numpy's slices would
-    silently shorten them).
     """
     if n <= 0:
         return np.float32(0)

@@ -29,10 +29,9 @@ from epiphany_sim.chip import Chip
 from epiphany_sim.clock import FabricEnvironment
 from epiphany_sim.core import KINDS, Activity, Core
 from epiphany_sim.errors import DeadlockError, SimError
-from epiphany_sim.memory import Buffer
 from epiphany_sim.mesh import HOST, Coord
 from nnmap.programs import engine_loop as loop
-from nnmap.programs.interpreter import activate_value, mac_value, run_ops, sum_value
+from nnmap.programs.interpreter import activate_value, run_ops
 from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Sum, Wait
 
 COMPILED = True
@@ -57,6 +56,7 @@ class _Encoded:
         self._label_ids: dict[str, int] = {"relay": 0}
         self._segment_ids: dict[int, int] = {}
         self._cycles: dict[tuple, float] = {}
+        self._places: dict[tuple, tuple[int, int, int]] = {}
         rows: list[tuple[int, ...]] = []
         consts: list[float] = []
         cycles: list[float] = []
@@ -64,7 +64,7 @@ class _Encoded:
         for c, (core, ops) in enumerate(zip(self.cores, programs.values(), strict=True)):
             self.first[c] = len(rows)
             for op in ops:
-                row, const, cycle = self._encode(core, op)
+                row, const, cycle = self._encode(core.node, op)
                 rows.append(row)
                 consts.append(const)
                 cycles.append(cycle)
@@ -105,61 +105,64 @@ class _Encoded:
             self._cycles[key] = cycles
         return cycles
 
-    def _encode(self, core: Core, op: Op) -> tuple[tuple[int, ...], float, float]:
-        """The row of ``op``, its constant and its cycles; ``SimError`` if it reaches outside a buffer."""
-        buffers = core.sram.buffers
+    def _place(self, node: tuple, name: str, offset: int, n: int) -> tuple[int, int]:
+        """The id of buffer ``name`` of ``node`` and the word of its element ``offset``; ``SimError``
+        unless the ``n`` elements from there lie inside it."""
+        key = (node, name)
+        where = self._places.get(key)
+        if where is None:
+            buffer = self.chip.memory_at(node)[name]
+            where = self._places[key] = (buffer.id, buffer.word(0), len(buffer.data))
+        ident, base, size = where
+        if offset < 0 or n < 0 or offset + n > size:
+            raise SimError(f"{n} elements at {offset} are outside buffer {name!r} of {node}")
+        return ident, base + offset
+
+    def _encode(self, node: tuple, op: Op) -> tuple[tuple[int, ...], float, float]:
+        """The row of ``op`` on ``node``, its constant and its cycles; ``SimError`` if it reaches
+        outside a buffer."""
+        place = self._place
         kind = type(op)
         if kind is Mac:
-            x, w, out = buffers[op.x], buffers[op.w], buffers[op.out]
-            _inside(x, op.x_offset, (op.n - 1) * op.x_stride + 1 if op.n else 0)
-            _inside(w, op.w_offset, op.n)
-            _inside(out, op.out_index, 1)
-            row = (loop.OP_MAC, self.label(op.label), 1, x.word(op.x_offset), op.x_stride, w.word(op.w_offset), op.n)
-            cycles = self._kernel_cycles(loop.OP_MAC, op.n, op.x_stride != 1)
-            return (*row, out.id, out.word(op.out_index), 0, 0), 0.0, cycles
+            _, x = place(node, op.x, op.x_offset, (op.n - 1) * op.x_stride + 1 if op.n else 0)
+            _, w = place(node, op.w, op.w_offset, op.n)
+            out, at = place(node, op.out, op.out_index, 1)
+            row = (loop.OP_MAC, self.label(op.label), x, op.x_stride, w, op.n, out, at, 0, 0)
+            return row, 0.0, self._kernel_cycles(loop.OP_MAC, op.n, op.x_stride != 1)
         if kind is Activate:
-            out = buffers[op.out]
-            _inside(buffers[op.src], op.src_index, 1)
-            _inside(buffers[op.bias], op.bias_index, 1)
-            _inside(out, op.out_index, 1)
-            row = (loop.OP_ACTIVATE, self.label(op.label), 1, 0, 0, 0, 0, out.id, out.word(op.out_index), 0, 0)
+            place(node, op.src, op.src_index, 1)
+            place(node, op.bias, op.bias_index, 1)
+            out, at = place(node, op.out, op.out_index, 1)
+            row = (loop.OP_ACTIVATE, self.label(op.label), 0, 0, 0, 0, out, at, 0, 0)
             return row, 0.0, self._kernel_cycles(loop.OP_ACTIVATE)
         if kind is Send:
-            src = buffers[op.src]
-            _inside(src, op.src_offset, op.n)
-            row = self._write(core, op.dst, op.dst_buffer, op.dst_offset, src.word(op.src_offset), op.n, k.F_COPY)
-            return (row[0], self.label(op.label), *row[2:]), 0.0, 0.0
+            _, src = place(node, op.src, op.src_offset, op.n)
+            row = self._write(node, op.dst, op.dst_buffer, op.dst_offset, src, op.n, k.F_COPY, self.label(op.label))
+            return row, 0.0, 0.0
         if kind is Wait:
-            b = buffers[op.buffer].id
-            row = (loop.OP_WAIT, self.label(op.label or f"wait {op.buffer}"), 0, 0, 0, 0, op.count, b, 0, 0, 0)
+            b, _ = place(node, op.buffer, 0, 0)
+            row = (loop.OP_WAIT, self.label(op.label or f"wait {op.buffer}"), 0, 0, 0, op.count, b, 0, 0, 0)
             return row, 0.0, 0.0
         if kind is Begin:
-            return (loop.OP_BEGIN, 0, 0, self.segment(op.segment), 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
+            return (loop.OP_BEGIN, 0, self.segment(op.segment), 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
         if kind is Sum:
-            src, out = buffers[op.src], buffers[op.out]
-            _inside(src, op.offset, op.n)
-            _inside(out, op.out_index, 1)
-            row = (loop.OP_SUM, self.label(op.label), 1, src.word(op.offset), 0, 0, op.n, out.id)
-            return (*row, out.word(op.out_index), 0, 0), 0.0, self._kernel_cycles(loop.OP_SUM, op.n)
+            _, src = place(node, op.src, op.offset, op.n)
+            out, at = place(node, op.out, op.out_index, 1)
+            row = (loop.OP_SUM, self.label(op.label), src, 0, 0, op.n, out, at, 0, 0)
+            return row, 0.0, self._kernel_cycles(loop.OP_SUM, op.n)
         assert kind is Signal
-        row = self._write(core, op.dst, op.buffer, op.offset, -1, 1, 0)
-        return (row[0], self.label(op.label), *row[2:]), op.value, 0.0
+        return self._write(node, op.dst, op.buffer, op.offset, -1, 1, 0, self.label(op.label)), op.value, 0.0
 
-    def _write(self, core: Core, dst: tuple, name: str, offset: int, word: int, n: int, flags: int) -> tuple[int, ...]:
-        """The row of a write of ``n`` words from ``word`` (-1: the op's constant), its label left 0."""
-        target = self.chip.memory_at(dst)[name]
-        _inside(target, offset, n)
-        if dst == core.node:
-            return (loop.OP_STORE, 0, 0, word, 0, 0, n, target.id, target.word(offset), 0, 0)
-        network = k.PORT_X if HOST in (dst, core.node) else k.PORT_C
+    def _write(
+        self, node: tuple, dst: tuple, name: str, offset: int, word: int, n: int, flags: int, label: int
+    ) -> tuple[int, ...]:
+        """The row of a write of ``n`` words from ``word`` (-1: the op's constant) by ``node``."""
+        target, at = self._place(dst, name, offset, n)
+        if dst == node:
+            return (loop.OP_STORE, label, word, 0, 0, n, target, at, 0, 0)
+        network = k.PORT_X if HOST in (dst, node) else k.PORT_C
         endpoint = self.chip.fabric.endpoint(dst)
-        return (loop.OP_SEND, 0, 0, word, endpoint, 0, n, target.id, target.word(offset), flags, network)
-
-
-def _inside(buffer: Buffer, offset: int, n: int) -> None:
-    """Refuse ``n`` elements at ``offset`` unless they lie inside ``buffer``."""
-    if offset < 0 or n < 0 or offset + n > len(buffer.data):
-        raise SimError(f"{n} elements at {offset} are outside buffer {buffer.name!r}")
+        return (loop.OP_SEND, label, word, endpoint, 0, n, target, at, flags, network)
 
 
 def compiles(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> bool:
@@ -182,7 +185,7 @@ def run_all(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> Generator[sim
     if compiles(chip, programs):
         try:
             encoded = _Encoded(chip, programs)
-        except (SimError, KeyError):
+        except SimError:
             encoded = None  # an op that fails: simpy runs it, to fail as and when it does
     if encoded is None:
         yield simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in programs.items()])
@@ -259,7 +262,9 @@ class _Run:
             elif status == loop.LOG_FULL:
                 self._drain()
             elif status in (loop.ROOM_MESSAGES, loop.ROOM_PAYLOAD, loop.ROOM_FABRIC):
-                est[loop.E_PAY_TOP] = fabric.make_room(status - loop.ROOM_MESSAGES, int(est[loop.E_PAY_NEED]), int(est[loop.E_PAY_TOP]))
+                est[loop.E_PAY_TOP] = fabric.make_room(
+                    status - loop.ROOM_MESSAGES, int(est[loop.E_PAY_NEED]), int(est[loop.E_PAY_TOP])
+                )
             else:
                 self._drain()
                 raise DeadlockError(self._stuck() if status == loop.DEADLOCK else fabric.stuck())
@@ -268,17 +273,10 @@ class _Run:
         return float(self.ef[loop.F_NOW])
 
     def _value(self, c: int) -> None:
-        """Compute the value of the kernel core ``c`` starts, with the interpreter's own function."""
+        """Compute the value of the activation core ``c`` starts, with the interpreter's own function."""
         op = self.encoded.ops[int(self.cores_i[c, loop.CI_PC])]
-        sram = self.encoded.cores[c].sram
-        if type(op) is Mac:
-            value = mac_value(op, sram)
-        elif type(op) is Sum:
-            value = sum_value(op, sram)
-        else:
-            assert type(op) is Activate
-            value = activate_value(op, sram)
-        self.values[c] = value
+        assert type(op) is Activate
+        self.values[c] = activate_value(op, self.encoded.cores[c].sram)
         self.est[loop.E_VALUE_READY] = 1
 
     def _drain(self) -> None:
@@ -310,12 +308,16 @@ class _Run:
         """What each waiting core waits for, in the order they began waiting (``Agent.wait``'s words)."""
         encoded = self.encoded
         waiting = sorted(
-            (int(self.cores_i[c, loop.CI_WAIT_ORDER]), c) for c in range(len(encoded.cores)) if self.cores_i[c, loop.CI_WAIT_BUF] >= 0
+            (int(self.cores_i[c, loop.CI_WAIT_ORDER]), c)
+            for c in range(len(encoded.cores))
+            if self.cores_i[c, loop.CI_WAIT_BUF] >= 0
         )
         lines = []
         for _, c in waiting:
             op = encoded.ops[int(self.cores_i[c, loop.CI_PC])]
             assert type(op) is Wait
             buffer = encoded.cores[c].sram[op.buffer]
-            lines.append(f"{encoded.cores[c].name} waits for {op.buffer} to reach {op.count} writes (has {buffer.written})")
+            lines.append(
+                f"{encoded.cores[c].name} waits for {op.buffer} to reach {op.count} writes (has {buffer.written})"
+            )
         return lines

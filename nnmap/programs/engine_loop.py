@@ -33,18 +33,19 @@ import numpy as np
 from epiphany_sim import fabric_kernel as k
 from epiphany_sim.config import TICKS_PER_CYCLE
 from epiphany_sim.fabric_kernel import compiled
+from nnmap.programs import exact
 
 # Op codes (code[pc, X_OP]).
 OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT = range(7)
-# code[pc, :]: the op, its label's number, whether numpy computes its value (a trap), then operands:
+# code[pc, :]: the op, its label's number, then its operands:
 # MAC: X_A x's word, X_B x's stride, X_C w's word, X_D n; SUM: X_A the word of the first value
 # summed, X_D n; MAC, SUM, ACTIVATE: X_E the buffer stored into, X_F the word;
 # SEND (to another node): X_A the first word sent (-1: the constant ``consts[pc]``), X_D words,
 # X_B the receiving endpoint, X_E its buffer, X_F the word it lands at, X_G flags, X_H network;
 # STORE (a write to the core's own memory): X_A, X_D, X_E, X_F as SEND;
 # WAIT: X_E the buffer, X_D the count of writes; BEGIN: X_A the segment's number.
-X_OP, X_LABEL, X_TRAP, X_A, X_B, X_C, X_D, X_E, X_F, X_G, X_H = range(11)
-X_FIELDS = 11
+X_OP, X_LABEL, X_A, X_B, X_C, X_D, X_E, X_F, X_G, X_H = range(10)
+X_FIELDS = 10
 
 # cores_i[c, :]: the next op, the end of its program, what its next resumption does, its endpoint,
 # its segment, the fabric's relay ticks when its relay debt was last found nil, the buffer a wait
@@ -279,7 +280,9 @@ def _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, endpoin
 
 
 @compiled
-def _go_on(est, ef, code, consts, cycles, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk, labs, c):
+def _go_on(
+    est, ef, code, consts, cycles, values, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk, labs, c
+):
     """Run core ``c``'s program from its next op until it must wait for an event (``run_ops``)."""
     mem, bufs = memory[0], memory[1]
     while True:
@@ -293,7 +296,13 @@ def _go_on(est, ef, code, consts, cycles, state, ends, messages, due, memory, co
             cores_i[c, CI_SEGMENT] = code[pc, X_A]
             cores_i[c, CI_PC] = pc + 1
         elif op == OP_MAC or op == OP_SUM or op == OP_ACTIVATE:
-            if est[E_VALUE_READY] == 0:  # its value is read when it starts: numpy's, bit for bit
+            # Its value is read when it starts, numpy's to the bit: computed here (``exact``), or by
+            # Python for an activation (numpy's exp is its own, no compiled one gives its bits).
+            if op == OP_MAC:
+                values[c] = exact.dot32(mem, code[pc, X_A], code[pc, X_B], code[pc, X_C], code[pc, X_D])
+            elif op == OP_SUM:
+                values[c] = mem[code[pc, X_F]] + exact.sum32(mem, code[pc, X_A], code[pc, X_D])
+            elif est[E_VALUE_READY] == 0:
                 est[E_CURRENT] = c
                 return TRAP
             est[E_VALUE_READY] = 0
@@ -414,8 +423,24 @@ def _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, q
     if kind == EV_RESUME:
         if _resume(est, ef, code, values, ends, memory, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, c):
             return _go_on(
-                est, ef, code, consts, cycles, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk,
-                labs, c,
+                est,
+                ef,
+                code,
+                consts,
+                cycles,
+                values,
+                state,
+                ends,
+                messages,
+                due,
+                memory,
+                cores_i,
+                cores_f,
+                waiter,
+                qt,
+                qk,
+                labs,
+                c,
             )
     elif kind == EV_END:
         est[E_ENDED] += 1
@@ -445,13 +470,32 @@ def run(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk,
     if c >= 0:  # go on where the loop stopped, in the op of core ``c`` it stopped at
         est[E_CURRENT] = -1
         status = _go_on(
-            est, ef, code, consts, cycles, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk, labs, c
+            est,
+            ef,
+            code,
+            consts,
+            cycles,
+            values,
+            state,
+            ends,
+            messages,
+            due,
+            memory,
+            cores_i,
+            cores_f,
+            waiter,
+            qt,
+            qk,
+            labs,
+            c,
         )
         if status != _OK:
             return status
     while True:
         if acts_f.shape[0] - est[E_ACTS] < _LOG_SLACK or labs.shape[0] - est[E_LABELS] < _LOG_SLACK:
             return LOG_FULL
-        status = _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric)
+        status = _step(
+            est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric
+        )
         if status != _OK:
             return status

@@ -90,6 +90,16 @@ class Agent:
         self._relays_paid = 0.0
         self._relay_ticks_paid = 0  # the fabric's count of relay ticks when the debt was last found nil
 
+    @property
+    def relay_account(self) -> tuple[float, int]:
+        """The relay cycles paid so far, and the fabric's relay ticks when the debt was last nil
+        (what compiled code that runs the agent's work takes over and hands back)."""
+        return self._relays_paid, self._relay_ticks_paid
+
+    @relay_account.setter
+    def relay_account(self, account: tuple[float, int]) -> None:
+        self._relays_paid, self._relay_ticks_paid = account
+
     def _record(self, kind: str, start: float, label: str, n_bytes: int = 0, end: float | None = None) -> None:
         end = self.env.now if end is None else end
         if end > start:

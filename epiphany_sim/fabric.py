@@ -1002,17 +1002,14 @@ class Fabric:
 
     # Driving the loop from other compiled code ---------------------------------------
     def quiet(self) -> bool:
-        """Whether nothing of Python waits on the fabric (no callback, no waiter on a buffer) and its
-        relay rules are built: compiled code that posts and advances needs no Python until it ends."""
-        return (
-            not self._rules_stale
-            and not self._on_done
-            and not self._on_sent
-            and not any(buffer.waiters for buffer in self.buffers)
-        )
+        """Whether nothing of Python waits on the fabric (no callback, no waiter on a buffer):
+        compiled code that posts and advances needs no Python until it ends."""
+        return not self._on_done and not self._on_sent and not any(buffer.waiters for buffer in self.buffers)
 
     def loop_args(self) -> tuple:
         """The state and the records, as compiled code passes them to ``fabric_kernel.advance``."""
+        if self._rules_stale:
+            self._rebuild_rules()
         return (self._state, *self._kernel_args())
 
     @property

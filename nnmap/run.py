@@ -39,8 +39,7 @@ from nnmap.lowering.feed import make_feed
 from nnmap.mapping import largest_batch, plan_for
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
-from nnmap.programs import engine
-from nnmap.programs import Op
+from nnmap.programs import Op, engine
 from nnmap.session import LinkCounts, Session, single_core_chip
 from nnmap.strategies import Strategy, get_strategy
 

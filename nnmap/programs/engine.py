@@ -17,8 +17,8 @@ To debug the compiled loop, run with ``NUMBA_DISABLE_JIT=1``: the same code runs
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Mapping, Sequence
-from typing import Any
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import simpy
@@ -27,7 +27,7 @@ from epiphany_sim import costs
 from epiphany_sim import fabric_kernel as k
 from epiphany_sim.chip import Chip
 from epiphany_sim.clock import FabricEnvironment
-from epiphany_sim.core import KINDS, Activity, Core
+from epiphany_sim.core import KINDS, Activity
 from epiphany_sim.errors import DeadlockError, SimError
 from epiphany_sim.mesh import HOST, Coord
 from nnmap.programs import engine_loop as loop
@@ -122,35 +122,34 @@ class _Encoded:
         """The row of ``op`` on ``node``, its constant and its cycles; ``SimError`` if it reaches
         outside a buffer."""
         place = self._place
-        kind = type(op)
-        if kind is Mac:
+        if isinstance(op, Mac):
             _, x = place(node, op.x, op.x_offset, (op.n - 1) * op.x_stride + 1 if op.n else 0)
             _, w = place(node, op.w, op.w_offset, op.n)
             out, at = place(node, op.out, op.out_index, 1)
             row = (loop.OP_MAC, self.label(op.label), x, op.x_stride, w, op.n, out, at, 0, 0)
             return row, 0.0, self._kernel_cycles(loop.OP_MAC, op.n, op.x_stride != 1)
-        if kind is Activate:
+        if isinstance(op, Activate):
             place(node, op.src, op.src_index, 1)
             place(node, op.bias, op.bias_index, 1)
             out, at = place(node, op.out, op.out_index, 1)
             row = (loop.OP_ACTIVATE, self.label(op.label), 0, 0, 0, 0, out, at, 0, 0)
             return row, 0.0, self._kernel_cycles(loop.OP_ACTIVATE)
-        if kind is Send:
+        if isinstance(op, Send):
             _, src = place(node, op.src, op.src_offset, op.n)
-            row = self._write(node, op.dst, op.dst_buffer, op.dst_offset, src, op.n, k.F_COPY, self.label(op.label))
-            return row, 0.0, 0.0
-        if kind is Wait:
+            label = self.label(op.label)
+            return self._write(node, op.dst, op.dst_buffer, op.dst_offset, src, op.n, k.F_COPY, label), 0.0, 0.0
+        if isinstance(op, Wait):
             b, _ = place(node, op.buffer, 0, 0)
             row = (loop.OP_WAIT, self.label(op.label or f"wait {op.buffer}"), 0, 0, 0, op.count, b, 0, 0, 0)
             return row, 0.0, 0.0
-        if kind is Begin:
+        if isinstance(op, Begin):
             return (loop.OP_BEGIN, 0, self.segment(op.segment), 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
-        if kind is Sum:
+        if isinstance(op, Sum):
             _, src = place(node, op.src, op.offset, op.n)
             out, at = place(node, op.out, op.out_index, 1)
             row = (loop.OP_SUM, self.label(op.label), src, 0, 0, op.n, out, at, 0, 0)
             return row, 0.0, self._kernel_cycles(loop.OP_SUM, op.n)
-        assert kind is Signal
+        assert isinstance(op, Signal)
         return self._write(node, op.dst, op.buffer, op.offset, -1, 1, 0, self.label(op.label)), op.value, 0.0
 
     def _write(
@@ -165,7 +164,7 @@ class _Encoded:
         return (loop.OP_SEND, label, word, endpoint, 0, n, target, at, flags, network)
 
 
-def compiles(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> bool:
+def compiles(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> bool:
     """Whether ``run_all`` runs ``programs`` in the compiled loop (the module docstring says when)."""
     env, fabric = chip.env, chip.fabric
     return (
@@ -179,12 +178,12 @@ def compiles(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> bool:
     )
 
 
-def run_all(chip: Chip, programs: Mapping[Coord, Sequence[Op]]) -> Generator[simpy.Event, Any, None]:
+def run_all(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> Generator[simpy.Event, Any, None]:
     """Run one program per core from now until every one has ended (a process's generator)."""
     encoded = None
     if compiles(chip, programs):
         try:
-            encoded = _Encoded(chip, programs)
+            encoded = _Encoded(chip, cast(Mapping[Coord, Sequence[Op]], programs))
         except SimError:
             encoded = None  # an op that fails: simpy runs it, to fail as and when it does
     if encoded is None:
@@ -217,11 +216,11 @@ class _Run:
                 loop.AT_START,
                 core.endpoint,
                 encoded.segment(core.segment),
-                core._relay_ticks_paid,
+                core.relay_account[1],
                 -1,
                 0,
             )
-            self.cores_f[c, loop.CF_RELAYS_PAID] = core._relays_paid
+            self.cores_f[c, loop.CF_RELAYS_PAID] = core.relay_account[0]
             self.cores_f[c, loop.CF_TOTAL :] = [core.totals[kind] for kind in KINDS]
         self.values = np.zeros(n, np.float32)
         self.waiter = np.full((len(fabric.buffers), 2), -1, np.int64)
@@ -298,8 +297,10 @@ class _Run:
         encoded = self.encoded
         for c, core in enumerate(encoded.cores):
             core.segment = encoded.segments[int(self.cores_i[c, loop.CI_SEGMENT])]
-            core._relay_ticks_paid = int(self.cores_i[c, loop.CI_RELAY_TICKS])
-            core._relays_paid = float(self.cores_f[c, loop.CF_RELAYS_PAID])
+            core.relay_account = (
+                float(self.cores_f[c, loop.CF_RELAYS_PAID]),
+                int(self.cores_i[c, loop.CI_RELAY_TICKS]),
+            )
             for j, kind in enumerate(KINDS):
                 core.totals[kind] = float(self.cores_f[c, loop.CF_TOTAL + j])
         encoded.chip.fabric.payload_top = int(self.est[loop.E_PAY_TOP])

@@ -1,0 +1,173 @@
+"""The compiled loop runs a phase's programs with every result of the simpy processes, to the bit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+import pytest
+import simpy
+
+from epiphany_sim import chip_from_name
+from epiphany_sim.config import E16
+from epiphany_sim.errors import DeadlockError
+from nnmap.model import random_inputs, random_network
+from nnmap.programs import Fill, Op, Send, Signal, Wait, engine
+from nnmap.run import run
+from nnmap.session import Session
+
+RUNS = {
+    "partitioned bidir e16": ("e16", [6, 16, 4], "partitioned", "bidir", False),
+    "partitioned oneway 2x3 traced": ("2x3", [9, 13, 4], "partitioned", "oneway", True),
+    "round-robin e16": ("e16", [5, 12, 3], "round-robin", None, False),
+    "allgather e16 traced": ("e16", [6, 10, 4], "allgather", None, True),
+    "node-per-core 2x3": ("2x3", [9, 13, 4], "node-per-core", None, False),
+}
+
+
+def everything(chip: str, layers: list[int], strategy: str, broadcast: str | None, trace: bool) -> dict[str, Any]:
+    """Every simulated number of one mapped run, times as Python floats (their type may differ)."""
+    net = random_network(layers, seed=5)
+    result = run(chip_from_name(chip), net, strategy, random_inputs(net, 2, seed=5), broadcast, trace=trace)
+    sim = result.chip
+    agents = [*sim.cores, sim.host]
+    found = {
+        "phases": {name: float(value) for name, value in vars(result.phases).items()},
+        "outputs": result.outputs.tobytes().hex(),
+        "activities": [
+            [(a.kind, float(a.start), float(a.end), a.label, str(a.segment), a.n_bytes) for a in agent.activities]
+            for agent in agents
+        ],
+        "totals": [agent.totals for agent in agents],
+        "links": [(link.bytes, link.busy_cycles, link.wait_cycles) for link in sim.fabric.links],
+        "messages": sim.fabric.messages_sent,
+    }
+    if trace:
+        found["transfers"] = [(t.sent_at, t.delivered_at, t.label, t.link_spans) for t in sim.fabric.transfers]
+    return found
+
+
+def counting_compiled(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record what ``engine.compiles`` answers during the test."""
+    answers: list[bool] = []
+    compiles = engine.compiles
+
+    def spy(*args: Any) -> bool:
+        answers.append(compiles(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(engine, "compiles", spy)
+    return answers
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_the_compiled_loop_gives_every_number_simpy_gives(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = counting_compiled(monkeypatch)
+    compiled = everything(*RUNS[name])
+    assert answers  # the run's compute phase (and its single-core baseline's, if any)
+    assert all(answers)
+    monkeypatch.setattr(engine, "COMPILED", False)
+    answers.clear()
+    simulated = everything(*RUNS[name])
+    assert answers
+    assert not any(answers)
+    assert json.dumps(compiled, sort_keys=True) == json.dumps(simulated, sort_keys=True)
+
+
+def run_programs(session: Session, programs: dict[tuple, list[Op]]) -> float:
+    """Run ``programs`` as a mapped run's compute phase does; return the cycle they ended at."""
+    ended: list[float] = []
+
+    def driver() -> Generator[simpy.Event, Any, None]:
+        yield from engine.run_all(session.chip, programs)
+        ended.append(session.now)
+
+    session.process(driver())
+    session.run()
+    return ended[0]
+
+
+def both_ways(monkeypatch: pytest.MonkeyPatch, make: Callable[[], Session], programs: dict[tuple, list[Op]]) -> list:
+    """The end cycle, activities and memory of ``programs`` run compiled, then on simpy."""
+    found = []
+    for compiled in (True, False):
+        monkeypatch.setattr(engine, "COMPILED", compiled)
+        session = make()
+        assert engine.compiles(session.chip, programs) == compiled
+        end = run_programs(session, programs)
+        cores = [session.chip.core(coord) for coord in programs]
+        found.append((end, [c.activities for c in cores], session.chip.fabric.memory.tobytes()))
+    return found
+
+
+def test_a_flag_and_a_store_to_itself_wake_a_waiting_core_as_on_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(0, 0) signals (3, 3) twice and stores into its own buffer; (3, 3) waits for both flags,
+    then sends back what (0, 0) stored. Both ways give the same cycles, spans and memory."""
+    layout = {(0, 0): {"v": 4, "w": 4, "back": 4}, (3, 3): {"flag": 2, "got": 4}}
+
+    def make() -> Session:
+        session = Session(E16, layout)
+        session.chip.core((0, 0)).sram["v"].store(0, np.arange(4, dtype=np.float32))
+        return session
+
+    programs: dict[tuple, list[Op]] = {
+        (0, 0): [
+            Signal((3, 3), "flag", 0, 1.0),
+            Send((0, 0), "w", 0, "v", 0, 4),
+            Signal((3, 3), "flag", 1, 2.0),
+            Send((3, 3), "got", 0, "w", 0, 4),
+            Wait("back", 4),
+        ],
+        (3, 3): [Wait("flag", 2), Wait("got", 4), Send((0, 0), "back", 0, "got", 0, 4)],
+    }
+    compiled, simulated = both_ways(monkeypatch, make, programs)
+    assert compiled == simulated
+    back = np.frombuffer(compiled[2], np.float32)[make().chip.core((0, 0)).sram["back"].word(0) :][:4]
+    np.testing.assert_array_equal(back, np.arange(4))
+
+
+def test_a_core_waiting_for_writes_nobody_makes_is_reported_as_on_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = {(0, 0): {"x": 2}, (1, 0): {"y": 2}}
+    programs: dict[tuple, list[Op]] = {(0, 0): [Wait("x", 1)], (1, 0): [Send((0, 0), "x", 0, "y", 0, 0), Wait("y", 2)]}
+    messages = []
+    for compiled in (True, False):
+        monkeypatch.setattr(engine, "COMPILED", compiled)
+        session = Session(E16, layout)
+        assert engine.compiles(session.chip, programs) == compiled
+        with pytest.raises(DeadlockError) as caught:
+            run_programs(session, programs)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "core 0 (0, 0) id 0x808 waits for x to reach 1 writes (has 0)" in messages[0]
+    assert "waits for y to reach 2 writes (has 0)" in messages[0]
+
+
+def test_a_program_with_an_op_the_loop_does_not_run_runs_on_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = counting_compiled(monkeypatch)
+    session = Session(E16, {(0, 0): {"v": 4}})
+    end = run_programs(session, {(0, 0): [Fill("v", 0, 4, 3.0), Wait("v", 4)]})
+    assert answers == [False]
+    assert end > 0
+    np.testing.assert_array_equal(session.chip.core((0, 0)).sram["v"].data, [3.0] * 4)
+
+
+@pytest.mark.slow
+def test_the_loop_as_plain_python_gives_what_it_gives_compiled() -> None:
+    """``NUMBA_DISABLE_JIT=1`` runs the same code as Python: the way to debug it."""
+    script = (
+        "import json, sys; sys.path.insert(0, 'tests/nnmap'); from test_engine import everything; "
+        "print(json.dumps(everything('2x3', [5, 6, 3], 'partitioned', 'bidir', False), sort_keys=True))"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    outputs = []
+    for disabled in ("1", "0"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": disabled}
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]

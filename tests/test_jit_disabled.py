@@ -1,7 +1,8 @@
 """The compiled loop run as plain Python (``NUMBA_DISABLE_JIT=1``) gives the compiled results, to the bit.
 
 Plain Python is how the fabric's loop is debugged (a breakpoint or a print inside
-``epiphany_sim/fabric_kernel.py``; see docs/contributing.md). It is about 70 times slower,
+``epiphany_sim/fabric_kernel.py``, or inside ``nnmap/programs/engine_loop.py``, which runs a
+mapped pass's compute phase; see docs/contributing.md). It is about 70 times slower,
 so the runs here are tiny: two mapped forward passes on ``e16`` (one traced, so every
 transaction's timing is compared), one microbenchmark and a short traffic run, each
 captured whole, as the golden test captures its runs. Run as a script, this file prints the

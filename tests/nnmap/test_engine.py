@@ -1,11 +1,12 @@
-"""The compiled loop runs a phase's programs with every result of the simpy processes, to the bit."""
+"""The compiled loop runs a phase's programs with every result of the simpy processes, to the bit.
+
+The same loop run as plain Python (``NUMBA_DISABLE_JIT=1``) is compared with it compiled in
+``tests/test_jit_disabled.py``, whose mapped forward passes run their compute phase in it.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -154,20 +155,3 @@ def test_a_program_with_an_op_the_loop_does_not_run_runs_on_simpy(monkeypatch: p
     assert answers == [False]
     assert end > 0
     np.testing.assert_array_equal(session.chip.core((0, 0)).sram["v"].data, [3.0] * 4)
-
-
-@pytest.mark.slow
-def test_the_loop_as_plain_python_gives_what_it_gives_compiled() -> None:
-    """``NUMBA_DISABLE_JIT=1`` runs the same code as Python: the way to debug it."""
-    script = (
-        "import json, sys; sys.path.insert(0, 'tests/nnmap'); from test_engine import everything; "
-        "print(json.dumps(everything('2x3', [5, 6, 3], 'partitioned', 'bidir', False), sort_keys=True))"
-    )
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    outputs = []
-    for disabled in ("1", "0"):
-        env = {**os.environ, "NUMBA_DISABLE_JIT": disabled}
-        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        outputs.append(done.stdout)
-    assert outputs[0] == outputs[1]

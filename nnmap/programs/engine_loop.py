@@ -68,7 +68,10 @@ Q_PRIORITY, Q_ORDER, Q_CORE, Q_KIND = range(4)
 Q_FIELDS = 4
 URGENT, NORMAL = 0, 1  # simpy's priorities
 EV_RESUME, EV_END, EV_ALL = range(3)
-# est[:]: the loop's scalars
+# est[:]: the loop's scalars: the events queued and scheduled so far; the core whose op the loop
+# stopped in (-1: none) and whether Python has put that op's value in ``values``; the programs
+# started and ended; the rows of the span and label logs; the payload's top and the words a post
+# found no room for; the waits begun; the ticks from a post to its injection
 (
     E_QUEUED,
     E_ORDER,
@@ -82,14 +85,10 @@ EV_RESUME, EV_END, EV_ALL = range(3)
     E_PAY_NEED,
     E_WAITS,
     E_OVERHEAD,
-    E_POLL_TICKS,
-    E_HOST,
-    E_TOKENS,
-) = range(15)
-E_FIELDS = 15
+) = range(12)
+E_FIELDS = 12
 # ef[:]: the clock, and the cycles of one poll iteration
 F_NOW, F_POLL = range(2)
-F_FIELDS = 2
 TOKEN_BASE = np.int64(1) << 40  # a core's posted writes carry TOKEN_BASE + its index: Python's tokens stay below
 
 # What ``run`` returns.
@@ -445,7 +444,7 @@ def _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, q
     elif kind == EV_END:
         est[E_ENDED] += 1
         if est[E_ENDED] == est[E_ALIVE]:
-            _schedule(est, qt, qk, qt[n], NORMAL, -1, EV_ALL)
+            _schedule(est, qt, qk, ef[F_NOW], NORMAL, -1, EV_ALL)
     else:
         return DONE
     return _OK

@@ -1441,14 +1441,15 @@ def post_reads(state, ends, messages, due, src, dst, addr, buf, words, pay, flag
     return first
 
 
-def needs_compiling() -> bool:
-    """Whether the next run compiles the loop (``advance``, which takes tens of seconds; the other entry
-    points are small): not loaded in this process yet, and numba's disk cache (an index file, kept only
-    while this source is unchanged) is missing or stale. ``False`` if numba's cache cannot be inspected,
-    and under ``NUMBA_DISABLE_JIT=1``, where the loop runs as plain Python."""
+def needs_compiling(entry: Any = None) -> bool:
+    """Whether the next run compiles the loop (``advance``, or another compiled ``entry`` point as
+    large, which takes tens of seconds; the other entry points are small): not loaded in this
+    process yet, and numba's disk cache (an index file, kept only while its source is unchanged) is
+    missing or stale. ``False`` if numba's cache cannot be inspected, and under
+    ``NUMBA_DISABLE_JIT=1``, where the loop runs as plain Python."""
     if getattr(numba.config, "DISABLE_JIT", False):  # set by numba from the environment at import
         return False
-    loop: Any = advance  # its cache is numba's private attribute
+    loop: Any = advance if entry is None else entry  # its cache is numba's private attribute
     if loop.signatures:
         return False
     try:

@@ -23,7 +23,7 @@ from typing import Any, cast
 import numpy as np
 import simpy
 
-from epiphany_sim import costs
+from epiphany_sim import costs, progress
 from epiphany_sim import fabric_kernel as k
 from epiphany_sim.chip import Chip
 from epiphany_sim.clock import FabricEnvironment
@@ -189,6 +189,8 @@ def run_all(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> Generator[sim
     if encoded is None:
         yield simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in programs.items()])
         return
+    if k.needs_compiling(loop.run):
+        progress.compiling()
     end = _Run(encoded).run()
     yield simpy.Timeout(chip.env, end - chip.env.now)
 

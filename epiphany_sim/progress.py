@@ -35,9 +35,11 @@ T = TypeVar("T")
 LINE_INTERVAL_S = 5.0
 """Off a terminal: the least time between two progress lines, and before the first."""
 
-COMPILE_ESTIMATE = "about 20 s, up to 40 s on a busy machine"
-"""How long numba takes to compile the fabric's loop: measured 18 to 21 s on a 2-core VM
-(AMD EPYC, CPython 3.11, numba 0.68) with nothing else running; 22 to 40 s under load."""
+COMPILE_ESTIMATE = "about a minute, two to three on a busy machine"
+"""How long numba takes to compile the fabric's loop and the loop that runs the cores' programs
+with it: the first ``nnmap compare`` on an empty cache took 2 min 28 s on a 2-core VM (AMD EPYC,
+CPython 3.11, numba 0.68) while a bare simpy loop ran at 0.6 M events/s, about 40% of its quiet
+rate (the fabric's loop 2 min 6 s of it, alone, on a traffic run)."""
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,8 @@ from epiphany_sim.core import KINDS, Activity
 from epiphany_sim.errors import DeadlockError, SimError
 from epiphany_sim.mesh import HOST, Coord
 from nnmap.programs import engine_loop as loop
-from nnmap.programs.interpreter import activate_value, run_ops
+from nnmap.model import ACTIVATIONS, activate_one
+from nnmap.programs.interpreter import run_ops
 from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Sum, Wait
 
 COMPILED = True
@@ -129,10 +130,13 @@ class _Encoded:
             row = (loop.OP_MAC, self.label(op.label), x, op.x_stride, w, op.n, out, at, 0, 0)
             return row, 0.0, self._kernel_cycles(loop.OP_MAC, op.n, op.x_stride != 1)
         if isinstance(op, Activate):
-            place(node, op.src, op.src_index, 1)
-            place(node, op.bias, op.bias_index, 1)
+            _, z = place(node, op.src, op.src_index, 1)
+            _, bias = place(node, op.bias, op.bias_index, 1)
             out, at = place(node, op.out, op.out_index, 1)
-            row = (loop.OP_ACTIVATE, self.label(op.label), 0, 0, 0, 0, out, at, 0, 0)
+            activation = ACTIVATIONS.index(op.activation) if op.activation in ACTIVATIONS else -1
+            if activation < 0:
+                raise SimError(f"unknown activation {op.activation!r}")  # the interpreter says so, in its turn
+            row = (loop.OP_ACTIVATE, self.label(op.label), z, activation, bias, 0, out, at, 0, 0)
             return row, 0.0, self._kernel_cycles(loop.OP_ACTIVATE)
         if isinstance(op, Send):
             _, src = place(node, op.src, op.src_offset, op.n)
@@ -238,6 +242,7 @@ class _Run:
         """Run to the end of every program; return the cycle the last ended at."""
         encoded, est = self.encoded, self.est
         fabric = encoded.chip.fabric
+        args = fabric.loop_args()
         while True:
             status = loop.run(
                 est,
@@ -254,7 +259,7 @@ class _Run:
                 self.acts_f,
                 self.acts_i,
                 self.labs,
-                fabric.loop_args(),
+                args,
             )
             if status == loop.DONE:
                 break
@@ -266,6 +271,7 @@ class _Run:
                 est[loop.E_PAY_TOP] = fabric.make_room(
                     status - loop.ROOM_MESSAGES, int(est[loop.E_PAY_NEED]), int(est[loop.E_PAY_TOP])
                 )
+                args = fabric.loop_args()  # a grown table is a new array
             else:
                 self._drain()
                 raise DeadlockError(self._stuck() if status == loop.DEADLOCK else fabric.stuck())
@@ -274,10 +280,10 @@ class _Run:
         return float(self.ef[loop.F_NOW])
 
     def _value(self, c: int) -> None:
-        """Compute the value of the activation core ``c`` starts, with the interpreter's own function."""
-        op = self.encoded.ops[int(self.cores_i[c, loop.CI_PC])]
-        assert type(op) is Activate
-        self.values[c] = activate_value(op, self.encoded.cores[c].sram)
+        """Apply the activation core ``c`` starts to the sum the loop left in ``values[c]``, with
+        the interpreter's own function (``activate_value``: the same float32 sum, then ``activate_one``)."""
+        activation = ACTIVATIONS[int(self.encoded.code[int(self.cores_i[c, loop.CI_PC]), loop.X_B])]
+        self.values[c] = activate_one(activation, self.values[c])
         self.est[loop.E_VALUE_READY] = 1
 
     def _drain(self) -> None:

@@ -39,7 +39,8 @@ from nnmap.programs import exact
 OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT = range(7)
 # code[pc, :]: the op, its label's number, then its operands:
 # MAC: X_A x's word, X_B x's stride, X_C w's word, X_D n; SUM: X_A the word of the first value
-# summed, X_D n; MAC, SUM, ACTIVATE: X_E the buffer stored into, X_F the word;
+# summed, X_D n; ACTIVATE: X_A the sum's word, X_B the activation's number, X_C the bias's word;
+# MAC, SUM, ACTIVATE: X_E the buffer stored into, X_F the word;
 # SEND (to another node): X_A the first word sent (-1: the constant ``consts[pc]``), X_D words,
 # X_B the receiving endpoint, X_E its buffer, X_F the word it lands at, X_G flags, X_H network;
 # STORE (a write to the core's own memory): X_A, X_D, X_E, X_F as SEND;
@@ -301,7 +302,8 @@ def _go_on(
                 values[c] = exact.dot32(mem, code[pc, X_A], code[pc, X_B], code[pc, X_C], code[pc, X_D])
             elif op == OP_SUM:
                 values[c] = mem[code[pc, X_F]] + exact.sum32(mem, code[pc, X_A], code[pc, X_D])
-            elif est[E_VALUE_READY] == 0:
+            elif est[E_VALUE_READY] == 0:  # Python applies the activation to the sum and bias
+                values[c] = mem[code[pc, X_A]] + mem[code[pc, X_C]]
                 est[E_CURRENT] = c
                 return TRAP
             est[E_VALUE_READY] = 0

@@ -57,7 +57,7 @@ class _Encoded:
         self._label_ids: dict[str, int] = {"relay": 0}
         self._segment_ids: dict[int, int] = {}
         self._cycles: dict[tuple, float] = {}
-        self._places: dict[tuple, tuple[int, int, int]] = {}
+        self._places: dict[tuple, dict[str, tuple[int, int, int]]] = {}
         rows: list[tuple[int, ...]] = []
         consts: list[float] = []
         cycles: list[float] = []
@@ -109,15 +109,13 @@ class _Encoded:
     def _place(self, node: tuple, name: str, offset: int, n: int) -> tuple[int, int]:
         """The id of buffer ``name`` of ``node`` and the word of its element ``offset``; ``SimError``
         unless the ``n`` elements from there lie inside it."""
-        key = (node, name)
-        where = self._places.get(key)
+        where = self._places.get(node, {}).get(name)
         if where is None:
             buffer = self.chip.memory_at(node)[name]
-            where = self._places[key] = (buffer.id, buffer.word(0), len(buffer.data))
-        ident, base, size = where
-        if offset < 0 or n < 0 or offset + n > size:
+            where = self._places.setdefault(node, {})[name] = (buffer.id, buffer.word(0), len(buffer.data))
+        if offset < 0 or n < 0 or offset + n > where[2]:
             raise SimError(f"{n} elements at {offset} are outside buffer {name!r} of {node}")
-        return ident, base + offset
+        return where[0], where[1] + offset
 
     def _encode(self, node: tuple, op: Op) -> tuple[tuple[int, ...], float, float]:
         """The row of ``op`` on ``node``, its constant and its cycles; ``SimError`` if it reaches

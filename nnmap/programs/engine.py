@@ -30,8 +30,8 @@ from epiphany_sim.clock import FabricEnvironment
 from epiphany_sim.core import KINDS, Activity
 from epiphany_sim.errors import DeadlockError, SimError
 from epiphany_sim.mesh import HOST, Coord
-from nnmap.programs import engine_loop as loop
 from nnmap.model import ACTIVATIONS, activate_one
+from nnmap.programs import engine_loop as loop
 from nnmap.programs.interpreter import run_ops
 from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Sum, Wait
 

@@ -206,59 +206,55 @@ class _Run:
         fabric = chip.fabric
         cores = encoded.cores
         n = len(cores)
-        self.est = np.zeros(loop.E_FIELDS, np.int64)
-        self.est[loop.E_CURRENT] = -1
-        self.est[loop.E_PAY_TOP] = fabric.payload_top
-        self.est[loop.E_OVERHEAD] = fabric.overhead_ticks
-        self.ef = np.array([chip.env.now, chip.config.poll_cycles], np.float64)
-        self.cores_i = np.zeros((n, loop.CI_FIELDS), np.int64)
-        self.cores_f = np.zeros((n, loop.CF_FIELDS), np.float64)
+        est = np.zeros(loop.E_FIELDS, np.int64)
+        est[loop.E_CURRENT] = -1
+        est[loop.E_PAY_TOP] = fabric.payload_top
+        est[loop.E_OVERHEAD] = fabric.overhead_ticks
+        cores_i = np.zeros((n, loop.CI_FIELDS), np.int64)
+        cores_f = np.zeros((n, loop.CF_FIELDS), np.float64)
         for c, core in enumerate(cores):
-            self.cores_i[c] = (
+            relays_paid, relay_ticks = core.relay_account
+            segment = encoded.segment(core.segment)
+            cores_i[c] = (
                 encoded.first[c],
                 encoded.first[c + 1],
                 loop.AT_START,
                 core.endpoint,
-                encoded.segment(core.segment),
-                core.relay_account[1],
+                segment,
+                relay_ticks,
                 -1,
                 0,
             )
-            self.cores_f[c, loop.CF_RELAYS_PAID] = core.relay_account[0]
-            self.cores_f[c, loop.CF_TOTAL :] = [core.totals[kind] for kind in KINDS]
-        self.values = np.zeros(n, np.float32)
-        self.waiter = np.full((len(fabric.buffers), 2), -1, np.int64)
-        self.qt = np.zeros(2 * n + 8, np.float64)
-        self.qk = np.zeros((2 * n + 8, loop.Q_FIELDS), np.int64)
+            cores_f[c, loop.CF_RELAYS_PAID] = relays_paid
+            cores_f[c, loop.CF_TOTAL :] = [core.totals[kind] for kind in KINDS]
+        queued = 2 * n + 8  # each core has at most one event queued, and the phase's end one more
         rows = min(_LOG_ROWS, 3 * len(encoded.ops) + 8)
-        self.acts_f = np.zeros((rows, 2), np.float64)
-        self.acts_i = np.zeros((rows, loop.A_FIELDS), np.int64)
-        self.labs = np.zeros((rows, 2), np.int64)
-        loop.start(self.est, self.qt, self.qk, chip.env.now, n)
+        self.machine = loop.Machine(
+            est=est,
+            ef=np.array([chip.env.now, chip.config.poll_cycles], np.float64),
+            code=encoded.code,
+            consts=encoded.consts,
+            cycles=encoded.cycles,
+            values=np.zeros(n, np.float32),
+            cores_i=cores_i,
+            cores_f=cores_f,
+            waiter=np.full((len(fabric.buffers), 2), -1, np.int64),
+            qt=np.zeros(queued, np.float64),
+            qk=np.zeros((queued, loop.Q_FIELDS), np.int64),
+            acts_f=np.zeros((rows, 2), np.float64),
+            acts_i=np.zeros((rows, loop.A_FIELDS), np.int64),
+            labs=np.zeros((rows, 2), np.int64),
+        )
+        self.arrays = tuple(self.machine)  # numba types a plain tuple of arrays in C, a named one in Python
+        loop.start(self.arrays, chip.env.now, n)
 
     def run(self) -> float:
         """Run to the end of every program; return the cycle the last ended at."""
-        encoded, est = self.encoded, self.est
-        fabric = encoded.chip.fabric
+        est = self.machine.est
+        fabric = self.encoded.chip.fabric
         args = fabric.loop_args()
         while True:
-            status = loop.run(
-                est,
-                self.ef,
-                encoded.code,
-                encoded.consts,
-                encoded.cycles,
-                self.values,
-                self.cores_i,
-                self.cores_f,
-                self.waiter,
-                self.qt,
-                self.qk,
-                self.acts_f,
-                self.acts_i,
-                self.labs,
-                args,
-            )
+            status = loop.run(self.arrays, args)
             if status == loop.DONE:
                 break
             if status == loop.TRAP:
@@ -275,25 +271,26 @@ class _Run:
                 raise DeadlockError(self._stuck() if status == loop.DEADLOCK else fabric.stuck())
         self._drain()
         self._finish()
-        return float(self.ef[loop.F_NOW])
+        return float(self.machine.ef[loop.F_NOW])
 
     def _value(self, c: int) -> None:
         """Apply the activation core ``c`` starts to the sum the loop left in ``values[c]``, with
         the interpreter's own function (``activate_value``: the same float32 sum, then ``activate_one``)."""
-        activation = ACTIVATIONS[int(self.encoded.code[int(self.cores_i[c, loop.CI_PC]), loop.X_B])]
-        self.values[c] = activate_one(activation, self.values[c])
-        self.est[loop.E_VALUE_READY] = 1
+        activation = ACTIVATIONS[int(self.encoded.code[int(self.machine.cores_i[c, loop.CI_PC]), loop.X_B])]
+        self.machine.values[c] = activate_one(activation, self.machine.values[c])
+        self.machine.est[loop.E_VALUE_READY] = 1
 
     def _drain(self) -> None:
         """Turn the spans and labels logged so far into the cores' activities and the fabric's labels."""
-        encoded, est = self.encoded, self.est
+        encoded, machine = self.encoded, self.machine
+        est = machine.est
         cores, labels, segments = encoded.cores, encoded.labels, encoded.segments
-        acts_f, acts_i = self.acts_f[: est[loop.E_ACTS]].tolist(), self.acts_i[: est[loop.E_ACTS]].tolist()
+        acts_f, acts_i = machine.acts_f[: est[loop.E_ACTS]].tolist(), machine.acts_i[: est[loop.E_ACTS]].tolist()
         for (start, end), (c, kind, label, segment, n_bytes) in zip(acts_f, acts_i, strict=True):
             row = (KINDS[kind], start, end, labels[label], segments[segment], n_bytes)
             cores[c].activities.append(_new_tuple(Activity, row))
         fabric = encoded.chip.fabric
-        for serial, label in self.labs[: est[loop.E_LABELS]].tolist():
+        for serial, label in machine.labs[: est[loop.E_LABELS]].tolist():
             if labels[label]:
                 fabric.label(serial, labels[label])
         est[loop.E_ACTS] = est[loop.E_LABELS] = 0
@@ -302,26 +299,26 @@ class _Run:
         """Hand each core's state back to its Python object."""
         encoded = self.encoded
         for c, core in enumerate(encoded.cores):
-            core.segment = encoded.segments[int(self.cores_i[c, loop.CI_SEGMENT])]
+            core.segment = encoded.segments[int(self.machine.cores_i[c, loop.CI_SEGMENT])]
             core.relay_account = (
-                float(self.cores_f[c, loop.CF_RELAYS_PAID]),
-                int(self.cores_i[c, loop.CI_RELAY_TICKS]),
+                float(self.machine.cores_f[c, loop.CF_RELAYS_PAID]),
+                int(self.machine.cores_i[c, loop.CI_RELAY_TICKS]),
             )
             for j, kind in enumerate(KINDS):
-                core.totals[kind] = float(self.cores_f[c, loop.CF_TOTAL + j])
-        encoded.chip.fabric.payload_top = int(self.est[loop.E_PAY_TOP])
+                core.totals[kind] = float(self.machine.cores_f[c, loop.CF_TOTAL + j])
+        encoded.chip.fabric.payload_top = int(self.machine.est[loop.E_PAY_TOP])
 
     def _stuck(self) -> list[str]:
         """What each waiting core waits for, in the order they began waiting (``Agent.wait``'s words)."""
         encoded = self.encoded
         waiting = sorted(
-            (int(self.cores_i[c, loop.CI_WAIT_ORDER]), c)
+            (int(self.machine.cores_i[c, loop.CI_WAIT_ORDER]), c)
             for c in range(len(encoded.cores))
-            if self.cores_i[c, loop.CI_WAIT_BUF] >= 0
+            if self.machine.cores_i[c, loop.CI_WAIT_BUF] >= 0
         )
         lines = []
         for _, c in waiting:
-            op = encoded.ops[int(self.cores_i[c, loop.CI_PC])]
+            op = encoded.ops[int(self.machine.cores_i[c, loop.CI_PC])]
             assert type(op) is Wait
             buffer = encoded.cores[c].sram[op.buffer]
             lines.append(

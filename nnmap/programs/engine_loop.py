@@ -27,6 +27,7 @@ runs as plain Python.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,6 +99,39 @@ _OK = -1
 _LOG_SLACK = 4  # an event logs at most two spans and one label
 
 
+class Machine(NamedTuple):
+    """The loop's own state beside the fabric's: the programs, the cores, the queue, the logs."""
+
+    est: np.ndarray
+    """The scalars, ``E_*``."""
+    ef: np.ndarray
+    """The clock and the poll's cycles, ``F_*``."""
+    code: np.ndarray
+    """``code[pc, X_*]``: every program's ops, one after another."""
+    consts: np.ndarray
+    """``consts[pc]``: the value a ``Signal`` writes."""
+    cycles: np.ndarray
+    """``cycles[pc]``: the cycles a kernel takes."""
+    values: np.ndarray
+    """``values[c]``: the value core ``c``'s kernel stores when its cycles are spent."""
+    cores_i: np.ndarray
+    """``cores_i[c, CI_*]``."""
+    cores_f: np.ndarray
+    """``cores_f[c, CF_*]``."""
+    waiter: np.ndarray
+    """``waiter[b]``: the core waiting on buffer ``b`` (-1: none) and the count it waits for."""
+    qt: np.ndarray
+    """The queue's times."""
+    qk: np.ndarray
+    """The rest of its entries, ``Q_*``."""
+    acts_f: np.ndarray
+    """The spans logged: start and end."""
+    acts_i: np.ndarray
+    """The rest of them, ``A_*``."""
+    labs: np.ndarray
+    """The serial number of each message posted and its label's number (when the fabric records)."""
+
+
 # The queue: a binary heap on (time, priority, order) ------------------------------------------------
 @compiled
 def _before(qt, qk, i, j):
@@ -116,8 +150,9 @@ def _swap(qt, qk, i, j):
 
 
 @compiled
-def _schedule(est, qt, qk, at, priority, core, kind):
+def _schedule(m, at, priority, core, kind):
     """Queue an event at cycle ``at``, after every event already queued with the same time and priority."""
+    est, qt, qk = m.est, m.qt, m.qk
     i = est[E_QUEUED]
     qt[i] = at
     qk[i, Q_PRIORITY] = priority
@@ -135,8 +170,9 @@ def _schedule(est, qt, qk, at, priority, core, kind):
 
 
 @compiled
-def _pop(est, qt, qk):
+def _pop(m):
     """Take the first event off the queue into the last row (returned)."""
+    est, qt, qk = m.est, m.qt, m.qk
     n = est[E_QUEUED] - 1
     _swap(qt, qk, 0, n)
     est[E_QUEUED] = n
@@ -156,8 +192,9 @@ def _pop(est, qt, qk):
 
 # A core's time -------------------------------------------------------------------------------------
 @compiled
-def _record(est, ef, cores_f, acts_f, acts_i, c, kind, start, end, label, segment, n_bytes):
+def _record(m, c, kind, start, end, label, segment, n_bytes):
     """``Agent._record``: log a span that lasted, and add it to the core's totals."""
+    est, acts_f, acts_i = m.est, m.acts_f, m.acts_i
     if end > start:
         a = est[E_ACTS]
         acts_f[a, 0] = start
@@ -168,12 +205,13 @@ def _record(est, ef, cores_f, acts_f, acts_i, c, kind, start, end, label, segmen
         acts_i[a, A_SEGMENT] = segment
         acts_i[a, A_BYTES] = n_bytes
         est[E_ACTS] = a + 1
-        cores_f[c, CF_TOTAL + kind] += end - start
+        m.cores_f[c, CF_TOTAL + kind] += end - start
 
 
 @compiled
-def _relay_debt(endpoints, cores_i, cores_f, c):
+def _relay_debt(m, endpoints, c):
     """``Agent._relay_debt``: the cycles of relaying core ``c`` has not yet paid."""
+    cores_i, cores_f = m.cores_i, m.cores_f
     ticks = endpoints[cores_i[c, CI_ENDPOINT], k.E_RELAY]
     if ticks == cores_i[c, CI_RELAY_TICKS]:
         return 0.0
@@ -184,55 +222,56 @@ def _relay_debt(endpoints, cores_i, cores_f, c):
 
 
 @compiled
-def _pay_relays(est, ef, cores_i, cores_f, qt, qk, c, debt, then):
+def _pay_relays(m, c, debt, then):
     """``Agent._pay_relays``: a span of ``debt`` cycles forwarding relays; ``then`` follows it."""
-    now = ef[F_NOW]
-    cores_f[c, CF_START] = now
-    cores_f[c, CF_RELAYS_PAID] += debt
-    cores_i[c, CI_AT] = then
-    _schedule(est, qt, qk, now + debt, NORMAL, c, EV_RESUME)
+    now = m.ef[F_NOW]
+    m.cores_f[c, CF_START] = now
+    m.cores_f[c, CF_RELAYS_PAID] += debt
+    m.cores_i[c, CI_AT] = then
+    _schedule(m, now + debt, NORMAL, c, EV_RESUME)
 
 
 @compiled
-def _wake_ready(est, ef, bufs, waiter, qt, qk, b):
+def _wake_ready(m, bufs, b):
     """``Buffer.wake_ready``: resume the core waiting on buffer ``b`` if its count is reached."""
+    waiter = m.waiter
     c = waiter[b, 0]
     if c < 0:
         return
     if bufs[b, k.B_WRITTEN] >= waiter[b, 1]:
         waiter[b, 0] = -1
-        _schedule(est, qt, qk, ef[F_NOW], NORMAL, c, EV_RESUME)
+        _schedule(m, m.ef[F_NOW], NORMAL, c, EV_RESUME)
     else:
         bufs[b, k.B_WAIT_AT] = waiter[b, 1]
 
 
 @compiled
-def _stored(est, ef, bufs, waiter, qt, qk, b, n):
+def _stored(m, bufs, b, n):
     """``Buffer._count``: ``n`` elements a core stored in its own buffer ``b``."""
     bufs[b, k.B_WRITTEN] += n
-    if waiter[b, 0] >= 0:
-        _wake_ready(est, ef, bufs, waiter, qt, qk, b)
+    if m.waiter[b, 0] >= 0:
+        _wake_ready(m, bufs, b)
 
 
 @compiled
-def _react(est, ef, state, wakes, bufs, waiter, qt, qk):
+def _react(m, state, wakes, bufs):
     """``Fabric.react``: the wakes of the tick the fabric stopped at."""
     for w in range(state[k.S_WAKES]):
         kind, ident = wakes[w, 0], wakes[w, 1]
         if kind == k.WAKE_BUFFER:
-            _wake_ready(est, ef, bufs, waiter, qt, qk, ident)
+            _wake_ready(m, bufs, ident)
         else:  # a core's posted write has left it (no message of the loop's asks to be told it landed)
-            _schedule(est, qt, qk, ef[F_NOW], NORMAL, ident - TOKEN_BASE, EV_RESUME)
+            _schedule(m, m.ef[F_NOW], NORMAL, ident - TOKEN_BASE, EV_RESUME)
 
 
 # Ops -----------------------------------------------------------------------------------------------
 @compiled
-def _copy_values(src_mem, dst_mem, consts, code, pc, dst):
+def _copy_values(src_mem, dst_mem, m, pc, dst):
     """Copy a write's values (from memory, or its constant) to ``dst_mem[dst:]``, as numpy's slice
     assignment would even where the two overlap."""
-    src, n = code[pc, X_A], code[pc, X_D]
+    src, n = m.code[pc, X_A], m.code[pc, X_D]
     if src < 0:
-        dst_mem[dst] = consts[pc]
+        dst_mem[dst] = m.consts[pc]
     elif src_mem is not dst_mem or dst <= src or dst >= src + n:
         for t in range(n):
             dst_mem[dst + t] = src_mem[src + t]
@@ -242,9 +281,10 @@ def _copy_values(src_mem, dst_mem, consts, code, pc, dst):
 
 
 @compiled
-def _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, endpoint):
+def _post(m, state, ends, messages, due, mem, c, pc, endpoint):
     """``Fabric.post`` of a SEND, the core told when it has left: reserve its payload, copy the
     values into it, queue the message. Returns its serial number, or minus what must grow first."""
+    est, code = m.est, m.code
     words = code[pc, X_D]
     if state[k.S_FREE] == 0:
         return -ROOM_MESSAGES
@@ -253,8 +293,8 @@ def _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, endpoin
         est[E_PAY_NEED] = words
         return -ROOM_PAYLOAD
     est[E_PAY_TOP] = top + words
-    _copy_values(mem, messages[2], consts, code, pc, top)
-    tick = math.ceil(ef[F_NOW] * TICKS_PER_CYCLE - 1e-9)
+    _copy_values(mem, messages[2], m, pc, top)
+    tick = math.ceil(m.ef[F_NOW] * TICKS_PER_CYCLE - 1e-9)
     network = code[pc, X_H]
     serial = k.post_one(
         state,
@@ -280,16 +320,16 @@ def _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, endpoin
 
 
 @compiled
-def _go_on(
-    est, ef, code, consts, cycles, values, state, ends, messages, due, memory, cores_i, cores_f, waiter, qt, qk, labs, c
-):
+def _go_on(m, fabric, c):
     """Run core ``c``'s program from its next op until it must wait for an event (``run_ops``)."""
+    state, _, ends, messages, _, due, memory, _ = fabric
     mem, bufs = memory[0], memory[1]
+    est, ef, code, values, cores_i, cores_f = m.est, m.ef, m.code, m.values, m.cores_i, m.cores_f
     while True:
         pc = cores_i[c, CI_PC]
         now = ef[F_NOW]
         if pc == cores_i[c, CI_END]:  # the process ends: its own event, which the phase's AllOf counts
-            _schedule(est, qt, qk, now, NORMAL, c, EV_END)
+            _schedule(m, now, NORMAL, c, EV_END)
             return _OK
         op = code[pc, X_OP]
         if op == OP_BEGIN:
@@ -309,21 +349,21 @@ def _go_on(
             est[E_VALUE_READY] = 0
             cores_f[c, CF_START] = now
             cores_i[c, CI_AT] = AT_KERNEL_DONE
-            _schedule(est, qt, qk, now + cycles[pc], NORMAL, c, EV_RESUME)
+            _schedule(m, now + m.cycles[pc], NORMAL, c, EV_RESUME)
             return _OK
         elif op == OP_STORE:
-            _copy_values(mem, mem, consts, code, pc, code[pc, X_F])
+            _copy_values(mem, mem, m, pc, code[pc, X_F])
             cores_i[c, CI_PC] = pc + 1
-            _stored(est, ef, bufs, waiter, qt, qk, code[pc, X_E], code[pc, X_D])
+            _stored(m, bufs, code[pc, X_E], code[pc, X_D])
         elif op == OP_SEND:
-            serial = _post(est, ef, code, consts, state, ends, messages, due, mem, c, pc, cores_i[c, CI_ENDPOINT])
+            serial = _post(m, state, ends, messages, due, mem, c, pc, cores_i[c, CI_ENDPOINT])
             if serial < 0:
                 est[E_CURRENT] = c
                 return -serial
             if state[k.S_RECORD]:
                 n = est[E_LABELS]
-                labs[n, 0] = serial
-                labs[n, 1] = code[pc, X_LABEL]
+                m.labs[n, 0] = serial
+                m.labs[n, 1] = code[pc, X_LABEL]
                 est[E_LABELS] = n + 1
             cores_f[c, CF_START] = now
             cores_i[c, CI_AT] = AT_SENT
@@ -332,8 +372,8 @@ def _go_on(
             b = code[pc, X_E]
             cores_f[c, CF_START] = now
             if bufs[b, k.B_WRITTEN] < code[pc, X_D]:
-                waiter[b, 0] = c
-                waiter[b, 1] = code[pc, X_D]
+                m.waiter[b, 0] = c
+                m.waiter[b, 1] = code[pc, X_D]
                 bufs[b, k.B_WAIT_AT] = code[pc, X_D]
                 cores_i[c, CI_WAIT_BUF] = b
                 cores_i[c, CI_WAIT_ORDER] = est[E_WAITS]
@@ -341,13 +381,14 @@ def _go_on(
                 cores_i[c, CI_AT] = AT_WAKE
             else:
                 cores_i[c, CI_AT] = AT_POLLED
-                _schedule(est, qt, qk, now + ef[F_POLL], NORMAL, c, EV_RESUME)
+                _schedule(m, now + ef[F_POLL], NORMAL, c, EV_RESUME)
             return _OK
 
 
 @compiled
-def _resume(est, ef, code, values, ends, memory, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, c):
+def _resume(m, ends, memory, c):
     """Core ``c`` resumes: end the span it was in. Returns whether it goes on with its next op."""
+    ef, code, cores_i, cores_f = m.ef, m.code, m.cores_i, m.cores_f
     at = cores_i[c, CI_AT]
     now = ef[F_NOW]
     pc = cores_i[c, CI_PC]
@@ -359,45 +400,46 @@ def _resume(est, ef, code, values, ends, memory, cores_i, cores_f, waiter, qt, q
     if at == AT_WAKE:  # the wait's count is reached: one more iteration of the poll loop
         cores_i[c, CI_WAIT_BUF] = -1
         cores_i[c, CI_AT] = AT_POLLED
-        _schedule(est, qt, qk, now + ef[F_POLL], NORMAL, c, EV_RESUME)
+        _schedule(m, now + ef[F_POLL], NORMAL, c, EV_RESUME)
         return False
     if at == AT_POLLED:  # ``Agent._record_wait``: relays that came meanwhile end the wait
-        absorbed = min(_relay_debt(endpoints, cores_i, cores_f, c), now - start)
+        absorbed = min(_relay_debt(m, endpoints, c), now - start)
         cores_f[c, CF_RELAYS_PAID] += absorbed
-        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_WAIT, start, now - absorbed, code[pc, X_LABEL], segment, 0)
-        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_SEND, now - absorbed, now, LABEL_RELAY, segment, 0)
+        _record(m, c, KIND_WAIT, start, now - absorbed, code[pc, X_LABEL], segment, 0)
+        _record(m, c, KIND_SEND, now - absorbed, now, LABEL_RELAY, segment, 0)
         then = AT_WAIT_RELAYED
     elif at == AT_KERNEL_DONE:
-        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_COMPUTE, start, now, code[pc, X_LABEL], segment, 0)
+        _record(m, c, KIND_COMPUTE, start, now, code[pc, X_LABEL], segment, 0)
         then = AT_KERNEL_RELAYED
     elif at == AT_SENT:
         n_bytes = 4 * code[pc, X_D]
-        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_SEND, start, now, code[pc, X_LABEL], segment, n_bytes)
+        _record(m, c, KIND_SEND, start, now, code[pc, X_LABEL], segment, n_bytes)
         then = AT_SEND_RELAYED
     else:  # the relays paid after a span
-        _record(est, ef, cores_f, acts_f, acts_i, c, KIND_SEND, start, now, LABEL_RELAY, segment, 0)
+        _record(m, c, KIND_SEND, start, now, LABEL_RELAY, segment, 0)
         then = at
     if then != at:
-        debt = _relay_debt(endpoints, cores_i, cores_f, c)
+        debt = _relay_debt(m, endpoints, c)
         if debt > 0:
-            _pay_relays(est, ef, cores_i, cores_f, qt, qk, c, debt, then)
+            _pay_relays(m, c, debt, then)
             return False
     if then == AT_KERNEL_RELAYED:  # the kernel's value is stored once its cycles are spent
         b = code[pc, X_E]
-        memory[0][code[pc, X_F]] = values[c]
-        _stored(est, ef, memory[1], waiter, qt, qk, b, 1)
+        memory[0][code[pc, X_F]] = m.values[c]
+        _stored(m, memory[1], b, 1)
     cores_i[c, CI_PC] = pc + 1
     return True
 
 
 # The loop ------------------------------------------------------------------------------------------
 @compiled
-def _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric):
+def _step(m, fabric):
     """One step of ``FabricEnvironment``: advance the fabric to the next event's tick, then take
     that event (or the wake the fabric stopped at, or the clock's move to its last delivery)."""
     state, network, ends, messages, events, due, memory, log = fabric
+    est, ef = m.est, m.ef
     now = ef[F_NOW]
-    following = qt[0] if est[E_QUEUED] else np.inf
+    following = m.qt[0] if est[E_QUEUED] else np.inf
     if state[k.S_LIVE] or state[k.S_WHEEL]:
         limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9) if following != np.inf else k.NEVER
         if limit > state[k.S_TICK] and (state[k.S_PHASE] or state[k.S_NEXT] < limit):
@@ -408,7 +450,7 @@ def _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, q
                 return STUCK
             if status == k.DONE_WAKE:  # its tick comes before every queued event's time
                 ef[F_NOW] = now + (state[k.S_TICK] / TICKS_PER_CYCLE - now)
-                _react(est, ef, state, events[2], memory[1], waiter, qt, qk)
+                _react(m, state, events[2], memory[1])
                 return _OK
             if est[E_PAY_TOP] and not (state[k.S_LIVE] or state[k.S_WHEEL]):
                 est[E_PAY_TOP] = 0
@@ -418,85 +460,48 @@ def _step(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, q
             ef[F_NOW] = now + (last - now)
             return _OK
         return DEADLOCK
-    n = _pop(est, qt, qk)
-    ef[F_NOW] = qt[n]
-    c, kind = qk[n, Q_CORE], qk[n, Q_KIND]
+    n = _pop(m)
+    ef[F_NOW] = m.qt[n]
+    c, kind = m.qk[n, Q_CORE], m.qk[n, Q_KIND]
     if kind == EV_RESUME:
-        if _resume(est, ef, code, values, ends, memory, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, c):
-            return _go_on(
-                est,
-                ef,
-                code,
-                consts,
-                cycles,
-                values,
-                state,
-                ends,
-                messages,
-                due,
-                memory,
-                cores_i,
-                cores_f,
-                waiter,
-                qt,
-                qk,
-                labs,
-                c,
-            )
+        if _resume(m, ends, memory, c):
+            return _go_on(m, fabric, c)
     elif kind == EV_END:
         est[E_ENDED] += 1
         if est[E_ENDED] == est[E_ALIVE]:
-            _schedule(est, qt, qk, ef[F_NOW], NORMAL, -1, EV_ALL)
+            _schedule(m, ef[F_NOW], NORMAL, -1, EV_ALL)
     else:
         return DONE
     return _OK
 
 
 @compiled
-def start(est, qt, qk, now, n):
+def start(machine, now, n):
     """Start ``n`` processes at cycle ``now``, in order (simpy's ``Initialize`` events, urgent)."""
+    m = Machine(*machine)
     for c in range(n):
-        _schedule(est, qt, qk, now, URGENT, c, EV_RESUME)
-    est[E_ALIVE] = n
+        _schedule(m, now, URGENT, c, EV_RESUME)
+    m.est[E_ALIVE] = n
 
 
 @compiled
-def run(est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric):
+def run(machine, fabric):
     """Run the programs until all have ended (``DONE``) or Python must step in (module docstring).
 
-    ``fabric``: the fabric's ``state`` and its records as plain tuples (``Fabric._kernel_args``).
+    ``machine``: a ``Machine``'s arrays as a plain tuple; ``fabric``: the fabric's ``state`` and its
+    records, likewise (``Fabric.loop_args``).
     """
-    state, network, ends, messages, events, due, memory, log = fabric
+    m = Machine(*machine)
+    est = m.est
     c = est[E_CURRENT]
     if c >= 0:  # go on where the loop stopped, in the op of core ``c`` it stopped at
         est[E_CURRENT] = -1
-        status = _go_on(
-            est,
-            ef,
-            code,
-            consts,
-            cycles,
-            values,
-            state,
-            ends,
-            messages,
-            due,
-            memory,
-            cores_i,
-            cores_f,
-            waiter,
-            qt,
-            qk,
-            labs,
-            c,
-        )
+        status = _go_on(m, fabric, c)
         if status != _OK:
             return status
     while True:
-        if acts_f.shape[0] - est[E_ACTS] < _LOG_SLACK or labs.shape[0] - est[E_LABELS] < _LOG_SLACK:
+        if m.acts_f.shape[0] - est[E_ACTS] < _LOG_SLACK or m.labs.shape[0] - est[E_LABELS] < _LOG_SLACK:
             return LOG_FULL
-        status = _step(
-            est, ef, code, consts, cycles, values, cores_i, cores_f, waiter, qt, qk, acts_f, acts_i, labs, fabric
-        )
+        status = _step(m, fabric)
         if status != _OK:
             return status

@@ -906,8 +906,8 @@ class Fabric:
             read_from,
             token,
         )
-        if self.record and label:
-            self._labels[serial] = label
+        if label:
+            self.label(int(serial), label)
         return int(serial)
 
     def post_many(self, src: np.ndarray, dst: np.ndarray, at_tick: np.ndarray, n_bytes: int) -> None:
@@ -1026,17 +1026,17 @@ class Fabric:
     def payload_top(self, top: int) -> None:
         self._pay_top = top
 
-    def make_room(self, table: int, words: int, payload_top: int) -> int:
-        """Grow what compiled code found short: ``table`` 0 a free message row, 1 ``words`` of payload,
-        2 what the next tick may need (``fabric_kernel.DONE_ROOM``). Returns the payload's top."""
-        self._pay_top = payload_top
-        if table == 0:
-            self._grow_messages(len(self._messages.msgs) + 1)
-        elif table == 1:
-            self._compact_payload(words)
-        else:
-            self._grow_for_kernel()
-        return self._pay_top
+    def room_for_message(self) -> None:
+        """Grow the message table by a row at least (compiled code found none free)."""
+        self._grow_messages(len(self._messages.msgs) + 1)
+
+    def room_for_payload(self, words: int) -> None:
+        """Make room for ``words`` more payload words (compiled code found none beyond ``payload_top``)."""
+        self._compact_payload(words)
+
+    def room_for_tick(self) -> None:
+        """Grow what the next tick may fill (``advance`` returned ``fabric_kernel.DONE_ROOM``)."""
+        self._grow_for_kernel()
 
     def label(self, serial: int, label: str) -> None:
         """Name what message ``serial`` carries, for the records (kept only by a chip that records)."""

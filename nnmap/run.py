@@ -11,7 +11,7 @@ what a sample costs once the parameters have landed.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from nnmap.lowering.feed import make_feed
 from nnmap.mapping import largest_batch, plan_for
 from nnmap.model import Network, activate, check_inputs, random_inputs
 from nnmap.plan import Plan
-from nnmap.programs import Op, engine
+from nnmap.programs import Op
 from nnmap.session import LinkCounts, Session, single_core_chip
 from nnmap.strategies import Strategy, get_strategy
 
@@ -90,13 +90,6 @@ class RunResult:
     reference: np.ndarray
     link_snapshots: dict[str, LinkCounts]
     metrics: dict[str, Any]
-
-
-def _counted(ops: Iterable[Op], bar: progress_lines.Bar) -> Iterator[Op]:
-    """``ops`` one by one, ticking ``bar`` as the core takes each."""
-    for op in ops:
-        yield op
-        bar.update()
 
 
 @dataclass
@@ -164,10 +157,9 @@ def run_phases(
         snapshots["setup"] = session.link_counts()
         total = sum(len(ops) for ops in programs.values())
         with progress_lines.Bar(progress or "", total, "ops", enabled=progress is not None) as bar:
-            counted = {c: _counted(ops, bar) if bar.shown else ops for c, ops in programs.items()}
             if feeding is not None:
                 session.process(feeding)
-            yield from engine.run_all(session.chip, counted)
+            yield from session.run_all(programs, bar if bar.shown else None)
         phases.compute_end = session.now
         snapshots["compute"] = session.link_counts()
         for coord in readback:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from epiphany_sim import progress
 from epiphany_sim.chip import Chip
 from epiphany_sim.config import CEILINGS, ChipConfig
 from epiphany_sim.dma import Descriptor
@@ -37,7 +38,7 @@ from epiphany_sim.memory import aligned_bytes
 from epiphany_sim.mesh import HOST, INJECT_KINDS, MESH_KINDS, Coord
 from epiphany_sim.stats import off_chip_bytes, on_chip_bytes
 from nnmap.capacity import check_usable
-from nnmap.programs import Dma, Op, Relay, run_ops
+from nnmap.programs import Dma, Op, Relay, engine, run_ops
 
 LOADS = {
     "host": "the host writes each core's SRAM through its library, over the eLink",
@@ -216,6 +217,14 @@ class Session:
     def start(self, programs: Mapping[Coord, Iterable[Op]]) -> list[simpy.Process]:
         """Start every core's program at once."""
         return [self.chip.process(self.program(coord, ops)) for coord, ops in programs.items()]
+
+    def run_all(
+        self, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None
+    ) -> Generator[simpy.Event, Any, None]:
+        """Run every core's program from now until all have ended, in compiled code where they allow
+        it (``nnmap.programs.engine``); ``bar``, if given, counts the ops done."""
+        check_usable(self.chip.config, list(programs), SimError)
+        yield from engine.run_all(self.chip, programs, bar)
 
     def process(self, generator: Generator[simpy.Event, Any, Any]) -> simpy.Process:
         return self.chip.process(generator)

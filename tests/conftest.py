@@ -21,17 +21,20 @@ settings.register_profile("thorough", max_examples=1000)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the controlling process of a parallel run: compile the fabric's loop if its cache is cold."""
+    """In the controlling process of a parallel run: compile the fabric's loop, and the loop that runs
+    the cores' programs with it, if their cache is cold (else every worker would compile them)."""
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         return
     from epiphany_sim.fabric_kernel import needs_compiling
+    from nnmap.programs import engine_loop
 
-    if needs_compiling():
+    if needs_compiling() or needs_compiling(engine_loop.run):
         from epiphany_sim import E16
-        from epiphany_sim.chip import Chip
-        from epiphany_sim.traffic import TrafficSpec, run_traffic
+        from nnmap.model import random_inputs, random_network
+        from nnmap.run import run
 
-        run_traffic(Chip(E16), TrafficSpec("uniform", 0.1, 100, 0))
+        net = random_network([4, 6, 3])
+        run(E16, net, "partitioned", random_inputs(net, 1))
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups

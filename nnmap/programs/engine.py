@@ -6,9 +6,9 @@ activities, transfers, values. When every op is one the compiled loop runs (``CO
 and nothing else is going on in the simulation (no other process queued, no callback waiting
 on the fabric), the programs are encoded as rows of integers and run by
 ``nnmap.programs.engine_loop`` together with the fabric; else, or with ``COMPILED = False``,
-by simpy. The values of the kernels come from numpy in both ways (the loop stops for each and
-this module computes it with the interpreter's own functions), so that they are numpy's bit
-for bit.
+by simpy. The kernels' values are numpy's to the bit both ways: the loop computes dot
+products and sums as numpy does (``nnmap.programs.exact``) and stops for each activation,
+which this module applies with ``activate_one``, as the interpreter does.
 
 To debug the compiled loop, run with ``NUMBA_DISABLE_JIT=1``: the same code runs as Python
 (about 70 times slower), where a debugger and ``print`` work.
@@ -122,6 +122,8 @@ class _Encoded:
         outside a buffer."""
         place = self._place
         if isinstance(op, Mac):
+            if op.x_stride < 1:
+                raise SimError(f"a stride of {op.x_stride}")  # numpy's slice refuses it, or gives no values
             _, x = place(node, op.x, op.x_offset, (op.n - 1) * op.x_stride + 1 if op.n else 0)
             _, w = place(node, op.w, op.w_offset, op.n)
             out, at = place(node, op.out, op.out_index, 1)
@@ -180,28 +182,41 @@ def compiles(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> bool:
     )
 
 
-def run_all(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> Generator[simpy.Event, Any, None]:
-    """Run one program per core from now until every one has ended (a process's generator)."""
+def run_all(
+    chip: Chip, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None
+) -> Generator[simpy.Event, Any, None]:
+    """Run one program per core from now until every one has ended (a process's generator);
+    ``bar``, if given, counts the ops done."""
     encoded = None
     if compiles(chip, programs):
         try:
             encoded = _Encoded(chip, cast(Mapping[Coord, Sequence[Op]], programs))
-        except SimError:
-            encoded = None  # an op that fails: simpy runs it, to fail as and when it does
+        except (SimError, ValueError):
+            encoded = None  # an op that would fail: simpy runs it, to fail when its turn comes
     if encoded is None:
-        yield simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in programs.items()])
+        counted = {coord: _counted(ops, bar) if bar is not None else ops for coord, ops in programs.items()}
+        yield simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in counted.items()])
         return
     if k.needs_compiling(loop.run):
         progress.compiling()
-    end = _Run(encoded).run()
+    end = _Run(encoded, bar).run()
     yield simpy.Timeout(chip.env, end - chip.env.now)
+
+
+def _counted(ops: Iterable[Op], bar: progress.Bar) -> Generator[Op, None, None]:
+    """``ops`` one by one, ticking ``bar`` as the core takes each."""
+    for op in ops:
+        yield op
+        bar.update()
 
 
 class _Run:
     """One call of the compiled loop, to its end, with what Python does when it stops."""
 
-    def __init__(self, encoded: _Encoded) -> None:
+    def __init__(self, encoded: _Encoded, bar: progress.Bar | None) -> None:
         self.encoded = encoded
+        self.bar = bar
+        self.counted = 0
         chip = encoded.chip
         fabric = chip.fabric
         cores = encoded.cores
@@ -249,33 +264,54 @@ class _Run:
         loop.start(self.arrays, chip.env.now, n)
 
     def run(self) -> float:
-        """Run to the end of every program; return the cycle the last ended at."""
+        """Run to the end of every program; return the cycle the last ended at. However it ends
+        (an error, an interrupt), the spans so far are the cores' and their state is handed back."""
+        try:
+            self._loop()
+        finally:
+            self._drain()
+            self._finish()
+        return float(self.machine.ef[loop.F_NOW])
+
+    def _loop(self) -> None:
+        """Call the loop until it is done, doing for it what it stopped for."""
         est = self.machine.est
         fabric = self.encoded.chip.fabric
         args = fabric.loop_args()
         while True:
             status = loop.run(self.arrays, args)
+            if self.bar is not None:
+                self._count()
             if status == loop.DONE:
-                break
+                return
             if status == loop.TRAP:
                 self._value(int(est[loop.E_CURRENT]))
             elif status == loop.LOG_FULL:
                 self._drain()
             elif status in (loop.ROOM_MESSAGES, loop.ROOM_PAYLOAD, loop.ROOM_FABRIC):
-                est[loop.E_PAY_TOP] = fabric.make_room(
-                    status - loop.ROOM_MESSAGES, int(est[loop.E_PAY_NEED]), int(est[loop.E_PAY_TOP])
-                )
+                fabric.payload_top = int(est[loop.E_PAY_TOP])
+                if status == loop.ROOM_MESSAGES:
+                    fabric.room_for_message()
+                elif status == loop.ROOM_PAYLOAD:
+                    fabric.room_for_payload(int(est[loop.E_PAY_NEED]))
+                else:
+                    fabric.room_for_tick()
+                est[loop.E_PAY_TOP] = fabric.payload_top
                 args = fabric.loop_args()  # a grown table is a new array
             else:
-                self._drain()
                 raise DeadlockError(self._stuck() if status == loop.DEADLOCK else fabric.stuck())
-        self._drain()
-        self._finish()
-        return float(self.machine.ef[loop.F_NOW])
+
+    def _count(self) -> None:
+        """Tick the bar by the ops done since it was last ticked."""
+        assert self.bar is not None
+        done = int((self.machine.cores_i[:, loop.CI_PC] - self.encoded.first[:-1]).sum())
+        if done > self.counted:
+            self.bar.update(done - self.counted)
+            self.counted = done
 
     def _value(self, c: int) -> None:
-        """Apply the activation core ``c`` starts to the sum the loop left in ``values[c]``, with
-        the interpreter's own function (``activate_value``: the same float32 sum, then ``activate_one``)."""
+        """Apply the activation core ``c`` starts to the float32 sum of its input and bias the loop
+        left in ``values[c]``, with ``activate_one`` as the interpreter does."""
         activation = ACTIVATIONS[int(self.encoded.code[int(self.machine.cores_i[c, loop.CI_PC]), loop.X_B])]
         self.machine.values[c] = activate_one(activation, self.machine.values[c])
         self.machine.est[loop.E_VALUE_READY] = 1

@@ -26,13 +26,18 @@ runs as plain Python.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 
+from epiphany_sim import config
 from epiphany_sim import fabric_kernel as k
 from epiphany_sim.config import TICKS_PER_CYCLE
+from epiphany_sim.core import KINDS
 from epiphany_sim.fabric_kernel import compiled
 from nnmap.programs import exact
 
@@ -56,7 +61,7 @@ CI_PC, CI_END, CI_AT, CI_ENDPOINT, CI_SEGMENT, CI_RELAY_TICKS, CI_WAIT_BUF, CI_W
 CI_FIELDS = 8
 # cores_f[c, :]: the start of its current span, the relay cycles paid, its totals per kind
 CF_START, CF_RELAYS_PAID, CF_TOTAL = 0, 1, 2
-CF_FIELDS = 5
+CF_FIELDS = CF_TOTAL + len(KINDS)
 # What a core's next resumption does (CI_AT).
 AT_START, AT_KERNEL_DONE, AT_KERNEL_RELAYED, AT_SENT, AT_SEND_RELAYED, AT_WAKE, AT_POLLED, AT_WAIT_RELAYED = range(8)
 # Activity kinds, as ``epiphany_sim.core.KINDS`` orders them.
@@ -505,3 +510,29 @@ def run(machine, fabric):
         status = _step(m, fabric)
         if status != _OK:
             return status
+
+
+# numba keeps a function's compiled code on disk while that function's own source file is unchanged,
+# but this module's functions compile the fabric's loop, ``exact``'s functions and the constants of
+# both into their own code: when one of those files changes, this module's cache is thrown away too.
+_SOURCES = (k, exact, config)
+
+
+def _forget_stale_cache() -> None:
+    """Empty the disk cache of this module's functions if a file they take in changed since it was made."""
+    entries: list[Any] = [f for f in globals().values() if isinstance(f, numba.core.registry.CPUDispatcher)]
+    if not entries:  # NUMBA_DISABLE_JIT=1: plain functions, nothing cached
+        return
+    stamp = hashlib.sha256(b"".join(Path(str(m.__file__)).read_bytes() for m in _SOURCES)).hexdigest()
+    try:
+        kept = Path(entries[0]._cache.cache_path) / f"{__name__}.sources"
+        if kept.is_file() and kept.read_text() == stamp:
+            return
+        for entry in entries:
+            entry._cache.flush()
+        kept.write_text(stamp)
+    except (AttributeError, OSError):  # numba's cache is not what it was, or not writable: leave it
+        return
+
+
+_forget_stale_cache()

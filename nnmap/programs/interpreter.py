@@ -16,7 +16,6 @@ import simpy
 from epiphany_sim import costs
 from epiphany_sim.core import Core
 from epiphany_sim.errors import DeadlockError
-from epiphany_sim.memory import LocalSram
 from epiphany_sim.mesh import HOST
 from nnmap.model import activate_one
 from nnmap.programs.ops import (
@@ -48,43 +47,30 @@ def run_ops(core: Core, ops: Iterable[Op]) -> Generator[simpy.Event, Any, None]:
         yield from handler(op, core)
 
 
-def mac_value(op: Mac, sram: LocalSram) -> np.float32:
-    """What a ``Mac`` computes from the core's SRAM as it starts."""
-    xs = sram[op.x].data[op.x_offset : op.x_offset + op.n * op.x_stride : op.x_stride]
-    return np.dot(xs, sram[op.w].data[op.w_offset : op.w_offset + op.n])
-
-
-def sum_value(op: Sum, sram: LocalSram) -> np.float32:
-    """What a ``Sum`` computes from the core's SRAM as it starts."""
-    partial = np.sum(sram[op.src].data[op.offset : op.offset + op.n], dtype=np.float32)
-    return sram[op.out].data[op.out_index] + partial
-
-
-def activate_value(op: Activate, sram: LocalSram) -> np.float32:
-    """What an ``Activate`` computes from the core's SRAM as it starts."""
-    z = sram[op.src].data[op.src_index] + sram[op.bias].data[op.bias_index]
-    return activate_one(op.activation, z)
-
-
 @executes(Mac)
 def _mac(op: Mac, core: Core) -> Generator[simpy.Event, Any, None]:
-    value = mac_value(op, core.sram)
+    sram = core.sram
+    xs = sram[op.x].data[op.x_offset : op.x_offset + op.n * op.x_stride : op.x_stride]
+    value = np.dot(xs, sram[op.w].data[op.w_offset : op.w_offset + op.n])
     yield from core.compute(costs.dot_cycles(core.chip.config, op.n, op.x_stride != 1), op.label)
-    core.sram[op.out].store_one(op.out_index, value)
+    sram[op.out].store_one(op.out_index, value)
 
 
 @executes(Sum)
 def _sum(op: Sum, core: Core) -> Generator[simpy.Event, Any, None]:
-    total = sum_value(op, core.sram)
+    sram = core.sram
+    out = sram[op.out]
+    total = out.data[op.out_index] + np.sum(sram[op.src].data[op.offset : op.offset + op.n], dtype=np.float32)
     yield from core.compute(costs.sum_cycles(core.chip.config, op.n), op.label)
-    core.sram[op.out].store_one(op.out_index, total)
+    out.store_one(op.out_index, total)
 
 
 @executes(Activate)
 def _activate(op: Activate, core: Core) -> Generator[simpy.Event, Any, None]:
-    value = activate_value(op, core.sram)
+    sram = core.sram
+    z = sram[op.src].data[op.src_index] + sram[op.bias].data[op.bias_index]
     yield from core.compute(costs.activation_cycles(core.chip.config), op.label)
-    core.sram[op.out].store_one(op.out_index, value)
+    sram[op.out].store_one(op.out_index, activate_one(op.activation, z))
 
 
 # The handlers that only hand over to one of the core's processes return it rather than wrap it

@@ -155,3 +155,35 @@ def test_a_program_with_an_op_the_loop_does_not_run_runs_on_simpy(monkeypatch: p
     assert answers == [False]
     assert end > 0
     np.testing.assert_array_equal(session.chip.core((0, 0)).sram["v"].data, [3.0] * 4)
+
+
+def test_a_log_emptied_many_times_and_a_payload_grown_mid_phase_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A span log of 8 rows makes the loop hand its spans to Python every few events, and a write of
+    3,000 values (more payload than the fabric first keeps) makes it stop for room: the results stay
+    the simpy processes'."""
+    monkeypatch.setattr(engine, "_LOG_ROWS", 8)
+    layout = {(0, 0): {"v": 3000, "w": 4}, (2, 1): {"got": 3000, "w": 4}}
+
+    def make() -> Session:
+        session = Session(E16, layout)
+        session.chip.core((0, 0)).sram["v"].store(0, np.linspace(0, 1, 3000, dtype=np.float32))
+        return session
+
+    flags: list[Op] = [Signal((2, 1), "w", i, float(i), f"flag {i}") for i in range(4)]
+    programs: dict[tuple, list[Op]] = {
+        (0, 0): [Send((2, 1), "got", 0, "v", 0, 3000), *flags, Wait("w", 1)],
+        (2, 1): [Wait("got", 3000), Wait("w", 4), Send((0, 0), "w", 0, "got", 2999, 1)],
+    }
+    compiled, simulated = both_ways(monkeypatch, make, programs)
+    assert compiled == simulated
+    assert len(compiled[1][0]) == 6  # (0, 0)'s send, four flags and wait: more than the log holds
+
+
+def test_a_mac_with_a_stride_below_one_runs_on_simpy_which_refuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nnmap.programs import Mac
+
+    answers = counting_compiled(monkeypatch)
+    session = Session(E16, {(0, 0): {"x": 4, "w": 4, "y": 1}})
+    with pytest.raises(ValueError, match="slice step cannot be zero"):
+        run_programs(session, {(0, 0): [Mac("y", 0, "x", 0, "w", 0, 2, x_stride=0)]})
+    assert answers == [True]  # the ops are the loop's, but this one cannot be encoded

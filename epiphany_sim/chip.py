@@ -50,7 +50,7 @@ class Chip:
         self.cores = [Core(self, self.mesh.coord_of(i)) for i in range(config.n_cores)]
         self.host = Host(self)
         self.dram = ExternalDram(config.dram_bytes, config.dram_base_address, self.fabric, config.n_cores * sram_words)
-        self.pending_waits: dict[int, Callable[[], str]] = {}
+        self.pending_waits: dict[int, Callable[[], list[str]]] = {}
         # Every delivered message looks up its core and memory: index them by node once.
         self._core_at: dict[tuple, Core] = {core.coord: core for core in self.cores}
         self._memory_at: dict[tuple, Memory] = {core.coord: core.sram for core in self.cores}
@@ -96,5 +96,5 @@ class Chip:
         with fewer_collections():
             self.env.run(until=until)
         if until is None and self.pending_waits:
-            raise DeadlockError([describe() for describe in self.pending_waits.values()])
+            raise DeadlockError([line for describe in self.pending_waits.values() for line in describe()])
         return self.env.now

@@ -313,9 +313,9 @@ class Agent:
         if target.written < count:
             event = simpy.Event(self.env)
             target.add_waiter(count, event)
-            self.chip.pending_waits[id(event)] = lambda: (
+            self.chip.pending_waits[id(event)] = lambda: [
                 f"{self.name} waits for {buffer} to reach {count} writes (has {target.written})"
-            )
+            ]
             yield event
             del self.chip.pending_waits[id(event)]
         yield from self._polled(start, label or f"wait {buffer}")
@@ -324,7 +324,9 @@ class Agent:
         """Poll a status until ``event`` has happened (a DMA transfer finished, say)."""
         start = self.env.now
         if not event.processed:
-            self.chip.pending_waits[id(event)] = lambda: f"{self.name} polls for {label or 'an event'} that never comes"
+            self.chip.pending_waits[id(event)] = lambda: [
+                f"{self.name} polls for {label or 'an event'} that never comes"
+            ]
             yield event
             del self.chip.pending_waits[id(event)]
         yield from self._polled(start, label or "poll")

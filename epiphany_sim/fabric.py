@@ -1001,10 +1001,10 @@ class Fabric:
         ]
 
     # Driving the loop from other compiled code ---------------------------------------
-    def quiet(self) -> bool:
-        """Whether nothing of Python waits on the fabric (no callback, no waiter on a buffer):
-        compiled code that posts and advances needs no Python until it ends."""
-        return not self._on_done and not self._on_sent and not any(buffer.waiters for buffer in self.buffers)
+    def wakes_from(self, first: int) -> list[tuple[int, int]]:
+        """The wakes of the tick the loop last stopped at, from the ``first``-th (compiled code that
+        advanced the fabric reacted to those before it)."""
+        return [(kind, ident) for kind, ident in self._events.wakes[first : self._view[k.S_WAKES]].tolist()]
 
     def loop_args(self) -> tuple:
         """The state and the records, as compiled code passes them to ``fabric_kernel.advance``."""

@@ -170,14 +170,12 @@ class _Encoded:
 
 def compiles(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> bool:
     """Whether ``run_all`` runs ``programs`` in the compiled loop (the module docstring says when)."""
-    env, fabric = chip.env, chip.fabric
+    env = chip.env
     return (
         COMPILED
         and bool(programs)
         and isinstance(env, FabricEnvironment)
-        and env.peek() == math.inf
-        and not chip.pending_waits
-        and fabric.quiet()
+        and env.guest is None
         and all(type(ops) in (list, tuple) and all(type(op) in COMPILED_OPS for op in ops) for ops in programs.values())
     )
 
@@ -199,8 +197,10 @@ def run_all(
         return
     if k.needs_compiling(loop.run):
         progress.compiling()
-    end = _Run(encoded, bar).run()
-    yield simpy.Timeout(chip.env, end - chip.env.now)
+    guest = _Run(encoded, bar)
+    chip.pending_waits[id(guest)] = guest.waiting  # what a deadlock reports of its cores
+    yield guest.ended
+    del chip.pending_waits[id(guest)]
 
 
 def _counted(ops: Iterable[Op], bar: progress.Bar) -> Generator[Op, None, None]:
@@ -211,19 +211,22 @@ def _counted(ops: Iterable[Op], bar: progress.Bar) -> Generator[Op, None, None]:
 
 
 class _Run:
-    """One call of the compiled loop, to its end, with what Python does when it stops."""
+    """The programs of a phase as the environment's guest (``FabricEnvironment.guest``): the compiled
+    loop takes their events in turn with simpy's, and Python does what the loop stops for."""
 
     def __init__(self, encoded: _Encoded, bar: progress.Bar | None) -> None:
         self.encoded = encoded
         self.bar = bar
         self.counted = 0
         chip = encoded.chip
+        self.env = chip.env
+        self.ended = self.env.event()
+        """Triggered, in its place among simpy's events, when the last program has ended."""
         fabric = chip.fabric
         cores = encoded.cores
         n = len(cores)
         est = np.zeros(loop.E_FIELDS, np.int64)
         est[loop.E_CURRENT] = -1
-        est[loop.E_PAY_TOP] = fabric.payload_top
         est[loop.E_OVERHEAD] = fabric.overhead_ticks
         cores_i = np.zeros((n, loop.CI_FIELDS), np.int64)
         cores_f = np.zeros((n, loop.CF_FIELDS), np.float64)
@@ -246,7 +249,8 @@ class _Run:
         rows = min(_LOG_ROWS, 3 * len(encoded.ops) + 8)
         self.machine = loop.Machine(
             est=est,
-            ef=np.array([chip.env.now, chip.config.poll_cycles], np.float64),
+            order=self.env.order.cell,
+            ef=np.array([self.env.now, chip.config.poll_cycles, math.inf], np.float64),
             code=encoded.code,
             consts=encoded.consts,
             cycles=encoded.cycles,
@@ -261,20 +265,52 @@ class _Run:
             labs=np.zeros((rows, 2), np.int64),
         )
         self.arrays = tuple(self.machine)  # numba types a plain tuple of arrays in C, a named one in Python
-        loop.start(self.arrays, chip.env.now, n)
+        loop.start(self.arrays, self.env.now, n)
+        self.env.guest = self
 
-    def run(self) -> float:
-        """Run to the end of every program; return the cycle the last ended at. However it ends
-        (an error, an interrupt), the spans so far are the cores' and their state is handed back."""
+    # The guest's side of FabricEnvironment.step -------------------------------------------------
+    def head(self) -> tuple[float, int, int] | None:
+        machine = self.machine
+        if not machine.est[loop.E_QUEUED]:
+            return None
+        return float(machine.qt[0]), int(machine.qk[0, loop.Q_PRIORITY]), int(machine.qk[0, loop.Q_ORDER])
+
+    def run(self, before: tuple[float, int, int] | None) -> list[tuple[int, int]]:
+        machine, env = self.machine, self.env
+        est, ef = machine.est, machine.ef
+        fabric = self.encoded.chip.fabric
+        ef[loop.F_NOW] = env.now
+        ef[loop.F_BEFORE], est[loop.E_BEFORE_PRIORITY], est[loop.E_BEFORE_ORDER] = before or (math.inf, 0, 0)
+        est[loop.E_PAY_TOP] = fabric.payload_top
         try:
-            self._loop()
-        finally:
-            self._drain()
-            self._finish()
-        return float(self.machine.ef[loop.F_NOW])
+            status = self._loop()
+        except BaseException:
+            self._end()
+            raise
+        fabric.payload_top = int(est[loop.E_PAY_TOP])
+        env.set_now(float(ef[loop.F_NOW]))
+        if status == loop.DONE:
+            self._end()
+            env.trigger_at(self.ended, env.now, loop.NORMAL, int(est[loop.E_END_ORDER]))
+            return []
+        if status == loop.PYTHON_WAKE:
+            return fabric.wakes_from(int(est[loop.E_PYTHON_WAKE]))
+        return []
 
-    def _loop(self) -> None:
-        """Call the loop until it is done, doing for it what it stopped for."""
+    def claims(self, kind: int, ident: int) -> bool:
+        self.machine.ef[loop.F_NOW] = self.env.now
+        return bool(loop.claim(self.arrays, self.encoded.chip.fabric.loop_args(), kind, ident))
+
+    def _end(self) -> None:
+        """The phase is over (or stopped by an error): hand the spans and the cores' state back."""
+        self.env.guest = None
+        self._drain()
+        self._finish()
+        self.encoded.chip.fabric.payload_top = int(self.machine.est[loop.E_PAY_TOP])
+
+    def _loop(self) -> int:
+        """Call the loop until it stops for simpy or a wake of Python's, or is done; do for it what
+        else it stops for. Returns what it stopped for."""
         est = self.machine.est
         fabric = self.encoded.chip.fabric
         args = fabric.loop_args()
@@ -282,8 +318,8 @@ class _Run:
             status = loop.run(self.arrays, args)
             if self.bar is not None:
                 self._count()
-            if status == loop.DONE:
-                return
+            if status in (loop.DONE, loop.SIMPY, loop.PYTHON_WAKE):
+                return status
             if status == loop.TRAP:
                 self._value(int(est[loop.E_CURRENT]))
             elif status == loop.LOG_FULL:
@@ -299,7 +335,7 @@ class _Run:
                 est[loop.E_PAY_TOP] = fabric.payload_top
                 args = fabric.loop_args()  # a grown table is a new array
             else:
-                raise DeadlockError(self._stuck() if status == loop.DEADLOCK else fabric.stuck())
+                raise DeadlockError(fabric.stuck())
 
     def _count(self) -> None:
         """Tick the bar by the ops done since it was last ticked."""
@@ -342,9 +378,8 @@ class _Run:
             )
             for j, kind in enumerate(KINDS):
                 core.totals[kind] = float(self.machine.cores_f[c, loop.CF_TOTAL + j])
-        encoded.chip.fabric.payload_top = int(self.machine.est[loop.E_PAY_TOP])
 
-    def _stuck(self) -> list[str]:
+    def waiting(self) -> list[str]:
         """What each waiting core waits for, in the order they began waiting (``Agent.wait``'s words)."""
         encoded = self.encoded
         waiting = sorted(

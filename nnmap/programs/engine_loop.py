@@ -75,13 +75,14 @@ Q_PRIORITY, Q_ORDER, Q_CORE, Q_KIND = range(4)
 Q_FIELDS = 4
 URGENT, NORMAL = 0, 1  # simpy's priorities
 EV_RESUME, EV_END, EV_ALL = range(3)
-# est[:]: the loop's scalars: the events queued and scheduled so far; the core whose op the loop
-# stopped in (-1: none) and whether Python has put that op's value in ``values``; the programs
-# started and ended; the rows of the span and label logs; the payload's top and the words a post
-# found no room for; the waits begun; the ticks from a post to its injection
+# est[:]: the loop's scalars: the events queued; the core whose op the loop stopped in (-1: none)
+# and whether Python has put that op's value in ``values``; the programs started and ended; the
+# rows of the span and label logs; the payload's top and the words a post found no room for; the
+# waits begun; the ticks from a post to its injection; simpy's first event's priority and order
+# (its time is ``ef[F_BEFORE]``), before which the loop stops; the first wake that is Python's;
+# the order of the phase's end
 (
     E_QUEUED,
-    E_ORDER,
     E_CURRENT,
     E_VALUE_READY,
     E_ALIVE,
@@ -92,14 +93,18 @@ EV_RESUME, EV_END, EV_ALL = range(3)
     E_PAY_NEED,
     E_WAITS,
     E_OVERHEAD,
-) = range(12)
-E_FIELDS = 12
-# ef[:]: the clock, and the cycles of one poll iteration
-F_NOW, F_POLL = range(2)
+    E_BEFORE_PRIORITY,
+    E_BEFORE_ORDER,
+    E_PYTHON_WAKE,
+    E_END_ORDER,
+) = range(15)
+E_FIELDS = 15
+# ef[:]: the clock, the cycles of one poll iteration, the time of simpy's first event (inf: none)
+F_NOW, F_POLL, F_BEFORE = range(3)
 TOKEN_BASE = np.int64(1) << 40  # a core's posted writes carry TOKEN_BASE + its index: Python's tokens stay below
 
 # What ``run`` returns.
-DONE, TRAP, ROOM_MESSAGES, ROOM_PAYLOAD, ROOM_FABRIC, LOG_FULL, DEADLOCK, STUCK = range(8)
+DONE, TRAP, ROOM_MESSAGES, ROOM_PAYLOAD, ROOM_FABRIC, LOG_FULL, STUCK, SIMPY, PYTHON_WAKE = range(9)
 _OK = -1
 _LOG_SLACK = 4  # an event logs at most two spans and one label
 
@@ -109,6 +114,8 @@ class Machine(NamedTuple):
 
     est: np.ndarray
     """The scalars, ``E_*``."""
+    order: np.ndarray
+    """The count of the events scheduled, simpy's and the loop's (``FabricEnvironment.order``)."""
     ef: np.ndarray
     """The clock and the poll's cycles, ``F_*``."""
     code: np.ndarray
@@ -161,10 +168,10 @@ def _schedule(m, at, priority, core, kind):
     i = est[E_QUEUED]
     qt[i] = at
     qk[i, Q_PRIORITY] = priority
-    qk[i, Q_ORDER] = est[E_ORDER]
+    qk[i, Q_ORDER] = m.order[0]
     qk[i, Q_CORE] = core
     qk[i, Q_KIND] = kind
-    est[E_ORDER] += 1
+    m.order[0] += 1
     est[E_QUEUED] = i + 1
     while i > 0:
         parent = (i - 1) // 2
@@ -259,14 +266,34 @@ def _stored(m, bufs, b, n):
 
 
 @compiled
+def _claim(m, bufs, kind, ident):
+    """React to a wake of the fabric if it is the loop's (a core of its waits on the buffer, or its
+    posted write has left it); whether it was."""
+    if kind == k.WAKE_BUFFER and m.waiter[ident, 0] >= 0:
+        _wake_ready(m, bufs, ident)
+        return True
+    if kind == k.WAKE_SENT and ident >= TOKEN_BASE:
+        _schedule(m, m.ef[F_NOW], NORMAL, ident - TOKEN_BASE, EV_RESUME)
+        return True
+    return False
+
+
+@compiled
+def claim(machine, fabric, kind, ident):
+    """``_claim`` from Python, at the clock's time ``machine.ef[F_NOW]``."""
+    memory = fabric[6]
+    return _claim(Machine(*machine), memory[1], kind, ident)
+
+
+@compiled
 def _react(m, state, wakes, bufs):
-    """``Fabric.react``: the wakes of the tick the fabric stopped at."""
+    """``Fabric.react``: the wakes of the tick the fabric stopped at, until one that is Python's
+    (``PYTHON_WAKE``: Python reacts to it and those after it, ``E_PYTHON_WAKE`` the first)."""
     for w in range(state[k.S_WAKES]):
-        kind, ident = wakes[w, 0], wakes[w, 1]
-        if kind == k.WAKE_BUFFER:
-            _wake_ready(m, bufs, ident)
-        else:  # a core's posted write has left it (no message of the loop's asks to be told it landed)
-            _schedule(m, m.ef[F_NOW], NORMAL, ident - TOKEN_BASE, EV_RESUME)
+        if not _claim(m, bufs, wakes[w, 0], wakes[w, 1]):
+            m.est[E_PYTHON_WAKE] = w
+            return PYTHON_WAKE
+    return _OK
 
 
 # Ops -----------------------------------------------------------------------------------------------
@@ -438,15 +465,31 @@ def _resume(m, ends, memory, c):
 
 # The loop ------------------------------------------------------------------------------------------
 @compiled
+def _first(m):
+    """Whether the loop's first event comes before simpy's (by time, priority, order)."""
+    est, qt, qk = m.est, m.qt, m.qk
+    if est[E_QUEUED] == 0:
+        return False
+    if qt[0] != m.ef[F_BEFORE]:
+        return qt[0] < m.ef[F_BEFORE]
+    if qk[0, Q_PRIORITY] != est[E_BEFORE_PRIORITY]:
+        return qk[0, Q_PRIORITY] < est[E_BEFORE_PRIORITY]
+    return qk[0, Q_ORDER] < est[E_BEFORE_ORDER]
+
+
+@compiled
 def _step(m, fabric):
-    """One step of ``FabricEnvironment``: advance the fabric to the next event's tick, then take
-    that event (or the wake the fabric stopped at, or the clock's move to its last delivery)."""
+    """One step of ``FabricEnvironment`` whose event is the loop's: advance the fabric to the event's
+    tick, then take that event, or react to the wake the fabric stopped at. ``SIMPY`` when simpy's
+    event comes first (or the loop has none)."""
     state, network, ends, messages, events, due, memory, log = fabric
     est, ef = m.est, m.ef
+    if not _first(m):
+        return SIMPY
     now = ef[F_NOW]
-    following = m.qt[0] if est[E_QUEUED] else np.inf
+    following = m.qt[0]
     if state[k.S_LIVE] or state[k.S_WHEEL]:
-        limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9) if following != np.inf else k.NEVER
+        limit = math.ceil(following * TICKS_PER_CYCLE - 1e-9)
         if limit > state[k.S_TICK] and (state[k.S_PHASE] or state[k.S_NEXT] < limit):
             status = k.advance(limit, state, network, ends, messages, events, due, memory, log)
             if status == k.DONE_ROOM:
@@ -455,16 +498,9 @@ def _step(m, fabric):
                 return STUCK
             if status == k.DONE_WAKE:  # its tick comes before every queued event's time
                 ef[F_NOW] = now + (state[k.S_TICK] / TICKS_PER_CYCLE - now)
-                _react(m, state, events[2], memory[1])
-                return _OK
+                return _react(m, state, events[2], memory[1])
             if est[E_PAY_TOP] and not (state[k.S_LIVE] or state[k.S_WHEEL]):
                 est[E_PAY_TOP] = 0
-    if following == np.inf:
-        last = state[k.S_LAST] / TICKS_PER_CYCLE
-        if last > now:
-            ef[F_NOW] = now + (last - now)
-            return _OK
-        return DEADLOCK
     n = _pop(m)
     ef[F_NOW] = m.qt[n]
     c, kind = m.qk[n, Q_CORE], m.qk[n, Q_KIND]
@@ -474,6 +510,7 @@ def _step(m, fabric):
     elif kind == EV_END:
         est[E_ENDED] += 1
         if est[E_ENDED] == est[E_ALIVE]:
+            est[E_END_ORDER] = m.order[0]
             _schedule(m, ef[F_NOW], NORMAL, -1, EV_ALL)
     else:
         return DONE
@@ -491,7 +528,8 @@ def start(machine, now, n):
 
 @compiled
 def run(machine, fabric):
-    """Run the programs until all have ended (``DONE``) or Python must step in (module docstring).
+    """Take the loop's events while they come before simpy's first (``SIMPY`` when one does not),
+    until the phase ends (``DONE``) or Python must step in (module docstring).
 
     ``machine``: a ``Machine``'s arrays as a plain tuple; ``fabric``: the fabric's ``state`` and its
     records, likewise (``Fabric.loop_args``).

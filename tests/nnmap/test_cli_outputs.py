@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import re
 import stat
 import sys
 from importlib.metadata import version
@@ -94,8 +95,15 @@ def test_run_progress_counts_every_op(monkeypatch: pytest.MonkeyPatch, capsys: p
     monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.0)
     assert main(args) == 0
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == f"nnmap run: node-per-core on e16 1/{total} ops"
-    assert f"nnmap run: node-per-core on e16 {total}/{total} ops" in lines
+    # The compiled loop reports the ops done each time it hands over to Python: counts that only grow.
+    counts = [
+        int(m.group(1))
+        for m in map(re.compile(rf"nnmap run: node-per-core on e16 (\d+)/{total} ops").match, lines)
+        if m
+    ]
+    assert counts[0] >= 1
+    assert counts == sorted(counts)
+    assert counts[-1] == total
     assert lines[-1].startswith("nnmap run: single-core baseline ")
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)

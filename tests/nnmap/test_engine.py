@@ -187,3 +187,36 @@ def test_a_mac_with_a_stride_below_one_runs_on_simpy_which_refuses_it(monkeypatc
     with pytest.raises(ValueError, match="slice step cannot be zero"):
         run_programs(session, {(0, 0): [Mac("y", 0, "x", 0, "w", 0, 2, x_stride=0)]})
     assert answers == [True]  # the ops are the loop's, but this one cannot be encoded
+
+
+def test_the_loop_takes_its_events_in_turn_with_a_host_streaming_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``feed="host"`` the host writes each sample's inputs while the cores compute: a simpy
+    process beside the loop's programs, whose events the two take in simpy's order."""
+    from epiphany_sim import chip_from_name as chip_named
+    from nnmap.mapping import plan_for
+    from nnmap.run import simulate
+
+    answers = counting_compiled(monkeypatch)
+    net = random_network([9, 13, 4], seed=4)
+    x = random_inputs(net, 3, seed=4)
+    found = []
+    for compiled in (True, False):
+        monkeypatch.setattr(engine, "COMPILED", compiled)
+        sim = simulate(plan_for("allgather", chip_named("2x3"), net, 3, feed="host"), x)
+        chip = sim.session.chip
+        agents = [*chip.cores, chip.host]
+        found.append(
+            (
+                vars(sim.phases),
+                sim.outputs.tobytes(),
+                [
+                    [(a.kind, float(a.start), float(a.end), a.label, str(a.segment)) for a in g.activities]
+                    for g in agents
+                ],
+                [(link.bytes, link.busy_cycles, link.wait_cycles) for link in chip.fabric.links],
+            )
+        )
+    assert answers == [True, False]
+    feeding = [a for a in found[0][2][-1] if a[4] == "feed"]
+    assert any(a[1] > found[0][0]["setup_end"] for a in feeding)  # the host writes during the compute phase
+    assert found[0] == found[1]

@@ -214,17 +214,18 @@ class Session:
         check_usable(self.chip.config, [coord], SimError)
         return run_ops(self.chip.core(coord), ops)
 
-    def start(self, programs: Mapping[Coord, Iterable[Op]]) -> list[simpy.Process]:
-        """Start every core's program at once."""
-        return [self.chip.process(self.program(coord, ops)) for coord, ops in programs.items()]
+    def start(self, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None) -> simpy.Event:
+        """Start every core's program at once, in compiled code where they allow it
+        (``nnmap.programs.engine``); the event is triggered once all have ended. ``bar``, if given,
+        counts the ops done."""
+        check_usable(self.chip.config, list(programs), SimError)
+        return engine.start(self.chip, programs, bar)
 
     def run_all(
         self, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None
     ) -> Generator[simpy.Event, Any, None]:
-        """Run every core's program from now until all have ended, in compiled code where they allow
-        it (``nnmap.programs.engine``); ``bar``, if given, counts the ops done."""
-        check_usable(self.chip.config, list(programs), SimError)
-        yield from engine.run_all(self.chip, programs, bar)
+        """``start`` the programs and wait until all have ended (a process's generator)."""
+        yield self.start(programs, bar)
 
     def process(self, generator: Generator[simpy.Event, Any, Any]) -> simpy.Process:
         return self.chip.process(generator)

@@ -10,18 +10,17 @@ arithmetic elsewhere (the per-neuron trainer's host) charges the same.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import numpy as np
-import simpy
 
 from epiphany_sim import costs
 from epiphany_sim.config import ChipConfig
 from epiphany_sim.core import Core
 from nnmap.loss import derivative, output_error
-from nnmap.programs.ops import Kernel
+from nnmap.programs.ops import Step
 
 F32 = np.float32
 
@@ -49,7 +48,7 @@ def descend_cycles(cfg: ChipConfig, n: int, momentum: bool) -> float:
 
 
 @dataclass(frozen=True)
-class Copy(Kernel):
+class Copy(Step):
     """``out[out_offset : out_offset + n] = src[src_offset : src_offset + n]``."""
 
     out: str
@@ -59,14 +58,13 @@ class Copy(Kernel):
     n: int
     label: str = ""
 
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
         values = core.sram[self.src].data[self.src_offset : self.src_offset + self.n].copy()
-        yield from core.compute(costs.copy_cycles(core.chip.config, self.n), self.label)
-        core.sram[self.out].store(self.out_offset, values)
+        return costs.copy_cycles(core.chip.config, self.n), partial(core.sram[self.out].store, self.out_offset, values)
 
 
 @dataclass(frozen=True)
-class Axpy(Kernel):
+class Axpy(Step):
     """``out[out_offset + t] += c * x[x_offset + t]`` for ``t < n``; ``c = coeff[coeff_index]``, or 1 with no ``coeff``.
 
     Back-propagation uses it for a core's share of a hidden layer's error: the products
@@ -82,7 +80,7 @@ class Axpy(Kernel):
     coeff_index: int = 0
     label: str = ""
 
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
         sram = core.sram
         xs = sram[self.x].data[self.x_offset : self.x_offset + self.n]
         acc = sram[self.out].data[self.out_offset : self.out_offset + self.n]
@@ -90,12 +88,11 @@ class Axpy(Kernel):
             value = acc + xs
         else:
             value = acc + sram[self.coeff].data[self.coeff_index] * xs
-        yield from core.compute(axpy_cycles(core.chip.config, self.n), self.label)
-        sram[self.out].store(self.out_offset, value.astype(F32))
+        return axpy_cycles(core.chip.config, self.n), partial(sram[self.out].store, self.out_offset, value.astype(F32))
 
 
 @dataclass(frozen=True)
-class OutputError(Kernel):
+class OutputError(Step):
     """``out[out_index] = dE/dz`` of one output from its value ``y[y_index]`` and target ``t[t_index]``."""
 
     out: str
@@ -108,16 +105,19 @@ class OutputError(Kernel):
     loss: str
     label: str = ""
 
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
         sram = core.sram
         y = sram[self.y].data[self.y_index : self.y_index + 1]
         t = sram[self.t].data[self.t_index : self.t_index + 1]
-        yield from core.compute(output_error_cycles(core.chip.config, self.loss), self.label)
-        sram[self.out].store(self.out_index, output_error(self.loss, self.activation, y, t))
+
+        def store() -> None:  # from the output and target as they are once the cycles are spent
+            sram[self.out].store(self.out_index, output_error(self.loss, self.activation, y, t))
+
+        return output_error_cycles(core.chip.config, self.loss), store
 
 
 @dataclass(frozen=True)
-class HiddenError(Kernel):
+class HiddenError(Step):
     """``out[start + t] = e[start + t] * f'(h[start + t])`` for ``t < n``: hidden deltas from summed errors."""
 
     out: str
@@ -128,16 +128,17 @@ class HiddenError(Kernel):
     activation: str
     label: str = ""
 
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
         sram = core.sram
         sl = slice(self.start, self.start + self.n)
         value = sram[self.e].data[sl] * derivative(self.activation, sram[self.h].data[sl])
-        yield from core.compute(hidden_error_cycles(core.chip.config, self.n), self.label)
-        sram[self.out].store(self.start, value.astype(F32))
+        return hidden_error_cycles(core.chip.config, self.n), partial(
+            sram[self.out].store, self.start, value.astype(F32)
+        )
 
 
 @dataclass(frozen=True)
-class Descend(Kernel):
+class Descend(Step):
     """One SGD step of ``n`` parameters in place: ``param[param_offset + t]``, ``t < n``.
 
     The gradient is ``g_t = delta[delta_index] * a[a_offset + t]`` (a weight: error of its
@@ -158,7 +159,7 @@ class Descend(Kernel):
     velocity: str | None = None
     label: str = ""
 
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
         sram = core.sram
         sl = slice(self.param_offset, self.param_offset + self.n)
         d = sram[self.delta].data[self.delta_index]
@@ -167,10 +168,13 @@ class Descend(Kernel):
         else:
             g = d * sram[self.a].data[self.a_offset : self.a_offset + self.n]
         step = F32(self.lr) * g
-        yield from core.compute(descend_cycles(core.chip.config, self.n, self.velocity is not None), self.label)
-        if self.velocity is None:
-            sram[self.param].store(self.param_offset, sram[self.param].data[sl] - step)
-            return
-        v = F32(self.momentum) * sram[self.velocity].data[sl] - step
-        sram[self.velocity].store(self.param_offset, v.astype(F32))
-        sram[self.param].store(self.param_offset, (sram[self.param].data[sl] + v).astype(F32))
+
+        def store() -> None:  # the parameters (and velocity) as they are once the cycles are spent
+            if self.velocity is None:
+                sram[self.param].store(self.param_offset, sram[self.param].data[sl] - step)
+                return
+            v = F32(self.momentum) * sram[self.velocity].data[sl] - step
+            sram[self.velocity].store(self.param_offset, v.astype(F32))
+            sram[self.param].store(self.param_offset, (sram[self.param].data[sl] + v).astype(F32))
+
+        return descend_cycles(core.chip.config, self.n, self.velocity is not None), store

@@ -17,7 +17,7 @@ To debug the compiled loop, run with ``NUMBA_DISABLE_JIT=1``: the same code runs
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -33,13 +33,13 @@ from epiphany_sim.mesh import HOST, Coord
 from nnmap.model import ACTIVATIONS, activate_one
 from nnmap.programs import engine_loop as loop
 from nnmap.programs.interpreter import run_ops
-from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Sum, Wait
+from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Step, Sum, Wait
 
 COMPILED = True
 """Whether ``run_all`` may use the compiled loop (``False``: always simpy, for comparisons)."""
 
 COMPILED_OPS = (Begin, Mac, Sum, Activate, Send, Signal, Wait)
-"""The ops the compiled loop runs; a program with any other runs on simpy."""
+"""The ops the compiled loop runs, besides every ``Step`` kernel; a program with any other runs on simpy."""
 
 _LOG_ROWS = 1 << 15  # spans logged between two visits to Python
 _new_tuple = tuple.__new__
@@ -148,6 +148,8 @@ class _Encoded:
             return row, 0.0, 0.0
         if isinstance(op, Begin):
             return (loop.OP_BEGIN, 0, self.segment(op.segment), 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
+        if isinstance(op, Step):
+            return (loop.OP_STEP, self.label(op.label), 0, 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
         if isinstance(op, Sum):
             _, src = place(node, op.src, op.offset, op.n)
             out, at = place(node, op.out, op.out_index, 1)
@@ -176,8 +178,13 @@ def compiles(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> bool:
         and bool(programs)
         and isinstance(env, FabricEnvironment)
         and env.guest is None
-        and all(type(ops) in (list, tuple) and all(type(op) in COMPILED_OPS for op in ops) for ops in programs.values())
+        and all(type(ops) in (list, tuple) and all(_runs(op) for op in ops) for ops in programs.values())
     )
+
+
+def _runs(op: Op) -> bool:
+    """Whether the compiled loop runs ``op``."""
+    return type(op) in COMPILED_OPS or isinstance(op, Step)
 
 
 def run_all(
@@ -185,6 +192,12 @@ def run_all(
 ) -> Generator[simpy.Event, Any, None]:
     """Run one program per core from now until every one has ended (a process's generator);
     ``bar``, if given, counts the ops done."""
+    yield start(chip, programs, bar)
+
+
+def start(chip: Chip, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None) -> simpy.Event:
+    """Start one program per core now, as simpy processes would start (``bar``, if given, counts
+    the ops done); the event is triggered once every one has ended."""
     encoded = None
     if compiles(chip, programs):
         try:
@@ -193,14 +206,10 @@ def run_all(
             encoded = None  # an op that would fail: simpy runs it, to fail when its turn comes
     if encoded is None:
         counted = {coord: _counted(ops, bar) if bar is not None else ops for coord, ops in programs.items()}
-        yield simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in counted.items()])
-        return
+        return simpy.AllOf(chip.env, [chip.process(run_ops(chip.core(coord), ops)) for coord, ops in counted.items()])
     if k.needs_compiling(loop.run):
         progress.compiling()
-    guest = _Run(encoded, bar)
-    chip.pending_waits[id(guest)] = guest.waiting  # what a deadlock reports of its cores
-    yield guest.ended
-    del chip.pending_waits[id(guest)]
+    return _Run(encoded, bar).ended
 
 
 def _counted(ops: Iterable[Op], bar: progress.Bar) -> Generator[Op, None, None]:
@@ -265,8 +274,11 @@ class _Run:
             labs=np.zeros((rows, 2), np.int64),
         )
         self.arrays = tuple(self.machine)  # numba types a plain tuple of arrays in C, a named one in Python
+        self.stores: dict[int, Callable[[], None]] = {}
+        """The store each core's ``Step`` has still to do."""
         loop.start(self.arrays, self.env.now, n)
         self.env.guest = self
+        chip.pending_waits[id(self)] = self.waiting  # what a deadlock reports of its cores
 
     # The guest's side of FabricEnvironment.step -------------------------------------------------
     def head(self) -> tuple[float, int, int] | None:
@@ -304,6 +316,7 @@ class _Run:
     def _end(self) -> None:
         """The phase is over (or stopped by an error): hand the spans and the cores' state back."""
         self.env.guest = None
+        del self.encoded.chip.pending_waits[id(self)]
         self._drain()
         self._finish()
         self.encoded.chip.fabric.payload_top = int(self.machine.est[loop.E_PAY_TOP])
@@ -321,7 +334,7 @@ class _Run:
             if status in (loop.DONE, loop.SIMPY, loop.PYTHON_WAKE):
                 return status
             if status == loop.TRAP:
-                self._value(int(est[loop.E_CURRENT]))
+                self._trap(int(est[loop.E_CURRENT]))
             elif status == loop.LOG_FULL:
                 self._drain()
             elif status in (loop.ROOM_MESSAGES, loop.ROOM_PAYLOAD, loop.ROOM_FABRIC):
@@ -345,12 +358,22 @@ class _Run:
             self.bar.update(done - self.counted)
             self.counted = done
 
-    def _value(self, c: int) -> None:
-        """Apply the activation core ``c`` starts to the float32 sum of its input and bias the loop
-        left in ``values[c]``, with ``activate_one`` as the interpreter does."""
-        activation = ACTIVATIONS[int(self.encoded.code[int(self.machine.cores_i[c, loop.CI_PC]), loop.X_B])]
-        self.machine.values[c] = activate_one(activation, self.machine.values[c])
-        self.machine.est[loop.E_VALUE_READY] = 1
+    def _trap(self, c: int) -> None:
+        """Do for core ``c`` what Python does of its op: begin a ``Step`` or do its store, or apply an
+        activation to the float32 sum of its input and bias the loop left in ``values[c]`` (with
+        ``activate_one``, as the interpreter does)."""
+        machine, encoded = self.machine, self.encoded
+        pc = int(machine.cores_i[c, loop.CI_PC])
+        op = encoded.ops[pc]
+        if isinstance(op, Step):
+            if machine.cores_i[c, loop.CI_AT] == loop.AT_STORE:
+                self.stores.pop(c)()
+            else:
+                machine.cores_f[c, loop.CF_CYCLES], self.stores[c] = op.begin(encoded.cores[c])
+        else:
+            activation = ACTIVATIONS[int(encoded.code[pc, loop.X_B])]
+            machine.values[c] = activate_one(activation, machine.values[c])
+        machine.est[loop.E_VALUE_READY] = 1
 
     def _drain(self) -> None:
         """Turn the spans and labels logged so far into the cores' activities and the fabric's labels."""

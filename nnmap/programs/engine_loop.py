@@ -42,7 +42,7 @@ from epiphany_sim.fabric_kernel import compiled
 from nnmap.programs import exact
 
 # Op codes (code[pc, X_OP]).
-OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT = range(7)
+OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT, OP_STEP = range(8)
 # code[pc, :]: the op, its label's number, then its operands:
 # MAC: X_A x's word, X_B x's stride, X_C w's word, X_D n; SUM: X_A the word of the first value
 # summed, X_D n; ACTIVATE: X_A the sum's word, X_B the activation's number, X_C the bias's word;
@@ -50,7 +50,8 @@ OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT = range(7)
 # SEND (to another node): X_A the first word sent (-1: the constant ``consts[pc]``), X_D words,
 # X_B the receiving endpoint, X_E its buffer, X_F the word it lands at, X_G flags, X_H network;
 # STORE (a write to the core's own memory): X_A, X_D, X_E, X_F as SEND;
-# WAIT: X_E the buffer, X_D the count of writes; BEGIN: X_A the segment's number.
+# WAIT: X_E the buffer, X_D the count of writes; BEGIN: X_A the segment's number; STEP (a
+# ``Step`` kernel, which Python begins and stores): none.
 X_OP, X_LABEL, X_A, X_B, X_C, X_D, X_E, X_F, X_G, X_H = range(10)
 X_FIELDS = 10
 
@@ -59,11 +60,13 @@ X_FIELDS = 10
 # blocks on, and the order its wait began in (for a deadlock's report)
 CI_PC, CI_END, CI_AT, CI_ENDPOINT, CI_SEGMENT, CI_RELAY_TICKS, CI_WAIT_BUF, CI_WAIT_ORDER = range(8)
 CI_FIELDS = 8
-# cores_f[c, :]: the start of its current span, the relay cycles paid, its totals per kind
-CF_START, CF_RELAYS_PAID, CF_TOTAL = 0, 1, 2
+# cores_f[c, :]: the start of its current span, the relay cycles paid, the cycles of the Step it
+# began, its totals per kind
+CF_START, CF_RELAYS_PAID, CF_CYCLES, CF_TOTAL = 0, 1, 2, 3
 CF_FIELDS = CF_TOTAL + len(KINDS)
 # What a core's next resumption does (CI_AT).
 AT_START, AT_KERNEL_DONE, AT_KERNEL_RELAYED, AT_SENT, AT_SEND_RELAYED, AT_WAKE, AT_POLLED, AT_WAIT_RELAYED = range(8)
+AT_STORE = 8  # a Step's cycles are spent: Python stores its result before the core goes on
 # Activity kinds, as ``epiphany_sim.core.KINDS`` orders them.
 KIND_COMPUTE, KIND_WAIT, KIND_SEND = range(3)
 LABEL_RELAY = 0  # the label of a relay span is always label 0
@@ -383,6 +386,19 @@ def _go_on(m, fabric, c):
             cores_i[c, CI_AT] = AT_KERNEL_DONE
             _schedule(m, now + m.cycles[pc], NORMAL, c, EV_RESUME)
             return _OK
+        elif op == OP_STEP:  # Python begins it (its cycles in CF_CYCLES), and stores once they are spent
+            if est[E_VALUE_READY] == 0:
+                est[E_CURRENT] = c
+                return TRAP
+            est[E_VALUE_READY] = 0
+            if cores_i[c, CI_AT] == AT_STORE:
+                cores_i[c, CI_AT] = AT_START
+                cores_i[c, CI_PC] = pc + 1
+            else:
+                cores_f[c, CF_START] = now
+                cores_i[c, CI_AT] = AT_KERNEL_DONE
+                _schedule(m, now + cores_f[c, CF_CYCLES], NORMAL, c, EV_RESUME)
+                return _OK
         elif op == OP_STORE:
             _copy_values(mem, mem, m, pc, code[pc, X_F])
             cores_i[c, CI_PC] = pc + 1
@@ -455,6 +471,9 @@ def _resume(m, ends, memory, c):
         if debt > 0:
             _pay_relays(m, c, debt, then)
             return False
+    if then == AT_KERNEL_RELAYED and code[pc, X_OP] == OP_STEP:
+        cores_i[c, CI_AT] = AT_STORE
+        return True
     if then == AT_KERNEL_RELAYED:  # the kernel's value is stored once its cycles are spent
         b = code[pc, X_E]
         memory[0][code[pc, X_F]] = m.values[c]

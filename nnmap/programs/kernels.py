@@ -6,8 +6,9 @@ own SRAM and charging the cycles of its loop on an Epiphany core (``epiphany_sim
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,11 +16,11 @@ import simpy
 
 from epiphany_sim import costs
 from epiphany_sim.core import Core
-from nnmap.programs.ops import Kernel
+from nnmap.programs.ops import Kernel, Step
 
 
 @dataclass(frozen=True)
-class Fill(Kernel):
+class Fill(Step):
     """``buffer[offset : offset + n] = value``: a store loop."""
 
     buffer: str
@@ -28,9 +29,9 @@ class Fill(Kernel):
     value: float = 0.0
     label: str = ""
 
-    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
-        yield from core.compute(costs.fill_cycles(core.chip.config, self.n), self.label)
-        core.sram[self.buffer].store(self.offset, np.full(self.n, self.value, dtype=np.float32))
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
+        values = np.full(self.n, self.value, dtype=np.float32)
+        return costs.fill_cycles(core.chip.config, self.n), partial(core.sram[self.buffer].store, self.offset, values)
 
 
 @dataclass(frozen=True)

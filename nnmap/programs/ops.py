@@ -59,6 +59,26 @@ class Kernel:
         raise NotImplementedError
 
 
+class Step(Kernel):
+    """A kernel that reads the core's SRAM as it starts, computes for its cycles, then stores.
+
+    A subclass defines ``begin``, which does the reading and returns the cycles and the store
+    still to do; ``run`` is the three in turn, and the compiled loop
+    (``nnmap.programs.engine``) calls ``begin`` and the store at the same times. A subclass has
+    a ``label`` field, as every op does.
+    """
+
+    label: str
+
+    def begin(self, core: Core) -> tuple[float, Callable[[], None]]:
+        raise NotImplementedError
+
+    def run(self, core: Core) -> Generator[simpy.Event, Any, None]:
+        cycles, store = self.begin(core)
+        yield from core.compute(cycles, self.label)
+        store()
+
+
 @dataclass(frozen=True, slots=True)
 class Mac:
     """``out[out_index] = sum_t x[x_offset + t * x_stride] * w[w_offset + t]`` for ``t < n``."""

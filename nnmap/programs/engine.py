@@ -33,12 +33,13 @@ from epiphany_sim.mesh import HOST, Coord
 from nnmap.model import ACTIVATIONS, activate_one
 from nnmap.programs import engine_loop as loop
 from nnmap.programs.interpreter import run_ops
+from nnmap.programs.kernels import WaitFlags
 from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Step, Sum, Wait
 
 COMPILED = True
 """Whether ``run_all`` may use the compiled loop (``False``: always simpy, for comparisons)."""
 
-COMPILED_OPS = (Begin, Mac, Sum, Activate, Send, Signal, Wait)
+COMPILED_OPS = (Begin, Mac, Sum, Activate, Send, Signal, Wait, WaitFlags)
 """The ops the compiled loop runs, besides every ``Step`` kernel; a program with any other runs on simpy."""
 
 _LOG_ROWS = 1 << 15  # spans logged between two visits to Python
@@ -150,6 +151,11 @@ class _Encoded:
             return (loop.OP_BEGIN, 0, self.segment(op.segment), 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
         if isinstance(op, Step):
             return (loop.OP_STEP, self.label(op.label), 0, 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
+        if isinstance(op, WaitFlags):
+            b, flags = place(node, op.buffer, 0, op.n)
+            wait = self.label(op.label or f"wait {op.buffer}")
+            row = (loop.OP_WAIT_FLAGS, self.label(op.label), flags, wait, op.done, op.n, b, 0, 0, 0)
+            return row, 0.0, costs.sum_cycles(self.chip.config, op.n)
         if isinstance(op, Sum):
             _, src = place(node, op.src, op.offset, op.n)
             out, at = place(node, op.out, op.out_index, 1)
@@ -250,6 +256,7 @@ class _Run:
                 segment,
                 relay_ticks,
                 -1,
+                0,
                 0,
             )
             cores_f[c, loop.CF_RELAYS_PAID] = relays_paid
@@ -413,9 +420,7 @@ class _Run:
         lines = []
         for _, c in waiting:
             op = encoded.ops[int(self.machine.cores_i[c, loop.CI_PC])]
-            assert type(op) is Wait
-            buffer = encoded.cores[c].sram[op.buffer]
-            lines.append(
-                f"{encoded.cores[c].name} waits for {op.buffer} to reach {op.count} writes (has {buffer.written})"
-            )
+            assert isinstance(op, Wait | WaitFlags)
+            count, written = int(self.machine.cores_i[c, loop.CI_COUNT]), encoded.cores[c].sram[op.buffer].written
+            lines.append(f"{encoded.cores[c].name} waits for {op.buffer} to reach {count} writes (has {written})")
         return lines

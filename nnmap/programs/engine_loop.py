@@ -42,7 +42,7 @@ from epiphany_sim.fabric_kernel import compiled
 from nnmap.programs import exact
 
 # Op codes (code[pc, X_OP]).
-OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT, OP_STEP = range(8)
+OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT, OP_STEP, OP_WAIT_FLAGS = range(9)
 # code[pc, :]: the op, its label's number, then its operands:
 # MAC: X_A x's word, X_B x's stride, X_C w's word, X_D n; SUM: X_A the word of the first value
 # summed, X_D n; ACTIVATE: X_A the sum's word, X_B the activation's number, X_C the bias's word;
@@ -51,15 +51,16 @@ OP_BEGIN, OP_MAC, OP_SUM, OP_ACTIVATE, OP_SEND, OP_STORE, OP_WAIT, OP_STEP = ran
 # X_B the receiving endpoint, X_E its buffer, X_F the word it lands at, X_G flags, X_H network;
 # STORE (a write to the core's own memory): X_A, X_D, X_E, X_F as SEND;
 # WAIT: X_E the buffer, X_D the count of writes; BEGIN: X_A the segment's number; STEP (a
-# ``Step`` kernel, which Python begins and stores): none.
+# ``Step`` kernel, which Python begins and stores): none; WAIT_FLAGS: X_E the buffer, X_A its first
+# word, X_D the flags, X_C the count each must reach, X_B the wait's label (X_LABEL the check's).
 X_OP, X_LABEL, X_A, X_B, X_C, X_D, X_E, X_F, X_G, X_H = range(10)
 X_FIELDS = 10
 
 # cores_i[c, :]: the next op, the end of its program, what its next resumption does, its endpoint,
 # its segment, the fabric's relay ticks when its relay debt was last found nil, the buffer a wait
-# blocks on, and the order its wait began in (for a deadlock's report)
-CI_PC, CI_END, CI_AT, CI_ENDPOINT, CI_SEGMENT, CI_RELAY_TICKS, CI_WAIT_BUF, CI_WAIT_ORDER = range(8)
-CI_FIELDS = 8
+# blocks on, and the order its wait began in (for a deadlock's report), the count of writes it waits for
+CI_PC, CI_END, CI_AT, CI_ENDPOINT, CI_SEGMENT, CI_RELAY_TICKS, CI_WAIT_BUF, CI_WAIT_ORDER, CI_COUNT = range(9)
+CI_FIELDS = 9
 # cores_f[c, :]: the start of its current span, the relay cycles paid, the cycles of the Step it
 # began, its totals per kind
 CF_START, CF_RELAYS_PAID, CF_CYCLES, CF_TOTAL = 0, 1, 2, 3
@@ -67,6 +68,7 @@ CF_FIELDS = CF_TOTAL + len(KINDS)
 # What a core's next resumption does (CI_AT).
 AT_START, AT_KERNEL_DONE, AT_KERNEL_RELAYED, AT_SENT, AT_SEND_RELAYED, AT_WAKE, AT_POLLED, AT_WAIT_RELAYED = range(8)
 AT_STORE = 8  # a Step's cycles are spent: Python stores its result before the core goes on
+AT_FLAGS_AGAIN = 9  # a WaitFlags found a flag short: it waits for one write more (CI_COUNT)
 # Activity kinds, as ``epiphany_sim.core.KINDS`` orders them.
 KIND_COMPUTE, KIND_WAIT, KIND_SEND = range(3)
 LABEL_RELAY = 0  # the label of a relay span is always label 0
@@ -416,21 +418,44 @@ def _go_on(m, fabric, c):
             cores_f[c, CF_START] = now
             cores_i[c, CI_AT] = AT_SENT
             return _OK
-        else:  # OP_WAIT
-            b = code[pc, X_E]
-            cores_f[c, CF_START] = now
-            if bufs[b, k.B_WRITTEN] < code[pc, X_D]:
-                m.waiter[b, 0] = c
-                m.waiter[b, 1] = code[pc, X_D]
-                bufs[b, k.B_WAIT_AT] = code[pc, X_D]
-                cores_i[c, CI_WAIT_BUF] = b
-                cores_i[c, CI_WAIT_ORDER] = est[E_WAITS]
-                est[E_WAITS] += 1
-                cores_i[c, CI_AT] = AT_WAKE
+        else:  # OP_WAIT, or OP_WAIT_FLAGS: first for a write per flag up to the count, then one more each time
+            if op == OP_WAIT:
+                count = code[pc, X_D]
+            elif cores_i[c, CI_AT] == AT_FLAGS_AGAIN:
+                count = cores_i[c, CI_COUNT]
             else:
-                cores_i[c, CI_AT] = AT_POLLED
-                _schedule(m, now + ef[F_POLL], NORMAL, c, EV_RESUME)
+                count = code[pc, X_D] * code[pc, X_C]
+            _wait(m, bufs, c, code[pc, X_E], count)
             return _OK
+
+
+@compiled
+def _wait(m, bufs, c, b, count):
+    """``Agent.wait``: poll buffer ``b`` until it has ``count`` writes (block until then if it has fewer)."""
+    now = m.ef[F_NOW]
+    m.cores_f[c, CF_START] = now
+    m.cores_i[c, CI_COUNT] = count
+    if bufs[b, k.B_WRITTEN] < count:
+        m.waiter[b, 0] = c
+        m.waiter[b, 1] = count
+        bufs[b, k.B_WAIT_AT] = count
+        m.cores_i[c, CI_WAIT_BUF] = b
+        m.cores_i[c, CI_WAIT_ORDER] = m.est[E_WAITS]
+        m.est[E_WAITS] += 1
+        m.cores_i[c, CI_AT] = AT_WAKE
+    else:
+        m.cores_i[c, CI_AT] = AT_POLLED
+        _schedule(m, now + m.ef[F_POLL], NORMAL, c, EV_RESUME)
+
+
+@compiled
+def _flags_done(m, mem, pc):
+    """Whether every flag of a WAIT_FLAGS has reached its count (``np.min(flags) >= done``: NaN fails)."""
+    code = m.code
+    for i in range(code[pc, X_D]):
+        if not mem[code[pc, X_A] + i] >= code[pc, X_C]:
+            return False
+    return True
 
 
 @compiled
@@ -453,7 +478,8 @@ def _resume(m, ends, memory, c):
     if at == AT_POLLED:  # ``Agent._record_wait``: relays that came meanwhile end the wait
         absorbed = min(_relay_debt(m, endpoints, c), now - start)
         cores_f[c, CF_RELAYS_PAID] += absorbed
-        _record(m, c, KIND_WAIT, start, now - absorbed, code[pc, X_LABEL], segment, 0)
+        label = code[pc, X_B] if code[pc, X_OP] == OP_WAIT_FLAGS else code[pc, X_LABEL]
+        _record(m, c, KIND_WAIT, start, now - absorbed, label, segment, 0)
         _record(m, c, KIND_SEND, now - absorbed, now, LABEL_RELAY, segment, 0)
         then = AT_WAIT_RELAYED
     elif at == AT_KERNEL_DONE:
@@ -471,6 +497,19 @@ def _resume(m, ends, memory, c):
         if debt > 0:
             _pay_relays(m, c, debt, then)
             return False
+    if code[pc, X_OP] == OP_WAIT_FLAGS:  # ``WaitFlags.run``: each wait is followed by a read of the flags
+        if then == AT_WAIT_RELAYED:
+            cores_f[c, CF_START] = now
+            cores_i[c, CI_AT] = AT_KERNEL_DONE
+            _schedule(m, now + m.cycles[pc], NORMAL, c, EV_RESUME)
+            return False
+        if not _flags_done(m, memory[0], pc):
+            cores_i[c, CI_COUNT] = memory[1][code[pc, X_E], k.B_WRITTEN] + 1
+            cores_i[c, CI_AT] = AT_FLAGS_AGAIN
+            return True
+        cores_i[c, CI_AT] = AT_START
+        cores_i[c, CI_PC] = pc + 1
+        return True
     if then == AT_KERNEL_RELAYED and code[pc, X_OP] == OP_STEP:
         cores_i[c, CI_AT] = AT_STORE
         return True

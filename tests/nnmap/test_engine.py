@@ -18,7 +18,7 @@ from epiphany_sim import chip_from_name
 from epiphany_sim.config import E16
 from epiphany_sim.errors import DeadlockError
 from nnmap.model import random_inputs, random_network
-from nnmap.programs import Fill, Op, Send, Signal, Wait, WaitFlags, engine
+from nnmap.programs import Fill, Op, PollDram, Send, Signal, Wait, WaitFlags, engine
 from nnmap.run import run
 from nnmap.session import Session
 
@@ -150,8 +150,9 @@ def test_a_core_waiting_for_writes_nobody_makes_is_reported_as_on_simpy(monkeypa
 
 def test_a_program_with_an_op_the_loop_does_not_run_runs_on_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
     answers = counting_compiled(monkeypatch)
-    session = Session(E16, {(0, 0): {"v": 4}})
-    end = run_programs(session, {(0, 0): [Fill("v", 0, 4, 3.0), WaitFlags("v", 4, 1)]})
+    session = Session(E16, {(0, 0): {"v": 4}}, {"flag": 1})
+    session.chip.dram["flag"].store(0, np.ones(1, np.float32))
+    end = run_programs(session, {(0, 0): [Fill("v", 0, 4, 3.0), PollDram("flag", 1, 1.0)]})
     assert answers == [False]
     assert end > 0
     np.testing.assert_array_equal(session.chip.core((0, 0)).sram["v"].data, [3.0] * 4)
@@ -252,3 +253,25 @@ def test_a_training_epoch_in_the_loop_gives_what_simpy_gives(trainer: str, monke
         )
     assert any(answers)  # some phase ran in the loop
     assert found[0] == found[1]
+
+
+def test_wait_flags_polls_until_every_flag_reaches_its_count_as_on_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(1, 1) waits until each of its 2 flags is at least 2, so for 4 writes first: (0, 0) writes
+    flag 0 three times (1, 1, 2) and (3, 3) flag 1 once (1), so the check after the fourth
+    finds flag 1 short; (3, 3) raises it to 2 only after a long fill, for which the core polls
+    (a fifth write) before it reads the flags again and goes on."""
+    layout = {(1, 1): {"flags": 2}, (0, 0): {"w": 1}, (3, 3): {"w": 1, "pad": 400}}
+
+    def make() -> Session:
+        return Session(E16, layout)
+
+    flag = [Signal((1, 1), "flags", 0, value) for value in (1.0, 1.0, 2.0)]
+    programs: dict[tuple, list[Op]] = {
+        (1, 1): [WaitFlags("flags", 2, 2, "flags"), Signal((0, 0), "w", 0, 1.0)],
+        (0, 0): [*flag, Wait("w", 1)],
+        (3, 3): [Signal((1, 1), "flags", 1, 1.0), Fill("pad", 0, 400, 0.0), Signal((1, 1), "flags", 1, 2.0)],
+    }
+    compiled, simulated = both_ways(monkeypatch, make, programs)
+    assert compiled == simulated
+    checks = [a for a in compiled[1][0] if a.kind == "compute" and a.label == "flags"]
+    assert len(checks) == 2  # the flags read twice: one short the first time

@@ -1,14 +1,15 @@
-"""A phase of programs run in compiled code: the same events as the interpreter's simpy processes.
+"""The cores' programs run in compiled code: the same events as the interpreter's simpy processes.
 
-``run_all`` runs one program per core to their ends, as ``simpy.AllOf`` over the
-interpreter's processes (``run_ops``) would, and gives the same results to the bit: cycles,
-activities, transfers, values. When every op is one the compiled loop runs (``COMPILED_OPS``)
-and nothing else is going on in the simulation (no other process queued, no callback waiting
-on the fabric), the programs are encoded as rows of integers and run by
-``nnmap.programs.engine_loop`` together with the fabric; else, or with ``COMPILED = False``,
-by simpy. The kernels' values are numpy's to the bit both ways: the loop computes dot
-products and sums as numpy does (``nnmap.programs.exact``) and stops for each activation,
-which this module applies with ``activate_one``, as the interpreter does.
+``start`` starts one program per core, as the interpreter's processes (``run_ops``) would
+start, and gives the same results to the bit: cycles, activities, transfers, values. When
+every op is one the compiled loop runs (``COMPILED_OPS`` and every ``Step`` kernel), the
+programs are encoded as rows of integers and run by ``nnmap.programs.engine_loop`` together
+with the fabric, as the environment's guest (``FabricEnvironment.guest``): its events are
+taken in turn with simpy's, so other processes (the host's) run beside it. Else, or with
+``COMPILED = False``, simpy runs them. The kernels' values are numpy's to the bit both ways:
+the loop computes dot products and sums as numpy does (``nnmap.programs.exact``) and stops
+for each activation and for each ``Step``'s start and store, which this module does with the
+interpreter's own functions.
 
 To debug the compiled loop, run with ``NUMBA_DISABLE_JIT=1``: the same code runs as Python
 (about 70 times slower), where a debugger and ``print`` work.

@@ -1,15 +1,18 @@
 """The compiled interpreter: the cores' programs and the fabric in one loop, in simpy's order.
 
-``nnmap.programs.engine`` encodes a phase's programs (op lists of ``Mac``, ``Sum``,
-``Activate``, ``Send``, ``Signal``, ``Wait`` and ``Begin``) as rows of ``code`` and calls
-``run``, which does what the simpy processes of ``nnmap.programs.interpreter`` would do on a
-``FabricEnvironment``, event for event in the same order:
+``nnmap.programs.engine`` encodes the programs (op lists of ``Mac``, ``Sum``, ``Activate``,
+``Send``, ``Signal``, ``Wait``, ``WaitFlags``, ``Begin`` and ``Step`` kernels) as rows of
+``code`` and calls ``run``, which does what the simpy processes of
+``nnmap.programs.interpreter`` would do on a ``FabricEnvironment``, event for event in the same
+order:
 
 - a queue of events ordered as simpy orders them: by time, then priority (a process's start
-  is urgent), then the order they were scheduled in (``qt`` the times, ``qk`` the rest);
-- before each event, the fabric is advanced to the event's tick (``epiphany_sim.clock``); a
-  wake it returns is reacted to at its tick, and when nothing is queued the clock moves to the
-  fabric's last delivery;
+  is urgent), then the order they were scheduled in, drawn from the environment's count
+  (``qt`` the times, ``qk`` the rest); ``run`` takes them while they come before simpy's first
+  and returns (``SIMPY``) when simpy's comes first;
+- before each event, the fabric is advanced to the event's tick (``epiphany_sim.clock``); the
+  wakes it stops at are reacted to at their tick, the loop's own here, the first of Python's
+  and those after it by Python (``PYTHON_WAKE``);
 - each core runs its program as the interpreter's handlers do: a kernel's value is read when
   it starts and stored when its cycles are spent, a posted write blocks until it has left the
   core, a wait polls until its buffer has the count of writes, and the relays the fabric made
@@ -18,10 +21,10 @@
   ``Activity`` records.
 
 Where the loop cannot go on by itself it returns, and ``engine`` does what is needed and
-calls it again, which carries on where it stopped: a kernel's value that only numpy computes
-bit for bit (``TRAP``), a table of the fabric to grow (``ROOM_MESSAGES``, ``ROOM_PAYLOAD``,
-``ROOM_FABRIC``), a log to empty (``LOG_FULL``). Under ``NUMBA_DISABLE_JIT=1`` the same code
-runs as plain Python.
+calls it again, which carries on where it stopped: what only Python does bit for bit (an
+activation, a ``Step``'s start or store: ``TRAP``), a table of the fabric to grow
+(``ROOM_MESSAGES``, ``ROOM_PAYLOAD``, ``ROOM_FABRIC``), a log to empty (``LOG_FULL``). Under
+``NUMBA_DISABLE_JIT=1`` the same code runs as plain Python.
 """
 
 from __future__ import annotations

@@ -95,6 +95,10 @@ class Chip:
         """
         with fewer_collections():
             self.env.run(until=until)
-        if until is None and self.pending_waits:
-            raise DeadlockError([line for describe in self.pending_waits.values() for line in describe()])
+        if until is None:
+            waiting = [line for describe in self.pending_waits.values() for line in describe()]
+            if self.env.guest is not None:
+                self.env.guest.stop()
+            if waiting:
+                raise DeadlockError(waiting)
         return self.env.now

@@ -10,12 +10,15 @@ simulated. The fabric stops early at a tick where it lands something a process w
 message with a callback arriving); that becomes a simpy event at the tick's cycle, ahead of
 the later events, and the processes it wakes may post writes that enter at that same tick.
 When no simpy event is left, the fabric runs until it is idle, and the clock ends at its
-last delivery.
+last delivery. A ``Guest`` (compiled code running processes of its own) keeps its events
+beside simpy's queue; ``step`` takes whichever comes first, and the guest advances the fabric
+and reacts to its own wakes as ``step`` does.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Callable
 from typing import Protocol
@@ -31,33 +34,22 @@ from epiphany_sim.fabric_kernel import NEVER
 class Guest(Protocol):
     """Events kept outside simpy's queue (compiled code running processes of its own), taken in turn
     with simpy's: by time, then priority, then the order they were scheduled in, which the guest
-    draws from the environment's ``order`` like simpy's own events."""
+    draws from the same count as simpy's own events (``lend_order``)."""
 
     def head(self) -> tuple[float, int, int] | None:
         """Its first event's time, priority and order; None if it has none queued."""
 
     def run(self, before: tuple[float, int, int] | None) -> list[tuple[int, int]]:
         """Take its events that come before ``before`` (simpy's first event; None: there is none),
-        advancing the fabric to each as ``step`` does. Returns the fabric's wakes it stopped at that
-        are not its own, for the environment to react to at their tick (the clock set there)."""
+        advancing the fabric to each as ``step`` does. Returns the wakes of the tick it stopped at
+        from the first that is not its own, for the environment to react to there (``claims``
+        takes back those of its own among them)."""
 
     def claims(self, kind: int, ident: int) -> bool:
         """Whether a wake of the fabric is its own; if so, it has reacted to it."""
 
-
-class Order:
-    """Simpy's count of the events scheduled, in a cell compiled code can count on too."""
-
-    def __init__(self) -> None:
-        self.cell = np.zeros(1, np.int64)
-
-    def __iter__(self) -> Order:
-        return self
-
-    def __next__(self) -> int:
-        n = int(self.cell[0])
-        self.cell[0] = n + 1
-        return n
+    def stop(self) -> None:
+        """The simulation ended with its processes still waiting (a deadlock): hand back what it holds."""
 
 
 class FabricEnvironment(simpy.Environment):
@@ -66,8 +58,6 @@ class FabricEnvironment(simpy.Environment):
     def __init__(self, fabric: Fabric) -> None:
         super().__init__()
         self.fabric = fabric
-        self.order = Order()
-        self._eid = self.order  # type: ignore[assignment]  # simpy draws each event's place among equals from it
         self.guest: Guest | None = None
 
     def step(self) -> None:
@@ -104,6 +94,15 @@ class FabricEnvironment(simpy.Environment):
         for kind, ident in wakes:
             if guest is None or not guest.claims(kind, ident):
                 self.fabric.react([(kind, ident)])
+
+    def lend_order(self, cell: np.ndarray) -> None:
+        """Put in ``cell`` the count from which simpy draws each event's place among equals (its
+        ``_eid``), for compiled code to draw from while it runs; ``take_order`` takes it back."""
+        cell[0] = next(self._eid)
+
+    def take_order(self, cell: np.ndarray) -> None:
+        """Draw the next events' places from ``cell`` on (after ``lend_order``)."""
+        self._eid = itertools.count(int(cell[0]))
 
     def set_now(self, now: float) -> None:
         """Move the clock to ``now``, the time of the guest's last event."""

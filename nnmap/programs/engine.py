@@ -38,7 +38,7 @@ from nnmap.programs.kernels import WaitFlags
 from nnmap.programs.ops import Activate, Begin, Mac, Op, Send, Signal, Step, Sum, Wait
 
 COMPILED = True
-"""Whether ``run_all`` may use the compiled loop (``False``: always simpy, for comparisons)."""
+"""Whether ``start`` may use the compiled loop (``False``: always simpy, for comparisons)."""
 
 COMPILED_OPS = (Begin, Mac, Sum, Activate, Send, Signal, Wait, WaitFlags)
 """The ops the compiled loop runs, besides every ``Step`` kernel; a program with any other runs on simpy."""
@@ -153,6 +153,8 @@ class _Encoded:
         if isinstance(op, Step):
             return (loop.OP_STEP, self.label(op.label), 0, 0, 0, 0, 0, 0, 0, 0), 0.0, 0.0
         if isinstance(op, WaitFlags):
+            if op.n < 1:
+                raise SimError("no flags")  # numpy's min of none fails: simpy runs it, to fail so
             b, flags = place(node, op.buffer, 0, op.n)
             wait = self.label(op.label or f"wait {op.buffer}")
             row = (loop.OP_WAIT_FLAGS, self.label(op.label), flags, wait, op.done, op.n, b, 0, 0, 0)
@@ -178,7 +180,7 @@ class _Encoded:
 
 
 def compiles(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> bool:
-    """Whether ``run_all`` runs ``programs`` in the compiled loop (the module docstring says when)."""
+    """Whether ``start`` runs ``programs`` in the compiled loop (the module docstring says when)."""
     env = chip.env
     return (
         COMPILED
@@ -191,7 +193,7 @@ def compiles(chip: Chip, programs: Mapping[Coord, Iterable[Op]]) -> bool:
 
 def _runs(op: Op) -> bool:
     """Whether the compiled loop runs ``op``."""
-    return type(op) in COMPILED_OPS or isinstance(op, Step)
+    return type(op) in COMPILED_OPS or (isinstance(op, Step) and type(op).run is Step.run)
 
 
 def run_all(
@@ -266,7 +268,7 @@ class _Run:
         rows = min(_LOG_ROWS, 3 * len(encoded.ops) + 8)
         self.machine = loop.Machine(
             est=est,
-            order=self.env.order.cell,
+            order=np.zeros(1, np.int64),
             ef=np.array([self.env.now, chip.config.poll_cycles, math.inf], np.float64),
             code=encoded.code,
             consts=encoded.consts,
@@ -284,7 +286,9 @@ class _Run:
         self.arrays = tuple(self.machine)  # numba types a plain tuple of arrays in C, a named one in Python
         self.stores: dict[int, Callable[[], None]] = {}
         """The store each core's ``Step`` has still to do."""
+        self.env.lend_order(self.machine.order)
         loop.start(self.arrays, self.env.now, n)
+        self.env.take_order(self.machine.order)
         self.env.guest = self
         chip.pending_waits[id(self)] = self.waiting  # what a deadlock reports of its cores
 
@@ -302,11 +306,14 @@ class _Run:
         ef[loop.F_NOW] = env.now
         ef[loop.F_BEFORE], est[loop.E_BEFORE_PRIORITY], est[loop.E_BEFORE_ORDER] = before or (math.inf, 0, 0)
         est[loop.E_PAY_TOP] = fabric.payload_top
+        env.lend_order(machine.order)
         try:
             status = self._loop()
         except BaseException:
             self._end()
             raise
+        finally:
+            env.take_order(machine.order)
         fabric.payload_top = int(est[loop.E_PAY_TOP])
         env.set_now(float(ef[loop.F_NOW]))
         if status == loop.DONE:
@@ -319,12 +326,19 @@ class _Run:
 
     def claims(self, kind: int, ident: int) -> bool:
         self.machine.ef[loop.F_NOW] = self.env.now
-        return bool(loop.claim(self.arrays, self.encoded.chip.fabric.loop_args(), kind, ident))
+        self.env.lend_order(self.machine.order)
+        try:
+            return bool(loop.claim(self.arrays, self.encoded.chip.fabric.loop_args(), kind, ident))
+        finally:
+            self.env.take_order(self.machine.order)
+
+    def stop(self) -> None:
+        self._end()
 
     def _end(self) -> None:
-        """The phase is over (or stopped by an error): hand the spans and the cores' state back."""
+        """The phase is over (or stopped: an error, a deadlock): hand the spans and the cores' state back."""
         self.env.guest = None
-        del self.encoded.chip.pending_waits[id(self)]
+        self.encoded.chip.pending_waits.pop(id(self), None)
         self._drain()
         self._finish()
         self.encoded.chip.fabric.payload_top = int(self.machine.est[loop.E_PAY_TOP])
@@ -341,7 +355,8 @@ class _Run:
                 self._count()
             if status in (loop.DONE, loop.SIMPY, loop.PYTHON_WAKE):
                 return status
-            if status == loop.TRAP:
+            if status == loop.TRAP:  # Python acts at the loop's time
+                self.env.set_now(float(self.machine.ef[loop.F_NOW]))
                 self._trap(int(est[loop.E_CURRENT]))
             elif status == loop.LOG_FULL:
                 self._drain()

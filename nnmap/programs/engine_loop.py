@@ -84,11 +84,11 @@ Q_FIELDS = 4
 URGENT, NORMAL = 0, 1  # simpy's priorities
 EV_RESUME, EV_END, EV_ALL = range(3)
 # est[:]: the loop's scalars: the events queued; the core whose op the loop stopped in (-1: none)
-# and whether Python has put that op's value in ``values``; the programs started and ended; the
-# rows of the span and label logs; the payload's top and the words a post found no room for; the
-# waits begun; the ticks from a post to its injection; simpy's first event's priority and order
-# (its time is ``ef[F_BEFORE]``), before which the loop stops; the first wake that is Python's;
-# the order of the phase's end
+# and whether Python has done what it stopped for (an activation's value, a Step's start or
+# store); the programs started and ended; the rows of the span and label logs; the payload's top
+# and the words a post found no room for; the waits begun; the ticks from a post to its
+# injection; simpy's first event's priority and order (its time is ``ef[F_BEFORE]``), before
+# which the loop stops; the first wake that is Python's; the order of the phase's end
 (
     E_QUEUED,
     E_CURRENT,
@@ -123,9 +123,9 @@ class Machine(NamedTuple):
     est: np.ndarray
     """The scalars, ``E_*``."""
     order: np.ndarray
-    """The count of the events scheduled, simpy's and the loop's (``FabricEnvironment.order``)."""
+    """The count of the events scheduled, simpy's and the loop's, lent by the environment (``lend_order``)."""
     ef: np.ndarray
-    """The clock and the poll's cycles, ``F_*``."""
+    """The clock, the poll's cycles and the time of simpy's first event, ``F_*``."""
     code: np.ndarray
     """``code[pc, X_*]``: every program's ops, one after another."""
     consts: np.ndarray
@@ -277,7 +277,7 @@ def _stored(m, bufs, b, n):
 def _claim(m, bufs, kind, ident):
     """React to a wake of the fabric if it is the loop's (a core of its waits on the buffer, or its
     posted write has left it); whether it was."""
-    if kind == k.WAKE_BUFFER and m.waiter[ident, 0] >= 0:
+    if kind == k.WAKE_BUFFER and ident < m.waiter.shape[0] and m.waiter[ident, 0] >= 0:
         _wake_ready(m, bufs, ident)
         return True
     if kind == k.WAKE_SENT and ident >= TOKEN_BASE:

@@ -135,7 +135,7 @@ def test_a_flag_and_a_store_to_itself_wake_a_waiting_core_as_on_simpy(monkeypatc
 def test_a_core_waiting_for_writes_nobody_makes_is_reported_as_on_simpy(monkeypatch: pytest.MonkeyPatch) -> None:
     layout = {(0, 0): {"x": 2}, (1, 0): {"y": 2}}
     programs: dict[tuple, list[Op]] = {(0, 0): [Wait("x", 1)], (1, 0): [Send((0, 0), "x", 0, "y", 0, 0), Wait("y", 2)]}
-    messages = []
+    messages, spans = [], []
     for compiled in (True, False):
         monkeypatch.setattr(engine, "COMPILED", compiled)
         session = Session(E16, layout)
@@ -143,7 +143,11 @@ def test_a_core_waiting_for_writes_nobody_makes_is_reported_as_on_simpy(monkeypa
         with pytest.raises(DeadlockError) as caught:
             run_programs(session, programs)
         messages.append(str(caught.value))
+        spans.append([session.chip.core(coord).activities for coord in programs])
+        assert session.chip.env.guest is None  # the loop handed its cores back when the run stopped
     assert messages[0] == messages[1]
+    assert spans[0] == spans[1]
+    assert spans[0][1]  # (1, 0)'s send
     assert "core 0 (0, 0) id 0x808 waits for x to reach 1 writes (has 0)" in messages[0]
     assert "waits for y to reach 2 writes (has 0)" in messages[0]
 

@@ -91,8 +91,11 @@ class FabricEnvironment(simpy.Environment):
     def _react(self, wakes: list[tuple[int, int]]) -> None:
         """React to the fabric's wakes in their order: the guest's by the guest, the others by Python."""
         guest = self.guest
+        if guest is None:
+            self.fabric.react(wakes)
+            return
         for kind, ident in wakes:
-            if guest is None or not guest.claims(kind, ident):
+            if not guest.claims(kind, ident):
                 self.fabric.react([(kind, ident)])
 
     def lend_order(self, cell: np.ndarray) -> None:

@@ -196,14 +196,6 @@ def _runs(op: Op) -> bool:
     return type(op) in COMPILED_OPS or (isinstance(op, Step) and type(op).run is Step.run)
 
 
-def run_all(
-    chip: Chip, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None
-) -> Generator[simpy.Event, Any, None]:
-    """Run one program per core from now until every one has ended (a process's generator);
-    ``bar``, if given, counts the ops done."""
-    yield start(chip, programs, bar)
-
-
 def start(chip: Chip, programs: Mapping[Coord, Iterable[Op]], bar: progress.Bar | None = None) -> simpy.Event:
     """Start one program per core now, as simpy processes would start (``bar``, if given, counts
     the ops done); the event is triggered once every one has ended."""

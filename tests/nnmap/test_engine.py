@@ -85,7 +85,7 @@ def run_programs(session: Session, programs: dict[tuple, list[Op]]) -> float:
     ended: list[float] = []
 
     def driver() -> Generator[simpy.Event, Any, None]:
-        yield from engine.run_all(session.chip, programs)
+        yield engine.start(session.chip, programs)
         ended.append(session.now)
 
     session.process(driver())
